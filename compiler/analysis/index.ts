@@ -1,0 +1,5 @@
+export { summarize, summaryJson, displayOp } from "./summary.js";
+export type { LayerReport, NetworkReport } from "./summary.js";
+export { formatSummary, compact, grouped, bytes } from "./format.js";
+export { macs } from "./macs.js";
+export { receptiveField } from "./receptive-field.js";

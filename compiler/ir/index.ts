@@ -1,0 +1,6 @@
+export * from "./graph.js";
+export * from "./ops.js";
+export * from "./builder.js";
+export * from "./print.js";
+export * from "./parse.js";
+export * from "./verify.js";

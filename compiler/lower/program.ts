@@ -1,0 +1,196 @@
+// A program: the entry file plus every file it imports with `use`, transitively. Blocks come
+// from all of them; the network from the entry file. File access goes through a host, so the
+// front end runs the same in Node (cli/), in tests (in memory) and in a browser.
+import type { BlockDecl, FileAst, NetworkDecl } from "../../grammar/ast.js";
+import { parseSource } from "../../grammar/index.js";
+import {
+  compareDiagnostics,
+  fileStart,
+  hasErrors,
+  type Diagnostic,
+  type SourceRange,
+} from "../../grammar/diagnostics.js";
+import type { Graph } from "../ir/graph.js";
+import { layers } from "./layers.js";
+import { lowerNetwork } from "./lower.js";
+import { didYouMean } from "./suggest.js";
+
+export interface SourceHost {
+  /** The file's text, or undefined when it cannot be read. */
+  read(path: string): string | undefined;
+  /** The path of `relative` as written in a `use` of the file `from`. */
+  resolve(from: string, relative: string): string;
+}
+
+export interface FrontendOptions {
+  /** Which network of the entry file to lower, when it declares several. */
+  readonly network?: string;
+}
+
+export interface FrontendResult {
+  readonly graph?: Graph;
+  readonly diagnostics: readonly Diagnostic[];
+  /** Every file read, by path: what diagnostics point into. */
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+function error(
+  code: string,
+  message: string,
+  range: SourceRange,
+  notes?: Diagnostic["notes"],
+): Diagnostic {
+  return { code, severity: "error", message, range, ...(notes ? { notes } : {}) };
+}
+
+function loadFiles(
+  entry: string,
+  host: SourceHost,
+  sources: Map<string, string>,
+  diagnostics: Diagnostic[],
+): FileAst[] {
+  const text = host.read(entry);
+  if (text === undefined) {
+    diagnostics.push(error("file", `cannot read '${entry}'`, fileStart(entry)));
+    return [];
+  }
+  const files: FileAst[] = [];
+  const queue: { path: string; text: string }[] = [{ path: entry, text }];
+  sources.set(entry, text);
+  for (let item = queue.shift(); item; item = queue.shift()) {
+    const parsed = parseSource(item.text, item.path);
+    diagnostics.push(...parsed.diagnostics);
+    files.push(parsed.ast);
+    for (const use of parsed.ast.uses) {
+      const path = host.resolve(item.path, use.path);
+      if (sources.has(path)) continue; // imported already (or a cycle): blocks are loaded once
+      const used = host.read(path);
+      if (used === undefined) {
+        diagnostics.push(
+          error("missing-file", `cannot read '${use.path}' (looked for '${path}')`, use.range),
+        );
+        continue;
+      }
+      sources.set(path, used);
+      queue.push({ path, text: used });
+    }
+  }
+  return files;
+}
+
+function blockTable(files: readonly FileAst[], diagnostics: Diagnostic[]): Map<string, BlockDecl> {
+  const blocks = new Map<string, BlockDecl>();
+  for (const file of files) {
+    for (const block of file.blocks) {
+      const name = block.name.name;
+      const first = blocks.get(name);
+      if (first) {
+        diagnostics.push(
+          error("duplicate-block", `block '${name}' is defined twice`, block.name.range, [
+            { range: first.name.range, message: `first definition of '${name}'` },
+          ]),
+        );
+        continue;
+      }
+      if (Object.hasOwn(layers, name)) {
+        diagnostics.push(
+          error(
+            "duplicate-block",
+            `block '${name}' has the name of a built-in layer`,
+            block.name.range,
+          ),
+        );
+        continue;
+      }
+      const params = new Set<string>();
+      for (const p of block.params) {
+        if (params.has(p.name.name)) {
+          diagnostics.push(
+            error("duplicate-name", `parameter '${p.name.name}' is declared twice`, p.name.range),
+          );
+        }
+        params.add(p.name.name);
+      }
+      blocks.set(name, block);
+    }
+  }
+  return blocks;
+}
+
+function chooseNetwork(
+  entry: FileAst,
+  wanted: string | undefined,
+  diagnostics: Diagnostic[],
+): NetworkDecl | undefined {
+  const names = entry.networks.map((n) => n.name.name);
+  if (wanted !== undefined) {
+    const found = entry.networks.find((n) => n.name.name === wanted);
+    if (!found) {
+      const known = names.length ? `; it declares ${names.join(", ")}` : "";
+      diagnostics.push(
+        error(
+          "no-network",
+          `'${entry.file}' has no network '${wanted}'${didYouMean(wanted, names)}${known}`,
+          fileStart(entry.file),
+        ),
+      );
+    }
+    return found;
+  }
+  if (entry.networks.length === 0) {
+    diagnostics.push(
+      error("no-network", `'${entry.file}' declares no network`, fileStart(entry.file)),
+    );
+    return undefined;
+  }
+  if (entry.networks.length > 1) {
+    diagnostics.push(
+      error(
+        "no-network",
+        `'${entry.file}' declares several networks (${names.join(", ")}); choose one with --network`,
+        fileStart(entry.file),
+      ),
+    );
+    return undefined;
+  }
+  return entry.networks[0];
+}
+
+/** Parses, resolves imports and lowers one network to IR. Never throws on bad input. */
+export function compileFrontend(
+  entry: string,
+  host: SourceHost,
+  options: FrontendOptions = {},
+): FrontendResult {
+  const sources = new Map<string, string>();
+  const diagnostics: Diagnostic[] = [];
+  const files = loadFiles(entry, host, sources, diagnostics);
+  const done = (graph?: Graph): FrontendResult => ({
+    ...(graph ? { graph } : {}),
+    diagnostics: diagnostics.sort(compareDiagnostics),
+    sources,
+  });
+  if (!files[0] || hasErrors(diagnostics)) return done(); // no meaning for a tree with syntax errors
+  const blocks = blockTable(files, diagnostics);
+  const network = chooseNetwork(files[0], options.network, diagnostics);
+  if (!network || hasErrors(diagnostics)) return done();
+  const lowered = lowerNetwork(network, blocks);
+  diagnostics.push(...lowered.diagnostics);
+  return done(lowered.graph);
+}
+
+/** A host over an in-memory map of files (tests, the browser playground). */
+export function memoryHost(files: Readonly<Record<string, string>>): SourceHost {
+  return {
+    read: (path) => files[path],
+    resolve(from, relative) {
+      const dir = from.includes("/") ? from.slice(0, from.lastIndexOf("/") + 1) : "";
+      const parts: string[] = [];
+      for (const part of (dir + relative).split("/")) {
+        if (part === "..") parts.pop();
+        else if (part !== "." && part !== "") parts.push(part);
+      }
+      return (dir.startsWith("/") ? "/" : "") + parts.join("/");
+    },
+  };
+}

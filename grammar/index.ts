@@ -1,0 +1,75 @@
+// The front door of the grammar: text in, `{ ast, diagnostics }` out. Never throws on bad input.
+import { EOF, type IRecognitionException, type IToken } from "chevrotain";
+import { AstBuilder } from "./build-ast.js";
+import type { FileAst } from "./ast.js";
+import {
+  afterToken,
+  fileStart,
+  tokenRange,
+  type Diagnostic,
+  type SourceRange,
+} from "./diagnostics.js";
+import { applyLayout } from "./layout.js";
+import { CnnParser } from "./parser.js";
+import type { FileCstNode } from "./cst.js";
+import { cnnLexer } from "./tokens.js";
+
+export type * from "./ast.js";
+export * from "./diagnostics.js";
+
+let sharedParser: CnnParser | undefined;
+
+/** One parser for the process: building one runs chevrotain's grammar analysis. */
+function parser(): CnnParser {
+  sharedParser ??= new CnnParser();
+  return sharedParser;
+}
+
+export interface ParseResult {
+  readonly ast: FileAst;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function parseSource(text: string, file: string): ParseResult {
+  const diagnostics: Diagnostic[] = [];
+  const lexed = cnnLexer.tokenize(text);
+  for (const e of lexed.errors) {
+    const ch = text.slice(e.offset, e.offset + (e.length || 1));
+    const line = e.line ?? 1;
+    const column = e.column ?? 1;
+    diagnostics.push({
+      code: "syntax",
+      severity: "error",
+      message: `unexpected character '${ch}'`,
+      range: {
+        file,
+        start: { line, column, offset: e.offset },
+        end: { line, column: column + (e.length || 1), offset: e.offset + (e.length || 1) },
+      },
+    });
+  }
+  const p = parser();
+  p.input = applyLayout(lexed.tokens);
+  const cst = p.file() as FileCstNode;
+  for (const e of p.errors) diagnostics.push(syntaxDiagnostic(file, e));
+  const ast = new AstBuilder(file).build(cst);
+  return { ast, diagnostics };
+}
+
+// Where to put a syntax error. When something is missing at the end of a line (the parser
+// found the next line's first token, or the end of the file), the caret goes right after the
+// last real token, where the user has to type; otherwise on the unexpected token itself.
+function syntaxDiagnostic(file: string, e: IRecognitionException): Diagnostic {
+  const found: IToken = e.token;
+  const previous: IToken | undefined = (e as { previousToken?: IToken }).previousToken;
+  let range: SourceRange | undefined;
+  const foundRange = tokenRange(file, found);
+  const missingAtLineEnd =
+    found.tokenType === EOF ||
+    foundRange === undefined ||
+    /^[\r\n]+$/.test(found.image) ||
+    (previous?.endLine !== undefined && found.startLine !== previous.endLine);
+  if (missingAtLineEnd && previous) range = afterToken(file, previous);
+  range ??= foundRange ?? fileStart(file);
+  return { code: "syntax", severity: "error", message: e.message, range };
+}

@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Two cores on CI: keep workers to what the machine has.
+    maxWorkers: 2,
+  },
+});
