@@ -2,8 +2,8 @@
 // (diagnostics printed), 2 the compiler itself failed (a bug: the only case with a stack trace).
 import { Command, CommanderError } from "commander";
 import { formatSummary, summarize, summaryJson } from "../compiler/analysis/index.js";
-import { printIr } from "../compiler/ir/index.js";
-import { compileFrontend, type FrontendResult } from "../compiler/lower/index.js";
+import { printIr, type Graph } from "../compiler/ir/index.js";
+import { checkAllNetworks, compileFrontend, type FrontendResult } from "../compiler/lower/index.js";
 import { formatDiagnostic } from "../grammar/diagnostics.js";
 import { nodeHost } from "./host.js";
 
@@ -20,14 +20,20 @@ export const processIo: Io = {
 /** Thrown by a command for a user error that it has already reported. */
 class UserError extends Error {}
 
-function frontend(io: Io, file: string, network: string | undefined) {
-  const result: FrontendResult = compileFrontend(file, nodeHost, network ? { network } : {});
-  const errors = result.diagnostics.filter((d) => d.severity === "error").length;
+/** Prints the diagnostics; a user error (exit 1) if any is an error. */
+function report(io: Io, result: Pick<FrontendResult, "diagnostics" | "sources">): void {
   for (const d of result.diagnostics) io.err(formatDiagnostic(d, result.sources) + "\n");
-  if (!result.graph) {
+  const errors = result.diagnostics.filter((d) => d.severity === "error").length;
+  if (errors) {
     io.err(`${errors} error${errors === 1 ? "" : "s"}\n`);
     throw new UserError();
   }
+}
+
+function frontend(io: Io, file: string, network: string | undefined): Graph {
+  const result = compileFrontend(file, nodeHost, network ? { network } : {});
+  report(io, result);
+  if (!result.graph) throw new Error("internal: no graph and no error");
   return result.graph;
 }
 
@@ -45,13 +51,21 @@ function program(io: Io): Command {
 
   cnnc
     .command("check")
-    .description("parse a .cnn file and infer every shape; report all errors")
+    .description("parse a .cnn file and infer every shape of every network; report all errors")
     .argument("<file>", "the .cnn file")
-    .option(...networkOption)
+    .option("--network <name>", "check only this network")
     .action((file: string, opts: { network?: string }) => {
-      const graph = frontend(io, file, opts.network);
-      const outs = graph.outputs.map((o) => o.name).join(", ");
-      io.out(`ok: ${graph.name}, ${graph.nodes.length} layers, outputs ${outs}\n`);
+      const graphs = opts.network
+        ? [frontend(io, file, opts.network)]
+        : (() => {
+            const result = checkAllNetworks(file, nodeHost);
+            report(io, result);
+            return result.graphs;
+          })();
+      for (const g of graphs) {
+        const outs = g.outputs.map((o) => o.name).join(", ");
+        io.out(`ok: ${g.name}: ${g.nodes.length} layers, output ${outs}\n`);
+      }
     });
 
   cnnc

@@ -25,7 +25,7 @@ import { didYouMean } from "./suggest.js";
 import { describeVal, evaluate, type Params, type Val } from "./values.js";
 
 /** Limits that keep a hostile or mistaken file from exhausting memory or time. */
-export const limits = { nodes: 100_000, repeat: 10_000, blockDepth: 64 };
+export const limits = { nodes: 100_000, repeat: 10_000, blockDepth: 64, steps: 1_000_000 };
 
 interface Ctx {
   readonly names: NameScope;
@@ -55,6 +55,9 @@ class Lowering {
   private readonly calls: { block: string; range: SourceRange }[] = [];
   private inputs = 0;
   private nodeCount = 0;
+  /** Steps expanded so far, poisoned ones included: nested repeats cannot run away. */
+  private stepCount = 0;
+  private aborted = false;
 
   constructor(
     private readonly network: NetworkDecl,
@@ -121,6 +124,7 @@ class Lowering {
 
   private body(statements: readonly Statement[], ctx: Ctx, flow: Flow): Flow {
     for (const s of statements) {
+      if (this.aborted) return poisoned;
       try {
         flow = this.statement(s, ctx, flow);
       } catch (e) {
@@ -235,6 +239,15 @@ class Lowering {
   }
 
   private step(step: Step, ctx: Ctx, flow: Flow, head: boolean): Flow {
+    if (this.aborted) return poisoned;
+    if (++this.stepCount > limits.steps) {
+      this.aborted = true;
+      throw new LowerError(
+        `expanding the network takes more than ${limits.steps} steps; check the repeat counts`,
+        step.range,
+        "too-large",
+      );
+    }
     const op = step.op;
     switch (op.kind) {
       case "identity":
@@ -277,9 +290,10 @@ class Lowering {
           );
         }
         if (flow === poisoned) {
-          // The input is unknown, but the arguments can still be checked.
+          // The input is unknown, but the arguments and the label can still be checked.
           if (layer) bindArgs(name, layer.params, op.args ?? [], ctx.params, op.range);
           else this.blockArgs(block!, op.args ?? [], ctx, op.range);
+          if (step.label) ctx.names.claim(step.label.name, step.label.range);
           return poisoned;
         }
         const input = this.requireInput(flow, name, op.range);
@@ -449,7 +463,10 @@ class Lowering {
       if (op.branches.length < 2) {
         throw new LowerError(`${kind} needs two or more branches`, op.keyword, "arity");
       }
-      if (flow === poisoned) return poisoned;
+      if (flow === poisoned) {
+        if (label) ctx.names.claim(label.name, label.range);
+        return poisoned;
+      }
       const input = this.requireInput(flow, kind, op.keyword);
       inputs = op.branches.map((b) => {
         const names = ctx.names.child(ctx.names.auto("branch"));
@@ -489,10 +506,10 @@ class Lowering {
     const hint = scope
       ? ""
       : ` (each pass of an unnamed 'repeat' shares its scope; name the repeat, e.g. 'stage: repeat ${count.value} {...}', to give each pass its own)`;
-    for (let i = 1; i <= count.value; i++) {
+    for (let i = 1; i <= count.value && !this.aborted; i++) {
       const names = scope ? scope.child(String(i)) : ctx.names.withHint(hint);
+      // Passes go on after an error: their labels and arguments are still checked.
       flow = this.body(op.body, { ...ctx, names, values: new ValueScope(ctx.values) }, flow);
-      if (flow === poisoned) return poisoned;
     }
     return flow;
   }

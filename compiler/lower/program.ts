@@ -1,7 +1,7 @@
 // A program: the entry file plus every file it imports with `use`, transitively. Blocks come
 // from all of them; the network from the entry file. File access goes through a host, so the
 // front end runs the same in Node (cli/), in tests (in memory) and in a browser.
-import type { BlockDecl, FileAst, NetworkDecl } from "../../grammar/ast.js";
+import type { BlockDecl, FileAst, NetworkDecl, Statement } from "../../grammar/ast.js";
 import { parseSource } from "../../grammar/index.js";
 import {
   compareDiagnostics,
@@ -112,9 +112,32 @@ function blockTable(files: readonly FileAst[], diagnostics: Diagnostic[]): Map<s
         params.add(p.name.name);
       }
       blocks.set(name, block);
+      networkOnlyStatements(block.body, name, diagnostics);
     }
   }
   return blocks;
+}
+
+/** `input` and `output` belong to networks: reported in every block, called or not. */
+function networkOnlyStatements(
+  body: readonly Statement[],
+  block: string,
+  diagnostics: Diagnostic[],
+): void {
+  for (const s of body) {
+    if (s.kind === "input" || s.kind === "output") {
+      const message = `'${s.kind}' belongs in a network, not in block '${block}'`;
+      diagnostics.push(error(s.kind, message, s.kind === "input" ? s.name.range : s.range));
+    }
+    const chain = s.kind === "let" || s.kind === "chain" ? s.chain : undefined;
+    for (const step of chain?.steps ?? []) {
+      const op = step.op;
+      if (op.kind === "repeat") networkOnlyStatements(op.body, block, diagnostics);
+      if (op.kind === "combine") {
+        for (const b of op.branches ?? []) networkOnlyStatements(b.body, block, diagnostics);
+      }
+    }
+  }
 }
 
 function chooseNetwork(
@@ -162,21 +185,71 @@ export function compileFrontend(
   host: SourceHost,
   options: FrontendOptions = {},
 ): FrontendResult {
+  const program = loadProgram(entry, host);
+  if (!program.files[0] || !program.syntaxOk) return finish(program);
+  const network = chooseNetwork(program.files[0], options.network, program.diagnostics);
+  if (!network) return finish(program);
+  const lowered = lowerNetwork(network, program.blocks);
+  program.diagnostics.push(...lowered.diagnostics);
+  return finish(program, lowered.graph && [lowered.graph]);
+}
+
+export interface CheckResult extends Omit<FrontendResult, "graph"> {
+  /** The IR of every network that lowered without errors. */
+  readonly graphs: readonly Graph[];
+}
+
+/** Checks every network of the entry file (`cnnc check`): all their errors in one run. */
+export function checkAllNetworks(entry: string, host: SourceHost): CheckResult {
+  const program = loadProgram(entry, host);
+  const graphs: Graph[] = [];
+  const entryAst = program.files[0];
+  if (entryAst && program.syntaxOk) {
+    if (entryAst.networks.length === 0) chooseNetwork(entryAst, undefined, program.diagnostics);
+    for (const network of entryAst.networks) {
+      const lowered = lowerNetwork(network, program.blocks);
+      program.diagnostics.push(...lowered.diagnostics);
+      if (lowered.graph) graphs.push(lowered.graph);
+    }
+  }
+  const { diagnostics, sources } = finish(program);
+  return { diagnostics, sources, graphs };
+}
+
+interface Program {
+  /** No syntax errors: the trees mean what they say and can be lowered. */
+  readonly syntaxOk: boolean;
+  readonly files: readonly FileAst[];
+  readonly blocks: ReadonlyMap<string, BlockDecl>;
+  readonly diagnostics: Diagnostic[];
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+function loadProgram(entry: string, host: SourceHost): Program {
   const sources = new Map<string, string>();
   const diagnostics: Diagnostic[] = [];
   const files = loadFiles(entry, host, sources, diagnostics);
-  const done = (graph?: Graph): FrontendResult => ({
-    ...(graph ? { graph } : {}),
-    diagnostics: diagnostics.sort(compareDiagnostics),
-    sources,
+  const syntaxOk = !hasErrors(diagnostics);
+  // Blocks are only read from trees without syntax errors; their own errors (a duplicate, a
+  // clash with a layer) skip that block and let lowering report the rest.
+  const blocks = syntaxOk ? blockTable(files, diagnostics) : new Map<string, BlockDecl>();
+  return { syntaxOk, files, blocks, diagnostics, sources };
+}
+
+function finish(program: Program, graphs?: readonly Graph[]): FrontendResult {
+  const graph = graphs?.[0];
+  // One error found both by a file-level check and by lowering (or by lowering two networks
+  // that call the same block) is reported once.
+  const seen = new Set<string>();
+  const diagnostics = program.diagnostics.sort(compareDiagnostics).filter((d) => {
+    const key = `${d.range.file}:${d.range.start.offset}:${d.severity}:${d.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
   });
-  if (!files[0] || hasErrors(diagnostics)) return done(); // no meaning for a tree with syntax errors
-  const blocks = blockTable(files, diagnostics);
-  const network = chooseNetwork(files[0], options.network, diagnostics);
-  if (!network || hasErrors(diagnostics)) return done();
-  const lowered = lowerNetwork(network, blocks);
-  diagnostics.push(...lowered.diagnostics);
-  return done(lowered.graph);
+  return {
+    ...(graph && !hasErrors(diagnostics) ? { graph } : {}),
+    diagnostics,
+    sources: program.sources,
+  };
 }
 
 /** A host over an in-memory map of files (tests, the browser playground). */

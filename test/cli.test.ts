@@ -1,0 +1,96 @@
+// The CLI as users run it: the built binary, exit codes, and what it prints.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+function cnnc(...args: string[]) {
+  const r = spawnSync(process.execPath, ["dist/cli/bin.js", ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe("cnnc", () => {
+  it("prints help", () => {
+    const r = cnnc("--help");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/summary/);
+    expect(r.out).toMatch(/check/);
+  });
+
+  it("summary prints a per-layer table and totals", () => {
+    const r = cnnc("summary", "examples/lenet5.cnn");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^layer\s+op\s+output\s+params\s+MACs\s+RF\s+jump\s+activations$/m);
+    expect(r.out).toMatch(/^c1\s+conv2d\s+\[6,28,28\]\s+156\s+118K\s+5\s+1\s+18\.4 KiB$/m);
+    expect(r.out).toMatch(/^params\s+61,706 /m);
+    expect(r.out).toMatch(/^receptive field\s+32 pixels/m);
+  });
+
+  it("summary --json has the documented schema", () => {
+    const r = cnnc("summary", "--json", "examples/alexnet.cnn");
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out) as {
+      network: string;
+      inputs: { name: string; shape: number[] }[];
+      layers: Record<string, unknown>[];
+      totals: Record<string, unknown>;
+    };
+    expect(s.network).toBe("AlexNet");
+    expect(s.inputs).toEqual([{ name: "x", shape: [3, 224, 224] }]);
+    expect(s.layers[0]).toMatchObject({
+      name: "conv_1",
+      op: "conv2d",
+      output: [64, 55, 55],
+      params: 23_296,
+      macs: 70_276_800,
+      rf: [11, 11],
+      jump: [4, 4],
+    });
+    expect(s.totals).toMatchObject({ params: 61_100_840, bn_stats: 0, macs: 714_188_480 });
+    expect(typeof s.totals.activations).toBe("number");
+  });
+
+  it("a name given in the source is the layer's name verbatim", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-"));
+    const file = join(dir, "named.cnn");
+    writeFileSync(file, "network N {\n  input x: [3, 8, 8]\n  features: maxpool(2)\n}\n");
+    const s = JSON.parse(cnnc("summary", "--json", file).out) as { layers: { name: string }[] };
+    expect(s.layers.map((l) => l.name)).toEqual(["features"]);
+  });
+
+  it("check: exit 0 with a line per network, or every error, exit 1, no stack trace", () => {
+    const ok = cnnc("check", "examples/resnet18.cnn");
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^ok: ResNet18: \d+ layers, output fc$/m);
+
+    const bad = cnnc("check", "test/fixtures/bad/kernel-too-large.cnn");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain(
+      "test/fixtures/bad/kernel-too-large.cnn:4:7: error: conv: kernel 7x7 is larger than the input 5x5 (layer 'c3')",
+    );
+    expect(bad.err).toMatch(/^ 4 \|   c3: conv\(16, 7\)\n   \|       \^~+$/m);
+    expect(bad.err).toMatch(/^3 errors$/m);
+    expect(bad.err).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
+  it("user errors exit 1: a missing file, an unknown command, a missing argument", () => {
+    for (const args of [
+      ["check", "no/such/file.cnn"],
+      ["frobnicate"],
+      ["summary"],
+      ["summary", "--nope", "x"],
+    ]) {
+      const r = cnnc(...args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.err).not.toMatch(/\bat .*\.js:\d+/);
+    }
+  });
+
+  it("ir prints the IR text", () => {
+    const r = cnnc("ir", "examples/lenet5.cnn");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^graph LeNet5 \{$/m);
+    expect(r.out).toMatch(/^  %c1 = conv2d\(%x, @c1.weight, @c1.bias\) \{filters=6 k=\[5,5\]/m);
+  });
+});
