@@ -187,6 +187,7 @@ function unary<K extends OpKind>(attrs: OpDef<K>["attrs"]): OpDef<K> {
 }
 
 const poolAttrs = { k: "pair", s: "pair", p: "quad", ceil: "bool" } as const;
+const convAttrs = { filters: "int", k: "pair", s: "pair", p: "quad", d: "pair" } as const;
 
 function pool(attrs: PoolAttrs, inputs: readonly Shape[]): Shape {
   const [c] = spatial(inputs[0]);
@@ -227,16 +228,7 @@ function broadcast(inputs: readonly Shape[]): Shape {
 
 export const ops: { readonly [K in OpKind]: OpDef<K> } = {
   conv2d: {
-    attrs: {
-      filters: "int",
-      k: "pair",
-      s: "pair",
-      p: "quad",
-      d: "pair",
-      g: "int",
-      padmode: padModes,
-      bias: "bool",
-    },
+    attrs: { ...convAttrs, g: "int", padmode: padModes, bias: "bool" },
     arity: 1,
     weights: (a, [x]) => [
       { role: "weight", shape: [a.filters, (x?.[0] ?? 0) / a.g, a.k[0], a.k[1]] },
@@ -252,16 +244,7 @@ export const ops: { readonly [K in OpKind]: OpDef<K> } = {
     },
   },
   deconv2d: {
-    attrs: {
-      filters: "int",
-      k: "pair",
-      s: "pair",
-      p: "quad",
-      d: "pair",
-      g: "int",
-      outpad: "pair",
-      bias: "bool",
-    },
+    attrs: { ...convAttrs, g: "int", outpad: "pair", bias: "bool" },
     arity: 1,
     weights: (a, [x]) => [
       { role: "weight", shape: [x?.[0] ?? 0, a.filters / a.g, a.k[0], a.k[1]] },
@@ -285,16 +268,7 @@ export const ops: { readonly [K in OpKind]: OpDef<K> } = {
     },
   },
   sepconv2d: {
-    attrs: {
-      filters: "int",
-      k: "pair",
-      s: "pair",
-      p: "quad",
-      d: "pair",
-      mult: "int",
-      padmode: padModes,
-      bias: "bool",
-    },
+    attrs: { ...convAttrs, mult: "int", padmode: padModes, bias: "bool" },
     arity: 1,
     weights: (a, [x]) => {
       const mid = (x?.[0] ?? 0) * a.mult;

@@ -175,6 +175,19 @@ function flatInput(site: LayerSite, layer: string): void {
   site.helper("flatten", { op: "flatten", attrs: {} });
 }
 
+/** Kernel, stride, dilation and explicit padding of a convolution-like layer. */
+function convWindow(a: Args, input: Shape): { k: Pair; s: Pair; d: Pair; p: Quad } {
+  const k = a.pair("kernel");
+  const s = a.pair("stride");
+  const d = a.pair("dilation");
+  return { k, s, d, p: explicitPadding(a.padding("pad"), input, k, s, d) };
+}
+
+const convTail: readonly ParamSpec[] = [
+  { name: "bias", kind: "bool", default: true },
+  { name: "padmode", kind: padModes, default: "zeros" },
+];
+
 export const layers: Readonly<Record<string, LayerDef>> = {
   conv: {
     doc: "2-D convolution",
@@ -183,20 +196,18 @@ export const layers: Readonly<Record<string, LayerDef>> = {
       { name: "kernel", kind: "pair" },
       ...convCommon,
       { name: "groups", kind: "count", default: 1 },
-      { name: "bias", kind: "bool", default: true },
-      { name: "padmode", kind: padModes, default: "zeros" },
+      ...convTail,
     ],
-    lower(a, site) {
-      const k = a.pair("kernel");
-      const s = a.pair("stride");
-      const d = a.pair("dilation");
-      const p = explicitPadding(a.padding("pad"), site.input, k, s, d);
-      const attrs = { filters: a.int("filters"), k, s, p, d, g: a.int("groups") };
-      return {
-        op: "conv2d",
-        attrs: { ...attrs, padmode: a.word("padmode"), bias: a.bool("bias") },
-      };
-    },
+    lower: (a, site) => ({
+      op: "conv2d",
+      attrs: {
+        filters: a.int("filters"),
+        ...convWindow(a, site.input),
+        g: a.int("groups"),
+        padmode: a.word("padmode"),
+        bias: a.bool("bias"),
+      },
+    }),
   },
   dwconv: {
     doc: "depthwise convolution: one kernel (or `multiplier` kernels) per input channel",
@@ -204,19 +215,19 @@ export const layers: Readonly<Record<string, LayerDef>> = {
       { name: "kernel", kind: "pair" },
       ...convCommon,
       { name: "multiplier", kind: "count", default: 1 },
-      { name: "bias", kind: "bool", default: true },
-      { name: "padmode", kind: padModes, default: "zeros" },
+      ...convTail,
     ],
     lower(a, site) {
       const c = site.input[0] ?? 1;
-      const k = a.pair("kernel");
-      const s = a.pair("stride");
-      const d = a.pair("dilation");
-      const p = explicitPadding(a.padding("pad"), site.input, k, s, d);
-      const attrs = { filters: c * a.int("multiplier"), k, s, p, d, g: c };
       return {
         op: "conv2d",
-        attrs: { ...attrs, padmode: a.word("padmode"), bias: a.bool("bias") },
+        attrs: {
+          filters: c * a.int("multiplier"),
+          ...convWindow(a, site.input),
+          g: c,
+          padmode: a.word("padmode"),
+          bias: a.bool("bias"),
+        },
       };
     },
   },
@@ -227,28 +238,18 @@ export const layers: Readonly<Record<string, LayerDef>> = {
       { name: "kernel", kind: "pair" },
       ...convCommon,
       { name: "multiplier", kind: "count", default: 1 },
-      { name: "bias", kind: "bool", default: true },
-      { name: "padmode", kind: padModes, default: "zeros" },
+      ...convTail,
     ],
-    lower(a, site) {
-      const k = a.pair("kernel");
-      const s = a.pair("stride");
-      const d = a.pair("dilation");
-      const p = explicitPadding(a.padding("pad"), site.input, k, s, d);
-      return {
-        op: "sepconv2d",
-        attrs: {
-          filters: a.int("filters"),
-          k,
-          s,
-          p,
-          d,
-          mult: a.int("multiplier"),
-          padmode: a.word("padmode"),
-          bias: a.bool("bias"),
-        },
-      };
-    },
+    lower: (a, site) => ({
+      op: "sepconv2d",
+      attrs: {
+        filters: a.int("filters"),
+        ...convWindow(a, site.input),
+        mult: a.int("multiplier"),
+        padmode: a.word("padmode"),
+        bias: a.bool("bias"),
+      },
+    }),
   },
   deconv: {
     doc: "transposed convolution",
