@@ -1,0 +1,417 @@
+// One-thread-per-output kernels: convolutions the GEMM does not cover (groups, depthwise,
+// replicate/reflect padding), transposed convolution, pooling, and the elementwise and data
+// movement ops. Each takes resolved shapes and bakes them in as constants.
+import type { PadMode, Quad } from "../ir/ops.js";
+import type { Binding, Kernel } from "./plan-types.js";
+import {
+  activationDecls,
+  activationWgsl,
+  buildShader,
+  f32,
+  flatGroup,
+  flatIndex,
+  type Activation,
+  type ShaderBinding,
+} from "./wgsl.js";
+
+type Dims3 = readonly [number, number, number];
+
+function flat(
+  perBatch: number,
+  bindings: readonly { role: ShaderBinding; bind: Binding }[],
+  consts: Record<string, number>,
+  body: string,
+  decls: string[] = [],
+): Kernel {
+  const wgsl = buildShader({
+    bindings: bindings.map((b) => b.role),
+    consts: { PER: perBatch, ...consts },
+    decls,
+    workgroupSize: [flatGroup, 1, 1],
+    body: `${flatIndex}\nif (i >= params.batch * PER) { return; }\n${body}`,
+  });
+  return { wgsl, bindings: bindings.map((b) => b.bind), grid: { kind: "flat", perBatch, groupSize: flatGroup } };
+}
+
+const read = (name: string, bind: Binding) => ({ role: { name, access: "read" as const }, bind });
+const write = (name: string, value: string) => ({
+  role: { name, access: "read_write" as const },
+  bind: { value },
+});
+
+/** WGSL statements mapping a padded coordinate `v` (i32) into [0, n), or skipping it. */
+function padIndex(v: string, n: string, mode: PadMode): string {
+  switch (mode) {
+    case "zeros":
+      return `if (${v} < 0 || ${v} >= i32(${n})) { continue; }`;
+    case "replicate":
+      return `${v} = clamp(${v}, 0, i32(${n}) - 1);`;
+    case "reflect":
+      return `if (${v} < 0) { ${v} = -${v}; }\nif (${v} >= i32(${n})) { ${v} = 2 * (i32(${n}) - 1) - ${v}; }`;
+  }
+}
+
+export interface DirectConv {
+  readonly input: string;
+  readonly output: string;
+  readonly weight: string;
+  readonly bias?: string;
+  readonly inShape: Dims3;
+  readonly outShape: Dims3;
+  readonly k: readonly [number, number];
+  readonly s: readonly [number, number];
+  readonly d: readonly [number, number];
+  readonly p: Quad;
+  readonly groups: number;
+  readonly padmode: PadMode;
+  readonly act?: Activation;
+}
+
+export function directConvKernel(g: DirectConv): Kernel {
+  const [c, h, w] = g.inShape;
+  const [f, ho, wo] = g.outShape;
+  const consts = {
+    C: c,
+    H: h,
+    W: w,
+    F: f,
+    HO: ho,
+    WO: wo,
+    KH: g.k[0],
+    KW: g.k[1],
+    SH: g.s[0],
+    SW: g.s[1],
+    DH: g.d[0],
+    DW: g.d[1],
+    PT: g.p[0],
+    PL: g.p[1],
+    CG: c / g.groups,
+    FG: f / g.groups,
+  };
+  return flat(
+    f * ho * wo,
+    [
+      read("x", { value: g.input }),
+      read("wt", { weight: g.weight }),
+      ...(g.bias ? [read("bias", { weight: g.bias })] : []),
+      write("y", g.output),
+    ],
+    consts,
+    `let ox = i % WO;
+let oy = (i / WO) % HO;
+let o = (i / (WO * HO)) % F;
+let n = i / (WO * HO * F);
+let group = o / FG;
+var acc = ${g.bias ? "bias[o]" : "0.0"};
+for (var ci = 0u; ci < CG; ci++) {
+  let xb = (n * C + group * CG + ci) * H * W;
+  let wb = (o * CG + ci) * KH * KW;
+  for (var ky = 0u; ky < KH; ky++) {
+    var iy = i32(oy * SH + ky * DH) - i32(PT);
+    ${padIndex("iy", "H", g.padmode).replace(/\n/g, "\n    ")}
+    for (var kx = 0u; kx < KW; kx++) {
+      var ix = i32(ox * SW + kx * DW) - i32(PL);
+      ${padIndex("ix", "W", g.padmode).replace(/\n/g, "\n      ")}
+      acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+    }
+  }
+}
+y[i] = ${activationWgsl(g.act, "acc")};`,
+    activationDecls(g.act),
+  );
+}
+
+export interface Deconv {
+  readonly input: string;
+  readonly output: string;
+  readonly weight: string;
+  readonly bias?: string;
+  readonly inShape: Dims3;
+  readonly outShape: Dims3;
+  readonly k: readonly [number, number];
+  readonly s: readonly [number, number];
+  readonly d: readonly [number, number];
+  readonly p: Quad;
+  readonly groups: number;
+}
+
+/**
+ * Transposed convolution as a gather: output (oy, ox) takes input (iy, ix) through kernel tap
+ * (ky, kx) when oy = iy*s - p + ky*d, i.e. when oy + p - ky*d is a non-negative multiple of s.
+ */
+export function deconvKernel(g: Deconv): Kernel {
+  const [c, h, w] = g.inShape;
+  const [f, ho, wo] = g.outShape;
+  const consts = {
+    C: c,
+    H: h,
+    W: w,
+    F: f,
+    HO: ho,
+    WO: wo,
+    KH: g.k[0],
+    KW: g.k[1],
+    SH: g.s[0],
+    SW: g.s[1],
+    DH: g.d[0],
+    DW: g.d[1],
+    PT: g.p[0],
+    PL: g.p[1],
+    CG: c / g.groups,
+    FG: f / g.groups,
+  };
+  return flat(
+    f * ho * wo,
+    [
+      read("x", { value: g.input }),
+      read("wt", { weight: g.weight }),
+      ...(g.bias ? [read("bias", { weight: g.bias })] : []),
+      write("y", g.output),
+    ],
+    consts,
+    `let ox = i % WO;
+let oy = (i / WO) % HO;
+let o = (i / (WO * HO)) % F;
+let n = i / (WO * HO * F);
+let group = o / FG;
+let fo = o % FG;
+var acc = ${g.bias ? "bias[o]" : "0.0"};
+for (var ky = 0u; ky < KH; ky++) {
+  let ty = i32(oy + PT) - i32(ky * DH);
+  if (ty < 0 || ty % i32(SH) != 0) { continue; }
+  let iy = u32(ty) / SH;
+  if (iy >= H) { continue; }
+  for (var kx = 0u; kx < KW; kx++) {
+    let tx = i32(ox + PL) - i32(kx * DW);
+    if (tx < 0 || tx % i32(SW) != 0) { continue; }
+    let ix = u32(tx) / SW;
+    if (ix >= W) { continue; }
+    for (var ci = 0u; ci < CG; ci++) {
+      let cin = group * CG + ci;
+      acc += x[((n * C + cin) * H + iy) * W + ix] * wt[((cin * FG + fo) * KH + ky) * KW + kx];
+    }
+  }
+}
+y[i] = acc;`,
+  );
+}
+
+export interface Pool {
+  readonly input: string;
+  readonly output: string;
+  readonly kind: "max" | "avg";
+  readonly countPad: boolean;
+  readonly inShape: Dims3;
+  readonly outShape: Dims3;
+  readonly k: readonly [number, number];
+  readonly s: readonly [number, number];
+  readonly p: Quad;
+}
+
+/** PyTorch's pooling: max over real pixels; average over real pixels or the padded window. */
+export function poolKernel(g: Pool): Kernel {
+  const [c, h, w] = g.inShape;
+  const [, ho, wo] = g.outShape;
+  const max = g.kind === "max";
+  return flat(
+    c * ho * wo,
+    [read("x", { value: g.input }), write("y", g.output)],
+    { H: h, W: w, HO: ho, WO: wo, KH: g.k[0], KW: g.k[1], SH: g.s[0], SW: g.s[1], PT: g.p[0], PL: g.p[1], PB: g.p[2], PR: g.p[3] },
+    `let ox = i % WO;
+let oy = (i / WO) % HO;
+let nc = i / (WO * HO);
+let y0 = i32(oy * SH) - i32(PT);
+let x0 = i32(ox * SW) - i32(PL);
+let y1 = min(y0 + i32(KH), i32(H + PB));
+let x1 = min(x0 + i32(KW), i32(W + PR));
+var acc = ${max ? "-3.402823e38" : "0.0"};
+var count = 0.0;
+for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
+  for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
+    let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+    ${max ? "acc = max(acc, v);" : "acc += v;"}
+    count += 1.0;
+  }
+}
+${max ? "y[i] = acc;" : `y[i] = acc / ${g.countPad ? "f32((y1 - y0) * (x1 - x0))" : "count"};`}`,
+  );
+}
+
+export function globalPoolKernel(input: string, output: string, kind: "max" | "avg", shape: Dims3): Kernel {
+  const [c, h, w] = shape;
+  return flat(
+    c,
+    [read("x", { value: input }), write("y", output)],
+    { HW: h * w },
+    `var acc = ${kind === "max" ? "-3.402823e38" : "0.0"};
+for (var j = 0u; j < HW; j++) { ${kind === "max" ? "acc = max(acc, x[i * HW + j]);" : "acc += x[i * HW + j];"} }
+y[i] = ${kind === "max" ? "acc" : "acc / f32(HW)"};`,
+  );
+}
+
+/** An activation applied elementwise. */
+export function activationKernel(input: string, output: string, perBatch: number, act: Activation): Kernel {
+  return flat(
+    perBatch,
+    [read("x", { value: input }), write("y", output)],
+    {},
+    `let v = x[i];\ny[i] = ${activationWgsl(act, "v")};`,
+    activationDecls(act),
+  );
+}
+
+/** Batch norm at inference: y = (x - mean) * gamma / sqrt(var + eps) + beta, per channel. */
+export function batchNormKernel(
+  input: string,
+  output: string,
+  weights: readonly [string, string, string, string],
+  channels: number,
+  inner: number,
+  eps: number,
+): Kernel {
+  const [gamma, beta, mean, variance] = weights;
+  return flat(
+    channels * inner,
+    [
+      read("x", { value: input }),
+      read("gamma", { weight: gamma }),
+      read("beta", { weight: beta }),
+      read("mean", { weight: mean }),
+      read("variance", { weight: variance }),
+      write("y", output),
+    ],
+    { C: channels, INNER: inner },
+    `let ch = (i / INNER) % C;
+y[i] = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + ${f32(eps)}) + beta[ch];`,
+  );
+}
+
+/** add / mul of N same-rank operands with NumPy broadcasting over [C, H, W] or [F]. */
+export function broadcastKernel(
+  op: "add" | "mul",
+  inputs: readonly string[],
+  inShapes: readonly (readonly number[])[],
+  output: string,
+  outShape: readonly number[],
+): Kernel {
+  const dims = [...outShape];
+  while (dims.length < 3) dims.unshift(1);
+  const consts: Record<string, number> = { D0: dims[0]!, D1: dims[1]!, D2: dims[2]! };
+  const terms = inShapes.map((s, k) => {
+    const full = [...s];
+    while (full.length < 3) full.unshift(1);
+    const per = full.reduce((a, b) => a * b, 1);
+    const strides = [full[1]! * full[2]!, full[2]!, 1].map((st, j) => (full[j] === 1 && dims[j] !== 1 ? 0 : st));
+    return `a${k}[n * ${per}u + c0 * ${strides[0]}u + c1 * ${strides[1]}u + c2 * ${strides[2]}u]`;
+  });
+  const sym = op === "add" ? " + " : " * ";
+  return flat(
+    dims[0]! * dims[1]! * dims[2]!,
+    [...inputs.map((v, k) => read(`a${k}`, { value: v })), write("y", output)],
+    consts,
+    `let c2 = i % D2;
+let c1 = (i / D2) % D1;
+let c0 = (i / (D2 * D1)) % D0;
+let n = i / PER;
+y[i] = ${terms.join(sym)};`,
+  );
+}
+
+/** Softmax over channels at each pixel (over features for a flat input), max-subtracted. */
+export function softmaxKernel(input: string, output: string, channels: number, inner: number): Kernel {
+  return flat(
+    inner,
+    [read("x", { value: input }), write("y", output)],
+    { C: channels, INNER: inner },
+    `let n = i / INNER;
+let p = i % INNER;
+let base = n * C * INNER + p;
+var m = -3.402823e38;
+for (var c = 0u; c < C; c++) { m = max(m, x[base + c * INNER]); }
+var sum = 0.0;
+for (var c = 0u; c < C; c++) { sum += exp(x[base + c * INNER] - m); }
+for (var c = 0u; c < C; c++) { y[base + c * INNER] = exp(x[base + c * INNER] - m) / sum; }`,
+  );
+}
+
+/** Copies one concat input into its channel slice of the output. */
+export function concatCopyKernel(input: string, output: string, perBatch: number, outPerBatch: number, offset: number): Kernel {
+  return flat(
+    perBatch,
+    [read("x", { value: input }), write("y", output)],
+    { OUT: outPerBatch, OFF: offset },
+    `let n = i / PER;\ny[n * OUT + OFF + i % PER] = x[i];`,
+  );
+}
+
+export function upsampleKernel(
+  input: string,
+  output: string,
+  inShape: Dims3,
+  outShape: Dims3,
+  scale: readonly [number, number],
+  mode: "nearest" | "bilinear",
+): Kernel {
+  const [c, h, w] = inShape;
+  const [, ho, wo] = outShape;
+  const body =
+    mode === "nearest"
+      ? `y[i] = x[(nc * H + oy / SY) * W + ox / SX];`
+      : `let sy = max((f32(oy) + 0.5) / f32(SY) - 0.5, 0.0);
+let sx = max((f32(ox) + 0.5) / f32(SX) - 0.5, 0.0);
+let y0 = u32(floor(sy));
+let x0 = u32(floor(sx));
+let y1 = min(y0 + 1u, H - 1u);
+let x1 = min(x0 + 1u, W - 1u);
+let fy = sy - f32(y0);
+let fx = sx - f32(x0);
+let top = (1.0 - fx) * x[(nc * H + y0) * W + x0] + fx * x[(nc * H + y0) * W + x1];
+let bottom = (1.0 - fx) * x[(nc * H + y1) * W + x0] + fx * x[(nc * H + y1) * W + x1];
+y[i] = (1.0 - fy) * top + fy * bottom;`;
+  return flat(
+    c * ho * wo,
+    [read("x", { value: input }), write("y", output)],
+    { H: h, W: w, HO: ho, WO: wo, SY: scale[0], SX: scale[1] },
+    `let ox = i % WO;\nlet oy = (i / WO) % HO;\nlet nc = i / (WO * HO);\n${body}`,
+  );
+}
+
+export function padKernel(input: string, output: string, inShape: Dims3, outShape: Dims3, p: Quad, mode: PadMode, value: number): Kernel {
+  const [c, h, w] = inShape;
+  const [, ho, wo] = outShape;
+  const fetch = (v: string, n: string): string =>
+    mode === "zeros"
+      ? `if (${v} < 0 || ${v} >= i32(${n})) { y[i] = ${f32(value)}; return; }`
+      : padIndex(v, n, mode);
+  return flat(
+    c * ho * wo,
+    [read("x", { value: input }), write("y", output)],
+    { H: h, W: w, HO: ho, WO: wo, PT: p[0], PL: p[1] },
+    `let ox = i % WO;
+let oy = (i / WO) % HO;
+let nc = i / (WO * HO);
+var iy = i32(oy) - i32(PT);
+var ix = i32(ox) - i32(PL);
+${fetch("iy", "H")}
+${fetch("ix", "W")}
+y[i] = x[(nc * H + u32(iy)) * W + u32(ix)];`,
+  );
+}
+
+/** PyTorch's LocalResponseNorm across channels (see the reference interpreter). */
+export function lrnKernel(input: string, output: string, shape: Dims3, a: { size: number; alpha: number; beta: number; k: number }): Kernel {
+  const [c, h, w] = shape;
+  return flat(
+    c * h * w,
+    [read("x", { value: input }), write("y", output)],
+    { C: c, HW: h * w, LO: Math.floor(a.size / 2), HI: Math.floor((a.size - 1) / 2) },
+    `let p = i % HW;
+let ch = (i / HW) % C;
+let n = i / (HW * C);
+var sum = 0.0;
+let j0 = select(0u, ch - LO, ch >= LO);
+let j1 = min(C - 1u, ch + HI);
+for (var j = j0; j <= j1; j++) { let v = x[(n * C + j) * HW + p]; sum += v * v; }
+y[i] = x[i] / pow(${f32(a.k)} + ${f32(a.alpha / a.size)} * sum, ${f32(a.beta)});`,
+  );
+}

@@ -1,0 +1,2 @@
+export { planGraph, CodegenError, type CodegenOptions } from "./plan.js";
+export type * from "./plan-types.js";

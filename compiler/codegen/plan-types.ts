@@ -1,0 +1,50 @@
+// What codegen produces and a bundle carries: kernels (WGSL), buffers, and the dispatch list
+// with its workgroup counts as functions of the run-time batch size. The grid and binding
+// shapes are the bundle format's own (runtime/format.ts): one definition for writer and reader.
+import type { Binding, Grid } from "../../runtime/format.js";
+export type { Binding, Grid, Linear } from "../../runtime/format.js";
+
+export interface Kernel {
+  readonly wgsl: string;
+  readonly grid: Grid;
+  readonly bindings: readonly Binding[];
+}
+
+export interface PlanValue {
+  readonly name: string;
+  /** f32 elements per batch item. */
+  readonly perBatch: number;
+  /** Shares the buffer of another value (flatten, dropout: same bytes, another shape). */
+  readonly alias?: string;
+}
+
+export interface PlanDispatch {
+  /** The layer this dispatch serves (GPU object labels and error messages). */
+  readonly label: string;
+  /** Index into `Plan.kernels`: identical shaders are compiled once. */
+  readonly kernel: number;
+  readonly bindings: readonly Binding[];
+  readonly grid: Grid;
+}
+
+export interface PlanWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Which graph weight this is (all of it, or a row range of it when it was split). */
+  readonly source: string;
+  readonly rows?: readonly [number, number];
+}
+
+export interface Plan {
+  readonly network: string;
+  readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  readonly outputs: readonly {
+    readonly name: string;
+    readonly value: string;
+    readonly shape: readonly number[];
+  }[];
+  readonly values: readonly PlanValue[];
+  readonly weights: readonly PlanWeight[];
+  readonly kernels: readonly string[];
+  readonly dispatches: readonly PlanDispatch[];
+}

@@ -1,0 +1,229 @@
+// From IR to a dispatch plan: kernel selection (which generator, by op and shape) is here;
+// shader writing is in the generators. Every value gets a buffer (flatten and dropout alias
+// their input's); identical shaders are kept once.
+import { elementCount, formatShape, valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
+import { gemmConvKernel } from "./gemm.js";
+import {
+  activationKernel,
+  batchNormKernel,
+  broadcastKernel,
+  concatCopyKernel,
+  deconvKernel,
+  directConvKernel,
+  globalPoolKernel,
+  lrnKernel,
+  padKernel,
+  poolKernel,
+  softmaxKernel,
+  upsampleKernel,
+} from "./direct.js";
+import type { Kernel, Plan, PlanDispatch, PlanValue, PlanWeight } from "./plan-types.js";
+
+export interface CodegenOptions {
+  /**
+   * The largest storage binding the target allows (WebGPU's default limit, 128 MiB). A dense
+   * weight above it is split into row ranges, one dispatch each; a larger conv weight is an error.
+   */
+  readonly maxBindingBytes?: number;
+}
+
+export class CodegenError extends Error {}
+
+const defaultMaxBinding = 128 * 1024 * 1024;
+
+type Dims3 = readonly [number, number, number];
+const dims3 = (s: Shape | undefined): Dims3 => [s?.[0] ?? 1, s?.[1] ?? 1, s?.[2] ?? 1];
+
+export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
+  const maxBinding = options.maxBindingBytes ?? defaultMaxBinding;
+  const shapes = valueShapes(graph);
+  const declared = new Map(graph.weights.map((w) => [w.name, w.shape]));
+  const values: PlanValue[] = graph.inputs.map((i) => ({ name: i.name, perBatch: elementCount(i.shape) }));
+  const weights = new Map<string, PlanWeight>();
+  const kernels: string[] = [];
+  const kernelIndex = new Map<string, number>();
+  const dispatches: PlanDispatch[] = [];
+
+  const useWeight = (name: string): string => {
+    const shape = declared.get(name)!;
+    if (elementCount(shape) * 4 > maxBinding) {
+      throw new CodegenError(
+        `weight '${name}' ${formatShape(shape)} needs ${elementCount(shape) * 4} bytes, over the ${maxBinding}-byte storage binding limit`,
+      );
+    }
+    if (!weights.has(name)) weights.set(name, { name, shape, source: name });
+    return name;
+  };
+  const emit = (label: string, k: Kernel): void => {
+    let index = kernelIndex.get(k.wgsl);
+    if (index === undefined) {
+      index = kernels.length;
+      kernels.push(k.wgsl);
+      kernelIndex.set(k.wgsl, index);
+    }
+    dispatches.push({ label, kernel: index, bindings: k.bindings, grid: k.grid });
+  };
+
+  for (const node of graph.nodes) {
+    const inShapes = node.inputs.map((v) => shapes.get(v)!);
+    const x = node.inputs[0]!;
+    if (node.op === "flatten" || node.op === "dropout") {
+      values.push({ name: node.name, perBatch: elementCount(node.shape), alias: x });
+      continue;
+    }
+    values.push({ name: node.name, perBatch: elementCount(node.shape) });
+    lowerNode(node, inShapes, {
+      emit: (k) => emit(node.name, k),
+      weight: useWeight,
+      temp: (suffix, perBatch) => {
+        const name = `${node.name}#${suffix}`;
+        values.push({ name, perBatch });
+        return name;
+      },
+      splitRows: (name, rows) => {
+        const shape = declared.get(name)!;
+        const rowBytes = (elementCount(shape) / shape[0]!) * 4;
+        const per = Math.max(1, Math.floor(maxBinding / rowBytes));
+        const chunks: [number, number][] = [];
+        for (let r = 0; r < rows; r += per) chunks.push([r, Math.min(rows, r + per)]);
+        if (chunks.length === 1) return [{ name: useWeight(name), rows: [0, rows] as const }];
+        return chunks.map(([r0, r1]) => {
+          const chunk = `${name}[${r0}:${r1}]`;
+          weights.set(chunk, { name: chunk, shape: [r1 - r0, ...shape.slice(1)], source: name, rows: [r0, r1] });
+          return { name: chunk, rows: [r0, r1] as const };
+        });
+      },
+    });
+  }
+  const outputs = graph.outputs.map((o) => ({ name: o.name, value: o.value, shape: shapes.get(o.value)! }));
+  return {
+    network: graph.name,
+    inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape })),
+    outputs,
+    values,
+    weights: [...weights.values()],
+    kernels,
+    dispatches,
+  };
+}
+
+interface Emitter {
+  emit(k: Kernel): void;
+  weight(name: string): string;
+  temp(suffix: string, perBatch: number): string;
+  splitRows(name: string, rows: number): { name: string; rows: readonly [number, number] }[];
+}
+
+function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
+  const x = node.inputs[0]!;
+  const y = node.name;
+  const xs = dims3(inShapes[0]);
+  const ys = dims3(node.shape);
+  const perBatch = elementCount(node.shape);
+  switch (node.op) {
+    case "conv2d": {
+      const a = node.attrs;
+      const [w, b] = node.weights;
+      const bias = b === undefined ? {} : { bias: e.weight(b) };
+      // Selection: the implicit GEMM serves ungrouped convs with zero padding; grouped and
+      // depthwise convs and the other padding modes take the direct kernel.
+      if (a.g === 1 && a.padmode === "zeros") {
+        e.emit(
+          gemmConvKernel({ input: x, output: y, weight: e.weight(w!), ...bias, inShape: xs, outShape: ys, k: a.k, s: a.s, d: a.d, pad: [a.p[0], a.p[1]] }),
+        );
+      } else {
+        e.emit(
+          directConvKernel({ input: x, output: y, weight: e.weight(w!), ...bias, inShape: xs, outShape: ys, k: a.k, s: a.s, d: a.d, p: a.p, groups: a.g, padmode: a.padmode }),
+        );
+      }
+      return;
+    }
+    case "sepconv2d": {
+      const a = node.attrs;
+      const [dw, pw, b] = node.weights;
+      const mid: Dims3 = [xs[0] * a.mult, ys[1], ys[2]];
+      const t = e.temp("depthwise", mid[0] * mid[1] * mid[2]);
+      e.emit(directConvKernel({ input: x, output: t, weight: e.weight(dw!), inShape: xs, outShape: mid, k: a.k, s: a.s, d: a.d, p: a.p, groups: xs[0], padmode: a.padmode }));
+      e.emit(
+        gemmConvKernel({ input: t, output: y, weight: e.weight(pw!), ...(b === undefined ? {} : { bias: e.weight(b) }), inShape: mid, outShape: ys, k: [1, 1], s: [1, 1], d: [1, 1], pad: [0, 0] }),
+      );
+      return;
+    }
+    case "deconv2d": {
+      const a = node.attrs;
+      const [w, b] = node.weights;
+      e.emit(deconvKernel({ input: x, output: y, weight: e.weight(w!), ...(b === undefined ? {} : { bias: e.weight(b) }), inShape: xs, outShape: ys, k: a.k, s: a.s, d: a.d, p: a.p, groups: a.g }));
+      return;
+    }
+    case "dense": {
+      // A dense layer is a 1x1 conv over a 1x1 map; a weight over the binding limit runs as
+      // several dispatches over row ranges (output units), each writing its slice.
+      const [w, b] = node.weights;
+      const units = node.attrs.units;
+      const inputs = inShapes[0]?.[0] ?? 1;
+      for (const chunk of e.splitRows(w!, units)) {
+        e.emit(
+          gemmConvKernel({ input: x, output: y, weight: chunk.name, ...(b === undefined ? {} : { bias: e.weight(b) }), inShape: [inputs, 1, 1], outShape: [units, 1, 1], k: [1, 1], s: [1, 1], d: [1, 1], pad: [0, 0], channels: chunk.rows }),
+        );
+      }
+      return;
+    }
+    case "maxpool2d":
+    case "avgpool2d": {
+      const a = node.attrs;
+      const countPad = node.op === "avgpool2d" && node.attrs.count_pad;
+      e.emit(poolKernel({ input: x, output: y, kind: node.op === "maxpool2d" ? "max" : "avg", countPad, inShape: xs, outShape: ys, k: a.k, s: a.s, p: a.p }));
+      return;
+    }
+    case "globalavgpool":
+    case "globalmaxpool":
+      e.emit(globalPoolKernel(x, y, node.op === "globalmaxpool" ? "max" : "avg", xs));
+      return;
+    case "batchnorm": {
+      const [g, b, m, v] = node.weights.map((w) => e.weight(w));
+      e.emit(batchNormKernel(x, y, [g!, b!, m!, v!], node.shape[0] ?? 1, perBatch / (node.shape[0] ?? 1), node.attrs.eps));
+      return;
+    }
+    case "relu":
+    case "relu6":
+    case "sigmoid":
+    case "tanh":
+    case "gelu":
+    case "silu":
+    case "hardswish":
+    case "hardsigmoid":
+      e.emit(activationKernel(x, y, perBatch, { op: node.op }));
+      return;
+    case "leaky_relu":
+      e.emit(activationKernel(x, y, perBatch, { op: "leaky_relu", alpha: node.attrs.alpha }));
+      return;
+    case "softmax":
+      e.emit(softmaxKernel(x, y, node.shape[0] ?? 1, perBatch / (node.shape[0] ?? 1)));
+      return;
+    case "add":
+    case "mul":
+      e.emit(broadcastKernel(node.op, node.inputs, inShapes, y, node.shape));
+      return;
+    case "concat": {
+      let offset = 0;
+      node.inputs.forEach((v, k) => {
+        const per = elementCount(inShapes[k]!);
+        e.emit(concatCopyKernel(v, y, per, perBatch, offset));
+        offset += per;
+      });
+      return;
+    }
+    case "upsample":
+      e.emit(upsampleKernel(x, y, xs, ys, node.attrs.scale, node.attrs.mode));
+      return;
+    case "pad":
+      e.emit(padKernel(x, y, xs, ys, node.attrs.p, node.attrs.mode, node.attrs.value));
+      return;
+    case "lrn":
+      e.emit(lrnKernel(x, y, xs, node.attrs));
+      return;
+    case "flatten":
+    case "dropout":
+      return; // aliases, handled by the caller
+  }
+}

@@ -1,0 +1,98 @@
+// A small WGSL builder: every kernel declares its bindings here, in the order the dispatch
+// binds them, so that the shader text and the dispatch data cannot drift apart. Binding 0 is
+// always the uniform with the run-time batch size; shapes are baked in as constants.
+
+export type Access = "read" | "read_write";
+
+export interface ShaderBinding {
+  readonly name: string;
+  readonly access: Access;
+}
+
+export interface ShaderSpec {
+  readonly bindings: readonly ShaderBinding[];
+  /** Named u32 constants, emitted as `const NAME: u32 = value;`. */
+  readonly consts?: Readonly<Record<string, number>>;
+  /** Extra module-scope declarations (helper functions, workgroup arrays). */
+  readonly decls?: readonly string[];
+  readonly workgroupSize: readonly [number, number, number];
+  /** The body of `main`; `gid`, `lid`, `wid` and `nwg` are in scope. */
+  readonly body: string;
+}
+
+export function buildShader(spec: ShaderSpec): string {
+  const lines = ["struct Params { batch: u32 }", "@group(0) @binding(0) var<uniform> params: Params;"];
+  spec.bindings.forEach((b, i) => {
+    lines.push(`@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${b.name}: array<f32>;`);
+  });
+  for (const [name, value] of Object.entries(spec.consts ?? {})) {
+    if (!Number.isSafeInteger(value) || value < 0 || value > 0xffffffff) {
+      throw new Error(`internal: constant ${name} = ${value} does not fit a u32`);
+    }
+    lines.push(`const ${name}: u32 = ${value}u;`);
+  }
+  lines.push(...(spec.decls ?? []));
+  const [x, y, z] = spec.workgroupSize;
+  lines.push(
+    `@compute @workgroup_size(${x}, ${y}, ${z})`,
+    "fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,",
+    "        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {",
+    spec.body.replace(/^/gm, "  ").trimEnd(),
+    "}",
+  );
+  return lines.join("\n") + "\n";
+}
+
+/** A float literal WGSL accepts: `2` -> `2.0`, `1e-7` stays. */
+export function f32(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`internal: ${x} is not a finite float`);
+  const s = String(x);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/** Threads per workgroup of the one-thread-per-output kernels. */
+export const flatGroup = 256;
+
+/** The flat thread index of a 2-D dispatch (x is capped at 65535 groups, y carries the rest). */
+export const flatIndex = `let i = gid.x + gid.y * nwg.x * ${flatGroup}u;`;
+
+/** Abramowitz and Stegun 7.1.26: |error| < 1.5e-7, below f32 resolution of GELU's output. */
+export const erfWgsl = `fn erf_approx(x: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+  let y = 1.0 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
+  return select(-y, y, x >= 0.0);
+}`;
+
+export type Activation =
+  | { readonly op: "relu" | "relu6" | "sigmoid" | "tanh" | "gelu" | "silu" | "hardswish" | "hardsigmoid" }
+  | { readonly op: "leaky_relu"; readonly alpha: number };
+
+/** The WGSL expression of an activation applied to `v`; GELU needs `erfWgsl` declared. */
+export function activationWgsl(act: Activation | undefined, v: string): string {
+  if (!act) return v;
+  switch (act.op) {
+    case "relu":
+      return `max(${v}, 0.0)`;
+    case "relu6":
+      return `clamp(${v}, 0.0, 6.0)`;
+    case "leaky_relu":
+      return `select(${f32(act.alpha)} * ${v}, ${v}, ${v} > 0.0)`;
+    case "sigmoid":
+      return `(1.0 / (1.0 + exp(-${v})))`;
+    case "tanh":
+      // tanh saturates long before 15; clamping keeps exp-based implementations finite.
+      return `tanh(clamp(${v}, -15.0, 15.0))`;
+    case "gelu":
+      return `(0.5 * ${v} * (1.0 + erf_approx(${v} * 0.7071067811865476)))`;
+    case "silu":
+      return `(${v} / (1.0 + exp(-${v})))`;
+    case "hardswish":
+      return `(${v} * clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`;
+    case "hardsigmoid":
+      return `(clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`;
+  }
+}
+
+export function activationDecls(act: Activation | undefined): string[] {
+  return act?.op === "gelu" ? [erfWgsl] : [];
+}

@@ -1,0 +1,3 @@
+export { initWeights, random } from "./init.js";
+export { readSafetensors, writeSafetensors, SafetensorsError, type NamedTensor } from "./safetensors.js";
+export { bindWeights, WeightsError } from "./bind.js";

@@ -1,0 +1,60 @@
+// Deterministic weights for networks trained nowhere yet: benchmarks, parity tests, demos.
+// He (Kaiming) normal initialisation for conv and dense weights, std = sqrt(2 / fan_in); small
+// biases; batch-norm statistics that are not the identity, so that BN really computes.
+import { elementCount, type Graph } from "../ir/graph.js";
+import { opDef } from "../ir/ops.js";
+import { valueShapes } from "../ir/graph.js";
+
+/** splitmix32: a small, well-distributed seeded generator. */
+export function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(rand: () => number): number {
+  // Box-Muller
+  const u = Math.max(rand(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}
+
+export function initWeights(graph: Graph, seed = 0): Map<string, Float32Array> {
+  const rand = random(seed);
+  const shapes = valueShapes(graph);
+  const out = new Map<string, Float32Array>();
+  for (const node of graph.nodes) {
+    const inputs = node.inputs.map((v) => shapes.get(v)!);
+    opDef(node.op)
+      .weights(node.attrs, inputs)
+      .forEach((spec, i) => {
+        const name = node.weights[i]!;
+        const data = new Float32Array(elementCount(spec.shape));
+        const fanIn = elementCount(spec.shape.slice(1));
+        for (let j = 0; j < data.length; j++) {
+          switch (spec.role) {
+            case "gamma":
+            case "var":
+              data[j] = 0.5 + rand();
+              break;
+            case "beta":
+            case "mean":
+            case "bias":
+              data[j] = 0.1 * normal(rand);
+              break;
+            default: {
+              // deconv weights are [C_in, C_out/g, kh, kw]: fan-in is per output, C_in*k*k/g
+              const fan = node.op === "deconv2d" ? (spec.shape[0]! * elementCount(spec.shape.slice(2))) / node.attrs.g : fanIn;
+              data[j] = normal(rand) * Math.sqrt(2 / Math.max(fan, 1));
+            }
+          }
+        }
+        out.set(name, data);
+      });
+  }
+  return out;
+}

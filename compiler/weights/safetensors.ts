@@ -1,0 +1,98 @@
+// safetensors (Hugging Face's tensor file): an 8-byte little-endian header length, a JSON
+// header `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }`, then the
+// raw little-endian data. Read: F32, F16, BF16 and F64, converted to float32. Write: F32.
+
+export interface NamedTensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+export class SafetensorsError extends Error {}
+
+const dtypeBytes: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+
+function f16(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
+
+export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string, NamedTensor> {
+  if (bytes.length < 8) throw new SafetensorsError(`${file}: too short to be a safetensors file`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > bytes.length - 8) {
+    throw new SafetensorsError(`${file}: header length ${headerLength} runs past the end of the file`);
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
+  } catch {
+    throw new SafetensorsError(`${file}: the header is not valid JSON`);
+  }
+  const base = 8 + headerLength;
+  const out = new Map<string, NamedTensor>();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const width = typeof e.dtype === "string" ? dtypeBytes[e.dtype] : undefined;
+    if (!width) throw new SafetensorsError(`${file}: tensor '${name}' has unsupported dtype ${String(e.dtype)}`);
+    const shape = e.shape;
+    const offsets = e.data_offsets;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(`${file}: tensor '${name}' has an invalid shape`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2) {
+      throw new SafetensorsError(`${file}: tensor '${name}' has invalid data_offsets`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (!(begin >= 0 && end >= begin && base + end <= bytes.length) || end - begin !== count * width) {
+      throw new SafetensorsError(`${file}: tensor '${name}' data is out of range or the wrong size`);
+    }
+    const data = new Float32Array(count);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset + base + begin, end - begin);
+    for (let i = 0; i < count; i++) {
+      switch (e.dtype) {
+        case "F32":
+          data[i] = dv.getFloat32(i * 4, true);
+          break;
+        case "F64":
+          data[i] = dv.getFloat64(i * 8, true);
+          break;
+        case "F16":
+          data[i] = f16(dv.getUint16(i * 2, true));
+          break;
+        case "BF16":
+          data[i] = new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0]!;
+          break;
+      }
+    }
+    out.set(name, { shape: shape as number[], data });
+  }
+  return out;
+}
+
+export function writeSafetensors(tensors: ReadonlyMap<string, NamedTensor>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - (json.length % 8)) % 8); // data starts 8-byte aligned
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const t of tensors.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}

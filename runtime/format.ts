@@ -1,0 +1,244 @@
+// The `.cnnb` bundle format, read here and written by compiler/bundle (which imports this file,
+// so that writer and reader share one definition; the runtime imports nothing of the compiler).
+//
+//   offset 0   "CNNB"                 magic
+//          4   u32 LE                 format version
+//          8   u32 LE                 manifest length in bytes
+//         12   u32 LE                 CRC-32 of the manifest bytes
+//         16   manifest               UTF-8 JSON (Manifest below)
+//              zero padding to a multiple of 256
+//   blobStart  weights                each tensor f32 LE at a 256-byte aligned offset
+//
+// Every check the reader makes has a name (BundleError.check), so a corrupt file says which
+// rule it broke, and all of them run before anything is allocated on the GPU.
+
+export const magic = "CNNB";
+export const formatVersion = 1;
+export const headerBytes = 16;
+export const blobAlignment = 256;
+
+/** ceil((perBatch * batch + fixed) / div) */
+export interface Linear {
+  readonly perBatch: number;
+  readonly fixed: number;
+  readonly div: number;
+}
+
+export type Grid =
+  /** One thread per item: `perBatch * batch` items in groups of `groupSize`, split over x, y. */
+  | { readonly kind: "flat"; readonly perBatch: number; readonly groupSize: number }
+  | { readonly kind: "tiles"; readonly x: Linear; readonly y: Linear; readonly z: Linear };
+
+export type Binding = { readonly value: string } | { readonly weight: string };
+
+export interface ManifestWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Byte offset from the start of the blob. */
+  readonly offset: number;
+  readonly bytes: number;
+  readonly crc32: number;
+}
+
+export interface Manifest {
+  readonly network: string;
+  readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  readonly outputs: readonly { readonly name: string; readonly value: string; readonly shape: readonly number[] }[];
+  readonly values: readonly { readonly name: string; readonly perBatch: number; readonly alias?: string }[];
+  readonly weights: readonly ManifestWeight[];
+  readonly kernels: readonly string[];
+  readonly dispatches: readonly {
+    readonly label: string;
+    readonly kernel: number;
+    readonly bindings: readonly Binding[];
+    readonly grid: Grid;
+  }[];
+  readonly blobBytes: number;
+}
+
+export class BundleError extends Error {
+  constructor(
+    readonly check: string,
+    message: string,
+  ) {
+    super(`invalid bundle (${check}): ${message}`);
+  }
+}
+
+const crcTable = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE 802.3, as zip and PNG use). */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export function alignUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+export function blobStart(manifestBytes: number): number {
+  return alignUp(headerBytes + manifestBytes, blobAlignment);
+}
+
+// ---- validation ------------------------------------------------------------------------------
+
+/** Elements a tensor may have: keeps every byte count an exact integer and allocations sane. */
+const maxElements = 2 ** 40;
+
+function fail(check: string, message: string): never {
+  throw new BundleError(check, message);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function count(v: unknown, what: string, min = 0): number {
+  if (!Number.isSafeInteger(v) || (v as number) < min) fail("manifest-schema", `${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return v as number;
+}
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== "string" || v.length === 0) fail("manifest-schema", `${what} must be a non-empty string`);
+  return v;
+}
+
+function arr(v: unknown, what: string): unknown[] {
+  if (!Array.isArray(v)) fail("manifest-schema", `${what} must be a list`);
+  return v;
+}
+
+function shape(v: unknown, what: string): number[] {
+  const dims = arr(v, what).map((d, i) => count(d, `${what}[${i}]`, 1));
+  if (dims.reduce((a, b) => a * b, 1) > maxElements) fail("tensor-size", `${what} ${JSON.stringify(dims)} is absurdly large`);
+  return dims;
+}
+
+function linear(v: unknown, what: string): Linear {
+  if (!isRecord(v)) fail("manifest-schema", `${what} must be an object`);
+  return { perBatch: count(v.perBatch, `${what}.perBatch`), fixed: count(v.fixed, `${what}.fixed`), div: count(v.div, `${what}.div`, 1) };
+}
+
+function grid(v: unknown, what: string): Grid {
+  if (!isRecord(v)) fail("manifest-schema", `${what} must be an object`);
+  if (v.kind === "flat") {
+    return { kind: "flat", perBatch: count(v.perBatch, `${what}.perBatch`, 1), groupSize: count(v.groupSize, `${what}.groupSize`, 1) };
+  }
+  if (v.kind === "tiles") return { kind: "tiles", x: linear(v.x, `${what}.x`), y: linear(v.y, `${what}.y`), z: linear(v.z, `${what}.z`) };
+  return fail("manifest-schema", `${what}.kind must be "flat" or "tiles"`);
+}
+
+/** Checks a parsed manifest against the format and against the blob it describes. */
+export function validateManifest(raw: unknown, blobBytes: number): Manifest {
+  if (!isRecord(raw)) fail("manifest-schema", "the manifest must be a JSON object");
+  const network = str(raw.network, "network");
+  const values = arr(raw.values, "values").map((v, i) => {
+    if (!isRecord(v)) fail("manifest-schema", `values[${i}] must be an object`);
+    const perBatch = count(v.perBatch, `values[${i}].perBatch`, 1);
+    if (perBatch > maxElements) fail("tensor-size", `values[${i}] is absurdly large`);
+    return { name: str(v.name, `values[${i}].name`), perBatch, ...(v.alias === undefined ? {} : { alias: str(v.alias, `values[${i}].alias`) }) };
+  });
+  const valueNames = new Set<string>();
+  for (const v of values) {
+    if (valueNames.has(v.name)) fail("duplicate-name", `value '${v.name}' is listed twice`);
+    if (v.alias !== undefined && !valueNames.has(v.alias)) fail("unknown-reference", `value '${v.name}' aliases unknown '${v.alias}'`);
+    valueNames.add(v.name);
+  }
+  const inputs = arr(raw.inputs, "inputs").map((v, i) => {
+    if (!isRecord(v)) fail("manifest-schema", `inputs[${i}] must be an object`);
+    const name = str(v.name, `inputs[${i}].name`);
+    if (!valueNames.has(name)) fail("unknown-reference", `input '${name}' has no value`);
+    return { name, shape: shape(v.shape, `inputs[${i}].shape`) };
+  });
+  const outputs = arr(raw.outputs, "outputs").map((v, i) => {
+    if (!isRecord(v)) fail("manifest-schema", `outputs[${i}] must be an object`);
+    const value = str(v.value, `outputs[${i}].value`);
+    if (!valueNames.has(value)) fail("unknown-reference", `output ${i} refers to unknown value '${value}'`);
+    return { name: str(v.name, `outputs[${i}].name`), value, shape: shape(v.shape, `outputs[${i}].shape`) };
+  });
+  if (outputs.length === 0) fail("manifest-schema", "the bundle has no output");
+  const declaredBlob = count(raw.blobBytes, "blobBytes");
+  if (declaredBlob !== blobBytes) {
+    fail("truncated", `the weights take ${declaredBlob} bytes but the file holds ${blobBytes} after the manifest`);
+  }
+  const weightNames = new Set<string>();
+  const weights = arr(raw.weights, "weights").map((v, i) => {
+    if (!isRecord(v)) fail("manifest-schema", `weights[${i}] must be an object`);
+    const name = str(v.name, `weights[${i}].name`);
+    if (weightNames.has(name)) fail("duplicate-name", `weight '${name}' is listed twice`);
+    weightNames.add(name);
+    const dims = shape(v.shape, `weights[${i}].shape`);
+    const offset = count(v.offset, `weights[${i}].offset`);
+    const bytes = count(v.bytes, `weights[${i}].bytes`);
+    if (bytes !== dims.reduce((a, b) => a * b, 1) * 4) fail("weight-size", `weight '${name}' has ${bytes} bytes for shape ${JSON.stringify(dims)}`);
+    if (offset % 4 !== 0 || offset + bytes > blobBytes) fail("weight-range", `weight '${name}' [${offset}, ${offset + bytes}) lies outside the ${blobBytes}-byte blob`);
+    return { name, shape: dims, offset, bytes, crc32: count(v.crc32, `weights[${i}].crc32`) };
+  });
+  const kernels = arr(raw.kernels, "kernels").map((k, i) => str(k, `kernels[${i}]`));
+  const dispatches = arr(raw.dispatches, "dispatches").map((v, i) => {
+    if (!isRecord(v)) fail("manifest-schema", `dispatches[${i}] must be an object`);
+    const kernel = count(v.kernel, `dispatches[${i}].kernel`);
+    if (kernel >= kernels.length) fail("unknown-reference", `dispatch ${i} uses kernel ${kernel} of ${kernels.length}`);
+    const bindings = arr(v.bindings, `dispatches[${i}].bindings`).map((b, j): Binding => {
+      if (isRecord(b) && typeof b.value === "string") {
+        if (!valueNames.has(b.value)) fail("unknown-reference", `dispatch ${i} binds unknown value '${b.value}'`);
+        return { value: b.value };
+      }
+      if (isRecord(b) && typeof b.weight === "string") {
+        if (!weightNames.has(b.weight)) fail("unknown-reference", `dispatch ${i} binds unknown weight '${b.weight}'`);
+        return { weight: b.weight };
+      }
+      return fail("manifest-schema", `dispatches[${i}].bindings[${j}] must name a value or a weight`);
+    });
+    return { label: str(v.label, `dispatches[${i}].label`), kernel, bindings, grid: grid(v.grid, `dispatches[${i}].grid`) };
+  });
+  return { network, inputs, outputs, values, weights, kernels, dispatches, blobBytes };
+}
+
+export interface ParsedBundle {
+  readonly manifest: Manifest;
+  /** The weight bytes, starting at the blob. */
+  readonly blob: Uint8Array;
+}
+
+/** Reads and checks a whole bundle: header, manifest, blob size and every weight checksum. */
+export function parseBundle(bytes: Uint8Array): ParsedBundle {
+  if (bytes.length < headerBytes) fail("truncated", `the file has ${bytes.length} bytes, fewer than the ${headerBytes}-byte header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const head = String.fromCharCode(bytes[0]!, bytes[1]!, bytes[2]!, bytes[3]!);
+  if (head !== magic) fail("magic", `not a cnnc bundle (starts with ${JSON.stringify(head)}, expected "${magic}")`);
+  const version = view.getUint32(4, true);
+  if (version !== formatVersion) fail("version", `format version ${version}; this runtime reads version ${formatVersion}`);
+  const manifestBytes = view.getUint32(8, true);
+  if (headerBytes + manifestBytes > bytes.length) {
+    fail("truncated", `the manifest needs ${manifestBytes} bytes but the file ends after ${bytes.length - headerBytes}`);
+  }
+  const manifestData = bytes.subarray(headerBytes, headerBytes + manifestBytes);
+  if (crc32(manifestData) !== view.getUint32(12, true)) fail("manifest-checksum", "the manifest does not match its checksum");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(manifestData));
+  } catch {
+    fail("manifest-json", "the manifest is not valid UTF-8 JSON");
+  }
+  const start = blobStart(manifestBytes);
+  if (start > bytes.length) fail("truncated", "the file ends before its weights");
+  const blob = bytes.subarray(start);
+  const manifest = validateManifest(raw, blob.length);
+  for (const w of manifest.weights) {
+    if (crc32(blob.subarray(w.offset, w.offset + w.bytes)) !== w.crc32) {
+      fail("weight-checksum", `weight '${w.name}' does not match its checksum`);
+    }
+  }
+  return { manifest, blob };
+}

@@ -1,0 +1,221 @@
+// A loaded model: the bundle validated, weights uploaded, pipelines compiled once (async), and
+// per batch size the activation buffers and bind groups, made on first use and kept. An
+// inference writes the inputs, records every dispatch in one command encoder, and reads the
+// outputs back once.
+import { parseBundle, type Grid, type Manifest } from "./format.js";
+
+export class RuntimeError extends Error {}
+
+export interface RunOptions {
+  /** Batch size; inputs hold `batch` samples, NCHW. Defaults to 1. */
+  readonly batch?: number;
+}
+
+export interface ModelInfo {
+  readonly network: string;
+  readonly inputs: Manifest["inputs"];
+  readonly outputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  readonly dispatches: number;
+  readonly kernels: number;
+}
+
+interface BatchState {
+  readonly buffers: Map<string, GPUBuffer>;
+  readonly params: GPUBuffer;
+  readonly bindGroups: GPUBindGroup[];
+  readonly readback: Map<string, GPUBuffer>;
+}
+
+function groups(grid: Grid, batch: number): [number, number, number] {
+  if (grid.kind === "flat") {
+    const total = Math.ceil((grid.perBatch * batch) / grid.groupSize);
+    const x = Math.min(total, 65535);
+    return [x, Math.ceil(total / x), 1];
+  }
+  const n = (l: { perBatch: number; fixed: number; div: number }): number =>
+    Math.ceil((l.perBatch * batch + l.fixed) / l.div);
+  return [n(grid.x), n(grid.y), n(grid.z)];
+}
+
+export class Model {
+  private readonly pipelines: GPUComputePipeline[];
+  private readonly weights: Map<string, GPUBuffer>;
+  private readonly batches = new Map<number, BatchState>();
+  private disposed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly manifest: Manifest,
+    weights: Map<string, GPUBuffer>,
+    pipelines: GPUComputePipeline[],
+    /** Whatever must stay referenced while the device lives (Dawn's instance in Node). */
+    private readonly keepAlive: unknown,
+  ) {
+    this.weights = weights;
+    this.pipelines = pipelines;
+  }
+
+  /** Validates the bundle completely, then uploads weights and compiles every kernel. */
+  static async create(bytes: Uint8Array, device: GPUDevice, keepAlive?: unknown): Promise<Model> {
+    const { manifest, blob } = parseBundle(bytes);
+    const limit = device.limits.maxStorageBufferBindingSize;
+    for (const w of manifest.weights) {
+      if (w.bytes > limit || w.bytes > device.limits.maxBufferSize) {
+        throw new RuntimeError(`weight '${w.name}' needs ${w.bytes} bytes; this device binds at most ${limit}`);
+      }
+    }
+    const weights = new Map<string, GPUBuffer>();
+    for (const w of manifest.weights) {
+      const buffer = device.createBuffer({
+        label: w.name,
+        size: Math.max(w.bytes, 4),
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
+      device.queue.writeBuffer(buffer, 0, blob, w.offset, w.bytes);
+      weights.set(w.name, buffer);
+    }
+    const users = manifest.kernels.map((_, k) =>
+      manifest.dispatches.filter((d) => d.kernel === k).map((d) => d.label),
+    );
+    const pipelines = await Promise.all(
+      manifest.kernels.map(async (code, k) => {
+        const label = `${users[k]![0] ?? "unused"} (kernel ${k})`;
+        const module = device.createShaderModule({ label, code });
+        const info = await module.getCompilationInfo();
+        const errors = info.messages.filter((m) => m.type === "error");
+        if (errors.length) {
+          throw new RuntimeError(
+            `kernel ${k} for ${users[k]!.join(", ")} does not compile: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("; ")}`,
+          );
+        }
+        try {
+          return await device.createComputePipelineAsync({ label, layout: "auto", compute: { module, entryPoint: "main" } });
+        } catch (e) {
+          throw new RuntimeError(`kernel ${k} for ${users[k]!.join(", ")}: ${(e as Error).message}`);
+        }
+      }),
+    );
+    return new Model(device, manifest, weights, pipelines, keepAlive);
+  }
+
+  get info(): ModelInfo {
+    const m = this.manifest;
+    return {
+      network: m.network,
+      inputs: m.inputs,
+      outputs: m.outputs.map((o) => ({ name: o.name, shape: o.shape })),
+      dispatches: m.dispatches.length,
+      kernels: m.kernels.length,
+    };
+  }
+
+  private state(batch: number): BatchState {
+    const cached = this.batches.get(batch);
+    if (cached) return cached;
+    const device = this.device;
+    const limit = device.limits.maxStorageBufferBindingSize;
+    const buffers = new Map<string, GPUBuffer>();
+    for (const v of this.manifest.values) {
+      if (v.alias !== undefined) {
+        buffers.set(v.name, buffers.get(v.alias)!);
+        continue;
+      }
+      const bytes = v.perBatch * batch * 4;
+      if (bytes > limit) {
+        throw new RuntimeError(`batch ${batch} is too large: '${v.name}' needs ${bytes} bytes; this device binds at most ${limit}`);
+      }
+      buffers.set(
+        v.name,
+        device.createBuffer({ label: v.name, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC }),
+      );
+    }
+    const params = device.createBuffer({ label: "params", size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(params, 0, new Uint32Array([batch, 0, 0, 0]));
+    const bindGroups = this.manifest.dispatches.map((d) => {
+      const pipeline = this.pipelines[d.kernel]!;
+      const size = groups(d.grid, batch);
+      if (size.some((n) => n > device.limits.maxComputeWorkgroupsPerDimension)) {
+        throw new RuntimeError(`batch ${batch} is too large for layer '${d.label}': it would need ${size.join("x")} workgroups`);
+      }
+      return device.createBindGroup({
+        label: d.label,
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: params } },
+          ...d.bindings.map((b, i) => ({
+            binding: i + 1,
+            resource: { buffer: "value" in b ? buffers.get(b.value)! : this.weights.get(b.weight)! },
+          })),
+        ],
+      });
+    });
+    const readback = new Map(
+      this.manifest.outputs.map((o) => {
+        const bytes = o.shape.reduce((a, b) => a * b, 1) * batch * 4;
+        return [o.name, device.createBuffer({ label: `read ${o.name}`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })];
+      }),
+    );
+    const state = { buffers, params, bindGroups, readback };
+    this.batches.set(batch, state);
+    return state;
+  }
+
+  /** Runs one inference. Inputs are NCHW float32 arrays holding `batch` samples. */
+  async run(inputs: Readonly<Record<string, Float32Array>>, options: RunOptions = {}): Promise<Record<string, Float32Array>> {
+    if (this.disposed) throw new RuntimeError("the model was disposed");
+    const batch = options.batch ?? 1;
+    if (!Number.isSafeInteger(batch) || batch < 1) throw new RuntimeError(`batch must be a positive integer, got ${batch}`);
+    for (const name of Object.keys(inputs)) {
+      if (!this.manifest.inputs.some((i) => i.name === name)) {
+        throw new RuntimeError(`unknown input '${name}'; the model takes ${this.manifest.inputs.map((i) => i.name).join(", ")}`);
+      }
+    }
+    for (const i of this.manifest.inputs) {
+      const data = inputs[i.name];
+      const expected = i.shape.reduce((a, b) => a * b, 1) * batch;
+      if (!data) throw new RuntimeError(`missing input '${i.name}' [${[batch, ...i.shape].join(", ")}]`);
+      if (data.length !== expected) {
+        throw new RuntimeError(
+          `input '${i.name}': expected shape [${[batch, ...i.shape].join(", ")}] (${expected} values), got ${data.length} values`,
+        );
+      }
+    }
+    const s = this.state(batch);
+    const device = this.device;
+    for (const i of this.manifest.inputs) device.queue.writeBuffer(s.buffers.get(i.name)!, 0, inputs[i.name]!);
+    const encoder = device.createCommandEncoder({ label: this.manifest.network });
+    const pass = encoder.beginComputePass({ label: this.manifest.network });
+    this.manifest.dispatches.forEach((d, k) => {
+      pass.setPipeline(this.pipelines[d.kernel]!);
+      pass.setBindGroup(0, s.bindGroups[k]!);
+      pass.dispatchWorkgroups(...groups(d.grid, batch));
+    });
+    pass.end();
+    for (const o of this.manifest.outputs) {
+      const read = s.readback.get(o.name)!;
+      encoder.copyBufferToBuffer(s.buffers.get(o.value)!, 0, read, 0, read.size);
+    }
+    device.queue.submit([encoder.finish()]);
+    const out: Record<string, Float32Array> = {};
+    for (const o of this.manifest.outputs) {
+      const read = s.readback.get(o.name)!;
+      await read.mapAsync(GPUMapMode.READ);
+      out[o.name] = new Float32Array(read.getMappedRange().slice(0));
+      read.unmap();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of this.weights.values()) b.destroy();
+    for (const s of this.batches.values()) {
+      for (const b of new Set(s.buffers.values())) b.destroy();
+      for (const b of s.readback.values()) b.destroy();
+      s.params.destroy();
+    }
+    this.batches.clear();
+    void this.keepAlive;
+  }
+}

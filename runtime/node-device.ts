@@ -1,0 +1,95 @@
+// A WebGPU device in Node, through Dawn (the `webgpu` package). With a real GPU, that GPU;
+// without one, a CPU adapter: Mesa llvmpipe through OpenGL ES in compatibility mode (the faster
+// emulation here, ~2x on convolutions) or SwiftShader through Vulkan (core WebGPU). Choose with
+// `adapter` or the CNNC_ADAPTER environment variable: gpu | llvmpipe | swiftshader | auto.
+//
+// Dawn's instance (what `create()` returns) must stay referenced while its device lives: when
+// it is garbage-collected first, Dawn crashes or hangs. Every instance made here is kept.
+
+export type AdapterChoice = "auto" | "gpu" | "llvmpipe" | "swiftshader";
+
+export interface NodeDevice {
+  readonly device: GPUDevice;
+  /** Which adapter, in words: "llvmpipe (Mesa, OpenGL ES, compatibility mode)". */
+  readonly adapter: string;
+  readonly kind: Exclude<AdapterChoice, "auto">;
+}
+
+interface WebgpuModule {
+  create(options: string[]): GPU;
+  globals: object;
+}
+
+const instances: unknown[] = [];
+
+/** The adapter's own values of the limits cnnc's kernels and buffers press on. */
+export function wantedLimits(adapter: GPUAdapter): Record<string, number> {
+  const l = adapter.limits;
+  return {
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+  };
+}
+const swiftshaderIcd = "/usr/lib/chromium/vk_swiftshader_icd.json";
+const software = /swiftshader|llvmpipe|lavapipe|softpipe/i;
+
+async function webgpu(): Promise<WebgpuModule> {
+  const mod = (await import("webgpu")) as unknown as WebgpuModule & { default?: WebgpuModule };
+  const m = mod.default ?? mod;
+  Object.assign(globalThis, m.globals);
+  return m;
+}
+
+function describe(adapter: GPUAdapter): string {
+  const i = adapter.info;
+  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s).join(" ").trim();
+}
+
+async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDevice | undefined> {
+  if (kind === "swiftshader") process.env.VK_ICD_FILENAMES = swiftshaderIcd;
+  if (kind === "llvmpipe") process.env.EGL_PLATFORM ??= "surfaceless";
+  const m = await webgpu();
+  const gpu = m.create([kind === "llvmpipe" ? "backend=opengles" : "backend=vulkan"]);
+  instances.push(gpu);
+  const adapter = await gpu.requestAdapter(
+    kind === "llvmpipe" ? ({ featureLevel: "compatibility" } as GPURequestAdapterOptions) : { powerPreference: "high-performance" },
+  );
+  if (!adapter) return undefined;
+  const name = describe(adapter);
+  if (kind === "gpu" && software.test(name)) return undefined;
+  if (kind === "swiftshader" && !/swiftshader/i.test(name)) return undefined;
+  const device = await adapter.requestDevice({ label: `cnnc on ${kind}`, requiredLimits: wantedLimits(adapter) });
+  const words = {
+    gpu: `GPU: ${name}`,
+    llvmpipe: "llvmpipe (Mesa, OpenGL ES, compatibility mode)",
+    swiftshader: "SwiftShader (Vulkan, core WebGPU)",
+  }[kind];
+  return { device, adapter: words, kind };
+}
+
+export async function nodeDevice(choice?: AdapterChoice): Promise<NodeDevice> {
+  const wanted = choice ?? (process.env.CNNC_ADAPTER as AdapterChoice | undefined) ?? "auto";
+  const order: Exclude<AdapterChoice, "auto">[] =
+    wanted === "auto" ? ["gpu", "llvmpipe", "swiftshader"] : [wanted];
+  if (!["auto", "gpu", "llvmpipe", "swiftshader"].includes(wanted)) {
+    throw new Error(`unknown adapter '${wanted}': choose gpu, llvmpipe, swiftshader or auto`);
+  }
+  const tried: string[] = [];
+  for (const kind of order) {
+    try {
+      const d = await tryAdapter(kind);
+      if (d) return d;
+      tried.push(`${kind}: no adapter`);
+    } catch (e) {
+      tried.push(`${kind}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(
+    `no WebGPU adapter (${tried.join("; ")}). Without a GPU, install Mesa (libegl-mesa0 libgles2) or Chromium's SwiftShader (chromium, libvulkan1): see scripts/setup.sh`,
+  );
+}
