@@ -1,10 +1,27 @@
 import { defineConfig } from "vitest/config";
 
+// Tests that need no GPU run once; GPU tests run once per CPU WebGPU adapter (CI has no GPU:
+// llvmpipe in compatibility mode and SwiftShader in core mode both run every kernel).
+const gpuProject = (adapter: string) => ({
+  extends: true as const,
+  test: {
+    name: `gpu-${adapter}`,
+    include: ["test/gpu/**/*.test.ts"],
+    env: { CNNC_ADAPTER: adapter },
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+  },
+});
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     reporters: ["default", "./test/support/closing-line-reporter.ts"],
     // Two cores on CI: keep workers to what the machine has.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/gpu/**"] } },
+      gpuProject("llvmpipe"),
+      gpuProject("swiftshader"),
+    ],
   },
 });

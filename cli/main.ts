@@ -1,41 +1,21 @@
 // `cnnc`: thin commands over the compiler. Exit codes: 0 done, 1 the user's input was wrong
 // (diagnostics printed), 2 the compiler itself failed (a bug: the only case with a stack trace).
-import { Command, CommanderError } from "commander";
+import { writeFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
 import { formatSummary, summarize, summaryJson } from "../compiler/analysis/index.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
-import { checkAllNetworks, compileFrontend, type FrontendResult } from "../compiler/lower/index.js";
-import { formatDiagnostic } from "../grammar/diagnostics.js";
+import { checkAllNetworks } from "../compiler/lower/index.js";
+import { buildGraph, emitParts } from "./build.js";
+import { frontend, positiveInt, report, UserError, type Io } from "./common.js";
 import { nodeHost } from "./host.js";
+import { runCommand, type RunOptions } from "./run.js";
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { Io } from "./common.js";
 
 export const processIo: Io = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
 };
-
-/** Thrown by a command for a user error that it has already reported. */
-class UserError extends Error {}
-
-/** Prints the diagnostics; a user error (exit 1) if any is an error. */
-function report(io: Io, result: Pick<FrontendResult, "diagnostics" | "sources">): void {
-  for (const d of result.diagnostics) io.err(formatDiagnostic(d, result.sources) + "\n");
-  const errors = result.diagnostics.filter((d) => d.severity === "error").length;
-  if (errors) {
-    io.err(`${errors} error${errors === 1 ? "" : "s"}\n`);
-    throw new UserError();
-  }
-}
-
-function frontend(io: Io, file: string, network: string | undefined): Graph {
-  const result = compileFrontend(file, nodeHost, network ? { network } : {});
-  report(io, result);
-  if (!result.graph) throw new Error("internal: no graph and no error");
-  return result.graph;
-}
 
 function program(io: Io): Command {
   const cnnc = new Command("cnnc")
@@ -90,6 +70,46 @@ function program(io: Io): Command {
       io.out(printIr(frontend(io, file, opts.network)));
     });
 
+  cnnc
+    .command("build")
+    .description("compile a .cnn network to a .cnnb bundle (WGSL kernels, dispatch plan, weights)")
+    .argument("<file>", "the .cnn file")
+    .option("-o, --output <file>", "the bundle to write (default: <network>.cnnb)")
+    .option("--weights <file>", "trained weights, a .safetensors file keyed by layer path")
+    .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
+    .option("--emit-dir <dir>", "also write the IR, the plan, each kernel and the weights as files")
+    .option("--max-binding <bytes>", "largest storage binding of the target (default 134217728)")
+    .option(...networkOption)
+    .action((file: string, opts: { output?: string; weights?: string; seed: string; emitDir?: string; maxBinding?: string; network?: string }) => {
+      const graph = frontend(io, file, opts.network);
+      const built = buildGraph(graph, {
+        ...(opts.weights ? { weights: opts.weights } : {}),
+        seed: Number(opts.seed),
+        ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
+      });
+      const out = opts.output ?? `${graph.name}.cnnb`;
+      writeFileSync(out, built.bytes);
+      if (opts.emitDir) emitParts(opts.emitDir, built, graph);
+      const p = built.plan;
+      io.out(`wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes\n`);
+    });
+
+  cnnc
+    .command("run")
+    .description("run a .cnnb bundle (or a .cnn network) on WebGPU, or on the CPU reference with --cpu")
+    .argument("<model>", "a .cnnb bundle or a .cnn file")
+    .option("--input <spec...>", "'random', a .npy file, or name=file.npy per input", [])
+    .option("--batch <n>", "batch size (default: the .npy's first dimension, or 1)")
+    .option("--cpu", "run on the reference interpreter (float64) instead of WebGPU")
+    .option("--output <file>", "write the first output (or name=file) as .npy")
+    .option("--bench <n>", "also time n more runs and print the median latency")
+    .addOption(new Option("--adapter <kind>", "WebGPU adapter in Node").choices(["auto", "gpu", "llvmpipe", "swiftshader"]))
+    .option("--seed <n>", "seed of random inputs (and of weights for a .cnn)", "0")
+    .option("--weights <file>", "for a .cnn: trained weights (.safetensors)")
+    .option("--top <k>", "how many top classes to print per sample", "5")
+    .option(...networkOption)
+    .action(async (file: string, opts: RunOptions) => runCommand(io, file, opts));
+
   return cnnc;
 }
 
@@ -99,7 +119,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     await program(io).parseAsync([...argv], { from: "user" });
     return 0;
   } catch (e) {
-    if (e instanceof UserError) return 1;
+    if (e instanceof UserError) {
+      if (e.message) io.err(`cnnc: ${e.message}\n`);
+      return 1;
+    }
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
     const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
     io.err(`cnnc: internal error (a bug in cnnc, please report it with the input):\n${detail}\n`);

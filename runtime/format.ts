@@ -38,6 +38,9 @@ export interface ManifestWeight {
   readonly offset: number;
   readonly bytes: number;
   readonly crc32: number;
+  /** For a weight split for the binding limit: the whole tensor's name and this part's rows. */
+  readonly source?: string;
+  readonly rows?: readonly [number, number];
 }
 
 export interface Manifest {
@@ -54,6 +57,8 @@ export interface Manifest {
     readonly grid: Grid;
   }[];
   readonly blobBytes: number;
+  /** The network's IR as text, for inspection and for running on the CPU reference. */
+  readonly ir?: string;
 }
 
 export class BundleError extends Error {
@@ -182,7 +187,14 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     const bytes = count(v.bytes, `weights[${i}].bytes`);
     if (bytes !== dims.reduce((a, b) => a * b, 1) * 4) fail("weight-size", `weight '${name}' has ${bytes} bytes for shape ${JSON.stringify(dims)}`);
     if (offset % 4 !== 0 || offset + bytes > blobBytes) fail("weight-range", `weight '${name}' [${offset}, ${offset + bytes}) lies outside the ${blobBytes}-byte blob`);
-    return { name, shape: dims, offset, bytes, crc32: count(v.crc32, `weights[${i}].crc32`) };
+    const part =
+      v.source === undefined
+        ? {}
+        : {
+            source: str(v.source, `weights[${i}].source`),
+            rows: arr(v.rows, `weights[${i}].rows`).map((r, j) => count(r, `weights[${i}].rows[${j}]`)) as unknown as readonly [number, number],
+          };
+    return { name, shape: dims, offset, bytes, crc32: count(v.crc32, `weights[${i}].crc32`), ...part };
   });
   const kernels = arr(raw.kernels, "kernels").map((k, i) => str(k, `kernels[${i}]`));
   const dispatches = arr(raw.dispatches, "dispatches").map((v, i) => {
@@ -202,7 +214,8 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     });
     return { label: str(v.label, `dispatches[${i}].label`), kernel, bindings, grid: grid(v.grid, `dispatches[${i}].grid`) };
   });
-  return { network, inputs, outputs, values, weights, kernels, dispatches, blobBytes };
+  const ir = raw.ir === undefined ? {} : { ir: str(raw.ir, "ir") };
+  return { network, inputs, outputs, values, weights, kernels, dispatches, blobBytes, ...ir };
 }
 
 export interface ParsedBundle {

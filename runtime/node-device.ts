@@ -72,10 +72,22 @@ async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDev
   return { device, adapter: words, kind };
 }
 
+/** Device nodes a GPU driver exposes (NVIDIA's, or DRM render nodes); none in CPU-only boxes. */
+async function gpuPresent(): Promise<boolean> {
+  const { existsSync, readdirSync } = await import("node:fs");
+  if (existsSync("/dev/nvidia0")) return true;
+  try {
+    return readdirSync("/dev/dri").some((f) => f.startsWith("renderD"));
+  } catch {
+    return false;
+  }
+}
+
 export async function nodeDevice(choice?: AdapterChoice): Promise<NodeDevice> {
   const wanted = choice ?? (process.env.CNNC_ADAPTER as AdapterChoice | undefined) ?? "auto";
+  const cpu: Exclude<AdapterChoice, "auto">[] = ["llvmpipe", "swiftshader"];
   const order: Exclude<AdapterChoice, "auto">[] =
-    wanted === "auto" ? ["gpu", "llvmpipe", "swiftshader"] : [wanted];
+    wanted !== "auto" ? [wanted] : (await gpuPresent()) ? ["gpu", ...cpu] : cpu;
   if (!["auto", "gpu", "llvmpipe", "swiftshader"].includes(wanted)) {
     throw new Error(`unknown adapter '${wanted}': choose gpu, llvmpipe, swiftshader or auto`);
   }

@@ -3,7 +3,7 @@
 import { alignUp, blobAlignment, blobStart, crc32, formatVersion, headerBytes, magic, type Manifest } from "../../runtime/format.js";
 import type { Plan } from "../codegen/plan-types.js";
 
-export function writeBundle(plan: Plan, weights: ReadonlyMap<string, Float32Array>): Uint8Array {
+export function writeBundle(plan: Plan, weights: ReadonlyMap<string, Float32Array>, ir?: string): Uint8Array {
   const entries = plan.weights.map((w) => {
     const source = weights.get(w.source);
     if (!source) throw new Error(`internal: no data for weight '${w.source}'`);
@@ -15,7 +15,8 @@ export function writeBundle(plan: Plan, weights: ReadonlyMap<string, Float32Arra
   let offset = 0;
   const table = entries.map(({ w, data }) => {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const entry = { name: w.name, shape: w.shape, offset, bytes: bytes.length, crc32: crc32(bytes) };
+    const part = w.rows ? { source: w.source, rows: w.rows } : {};
+    const entry = { name: w.name, shape: w.shape, offset, bytes: bytes.length, crc32: crc32(bytes), ...part };
     offset = alignUp(offset + bytes.length, blobAlignment);
     return { entry, bytes };
   });
@@ -29,6 +30,7 @@ export function writeBundle(plan: Plan, weights: ReadonlyMap<string, Float32Arra
     kernels: plan.kernels,
     dispatches: plan.dispatches,
     blobBytes,
+    ...(ir === undefined ? {} : { ir }),
   };
   const json = new TextEncoder().encode(JSON.stringify(manifest));
   const start = blobStart(json.length);

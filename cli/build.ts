@@ -1,0 +1,64 @@
+// `cnnc build`: .cnn -> .cnnb. Weights come from a safetensors file (names are layer paths)
+// or, without one, are initialised deterministically from --seed.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeBundle } from "../compiler/bundle/index.js";
+import { CodegenError, planGraph, type Plan } from "../compiler/codegen/index.js";
+import { printIr, type Graph } from "../compiler/ir/index.js";
+import { bindWeights, initWeights, readSafetensors, SafetensorsError, WeightsError, writeSafetensors } from "../compiler/weights/index.js";
+import { UserError } from "./common.js";
+
+export interface BuildOptions {
+  readonly weights?: string;
+  readonly seed?: number;
+  readonly maxBinding?: number;
+}
+
+export interface Built {
+  readonly bytes: Uint8Array;
+  readonly plan: Plan;
+  readonly weights: Map<string, Float32Array>;
+}
+
+export function loadWeights(graph: Graph, options: BuildOptions): Map<string, Float32Array> {
+  if (!options.weights) return initWeights(graph, options.seed ?? 0);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(options.weights);
+  } catch {
+    throw new UserError(`cannot read weights file '${options.weights}'`);
+  }
+  try {
+    return bindWeights(graph, readSafetensors(bytes, options.weights), `'${options.weights}'`);
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new UserError(e.message);
+    if (e instanceof WeightsError) throw new UserError(`the weights do not fit the network:\n  ${e.problems.join("\n  ")}`);
+    throw e;
+  }
+}
+
+export function buildGraph(graph: Graph, options: BuildOptions): Built {
+  const weights = loadWeights(graph, options);
+  let plan: Plan;
+  try {
+    plan = planGraph(graph, options.maxBinding ? { maxBindingBytes: options.maxBinding } : {});
+  } catch (e) {
+    if (e instanceof CodegenError) throw new UserError(e.message);
+    throw e;
+  }
+  return { bytes: writeBundle(plan, weights, printIr(graph)), plan, weights };
+}
+
+/** --emit-dir: the bundle's parts as files, for reading and diffing. */
+export function emitParts(dir: string, built: Built, graph: Graph): void {
+  mkdirSync(join(dir, "kernels"), { recursive: true });
+  const { plan } = built;
+  writeFileSync(join(dir, "ir.txt"), printIr(graph));
+  writeFileSync(join(dir, "plan.json"), JSON.stringify({ ...plan, kernels: plan.kernels.map((_, k) => `kernels/${k}.wgsl`) }, null, 2) + "\n");
+  plan.kernels.forEach((code, k) => {
+    const users = plan.dispatches.filter((d) => d.kernel === k).map((d) => d.label);
+    writeFileSync(join(dir, "kernels", `${k}.wgsl`), `// used by: ${users.join(", ")}\n${code}`);
+  });
+  const tensors = new Map([...built.weights].map(([name, data]) => [name, { shape: graph.weights.find((w) => w.name === name)!.shape, data }]));
+  writeFileSync(join(dir, "weights.safetensors"), writeSafetensors(tensors));
+}

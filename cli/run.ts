@@ -1,0 +1,188 @@
+// `cnnc run`: a bundle (or a .cnn, built in memory) on WebGPU, or on the CPU reference
+// interpreter with --cpu. Inputs from .npy files or random; prints the top outputs, the
+// adapter, and with --bench the median latency.
+import { readFileSync, writeFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { interpret } from "../compiler/interp/index.js";
+import { parseIr, type Graph } from "../compiler/ir/index.js";
+import { random } from "../compiler/weights/index.js";
+import { BundleError, loadModel, parseBundle, RuntimeError, type Manifest } from "../runtime/index.js";
+import { buildGraph } from "./build.js";
+import { frontend, positiveInt, UserError, type Io } from "./common.js";
+import { NpyError, readNpy, writeNpy } from "./npy.js";
+
+export interface RunOptions {
+  readonly input: readonly string[];
+  readonly batch?: string;
+  readonly cpu?: boolean;
+  readonly output?: string;
+  readonly bench?: string;
+  readonly adapter?: string;
+  readonly seed?: string;
+  readonly weights?: string;
+  readonly network?: string;
+  readonly top?: string;
+}
+
+interface Loaded {
+  readonly bytes: Uint8Array;
+  readonly manifest: Manifest;
+  /** For --cpu: the graph and its weights. */
+  cpu(): { graph: Graph; weights: Map<string, Float32Array> };
+}
+
+function load(io: Io, file: string, o: RunOptions): Loaded {
+  if (file.endsWith(".cnn")) {
+    const graph = frontend(io, file, o.network);
+    const built = buildGraph(graph, { ...(o.weights ? { weights: o.weights } : {}), seed: Number(o.seed ?? 0) });
+    return { bytes: built.bytes, manifest: parseBundle(built.bytes).manifest, cpu: () => ({ graph, weights: built.weights }) };
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    throw new UserError(`cannot read '${file}'`);
+  }
+  const { manifest, blob } = parseBundle(bytes);
+  return {
+    bytes,
+    manifest,
+    cpu() {
+      if (!manifest.ir) throw new UserError(`'${file}' carries no IR, so it cannot run on the CPU reference`);
+      const graph = parseIr(manifest.ir);
+      const weights = new Map<string, Float32Array>();
+      for (const w of graph.weights) {
+        const parts = manifest.weights.filter((m) => m.name === w.name || m.source === w.name);
+        const data = new Float32Array(w.shape.reduce((a, b) => a * b, 1));
+        let at = 0;
+        for (const p of [...parts].sort((a, b) => (a.rows?.[0] ?? 0) - (b.rows?.[0] ?? 0))) {
+          // Copy: the file's bytes may sit at any alignment (and a Node Buffer's slice is a view).
+          const part = new Uint8Array(p.bytes);
+          part.set(blob.subarray(p.offset, p.offset + p.bytes));
+          data.set(new Float32Array(part.buffer), at);
+          at += p.bytes / 4;
+        }
+        weights.set(w.name, data);
+      }
+      return { graph, weights };
+    },
+  };
+}
+
+function inputs(manifest: Manifest, specs: readonly string[], batchOption: string | undefined, seed: number): { batch: number; data: Record<string, Float32Array> } {
+  if (specs.length === 0) throw new UserError("give --input: 'random', a .npy file, or name=file.npy for each input");
+  let batch = batchOption === undefined ? undefined : positiveInt(batchOption, "--batch");
+  const data: Record<string, Float32Array> = {};
+  const named = new Map<string, string>();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    if (eq > 0) named.set(spec.slice(0, eq), spec.slice(eq + 1));
+    else if (manifest.inputs.length === 1) named.set(manifest.inputs[0]!.name, spec);
+    else throw new UserError(`the model has ${manifest.inputs.length} inputs; name each: --input ${manifest.inputs.map((i) => `${i.name}=...`).join(" --input ")}`);
+  }
+  for (const name of named.keys()) {
+    if (!manifest.inputs.some((i) => i.name === name)) throw new UserError(`the model has no input '${name}'; its inputs: ${manifest.inputs.map((i) => i.name).join(", ")}`);
+  }
+  const files = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+  for (const i of manifest.inputs) {
+    const spec = named.get(i.name);
+    if (spec === undefined) throw new UserError(`no --input for '${i.name}'`);
+    if (spec === "random") continue;
+    let array;
+    try {
+      array = readNpy(readFileSync(spec), spec);
+    } catch (e) {
+      if (e instanceof NpyError) throw new UserError(e.message);
+      throw new UserError(`cannot read '${spec}'`);
+    }
+    const unbatched = array.shape.length === i.shape.length;
+    const fileBatch = unbatched ? 1 : array.shape[0]!;
+    const sample = unbatched ? array.shape : array.shape.slice(1);
+    if (sample.length !== i.shape.length || sample.some((d, k) => d !== i.shape[k]) || (batch !== undefined && fileBatch !== batch)) {
+      throw new UserError(`input '${i.name}' expects shape [${[batch ?? "N", ...i.shape].join(", ")}]; '${spec}' is (${array.shape.join(", ")})`);
+    }
+    batch = fileBatch;
+    files.set(i.name, array);
+  }
+  batch ??= 1;
+  const rand = random(seed);
+  for (const i of manifest.inputs) {
+    const count = batch * i.shape.reduce((a, b) => a * b, 1);
+    data[i.name] = files.get(i.name)?.data ?? Float32Array.from({ length: count }, () => rand() * 2 - 1);
+  }
+  return { batch, data };
+}
+
+function describeOutput(name: string, shape: readonly number[], batch: number, data: ArrayLike<number>, top: number): string {
+  const per = shape.reduce((a, b) => a * b, 1);
+  const lines = [`output ${name} [${[batch, ...shape].join(", ")}]`];
+  for (let n = 0; n < batch; n++) {
+    const sample = Array.from({ length: per }, (_, i) => data[n * per + i]!);
+    if (shape.length === 1) {
+      const best = sample.map((v, i) => [i, v] as const).sort((a, b) => b[1] - a[1]).slice(0, top);
+      lines.push(`  sample ${n}: top ${best.length}: ${best.map(([i, v]) => `${i} (${v.toPrecision(4)})`).join(", ")}`);
+    } else {
+      const mean = sample.reduce((a, b) => a + b, 0) / per;
+      lines.push(`  sample ${n}: min ${Math.min(...sample).toPrecision(4)}, max ${Math.max(...sample).toPrecision(4)}, mean ${mean.toPrecision(4)}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+export async function runCommand(io: Io, file: string, o: RunOptions): Promise<void> {
+  let loaded: Loaded;
+  try {
+    loaded = load(io, file, o);
+  } catch (e) {
+    if (e instanceof BundleError) throw new UserError(`${file}: ${e.message}`);
+    throw e;
+  }
+  const { manifest } = loaded;
+  const { batch, data } = inputs(manifest, o.input, o.batch, Number(o.seed ?? 0));
+  const top = o.top === undefined ? 5 : positiveInt(o.top, "--top");
+  let outputs: Record<string, ArrayLike<number>>;
+  if (o.cpu) {
+    const { graph, weights } = loaded.cpu();
+    const t0 = performance.now();
+    const result = interpret(graph, weights, data, batch);
+    io.out(`adapter: CPU reference interpreter (float64), ${(performance.now() - t0).toFixed(1)} ms\n`);
+    outputs = Object.fromEntries(result);
+  } else {
+    const adapter = (o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as "auto" | "gpu" | "llvmpipe" | "swiftshader";
+    let model;
+    try {
+      model = await loadModel(loaded.bytes, { adapter });
+    } catch (e) {
+      if (e instanceof BundleError) throw new UserError(`${file}: ${e.message}`);
+      if (e instanceof RuntimeError) throw e;
+      throw new UserError((e as Error).message);
+    }
+    try {
+      io.out(`adapter: ${model.adapterName}\n`);
+      outputs = await model.run(data, { batch });
+      if (o.bench !== undefined) {
+        const runs = positiveInt(o.bench, "--bench");
+        const times: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          const t0 = performance.now();
+          await model.run(data, { batch });
+          times.push(performance.now() - t0);
+        }
+        times.sort((a, b) => a - b);
+        io.out(`latency: median ${times[Math.floor(runs / 2)]!.toFixed(2)} ms, min ${times[0]!.toFixed(2)} ms over ${runs} runs (batch ${batch}, readback included)\n`);
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+  for (const out of manifest.outputs) io.out(describeOutput(out.name, out.shape, batch, outputs[out.name]!, top));
+  if (o.output) {
+    const eq = o.output.indexOf("=");
+    const name = eq > 0 ? o.output.slice(0, eq) : manifest.outputs[0]!.name;
+    const path = eq > 0 ? o.output.slice(eq + 1) : o.output;
+    const out = manifest.outputs.find((x) => x.name === name);
+    if (!out) throw new UserError(`the model has no output '${name}'`);
+    writeFileSync(path, writeNpy([batch, ...out.shape], Float32Array.from(outputs[name]!)));
+    io.out(`wrote ${path}\n`);
+  }
+}

@@ -1,0 +1,69 @@
+// GPU test support: one device per test file (the adapter comes from CNNC_ADAPTER, set per
+// vitest project), and a parity check of a network on that device against the reference.
+import { expect } from "vitest";
+import { writeBundle } from "../../compiler/bundle/index.js";
+import { planGraph } from "../../compiler/codegen/index.js";
+import { interpret } from "../../compiler/interp/index.js";
+import { printIr, type Graph } from "../../compiler/ir/index.js";
+import { initWeights, random } from "../../compiler/weights/index.js";
+import { Model } from "../../runtime/index.js";
+import { nodeDevice, type AdapterChoice, type NodeDevice } from "../../runtime/node-device.js";
+import { lowerText } from "../support/compile.js";
+
+let shared: Promise<NodeDevice> | undefined;
+
+export function gpu(): Promise<NodeDevice> {
+  shared ??= nodeDevice((process.env.CNNC_ADAPTER as AdapterChoice | undefined) ?? "auto");
+  return shared;
+}
+
+export function randomInput(graph: Graph, batch: number, seed: number): Record<string, Float32Array> {
+  const rand = random(seed);
+  return Object.fromEntries(
+    graph.inputs.map((i) => [
+      i.name,
+      Float32Array.from({ length: batch * i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 4 - 2),
+    ]),
+  );
+}
+
+export interface ParityOptions {
+  readonly batch?: number;
+  readonly seed?: number;
+  readonly maxBindingBytes?: number;
+}
+
+/**
+ * Runs the network on the GPU and on the float64 reference; asserts every output agrees
+ * within 1e-4, relative to the output's magnitude where that exceeds 1.
+ */
+export async function expectParity(graphOrText: Graph | string, options: ParityOptions = {}): Promise<number> {
+  const graph = typeof graphOrText === "string" ? lowerText(graphOrText) : graphOrText;
+  const batch = options.batch ?? 1;
+  const weights = initWeights(graph, options.seed ?? 1);
+  const plan = planGraph(graph, options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {});
+  const { device } = await gpu();
+  const model = await Model.create(writeBundle(plan, weights, printIr(graph)), device);
+  try {
+    const inputs = randomInput(graph, batch, (options.seed ?? 1) + 7);
+    const got = await model.run(inputs, { batch });
+    const want = interpret(graph, weights, inputs, batch);
+    let worst = 0;
+    for (const [name, ref] of want) {
+      const out = got[name]!;
+      expect(out.length, `${name} length`).toBe(ref.length);
+      const scale = Math.max(1, ...Array.from(ref, Math.abs));
+      let err = 0;
+      for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(out[i]! - ref[i]!));
+      expect(err / scale, `${name}: max error ${err} (scale ${scale})`).toBeLessThanOrEqual(1e-4);
+      worst = Math.max(worst, err / scale);
+    }
+    return worst;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function net(input: string, body: string): string {
+  return `network T {\n  input x: ${input}\n${body}\n}`;
+}
