@@ -19,7 +19,10 @@ export default defineConfig({
     // Two cores on CI: keep workers to what the machine has.
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/gpu/**"] } },
+      {
+        extends: true,
+        test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/gpu/**"] },
+      },
       gpuProject("llvmpipe"),
       gpuProject("swiftshader"),
     ],

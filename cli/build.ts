@@ -5,7 +5,14 @@ import { join } from "node:path";
 import { writeBundle } from "../compiler/bundle/index.js";
 import { CodegenError, planGraph, type Plan } from "../compiler/codegen/index.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
-import { bindWeights, initWeights, readSafetensors, SafetensorsError, WeightsError, writeSafetensors } from "../compiler/weights/index.js";
+import {
+  bindWeights,
+  initWeights,
+  readSafetensors,
+  SafetensorsError,
+  WeightsError,
+  writeSafetensors,
+} from "../compiler/weights/index.js";
 import { UserError } from "./common.js";
 
 export interface BuildOptions {
@@ -32,7 +39,8 @@ export function loadWeights(graph: Graph, options: BuildOptions): Map<string, Fl
     return bindWeights(graph, readSafetensors(bytes, options.weights), `'${options.weights}'`);
   } catch (e) {
     if (e instanceof SafetensorsError) throw new UserError(e.message);
-    if (e instanceof WeightsError) throw new UserError(`the weights do not fit the network:\n  ${e.problems.join("\n  ")}`);
+    if (e instanceof WeightsError)
+      throw new UserError(`the weights do not fit the network:\n  ${e.problems.join("\n  ")}`);
     throw e;
   }
 }
@@ -54,11 +62,20 @@ export function emitParts(dir: string, built: Built, graph: Graph): void {
   mkdirSync(join(dir, "kernels"), { recursive: true });
   const { plan } = built;
   writeFileSync(join(dir, "ir.txt"), printIr(graph));
-  writeFileSync(join(dir, "plan.json"), JSON.stringify({ ...plan, kernels: plan.kernels.map((_, k) => `kernels/${k}.wgsl`) }, null, 2) + "\n");
+  writeFileSync(
+    join(dir, "plan.json"),
+    JSON.stringify({ ...plan, kernels: plan.kernels.map((_, k) => `kernels/${k}.wgsl`) }, null, 2) +
+      "\n",
+  );
   plan.kernels.forEach((code, k) => {
     const users = plan.dispatches.filter((d) => d.kernel === k).map((d) => d.label);
     writeFileSync(join(dir, "kernels", `${k}.wgsl`), `// used by: ${users.join(", ")}\n${code}`);
   });
-  const tensors = new Map([...built.weights].map(([name, data]) => [name, { shape: graph.weights.find((w) => w.name === name)!.shape, data }]));
+  const tensors = new Map(
+    [...built.weights].map(([name, data]) => [
+      name,
+      { shape: graph.weights.find((w) => w.name === name)!.shape, data },
+    ]),
+  );
   writeFileSync(join(dir, "weights.safetensors"), writeSafetensors(tensors));
 }

@@ -31,6 +31,7 @@ export function frontend(io: Io, file: string, network: string | undefined): Gra
 
 export function positiveInt(text: string, what: string): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UserError(`${what} must be a positive integer, got '${text}'`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UserError(`${what} must be a positive integer, got '${text}'`);
   return n;
 }

@@ -80,30 +80,53 @@ function program(io: Io): Command {
     .option("--emit-dir <dir>", "also write the IR, the plan, each kernel and the weights as files")
     .option("--max-binding <bytes>", "largest storage binding of the target (default 134217728)")
     .option(...networkOption)
-    .action((file: string, opts: { output?: string; weights?: string; seed: string; emitDir?: string; maxBinding?: string; network?: string }) => {
-      const graph = frontend(io, file, opts.network);
-      const built = buildGraph(graph, {
-        ...(opts.weights ? { weights: opts.weights } : {}),
-        seed: Number(opts.seed),
-        ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
-      });
-      const out = opts.output ?? `${graph.name}.cnnb`;
-      writeFileSync(out, built.bytes);
-      if (opts.emitDir) emitParts(opts.emitDir, built, graph);
-      const p = built.plan;
-      io.out(`wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes\n`);
-    });
+    .action(
+      (
+        file: string,
+        opts: {
+          output?: string;
+          weights?: string;
+          seed: string;
+          emitDir?: string;
+          maxBinding?: string;
+          network?: string;
+        },
+      ) => {
+        const graph = frontend(io, file, opts.network);
+        const built = buildGraph(graph, {
+          ...(opts.weights ? { weights: opts.weights } : {}),
+          seed: Number(opts.seed),
+          ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
+        });
+        const out = opts.output ?? `${graph.name}.cnnb`;
+        writeFileSync(out, built.bytes);
+        if (opts.emitDir) emitParts(opts.emitDir, built, graph);
+        const p = built.plan;
+        io.out(
+          `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes\n`,
+        );
+      },
+    );
 
   cnnc
     .command("run")
-    .description("run a .cnnb bundle (or a .cnn network) on WebGPU, or on the CPU reference with --cpu")
+    .description(
+      "run a .cnnb bundle (or a .cnn network) on WebGPU, or on the CPU reference with --cpu",
+    )
     .argument("<model>", "a .cnnb bundle or a .cnn file")
     .option("--input <spec...>", "'random', a .npy file, or name=file.npy per input", [])
     .option("--batch <n>", "batch size (default: the .npy's first dimension, or 1)")
     .option("--cpu", "run on the reference interpreter (float64) instead of WebGPU")
     .option("--output <file>", "write the first output (or name=file) as .npy")
     .option("--bench <n>", "also time n more runs and print the median latency")
-    .addOption(new Option("--adapter <kind>", "WebGPU adapter in Node").choices(["auto", "gpu", "llvmpipe", "swiftshader"]))
+    .addOption(
+      new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
+        "auto",
+        "gpu",
+        "llvmpipe",
+        "swiftshader",
+      ]),
+    )
     .option("--seed <n>", "seed of random inputs (and of weights for a .cnn)", "0")
     .option("--weights <file>", "for a .cnn: trained weights (.safetensors)")
     .option("--top <k>", "how many top classes to print per sample", "5")

@@ -11,7 +11,8 @@ export interface NpyArray {
 
 export function readNpy(bytes: Uint8Array, file = "array"): NpyArray {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
-  if (bytes.length < 10 || !magic.every((b, i) => bytes[i] === b)) throw new NpyError(`${file}: not a .npy file`);
+  if (bytes.length < 10 || !magic.every((b, i) => bytes[i] === b))
+    throw new NpyError(`${file}: not a .npy file`);
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
@@ -21,17 +22,30 @@ export function readNpy(bytes: Uint8Array, file = "array"): NpyArray {
   const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new NpyError(`${file}: unreadable header ${header.trim()}`);
-  if (fortran === "True") throw new NpyError(`${file}: Fortran-ordered arrays are not supported; save in C order`);
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s).map(Number);
-  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new NpyError(`${file}: bad shape (${shapeText})`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new NpyError(`${file}: unreadable header ${header.trim()}`);
+  if (fortran === "True")
+    throw new NpyError(`${file}: Fortran-ordered arrays are not supported; save in C order`);
+  const shape = shapeText
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s)
+    .map(Number);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+    throw new NpyError(`${file}: bad shape (${shapeText})`);
   const count = shape.reduce((a, b) => a * b, 1);
   const width = descr === "<f4" ? 4 : descr === "<f8" ? 8 : 0;
-  if (!width) throw new NpyError(`${file}: dtype ${descr} is not supported; use float32 ('<f4') or float64`);
+  if (!width)
+    throw new NpyError(`${file}: dtype ${descr} is not supported; use float32 ('<f4') or float64`);
   const begin = start + headerLength;
-  if (bytes.length - begin < count * width) throw new NpyError(`${file}: holds ${bytes.length - begin} data bytes, shape (${shape.join(", ")}) needs ${count * width}`);
+  if (bytes.length - begin < count * width)
+    throw new NpyError(
+      `${file}: holds ${bytes.length - begin} data bytes, shape (${shape.join(", ")}) needs ${count * width}`,
+    );
   const data = new Float32Array(count);
-  for (let i = 0; i < count; i++) data[i] = width === 4 ? view.getFloat32(begin + 4 * i, true) : view.getFloat64(begin + 8 * i, true);
+  for (let i = 0; i < count; i++)
+    data[i] =
+      width === 4 ? view.getFloat32(begin + 4 * i, true) : view.getFloat64(begin + 8 * i, true);
   return { shape, data };
 }
 

@@ -6,7 +6,13 @@ import { performance } from "node:perf_hooks";
 import { interpret } from "../compiler/interp/index.js";
 import { parseIr, type Graph } from "../compiler/ir/index.js";
 import { random } from "../compiler/weights/index.js";
-import { BundleError, loadModel, parseBundle, RuntimeError, type Manifest } from "../runtime/index.js";
+import {
+  BundleError,
+  loadModel,
+  parseBundle,
+  RuntimeError,
+  type Manifest,
+} from "../runtime/index.js";
 import { buildGraph } from "./build.js";
 import { frontend, positiveInt, UserError, type Io } from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
@@ -34,8 +40,15 @@ interface Loaded {
 function load(io: Io, file: string, o: RunOptions): Loaded {
   if (file.endsWith(".cnn")) {
     const graph = frontend(io, file, o.network);
-    const built = buildGraph(graph, { ...(o.weights ? { weights: o.weights } : {}), seed: Number(o.seed ?? 0) });
-    return { bytes: built.bytes, manifest: parseBundle(built.bytes).manifest, cpu: () => ({ graph, weights: built.weights }) };
+    const built = buildGraph(graph, {
+      ...(o.weights ? { weights: o.weights } : {}),
+      seed: Number(o.seed ?? 0),
+    });
+    return {
+      bytes: built.bytes,
+      manifest: parseBundle(built.bytes).manifest,
+      cpu: () => ({ graph, weights: built.weights }),
+    };
   }
   let bytes: Uint8Array;
   try {
@@ -48,7 +61,8 @@ function load(io: Io, file: string, o: RunOptions): Loaded {
     bytes,
     manifest,
     cpu() {
-      if (!manifest.ir) throw new UserError(`'${file}' carries no IR, so it cannot run on the CPU reference`);
+      if (!manifest.ir)
+        throw new UserError(`'${file}' carries no IR, so it cannot run on the CPU reference`);
       const graph = parseIr(manifest.ir);
       const weights = new Map<string, Float32Array>();
       for (const w of graph.weights) {
@@ -69,8 +83,14 @@ function load(io: Io, file: string, o: RunOptions): Loaded {
   };
 }
 
-function inputs(manifest: Manifest, specs: readonly string[], batchOption: string | undefined, seed: number): { batch: number; data: Record<string, Float32Array> } {
-  if (specs.length === 0) throw new UserError("give --input: 'random', a .npy file, or name=file.npy for each input");
+function inputs(
+  manifest: Manifest,
+  specs: readonly string[],
+  batchOption: string | undefined,
+  seed: number,
+): { batch: number; data: Record<string, Float32Array> } {
+  if (specs.length === 0)
+    throw new UserError("give --input: 'random', a .npy file, or name=file.npy for each input");
   let batch = batchOption === undefined ? undefined : positiveInt(batchOption, "--batch");
   const data: Record<string, Float32Array> = {};
   const named = new Map<string, string>();
@@ -78,10 +98,16 @@ function inputs(manifest: Manifest, specs: readonly string[], batchOption: strin
     const eq = spec.indexOf("=");
     if (eq > 0) named.set(spec.slice(0, eq), spec.slice(eq + 1));
     else if (manifest.inputs.length === 1) named.set(manifest.inputs[0]!.name, spec);
-    else throw new UserError(`the model has ${manifest.inputs.length} inputs; name each: --input ${manifest.inputs.map((i) => `${i.name}=...`).join(" --input ")}`);
+    else
+      throw new UserError(
+        `the model has ${manifest.inputs.length} inputs; name each: --input ${manifest.inputs.map((i) => `${i.name}=...`).join(" --input ")}`,
+      );
   }
   for (const name of named.keys()) {
-    if (!manifest.inputs.some((i) => i.name === name)) throw new UserError(`the model has no input '${name}'; its inputs: ${manifest.inputs.map((i) => i.name).join(", ")}`);
+    if (!manifest.inputs.some((i) => i.name === name))
+      throw new UserError(
+        `the model has no input '${name}'; its inputs: ${manifest.inputs.map((i) => i.name).join(", ")}`,
+      );
   }
   const files = new Map<string, { shape: readonly number[]; data: Float32Array }>();
   for (const i of manifest.inputs) {
@@ -98,8 +124,14 @@ function inputs(manifest: Manifest, specs: readonly string[], batchOption: strin
     const unbatched = array.shape.length === i.shape.length;
     const fileBatch = unbatched ? 1 : array.shape[0]!;
     const sample = unbatched ? array.shape : array.shape.slice(1);
-    if (sample.length !== i.shape.length || sample.some((d, k) => d !== i.shape[k]) || (batch !== undefined && fileBatch !== batch)) {
-      throw new UserError(`input '${i.name}' expects shape [${[batch ?? "N", ...i.shape].join(", ")}]; '${spec}' is (${array.shape.join(", ")})`);
+    if (
+      sample.length !== i.shape.length ||
+      sample.some((d, k) => d !== i.shape[k]) ||
+      (batch !== undefined && fileBatch !== batch)
+    ) {
+      throw new UserError(
+        `input '${i.name}' expects shape [${[batch ?? "N", ...i.shape].join(", ")}]; '${spec}' is (${array.shape.join(", ")})`,
+      );
     }
     batch = fileBatch;
     files.set(i.name, array);
@@ -108,22 +140,36 @@ function inputs(manifest: Manifest, specs: readonly string[], batchOption: strin
   const rand = random(seed);
   for (const i of manifest.inputs) {
     const count = batch * i.shape.reduce((a, b) => a * b, 1);
-    data[i.name] = files.get(i.name)?.data ?? Float32Array.from({ length: count }, () => rand() * 2 - 1);
+    data[i.name] =
+      files.get(i.name)?.data ?? Float32Array.from({ length: count }, () => rand() * 2 - 1);
   }
   return { batch, data };
 }
 
-function describeOutput(name: string, shape: readonly number[], batch: number, data: ArrayLike<number>, top: number): string {
+function describeOutput(
+  name: string,
+  shape: readonly number[],
+  batch: number,
+  data: ArrayLike<number>,
+  top: number,
+): string {
   const per = shape.reduce((a, b) => a * b, 1);
   const lines = [`output ${name} [${[batch, ...shape].join(", ")}]`];
   for (let n = 0; n < batch; n++) {
     const sample = Array.from({ length: per }, (_, i) => data[n * per + i]!);
     if (shape.length === 1) {
-      const best = sample.map((v, i) => [i, v] as const).sort((a, b) => b[1] - a[1]).slice(0, top);
-      lines.push(`  sample ${n}: top ${best.length}: ${best.map(([i, v]) => `${i} (${v.toPrecision(4)})`).join(", ")}`);
+      const best = sample
+        .map((v, i) => [i, v] as const)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, top);
+      lines.push(
+        `  sample ${n}: top ${best.length}: ${best.map(([i, v]) => `${i} (${v.toPrecision(4)})`).join(", ")}`,
+      );
     } else {
       const mean = sample.reduce((a, b) => a + b, 0) / per;
-      lines.push(`  sample ${n}: min ${Math.min(...sample).toPrecision(4)}, max ${Math.max(...sample).toPrecision(4)}, mean ${mean.toPrecision(4)}`);
+      lines.push(
+        `  sample ${n}: min ${Math.min(...sample).toPrecision(4)}, max ${Math.max(...sample).toPrecision(4)}, mean ${mean.toPrecision(4)}`,
+      );
     }
   }
   return lines.join("\n") + "\n";
@@ -145,10 +191,13 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
     const { graph, weights } = loaded.cpu();
     const t0 = performance.now();
     const result = interpret(graph, weights, data, batch);
-    io.out(`adapter: CPU reference interpreter (float64), ${(performance.now() - t0).toFixed(1)} ms\n`);
+    io.out(
+      `adapter: CPU reference interpreter (float64), ${(performance.now() - t0).toFixed(1)} ms\n`,
+    );
     outputs = Object.fromEntries(result);
   } else {
-    const adapter = (o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as "auto" | "gpu" | "llvmpipe" | "swiftshader";
+    const adapter = (o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as
+      "auto" | "gpu" | "llvmpipe" | "swiftshader";
     let model;
     try {
       model = await loadModel(loaded.bytes, { adapter });
@@ -169,13 +218,16 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
           times.push(performance.now() - t0);
         }
         times.sort((a, b) => a - b);
-        io.out(`latency: median ${times[Math.floor(runs / 2)]!.toFixed(2)} ms, min ${times[0]!.toFixed(2)} ms over ${runs} runs (batch ${batch}, readback included)\n`);
+        io.out(
+          `latency: median ${times[Math.floor(runs / 2)]!.toFixed(2)} ms, min ${times[0]!.toFixed(2)} ms over ${runs} runs (batch ${batch}, readback included)\n`,
+        );
       }
     } finally {
       model.dispose();
     }
   }
-  for (const out of manifest.outputs) io.out(describeOutput(out.name, out.shape, batch, outputs[out.name]!, top));
+  for (const out of manifest.outputs)
+    io.out(describeOutput(out.name, out.shape, batch, outputs[out.name]!, top));
   if (o.output) {
     const eq = o.output.indexOf("=");
     const name = eq > 0 ? o.output.slice(0, eq) : manifest.outputs[0]!.name;

@@ -46,8 +46,16 @@ export interface ManifestWeight {
 export interface Manifest {
   readonly network: string;
   readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
-  readonly outputs: readonly { readonly name: string; readonly value: string; readonly shape: readonly number[] }[];
-  readonly values: readonly { readonly name: string; readonly perBatch: number; readonly alias?: string }[];
+  readonly outputs: readonly {
+    readonly name: string;
+    readonly value: string;
+    readonly shape: readonly number[];
+  }[];
+  readonly values: readonly {
+    readonly name: string;
+    readonly perBatch: number;
+    readonly alias?: string;
+  }[];
   readonly weights: readonly ManifestWeight[];
   readonly kernels: readonly string[];
   readonly dispatches: readonly {
@@ -109,12 +117,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function count(v: unknown, what: string, min = 0): number {
-  if (!Number.isSafeInteger(v) || (v as number) < min) fail("manifest-schema", `${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(v) || (v as number) < min)
+    fail("manifest-schema", `${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   return v as number;
 }
 
 function str(v: unknown, what: string): string {
-  if (typeof v !== "string" || v.length === 0) fail("manifest-schema", `${what} must be a non-empty string`);
+  if (typeof v !== "string" || v.length === 0)
+    fail("manifest-schema", `${what} must be a non-empty string`);
   return v;
 }
 
@@ -125,21 +135,36 @@ function arr(v: unknown, what: string): unknown[] {
 
 function shape(v: unknown, what: string): number[] {
   const dims = arr(v, what).map((d, i) => count(d, `${what}[${i}]`, 1));
-  if (dims.reduce((a, b) => a * b, 1) > maxElements) fail("tensor-size", `${what} ${JSON.stringify(dims)} is absurdly large`);
+  if (dims.reduce((a, b) => a * b, 1) > maxElements)
+    fail("tensor-size", `${what} ${JSON.stringify(dims)} is absurdly large`);
   return dims;
 }
 
 function linear(v: unknown, what: string): Linear {
   if (!isRecord(v)) fail("manifest-schema", `${what} must be an object`);
-  return { perBatch: count(v.perBatch, `${what}.perBatch`), fixed: count(v.fixed, `${what}.fixed`), div: count(v.div, `${what}.div`, 1) };
+  return {
+    perBatch: count(v.perBatch, `${what}.perBatch`),
+    fixed: count(v.fixed, `${what}.fixed`),
+    div: count(v.div, `${what}.div`, 1),
+  };
 }
 
 function grid(v: unknown, what: string): Grid {
   if (!isRecord(v)) fail("manifest-schema", `${what} must be an object`);
   if (v.kind === "flat") {
-    return { kind: "flat", perBatch: count(v.perBatch, `${what}.perBatch`, 1), groupSize: count(v.groupSize, `${what}.groupSize`, 1) };
+    return {
+      kind: "flat",
+      perBatch: count(v.perBatch, `${what}.perBatch`, 1),
+      groupSize: count(v.groupSize, `${what}.groupSize`, 1),
+    };
   }
-  if (v.kind === "tiles") return { kind: "tiles", x: linear(v.x, `${what}.x`), y: linear(v.y, `${what}.y`), z: linear(v.z, `${what}.z`) };
+  if (v.kind === "tiles")
+    return {
+      kind: "tiles",
+      x: linear(v.x, `${what}.x`),
+      y: linear(v.y, `${what}.y`),
+      z: linear(v.z, `${what}.z`),
+    };
   return fail("manifest-schema", `${what}.kind must be "flat" or "tiles"`);
 }
 
@@ -151,12 +176,17 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     if (!isRecord(v)) fail("manifest-schema", `values[${i}] must be an object`);
     const perBatch = count(v.perBatch, `values[${i}].perBatch`, 1);
     if (perBatch > maxElements) fail("tensor-size", `values[${i}] is absurdly large`);
-    return { name: str(v.name, `values[${i}].name`), perBatch, ...(v.alias === undefined ? {} : { alias: str(v.alias, `values[${i}].alias`) }) };
+    return {
+      name: str(v.name, `values[${i}].name`),
+      perBatch,
+      ...(v.alias === undefined ? {} : { alias: str(v.alias, `values[${i}].alias`) }),
+    };
   });
   const valueNames = new Set<string>();
   for (const v of values) {
     if (valueNames.has(v.name)) fail("duplicate-name", `value '${v.name}' is listed twice`);
-    if (v.alias !== undefined && !valueNames.has(v.alias)) fail("unknown-reference", `value '${v.name}' aliases unknown '${v.alias}'`);
+    if (v.alias !== undefined && !valueNames.has(v.alias))
+      fail("unknown-reference", `value '${v.name}' aliases unknown '${v.alias}'`);
     valueNames.add(v.name);
   }
   const inputs = arr(raw.inputs, "inputs").map((v, i) => {
@@ -168,13 +198,21 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
   const outputs = arr(raw.outputs, "outputs").map((v, i) => {
     if (!isRecord(v)) fail("manifest-schema", `outputs[${i}] must be an object`);
     const value = str(v.value, `outputs[${i}].value`);
-    if (!valueNames.has(value)) fail("unknown-reference", `output ${i} refers to unknown value '${value}'`);
-    return { name: str(v.name, `outputs[${i}].name`), value, shape: shape(v.shape, `outputs[${i}].shape`) };
+    if (!valueNames.has(value))
+      fail("unknown-reference", `output ${i} refers to unknown value '${value}'`);
+    return {
+      name: str(v.name, `outputs[${i}].name`),
+      value,
+      shape: shape(v.shape, `outputs[${i}].shape`),
+    };
   });
   if (outputs.length === 0) fail("manifest-schema", "the bundle has no output");
   const declaredBlob = count(raw.blobBytes, "blobBytes");
   if (declaredBlob !== blobBytes) {
-    fail("truncated", `the weights take ${declaredBlob} bytes but the file holds ${blobBytes} after the manifest`);
+    fail(
+      "truncated",
+      `the weights take ${declaredBlob} bytes but the file holds ${blobBytes} after the manifest`,
+    );
   }
   const weightNames = new Set<string>();
   const weights = arr(raw.weights, "weights").map((v, i) => {
@@ -185,34 +223,59 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     const dims = shape(v.shape, `weights[${i}].shape`);
     const offset = count(v.offset, `weights[${i}].offset`);
     const bytes = count(v.bytes, `weights[${i}].bytes`);
-    if (bytes !== dims.reduce((a, b) => a * b, 1) * 4) fail("weight-size", `weight '${name}' has ${bytes} bytes for shape ${JSON.stringify(dims)}`);
-    if (offset % 4 !== 0 || offset + bytes > blobBytes) fail("weight-range", `weight '${name}' [${offset}, ${offset + bytes}) lies outside the ${blobBytes}-byte blob`);
+    if (bytes !== dims.reduce((a, b) => a * b, 1) * 4)
+      fail("weight-size", `weight '${name}' has ${bytes} bytes for shape ${JSON.stringify(dims)}`);
+    if (offset % 4 !== 0 || offset + bytes > blobBytes)
+      fail(
+        "weight-range",
+        `weight '${name}' [${offset}, ${offset + bytes}) lies outside the ${blobBytes}-byte blob`,
+      );
     const part =
       v.source === undefined
         ? {}
         : {
             source: str(v.source, `weights[${i}].source`),
-            rows: arr(v.rows, `weights[${i}].rows`).map((r, j) => count(r, `weights[${i}].rows[${j}]`)) as unknown as readonly [number, number],
+            rows: arr(v.rows, `weights[${i}].rows`).map((r, j) =>
+              count(r, `weights[${i}].rows[${j}]`),
+            ) as unknown as readonly [number, number],
           };
-    return { name, shape: dims, offset, bytes, crc32: count(v.crc32, `weights[${i}].crc32`), ...part };
+    return {
+      name,
+      shape: dims,
+      offset,
+      bytes,
+      crc32: count(v.crc32, `weights[${i}].crc32`),
+      ...part,
+    };
   });
   const kernels = arr(raw.kernels, "kernels").map((k, i) => str(k, `kernels[${i}]`));
   const dispatches = arr(raw.dispatches, "dispatches").map((v, i) => {
     if (!isRecord(v)) fail("manifest-schema", `dispatches[${i}] must be an object`);
     const kernel = count(v.kernel, `dispatches[${i}].kernel`);
-    if (kernel >= kernels.length) fail("unknown-reference", `dispatch ${i} uses kernel ${kernel} of ${kernels.length}`);
+    if (kernel >= kernels.length)
+      fail("unknown-reference", `dispatch ${i} uses kernel ${kernel} of ${kernels.length}`);
     const bindings = arr(v.bindings, `dispatches[${i}].bindings`).map((b, j): Binding => {
       if (isRecord(b) && typeof b.value === "string") {
-        if (!valueNames.has(b.value)) fail("unknown-reference", `dispatch ${i} binds unknown value '${b.value}'`);
+        if (!valueNames.has(b.value))
+          fail("unknown-reference", `dispatch ${i} binds unknown value '${b.value}'`);
         return { value: b.value };
       }
       if (isRecord(b) && typeof b.weight === "string") {
-        if (!weightNames.has(b.weight)) fail("unknown-reference", `dispatch ${i} binds unknown weight '${b.weight}'`);
+        if (!weightNames.has(b.weight))
+          fail("unknown-reference", `dispatch ${i} binds unknown weight '${b.weight}'`);
         return { weight: b.weight };
       }
-      return fail("manifest-schema", `dispatches[${i}].bindings[${j}] must name a value or a weight`);
+      return fail(
+        "manifest-schema",
+        `dispatches[${i}].bindings[${j}] must name a value or a weight`,
+      );
     });
-    return { label: str(v.label, `dispatches[${i}].label`), kernel, bindings, grid: grid(v.grid, `dispatches[${i}].grid`) };
+    return {
+      label: str(v.label, `dispatches[${i}].label`),
+      kernel,
+      bindings,
+      grid: grid(v.grid, `dispatches[${i}].grid`),
+    };
   });
   const ir = raw.ir === undefined ? {} : { ir: str(raw.ir, "ir") };
   return { network, inputs, outputs, values, weights, kernels, dispatches, blobBytes, ...ir };
@@ -226,18 +289,28 @@ export interface ParsedBundle {
 
 /** Reads and checks a whole bundle: header, manifest, blob size and every weight checksum. */
 export function parseBundle(bytes: Uint8Array): ParsedBundle {
-  if (bytes.length < headerBytes) fail("truncated", `the file has ${bytes.length} bytes, fewer than the ${headerBytes}-byte header`);
+  if (bytes.length < headerBytes)
+    fail(
+      "truncated",
+      `the file has ${bytes.length} bytes, fewer than the ${headerBytes}-byte header`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const head = String.fromCharCode(bytes[0]!, bytes[1]!, bytes[2]!, bytes[3]!);
-  if (head !== magic) fail("magic", `not a cnnc bundle (starts with ${JSON.stringify(head)}, expected "${magic}")`);
+  if (head !== magic)
+    fail("magic", `not a cnnc bundle (starts with ${JSON.stringify(head)}, expected "${magic}")`);
   const version = view.getUint32(4, true);
-  if (version !== formatVersion) fail("version", `format version ${version}; this runtime reads version ${formatVersion}`);
+  if (version !== formatVersion)
+    fail("version", `format version ${version}; this runtime reads version ${formatVersion}`);
   const manifestBytes = view.getUint32(8, true);
   if (headerBytes + manifestBytes > bytes.length) {
-    fail("truncated", `the manifest needs ${manifestBytes} bytes but the file ends after ${bytes.length - headerBytes}`);
+    fail(
+      "truncated",
+      `the manifest needs ${manifestBytes} bytes but the file ends after ${bytes.length - headerBytes}`,
+    );
   }
   const manifestData = bytes.subarray(headerBytes, headerBytes + manifestBytes);
-  if (crc32(manifestData) !== view.getUint32(12, true)) fail("manifest-checksum", "the manifest does not match its checksum");
+  if (crc32(manifestData) !== view.getUint32(12, true))
+    fail("manifest-checksum", "the manifest does not match its checksum");
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(manifestData));

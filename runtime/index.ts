@@ -34,7 +34,10 @@ async function bytesOf(source: Uint8Array | ArrayBuffer | string | URL): Promise
   return new Uint8Array(await readFile(text.startsWith("file:") ? new URL(text) : text));
 }
 
-export async function loadModel(source: Uint8Array | ArrayBuffer | string | URL, options: LoadOptions = {}): Promise<LoadedModel> {
+export async function loadModel(
+  source: Uint8Array | ArrayBuffer | string | URL,
+  options: LoadOptions = {},
+): Promise<LoadedModel> {
   const bytes = await bytesOf(source);
   let device = options.device;
   let adapterName = "the given device";

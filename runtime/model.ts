@@ -61,7 +61,9 @@ export class Model {
     const limit = device.limits.maxStorageBufferBindingSize;
     for (const w of manifest.weights) {
       if (w.bytes > limit || w.bytes > device.limits.maxBufferSize) {
-        throw new RuntimeError(`weight '${w.name}' needs ${w.bytes} bytes; this device binds at most ${limit}`);
+        throw new RuntimeError(
+          `weight '${w.name}' needs ${w.bytes} bytes; this device binds at most ${limit}`,
+        );
       }
     }
     const weights = new Map<string, GPUBuffer>();
@@ -89,9 +91,15 @@ export class Model {
           );
         }
         try {
-          return await device.createComputePipelineAsync({ label, layout: "auto", compute: { module, entryPoint: "main" } });
+          return await device.createComputePipelineAsync({
+            label,
+            layout: "auto",
+            compute: { module, entryPoint: "main" },
+          });
         } catch (e) {
-          throw new RuntimeError(`kernel ${k} for ${users[k]!.join(", ")}: ${(e as Error).message}`);
+          throw new RuntimeError(
+            `kernel ${k} for ${users[k]!.join(", ")}: ${(e as Error).message}`,
+          );
         }
       }),
     );
@@ -122,20 +130,32 @@ export class Model {
       }
       const bytes = v.perBatch * batch * 4;
       if (bytes > limit) {
-        throw new RuntimeError(`batch ${batch} is too large: '${v.name}' needs ${bytes} bytes; this device binds at most ${limit}`);
+        throw new RuntimeError(
+          `batch ${batch} is too large: '${v.name}' needs ${bytes} bytes; this device binds at most ${limit}`,
+        );
       }
       buffers.set(
         v.name,
-        device.createBuffer({ label: v.name, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC }),
+        device.createBuffer({
+          label: v.name,
+          size: bytes,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+        }),
       );
     }
-    const params = device.createBuffer({ label: "params", size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const params = device.createBuffer({
+      label: "params",
+      size: 16,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     device.queue.writeBuffer(params, 0, new Uint32Array([batch, 0, 0, 0]));
     const bindGroups = this.manifest.dispatches.map((d) => {
       const pipeline = this.pipelines[d.kernel]!;
       const size = groups(d.grid, batch);
       if (size.some((n) => n > device.limits.maxComputeWorkgroupsPerDimension)) {
-        throw new RuntimeError(`batch ${batch} is too large for layer '${d.label}': it would need ${size.join("x")} workgroups`);
+        throw new RuntimeError(
+          `batch ${batch} is too large for layer '${d.label}': it would need ${size.join("x")} workgroups`,
+        );
       }
       return device.createBindGroup({
         label: d.label,
@@ -144,7 +164,9 @@ export class Model {
           { binding: 0, resource: { buffer: params } },
           ...d.bindings.map((b, i) => ({
             binding: i + 1,
-            resource: { buffer: "value" in b ? buffers.get(b.value)! : this.weights.get(b.weight)! },
+            resource: {
+              buffer: "value" in b ? buffers.get(b.value)! : this.weights.get(b.weight)!,
+            },
           })),
         ],
       });
@@ -152,7 +174,14 @@ export class Model {
     const readback = new Map(
       this.manifest.outputs.map((o) => {
         const bytes = o.shape.reduce((a, b) => a * b, 1) * batch * 4;
-        return [o.name, device.createBuffer({ label: `read ${o.name}`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })];
+        return [
+          o.name,
+          device.createBuffer({
+            label: `read ${o.name}`,
+            size: bytes,
+            usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+          }),
+        ];
       }),
     );
     const state = { buffers, params, bindGroups, readback };
@@ -161,19 +190,26 @@ export class Model {
   }
 
   /** Runs one inference. Inputs are NCHW float32 arrays holding `batch` samples. */
-  async run(inputs: Readonly<Record<string, Float32Array>>, options: RunOptions = {}): Promise<Record<string, Float32Array>> {
+  async run(
+    inputs: Readonly<Record<string, Float32Array>>,
+    options: RunOptions = {},
+  ): Promise<Record<string, Float32Array>> {
     if (this.disposed) throw new RuntimeError("the model was disposed");
     const batch = options.batch ?? 1;
-    if (!Number.isSafeInteger(batch) || batch < 1) throw new RuntimeError(`batch must be a positive integer, got ${batch}`);
+    if (!Number.isSafeInteger(batch) || batch < 1)
+      throw new RuntimeError(`batch must be a positive integer, got ${batch}`);
     for (const name of Object.keys(inputs)) {
       if (!this.manifest.inputs.some((i) => i.name === name)) {
-        throw new RuntimeError(`unknown input '${name}'; the model takes ${this.manifest.inputs.map((i) => i.name).join(", ")}`);
+        throw new RuntimeError(
+          `unknown input '${name}'; the model takes ${this.manifest.inputs.map((i) => i.name).join(", ")}`,
+        );
       }
     }
     for (const i of this.manifest.inputs) {
       const data = inputs[i.name];
       const expected = i.shape.reduce((a, b) => a * b, 1) * batch;
-      if (!data) throw new RuntimeError(`missing input '${i.name}' [${[batch, ...i.shape].join(", ")}]`);
+      if (!data)
+        throw new RuntimeError(`missing input '${i.name}' [${[batch, ...i.shape].join(", ")}]`);
       if (data.length !== expected) {
         throw new RuntimeError(
           `input '${i.name}': expected shape [${[batch, ...i.shape].join(", ")}] (${expected} values), got ${data.length} values`,
@@ -182,7 +218,8 @@ export class Model {
     }
     const s = this.state(batch);
     const device = this.device;
-    for (const i of this.manifest.inputs) device.queue.writeBuffer(s.buffers.get(i.name)!, 0, inputs[i.name]!);
+    for (const i of this.manifest.inputs)
+      device.queue.writeBuffer(s.buffers.get(i.name)!, 0, inputs[i.name]!);
     const encoder = device.createCommandEncoder({ label: this.manifest.network });
     const pass = encoder.beginComputePass({ label: this.manifest.network });
     this.manifest.dispatches.forEach((d, k) => {

@@ -47,7 +47,10 @@ async function webgpu(): Promise<WebgpuModule> {
 
 function describe(adapter: GPUAdapter): string {
   const i = adapter.info;
-  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s).join(" ").trim();
+  return [i.vendor, i.architecture, i.device, i.description]
+    .filter((s) => s)
+    .join(" ")
+    .trim();
 }
 
 async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDevice | undefined> {
@@ -57,13 +60,18 @@ async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDev
   const gpu = m.create([kind === "llvmpipe" ? "backend=opengles" : "backend=vulkan"]);
   instances.push(gpu);
   const adapter = await gpu.requestAdapter(
-    kind === "llvmpipe" ? ({ featureLevel: "compatibility" } as GPURequestAdapterOptions) : { powerPreference: "high-performance" },
+    kind === "llvmpipe"
+      ? ({ featureLevel: "compatibility" } as GPURequestAdapterOptions)
+      : { powerPreference: "high-performance" },
   );
   if (!adapter) return undefined;
   const name = describe(adapter);
   if (kind === "gpu" && software.test(name)) return undefined;
   if (kind === "swiftshader" && !/swiftshader/i.test(name)) return undefined;
-  const device = await adapter.requestDevice({ label: `cnnc on ${kind}`, requiredLimits: wantedLimits(adapter) });
+  const device = await adapter.requestDevice({
+    label: `cnnc on ${kind}`,
+    requiredLimits: wantedLimits(adapter),
+  });
   const words = {
     gpu: `GPU: ${name}`,
     llvmpipe: "llvmpipe (Mesa, OpenGL ES, compatibility mode)",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# One-time set-up of a fresh machine for cnnc: checks Node, installs the npm packages and
-# builds (npm ci runs the `prepare` script). Later stages that need system packages (the
-# WebGPU CPU adapters) install them here too, so that README, CI and developers share one path.
+# One-time set-up of a fresh Debian machine for cnnc: the system packages behind the two CPU
+# WebGPU adapters (a machine without a GPU still runs every kernel), then the npm packages and
+# the build (npm ci runs the `prepare` script). README, CI and developers share this one path.
+#   - Mesa llvmpipe through OpenGL ES (compatibility mode): libegl-mesa0, libgles2
+#   - SwiftShader through Vulkan (core WebGPU): chromium ships its ICD; libvulkan1 is the loader
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,23 @@ major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$major" -lt 20 ]; then
   echo "cnnc needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
   exit 1
+fi
+
+packages=(libegl-mesa0 libgles2 libvulkan1 chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: install ${missing[*]} (or their equivalents) for the CPU WebGPU adapters" >&2
+  else
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
 fi
 
 npm ci --no-audit --no-fund

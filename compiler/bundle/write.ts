@@ -1,9 +1,22 @@
 // Writes a `.cnnb` bundle: header, manifest, and the weights each at a 256-byte aligned offset
 // (the layout is defined once, in runtime/format.ts, which the reader uses too).
-import { alignUp, blobAlignment, blobStart, crc32, formatVersion, headerBytes, magic, type Manifest } from "../../runtime/format.js";
+import {
+  alignUp,
+  blobAlignment,
+  blobStart,
+  crc32,
+  formatVersion,
+  headerBytes,
+  magic,
+  type Manifest,
+} from "../../runtime/format.js";
 import type { Plan } from "../codegen/plan-types.js";
 
-export function writeBundle(plan: Plan, weights: ReadonlyMap<string, Float32Array>, ir?: string): Uint8Array {
+export function writeBundle(
+  plan: Plan,
+  weights: ReadonlyMap<string, Float32Array>,
+  ir?: string,
+): Uint8Array {
   const entries = plan.weights.map((w) => {
     const source = weights.get(w.source);
     if (!source) throw new Error(`internal: no data for weight '${w.source}'`);
@@ -16,11 +29,20 @@ export function writeBundle(plan: Plan, weights: ReadonlyMap<string, Float32Arra
   const table = entries.map(({ w, data }) => {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const part = w.rows ? { source: w.source, rows: w.rows } : {};
-    const entry = { name: w.name, shape: w.shape, offset, bytes: bytes.length, crc32: crc32(bytes), ...part };
+    const entry = {
+      name: w.name,
+      shape: w.shape,
+      offset,
+      bytes: bytes.length,
+      crc32: crc32(bytes),
+      ...part,
+    };
     offset = alignUp(offset + bytes.length, blobAlignment);
     return { entry, bytes };
   });
-  const blobBytes = table.length ? table[table.length - 1]!.entry.offset + table[table.length - 1]!.entry.bytes : 0;
+  const blobBytes = table.length
+    ? table[table.length - 1]!.entry.offset + table[table.length - 1]!.entry.bytes
+    : 0;
   const manifest: Manifest = {
     network: plan.network,
     inputs: plan.inputs,

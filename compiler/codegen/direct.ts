@@ -30,7 +30,11 @@ function flat(
     workgroupSize: [flatGroup, 1, 1],
     body: `${flatIndex}\nif (i >= params.batch * PER) { return; }\n${body}`,
   });
-  return { wgsl, bindings: bindings.map((b) => b.bind), grid: { kind: "flat", perBatch, groupSize: flatGroup } };
+  return {
+    wgsl,
+    bindings: bindings.map((b) => b.bind),
+    grid: { kind: "flat", perBatch, groupSize: flatGroup },
+  };
 }
 
 const read = (name: string, bind: Binding) => ({ role: { name, access: "read" as const }, bind });
@@ -216,7 +220,20 @@ export function poolKernel(g: Pool): Kernel {
   return flat(
     c * ho * wo,
     [read("x", { value: g.input }), write("y", g.output)],
-    { H: h, W: w, HO: ho, WO: wo, KH: g.k[0], KW: g.k[1], SH: g.s[0], SW: g.s[1], PT: g.p[0], PL: g.p[1], PB: g.p[2], PR: g.p[3] },
+    {
+      H: h,
+      W: w,
+      HO: ho,
+      WO: wo,
+      KH: g.k[0],
+      KW: g.k[1],
+      SH: g.s[0],
+      SW: g.s[1],
+      PT: g.p[0],
+      PL: g.p[1],
+      PB: g.p[2],
+      PR: g.p[3],
+    },
     `let ox = i % WO;
 let oy = (i / WO) % HO;
 let nc = i / (WO * HO);
@@ -237,7 +254,12 @@ ${max ? "y[i] = acc;" : `y[i] = acc / ${g.countPad ? "f32((y1 - y0) * (x1 - x0))
   );
 }
 
-export function globalPoolKernel(input: string, output: string, kind: "max" | "avg", shape: Dims3): Kernel {
+export function globalPoolKernel(
+  input: string,
+  output: string,
+  kind: "max" | "avg",
+  shape: Dims3,
+): Kernel {
   const [c, h, w] = shape;
   return flat(
     c,
@@ -250,7 +272,12 @@ y[i] = ${kind === "max" ? "acc" : "acc / f32(HW)"};`,
 }
 
 /** An activation applied elementwise. */
-export function activationKernel(input: string, output: string, perBatch: number, act: Activation): Kernel {
+export function activationKernel(
+  input: string,
+  output: string,
+  perBatch: number,
+  act: Activation,
+): Kernel {
   return flat(
     perBatch,
     [read("x", { value: input }), write("y", output)],
@@ -301,7 +328,9 @@ export function broadcastKernel(
     const full = [...s];
     while (full.length < 3) full.unshift(1);
     const per = full.reduce((a, b) => a * b, 1);
-    const strides = [full[1]! * full[2]!, full[2]!, 1].map((st, j) => (full[j] === 1 && dims[j] !== 1 ? 0 : st));
+    const strides = [full[1]! * full[2]!, full[2]!, 1].map((st, j) =>
+      full[j] === 1 && dims[j] !== 1 ? 0 : st,
+    );
     return `a${k}[n * ${per}u + c0 * ${strides[0]}u + c1 * ${strides[1]}u + c2 * ${strides[2]}u]`;
   });
   const sym = op === "add" ? " + " : " * ";
@@ -318,7 +347,12 @@ y[i] = ${terms.join(sym)};`,
 }
 
 /** Softmax over channels at each pixel (over features for a flat input), max-subtracted. */
-export function softmaxKernel(input: string, output: string, channels: number, inner: number): Kernel {
+export function softmaxKernel(
+  input: string,
+  output: string,
+  channels: number,
+  inner: number,
+): Kernel {
   return flat(
     inner,
     [read("x", { value: input }), write("y", output)],
@@ -335,7 +369,13 @@ for (var c = 0u; c < C; c++) { y[base + c * INNER] = exp(x[base + c * INNER] - m
 }
 
 /** Copies one concat input into its channel slice of the output. */
-export function concatCopyKernel(input: string, output: string, perBatch: number, outPerBatch: number, offset: number): Kernel {
+export function concatCopyKernel(
+  input: string,
+  output: string,
+  perBatch: number,
+  outPerBatch: number,
+  offset: number,
+): Kernel {
   return flat(
     perBatch,
     [read("x", { value: input }), write("y", output)],
@@ -376,7 +416,15 @@ y[i] = (1.0 - fy) * top + fy * bottom;`;
   );
 }
 
-export function padKernel(input: string, output: string, inShape: Dims3, outShape: Dims3, p: Quad, mode: PadMode, value: number): Kernel {
+export function padKernel(
+  input: string,
+  output: string,
+  inShape: Dims3,
+  outShape: Dims3,
+  p: Quad,
+  mode: PadMode,
+  value: number,
+): Kernel {
   const [c, h, w] = inShape;
   const [, ho, wo] = outShape;
   const fetch = (v: string, n: string): string =>
@@ -399,7 +447,12 @@ y[i] = x[(nc * H + u32(iy)) * W + u32(ix)];`,
 }
 
 /** PyTorch's LocalResponseNorm across channels (see the reference interpreter). */
-export function lrnKernel(input: string, output: string, shape: Dims3, a: { size: number; alpha: number; beta: number; k: number }): Kernel {
+export function lrnKernel(
+  input: string,
+  output: string,
+  shape: Dims3,
+  a: { size: number; alpha: number; beta: number; k: number },
+): Kernel {
   const [c, h, w] = shape;
   return flat(
     c * h * w,

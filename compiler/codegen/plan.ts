@@ -1,7 +1,14 @@
 // From IR to a dispatch plan: kernel selection (which generator, by op and shape) is here;
 // shader writing is in the generators. Every value gets a buffer (flatten and dropout alias
 // their input's); identical shaders are kept once.
-import { elementCount, formatShape, valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
+import {
+  elementCount,
+  formatShape,
+  valueShapes,
+  type Graph,
+  type Node,
+  type Shape,
+} from "../ir/graph.js";
 import { gemmConvKernel } from "./gemm.js";
 import {
   activationKernel,
@@ -38,7 +45,10 @@ export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
   const maxBinding = options.maxBindingBytes ?? defaultMaxBinding;
   const shapes = valueShapes(graph);
   const declared = new Map(graph.weights.map((w) => [w.name, w.shape]));
-  const values: PlanValue[] = graph.inputs.map((i) => ({ name: i.name, perBatch: elementCount(i.shape) }));
+  const values: PlanValue[] = graph.inputs.map((i) => ({
+    name: i.name,
+    perBatch: elementCount(i.shape),
+  }));
   const weights = new Map<string, PlanWeight>();
   const kernels: string[] = [];
   const kernelIndex = new Map<string, number>();
@@ -89,13 +99,22 @@ export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
         if (chunks.length === 1) return [{ name: useWeight(name), rows: [0, rows] as const }];
         return chunks.map(([r0, r1]) => {
           const chunk = `${name}[${r0}:${r1}]`;
-          weights.set(chunk, { name: chunk, shape: [r1 - r0, ...shape.slice(1)], source: name, rows: [r0, r1] });
+          weights.set(chunk, {
+            name: chunk,
+            shape: [r1 - r0, ...shape.slice(1)],
+            source: name,
+            rows: [r0, r1],
+          });
           return { name: chunk, rows: [r0, r1] as const };
         });
       },
     });
   }
-  const outputs = graph.outputs.map((o) => ({ name: o.name, value: o.value, shape: shapes.get(o.value)! }));
+  const outputs = graph.outputs.map((o) => ({
+    name: o.name,
+    value: o.value,
+    shape: shapes.get(o.value)!,
+  }));
   return {
     network: graph.name,
     inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape })),
@@ -129,11 +148,35 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
       // depthwise convs and the other padding modes take the direct kernel.
       if (a.g === 1 && a.padmode === "zeros") {
         e.emit(
-          gemmConvKernel({ input: x, output: y, weight: e.weight(w!), ...bias, inShape: xs, outShape: ys, k: a.k, s: a.s, d: a.d, pad: [a.p[0], a.p[1]] }),
+          gemmConvKernel({
+            input: x,
+            output: y,
+            weight: e.weight(w!),
+            ...bias,
+            inShape: xs,
+            outShape: ys,
+            k: a.k,
+            s: a.s,
+            d: a.d,
+            pad: [a.p[0], a.p[1]],
+          }),
         );
       } else {
         e.emit(
-          directConvKernel({ input: x, output: y, weight: e.weight(w!), ...bias, inShape: xs, outShape: ys, k: a.k, s: a.s, d: a.d, p: a.p, groups: a.g, padmode: a.padmode }),
+          directConvKernel({
+            input: x,
+            output: y,
+            weight: e.weight(w!),
+            ...bias,
+            inShape: xs,
+            outShape: ys,
+            k: a.k,
+            s: a.s,
+            d: a.d,
+            p: a.p,
+            groups: a.g,
+            padmode: a.padmode,
+          }),
         );
       }
       return;
@@ -143,16 +186,55 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
       const [dw, pw, b] = node.weights;
       const mid: Dims3 = [xs[0] * a.mult, ys[1], ys[2]];
       const t = e.temp("depthwise", mid[0] * mid[1] * mid[2]);
-      e.emit(directConvKernel({ input: x, output: t, weight: e.weight(dw!), inShape: xs, outShape: mid, k: a.k, s: a.s, d: a.d, p: a.p, groups: xs[0], padmode: a.padmode }));
       e.emit(
-        gemmConvKernel({ input: t, output: y, weight: e.weight(pw!), ...(b === undefined ? {} : { bias: e.weight(b) }), inShape: mid, outShape: ys, k: [1, 1], s: [1, 1], d: [1, 1], pad: [0, 0] }),
+        directConvKernel({
+          input: x,
+          output: t,
+          weight: e.weight(dw!),
+          inShape: xs,
+          outShape: mid,
+          k: a.k,
+          s: a.s,
+          d: a.d,
+          p: a.p,
+          groups: xs[0],
+          padmode: a.padmode,
+        }),
+      );
+      e.emit(
+        gemmConvKernel({
+          input: t,
+          output: y,
+          weight: e.weight(pw!),
+          ...(b === undefined ? {} : { bias: e.weight(b) }),
+          inShape: mid,
+          outShape: ys,
+          k: [1, 1],
+          s: [1, 1],
+          d: [1, 1],
+          pad: [0, 0],
+        }),
       );
       return;
     }
     case "deconv2d": {
       const a = node.attrs;
       const [w, b] = node.weights;
-      e.emit(deconvKernel({ input: x, output: y, weight: e.weight(w!), ...(b === undefined ? {} : { bias: e.weight(b) }), inShape: xs, outShape: ys, k: a.k, s: a.s, d: a.d, p: a.p, groups: a.g }));
+      e.emit(
+        deconvKernel({
+          input: x,
+          output: y,
+          weight: e.weight(w!),
+          ...(b === undefined ? {} : { bias: e.weight(b) }),
+          inShape: xs,
+          outShape: ys,
+          k: a.k,
+          s: a.s,
+          d: a.d,
+          p: a.p,
+          groups: a.g,
+        }),
+      );
       return;
     }
     case "dense": {
@@ -163,7 +245,19 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
       const inputs = inShapes[0]?.[0] ?? 1;
       for (const chunk of e.splitRows(w!, units)) {
         e.emit(
-          gemmConvKernel({ input: x, output: y, weight: chunk.name, ...(b === undefined ? {} : { bias: e.weight(b) }), inShape: [inputs, 1, 1], outShape: [units, 1, 1], k: [1, 1], s: [1, 1], d: [1, 1], pad: [0, 0], channels: chunk.rows }),
+          gemmConvKernel({
+            input: x,
+            output: y,
+            weight: chunk.name,
+            ...(b === undefined ? {} : { bias: e.weight(b) }),
+            inShape: [inputs, 1, 1],
+            outShape: [units, 1, 1],
+            k: [1, 1],
+            s: [1, 1],
+            d: [1, 1],
+            pad: [0, 0],
+            channels: chunk.rows,
+          }),
         );
       }
       return;
@@ -172,7 +266,19 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
     case "avgpool2d": {
       const a = node.attrs;
       const countPad = node.op === "avgpool2d" && node.attrs.count_pad;
-      e.emit(poolKernel({ input: x, output: y, kind: node.op === "maxpool2d" ? "max" : "avg", countPad, inShape: xs, outShape: ys, k: a.k, s: a.s, p: a.p }));
+      e.emit(
+        poolKernel({
+          input: x,
+          output: y,
+          kind: node.op === "maxpool2d" ? "max" : "avg",
+          countPad,
+          inShape: xs,
+          outShape: ys,
+          k: a.k,
+          s: a.s,
+          p: a.p,
+        }),
+      );
       return;
     }
     case "globalavgpool":
@@ -181,7 +287,16 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
       return;
     case "batchnorm": {
       const [g, b, m, v] = node.weights.map((w) => e.weight(w));
-      e.emit(batchNormKernel(x, y, [g!, b!, m!, v!], node.shape[0] ?? 1, perBatch / (node.shape[0] ?? 1), node.attrs.eps));
+      e.emit(
+        batchNormKernel(
+          x,
+          y,
+          [g!, b!, m!, v!],
+          node.shape[0] ?? 1,
+          perBatch / (node.shape[0] ?? 1),
+          node.attrs.eps,
+        ),
+      );
       return;
     }
     case "relu":

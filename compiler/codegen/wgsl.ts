@@ -21,7 +21,10 @@ export interface ShaderSpec {
 }
 
 export function buildShader(spec: ShaderSpec): string {
-  const lines = ["struct Params { batch: u32 }", "@group(0) @binding(0) var<uniform> params: Params;"];
+  const lines = [
+    "struct Params { batch: u32 }",
+    "@group(0) @binding(0) var<uniform> params: Params;",
+  ];
   spec.bindings.forEach((b, i) => {
     lines.push(`@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${b.name}: array<f32>;`);
   });
@@ -64,7 +67,10 @@ export const erfWgsl = `fn erf_approx(x: f32) -> f32 {
 }`;
 
 export type Activation =
-  | { readonly op: "relu" | "relu6" | "sigmoid" | "tanh" | "gelu" | "silu" | "hardswish" | "hardsigmoid" }
+  | {
+      readonly op:
+        "relu" | "relu6" | "sigmoid" | "tanh" | "gelu" | "silu" | "hardswish" | "hardsigmoid";
+    }
   | { readonly op: "leaky_relu"; readonly alpha: number };
 
 /** The WGSL expression of an activation applied to `v`; GELU needs `erfWgsl` declared. */

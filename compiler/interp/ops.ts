@@ -60,7 +60,8 @@ function conv(
               for (let kx = 0; kx < kw; kx++) {
                 const ix = sourceIndex(ox * a.s[1]! - a.p[1] + kx * a.d[1]!, wd, padmode);
                 if (ix < 0) continue;
-                acc += x[((n * c + cin) * h + iy) * wd + ix]! * w[((o * cg + ci) * kh + ky) * kw + kx]!;
+                acc +=
+                  x[((n * c + cin) * h + iy) * wd + ix]! * w[((o * cg + ci) * kh + ky) * kw + kx]!;
               }
             }
           }
@@ -138,7 +139,8 @@ function pool(node: Node & { op: "maxpool2d" | "avgpool2d" }, x: Tensor, ctx: Op
             count++;
           }
         }
-        out[(nc * ho + oy) * wo + ox] = node.op === "maxpool2d" ? acc : acc / (countPad ? padded : count);
+        out[(nc * ho + oy) * wo + ox] =
+          node.op === "maxpool2d" ? acc : acc / (countPad ? padded : count);
       }
     }
   }
@@ -173,7 +175,12 @@ function map(x: Tensor, f: (v: number) => number): Tensor {
   return x.map(f);
 }
 
-function channelwise(node: Node, x: Tensor, ctx: OpContext, f: (v: number, ch: number) => number): Tensor {
+function channelwise(
+  node: Node,
+  x: Tensor,
+  ctx: OpContext,
+  f: (v: number, ch: number) => number,
+): Tensor {
   const s = ctx.inputShapes[0] ?? [];
   const c = s[0] ?? 1;
   const inner = size(s.slice(1));
@@ -181,7 +188,12 @@ function channelwise(node: Node, x: Tensor, ctx: OpContext, f: (v: number, ch: n
 }
 
 /** NumPy broadcasting of same-rank [C, H, W] (or [F]) operands to the output shape. */
-function broadcastBinary(node: Node, inputs: readonly Tensor[], ctx: OpContext, f: (a: number, b: number) => number): Tensor {
+function broadcastBinary(
+  node: Node,
+  inputs: readonly Tensor[],
+  ctx: OpContext,
+  f: (a: number, b: number) => number,
+): Tensor {
   const out = node.shape;
   const total = size(out);
   const result = new Float64Array(ctx.batch * total);
@@ -218,7 +230,16 @@ function broadcastBinary(node: Node, inputs: readonly Tensor[], ctx: OpContext, 
 export const opImpls: Readonly<Record<OpKind, OpImpl>> = {
   conv2d(node, [x], ctx) {
     if (node.op !== "conv2d") throw new Error("conv2d");
-    return conv(x!, ctx.inputShapes[0]!, node.shape, ctx.weights[0]!, ctx.weights[1], node.attrs, node.attrs.padmode, ctx.batch);
+    return conv(
+      x!,
+      ctx.inputShapes[0]!,
+      node.shape,
+      ctx.weights[0]!,
+      ctx.weights[1],
+      node.attrs,
+      node.attrs.padmode,
+      ctx.batch,
+    );
   },
   deconv2d(node, [x], ctx) {
     if (node.op !== "deconv2d") throw new Error("deconv2d");
@@ -229,7 +250,16 @@ export const opImpls: Readonly<Record<OpKind, OpImpl>> = {
     const a = node.attrs;
     const [c] = dims3(ctx.inputShapes[0]);
     const mid: Shape = [c * a.mult, node.shape[1]!, node.shape[2]!];
-    const dw = conv(x!, ctx.inputShapes[0]!, mid, ctx.weights[0]!, undefined, { ...a, g: c }, a.padmode, ctx.batch);
+    const dw = conv(
+      x!,
+      ctx.inputShapes[0]!,
+      mid,
+      ctx.weights[0]!,
+      undefined,
+      { ...a, g: c },
+      a.padmode,
+      ctx.batch,
+    );
     const one = { k: [1, 1], s: [1, 1], p: [0, 0, 0, 0] as Quad, d: [1, 1], g: 1 };
     return conv(dw, mid, node.shape, ctx.weights[1]!, ctx.weights[2], one, "zeros", ctx.batch);
   },
@@ -258,9 +288,19 @@ export const opImpls: Readonly<Record<OpKind, OpImpl>> = {
   // y = (x - mean) / sqrt(var + eps) * gamma + beta
   batchnorm(node, [x], ctx) {
     if (node.op !== "batchnorm") throw new Error("batchnorm");
-    const [gamma, beta, mean, variance] = ctx.weights as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const [gamma, beta, mean, variance] = ctx.weights as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
     const eps = node.attrs.eps;
-    return channelwise(node, x!, ctx, (v, ch) => ((v - mean[ch]!) / Math.sqrt(variance[ch]! + eps)) * gamma[ch]! + beta[ch]!);
+    return channelwise(
+      node,
+      x!,
+      ctx,
+      (v, ch) => ((v - mean[ch]!) / Math.sqrt(variance[ch]! + eps)) * gamma[ch]! + beta[ch]!,
+    );
   },
   // y = W x + b, W: [units, inputs]
   dense(node, [x], ctx) {
@@ -342,7 +382,11 @@ export const opImpls: Readonly<Record<OpKind, OpImpl>> = {
       for (let ch = 0; ch < c; ch++) {
         for (let i = 0; i < hw; i++) {
           let sum = 0;
-          for (let j = Math.max(0, ch - Math.floor(n / 2)); j <= Math.min(c - 1, ch + Math.floor((n - 1) / 2)); j++) {
+          for (
+            let j = Math.max(0, ch - Math.floor(n / 2));
+            j <= Math.min(c - 1, ch + Math.floor((n - 1) / 2));
+            j++
+          ) {
             const v = x![(b * c + j) * hw + i]!;
             sum += v * v;
           }

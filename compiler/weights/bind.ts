@@ -9,7 +9,11 @@ export class WeightsError extends Error {
   }
 }
 
-export function bindWeights(graph: Graph, file: ReadonlyMap<string, NamedTensor>, source = "the weights file"): Map<string, Float32Array> {
+export function bindWeights(
+  graph: Graph,
+  file: ReadonlyMap<string, NamedTensor>,
+  source = "the weights file",
+): Map<string, Float32Array> {
   const problems: string[] = [];
   const out = new Map<string, Float32Array>();
   for (const w of graph.weights) {
@@ -20,14 +24,17 @@ export function bindWeights(graph: Graph, file: ReadonlyMap<string, NamedTensor>
     }
     const same = t.shape.length === w.shape.length && t.shape.every((d, i) => d === w.shape[i]);
     if (!same) {
-      problems.push(`'${w.name}' is ${formatShape(t.shape)} in ${source}, the network needs ${formatShape(w.shape)}`);
+      problems.push(
+        `'${w.name}' is ${formatShape(t.shape)} in ${source}, the network needs ${formatShape(w.shape)}`,
+      );
       continue;
     }
     out.set(w.name, t.data);
   }
   const declared = new Set(graph.weights.map((w) => w.name));
   for (const name of file.keys()) {
-    if (!declared.has(name)) problems.push(`${source} has '${name}', which the network does not use`);
+    if (!declared.has(name))
+      problems.push(`${source} has '${name}', which the network does not use`);
   }
   if (problems.length) throw new WeightsError(problems);
   return out;

@@ -1,3 +1,8 @@
 export { initWeights, random } from "./init.js";
-export { readSafetensors, writeSafetensors, SafetensorsError, type NamedTensor } from "./safetensors.js";
+export {
+  readSafetensors,
+  writeSafetensors,
+  SafetensorsError,
+  type NamedTensor,
+} from "./safetensors.js";
 export { bindWeights, WeightsError } from "./bind.js";

@@ -25,11 +25,16 @@ export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > bytes.length - 8) {
-    throw new SafetensorsError(`${file}: header length ${headerLength} runs past the end of the file`);
+    throw new SafetensorsError(
+      `${file}: header length ${headerLength} runs past the end of the file`,
+    );
   }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<
+      string,
+      unknown
+    >;
   } catch {
     throw new SafetensorsError(`${file}: the header is not valid JSON`);
   }
@@ -39,7 +44,10 @@ export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string
     if (name === "__metadata__") continue;
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const width = typeof e.dtype === "string" ? dtypeBytes[e.dtype] : undefined;
-    if (!width) throw new SafetensorsError(`${file}: tensor '${name}' has unsupported dtype ${String(e.dtype)}`);
+    if (!width)
+      throw new SafetensorsError(
+        `${file}: tensor '${name}' has unsupported dtype ${String(e.dtype)}`,
+      );
     const shape = e.shape;
     const offsets = e.data_offsets;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -50,8 +58,13 @@ export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string
     }
     const [begin, end] = offsets as [number, number];
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end >= begin && base + end <= bytes.length) || end - begin !== count * width) {
-      throw new SafetensorsError(`${file}: tensor '${name}' data is out of range or the wrong size`);
+    if (
+      !(begin >= 0 && end >= begin && base + end <= bytes.length) ||
+      end - begin !== count * width
+    ) {
+      throw new SafetensorsError(
+        `${file}: tensor '${name}' data is out of range or the wrong size`,
+      );
     }
     const data = new Float32Array(count);
     const dv = new DataView(bytes.buffer, bytes.byteOffset + base + begin, end - begin);
@@ -80,7 +93,11 @@ export function writeSafetensors(tensors: ReadonlyMap<string, NamedTensor>): Uin
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, t] of tensors) {
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    header[name] = {
+      dtype: "F32",
+      shape: t.shape,
+      data_offsets: [offset, offset + t.data.byteLength],
+    };
     offset += t.data.byteLength;
   }
   let json = JSON.stringify(header);

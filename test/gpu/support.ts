@@ -17,12 +17,19 @@ export function gpu(): Promise<NodeDevice> {
   return shared;
 }
 
-export function randomInput(graph: Graph, batch: number, seed: number): Record<string, Float32Array> {
+export function randomInput(
+  graph: Graph,
+  batch: number,
+  seed: number,
+): Record<string, Float32Array> {
   const rand = random(seed);
   return Object.fromEntries(
     graph.inputs.map((i) => [
       i.name,
-      Float32Array.from({ length: batch * i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 4 - 2),
+      Float32Array.from(
+        { length: batch * i.shape.reduce((a, b) => a * b, 1) },
+        () => rand() * 4 - 2,
+      ),
     ]),
   );
 }
@@ -37,11 +44,17 @@ export interface ParityOptions {
  * Runs the network on the GPU and on the float64 reference; asserts every output agrees
  * within 1e-4, relative to the output's magnitude where that exceeds 1.
  */
-export async function expectParity(graphOrText: Graph | string, options: ParityOptions = {}): Promise<number> {
+export async function expectParity(
+  graphOrText: Graph | string,
+  options: ParityOptions = {},
+): Promise<number> {
   const graph = typeof graphOrText === "string" ? lowerText(graphOrText) : graphOrText;
   const batch = options.batch ?? 1;
   const weights = initWeights(graph, options.seed ?? 1);
-  const plan = planGraph(graph, options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {});
+  const plan = planGraph(
+    graph,
+    options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {},
+  );
   const { device } = await gpu();
   const model = await Model.create(writeBundle(plan, weights, printIr(graph)), device);
   try {

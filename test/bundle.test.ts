@@ -1,0 +1,112 @@
+// The bundle format: what the writer writes the reader reads back; every kind of corruption is
+// a named BundleError, never a crash, a hang or a quietly wrong model.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { writeBundle } from "../compiler/bundle/index.js";
+import { planGraph } from "../compiler/codegen/index.js";
+import { printIr } from "../compiler/ir/index.js";
+import { initWeights } from "../compiler/weights/index.js";
+import { BundleError, parseBundle } from "../runtime/index.js";
+import { lowerFile } from "./support/compile.js";
+
+const graph = lowerFile("examples/lenet5.cnn");
+const weights = initWeights(graph, 3);
+const plan = planGraph(graph);
+const bytes = writeBundle(plan, weights, printIr(graph));
+
+function checkOf(b: Uint8Array): string | undefined {
+  try {
+    parseBundle(b);
+    return undefined;
+  } catch (e) {
+    if (e instanceof BundleError) return e.check;
+    throw e;
+  }
+}
+
+describe("bundle round trip", () => {
+  it("reads back the plan, the IR and every weight bit for bit", () => {
+    const { manifest, blob } = parseBundle(bytes);
+    expect(manifest.network).toBe("LeNet5");
+    expect(manifest.kernels).toEqual(plan.kernels);
+    expect(manifest.dispatches).toEqual(plan.dispatches);
+    expect(manifest.values).toEqual(plan.values);
+    expect(manifest.ir).toBe(printIr(graph));
+    for (const w of manifest.weights) {
+      expect(w.offset % 256).toBe(0);
+      const copy = new Uint8Array(blob.subarray(w.offset, w.offset + w.bytes));
+      expect(new Float32Array(copy.buffer)).toEqual(weights.get(w.name));
+    }
+  });
+
+  it("dedupes identical kernels", () => {
+    const p = planGraph(lowerFile("examples/vgg16.cnn"));
+    expect(p.kernels.length).toBeLessThan(p.dispatches.length);
+    expect(new Set(p.kernels).size).toBe(p.kernels.length);
+  });
+
+  it("splits a dense weight over the binding limit into row ranges (VGG-16's 411 MB fc6)", () => {
+    const p = planGraph(lowerFile("examples/vgg16.cnn"));
+    const parts = p.weights.filter((w) => w.source === "dense_1.weight");
+    expect(parts.map((w) => w.rows)).toEqual([
+      [0, 1337],
+      [1337, 2674],
+      [2674, 4011],
+      [4011, 4096],
+    ]);
+    expect(parts.every((w) => w.shape[0]! * 25088 * 4 <= 128 * 1024 * 1024)).toBe(true);
+  });
+});
+
+describe("corrupt bundles", () => {
+  it("names the check a file fails", () => {
+    const bad = (f: (b: Uint8Array) => void): string | undefined => {
+      const b = bytes.slice();
+      f(b);
+      return checkOf(b);
+    };
+    expect(bad((b) => b.set([0x50, 0x4b], 0))).toBe("magic");
+    expect(bad((b) => new DataView(b.buffer).setUint32(4, 99, true))).toBe("version");
+    expect(bad((b) => (b[20] = b[20]! ^ 0x01))).toBe("manifest-checksum");
+    expect(bad((b) => (b[b.length - 3] = b[b.length - 3]! ^ 0xff))).toBe("weight-checksum");
+    expect(checkOf(bytes.subarray(0, 10))).toBe("truncated");
+    expect(checkOf(bytes.subarray(0, bytes.length - 1))).toBe("truncated");
+  });
+
+  it("any truncation is a BundleError", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: bytes.length - 1 }), (n) => {
+        expect(checkOf(bytes.subarray(0, n))).toBeDefined();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it(
+    "any flipped byte is a BundleError, or lands in padding and changes nothing",
+    { timeout: 60_000 },
+    () => {
+      const original = parseBundle(bytes);
+      fc.assert(
+        fc.property(
+          fc.nat({ max: bytes.length - 1 }),
+          fc.integer({ min: 1, max: 255 }),
+          (at, mask) => {
+            const b = bytes.slice();
+            b[at] = b[at]! ^ mask;
+            if (checkOf(b) === undefined) {
+              const again = parseBundle(b);
+              expect(again.manifest).toEqual(original.manifest);
+              for (const w of again.manifest.weights) {
+                expect(again.blob.subarray(w.offset, w.offset + w.bytes)).toEqual(
+                  original.blob.subarray(w.offset, w.offset + w.bytes),
+                );
+              }
+            }
+          },
+        ),
+        { numRuns: 200 },
+      );
+    },
+  );
+});

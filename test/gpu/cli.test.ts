@@ -1,0 +1,137 @@
+// `cnnc build` and `cnnc run` as users run them: the built binary on a real adapter.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readNpy, writeNpy } from "../../cli/npy.js";
+
+const dir = mkdtempSync(join(tmpdir(), "cnnc-run-"));
+
+function cnnc(...args: string[]) {
+  const r = spawnSync(process.execPath, ["dist/cli/bin.js", ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const noStack = /\bat .*\.js:\d+/;
+
+describe("cnnc build and run", () => {
+  const bundle = join(dir, "l.cnnb");
+
+  it("builds LeNet-5 and runs it on random input, printing the adapter and the top classes", () => {
+    const b = cnnc("build", "examples/lenet5.cnn", "-o", bundle, "--emit-dir", join(dir, "parts"));
+    expect(b.code, b.err).toBe(0);
+    expect(b.out).toMatch(/^wrote .*l\.cnnb: \d+ kernels, \d+ dispatches, [\d,]+ bytes$/m);
+    expect(readFileSync(join(dir, "parts", "kernels", "0.wgsl"), "utf8")).toMatch(
+      /^\/\/ used by: c1\n/,
+    );
+    expect(readFileSync(join(dir, "parts", "ir.txt"), "utf8")).toMatch(/^graph LeNet5 \{/);
+    const r = cnnc("run", bundle, "--input", "random", "--batch", "2");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(
+      new RegExp(
+        `^adapter: ${process.env.CNNC_ADAPTER === "swiftshader" ? "SwiftShader" : "llvmpipe"}`,
+        "m",
+      ),
+    );
+    expect(r.out).toMatch(/^output softmax_1 \[2, 10\]$/m);
+    expect(r.out).toMatch(/^ {2}sample 1: top 5: \d \(0\.\d+\)/m);
+  });
+
+  it("GPU and --cpu agree through .npy files; --bench prints a median", () => {
+    const x = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => Math.cos(i));
+    writeFileSync(join(dir, "x.npy"), writeNpy([3, 1, 32, 32], x));
+    const gpu = cnnc(
+      "run",
+      bundle,
+      "--input",
+      join(dir, "x.npy"),
+      "--output",
+      join(dir, "gpu.npy"),
+      "--bench",
+      "2",
+    );
+    expect(gpu.code, gpu.err).toBe(0);
+    expect(gpu.out).toMatch(/^latency: median [\d.]+ ms, min [\d.]+ ms over 2 runs \(batch 3/m);
+    const cpu = cnnc(
+      "run",
+      bundle,
+      "--input",
+      join(dir, "x.npy"),
+      "--cpu",
+      "--output",
+      join(dir, "cpu.npy"),
+    );
+    expect(cpu.code, cpu.err).toBe(0);
+    expect(cpu.out).toMatch(/^adapter: CPU reference interpreter/m);
+    const a = readNpy(readFileSync(join(dir, "gpu.npy")));
+    const b = readNpy(readFileSync(join(dir, "cpu.npy")));
+    expect(a.shape).toEqual([3, 10]);
+    for (let i = 0; i < a.data.length; i++)
+      expect(Math.abs(a.data[i]! - b.data[i]!)).toBeLessThan(1e-5);
+  });
+
+  it("runs a .cnn directly, with trained weights from safetensors", () => {
+    const b = cnnc(
+      "build",
+      "examples/sepnet.cnn",
+      "-o",
+      join(dir, "s.cnnb"),
+      "--emit-dir",
+      join(dir, "sparts"),
+      "--seed",
+      "9",
+    );
+    expect(b.code, b.err).toBe(0);
+    const weights = join(dir, "sparts", "weights.safetensors");
+    const fromBundle = cnnc("run", join(dir, "s.cnnb"), "--input", "random", "--cpu");
+    const fromSource = cnnc(
+      "run",
+      "examples/sepnet.cnn",
+      "--weights",
+      weights,
+      "--input",
+      "random",
+      "--cpu",
+    );
+    expect(fromSource.code, fromSource.err).toBe(0);
+    expect(fromSource.out.split("\n").slice(1)).toEqual(fromBundle.out.split("\n").slice(1));
+  });
+
+  it("user errors are one clear line and exit 1", () => {
+    const corrupt = readFileSync(bundle);
+    corrupt[corrupt.length - 5] ^= 0xff;
+    writeFileSync(join(dir, "bad.cnnb"), corrupt);
+    const cases: [string[], RegExp][] = [
+      [
+        ["run", join(dir, "bad.cnnb"), "--input", "random"],
+        /invalid bundle \(weight-checksum\): weight '[\w.]+' does not match its checksum/,
+      ],
+      [["run", join(dir, "nope.cnnb"), "--input", "random"], /cannot read/],
+      [["run", "README.md", "--input", "random"], /invalid bundle \(magic\)/],
+      [
+        ["run", bundle, "--input", join(dir, "x.npy"), "--batch", "2"],
+        /input 'x' expects shape \[2, 1, 32, 32\]; '.*x\.npy' is \(3, 1, 32, 32\)/,
+      ],
+      [["run", bundle], /give --input/],
+      [["run", bundle, "--input", "y=random"], /the model has no input 'y'; its inputs: x/],
+      [
+        [
+          "build",
+          "examples/lenet5.cnn",
+          "-o",
+          join(dir, "w.cnnb"),
+          "--weights",
+          join(dir, "sparts", "weights.safetensors"),
+        ],
+        /the weights do not fit the network:\n {2}'.*' lacks 'c1\.weight' \(\[6,1,5,5\]\)/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = cnnc(...args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.err).toMatch(message);
+      expect(r.err).not.toMatch(noStack);
+    }
+  });
+});
