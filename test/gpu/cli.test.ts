@@ -100,7 +100,7 @@ describe("cnnc build and run", () => {
 
   it("user errors are one clear line and exit 1", () => {
     const corrupt = readFileSync(bundle);
-    corrupt[corrupt.length - 5] ^= 0xff;
+    corrupt[corrupt.length - 5] = corrupt[corrupt.length - 5]! ^ 0xff;
     writeFileSync(join(dir, "bad.cnnb"), corrupt);
     const cases: [string[], RegExp][] = [
       [
