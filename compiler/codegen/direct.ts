@@ -68,6 +68,7 @@ export interface DirectConv {
   readonly p: Quad;
   readonly groups: number;
   readonly padmode: PadMode;
+  readonly residual?: string;
   readonly act?: Activation;
 }
 
@@ -98,6 +99,7 @@ export function directConvKernel(g: DirectConv): Kernel {
       read("x", { value: g.input }),
       read("wt", { weight: g.weight }),
       ...(g.bias ? [read("bias", { weight: g.bias })] : []),
+      ...(g.residual ? [read("res", { value: g.residual })] : []),
       write("y", g.output),
     ],
     consts,
@@ -120,7 +122,7 @@ for (var ci = 0u; ci < CG; ci++) {
     }
   }
 }
-y[i] = ${activationWgsl(g.act, "acc")};`,
+y[i] = ${activationWgsl(g.act, g.residual ? "(acc + res[i])" : "acc")};`,
     activationDecls(g.act),
   );
 }

@@ -6,7 +6,7 @@
 // The im2col matrix A is never stored: the A-loader computes each element as it fills the
 // workgroup tile. A workgroup computes a TM x TN tile of C with TK-wide steps through K, both
 // operand tiles in workgroup memory; each of its 16x16 threads accumulates a 4x4 block in
-// registers. The epilogue adds the bias and applies an activation. Dense layers are the same
+// registers. The epilogue adds the bias and a residual, and applies an activation. Dense layers are the same
 // GEMM with a 1x1 window over a 1x1 map (m = batch, k = inputs).
 import type { Binding, Kernel } from "./plan-types.js";
 import { activationDecls, activationWgsl, buildShader, type Activation } from "./wgsl.js";
@@ -16,6 +16,8 @@ export interface GemmConv {
   readonly output: string;
   readonly weight: string;
   readonly bias?: string;
+  /** Added before the activation: a value of the output's shape (a fused residual add). */
+  readonly residual?: string;
   /** [C, H, W] in, [F, HO, WO] out. */
   readonly inShape: readonly [number, number, number];
   readonly outShape: readonly [number, number, number];
@@ -41,6 +43,7 @@ export function gemmConvKernel(g: GemmConv): Kernel {
     { value: g.input },
     { weight: g.weight },
     ...(g.bias ? [{ weight: g.bias }] : []),
+    ...(g.residual ? [{ value: g.residual }] : []),
     { value: g.output },
   ];
   const consts = {
@@ -67,6 +70,7 @@ export function gemmConvKernel(g: GemmConv): Kernel {
       { name: "x", access: "read" },
       { name: "wt", access: "read" },
       ...(g.bias ? [{ name: "bias", access: "read" as const }] : []),
+      ...(g.residual ? [{ name: "res", access: "read" as const }] : []),
       { name: "y", access: "read_write" },
     ],
     consts,
@@ -124,8 +128,9 @@ for (var i = 0u; i < 4u; i++) {
   for (var j = 0u; j < 4u; j++) {
     let n = col0 + lid.x * 4u + j;
     if (n >= NC) { continue; }
-    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""};
-    y[(b * F + N0 + n) * HO * WO + p] = ${activationWgsl(g.act, "v")};
+    let o = (b * F + N0 + n) * HO * WO + p;
+    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[o]" : ""};
+    y[o] = ${activationWgsl(g.act, "v")};
   }
 }`,
   });

@@ -25,6 +25,7 @@ import {
   upsampleKernel,
 } from "./direct.js";
 import type { Kernel, Plan, PlanDispatch, PlanValue, PlanWeight } from "./plan-types.js";
+import { epilogueActivation, type Activation } from "./wgsl.js";
 
 export interface CodegenOptions {
   /**
@@ -126,6 +127,16 @@ export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
   };
 }
 
+/** The fused activation and residual of a conv2d or dense node, as generator options. */
+function epilogueOf(node: Node & { op: "conv2d" | "dense" }): {
+  act?: Activation;
+  residual?: string;
+} {
+  const act = epilogueActivation(node.attrs.act, node.attrs.alpha);
+  const residual = node.inputs[1];
+  return { ...(act ? { act } : {}), ...(residual ? { residual } : {}) };
+}
+
 interface Emitter {
   emit(k: Kernel): void;
   weight(name: string): string;
@@ -144,6 +155,7 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
       const a = node.attrs;
       const [w, b] = node.weights;
       const bias = b === undefined ? {} : { bias: e.weight(b) };
+      const epilogue = epilogueOf(node);
       // Selection: the implicit GEMM serves ungrouped convs with zero padding; grouped and
       // depthwise convs and the other padding modes take the direct kernel.
       if (a.g === 1 && a.padmode === "zeros") {
@@ -159,6 +171,7 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
             s: a.s,
             d: a.d,
             pad: [a.p[0], a.p[1]],
+            ...epilogue,
           }),
         );
       } else {
@@ -176,6 +189,7 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
             p: a.p,
             groups: a.g,
             padmode: a.padmode,
+            ...epilogue,
           }),
         );
       }
@@ -257,6 +271,7 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
             d: [1, 1],
             pad: [0, 0],
             channels: chunk.rows,
+            ...epilogueOf(node),
           }),
         );
       }

@@ -99,6 +99,13 @@ export function activationWgsl(act: Activation | undefined, v: string): string {
   }
 }
 
+/** The epilogue activation of a conv2d or dense node, or none. */
+export function epilogueActivation(act: string, alpha: number): Activation | undefined {
+  if (act === "none") return undefined;
+  if (act === "leaky_relu") return { op: "leaky_relu", alpha };
+  return { op: act as Exclude<Activation["op"], "leaky_relu"> };
+}
+
 export function activationDecls(act: Activation | undefined): string[] {
   return act?.op === "gelu" ? [erfWgsl] : [];
 }

@@ -2,7 +2,7 @@
 // float64 accumulation. These are the oracle the GPU kernels are tested against, so each one
 // states the definition it follows (PyTorch's, where frameworks differ).
 import type { Node, Shape } from "../ir/graph.js";
-import type { OpKind, PadMode, Quad } from "../ir/ops.js";
+import type { EpilogueAct, OpKind, PadMode, Quad } from "../ir/ops.js";
 
 export type Tensor = Float64Array;
 
@@ -171,6 +171,32 @@ export function erf(x: number): number {
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 const relu6 = (v: number): number => Math.min(Math.max(v, 0), 6);
 
+/** Every activation, as the unary ops and the conv/dense epilogue both apply them. */
+export const activations: Readonly<Record<EpilogueAct, (v: number, alpha: number) => number>> = {
+  none: (v) => v,
+  relu: (v) => Math.max(v, 0),
+  relu6,
+  leaky_relu: (v, alpha) => (v > 0 ? v : alpha * v),
+  sigmoid,
+  tanh: Math.tanh,
+  gelu: (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
+  silu: (v) => v * sigmoid(v),
+  hardswish: (v) => (v * relu6(v + 3)) / 6,
+  hardsigmoid: (v) => relu6(v + 3) / 6,
+};
+
+/** y = act(y + residual), in place. */
+function epilogue(
+  y: Tensor,
+  residual: Tensor | undefined,
+  act: EpilogueAct,
+  alpha: number,
+): Tensor {
+  const f = activations[act];
+  for (let i = 0; i < y.length; i++) y[i] = f(y[i]! + (residual ? residual[i]! : 0), alpha);
+  return y;
+}
+
 function map(x: Tensor, f: (v: number) => number): Tensor {
   return x.map(f);
 }
@@ -228,18 +254,12 @@ function broadcastBinary(
 }
 
 export const opImpls: Readonly<Record<OpKind, OpImpl>> = {
-  conv2d(node, [x], ctx) {
+  conv2d(node, [x, residual], ctx) {
     if (node.op !== "conv2d") throw new Error("conv2d");
-    return conv(
-      x!,
-      ctx.inputShapes[0]!,
-      node.shape,
-      ctx.weights[0]!,
-      ctx.weights[1],
-      node.attrs,
-      node.attrs.padmode,
-      ctx.batch,
-    );
+    const a = node.attrs;
+    const w = ctx.weights;
+    const y = conv(x!, ctx.inputShapes[0]!, node.shape, w[0]!, w[1], a, a.padmode, ctx.batch);
+    return epilogue(y, residual, a.act, a.alpha);
   },
   deconv2d(node, [x], ctx) {
     if (node.op !== "deconv2d") throw new Error("deconv2d");
@@ -303,7 +323,7 @@ export const opImpls: Readonly<Record<OpKind, OpImpl>> = {
     );
   },
   // y = W x + b, W: [units, inputs]
-  dense(node, [x], ctx) {
+  dense(node, [x, residual], ctx) {
     if (node.op !== "dense") throw new Error("dense");
     const inputs = ctx.inputShapes[0]?.[0] ?? 0;
     const units = node.attrs.units;
@@ -316,7 +336,7 @@ export const opImpls: Readonly<Record<OpKind, OpImpl>> = {
         out[n * units + u] = acc;
       }
     }
-    return out;
+    return epilogue(out, residual, node.attrs.act, node.attrs.alpha);
   },
   flatten: (_, [x]) => x!,
   dropout: (_, [x]) => x!,
@@ -397,18 +417,18 @@ export const opImpls: Readonly<Record<OpKind, OpImpl>> = {
     }
     return out;
   },
-  relu: (_, [x]) => map(x!, (v) => Math.max(v, 0)),
+  relu: (_, [x]) => map(x!, (v) => activations.relu(v, 0)),
   relu6: (_, [x]) => map(x!, relu6),
   leaky_relu: (node, [x]) => {
     const alpha = node.op === "leaky_relu" ? node.attrs.alpha : 0;
-    return map(x!, (v) => (v > 0 ? v : alpha * v));
+    return map(x!, (v) => activations.leaky_relu(v, alpha));
   },
   sigmoid: (_, [x]) => map(x!, sigmoid),
   tanh: (_, [x]) => map(x!, Math.tanh),
-  gelu: (_, [x]) => map(x!, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2))),
-  silu: (_, [x]) => map(x!, (v) => v * sigmoid(v)),
-  hardswish: (_, [x]) => map(x!, (v) => (v * relu6(v + 3)) / 6),
-  hardsigmoid: (_, [x]) => map(x!, (v) => relu6(v + 3) / 6),
+  gelu: (_, [x]) => map(x!, (v) => activations.gelu(v, 0)),
+  silu: (_, [x]) => map(x!, (v) => activations.silu(v, 0)),
+  hardswish: (_, [x]) => map(x!, (v) => activations.hardswish(v, 0)),
+  hardsigmoid: (_, [x]) => map(x!, (v) => activations.hardsigmoid(v, 0)),
   // Over channels, per pixel (per sample for flat input); max-subtracted for stability.
   softmax(node, [x], ctx) {
     const s = ctx.inputShapes[0] ?? [];

@@ -10,6 +10,40 @@ export type Quad = readonly [number, number, number, number];
 export type PadMode = "zeros" | "replicate" | "reflect";
 export const padModes: readonly PadMode[] = ["zeros", "replicate", "reflect"];
 export type UpsampleMode = "nearest" | "bilinear";
+
+/** An activation a conv or dense layer applies in its epilogue (fusion puts it there). */
+export type EpilogueAct =
+  | "none"
+  | "relu"
+  | "relu6"
+  | "leaky_relu"
+  | "sigmoid"
+  | "tanh"
+  | "gelu"
+  | "silu"
+  | "hardswish"
+  | "hardsigmoid";
+export const epilogueActs: readonly EpilogueAct[] = [
+  "none",
+  "relu",
+  "relu6",
+  "leaky_relu",
+  "sigmoid",
+  "tanh",
+  "gelu",
+  "silu",
+  "hardswish",
+  "hardsigmoid",
+];
+
+/**
+ * The epilogue of conv2d and dense: y = act(conv(x) + bias + residual), where the residual is
+ * an optional second input of the output's shape and `alpha` is leaky_relu's slope.
+ */
+interface Epilogue {
+  readonly act: EpilogueAct;
+  readonly alpha: number;
+}
 export const upsampleModes: readonly UpsampleMode[] = ["nearest", "bilinear"];
 
 interface ConvAttrs {
@@ -31,7 +65,7 @@ interface PoolAttrs {
 type NoAttrs = Readonly<Record<never, never>>;
 
 export interface OpAttrs {
-  conv2d: ConvAttrs;
+  conv2d: ConvAttrs & Epilogue;
   /** Transposed convolution; `outpad` adds rows/columns at the bottom/right of the output. */
   deconv2d: Omit<ConvAttrs, "padmode"> & { readonly outpad: Pair };
   /** Depthwise (`mult` filters per channel) then pointwise 1x1; bias after the pointwise. */
@@ -42,7 +76,7 @@ export interface OpAttrs {
   globalavgpool: NoAttrs;
   globalmaxpool: NoAttrs;
   batchnorm: { readonly eps: number };
-  dense: { readonly units: number; readonly bias: boolean };
+  dense: { readonly units: number; readonly bias: boolean } & Epilogue;
   flatten: NoAttrs;
   dropout: { readonly p: number };
   upsample: { readonly scale: Pair; readonly mode: UpsampleMode };
@@ -82,10 +116,14 @@ export interface WeightSpec {
 /** A shape rule's complaint, worded without the op name (the caller knows what to call it). */
 export class ShapeError extends Error {}
 
+/** Exact input count; "many": two or more; "residual": one, and an optional residual. */
+export type Arity = number | "many" | "residual";
+
 export interface OpDef<K extends OpKind> {
   readonly attrs: { readonly [A in keyof OpAttrs[K]]-?: AttrKind };
-  /** Exact input count, or "many" for two or more. */
-  readonly arity: number | "many";
+  /** Values an attribute takes unless said otherwise; the text form leaves them out. */
+  readonly defaults?: Partial<OpAttrs[K]>;
+  readonly arity: Arity;
   weights(attrs: OpAttrs[K], inputs: readonly Shape[]): readonly WeightSpec[];
   infer(attrs: OpAttrs[K], inputs: readonly Shape[]): Shape;
 }
@@ -187,6 +225,18 @@ function unary<K extends OpKind>(attrs: OpDef<K>["attrs"]): OpDef<K> {
 }
 
 const poolAttrs = { k: "pair", s: "pair", p: "quad", ceil: "bool" } as const;
+const epilogueAttrs = { act: epilogueActs, alpha: "float" } as const;
+const epilogueDefaults = { act: "none", alpha: 0 } as const;
+
+/** The optional residual input must have exactly the output's shape. */
+function checkResidual(out: Shape, residual: Shape | undefined): Shape {
+  if (residual && (residual.length !== out.length || residual.some((d, i) => d !== out[i]))) {
+    throw new ShapeError(
+      `residual ${formatShape(residual)} does not match the output ${formatShape(out)}`,
+    );
+  }
+  return out;
+}
 const convAttrs = { filters: "int", k: "pair", s: "pair", p: "quad", d: "pair" } as const;
 
 function pool(attrs: PoolAttrs, inputs: readonly Shape[]): Shape {
@@ -228,19 +278,20 @@ function broadcast(inputs: readonly Shape[]): Shape {
 
 export const ops: { readonly [K in OpKind]: OpDef<K> } = {
   conv2d: {
-    attrs: { ...convAttrs, g: "int", padmode: padModes, bias: "bool" },
-    arity: 1,
+    attrs: { ...convAttrs, g: "int", padmode: padModes, bias: "bool", ...epilogueAttrs },
+    defaults: epilogueDefaults,
+    arity: "residual",
     weights: (a, [x]) => [
       { role: "weight", shape: [a.filters, (x?.[0] ?? 0) / a.g, a.k[0], a.k[1]] },
       ...(a.bias ? [{ role: "bias", shape: [a.filters] }] : []),
     ],
-    infer(a, [x]) {
+    infer(a, [x, residual]) {
       const [c, h, w] = spatial(x);
       divisible("input channels", c, a.g);
       divisible("filters", a.filters, a.g);
       checkReflect(a.p, h, w, a.padmode);
       const [ho, wo] = slidingWindow("kernel", x, a.k, a.s, a.p, a.d, false);
-      return checked([a.filters, ho, wo]);
+      return checkResidual(checked([a.filters, ho, wo]), residual);
     },
   },
   deconv2d: {
@@ -315,17 +366,18 @@ export const ops: { readonly [K in OpKind]: OpDef<K> } = {
     },
   },
   dense: {
-    attrs: { units: "int", bias: "bool" },
-    arity: 1,
+    attrs: { units: "int", bias: "bool", ...epilogueAttrs },
+    defaults: epilogueDefaults,
+    arity: "residual",
     weights: (a, [x]) => [
       { role: "weight", shape: [a.units, x?.[0] ?? 0] },
       ...(a.bias ? [{ role: "bias", shape: [a.units] }] : []),
     ],
-    infer(a, [x]) {
+    infer(a, [x, residual]) {
       if (!x || x.length !== 1) {
         throw new ShapeError(`expects a flat [F] input, got ${formatShape(x ?? [])}`);
       }
-      return checked([a.units]);
+      return checkResidual(checked([a.units]), residual);
     },
   },
   flatten: {
@@ -412,6 +464,13 @@ export function opDef(op: OpKind): OpDef<OpKind> {
 }
 
 /** The input count an op accepts, as a sentence fragment. */
-export function arityText(arity: number | "many"): string {
+export function arityText(arity: Arity): string {
+  if (arity === "residual") return "one input and an optional residual";
   return arity === "many" ? "two or more inputs" : arity === 1 ? "one input" : `${arity} inputs`;
+}
+
+export function arityAllows(arity: Arity, n: number): boolean {
+  if (arity === "many") return n >= 2;
+  if (arity === "residual") return n === 1 || n === 2;
+  return n === arity;
 }

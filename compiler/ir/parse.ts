@@ -150,7 +150,9 @@ function node(r: Reader, name: string): Node {
     }
     r.next("punct", "}");
   }
+  const defaults = (opDef(op).defaults ?? {}) as Readonly<Record<string, unknown>>;
   for (const key of Object.keys(schema)) {
+    if (!(key in attrs) && key in defaults) attrs[key] = defaults[key];
     if (!(key in attrs)) r.fail(`${op} '${name}' lacks attribute '${key}'`);
   }
   r.next("punct", ":");

@@ -23,9 +23,13 @@ function attrValue(kind: AttrKind, value: unknown): string {
 }
 
 export function printAttrs(node: Node): string {
-  const schema = opDef(node.op).attrs as Readonly<Record<string, AttrKind>>;
+  const def = opDef(node.op);
+  const schema = def.attrs as Readonly<Record<string, AttrKind>>;
+  const defaults = (def.defaults ?? {}) as Readonly<Record<string, unknown>>;
   const values = node.attrs as Readonly<Record<string, unknown>>;
-  const parts = Object.keys(schema).map((k) => `${k}=${attrValue(schema[k]!, values[k])}`);
+  const parts = Object.keys(schema)
+    .filter((k) => !(k in defaults) || defaults[k] !== values[k])
+    .map((k) => `${k}=${attrValue(schema[k]!, values[k])}`);
   return parts.length ? ` {${parts.join(" ")}}` : "";
 }
 

@@ -1,7 +1,7 @@
 // The verifier: the IR's invariants, checked after lowering and (in tests, or with
 // --verify-each) after every pass. It reports every problem it finds, not only the first.
 import { formatShape, type Graph, type Shape } from "./graph.js";
-import { arityText, opDef, ShapeError, type AttrKind } from "./ops.js";
+import { arityAllows, arityText, opDef, ShapeError, type AttrKind } from "./ops.js";
 
 export class VerifyError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -51,8 +51,7 @@ export function verifyProblems(graph: Graph): string[] {
     const at = `%${node.name} (${node.op})`;
     if (shapes.has(node.name)) problems.push(`${at}: value is defined twice`);
     const def = opDef(node.op);
-    const arityOk =
-      def.arity === "many" ? node.inputs.length >= 2 : node.inputs.length === def.arity;
+    const arityOk = arityAllows(def.arity, node.inputs.length);
     if (!arityOk) problems.push(`${at}: takes ${arityText(def.arity)}, has ${node.inputs.length}`);
     const inputShapes: Shape[] = [];
     for (const v of node.inputs) {

@@ -183,6 +183,9 @@ function convWindow(a: Args, input: Shape): { k: Pair; s: Pair; d: Pair; p: Quad
   return { k, s, d, p: explicitPadding(a.padding("pad"), input, k, s, d) };
 }
 
+/** Layers as written apply no activation of their own; fusion may give them one. */
+const noEpilogue = { act: "none", alpha: 0 } as const;
+
 const convTail: readonly ParamSpec[] = [
   { name: "bias", kind: "bool", default: true },
   { name: "padmode", kind: padModes, default: "zeros" },
@@ -206,6 +209,7 @@ export const layers: Readonly<Record<string, LayerDef>> = {
         g: a.int("groups"),
         padmode: a.word("padmode"),
         bias: a.bool("bias"),
+        ...noEpilogue,
       },
     }),
   },
@@ -227,6 +231,7 @@ export const layers: Readonly<Record<string, LayerDef>> = {
           g: c,
           padmode: a.word("padmode"),
           bias: a.bool("bias"),
+          ...noEpilogue,
         },
       };
     },
@@ -313,7 +318,7 @@ export const layers: Readonly<Record<string, LayerDef>> = {
     ],
     lower(a, site) {
       flatInput(site, "dense");
-      return { op: "dense", attrs: { units: a.int("units"), bias: a.bool("bias") } };
+      return { op: "dense", attrs: { units: a.int("units"), bias: a.bool("bias"), ...noEpilogue } };
     },
   },
   flatten: {

@@ -90,3 +90,28 @@ describe("GPU parity per op", () => {
     await expectParity(net("[40]", "dense(23)"), { batch: 3, maxBindingBytes: 1024 });
   });
 });
+
+describe("GPU parity of the fused epilogue: act(conv + bias + residual)", () => {
+  const fused = `graph F {
+  input %x : f32[N,6,9,7]
+  weight @a.weight : f32[6,6,3,3]
+  weight @a.bias : f32[6]
+  weight @b.weight : f32[6,3,3,3]
+  weight @d.weight : f32[5,378]
+  weight @d.bias : f32[5]
+  weight @e.weight : f32[5,5]
+  %a = conv2d(%x, %x, @a.weight, @a.bias) {filters=6 k=[3,3] s=[1,1] p=[1,1,1,1] d=[1,1] g=1 padmode=zeros bias=true act=relu} : f32[N,6,9,7]
+  %b = conv2d(%a, %x, @b.weight) {filters=6 k=[3,3] s=[1,1] p=[1,1,1,1] d=[1,1] g=2 padmode=reflect bias=false act=leaky_relu alpha=0.2} : f32[N,6,9,7]
+  %f = flatten(%b) : f32[N,378]
+  %d = dense(%f, @d.weight, @d.bias) {units=5 bias=true act=gelu} : f32[N,5]
+  %e = dense(%d, %d, @e.weight) {units=5 bias=false act=hardswish} : f32[N,5]
+  output y = %e
+}
+`;
+  for (const batch of [1, 3]) {
+    it(`GEMM conv, direct conv and dense (batch ${batch})`, async () => {
+      const { parseIr, verify } = await import("../../compiler/ir/index.js");
+      await expectParity(verify(parseIr(fused)), { batch });
+    });
+  }
+});
