@@ -24,7 +24,8 @@ export interface BuildOptions {
 export interface Built {
   readonly bytes: Uint8Array;
   readonly plan: Plan;
-  readonly weights: Map<string, Float32Array>;
+  /** The graph the bundle runs (after the passes), with its weights. */
+  readonly graph: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
 }
 
 export function loadWeights(graph: Graph, options: BuildOptions): Map<string, Float32Array> {
@@ -45,20 +46,36 @@ export function loadWeights(graph: Graph, options: BuildOptions): Map<string, Fl
   }
 }
 
-export function buildGraph(graph: Graph, options: BuildOptions): Built {
+/**
+ * Weights, passes, codegen, bundle. `optimize` runs the passes (identity when absent), on the
+ * graph with its weights attached, so that folding passes rewrite the weights too.
+ */
+export function buildGraph(
+  graph: Graph,
+  options: BuildOptions,
+  optimize: (g: Graph) => Graph = (g) => g,
+): Built {
   const weights = loadWeights(graph, options);
+  const optimized = optimize({ ...graph, constants: weights });
+  const constants = optimized.constants;
+  if (!constants) throw new Error("internal: a pass dropped the weights");
   let plan: Plan;
   try {
-    plan = planGraph(graph, options.maxBinding ? { maxBindingBytes: options.maxBinding } : {});
+    plan = planGraph(optimized, options.maxBinding ? { maxBindingBytes: options.maxBinding } : {});
   } catch (e) {
     if (e instanceof CodegenError) throw new UserError(e.message);
     throw e;
   }
-  return { bytes: writeBundle(plan, weights, printIr(graph)), plan, weights };
+  return {
+    bytes: writeBundle(plan, constants, printIr(optimized)),
+    plan,
+    graph: { ...optimized, constants },
+  };
 }
 
 /** --emit-dir: the bundle's parts as files, for reading and diffing. */
-export function emitParts(dir: string, built: Built, graph: Graph): void {
+export function emitParts(dir: string, built: Built): void {
+  const graph = built.graph;
   mkdirSync(join(dir, "kernels"), { recursive: true });
   const { plan } = built;
   writeFileSync(join(dir, "ir.txt"), printIr(graph));
@@ -72,7 +89,7 @@ export function emitParts(dir: string, built: Built, graph: Graph): void {
     writeFileSync(join(dir, "kernels", `${k}.wgsl`), `// used by: ${users.join(", ")}\n${code}`);
   });
   const tensors = new Map(
-    [...built.weights].map(([name, data]) => [
+    [...built.graph.constants].map(([name, data]) => [
       name,
       { shape: graph.weights.find((w) => w.name === name)!.shape, data },
     ]),

@@ -3,12 +3,23 @@
 import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { formatSummary, summarize, summaryJson } from "../compiler/analysis/index.js";
+import { compareOptimized } from "./compare.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
 import { buildGraph, emitParts } from "./build.js";
 import { frontend, positiveInt, report, UserError, type Io } from "./common.js";
 import { nodeHost } from "./host.js";
+import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
 import { runCommand, type RunOptions } from "./run.js";
+
+interface BuildCliOptions extends OptimizeOptions {
+  readonly output?: string;
+  readonly weights?: string;
+  readonly seed: string;
+  readonly emitDir?: string;
+  readonly maxBinding?: string;
+  readonly network?: string;
+}
 
 export type { Io } from "./common.js";
 
@@ -54,59 +65,87 @@ function program(io: Io): Command {
     .argument("<file>", "the .cnn file")
     .option(...networkOption)
     .option("--json", "print the report as JSON")
-    .action((file: string, opts: { network?: string; json?: boolean }) => {
-      const report = summarize(frontend(io, file, opts.network));
-      io.out(
-        opts.json ? JSON.stringify(summaryJson(report), null, 2) + "\n" : formatSummary(report),
-      );
-    });
+    .option(
+      "--optimized",
+      "also compile, and compare dispatches, MACs and memory before and after the passes",
+    );
+  addOptimizeOptions(
+    cnnc.commands.find((c) => c.name() === "summary")!,
+    "2",
+  ).action(
+    (
+      file: string,
+      opts: OptimizeOptions & { network?: string; json?: boolean; optimized?: boolean },
+    ) => {
+      const before = frontend(io, file, opts.network);
+      const after = opts.optimized ? optimize(io, before, opts) : before;
+      const report = summarize(after);
+      const comparison = opts.optimized
+        ? compareOptimized(before, after, `-O${opts.passes ? " (--passes)" : (opts.opt ?? "2")}`)
+        : undefined;
+      if (opts.json) {
+        const json = summaryJson(report) as Record<string, unknown>;
+        io.out(
+          JSON.stringify(comparison ? { ...json, optimization: comparison.json } : json, null, 2) +
+            "\n",
+        );
+      } else {
+        io.out(formatSummary(report) + (comparison ? `\n${comparison.text}` : ""));
+      }
+    },
+  );
 
   cnnc
     .command("ir")
     .description("print the network's IR (the compiler's intermediate form) as text")
     .argument("<file>", "the .cnn file")
-    .option(...networkOption)
-    .action((file: string, opts: { network?: string }) => {
-      io.out(printIr(frontend(io, file, opts.network)));
-    });
+    .option(...networkOption);
+  addOptimizeOptions(
+    cnnc.commands.find((c) => c.name() === "ir")!,
+    "0",
+  ).action((file: string, opts: OptimizeOptions & { network?: string }) => {
+    const graph = optimize(io, frontend(io, file, opts.network), opts);
+    if (opts.dumpIr === undefined) io.out(printIr(graph));
+  });
 
-  cnnc
-    .command("build")
-    .description("compile a .cnn network to a .cnnb bundle (WGSL kernels, dispatch plan, weights)")
-    .argument("<file>", "the .cnn file")
-    .option("-o, --output <file>", "the bundle to write (default: <network>.cnnb)")
-    .option("--weights <file>", "trained weights, a .safetensors file keyed by layer path")
-    .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
-    .option("--emit-dir <dir>", "also write the IR, the plan, each kernel and the weights as files")
-    .option("--max-binding <bytes>", "largest storage binding of the target (default 134217728)")
-    .option(...networkOption)
-    .action(
-      (
-        file: string,
-        opts: {
-          output?: string;
-          weights?: string;
-          seed: string;
-          emitDir?: string;
-          maxBinding?: string;
-          network?: string;
-        },
-      ) => {
-        const graph = frontend(io, file, opts.network);
-        const built = buildGraph(graph, {
-          ...(opts.weights ? { weights: opts.weights } : {}),
-          seed: Number(opts.seed),
-          ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
-        });
-        const out = opts.output ?? `${graph.name}.cnnb`;
-        writeFileSync(out, built.bytes);
-        if (opts.emitDir) emitParts(opts.emitDir, built, graph);
-        const p = built.plan;
-        io.out(
-          `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes\n`,
-        );
+  addOptimizeOptions(
+    cnnc
+      .command("build")
+      .description(
+        "compile a .cnn network to a .cnnb bundle (WGSL kernels, dispatch plan, weights)",
+      )
+      .argument("<file>", "the .cnn file")
+      .option("-o, --output <file>", "the bundle to write (default: <network>.cnnb)")
+      .option("--weights <file>", "trained weights, a .safetensors file keyed by layer path")
+      .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
+      .option(
+        "--emit-dir <dir>",
+        "also write the IR, the plan, each kernel and the weights as files",
+      )
+      .option("--max-binding <bytes>", "largest storage binding of the target (default 134217728)")
+      .option(...networkOption),
+    "2",
+  ).action((file: string, opts: BuildCliOptions) => {
+    const graph = frontend(io, file, opts.network);
+    const reports: string[] = [];
+    const built = buildGraph(
+      graph,
+      {
+        ...(opts.weights ? { weights: opts.weights } : {}),
+        seed: Number(opts.seed),
+        ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
       },
+      (g) => optimize(io, g, opts, (line) => reports.push(line)),
     );
+    const out = opts.output ?? `${graph.name}.cnnb`;
+    writeFileSync(out, built.bytes);
+    if (opts.emitDir) emitParts(opts.emitDir, built);
+    const p = built.plan;
+    io.out(
+      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes\n`,
+    );
+    for (const line of reports) io.out(`  ${line}\n`);
+  });
 
   cnnc
     .command("run")
@@ -130,8 +169,11 @@ function program(io: Io): Command {
     .option("--seed <n>", "seed of random inputs (and of weights for a .cnn)", "0")
     .option("--weights <file>", "for a .cnn: trained weights (.safetensors)")
     .option("--top <k>", "how many top classes to print per sample", "5")
-    .option(...networkOption)
-    .action(async (file: string, opts: RunOptions) => runCommand(io, file, opts));
+    .option(...networkOption);
+  addOptimizeOptions(
+    cnnc.commands.find((c) => c.name() === "run")!,
+    "2",
+  ).action(async (file: string, opts: RunOptions) => runCommand(io, file, opts));
 
   return cnnc;
 }

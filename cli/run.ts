@@ -16,8 +16,9 @@ import {
 import { buildGraph } from "./build.js";
 import { frontend, positiveInt, UserError, type Io } from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
+import { optimize, type OptimizeOptions } from "./optimize.js";
 
-export interface RunOptions {
+export interface RunOptions extends OptimizeOptions {
   readonly input: readonly string[];
   readonly batch?: string;
   readonly cpu?: boolean;
@@ -40,15 +41,13 @@ interface Loaded {
 function load(io: Io, file: string, o: RunOptions): Loaded {
   if (file.endsWith(".cnn")) {
     const graph = frontend(io, file, o.network);
-    const built = buildGraph(graph, {
-      ...(o.weights ? { weights: o.weights } : {}),
-      seed: Number(o.seed ?? 0),
-    });
-    return {
-      bytes: built.bytes,
-      manifest: parseBundle(built.bytes).manifest,
-      cpu: () => ({ graph, weights: built.weights }),
-    };
+    const built = buildGraph(
+      graph,
+      { ...(o.weights ? { weights: o.weights } : {}), seed: Number(o.seed ?? 0) },
+      (g) => optimize(io, g, o),
+    );
+    const cpu = { graph: built.graph, weights: new Map(built.graph.constants) };
+    return { bytes: built.bytes, manifest: parseBundle(built.bytes).manifest, cpu: () => cpu };
   }
   let bytes: Uint8Array;
   try {

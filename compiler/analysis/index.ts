@@ -3,3 +3,4 @@ export type { LayerReport, NetworkReport } from "./summary.js";
 export { formatSummary, compact, grouped, bytes } from "./format.js";
 export { macs } from "./macs.js";
 export { receptiveField } from "./receptive-field.js";
+export { activationMemory, type MemoryFigures } from "./memory.js";

@@ -52,6 +52,11 @@ export interface Graph {
   readonly weights: readonly WeightDecl[];
   readonly nodes: readonly Node[];
   readonly outputs: readonly GraphOutput[];
+  /**
+   * The weights' values, when known (absent for a structure-only graph, e.g. `cnnc summary`).
+   * Passes that change weights (BN folding) compute new values when these are present.
+   */
+  readonly constants?: ReadonlyMap<string, Float32Array>;
 }
 
 export function elementCount(shape: Shape): number {

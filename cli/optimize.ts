@@ -1,0 +1,64 @@
+// The optimisation options every compiling command shares: -O level, an explicit pass list,
+// --dump-ir after a pass, --verify-each.
+import type { Command } from "commander";
+import type { Graph } from "../compiler/ir/index.js";
+import { passesByName, pipelines, runPasses, UnknownPassError } from "../compiler/passes/index.js";
+import { UserError, type Io } from "./common.js";
+
+export interface OptimizeOptions {
+  readonly opt?: string;
+  readonly passes?: string;
+  readonly dumpIr?: string;
+  readonly verifyEach?: boolean;
+}
+
+export function addOptimizeOptions(cmd: Command, defaultLevel: "0" | "2"): Command {
+  return cmd
+    .option(
+      "-O, --opt <level>",
+      "optimisation level: 0 (no passes), 1 (cleanups, BN folding), 2 (and fusion)",
+      defaultLevel,
+    )
+    .option("--passes <list>", "run these passes, comma-separated, instead of a level")
+    .option("--dump-ir <pass>", "print the IR after that pass")
+    .option("--verify-each", "verify the IR after every pass");
+}
+
+/** Runs the chosen passes; pass reports go to `report` (one line each). */
+export function optimize(
+  io: Io,
+  graph: Graph,
+  o: OptimizeOptions,
+  report?: (line: string) => void,
+): Graph {
+  let passes;
+  try {
+    if (o.passes !== undefined)
+      passes = passesByName(
+        o.passes
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s),
+      );
+    else {
+      const level = `O${o.opt ?? "2"}`;
+      if (!(level in pipelines)) throw new UserError(`-O takes 0, 1 or 2, got '${o.opt}'`);
+      passes = pipelines[level as keyof typeof pipelines];
+    }
+  } catch (e) {
+    if (e instanceof UnknownPassError) throw new UserError(e.message);
+    throw e;
+  }
+  if (o.dumpIr !== undefined && !passes.some((p) => p.name === o.dumpIr)) {
+    throw new UserError(
+      `--dump-ir ${o.dumpIr}: that pass does not run here (running: ${passes.map((p) => p.name).join(", ") || "none"})`,
+    );
+  }
+  return runPasses(graph, passes, {
+    ...(o.verifyEach ? { verifyEach: true } : {}),
+    ...(o.dumpIr !== undefined
+      ? { dump: { after: o.dumpIr, write: (t: string) => io.out(t) } }
+      : {}),
+    report: (pass, line) => report?.(`${pass}: ${line}`),
+  });
+}

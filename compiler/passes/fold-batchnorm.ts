@@ -1,0 +1,64 @@
+// Batch norm after a conv or dense layer folds into that layer's weights. With
+//   s = gamma / sqrt(var + eps)   (per output channel)
+// the layer's output y = w*x + b becomes s*(y - mean) + beta = (s*w)*x + (s*(b - mean) + beta):
+//   w' = w * s   (each output channel's slice),   b' = (b - mean) * s + beta.
+// It folds only where that is exact: the layer applies no activation or residual of its own yet,
+// and nothing else reads its output. Any other batch norm stays a scale-shift kernel.
+import type { Graph, Node, WeightDecl } from "../ir/graph.js";
+import { producers, useCounts, withNodes, type Pass } from "./pass.js";
+
+export const foldBatchNorm: Pass = {
+  name: "fold-batchnorm",
+  summary: "fold batch norm into the conv or dense layer before it",
+  run(graph, ctx) {
+    const bns = graph.nodes.filter((n) => n.op === "batchnorm");
+    if (bns.length === 0) return graph;
+    const uses = useCounts(graph);
+    const made = producers(graph);
+    const replace = new Map<string, Node>(); // producer name -> folded producer
+    const renamed = new Map<string, string>();
+    const weights = new Map(graph.weights.map((w) => [w.name, w]));
+    const constants = graph.constants ? new Map(graph.constants) : undefined;
+    for (const bn of bns) {
+      if (bn.op !== "batchnorm") continue;
+      const p = made.get(bn.inputs[0]!);
+      const foldable =
+        p !== undefined &&
+        (p.op === "conv2d" || p.op === "dense") &&
+        p.attrs.act === "none" &&
+        p.inputs.length === 1 &&
+        uses.get(p.name) === 1 &&
+        !replace.has(p.name);
+      if (!foldable || (p.op !== "conv2d" && p.op !== "dense")) continue;
+      const [w, b] = p.weights as [string, string | undefined];
+      const bias = b ?? `${p.name}.bias`;
+      const channels = p.shape[0]!;
+      if (!b) weights.set(bias, { name: bias, shape: [channels] });
+      if (constants) {
+        const [gamma, beta, mean, variance] = bn.weights.map((n) => constants.get(n)!);
+        const wData = Float32Array.from(constants.get(w)!);
+        const bData = b ? Float32Array.from(constants.get(b)!) : new Float32Array(channels);
+        const per = wData.length / channels;
+        for (let c = 0; c < channels; c++) {
+          const s = gamma![c]! / Math.sqrt(variance![c]! + bn.attrs.eps);
+          for (let i = 0; i < per; i++) wData[c * per + i]! *= s;
+          bData[c] = (bData[c]! - mean![c]!) * s + beta![c]!;
+        }
+        constants.set(w, wData);
+        constants.set(bias, bData);
+      }
+      replace.set(p.name, { ...p, weights: [w, bias], attrs: { ...p.attrs, bias: true } } as Node);
+      renamed.set(bn.name, p.name);
+    }
+    const folded = renamed.size;
+    ctx.report(`folded ${folded} batch norm${folded === 1 ? "" : "s"}, kept ${bns.length - folded}`);
+    if (folded === 0) return graph;
+    const nodes = graph.nodes.filter((n) => !renamed.has(n.name)).map((n) => replace.get(n.name) ?? n);
+    const liveWeights = new Set(nodes.flatMap((n) => n.weights));
+    const decls: WeightDecl[] = [...weights.values()].filter((d) => liveWeights.has(d.name));
+    const out: Graph = { ...withNodes(graph, nodes, renamed), weights: decls };
+    if (!constants) return out;
+    for (const name of [...constants.keys()]) if (!liveWeights.has(name)) constants.delete(name);
+    return { ...out, constants };
+  },
+};

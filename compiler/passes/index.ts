@@ -1,0 +1,2 @@
+export { allPasses, pipelines, passesByName, runPasses, UnknownPassError, type RunPassesOptions } from "./pipeline.js";
+export type { Pass, PassContext } from "./pass.js";

@@ -1,0 +1,56 @@
+// The one place that orders passes. -O0 runs none; -O1 the cleanups that change no kernel's
+// arithmetic much; -O2 adds the fusions. `--passes a,b` runs a list of its own.
+import { verify, printIr, type Graph } from "../ir/index.js";
+import { deadCode } from "./dce.js";
+import { foldBatchNorm } from "./fold-batchnorm.js";
+import { foldPadding } from "./fold-padding.js";
+import { fuseActivation, fuseResidual } from "./fuse.js";
+import { lowerSepconv } from "./lower-sepconv.js";
+import type { Pass } from "./pass.js";
+import { removeDropout } from "./remove-dropout.js";
+
+export const allPasses: readonly Pass[] = [
+  removeDropout,
+  lowerSepconv,
+  foldBatchNorm,
+  foldPadding,
+  fuseResidual,
+  fuseActivation,
+  deadCode,
+];
+
+export const pipelines: Readonly<Record<"O0" | "O1" | "O2", readonly Pass[]>> = {
+  O0: [],
+  O1: [removeDropout, lowerSepconv, foldBatchNorm, foldPadding, deadCode],
+  O2: [removeDropout, lowerSepconv, foldBatchNorm, foldPadding, fuseResidual, fuseActivation, deadCode],
+};
+
+export class UnknownPassError extends Error {}
+
+export function passesByName(names: readonly string[]): Pass[] {
+  return names.map((name) => {
+    const pass = allPasses.find((p) => p.name === name);
+    if (!pass) {
+      throw new UnknownPassError(`unknown pass '${name}'; passes: ${allPasses.map((p) => p.name).join(", ")}`);
+    }
+    return pass;
+  });
+}
+
+export interface RunPassesOptions {
+  /** Verify the graph after every pass (always in tests). */
+  readonly verifyEach?: boolean;
+  /** Called with the IR text after the named pass (`--dump-ir <pass>`). */
+  readonly dump?: { readonly after: string; readonly write: (text: string) => void };
+  readonly report?: (pass: string, line: string) => void;
+}
+
+export function runPasses(graph: Graph, passes: readonly Pass[], options: RunPassesOptions = {}): Graph {
+  let g = graph;
+  for (const pass of passes) {
+    g = pass.run(g, { report: (line) => options.report?.(pass.name, line) });
+    if (options.verifyEach) verify(g);
+    if (options.dump?.after === pass.name) options.dump.write(printIr(g));
+  }
+  return g;
+}
