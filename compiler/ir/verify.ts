@@ -108,7 +108,9 @@ export function verifyProblems(graph: Graph): string[] {
     if (!used.has(w.name)) problems.push(`weight @${w.name} is declared but no node uses it`);
     const data = graph.constants?.get(w.name);
     if (graph.constants && data?.length !== w.shape.reduce((a, b) => a * b, 1)) {
-      problems.push(`weight @${w.name} has ${data ? data.length : "no"} values for ${formatShape(w.shape)}`);
+      problems.push(
+        `weight @${w.name} has ${data ? data.length : "no"} values for ${formatShape(w.shape)}`,
+      );
     }
   }
   if (graph.outputs.length === 0) problems.push("the graph has no output");

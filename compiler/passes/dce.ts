@@ -14,12 +14,16 @@ export const deadCode: Pass = {
     const nodes = graph.nodes.filter((n) => live.has(n.name));
     const used = new Set(nodes.flatMap((n) => n.weights));
     const weights = graph.weights.filter((w) => used.has(w.name));
-    if (nodes.length === graph.nodes.length && weights.length === graph.weights.length) return graph;
+    if (nodes.length === graph.nodes.length && weights.length === graph.weights.length)
+      return graph;
     const removed = graph.nodes.length - nodes.length;
     if (removed) ctx.report(`removed ${removed} dead layer${removed === 1 ? "" : "s"}`);
     const out: Graph = { ...graph, nodes, weights };
     if (graph.constants) {
-      return { ...out, constants: new Map([...graph.constants].filter(([name]) => used.has(name))) };
+      return {
+        ...out,
+        constants: new Map([...graph.constants].filter(([name]) => used.has(name))),
+      };
     }
     return out;
   },

@@ -51,9 +51,13 @@ export const foldBatchNorm: Pass = {
       renamed.set(bn.name, p.name);
     }
     const folded = renamed.size;
-    ctx.report(`folded ${folded} batch norm${folded === 1 ? "" : "s"}, kept ${bns.length - folded}`);
+    ctx.report(
+      `folded ${folded} batch norm${folded === 1 ? "" : "s"}, kept ${bns.length - folded}`,
+    );
     if (folded === 0) return graph;
-    const nodes = graph.nodes.filter((n) => !renamed.has(n.name)).map((n) => replace.get(n.name) ?? n);
+    const nodes = graph.nodes
+      .filter((n) => !renamed.has(n.name))
+      .map((n) => replace.get(n.name) ?? n);
     const liveWeights = new Set(nodes.flatMap((n) => n.weights));
     const decls: WeightDecl[] = [...weights.values()].filter((d) => liveWeights.has(d.name));
     const out: Graph = { ...withNodes(graph, nodes, renamed), weights: decls };

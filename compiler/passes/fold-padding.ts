@@ -22,10 +22,17 @@ export const foldPadding: Pass = {
       if (!zeroPad && !(p.attrs.mode !== "zeros" && convUnpadded)) return c;
       folded.add(p.name);
       const padmode = zeroPad ? "zeros" : p.attrs.mode;
-      return { ...c, inputs: [p.inputs[0]!, ...c.inputs.slice(1)], attrs: { ...c.attrs, p: sum, padmode } };
+      return {
+        ...c,
+        inputs: [p.inputs[0]!, ...c.inputs.slice(1)],
+        attrs: { ...c.attrs, p: sum, padmode },
+      };
     });
     if (folded.size === 0) return graph;
     ctx.report(`folded ${folded.size} pad${folded.size === 1 ? "" : "s"} into convolutions`);
-    return withNodes(graph, nodes.filter((n) => !folded.has(n.name)));
+    return withNodes(
+      graph,
+      nodes.filter((n) => !folded.has(n.name)),
+    );
   },
 };

@@ -11,7 +11,12 @@ import { producers, useCounts, withNodes, type Pass } from "./pass.js";
 type Fusable = Node & { op: "conv2d" | "dense" };
 
 function open(n: Node | undefined, uses: Map<string, number>): n is Fusable {
-  return (n?.op === "conv2d" || n?.op === "dense") && n.attrs.act === "none" && n.inputs.length === 1 && uses.get(n.name) === 1;
+  return (
+    (n?.op === "conv2d" || n?.op === "dense") &&
+    n.attrs.act === "none" &&
+    n.inputs.length === 1 &&
+    uses.get(n.name) === 1
+  );
 }
 
 export const fuseResidual: Pass = {
@@ -40,12 +45,24 @@ export const fuseResidual: Pass = {
     }
     if (renamed.size === 0) return graph;
     ctx.report(`fused ${renamed.size} residual add${renamed.size === 1 ? "" : "s"}`);
-    const nodes = graph.nodes.filter((n) => !renamed.has(n.name)).map((n) => replace.get(n.name) ?? n);
+    const nodes = graph.nodes
+      .filter((n) => !renamed.has(n.name))
+      .map((n) => replace.get(n.name) ?? n);
     return withNodes(graph, nodes, renamed);
   },
 };
 
-const fusableActs: readonly string[] = ["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid"];
+const fusableActs: readonly string[] = [
+  "relu",
+  "relu6",
+  "leaky_relu",
+  "sigmoid",
+  "tanh",
+  "gelu",
+  "silu",
+  "hardswish",
+  "hardsigmoid",
+];
 
 export const fuseActivation: Pass = {
   name: "fuse-activation",
@@ -60,7 +77,10 @@ export const fuseActivation: Pass = {
       const p = made.get(a.inputs[0]!);
       // A residual-fused layer may still take an activation: act(conv + r).
       const ok =
-        (p?.op === "conv2d" || p?.op === "dense") && p.attrs.act === "none" && uses.get(p.name) === 1 && !replace.has(p.name);
+        (p?.op === "conv2d" || p?.op === "dense") &&
+        p.attrs.act === "none" &&
+        uses.get(p.name) === 1 &&
+        !replace.has(p.name);
       if (!ok) continue;
       const alpha = a.op === "leaky_relu" ? a.attrs.alpha : 0;
       replace.set(p.name, { ...p, attrs: { ...p.attrs, act: a.op as EpilogueAct, alpha } } as Node);
@@ -68,7 +88,9 @@ export const fuseActivation: Pass = {
     }
     if (renamed.size === 0) return graph;
     ctx.report(`fused ${renamed.size} activation${renamed.size === 1 ? "" : "s"}`);
-    const nodes = graph.nodes.filter((n) => !renamed.has(n.name)).map((n) => replace.get(n.name) ?? n);
+    const nodes = graph.nodes
+      .filter((n) => !renamed.has(n.name))
+      .map((n) => replace.get(n.name) ?? n);
     return withNodes(graph, nodes, renamed);
   },
 };

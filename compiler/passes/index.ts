@@ -1,2 +1,9 @@
-export { allPasses, pipelines, passesByName, runPasses, UnknownPassError, type RunPassesOptions } from "./pipeline.js";
+export {
+  allPasses,
+  pipelines,
+  passesByName,
+  runPasses,
+  UnknownPassError,
+  type RunPassesOptions,
+} from "./pipeline.js";
 export type { Pass, PassContext } from "./pass.js";

@@ -25,7 +25,11 @@ export function useCounts(graph: Graph): Map<string, number> {
 }
 
 /** The graph with node list replaced and every use of a renamed value redirected. */
-export function withNodes(graph: Graph, nodes: readonly Node[], renamed: ReadonlyMap<string, string> = new Map()): Graph {
+export function withNodes(
+  graph: Graph,
+  nodes: readonly Node[],
+  renamed: ReadonlyMap<string, string> = new Map(),
+): Graph {
   const follow = (v: string): string => {
     let r = v;
     for (let seen = 0; renamed.has(r) && seen < 1000; seen++) r = renamed.get(r)!;
@@ -33,8 +37,12 @@ export function withNodes(graph: Graph, nodes: readonly Node[], renamed: Readonl
   };
   return {
     ...graph,
-    nodes: nodes.map((n) => (n.inputs.some((v) => renamed.has(v)) ? ({ ...n, inputs: n.inputs.map(follow) } as Node) : n)),
-    outputs: graph.outputs.map((o) => (renamed.has(o.value) ? { ...o, value: follow(o.value) } : o)),
+    nodes: nodes.map((n) =>
+      n.inputs.some((v) => renamed.has(v)) ? ({ ...n, inputs: n.inputs.map(follow) } as Node) : n,
+    ),
+    outputs: graph.outputs.map((o) =>
+      renamed.has(o.value) ? { ...o, value: follow(o.value) } : o,
+    ),
   };
 }
 

@@ -22,7 +22,15 @@ export const allPasses: readonly Pass[] = [
 export const pipelines: Readonly<Record<"O0" | "O1" | "O2", readonly Pass[]>> = {
   O0: [],
   O1: [removeDropout, lowerSepconv, foldBatchNorm, foldPadding, deadCode],
-  O2: [removeDropout, lowerSepconv, foldBatchNorm, foldPadding, fuseResidual, fuseActivation, deadCode],
+  O2: [
+    removeDropout,
+    lowerSepconv,
+    foldBatchNorm,
+    foldPadding,
+    fuseResidual,
+    fuseActivation,
+    deadCode,
+  ],
 };
 
 export class UnknownPassError extends Error {}
@@ -31,7 +39,9 @@ export function passesByName(names: readonly string[]): Pass[] {
   return names.map((name) => {
     const pass = allPasses.find((p) => p.name === name);
     if (!pass) {
-      throw new UnknownPassError(`unknown pass '${name}'; passes: ${allPasses.map((p) => p.name).join(", ")}`);
+      throw new UnknownPassError(
+        `unknown pass '${name}'; passes: ${allPasses.map((p) => p.name).join(", ")}`,
+      );
     }
     return pass;
   });
@@ -45,7 +55,11 @@ export interface RunPassesOptions {
   readonly report?: (pass: string, line: string) => void;
 }
 
-export function runPasses(graph: Graph, passes: readonly Pass[], options: RunPassesOptions = {}): Graph {
+export function runPasses(
+  graph: Graph,
+  passes: readonly Pass[],
+  options: RunPassesOptions = {},
+): Graph {
   let g = graph;
   for (const pass of passes) {
     g = pass.run(g, { report: (line) => options.report?.(pass.name, line) });

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, it } from "vitest";
 import { lowerFile, lowerText } from "../support/compile.js";
+import { pipelines } from "../../compiler/passes/index.js";
 import { expectParity } from "./support.js";
 
 function at64(file: string): string {
@@ -24,5 +25,18 @@ describe("example networks on the GPU", () => {
   });
   it("GoogLeNet at 64x64", async () => {
     await expectParity(lowerText(at64("examples/googlenet.cnn")));
+  });
+  // -O2: batch norm folded, residual adds and activations fused into the conv epilogues.
+  it("ResNet-18 at 64x64, -O2, batch 2", async () => {
+    await expectParity(lowerText(at64("examples/resnet18.cnn")), {
+      passes: pipelines.O2,
+      batch: 2,
+    });
+  });
+  it("MobileNet-v1 at 64x64, -O2", async () => {
+    await expectParity(lowerText(at64("examples/mobilenet_v1.cnn")), { passes: pipelines.O2 });
+  });
+  it("SepNet, -O2 (separable convs lowered, dropout removed)", async () => {
+    await expectParity(lowerFile("examples/sepnet.cnn"), { passes: pipelines.O2, batch: 3 });
   });
 });

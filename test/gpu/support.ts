@@ -6,6 +6,7 @@ import { planGraph } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
 import { printIr, type Graph } from "../../compiler/ir/index.js";
 import { initWeights, random } from "../../compiler/weights/index.js";
+import { runPasses, type Pass } from "../../compiler/passes/index.js";
 import { Model } from "../../runtime/index.js";
 import { nodeDevice, type AdapterChoice, type NodeDevice } from "../../runtime/node-device.js";
 import { lowerText } from "../support/compile.js";
@@ -38,6 +39,8 @@ export interface ParityOptions {
   readonly batch?: number;
   readonly seed?: number;
   readonly maxBindingBytes?: number;
+  /** Compile the graph through these passes first (the reference runs the graph as given). */
+  readonly passes?: readonly Pass[];
 }
 
 /**
@@ -51,12 +54,12 @@ export async function expectParity(
   const graph = typeof graphOrText === "string" ? lowerText(graphOrText) : graphOrText;
   const batch = options.batch ?? 1;
   const weights = initWeights(graph, options.seed ?? 1);
-  const plan = planGraph(
-    graph,
-    options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {},
-  );
+  const compiled = runPasses({ ...graph, constants: weights }, options.passes ?? []);
+  const limit = options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {};
+  const plan = planGraph(compiled, limit);
   const { device } = await gpu();
-  const model = await Model.create(writeBundle(plan, weights, printIr(graph)), device);
+  const bundle = writeBundle(plan, compiled.constants!, printIr(compiled));
+  const model = await Model.create(bundle, device);
   try {
     const inputs = randomInput(graph, batch, (options.seed ?? 1) + 7);
     const got = await model.run(inputs, { batch });
