@@ -19,6 +19,8 @@ export interface BuildOptions {
   readonly weights?: string;
   readonly seed?: number;
   readonly maxBinding?: number;
+  /** Share activation memory between values not live at once (-O1 and up). */
+  readonly planMemory?: boolean;
 }
 
 export interface Built {
@@ -26,6 +28,8 @@ export interface Built {
   readonly plan: Plan;
   /** The graph the bundle runs (after the passes), with its weights. */
   readonly graph: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
+  /** The network as written, with its weights by layer path (what --weights takes). */
+  readonly source: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
 }
 
 export function loadWeights(graph: Graph, options: BuildOptions): Map<string, Float32Array> {
@@ -61,7 +65,10 @@ export function buildGraph(
   if (!constants) throw new Error("internal: a pass dropped the weights");
   let plan: Plan;
   try {
-    plan = planGraph(optimized, options.maxBinding ? { maxBindingBytes: options.maxBinding } : {});
+    plan = planGraph(optimized, {
+      ...(options.maxBinding ? { maxBindingBytes: options.maxBinding } : {}),
+      planMemory: options.planMemory ?? true,
+    });
   } catch (e) {
     if (e instanceof CodegenError) throw new UserError(e.message);
     throw e;
@@ -70,6 +77,7 @@ export function buildGraph(
     bytes: writeBundle(plan, constants, printIr(optimized)),
     plan,
     graph: { ...optimized, constants },
+    source: { ...graph, constants: weights },
   };
 }
 
@@ -89,9 +97,9 @@ export function emitParts(dir: string, built: Built): void {
     writeFileSync(join(dir, "kernels", `${k}.wgsl`), `// used by: ${users.join(", ")}\n${code}`);
   });
   const tensors = new Map(
-    [...built.graph.constants].map(([name, data]) => [
+    [...built.source.constants].map(([name, data]) => [
       name,
-      { shape: graph.weights.find((w) => w.name === name)!.shape, data },
+      { shape: built.source.weights.find((w) => w.name === name)!.shape, data },
     ]),
   );
   writeFileSync(join(dir, "weights.safetensors"), writeSafetensors(tensors));

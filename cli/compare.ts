@@ -5,17 +5,21 @@ import type { Graph } from "../compiler/ir/index.js";
 
 interface Figures {
   readonly layers: number;
+  /** Activation bytes at batch 1 as the bundle lays them out. */
+  readonly arenaBytes: number;
   readonly dispatches: number;
   readonly macs: number;
   readonly naiveBytes: number;
   readonly peakLiveBytes: number;
 }
 
-function figures(graph: Graph): Figures {
+function figures(graph: Graph, planned: boolean): Figures {
   const memory = activationMemory(graph);
+  const plan = planGraph(graph, { planMemory: planned });
   return {
     layers: graph.nodes.length,
-    dispatches: planGraph(graph).dispatches.length,
+    arenaBytes: plan.arena * 4,
+    dispatches: plan.dispatches.length,
     macs: summarize(graph).totals.macs,
     ...memory,
   };
@@ -26,8 +30,8 @@ export function compareOptimized(
   after: Graph,
   label: string,
 ): { text: string; json: unknown } {
-  const a = figures(before);
-  const b = figures(after);
+  const a = figures(before, false);
+  const b = figures(after, true);
   const rows: [string, string, string][] = [
     ["", "-O0", label],
     ["layers", grouped(a.layers), grouped(b.layers)],
@@ -35,6 +39,7 @@ export function compareOptimized(
     ["MACs", grouped(a.macs), grouped(b.macs)],
     ["activations, sum of all tensors", bytes(a.naiveBytes), bytes(b.naiveBytes)],
     ["activations, peak live", bytes(a.peakLiveBytes), bytes(b.peakLiveBytes)],
+    ["activations, bundle arena", bytes(a.arenaBytes), bytes(b.arenaBytes)],
   ];
   const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const text =

@@ -2,14 +2,14 @@
 // (diagnostics printed), 2 the compiler itself failed (a bug: the only case with a stack trace).
 import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import { formatSummary, summarize, summaryJson } from "../compiler/analysis/index.js";
+import { bytes, formatSummary, summarize, summaryJson } from "../compiler/analysis/index.js";
 import { compareOptimized } from "./compare.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
 import { buildGraph, emitParts } from "./build.js";
 import { frontend, positiveInt, report, UserError, type Io } from "./common.js";
 import { nodeHost } from "./host.js";
-import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
+import { addOptimizeOptions, optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
 import { runCommand, type RunOptions } from "./run.js";
 
 interface BuildCliOptions extends OptimizeOptions {
@@ -134,6 +134,7 @@ function program(io: Io): Command {
         ...(opts.weights ? { weights: opts.weights } : {}),
         seed: Number(opts.seed),
         ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
+        planMemory: plansMemory(opts),
       },
       (g) => optimize(io, g, opts, (line) => reports.push(line)),
     );
@@ -142,7 +143,7 @@ function program(io: Io): Command {
     if (opts.emitDir) emitParts(opts.emitDir, built);
     const p = built.plan;
     io.out(
-      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes\n`,
+      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item\n`,
     );
     for (const line of reports) io.out(`  ${line}\n`);
   });

@@ -24,6 +24,11 @@ export function addOptimizeOptions(cmd: Command, defaultLevel: "0" | "2"): Comma
     .option("--verify-each", "verify the IR after every pass");
 }
 
+/** Memory planning (a codegen step) runs at -O1 and up, and with an explicit pass list. */
+export function plansMemory(o: OptimizeOptions): boolean {
+  return o.passes !== undefined || (o.opt ?? "2") !== "0";
+}
+
 /** Runs the chosen passes; pass reports go to `report` (one line each). */
 export function optimize(
   io: Io,

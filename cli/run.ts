@@ -16,7 +16,7 @@ import {
 import { buildGraph } from "./build.js";
 import { frontend, positiveInt, UserError, type Io } from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
-import { optimize, type OptimizeOptions } from "./optimize.js";
+import { optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
 
 export interface RunOptions extends OptimizeOptions {
   readonly input: readonly string[];
@@ -43,7 +43,11 @@ function load(io: Io, file: string, o: RunOptions): Loaded {
     const graph = frontend(io, file, o.network);
     const built = buildGraph(
       graph,
-      { ...(o.weights ? { weights: o.weights } : {}), seed: Number(o.seed ?? 0) },
+      {
+        ...(o.weights ? { weights: o.weights } : {}),
+        seed: Number(o.seed ?? 0),
+        planMemory: plansMemory(o),
+      },
       (g) => optimize(io, g, o),
     );
     const cpu = { graph: built.graph, weights: new Map(built.graph.constants) };

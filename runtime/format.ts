@@ -51,11 +51,15 @@ export interface Manifest {
     readonly value: string;
     readonly shape: readonly number[];
   }[];
+  /** Activations: each a range of the arena, in f32 elements per batch item. */
   readonly values: readonly {
     readonly name: string;
     readonly perBatch: number;
+    readonly offset: number;
     readonly alias?: string;
   }[];
+  /** The activation arena's size, f32 elements per batch item. */
+  readonly arena: number;
   readonly weights: readonly ManifestWeight[];
   readonly kernels: readonly string[];
   readonly dispatches: readonly {
@@ -172,13 +176,23 @@ function grid(v: unknown, what: string): Grid {
 export function validateManifest(raw: unknown, blobBytes: number): Manifest {
   if (!isRecord(raw)) fail("manifest-schema", "the manifest must be a JSON object");
   const network = str(raw.network, "network");
+  const arena = count(raw.arena, "arena", 1);
+  if (arena > maxElements) fail("tensor-size", `the arena of ${arena} elements is absurdly large`);
   const values = arr(raw.values, "values").map((v, i) => {
     if (!isRecord(v)) fail("manifest-schema", `values[${i}] must be an object`);
     const perBatch = count(v.perBatch, `values[${i}].perBatch`, 1);
     if (perBatch > maxElements) fail("tensor-size", `values[${i}] is absurdly large`);
+    const offset = count(v.offset, `values[${i}].offset`);
+    if (offset % 64 !== 0 || offset + perBatch > arena) {
+      fail(
+        "value-range",
+        `value ${i} [${offset}, ${offset + perBatch}) is misaligned or outside the ${arena}-element arena`,
+      );
+    }
     return {
       name: str(v.name, `values[${i}].name`),
       perBatch,
+      offset,
       ...(v.alias === undefined ? {} : { alias: str(v.alias, `values[${i}].alias`) }),
     };
   });
@@ -278,7 +292,18 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     };
   });
   const ir = raw.ir === undefined ? {} : { ir: str(raw.ir, "ir") };
-  return { network, inputs, outputs, values, weights, kernels, dispatches, blobBytes, ...ir };
+  return {
+    network,
+    inputs,
+    outputs,
+    values,
+    arena,
+    weights,
+    kernels,
+    dispatches,
+    blobBytes,
+    ...ir,
+  };
 }
 
 export interface ParsedBundle {

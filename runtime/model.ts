@@ -20,7 +20,10 @@ export interface ModelInfo {
 }
 
 interface BatchState {
-  readonly buffers: Map<string, GPUBuffer>;
+  /** All activations, each a range of this one buffer (see the bundle's memory plan). */
+  readonly arena: GPUBuffer;
+  /** Each value's byte range in the arena at this batch size. */
+  readonly ranges: Map<string, { readonly offset: number; readonly size: number }>;
   readonly params: GPUBuffer;
   readonly bindGroups: GPUBindGroup[];
   readonly readback: Map<string, GPUBuffer>;
@@ -122,27 +125,27 @@ export class Model {
     if (cached) return cached;
     const device = this.device;
     const limit = device.limits.maxStorageBufferBindingSize;
-    const buffers = new Map<string, GPUBuffer>();
+    const ranges = new Map<string, { offset: number; size: number }>();
     for (const v of this.manifest.values) {
-      if (v.alias !== undefined) {
-        buffers.set(v.name, buffers.get(v.alias)!);
-        continue;
-      }
-      const bytes = v.perBatch * batch * 4;
-      if (bytes > limit) {
+      const size = v.perBatch * batch * 4;
+      if (size > limit) {
         throw new RuntimeError(
-          `batch ${batch} is too large: '${v.name}' needs ${bytes} bytes; this device binds at most ${limit}`,
+          `batch ${batch} is too large: '${v.name}' needs ${size} bytes; this device binds at most ${limit}`,
         );
       }
-      buffers.set(
-        v.name,
-        device.createBuffer({
-          label: v.name,
-          size: bytes,
-          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-        }),
+      ranges.set(v.name, { offset: v.offset * batch * 4, size });
+    }
+    const arenaBytes = this.manifest.arena * batch * 4;
+    if (arenaBytes > device.limits.maxBufferSize) {
+      throw new RuntimeError(
+        `batch ${batch} is too large: the activations need ${arenaBytes} bytes; this device's largest buffer is ${device.limits.maxBufferSize}`,
       );
     }
+    const arena = device.createBuffer({
+      label: `${this.manifest.network} activations`,
+      size: arenaBytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
     const params = device.createBuffer({
       label: "params",
       size: 16,
@@ -164,9 +167,10 @@ export class Model {
           { binding: 0, resource: { buffer: params } },
           ...d.bindings.map((b, i) => ({
             binding: i + 1,
-            resource: {
-              buffer: "value" in b ? buffers.get(b.value)! : this.weights.get(b.weight)!,
-            },
+            resource:
+              "value" in b
+                ? { buffer: arena, ...ranges.get(b.value)! }
+                : { buffer: this.weights.get(b.weight)! },
           })),
         ],
       });
@@ -184,7 +188,7 @@ export class Model {
         ];
       }),
     );
-    const state = { buffers, params, bindGroups, readback };
+    const state = { arena, ranges, params, bindGroups, readback };
     this.batches.set(batch, state);
     return state;
   }
@@ -219,7 +223,7 @@ export class Model {
     const s = this.state(batch);
     const device = this.device;
     for (const i of this.manifest.inputs)
-      device.queue.writeBuffer(s.buffers.get(i.name)!, 0, inputs[i.name]!);
+      device.queue.writeBuffer(s.arena, s.ranges.get(i.name)!.offset, inputs[i.name]!);
     const encoder = device.createCommandEncoder({ label: this.manifest.network });
     const pass = encoder.beginComputePass({ label: this.manifest.network });
     this.manifest.dispatches.forEach((d, k) => {
@@ -230,7 +234,7 @@ export class Model {
     pass.end();
     for (const o of this.manifest.outputs) {
       const read = s.readback.get(o.name)!;
-      encoder.copyBufferToBuffer(s.buffers.get(o.value)!, 0, read, 0, read.size);
+      encoder.copyBufferToBuffer(s.arena, s.ranges.get(o.value)!.offset, read, 0, read.size);
     }
     device.queue.submit([encoder.finish()]);
     const out: Record<string, Float32Array> = {};
@@ -248,7 +252,7 @@ export class Model {
     this.disposed = true;
     for (const b of this.weights.values()) b.destroy();
     for (const s of this.batches.values()) {
-      for (const b of new Set(s.buffers.values())) b.destroy();
+      s.arena.destroy();
       for (const b of s.readback.values()) b.destroy();
       s.params.destroy();
     }

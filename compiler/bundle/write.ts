@@ -48,6 +48,7 @@ export function writeBundle(
     inputs: plan.inputs,
     outputs: plan.outputs,
     values: plan.values,
+    arena: plan.arena,
     weights: table.map((t) => t.entry),
     kernels: plan.kernels,
     dispatches: plan.dispatches,

@@ -10,6 +10,7 @@ import {
   f32,
   flatGroup,
   flatIndex,
+  readAccess,
   type Activation,
   type ShaderBinding,
 } from "./wgsl.js";
@@ -18,26 +19,22 @@ type Dims3 = readonly [number, number, number];
 
 function flat(
   perBatch: number,
-  bindings: readonly { role: ShaderBinding; bind: Binding }[],
+  bindings: readonly { role: Omit<ShaderBinding, "bind">; bind: Binding }[],
   consts: Record<string, number>,
   body: string,
   decls: string[] = [],
 ): Kernel {
-  const wgsl = buildShader({
-    bindings: bindings.map((b) => b.role),
+  const shader = buildShader({
+    bindings: bindings.map((b) => ({ ...b.role, bind: b.bind })),
     consts: { PER: perBatch, ...consts },
     decls,
     workgroupSize: [flatGroup, 1, 1],
     body: `${flatIndex}\nif (i >= params.batch * PER) { return; }\n${body}`,
   });
-  return {
-    wgsl,
-    bindings: bindings.map((b) => b.bind),
-    grid: { kind: "flat", perBatch, groupSize: flatGroup },
-  };
+  return { ...shader, grid: { kind: "flat", perBatch, groupSize: flatGroup } };
 }
 
-const read = (name: string, bind: Binding) => ({ role: { name, access: "read" as const }, bind });
+const read = (name: string, bind: Binding) => ({ role: { name, access: readAccess(bind) }, bind });
 const write = (name: string, value: string) => ({
   role: { name, access: "read_write" as const },
   bind: { value },

@@ -8,8 +8,16 @@
 // operand tiles in workgroup memory; each of its 16x16 threads accumulates a 4x4 block in
 // registers. The epilogue adds the bias and a residual, and applies an activation. Dense layers are the same
 // GEMM with a 1x1 window over a 1x1 map (m = batch, k = inputs).
-import type { Binding, Kernel } from "./plan-types.js";
-import { activationDecls, activationWgsl, buildShader, type Activation } from "./wgsl.js";
+import type { Kernel } from "./plan-types.js";
+import {
+  activationDecls,
+  activationWgsl,
+  buildShader,
+  readAccess,
+  type Activation,
+  type BufferRef,
+  type ShaderBinding,
+} from "./wgsl.js";
 
 export interface GemmConv {
   readonly input: string;
@@ -39,13 +47,6 @@ export function gemmConvKernel(g: GemmConv): Kernel {
   const [c, h, w] = g.inShape;
   const [f, ho, wo] = g.outShape;
   const [n0, n1] = g.channels ?? [0, f];
-  const bindings: Binding[] = [
-    { value: g.input },
-    { weight: g.weight },
-    ...(g.bias ? [{ weight: g.bias }] : []),
-    ...(g.residual ? [{ value: g.residual }] : []),
-    { value: g.output },
-  ];
   const consts = {
     C: c,
     H: h,
@@ -65,13 +66,18 @@ export function gemmConvKernel(g: GemmConv): Kernel {
     N0: n0,
     NC: n1 - n0,
   };
-  const wgsl = buildShader({
+  const bind = (name: string, ref: BufferRef): ShaderBinding => ({
+    name,
+    access: readAccess(ref),
+    bind: ref,
+  });
+  const { wgsl, bindings } = buildShader({
     bindings: [
-      { name: "x", access: "read" },
-      { name: "wt", access: "read" },
-      ...(g.bias ? [{ name: "bias", access: "read" as const }] : []),
-      ...(g.residual ? [{ name: "res", access: "read" as const }] : []),
-      { name: "y", access: "read_write" },
+      bind("x", { value: g.input }),
+      bind("wt", { weight: g.weight }),
+      ...(g.bias ? [bind("bias", { weight: g.bias })] : []),
+      ...(g.residual ? [bind("res", { value: g.residual })] : []),
+      { name: "y", access: "read_write", bind: { value: g.output } },
     ],
     consts,
     decls: [

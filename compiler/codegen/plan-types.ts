@@ -18,6 +18,11 @@ export interface PlanValue {
   readonly alias?: string;
 }
 
+/** A value placed in the arena: its offset in f32 elements per batch item. */
+export interface PlacedValue extends PlanValue {
+  readonly offset: number;
+}
+
 export interface PlanDispatch {
   /** The layer this dispatch serves (GPU object labels and error messages). */
   readonly label: string;
@@ -43,7 +48,9 @@ export interface Plan {
     readonly value: string;
     readonly shape: readonly number[];
   }[];
-  readonly values: readonly PlanValue[];
+  readonly values: readonly PlacedValue[];
+  /** The activation arena, f32 elements per batch item. */
+  readonly arena: number;
   readonly weights: readonly PlanWeight[];
   readonly kernels: readonly string[];
   readonly dispatches: readonly PlanDispatch[];

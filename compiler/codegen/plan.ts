@@ -26,6 +26,7 @@ import {
 } from "./direct.js";
 import type { Kernel, Plan, PlanDispatch, PlanValue, PlanWeight } from "./plan-types.js";
 import { epilogueActivation, type Activation } from "./wgsl.js";
+import { planMemory } from "./memory.js";
 
 export interface CodegenOptions {
   /**
@@ -33,6 +34,8 @@ export interface CodegenOptions {
    * weight above it is split into row ranges, one dispatch each; a larger conv weight is an error.
    */
   readonly maxBindingBytes?: number;
+  /** Share arena memory between values whose lifetimes do not overlap (-O1 and up). */
+  readonly planMemory?: boolean;
 }
 
 export class CodegenError extends Error {}
@@ -116,11 +119,19 @@ export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
     value: o.value,
     shape: shapes.get(o.value)!,
   }));
+  const memory = planMemory(
+    values,
+    dispatches,
+    graph.inputs.map((i) => i.name),
+    outputs.map((o) => o.value),
+    options.planMemory ?? false,
+  );
   return {
     network: graph.name,
     inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape })),
     outputs,
-    values,
+    values: values.map((v) => ({ ...v, offset: memory.offsets.get(v.name)! })),
+    arena: memory.arena,
     weights: [...weights.values()],
     kernels,
     dispatches,

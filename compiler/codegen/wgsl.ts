@@ -4,9 +4,23 @@
 
 export type Access = "read" | "read_write";
 
+/**
+ * How a kernel declares a binding it only reads. Activations all live in one arena buffer,
+ * and WebGPU forbids one dispatch to use a buffer both read-only and writable, even over
+ * disjoint ranges; writable uses of one buffer are compatible. So activations are declared
+ * read_write even when only read; weights, in buffers of their own, stay read-only.
+ */
+export function readAccess(binding: BufferRef): Access {
+  return "value" in binding ? "read_write" : "read";
+}
+
+export type BufferRef = { readonly value: string } | { readonly weight: string };
+
 export interface ShaderBinding {
   readonly name: string;
   readonly access: Access;
+  /** What the dispatch binds here. */
+  readonly bind: BufferRef;
 }
 
 export interface ShaderSpec {
@@ -20,7 +34,37 @@ export interface ShaderSpec {
   readonly body: string;
 }
 
-export function buildShader(spec: ShaderSpec): string {
+const key = (b: BufferRef): string => ("value" in b ? `v:${b.value}` : `w:${b.weight}`);
+
+/**
+ * The shader text and the buffers a dispatch binds, in binding order. A buffer named twice
+ * (add(a, a), a residual that is also the input) is bound once: two bindings of one range
+ * would alias, which WebGPU rejects for writable storage. Later names are rewritten to the first.
+ */
+export function buildShader(spec: ShaderSpec): { wgsl: string; bindings: BufferRef[] } {
+  const first = new Map<string, string>();
+  const renames = new Map<string, string>();
+  const unique: ShaderBinding[] = [];
+  for (const b of spec.bindings) {
+    const k = key(b.bind);
+    const seen = first.get(k);
+    if (seen === undefined) {
+      first.set(k, b.name);
+      unique.push(b);
+    } else renames.set(b.name, seen);
+  }
+  const rename = (code: string): string =>
+    [...renames].reduce((c, [from, to]) => c.replace(new RegExp(`\\b${from}\\b`, "g"), to), code);
+  const wgsl = shaderText({
+    ...spec,
+    bindings: unique,
+    body: rename(spec.body),
+    decls: (spec.decls ?? []).map(rename),
+  });
+  return { wgsl, bindings: unique.map((b) => b.bind) };
+}
+
+function shaderText(spec: ShaderSpec): string {
   const lines = [
     "struct Params { batch: u32 }",
     "@group(0) @binding(0) var<uniform> params: Params;",

@@ -21,7 +21,10 @@ describe("cnnc build and run", () => {
   it("builds LeNet-5 and runs it on random input, printing the adapter and the top classes", () => {
     const b = cnnc("build", "examples/lenet5.cnn", "-o", bundle, "--emit-dir", join(dir, "parts"));
     expect(b.code, b.err).toBe(0);
-    expect(b.out).toMatch(/^wrote .*l\.cnnb: \d+ kernels, \d+ dispatches, [\d,]+ bytes$/m);
+    expect(b.out).toMatch(
+      /^wrote .*l\.cnnb: \d+ kernels, \d+ dispatches, [\d,]+ bytes, [\d.]+ KiB of activations per batch item$/m,
+    );
+    expect(b.out).toMatch(/^ {2}fuse-activation: fused 4 activations$/m);
     expect(readFileSync(join(dir, "parts", "kernels", "0.wgsl"), "utf8")).toMatch(
       /^\/\/ used by: c1\n/,
     );

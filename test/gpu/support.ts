@@ -41,6 +41,7 @@ export interface ParityOptions {
   readonly maxBindingBytes?: number;
   /** Compile the graph through these passes first (the reference runs the graph as given). */
   readonly passes?: readonly Pass[];
+  readonly planMemory?: boolean;
 }
 
 /**
@@ -56,7 +57,8 @@ export async function expectParity(
   const weights = initWeights(graph, options.seed ?? 1);
   const compiled = runPasses({ ...graph, constants: weights }, options.passes ?? []);
   const limit = options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {};
-  const plan = planGraph(compiled, limit);
+  // Every parity test runs on a planned arena: values share memory wherever lifetimes allow.
+  const plan = planGraph(compiled, { ...limit, planMemory: options.planMemory ?? true });
   const { device } = await gpu();
   const bundle = writeBundle(plan, compiled.constants!, printIr(compiled));
   const model = await Model.create(bundle, device);
