@@ -3,13 +3,20 @@
 // the layer's output y = w*x + b becomes s*(y - mean) + beta = (s*w)*x + (s*(b - mean) + beta):
 //   w' = w * s   (each output channel's slice),   b' = (b - mean) * s + beta.
 // It folds only where that is exact: the layer applies no activation or residual of its own yet,
-// and nothing else reads its output. Any other batch norm stays a scale-shift kernel.
+// and nothing else reads its output.
+//
+// A batch norm whose only reader is a conv or dense layer folds forward into it, x' = s*x + t
+// with t = beta - mean * s (per input channel c):
+//   w'[o, c, ...] = w[o, c, ...] * s[c],   b'[o] = b[o] + sum over c, ky, kx of w[o, c, ky, kx] * t[c].
+// That is exact unless the conv pads with zeros (a padded zero is not shifted by t; replicate
+// and reflect padding copy normalised pixels, so they stay exact). Any other batch norm stays
+// a scale-shift kernel.
 import type { Graph, Node, WeightDecl } from "../ir/graph.js";
 import { producers, useCounts, withNodes, type Pass } from "./pass.js";
 
 export const foldBatchNorm: Pass = {
   name: "fold-batchnorm",
-  summary: "fold batch norm into the conv or dense layer before it",
+  summary: "fold batch norm into the conv or dense layer next to it, where exact",
   run(graph, ctx) {
     const bns = graph.nodes.filter((n) => n.op === "batchnorm");
     if (bns.length === 0) return graph;
@@ -50,13 +57,62 @@ export const foldBatchNorm: Pass = {
       replace.set(p.name, { ...p, weights: [w, bias], attrs: { ...p.attrs, bias: true } } as Node);
       renamed.set(bn.name, p.name);
     }
-    const folded = renamed.size;
+    // Forward: a batch norm read only by a conv or dense layer, where exact.
+    const readers = new Map<string, Node>();
+    for (const n of graph.nodes) for (const v of n.inputs) readers.set(v, n);
+    const dropped = new Set<string>();
+    for (const bn of bns) {
+      if (bn.op !== "batchnorm" || renamed.has(bn.name) || uses.get(bn.name) !== 1) continue;
+      const r = readers.get(bn.name);
+      if (!r || (r.op !== "conv2d" && r.op !== "dense")) continue;
+      if (r.inputs[0] !== bn.name || r.inputs[1] === bn.name || replace.has(r.name)) continue;
+      if (r.op === "conv2d" && r.attrs.padmode === "zeros" && r.attrs.p.some((v) => v > 0))
+        continue;
+      const [w, b] = r.weights as [string, string | undefined];
+      const bias = b ?? `${r.name}.bias`;
+      const outs = r.shape[0]!;
+      if (!b) weights.set(bias, { name: bias, shape: [outs] });
+      if (constants) {
+        const [gamma, beta, mean, variance] = bn.weights.map((n) => constants.get(n)!);
+        const wData = Float32Array.from(constants.get(w)!);
+        const bData = b ? Float32Array.from(constants.get(b)!) : new Float32Array(outs);
+        const groups = r.op === "conv2d" ? r.attrs.g : 1;
+        const perGroup = bn.shape[0]! / groups; // the input channels each output reads
+        const taps = wData.length / outs / perGroup; // kh * kw (1 for dense)
+        for (let o = 0; o < outs; o++) {
+          const group = Math.floor(o / (outs / groups));
+          let shift = 0;
+          for (let ci = 0; ci < perGroup; ci++) {
+            const c = group * perGroup + ci;
+            const s = gamma![c]! / Math.sqrt(variance![c]! + bn.attrs.eps);
+            const t = beta![c]! - mean![c]! * s;
+            for (let k = 0; k < taps; k++) {
+              const at = (o * perGroup + ci) * taps + k;
+              shift += wData[at]! * t;
+              wData[at]! *= s;
+            }
+          }
+          bData[o] = bData[o]! + shift;
+        }
+        constants.set(w, wData);
+        constants.set(bias, bData);
+      }
+      const inputs = [bn.inputs[0]!, ...r.inputs.slice(1)];
+      replace.set(r.name, {
+        ...r,
+        inputs,
+        weights: [w, bias],
+        attrs: { ...r.attrs, bias: true },
+      } as Node);
+      dropped.add(bn.name);
+    }
+    const folded = renamed.size + dropped.size;
     ctx.report(
       `folded ${folded} batch norm${folded === 1 ? "" : "s"}, kept ${bns.length - folded}`,
     );
     if (folded === 0) return graph;
     const nodes = graph.nodes
-      .filter((n) => !renamed.has(n.name))
+      .filter((n) => !renamed.has(n.name) && !dropped.has(n.name))
       .map((n) => replace.get(n.name) ?? n);
     const liveWeights = new Set(nodes.flatMap((n) => n.weights));
     const decls: WeightDecl[] = [...weights.values()].filter((d) => liveWeights.has(d.name));
