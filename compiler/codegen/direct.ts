@@ -10,6 +10,7 @@ import {
   f32,
   flatGroup,
   flatIndex,
+  convConsts,
   readAccess,
   type Activation,
   type ShaderBinding,
@@ -73,20 +74,7 @@ export function directConvKernel(g: DirectConv): Kernel {
   const [c, h, w] = g.inShape;
   const [f, ho, wo] = g.outShape;
   const consts = {
-    C: c,
-    H: h,
-    W: w,
-    F: f,
-    HO: ho,
-    WO: wo,
-    KH: g.k[0],
-    KW: g.k[1],
-    SH: g.s[0],
-    SW: g.s[1],
-    DH: g.d[0],
-    DW: g.d[1],
-    PT: g.p[0],
-    PL: g.p[1],
+    ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),
     CG: c / g.groups,
     FG: f / g.groups,
   };
@@ -146,20 +134,7 @@ export function deconvKernel(g: Deconv): Kernel {
   const [c, h, w] = g.inShape;
   const [f, ho, wo] = g.outShape;
   const consts = {
-    C: c,
-    H: h,
-    W: w,
-    F: f,
-    HO: ho,
-    WO: wo,
-    KH: g.k[0],
-    KW: g.k[1],
-    SH: g.s[0],
-    SW: g.s[1],
-    DH: g.d[0],
-    DW: g.d[1],
-    PT: g.p[0],
-    PL: g.p[1],
+    ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),
     CG: c / g.groups,
     FG: f / g.groups,
   };

@@ -13,27 +13,21 @@ import {
   activationDecls,
   activationWgsl,
   buildShader,
+  convConsts,
   readAccess,
   type Activation,
   type BufferRef,
+  type ConvWindow,
   type ShaderBinding,
 } from "./wgsl.js";
 
-export interface GemmConv {
+export interface GemmConv extends ConvWindow {
   readonly input: string;
   readonly output: string;
   readonly weight: string;
   readonly bias?: string;
   /** Added before the activation: a value of the output's shape (a fused residual add). */
   readonly residual?: string;
-  /** [C, H, W] in, [F, HO, WO] out. */
-  readonly inShape: readonly [number, number, number];
-  readonly outShape: readonly [number, number, number];
-  readonly k: readonly [number, number];
-  readonly s: readonly [number, number];
-  readonly d: readonly [number, number];
-  /** Top and left padding (bottom/right follow from the output size). */
-  readonly pad: readonly [number, number];
   /** Output channels [n0, n0 + F') computed by this dispatch (a weight split into row ranges). */
   readonly channels?: readonly [number, number];
   readonly act?: Activation;
@@ -48,20 +42,7 @@ export function gemmConvKernel(g: GemmConv): Kernel {
   const [f, ho, wo] = g.outShape;
   const [n0, n1] = g.channels ?? [0, f];
   const consts = {
-    C: c,
-    H: h,
-    W: w,
-    F: f,
-    HO: ho,
-    WO: wo,
-    KH: g.k[0],
-    KW: g.k[1],
-    SH: g.s[0],
-    SW: g.s[1],
-    DH: g.d[0],
-    DW: g.d[1],
-    PT: g.pad[0],
-    PL: g.pad[1],
+    ...convConsts(g),
     K: c * g.k[0] * g.k[1],
     N0: n0,
     NC: n1 - n0,

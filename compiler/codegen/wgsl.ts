@@ -153,3 +153,36 @@ export function epilogueActivation(act: string, alpha: number): Activation | und
 export function activationDecls(act: Activation | undefined): string[] {
   return act?.op === "gelu" ? [erfWgsl] : [];
 }
+
+/** The shape of a convolution-like window, as the kernels name its constants. */
+export interface ConvWindow {
+  readonly inShape: readonly [number, number, number];
+  readonly outShape: readonly [number, number, number];
+  readonly k: readonly [number, number];
+  readonly s: readonly [number, number];
+  readonly d: readonly [number, number];
+  /** Top and left padding (bottom and right follow from the output size). */
+  readonly pad: readonly [number, number];
+}
+
+/** C H W in, F HO WO out, kernel KH KW, stride SH SW, dilation DH DW, padding PT PL. */
+export function convConsts(g: ConvWindow): Record<string, number> {
+  const [c, h, w] = g.inShape;
+  const [f, ho, wo] = g.outShape;
+  return {
+    C: c,
+    H: h,
+    W: w,
+    F: f,
+    HO: ho,
+    WO: wo,
+    KH: g.k[0],
+    KW: g.k[1],
+    SH: g.s[0],
+    SW: g.s[1],
+    DH: g.d[0],
+    DW: g.d[1],
+    PT: g.pad[0],
+    PL: g.pad[1],
+  };
+}

@@ -5,7 +5,7 @@
 //  - fuse-activation: act(conv(x)) -> conv(x) with that activation, when nothing else reads
 //    the conv's output. Residual first, so that relu(conv + r) fuses whole.
 import type { Node } from "../ir/graph.js";
-import type { EpilogueAct } from "../ir/ops.js";
+import { epilogueActs, type EpilogueAct } from "../ir/ops.js";
 import { producers, useCounts, withNodes, type Pass } from "./pass.js";
 
 type Fusable = Node & { op: "conv2d" | "dense" };
@@ -52,17 +52,7 @@ export const fuseResidual: Pass = {
   },
 };
 
-const fusableActs: readonly string[] = [
-  "relu",
-  "relu6",
-  "leaky_relu",
-  "sigmoid",
-  "tanh",
-  "gelu",
-  "silu",
-  "hardswish",
-  "hardsigmoid",
-];
+const fusableActs: readonly string[] = epilogueActs.filter((a) => a !== "none");
 
 export const fuseActivation: Pass = {
   name: "fuse-activation",
