@@ -6,7 +6,10 @@
 // The im2col matrix A is never stored: the A-loader computes each element as it fills the
 // workgroup tile. A workgroup computes a TM x TN tile of C with TK-wide steps through K, both
 // operand tiles in workgroup memory; each of its 16x16 threads accumulates a 4x4 block in
-// registers. The epilogue adds the bias and a residual, and applies an activation. Dense layers are the same
+// registers. The epilogue adds the bias and a residual, and applies an activation.
+// Loads are vec4 where the layout allows, one per thread per tile: the weight tile when K is a
+// multiple of 4 (four consecutive k of one output channel), and the input tile of a stride-1,
+// unpadded 1x1 conv over maps of a multiple of 4 pixels (four consecutive pixels of a channel). Dense layers are the same
 // GEMM with a 1x1 window over a 1x1 map (m = batch, k = inputs).
 import type { Kernel } from "./plan-types.js";
 import {
@@ -37,6 +40,60 @@ const TM = 64;
 const TN = 64;
 const TK = 16;
 
+// im2col on the fly: one element of A, 0 in the padding and past the edges.
+const loadAFunction = `fn loadA(m: u32, k: u32, rows: u32) -> f32 {
+  if (m >= rows || k >= K) { return 0.0; }
+  let b = m / (HO * WO);
+  let p = m % (HO * WO);
+  let ci = k / (KH * KW);
+  let r = k % (KH * KW);
+  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
+  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
+  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+}`;
+
+// Tile loaders. Each tile holds 1024 floats for 256 threads: four scalars or one vec4 each.
+const loadAScalar = `  for (var l = 0u; l < ${(TM * TK) / 256}u; l++) {
+    let e = t + l * 256u;
+    tileA[e / ${TK}u][e % ${TK}u] = loadA(row0 + e / ${TK}u, k0 + e % ${TK}u, rows);
+  }`;
+// Pointwise: A[m, k] = x[b, k, p] is contiguous along m, so m..m+3 (same image, as HO*WO and
+// row0 are multiples of 4) are one vec4.
+const loadAVec4 = `  {
+    let kk = t / ${TM / 4}u;
+    let mq = t % ${TM / 4}u;
+    let m = row0 + mq * 4u;
+    let k = k0 + kk;
+    var v = vec4<f32>(0.0);
+    if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
+    tileA[mq * 4u][kk] = v.x;
+    tileA[mq * 4u + 1u][kk] = v.y;
+    tileA[mq * 4u + 2u][kk] = v.z;
+    tileA[mq * 4u + 3u][kk] = v.w;
+  }`;
+const loadBScalar = `  for (var l = 0u; l < ${(TK * TN) / 256}u; l++) {
+    let e = t + l * 256u;
+    let k = k0 + e / ${TN}u;
+    let n = col0 + e % ${TN}u;
+    var v = 0.0;
+    if (k < K && n < NC) { v = wt[n * K + k]; }
+    tileB[e / ${TN}u][e % ${TN}u] = v;
+  }`;
+// K % 4 == 0: w[n, k..k+3] is one vec4 (k0 is a multiple of 16, so k is of 4).
+const loadBVec4 = `  {
+    let nn = t % ${TN}u;
+    let kq = t / ${TN}u;
+    let n = col0 + nn;
+    let k = k0 + kq * 4u;
+    var v = vec4<f32>(0.0);
+    if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+    tileB[kq * 4u][nn] = v.x;
+    tileB[kq * 4u + 1u][nn] = v.y;
+    tileB[kq * 4u + 2u][nn] = v.z;
+    tileB[kq * 4u + 3u][nn] = v.w;
+  }`;
+
 export function gemmConvKernel(g: GemmConv): Kernel {
   const [c, h, w] = g.inShape;
   const [f, ho, wo] = g.outShape;
@@ -47,6 +104,17 @@ export function gemmConvKernel(g: GemmConv): Kernel {
     N0: n0,
     NC: n1 - n0,
   };
+  const K = c * g.k[0] * g.k[1];
+  const vecB = K % 4 === 0;
+  const pointwise =
+    g.k[0] === 1 &&
+    g.k[1] === 1 &&
+    g.s[0] === 1 &&
+    g.s[1] === 1 &&
+    g.pad[0] === 0 &&
+    g.pad[1] === 0;
+  // (a residual that is the input too would share x's binding, so x stays scalar then)
+  const vecA = pointwise && (ho * wo) % 4 === 0 && g.residual !== g.input;
   const bind = (name: string, ref: BufferRef): ShaderBinding => ({
     name,
     access: readAccess(ref),
@@ -54,8 +122,8 @@ export function gemmConvKernel(g: GemmConv): Kernel {
   });
   const { wgsl, bindings } = buildShader({
     bindings: [
-      bind("x", { value: g.input }),
-      bind("wt", { weight: g.weight }),
+      { ...bind("x", { value: g.input }), ...(vecA ? { element: "vec4<f32>" as const } : {}) },
+      { ...bind("wt", { weight: g.weight }), ...(vecB ? { element: "vec4<f32>" as const } : {}) },
       ...(g.bias ? [bind("bias", { weight: g.bias })] : []),
       ...(g.residual ? [bind("res", { value: g.residual })] : []),
       { name: "y", access: "read_write", bind: { value: g.output } },
@@ -64,17 +132,7 @@ export function gemmConvKernel(g: GemmConv): Kernel {
     decls: [
       `var<workgroup> tileA: array<array<f32, ${TK}>, ${TM}>;`,
       `var<workgroup> tileB: array<array<f32, ${TN}>, ${TK}>;`,
-      `fn loadA(m: u32, k: u32, rows: u32) -> f32 {
-  if (m >= rows || k >= K) { return 0.0; }
-  let b = m / (HO * WO);
-  let p = m % (HO * WO);
-  let ci = k / (KH * KW);
-  let r = k % (KH * KW);
-  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
-  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
-  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
-}`,
+      ...(vecA ? [] : [loadAFunction]),
       ...activationDecls(g.act),
     ],
     workgroupSize: [16, 16, 1],
@@ -84,18 +142,8 @@ let col0 = wid.x * ${TN}u;
 let t = lid.y * 16u + lid.x;
 var acc: array<array<f32, 4>, 4>;
 for (var k0 = 0u; k0 < K; k0 += ${TK}u) {
-  for (var l = 0u; l < ${(TM * TK) / 256}u; l++) {
-    let e = t + l * 256u;
-    tileA[e / ${TK}u][e % ${TK}u] = loadA(row0 + e / ${TK}u, k0 + e % ${TK}u, rows);
-  }
-  for (var l = 0u; l < ${(TK * TN) / 256}u; l++) {
-    let e = t + l * 256u;
-    let k = k0 + e / ${TN}u;
-    let n = col0 + e % ${TN}u;
-    var v = 0.0;
-    if (k < K && n < NC) { v = wt[n * K + k]; }
-    tileB[e / ${TN}u][e % ${TN}u] = v;
-  }
+${vecA ? loadAVec4 : loadAScalar}
+${vecB ? loadBVec4 : loadBScalar}
   workgroupBarrier();
   for (var kk = 0u; kk < ${TK}u; kk++) {
     var a: array<f32, 4>;

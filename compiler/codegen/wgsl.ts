@@ -21,6 +21,8 @@ export interface ShaderBinding {
   readonly access: Access;
   /** What the dispatch binds here. */
   readonly bind: BufferRef;
+  /** Element type of the array; vec4 for kernels that load four floats at once. */
+  readonly element?: "f32" | "vec4<f32>";
 }
 
 export interface ShaderSpec {
@@ -70,7 +72,9 @@ function shaderText(spec: ShaderSpec): string {
     "@group(0) @binding(0) var<uniform> params: Params;",
   ];
   spec.bindings.forEach((b, i) => {
-    lines.push(`@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${b.name}: array<f32>;`);
+    lines.push(
+      `@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${b.name}: array<${b.element ?? "f32"}>;`,
+    );
   });
   for (const [name, value] of Object.entries(spec.consts ?? {})) {
     if (!Number.isSafeInteger(value) || value < 0 || value > 0xffffffff) {

@@ -19,6 +19,10 @@ const cases: [string, string, string][] = [
   ],
   ["conv GEMM: 1x1 over many channels (K > one tile)", "[70, 5, 3]", "conv(67, 1)"],
   ["conv GEMM: 7x7 stride 2 pad 3 (a ResNet stem)", "[3, 23, 19]", "conv(13, 7, stride=2, pad=3)"],
+  ["conv GEMM, vec4 weight loads (K = 36)", "[4, 5, 7]", "conv(6, 3, pad=1)"],
+  ["1x1 conv GEMM, vec4 input and weight loads", "[12, 4, 6]", "conv(10, 1) -> conv(70, 1)"],
+  ["1x1 conv GEMM, vec4 input loads, K = 7", "[7, 4, 4]", "conv(5, 1)"],
+  ["dense, vec4 weight loads (K = 40)", "[40]", "dense(23) -> dense(9)"],
   ["conv direct: groups 2", "[6, 9, 8]", "conv(4, 3, groups=2, pad=1)"],
   ["conv direct: reflect padding", "[3, 6, 7]", "conv(5, 3, pad=[2, 1], padmode=reflect)"],
   [
@@ -108,6 +112,17 @@ describe("GPU parity of the fused epilogue: act(conv + bias + residual)", () => 
   output y = %e
 }
 `;
+  it("a 1x1 conv whose residual is its own input (one binding, scalar loads)", async () => {
+    const { parseIr, verify } = await import("../../compiler/ir/index.js");
+    const text = `graph R {
+  input %x : f32[N,8,4,4]
+  weight @c.weight : f32[8,8,1,1]
+  %c = conv2d(%x, %x, @c.weight) {filters=8 k=[1,1] s=[1,1] p=[0,0,0,0] d=[1,1] g=1 padmode=zeros bias=false act=relu} : f32[N,8,4,4]
+  output y = %c
+}
+`;
+    await expectParity(verify(parseIr(text)), { batch: 2 });
+  });
   for (const batch of [1, 3]) {
     it(`GEMM conv, direct conv and dense (batch ${batch})`, async () => {
       const { parseIr, verify } = await import("../../compiler/ir/index.js");

@@ -1,0 +1,538 @@
+// ---- kernel 0: c1
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+const C: u32 = 1u;
+const H: u32 = 32u;
+const W: u32 = 32u;
+const F: u32 = 6u;
+const HO: u32 = 28u;
+const WO: u32 = 28u;
+const KH: u32 = 5u;
+const KW: u32 = 5u;
+const SH: u32 = 1u;
+const SW: u32 = 1u;
+const DH: u32 = 1u;
+const DW: u32 = 1u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const K: u32 = 25u;
+const N0: u32 = 0u;
+const NC: u32 = 6u;
+var<workgroup> tileA: array<array<f32, 16>, 64>;
+var<workgroup> tileB: array<array<f32, 64>, 16>;
+fn loadA(m: u32, k: u32, rows: u32) -> f32 {
+  if (m >= rows || k >= K) { return 0.0; }
+  let b = m / (HO * WO);
+  let p = m % (HO * WO);
+  let ci = k / (KH * KW);
+  let r = k % (KH * KW);
+  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
+  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
+  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+}
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let rows = params.batch * HO * WO;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+    for (var l = 0u; l < 4u; l++) {
+      let e = t + l * 256u;
+      tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows);
+    }
+    for (var l = 0u; l < 4u; l++) {
+      let e = t + l * 256u;
+      let k = k0 + e / 64u;
+      let n = col0 + e % 64u;
+      var v = 0.0;
+      if (k < K && n < NC) { v = wt[n * K + k]; }
+      tileB[e / 64u][e % 64u] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var a: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = row0 + lid.y * 4u + i;
+    if (m >= rows) { continue; }
+    let b = m / (HO * WO);
+    let p = m % (HO * WO);
+    for (var j = 0u; j < 4u; j++) {
+      let n = col0 + lid.x * 4u + j;
+      if (n >= NC) { continue; }
+      let o = (b * F + N0 + n) * HO * WO + p;
+      let v = acc[i][j] + bias[N0 + n];
+      y[o] = tanh(clamp(v, -15.0, 15.0));
+    }
+  }
+}
+
+// ---- kernel 1: s2
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+const PER: u32 = 1176u;
+const H: u32 = 28u;
+const W: u32 = 28u;
+const HO: u32 = 14u;
+const WO: u32 = 14u;
+const KH: u32 = 2u;
+const KW: u32 = 2u;
+const SH: u32 = 2u;
+const SW: u32 = 2u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const PB: u32 = 0u;
+const PR: u32 = 0u;
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params.batch * PER) { return; }
+  let ox = i % WO;
+  let oy = (i / WO) % HO;
+  let nc = i / (WO * HO);
+  let y0 = i32(oy * SH) - i32(PT);
+  let x0 = i32(ox * SW) - i32(PL);
+  let y1 = min(y0 + i32(KH), i32(H + PB));
+  let x1 = min(x0 + i32(KW), i32(W + PR));
+  var acc = 0.0;
+  var count = 0.0;
+  for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
+    for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
+      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      acc += v;
+      count += 1.0;
+    }
+  }
+  y[i] = acc / count;
+}
+
+// ---- kernel 2: c3
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+const C: u32 = 6u;
+const H: u32 = 14u;
+const W: u32 = 14u;
+const F: u32 = 16u;
+const HO: u32 = 10u;
+const WO: u32 = 10u;
+const KH: u32 = 5u;
+const KW: u32 = 5u;
+const SH: u32 = 1u;
+const SW: u32 = 1u;
+const DH: u32 = 1u;
+const DW: u32 = 1u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const K: u32 = 150u;
+const N0: u32 = 0u;
+const NC: u32 = 16u;
+var<workgroup> tileA: array<array<f32, 16>, 64>;
+var<workgroup> tileB: array<array<f32, 64>, 16>;
+fn loadA(m: u32, k: u32, rows: u32) -> f32 {
+  if (m >= rows || k >= K) { return 0.0; }
+  let b = m / (HO * WO);
+  let p = m % (HO * WO);
+  let ci = k / (KH * KW);
+  let r = k % (KH * KW);
+  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
+  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
+  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+}
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let rows = params.batch * HO * WO;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+    for (var l = 0u; l < 4u; l++) {
+      let e = t + l * 256u;
+      tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows);
+    }
+    for (var l = 0u; l < 4u; l++) {
+      let e = t + l * 256u;
+      let k = k0 + e / 64u;
+      let n = col0 + e % 64u;
+      var v = 0.0;
+      if (k < K && n < NC) { v = wt[n * K + k]; }
+      tileB[e / 64u][e % 64u] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var a: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = row0 + lid.y * 4u + i;
+    if (m >= rows) { continue; }
+    let b = m / (HO * WO);
+    let p = m % (HO * WO);
+    for (var j = 0u; j < 4u; j++) {
+      let n = col0 + lid.x * 4u + j;
+      if (n >= NC) { continue; }
+      let o = (b * F + N0 + n) * HO * WO + p;
+      let v = acc[i][j] + bias[N0 + n];
+      y[o] = tanh(clamp(v, -15.0, 15.0));
+    }
+  }
+}
+
+// ---- kernel 3: s4
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+const PER: u32 = 400u;
+const H: u32 = 10u;
+const W: u32 = 10u;
+const HO: u32 = 5u;
+const WO: u32 = 5u;
+const KH: u32 = 2u;
+const KW: u32 = 2u;
+const SH: u32 = 2u;
+const SW: u32 = 2u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const PB: u32 = 0u;
+const PR: u32 = 0u;
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params.batch * PER) { return; }
+  let ox = i % WO;
+  let oy = (i / WO) % HO;
+  let nc = i / (WO * HO);
+  let y0 = i32(oy * SH) - i32(PT);
+  let x0 = i32(ox * SW) - i32(PL);
+  let y1 = min(y0 + i32(KH), i32(H + PB));
+  let x1 = min(x0 + i32(KW), i32(W + PR));
+  var acc = 0.0;
+  var count = 0.0;
+  for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
+    for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
+      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      acc += v;
+      count += 1.0;
+    }
+  }
+  y[i] = acc / count;
+}
+
+// ---- kernel 4: c5
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+const C: u32 = 16u;
+const H: u32 = 5u;
+const W: u32 = 5u;
+const F: u32 = 120u;
+const HO: u32 = 1u;
+const WO: u32 = 1u;
+const KH: u32 = 5u;
+const KW: u32 = 5u;
+const SH: u32 = 1u;
+const SW: u32 = 1u;
+const DH: u32 = 1u;
+const DW: u32 = 1u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const K: u32 = 400u;
+const N0: u32 = 0u;
+const NC: u32 = 120u;
+var<workgroup> tileA: array<array<f32, 16>, 64>;
+var<workgroup> tileB: array<array<f32, 64>, 16>;
+fn loadA(m: u32, k: u32, rows: u32) -> f32 {
+  if (m >= rows || k >= K) { return 0.0; }
+  let b = m / (HO * WO);
+  let p = m % (HO * WO);
+  let ci = k / (KH * KW);
+  let r = k % (KH * KW);
+  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
+  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
+  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+}
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let rows = params.batch * HO * WO;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+    for (var l = 0u; l < 4u; l++) {
+      let e = t + l * 256u;
+      tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows);
+    }
+    {
+      let nn = t % 64u;
+      let kq = t / 64u;
+      let n = col0 + nn;
+      let k = k0 + kq * 4u;
+      var v = vec4<f32>(0.0);
+      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+      tileB[kq * 4u][nn] = v.x;
+      tileB[kq * 4u + 1u][nn] = v.y;
+      tileB[kq * 4u + 2u][nn] = v.z;
+      tileB[kq * 4u + 3u][nn] = v.w;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var a: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = row0 + lid.y * 4u + i;
+    if (m >= rows) { continue; }
+    let b = m / (HO * WO);
+    let p = m % (HO * WO);
+    for (var j = 0u; j < 4u; j++) {
+      let n = col0 + lid.x * 4u + j;
+      if (n >= NC) { continue; }
+      let o = (b * F + N0 + n) * HO * WO + p;
+      let v = acc[i][j] + bias[N0 + n];
+      y[o] = tanh(clamp(v, -15.0, 15.0));
+    }
+  }
+}
+
+// ---- kernel 5: f6
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+const C: u32 = 120u;
+const H: u32 = 1u;
+const W: u32 = 1u;
+const F: u32 = 84u;
+const HO: u32 = 1u;
+const WO: u32 = 1u;
+const KH: u32 = 1u;
+const KW: u32 = 1u;
+const SH: u32 = 1u;
+const SW: u32 = 1u;
+const DH: u32 = 1u;
+const DW: u32 = 1u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const K: u32 = 120u;
+const N0: u32 = 0u;
+const NC: u32 = 84u;
+var<workgroup> tileA: array<array<f32, 16>, 64>;
+var<workgroup> tileB: array<array<f32, 64>, 16>;
+fn loadA(m: u32, k: u32, rows: u32) -> f32 {
+  if (m >= rows || k >= K) { return 0.0; }
+  let b = m / (HO * WO);
+  let p = m % (HO * WO);
+  let ci = k / (KH * KW);
+  let r = k % (KH * KW);
+  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
+  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
+  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+}
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let rows = params.batch * HO * WO;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+    for (var l = 0u; l < 4u; l++) {
+      let e = t + l * 256u;
+      tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows);
+    }
+    {
+      let nn = t % 64u;
+      let kq = t / 64u;
+      let n = col0 + nn;
+      let k = k0 + kq * 4u;
+      var v = vec4<f32>(0.0);
+      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+      tileB[kq * 4u][nn] = v.x;
+      tileB[kq * 4u + 1u][nn] = v.y;
+      tileB[kq * 4u + 2u][nn] = v.z;
+      tileB[kq * 4u + 3u][nn] = v.w;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var a: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = row0 + lid.y * 4u + i;
+    if (m >= rows) { continue; }
+    let b = m / (HO * WO);
+    let p = m % (HO * WO);
+    for (var j = 0u; j < 4u; j++) {
+      let n = col0 + lid.x * 4u + j;
+      if (n >= NC) { continue; }
+      let o = (b * F + N0 + n) * HO * WO + p;
+      let v = acc[i][j] + bias[N0 + n];
+      y[o] = tanh(clamp(v, -15.0, 15.0));
+    }
+  }
+}
+
+// ---- kernel 6: output_layer
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+const C: u32 = 84u;
+const H: u32 = 1u;
+const W: u32 = 1u;
+const F: u32 = 10u;
+const HO: u32 = 1u;
+const WO: u32 = 1u;
+const KH: u32 = 1u;
+const KW: u32 = 1u;
+const SH: u32 = 1u;
+const SW: u32 = 1u;
+const DH: u32 = 1u;
+const DW: u32 = 1u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const K: u32 = 84u;
+const N0: u32 = 0u;
+const NC: u32 = 10u;
+var<workgroup> tileA: array<array<f32, 16>, 64>;
+var<workgroup> tileB: array<array<f32, 64>, 16>;
+fn loadA(m: u32, k: u32, rows: u32) -> f32 {
+  if (m >= rows || k >= K) { return 0.0; }
+  let b = m / (HO * WO);
+  let p = m % (HO * WO);
+  let ci = k / (KH * KW);
+  let r = k % (KH * KW);
+  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
+  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
+  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+}
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let rows = params.batch * HO * WO;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+    for (var l = 0u; l < 4u; l++) {
+      let e = t + l * 256u;
+      tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows);
+    }
+    {
+      let nn = t % 64u;
+      let kq = t / 64u;
+      let n = col0 + nn;
+      let k = k0 + kq * 4u;
+      var v = vec4<f32>(0.0);
+      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+      tileB[kq * 4u][nn] = v.x;
+      tileB[kq * 4u + 1u][nn] = v.y;
+      tileB[kq * 4u + 2u][nn] = v.z;
+      tileB[kq * 4u + 3u][nn] = v.w;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var a: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = row0 + lid.y * 4u + i;
+    if (m >= rows) { continue; }
+    let b = m / (HO * WO);
+    let p = m % (HO * WO);
+    for (var j = 0u; j < 4u; j++) {
+      let n = col0 + lid.x * 4u + j;
+      if (n >= NC) { continue; }
+      let o = (b * F + N0 + n) * HO * WO + p;
+      let v = acc[i][j] + bias[N0 + n];
+      y[o] = v;
+    }
+  }
+}
+
+// ---- kernel 7: softmax_1
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+const PER: u32 = 1u;
+const C: u32 = 10u;
+const INNER: u32 = 1u;
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params.batch * PER) { return; }
+  let n = i / INNER;
+  let p = i % INNER;
+  let base = n * C * INNER + p;
+  var m = -3.402823e38;
+  for (var c = 0u; c < C; c++) { m = max(m, x[base + c * INNER]); }
+  var sum = 0.0;
+  for (var c = 0u; c < C; c++) { sum += exp(x[base + c * INNER] - m); }
+  for (var c = 0u; c < C; c++) { y[base + c * INNER] = exp(x[base + c * INNER] - m) / sum; }
+}
