@@ -21,7 +21,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 function table(header, rows, right = () => true) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) =>
-    cells.map((c, i) => (i && right(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (i && right(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   console.log(line(header));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const r of rows) console.log(line(r));
@@ -29,7 +32,9 @@ function table(header, rows, right = () => true) {
 
 // 1. Front end
 const frontRows = [];
-for (const file of readdirSync("examples").filter((f) => f.endsWith(".cnn")).sort()) {
+for (const file of readdirSync("examples")
+  .filter((f) => f.endsWith(".cnn"))
+  .sort()) {
   const once = () => summarize(compileFrontend(`examples/${file}`, nodeHost).graph);
   once();
   const times = [];
@@ -51,7 +56,9 @@ const rows = [];
 for (const net of nets) {
   const graph = compileFrontend(`examples/${net}.cnn`, nodeHost).graph;
   for (const level of ["O0", "O2"]) {
-    const built = buildGraph(graph, { seed: 1, planMemory: level !== "O0" }, (g) => runPasses(g, pipelines[level]));
+    const built = buildGraph(graph, { seed: 1, planMemory: level !== "O0" }, (g) =>
+      runPasses(g, pipelines[level]),
+    );
     const model = await Model.create(built.bytes, gpu.device);
     const input = graph.inputs[0];
     const x = new Float32Array(input.shape.reduce((a, b) => a * b, 1)).fill(0.5);
@@ -74,6 +81,12 @@ for (const net of nets) {
     ]);
   }
 }
-console.log(`\ncnnc inference on ${gpu.adapter}, 224x224, batch 1, median of ${runs} runs (readback included)\n`);
-table(["network", "opt", "dispatches", "MACs", "arena", "peak live", "latency ms"], rows, (i) => i > 1);
+console.log(
+  `\ncnnc inference on ${gpu.adapter}, 224x224, batch 1, median of ${runs} runs (readback included)\n`,
+);
+table(
+  ["network", "opt", "dispatches", "MACs", "arena", "peak live", "latency ms"],
+  rows,
+  (i) => i > 1,
+);
 process.exit(0);
