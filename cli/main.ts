@@ -6,7 +6,8 @@ import { bytes, formatSummary, summarize, summaryJson } from "../compiler/analys
 import { compareOptimized } from "./compare.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
-import { buildGraph, emitParts } from "./build.js";
+import { buildGraph, emitParts, loadWeights } from "./build.js";
+import { ExportError, exportOnnx, exportOpset } from "../compiler/onnx/index.js";
 import { frontend, positiveInt, report, UserError, type Io } from "./common.js";
 import { nodeHost } from "./host.js";
 import { addOptimizeOptions, optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
@@ -147,6 +148,39 @@ function program(io: Io): Command {
     );
     for (const line of reports) io.out(`  ${line}\n`);
   });
+
+  cnnc
+    .command("export")
+    .description("write the network and its weights as an ONNX model (opset 17)")
+    .argument("<file>", "the .cnn file")
+    .option("-o, --output <file>", "the model to write (default: <network>.onnx)")
+    .option("--weights <file>", "trained weights, a .safetensors file keyed by layer path")
+    .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
+    .option(...networkOption)
+    .action(
+      (
+        file: string,
+        opts: { output?: string; weights?: string; seed: string; network?: string },
+      ) => {
+        const graph = frontend(io, file, opts.network);
+        const weights = loadWeights(graph, {
+          ...(opts.weights ? { weights: opts.weights } : {}),
+          seed: Number(opts.seed),
+        });
+        let bytes: Uint8Array;
+        try {
+          bytes = exportOnnx({ ...graph, constants: weights });
+        } catch (e) {
+          if (e instanceof ExportError) throw new UserError(e.message);
+          throw e;
+        }
+        const out = opts.output ?? `${graph.name}.onnx`;
+        writeFileSync(out, bytes);
+        io.out(
+          `wrote ${out}: ONNX opset ${exportOpset}, ${bytes.length.toLocaleString("en-US")} bytes\n`,
+        );
+      },
+    );
 
   cnnc
     .command("run")

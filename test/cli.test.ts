@@ -87,6 +87,20 @@ describe("cnnc", () => {
     }
   });
 
+  it("export writes an ONNX model ONNX Runtime loads", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-onnx-"));
+    const out = join(dir, "l.onnx");
+    const r = cnnc("export", "examples/lenet5.cnn", "-o", out, "--seed", "3");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^wrote .*l\.onnx: ONNX opset 17, [\d,]+ bytes$/m);
+    const { default: ort } = await import("onnxruntime-node");
+    const session = await ort.InferenceSession.create(out);
+    expect(session.inputNames).toEqual(["x"]);
+    expect(session.outputNames).toEqual(["softmax_1"]);
+    const bad = cnnc("export", "test/fixtures/bad/kernel-too-large.cnn", "-o", join(dir, "x.onnx"));
+    expect(bad.code).toBe(1);
+  });
+
   it("ir prints the IR text", () => {
     const r = cnnc("ir", "examples/lenet5.cnn");
     expect(r.code).toBe(0);

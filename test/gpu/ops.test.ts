@@ -2,83 +2,8 @@
 // awkward: non-square, odd sizes, stride 3, dilation 2, asymmetric padding, replicate and
 // reflect padding, groups, channel counts that are not multiples of 4, batch 1 and 3.
 import { describe, it } from "vitest";
+import { opCases as cases } from "../support/op-cases.js";
 import { expectParity, net } from "./support.js";
-
-const cases: [string, string, string][] = [
-  // [name, input shape, body]
-  ["conv GEMM: same padding, non-square", "[3, 7, 9]", "conv(5, 3, pad=same)"],
-  [
-    "conv GEMM: [3,5] kernel, stride [2,3], asymmetric padding",
-    "[5, 11, 13]",
-    "conv(6, [3, 5], stride=[2, 3], pad=[0, 1, 2, 1])",
-  ],
-  [
-    "conv GEMM: stride 3, dilation 2, no bias",
-    "[7, 17, 15]",
-    "conv(9, 3, stride=3, dilation=2, pad=2, bias=false)",
-  ],
-  ["conv GEMM: 1x1 over many channels (K > one tile)", "[70, 5, 3]", "conv(67, 1)"],
-  ["conv GEMM: 7x7 stride 2 pad 3 (a ResNet stem)", "[3, 23, 19]", "conv(13, 7, stride=2, pad=3)"],
-  ["conv GEMM, vec4 weight loads (K = 36)", "[4, 5, 7]", "conv(6, 3, pad=1)"],
-  ["1x1 conv GEMM, vec4 input and weight loads", "[12, 4, 6]", "conv(10, 1) -> conv(70, 1)"],
-  ["1x1 conv GEMM, vec4 input loads, K = 7", "[7, 4, 4]", "conv(5, 1)"],
-  ["dense, vec4 weight loads (K = 40)", "[40]", "dense(23) -> dense(9)"],
-  ["conv direct: groups 2", "[6, 9, 8]", "conv(4, 3, groups=2, pad=1)"],
-  ["conv direct: reflect padding", "[3, 6, 7]", "conv(5, 3, pad=[2, 1], padmode=reflect)"],
-  [
-    "conv direct: replicate padding, stride 2",
-    "[3, 6, 7]",
-    "conv(5, 3, stride=2, pad=1, padmode=replicate)",
-  ],
-  [
-    "dwconv: multiplier 2, stride 2, dilation 2",
-    "[5, 13, 11]",
-    "dwconv(3, stride=2, dilation=2, pad=same, multiplier=2)",
-  ],
-  ["sepconv", "[6, 10, 9]", "sepconv(7, 3, stride=2, pad=same)"],
-  ["deconv: k4 s2 p1", "[5, 4, 6]", "deconv(3, 4, stride=2, pad=1)"],
-  [
-    "deconv: output_pad, groups 2, dilation 2",
-    "[6, 5, 4]",
-    "deconv(4, 3, stride=2, pad=1, output_pad=1, dilation=2, groups=2)",
-  ],
-  ["deconv: pad same, stride 3", "[3, 4, 5]", "deconv(5, 3, stride=3, pad=same)"],
-  ["maxpool: k3 s2 ceil, padded", "[3, 10, 9]", "maxpool(3, stride=2, pad=1, ceil=true)"],
-  ["avgpool: count_pad false, padding", "[3, 9, 10]", "avgpool(3, stride=2, pad=1)"],
-  [
-    "avgpool: count_pad true, ceil",
-    "[3, 9, 10]",
-    "avgpool(3, stride=2, pad=1, ceil=true, count_pad=true)",
-  ],
-  ["global pools", "[5, 7, 6]", "let a = globalavgpool\nlet b = x -> globalmaxpool\nconcat(a, b)"],
-  ["batch norm", "[5, 4, 3]", "bn(eps=0.001)"],
-  ["dense on a flat input", "[37]", "dense(11) -> relu -> dense(3, bias=false)"],
-  ["dense after a flattened map", "[3, 5, 4]", "flatten -> dense(7)"],
-  [
-    "activations",
-    "[3, 5, 7]",
-    "conv(6, 1) -> leaky_relu(0.1) -> gelu -> silu -> hardswish -> relu6 -> hardsigmoid -> sigmoid -> tanh -> relu",
-  ],
-  ["softmax over channels and over features", "[5, 3, 2]", "softmax -> flatten -> softmax"],
-  [
-    "add and mul with broadcasting (squeeze-excitation)",
-    "[6, 5, 7]",
-    "let s = globalavgpool -> conv(6, 1) -> sigmoid\nlet g = mul(x, s)\nadd(g, x, last)",
-  ],
-  [
-    "concat of three",
-    "[3, 6, 5]",
-    "concat {\n branch { conv(2, 1) }\n branch { identity }\n branch { conv(5, 3, pad=same) }\n}",
-  ],
-  ["upsample nearest and bilinear", "[3, 4, 5]", "upsample([2, 3]) -> upsample(2, mode=bilinear)"],
-  [
-    "pad: constant, replicate, reflect",
-    "[2, 5, 6]",
-    "pad([1, 2, 0, 3], value=0.5) -> pad(1, mode=replicate) -> pad([2, 1], mode=reflect)",
-  ],
-  ["lrn, odd and even sizes", "[7, 3, 4]", "lrn(size=3) -> lrn(size=4, alpha=0.01, beta=0.5, k=1)"],
-  ["dropout and identity are free", "[3, 4, 4]", "dropout(0.3) -> identity -> relu"],
-];
 
 describe("GPU parity per op", () => {
   for (const [name, input, body] of cases) {

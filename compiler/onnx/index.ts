@@ -1,0 +1,1 @@
+export { exportOnnx, ExportError, exportOpset } from "./export.js";
