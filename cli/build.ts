@@ -32,7 +32,9 @@ export interface Built {
   readonly source: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
 }
 
+/** Weights from --weights, else those the graph came with (an imported model), else generated. */
 export function loadWeights(graph: Graph, options: BuildOptions): Map<string, Float32Array> {
+  if (!options.weights && graph.constants) return new Map(graph.constants);
   if (!options.weights) return initWeights(graph, options.seed ?? 0);
   let bytes: Uint8Array;
   try {

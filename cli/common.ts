@@ -3,6 +3,9 @@ import { compileFrontend, type FrontendResult } from "../compiler/lower/index.js
 import type { Graph } from "../compiler/ir/index.js";
 import { formatDiagnostic } from "../grammar/diagnostics.js";
 import { nodeHost } from "./host.js";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { importOnnx, ImportError } from "../compiler/onnx/index.js";
 
 export interface Io {
   out(text: string): void;
@@ -20,6 +23,35 @@ export function report(io: Io, result: Pick<FrontendResult, "diagnostics" | "sou
     io.err(`${errors} error${errors === 1 ? "" : "s"}\n`);
     throw new UserError(""); // already reported
   }
+}
+
+/** An ONNX model read as IR, its weights attached (constants). */
+export function importModel(file: string): Graph {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    throw new UserError(`cannot read '${file}'`);
+  }
+  try {
+    return importOnnx(bytes, {
+      readExternal: (location) => {
+        try {
+          return readFileSync(join(dirname(file), location));
+        } catch {
+          return undefined;
+        }
+      },
+    });
+  } catch (e) {
+    if (e instanceof ImportError) throw new UserError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The network of a .cnn file (front end) or of an .onnx model (import, weights included). */
+export function sourceGraph(io: Io, file: string, network: string | undefined): Graph {
+  return file.endsWith(".onnx") ? importModel(file) : frontend(io, file, network);
 }
 
 export function frontend(io: Io, file: string, network: string | undefined): Graph {

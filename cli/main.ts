@@ -7,8 +7,18 @@ import { compareOptimized } from "./compare.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
 import { buildGraph, emitParts, loadWeights } from "./build.js";
-import { ExportError, exportOnnx, exportOpset } from "../compiler/onnx/index.js";
-import { frontend, positiveInt, report, UserError, type Io } from "./common.js";
+import { ExportError, exportOnnx, exportOpset, printCnn } from "../compiler/onnx/index.js";
+import { writeSafetensors } from "../compiler/weights/index.js";
+import { basename } from "node:path";
+import {
+  frontend,
+  importModel,
+  positiveInt,
+  report,
+  sourceGraph,
+  UserError,
+  type Io,
+} from "./common.js";
 import { nodeHost } from "./host.js";
 import { addOptimizeOptions, optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
 import { runCommand, type RunOptions } from "./run.js";
@@ -115,7 +125,7 @@ function program(io: Io): Command {
       .description(
         "compile a .cnn network to a .cnnb bundle (WGSL kernels, dispatch plan, weights)",
       )
-      .argument("<file>", "the .cnn file")
+      .argument("<file>", "the .cnn file, or an .onnx model (its weights come with it)")
       .option("-o, --output <file>", "the bundle to write (default: <network>.cnnb)")
       .option("--weights <file>", "trained weights, a .safetensors file keyed by layer path")
       .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
@@ -127,7 +137,7 @@ function program(io: Io): Command {
       .option(...networkOption),
     "2",
   ).action((file: string, opts: BuildCliOptions) => {
-    const graph = frontend(io, file, opts.network);
+    const graph = sourceGraph(io, file, opts.network);
     const reports: string[] = [];
     const built = buildGraph(
       graph,
@@ -148,6 +158,34 @@ function program(io: Io): Command {
     );
     for (const line of reports) io.out(`  ${line}\n`);
   });
+
+  cnnc
+    .command("import")
+    .description("read an ONNX model as a .cnn network and a .safetensors file of its weights")
+    .argument("<model>", "the .onnx model")
+    .option(
+      "-o, --output <file>",
+      "the .cnn file to write (default: <network>.cnn); weights go beside it",
+    )
+    .action((file: string, opts: { output?: string }) => {
+      const graph = importModel(file);
+      const out = opts.output ?? `${graph.name}.cnn`;
+      const weightsFile = out.replace(/\.cnn$/, "") + ".safetensors";
+      writeFileSync(
+        out,
+        printCnn(
+          graph,
+          `Imported from ${basename(file)} by cnnc. Weights: ${basename(weightsFile)}, by layer path.`,
+        ),
+      );
+      const tensors = new Map(
+        graph.weights.map((w) => [w.name, { shape: w.shape, data: graph.constants!.get(w.name)! }]),
+      );
+      writeFileSync(weightsFile, writeSafetensors(tensors));
+      io.out(
+        `wrote ${out} (${graph.nodes.length} layers) and ${weightsFile} (${tensors.size} tensors)\n`,
+      );
+    });
 
   cnnc
     .command("export")

@@ -14,7 +14,7 @@ import {
   type Manifest,
 } from "../runtime/index.js";
 import { buildGraph } from "./build.js";
-import { frontend, positiveInt, UserError, type Io } from "./common.js";
+import { positiveInt, sourceGraph, UserError, type Io } from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
 import { optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
 
@@ -39,8 +39,8 @@ interface Loaded {
 }
 
 function load(io: Io, file: string, o: RunOptions): Loaded {
-  if (file.endsWith(".cnn")) {
-    const graph = frontend(io, file, o.network);
+  if (file.endsWith(".cnn") || file.endsWith(".onnx")) {
+    const graph = sourceGraph(io, file, o.network);
     const built = buildGraph(
       graph,
       {

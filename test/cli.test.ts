@@ -101,6 +101,32 @@ describe("cnnc", () => {
     expect(bad.code).toBe(1);
   });
 
+  it("import writes a .cnn and its weights; build and check take them, and the .onnx itself", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-import-"));
+    const model = join(dir, "s.onnx");
+    expect(cnnc("export", "examples/sepnet.cnn", "-o", model).code).toBe(0);
+    const r = cnnc("import", model, "-o", join(dir, "s.cnn"));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^wrote .*s\.cnn \(\d+ layers\) and .*s\.safetensors \(\d+ tensors\)$/m);
+    expect(cnnc("check", join(dir, "s.cnn")).code).toBe(0);
+    const b = cnnc(
+      "build",
+      join(dir, "s.cnn"),
+      "--weights",
+      join(dir, "s.safetensors"),
+      "-o",
+      join(dir, "a.cnnb"),
+    );
+    expect(b.code, b.err).toBe(0);
+    const direct = cnnc("build", model, "-o", join(dir, "b.cnnb"));
+    expect(direct.code, direct.err).toBe(0);
+    writeFileSync(join(dir, "bad.onnx"), "not a model");
+    const bad = cnnc("import", join(dir, "bad.onnx"));
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^cnnc: .*bad\.onnx: not an ONNX model/m);
+    expect(bad.err).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
   it("ir prints the IR text", () => {
     const r = cnnc("ir", "examples/lenet5.cnn");
     expect(r.code).toBe(0);
