@@ -21,9 +21,18 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/gpu/**"] },
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/gpu/**", "test/browser/**"],
+        },
       },
       gpuProject("llvmpipe"),
+      // The runtime in headless Chromium (its own WebGPU, on SwiftShader).
+      {
+        extends: true,
+        test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 120_000 },
+      },
       gpuProject("swiftshader"),
     ],
   },
