@@ -21,6 +21,8 @@ export interface BuildOptions {
   readonly maxBinding?: number;
   /** Share activation memory between values not live at once (-O1 and up). */
   readonly planMemory?: boolean;
+  /** Convs write straight into their concat's slice (-O2). */
+  readonly eliminateConcat?: boolean;
 }
 
 export interface Built {
@@ -70,6 +72,7 @@ export function buildGraph(
     plan = planGraph(optimized, {
       ...(options.maxBinding ? { maxBindingBytes: options.maxBinding } : {}),
       planMemory: options.planMemory ?? true,
+      eliminateConcat: options.eliminateConcat ?? true,
     });
   } catch (e) {
     if (e instanceof CodegenError) throw new UserError(e.message);

@@ -15,7 +15,7 @@ interface Figures {
 
 function figures(graph: Graph, planned: boolean): Figures {
   const memory = activationMemory(graph);
-  const plan = planGraph(graph, { planMemory: planned });
+  const plan = planGraph(graph, { planMemory: planned, eliminateConcat: planned });
   return {
     layers: graph.nodes.length,
     arenaBytes: plan.arena * 4,

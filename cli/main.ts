@@ -20,7 +20,13 @@ import {
   type Io,
 } from "./common.js";
 import { nodeHost } from "./host.js";
-import { addOptimizeOptions, optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
+import {
+  addOptimizeOptions,
+  eliminatesConcat,
+  optimize,
+  plansMemory,
+  type OptimizeOptions,
+} from "./optimize.js";
 import { runCommand, type RunOptions } from "./run.js";
 
 interface BuildCliOptions extends OptimizeOptions {
@@ -146,6 +152,7 @@ function program(io: Io): Command {
         seed: Number(opts.seed),
         ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
         planMemory: plansMemory(opts),
+        eliminateConcat: eliminatesConcat(opts),
       },
       (g) => optimize(io, g, opts, (line) => reports.push(line)),
     );

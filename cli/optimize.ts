@@ -29,6 +29,11 @@ export function plansMemory(o: OptimizeOptions): boolean {
   return o.passes !== undefined || (o.opt ?? "2") !== "0";
 }
 
+/** Concat elimination (a codegen step) runs at -O2, and with an explicit pass list. */
+export function eliminatesConcat(o: OptimizeOptions): boolean {
+  return o.passes !== undefined || (o.opt ?? "2") === "2";
+}
+
 /** Runs the chosen passes; pass reports go to `report` (one line each). */
 export function optimize(
   io: Io,

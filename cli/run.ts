@@ -16,7 +16,7 @@ import {
 import { buildGraph } from "./build.js";
 import { positiveInt, sourceGraph, UserError, type Io } from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
-import { optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
+import { eliminatesConcat, optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
 
 export interface RunOptions extends OptimizeOptions {
   readonly input: readonly string[];
@@ -47,6 +47,7 @@ function load(io: Io, file: string, o: RunOptions): Loaded {
         ...(o.weights ? { weights: o.weights } : {}),
         seed: Number(o.seed ?? 0),
         planMemory: plansMemory(o),
+        eliminateConcat: eliminatesConcat(o),
       },
       (g) => optimize(io, g, o),
     );

@@ -56,8 +56,10 @@ const rows = [];
 for (const net of nets) {
   const graph = compileFrontend(`examples/${net}.cnn`, nodeHost).graph;
   for (const level of ["O0", "O2"]) {
-    const built = buildGraph(graph, { seed: 1, planMemory: level !== "O0" }, (g) =>
-      runPasses(g, pipelines[level]),
+    const built = buildGraph(
+      graph,
+      { seed: 1, planMemory: level !== "O0", eliminateConcat: level === "O2" },
+      (g) => runPasses(g, pipelines[level]),
     );
     const model = await Model.create(built.bytes, gpu.device);
     const input = graph.inputs[0];

@@ -13,7 +13,7 @@ describe("memory plans", () => {
       const graph = lowerFile(`examples/${file}`);
       for (const g of [graph, runPasses(graph, pipelines.O2)]) {
         for (const reuse of [false, true]) {
-          const plan = planGraph(g, { planMemory: reuse });
+          const plan = planGraph(g, { planMemory: reuse, eliminateConcat: reuse });
           const problems = checkMemoryPlan(
             plan.values,
             plan.dispatches,

@@ -63,3 +63,16 @@ describe("-O2 pays for itself", () => {
     );
   });
 });
+
+describe("concat elimination", () => {
+  it("GoogLeNet: every inception branch writes into its concat; no copy kernel is left", () => {
+    const graph = runPasses(
+      lowerText(readFileSync("examples/googlenet.cnn", "utf8")),
+      pipelines.O2,
+    );
+    const copies = planGraph(graph).dispatches.length;
+    const plan = planGraph(graph, { eliminateConcat: true, planMemory: true });
+    expect(copies - plan.dispatches.length).toBe(9 * 4);
+    expect(plan.kernels.some((k) => k.includes("y[n * OUT + OFF + i % PER]"))).toBe(false);
+  });
+});

@@ -10,7 +10,10 @@ describe("generated WGSL", () => {
     for (const level of ["O0", "O2"] as const) {
       it(`${net} at -${level}`, async () => {
         const graph = runPasses(lowerFile(`examples/${net}.cnn`), pipelines[level]);
-        const plan = planGraph(graph, { planMemory: level !== "O0" });
+        const plan = planGraph(graph, {
+          planMemory: level !== "O0",
+          eliminateConcat: level === "O2",
+        });
         const text = plan.kernels
           .map((k, i) => {
             const users = plan.dispatches.filter((d) => d.kernel === i).map((d) => d.label);

@@ -13,6 +13,7 @@ import {
   convConsts,
   readAccess,
   type Activation,
+  type OutputSlice,
   type ShaderBinding,
 } from "./wgsl.js";
 
@@ -68,6 +69,8 @@ export interface DirectConv {
   readonly padmode: PadMode;
   readonly residual?: string;
   readonly act?: Activation;
+  /** Write into these channels of a larger output (concat elimination). */
+  readonly slice?: OutputSlice;
 }
 
 export function directConvKernel(g: DirectConv): Kernel {
@@ -77,6 +80,7 @@ export function directConvKernel(g: DirectConv): Kernel {
     ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),
     CG: c / g.groups,
     FG: f / g.groups,
+    ...(g.slice ? { OC: g.slice.channels, OOFF: g.slice.offset } : {}),
   };
   return flat(
     f * ho * wo,
@@ -107,7 +111,7 @@ for (var ci = 0u; ci < CG; ci++) {
     }
   }
 }
-y[i] = ${activationWgsl(g.act, g.residual ? "(acc + res[i])" : "acc")};`,
+${g.slice ? "y[((n * OC + OOFF + o) * HO + oy) * WO + ox]" : "y[i]"} = ${activationWgsl(g.act, g.residual ? "(acc + res[i])" : "acc")};`,
     activationDecls(g.act),
   );
 }

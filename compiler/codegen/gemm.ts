@@ -21,6 +21,7 @@ import {
   type Activation,
   type BufferRef,
   type ConvWindow,
+  type OutputSlice,
   type ShaderBinding,
 } from "./wgsl.js";
 
@@ -31,6 +32,8 @@ export interface GemmConv extends ConvWindow {
   readonly bias?: string;
   /** Added before the activation: a value of the output's shape (a fused residual add). */
   readonly residual?: string;
+  /** Write into these channels of a larger output (concat elimination). */
+  readonly slice?: OutputSlice;
   /** Output channels [n0, n0 + F') computed by this dispatch (a weight split into row ranges). */
   readonly channels?: readonly [number, number];
   readonly act?: Activation;
@@ -102,6 +105,7 @@ export function gemmConvKernel(g: GemmConv): Kernel {
     ...convConsts(g),
     K: c * g.k[0] * g.k[1],
     N0: n0,
+    ...(g.slice ? { OC: g.slice.channels, OOFF: g.slice.offset } : {}),
     NC: n1 - n0,
   };
   const K = c * g.k[0] * g.k[1];
@@ -163,8 +167,14 @@ for (var i = 0u; i < 4u; i++) {
   for (var j = 0u; j < 4u; j++) {
     let n = col0 + lid.x * 4u + j;
     if (n >= NC) { continue; }
-    let o = (b * F + N0 + n) * HO * WO + p;
-    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[o]" : ""};
+${
+  g.slice
+    ? `    let r = (b * F + N0 + n) * HO * WO + p;
+    let o = (b * OC + OOFF + N0 + n) * HO * WO + p;
+    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[r]" : ""};`
+    : `    let o = (b * F + N0 + n) * HO * WO + p;
+    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[o]" : ""};`
+}
     y[o] = ${activationWgsl(g.act, "v")};
   }
 }`,

@@ -25,7 +25,7 @@ import {
   upsampleKernel,
 } from "./direct.js";
 import type { Kernel, Plan, PlanDispatch, PlanValue, PlanWeight } from "./plan-types.js";
-import { epilogueActivation, type Activation } from "./wgsl.js";
+import { epilogueActivation, type Activation, type OutputSlice } from "./wgsl.js";
 import { planMemory } from "./memory.js";
 
 export interface CodegenOptions {
@@ -36,6 +36,33 @@ export interface CodegenOptions {
   readonly maxBindingBytes?: number;
   /** Share arena memory between values whose lifetimes do not overlap (-O1 and up). */
   readonly planMemory?: boolean;
+  /**
+   * Concat elimination (-O2): a conv whose only reader is a concat writes straight into its
+   * channel slice of the concat's buffer, so that input needs neither a buffer nor a copy.
+   */
+  readonly eliminateConcat?: boolean;
+}
+
+/** The convs that write into a concat's slice, by the value they would have produced. */
+function concatSlices(graph: Graph): Map<string, { concat: string; slice: OutputSlice }> {
+  const reads = new Map<string, number>();
+  for (const n of graph.nodes) for (const v of n.inputs) reads.set(v, (reads.get(v) ?? 0) + 1);
+  for (const o of graph.outputs) reads.set(o.value, (reads.get(o.value) ?? 0) + 1);
+  const made = new Map(graph.nodes.map((n) => [n.name, n]));
+  const slices = new Map<string, { concat: string; slice: OutputSlice }>();
+  for (const c of graph.nodes) {
+    if (c.op !== "concat" || c.shape.length !== 3) continue;
+    let offset = 0;
+    for (const v of c.inputs) {
+      const p = made.get(v);
+      if (p?.op === "conv2d" && reads.get(v) === 1) {
+        slices.set(v, { concat: c.name, slice: { channels: c.shape[0]!, offset } });
+      }
+      offset +=
+        p?.shape[0] ?? made.get(v)?.shape[0] ?? graph.inputs.find((i) => i.name === v)!.shape[0]!;
+    }
+  }
+  return slices;
 }
 
 export class CodegenError extends Error {}
@@ -78,6 +105,9 @@ export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
     dispatches.push({ label, kernel: index, bindings: k.bindings, grid: k.grid });
   };
 
+  const slices = options.eliminateConcat
+    ? concatSlices(graph)
+    : new Map<string, { concat: string; slice: OutputSlice }>();
   for (const node of graph.nodes) {
     const inShapes = node.inputs.map((v) => shapes.get(v)!);
     const x = node.inputs[0]!;
@@ -85,8 +115,9 @@ export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
       values.push({ name: node.name, perBatch: elementCount(node.shape), alias: x });
       continue;
     }
-    values.push({ name: node.name, perBatch: elementCount(node.shape) });
-    lowerNode(node, inShapes, {
+    const into = slices.get(node.name);
+    if (!into) values.push({ name: node.name, perBatch: elementCount(node.shape) });
+    lowerNode(node, inShapes, into, slices, {
       emit: (k) => emit(node.name, k),
       weight: useWeight,
       temp: (suffix, perBatch) => {
@@ -155,9 +186,16 @@ interface Emitter {
   splitRows(name: string, rows: number): { name: string; rows: readonly [number, number] }[];
 }
 
-function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
+function lowerNode(
+  node: Node,
+  inShapes: readonly Shape[],
+  into: { concat: string; slice: OutputSlice } | undefined,
+  slices: ReadonlyMap<string, unknown>,
+  e: Emitter,
+): void {
   const x = node.inputs[0]!;
-  const y = node.name;
+  const y = into?.concat ?? node.name;
+  const slice = into ? { slice: into.slice } : {};
   const xs = dims3(inShapes[0]);
   const ys = dims3(node.shape);
   const perBatch = elementCount(node.shape);
@@ -183,6 +221,7 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
             d: a.d,
             pad: [a.p[0], a.p[1]],
             ...epilogue,
+            ...slice,
           }),
         );
       } else {
@@ -201,6 +240,7 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
             groups: a.g,
             padmode: a.padmode,
             ...epilogue,
+            ...slice,
           }),
         );
       }
@@ -346,10 +386,11 @@ function lowerNode(node: Node, inShapes: readonly Shape[], e: Emitter): void {
       e.emit(broadcastKernel(node.op, node.inputs, inShapes, y, node.shape));
       return;
     case "concat": {
+      // Inputs whose producer wrote into its slice already need no copy.
       let offset = 0;
       node.inputs.forEach((v, k) => {
         const per = elementCount(inShapes[k]!);
-        e.emit(concatCopyKernel(v, y, per, perBatch, offset));
+        if (!slices.has(v)) e.emit(concatCopyKernel(v, y, per, perBatch, offset));
         offset += per;
       });
       return;

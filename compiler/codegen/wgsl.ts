@@ -190,3 +190,11 @@ export function convConsts(g: ConvWindow): Record<string, number> {
     PL: g.pad[1],
   };
 }
+
+/** Where a kernel writes when its output is a channel slice of a larger tensor (a concat). */
+export interface OutputSlice {
+  /** Channels of the tensor written into. */
+  readonly channels: number;
+  /** The first channel this kernel writes. */
+  readonly offset: number;
+}

@@ -33,6 +33,9 @@ describe("example networks on the GPU", () => {
       batch: 2,
     });
   });
+  it("GoogLeNet at 64x64, -O2 (concat inputs written in place)", async () => {
+    await expectParity(lowerText(at64("examples/googlenet.cnn")), { passes: pipelines.O2 });
+  });
   it("MobileNet-v1 at 64x64, -O2", async () => {
     await expectParity(lowerText(at64("examples/mobilenet_v1.cnn")), { passes: pipelines.O2 });
   });

@@ -58,7 +58,11 @@ export async function expectParity(
   const compiled = runPasses({ ...graph, constants: weights }, options.passes ?? []);
   const limit = options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {};
   // Every parity test runs on a planned arena: values share memory wherever lifetimes allow.
-  const plan = planGraph(compiled, { ...limit, planMemory: options.planMemory ?? true });
+  const plan = planGraph(compiled, {
+    ...limit,
+    planMemory: options.planMemory ?? true,
+    eliminateConcat: true,
+  });
   const { device } = await gpu();
   const bundle = writeBundle(plan, compiled.constants!, printIr(compiled));
   const model = await Model.create(bundle, device);

@@ -259,7 +259,95 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 3: inception_1.branch_1.conv_1, inception_1.branch_2.conv_1
+// ---- kernel 3: inception_1.branch_1.conv_1
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+const C: u32 = 32u;
+const H: u32 = 32u;
+const W: u32 = 32u;
+const F: u32 = 16u;
+const HO: u32 = 32u;
+const WO: u32 = 32u;
+const KH: u32 = 1u;
+const KW: u32 = 1u;
+const SH: u32 = 1u;
+const SW: u32 = 1u;
+const DH: u32 = 1u;
+const DW: u32 = 1u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const K: u32 = 32u;
+const N0: u32 = 0u;
+const OC: u32 = 56u;
+const OOFF: u32 = 0u;
+const NC: u32 = 16u;
+var<workgroup> tileA: array<array<f32, 16>, 64>;
+var<workgroup> tileB: array<array<f32, 64>, 16>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let rows = params.batch * HO * WO;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+    {
+      let kk = t / 16u;
+      let mq = t % 16u;
+      let m = row0 + mq * 4u;
+      let k = k0 + kk;
+      var v = vec4<f32>(0.0);
+      if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
+      tileA[mq * 4u][kk] = v.x;
+      tileA[mq * 4u + 1u][kk] = v.y;
+      tileA[mq * 4u + 2u][kk] = v.z;
+      tileA[mq * 4u + 3u][kk] = v.w;
+    }
+    {
+      let nn = t % 64u;
+      let kq = t / 64u;
+      let n = col0 + nn;
+      let k = k0 + kq * 4u;
+      var v = vec4<f32>(0.0);
+      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+      tileB[kq * 4u][nn] = v.x;
+      tileB[kq * 4u + 1u][nn] = v.y;
+      tileB[kq * 4u + 2u][nn] = v.z;
+      tileB[kq * 4u + 3u][nn] = v.w;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var a: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = row0 + lid.y * 4u + i;
+    if (m >= rows) { continue; }
+    let b = m / (HO * WO);
+    let p = m % (HO * WO);
+    for (var j = 0u; j < 4u; j++) {
+      let n = col0 + lid.x * 4u + j;
+      if (n >= NC) { continue; }
+      let r = (b * F + N0 + n) * HO * WO + p;
+      let o = (b * OC + OOFF + N0 + n) * HO * WO + p;
+      let v = acc[i][j] + bias[N0 + n];
+      y[o] = max(v, 0.0);
+    }
+  }
+}
+
+// ---- kernel 4: inception_1.branch_2.conv_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -344,7 +432,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 4: inception_1.branch_2.conv_2
+// ---- kernel 5: inception_1.branch_2.conv_2
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -367,6 +455,8 @@ const PT: u32 = 1u;
 const PL: u32 = 1u;
 const K: u32 = 144u;
 const N0: u32 = 0u;
+const OC: u32 = 56u;
+const OOFF: u32 = 16u;
 const NC: u32 = 24u;
 var<workgroup> tileA: array<array<f32, 16>, 64>;
 var<workgroup> tileB: array<array<f32, 64>, 16>;
@@ -425,14 +515,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
+      let r = (b * F + N0 + n) * HO * WO + p;
+      let o = (b * OC + OOFF + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
       y[o] = max(v, 0.0);
     }
   }
 }
 
-// ---- kernel 5: inception_1.branch_3.conv_1
+// ---- kernel 6: inception_1.branch_3.conv_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -517,7 +608,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 6: inception_1.branch_3.conv_2
+// ---- kernel 7: inception_1.branch_3.conv_2
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -540,6 +631,8 @@ const PT: u32 = 2u;
 const PL: u32 = 2u;
 const K: u32 = 100u;
 const N0: u32 = 0u;
+const OC: u32 = 56u;
+const OOFF: u32 = 40u;
 const NC: u32 = 8u;
 var<workgroup> tileA: array<array<f32, 16>, 64>;
 var<workgroup> tileB: array<array<f32, 64>, 16>;
@@ -598,14 +691,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
+      let r = (b * F + N0 + n) * HO * WO + p;
+      let o = (b * OC + OOFF + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
       y[o] = max(v, 0.0);
     }
   }
 }
 
-// ---- kernel 7: inception_1.branch_4.maxpool_1
+// ---- kernel 8: inception_1.branch_4.maxpool_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -647,7 +741,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = acc;
 }
 
-// ---- kernel 8: inception_1.branch_4.conv_1
+// ---- kernel 9: inception_1.branch_4.conv_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -670,6 +764,8 @@ const PT: u32 = 0u;
 const PL: u32 = 0u;
 const K: u32 = 32u;
 const N0: u32 = 0u;
+const OC: u32 = 56u;
+const OOFF: u32 = 48u;
 const NC: u32 = 8u;
 var<workgroup> tileA: array<array<f32, 16>, 64>;
 var<workgroup> tileB: array<array<f32, 64>, 16>;
@@ -725,82 +821,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
+      let r = (b * F + N0 + n) * HO * WO + p;
+      let o = (b * OC + OOFF + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
       y[o] = max(v, 0.0);
     }
   }
 }
 
-// ---- kernel 9: inception_1.concat_1
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-const PER: u32 = 16384u;
-const OUT: u32 = 57344u;
-const OFF: u32 = 0u;
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params.batch * PER) { return; }
-  let n = i / PER;
-  y[n * OUT + OFF + i % PER] = x[i];
-}
-
-// ---- kernel 10: inception_1.concat_1
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-const PER: u32 = 24576u;
-const OUT: u32 = 57344u;
-const OFF: u32 = 16384u;
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params.batch * PER) { return; }
-  let n = i / PER;
-  y[n * OUT + OFF + i % PER] = x[i];
-}
-
-// ---- kernel 11: inception_1.concat_1
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-const PER: u32 = 8192u;
-const OUT: u32 = 57344u;
-const OFF: u32 = 40960u;
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params.batch * PER) { return; }
-  let n = i / PER;
-  y[n * OUT + OFF + i % PER] = x[i];
-}
-
-// ---- kernel 12: inception_1.concat_1
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-const PER: u32 = 8192u;
-const OUT: u32 = 57344u;
-const OFF: u32 = 49152u;
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params.batch * PER) { return; }
-  let n = i / PER;
-  y[n * OUT + OFF + i % PER] = x[i];
-}
-
-// ---- kernel 13: globalavgpool_1
+// ---- kernel 10: globalavgpool_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -817,7 +846,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = acc / f32(HW);
 }
 
-// ---- kernel 14: dense_1
+// ---- kernel 11: dense_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
