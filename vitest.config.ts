@@ -25,6 +25,9 @@ export default defineConfig({
           name: "unit",
           include: ["test/**/*.test.ts"],
           exclude: ["test/gpu/**", "test/browser/**"],
+          // CLI tests spawn several processes; on 2 cores beside the GPU projects they can take
+          // well over vitest's default 5 s. Not a speed check: a hang still fails.
+          testTimeout: 60_000,
         },
       },
       gpuProject("llvmpipe"),
