@@ -54,7 +54,8 @@ function padIndex(v: string, n: string, mode: PadMode): string {
   }
 }
 
-export interface DirectConv {
+/** What a convolution-like kernel reads, writes and slides over. */
+interface ConvOperands {
   readonly input: string;
   readonly output: string;
   readonly weight: string;
@@ -66,6 +67,9 @@ export interface DirectConv {
   readonly d: readonly [number, number];
   readonly p: Quad;
   readonly groups: number;
+}
+
+export interface DirectConv extends ConvOperands {
   readonly padmode: PadMode;
   readonly residual?: string;
   readonly act?: Activation;
@@ -116,19 +120,7 @@ ${g.slice ? "y[((n * OC + OOFF + o) * HO + oy) * WO + ox]" : "y[i]"} = ${activat
   );
 }
 
-export interface Deconv {
-  readonly input: string;
-  readonly output: string;
-  readonly weight: string;
-  readonly bias?: string;
-  readonly inShape: Dims3;
-  readonly outShape: Dims3;
-  readonly k: readonly [number, number];
-  readonly s: readonly [number, number];
-  readonly d: readonly [number, number];
-  readonly p: Quad;
-  readonly groups: number;
-}
+export type Deconv = ConvOperands;
 
 /**
  * Transposed convolution as a gather: output (oy, ox) takes input (iy, ix) through kernel tap
