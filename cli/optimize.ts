@@ -2,7 +2,13 @@
 // --dump-ir after a pass, --verify-each.
 import type { Command } from "commander";
 import type { Graph } from "../compiler/ir/index.js";
-import { passesByName, pipelines, runPasses, UnknownPassError } from "../compiler/passes/index.js";
+import {
+  decomposeSpatial,
+  passesByName,
+  pipelines,
+  runPasses,
+  UnknownPassError,
+} from "../compiler/passes/index.js";
 import { UserError, type Io } from "./common.js";
 
 export interface OptimizeOptions {
@@ -10,6 +16,7 @@ export interface OptimizeOptions {
   readonly passes?: string;
   readonly dumpIr?: string;
   readonly verifyEach?: boolean;
+  readonly decomposeTol?: string;
 }
 
 export function addOptimizeOptions(cmd: Command, defaultLevel: "0" | "2"): Command {
@@ -21,7 +28,11 @@ export function addOptimizeOptions(cmd: Command, defaultLevel: "0" | "2"): Comma
     )
     .option("--passes <list>", "run these passes, comma-separated, instead of a level")
     .option("--dump-ir <pass>", "print the IR after that pass")
-    .option("--verify-each", "verify the IR after every pass");
+    .option("--verify-each", "verify the IR after every pass")
+    .option(
+      "--decompose-tol <T>",
+      "let decompose-spatial approximate: keep singular values down to T of the weight's norm (default exact)",
+    );
 }
 
 /** Memory planning (a codegen step) runs at -O1 and up, and with an explicit pass list. */
@@ -58,6 +69,21 @@ export function optimize(
   } catch (e) {
     if (e instanceof UnknownPassError) throw new UserError(e.message);
     throw e;
+  }
+  if (o.decomposeTol !== undefined) {
+    const tol = Number(o.decomposeTol);
+    if (!(tol > 0 && tol < 1)) {
+      throw new UserError(
+        `--decompose-tol takes a number between 0 and 1, got '${o.decomposeTol}'`,
+      );
+    }
+    if (!passes.some((p) => p.name === "decompose-spatial")) {
+      throw new UserError(
+        "--decompose-tol: the decompose-spatial pass does not run here (use -O2)",
+      );
+    }
+    const approximate = decomposeSpatial(tol);
+    passes = passes.map((p) => (p.name === "decompose-spatial" ? approximate : p));
   }
   if (o.dumpIr !== undefined && !passes.some((p) => p.name === o.dumpIr)) {
     throw new UserError(

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeSafetensors } from "../compiler/weights/index.js";
 
 function cnnc(...args: string[]) {
   const r = spawnSync(process.execPath, ["dist/cli/bin.js", ...args], { encoding: "utf8" });
@@ -125,6 +126,43 @@ describe("cnnc", () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/^cnnc: .*bad\.onnx: not an ONNX model/m);
     expect(bad.err).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
+  it("build decomposes a separable kernel exactly, and --decompose-tol is checked", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-decompose-"));
+    writeFileSync(
+      join(dir, "blur.cnn"),
+      "network Blur {\n  input x: [3, 32, 32]\n  blur: conv(8, 5, pad=same) -> relu\n  output last\n}\n",
+    );
+    // A Gaussian blur per channel pair, mixed by the 8x3 matrix o - c: scheme 2's matrix has
+    // rank 2.
+    const g = [1, 4, 6, 4, 1].map((v) => v / 16);
+    const weight = new Float32Array(8 * 3 * 25);
+    for (let o = 0; o < 8; o++)
+      for (let c = 0; c < 3; c++)
+        for (let i = 0; i < 5; i++)
+          for (let j = 0; j < 5; j++)
+            weight[((o * 3 + c) * 5 + i) * 5 + j] = (o - c) * g[i]! * g[j]!;
+    const tensors = new Map([
+      ["blur.weight", { shape: [8, 3, 5, 5], data: weight }],
+      ["blur.bias", { shape: [8], data: new Float32Array(8).fill(0.1) }],
+    ]);
+    writeFileSync(join(dir, "blur.safetensors"), writeSafetensors(tensors));
+    const args = ["build", join(dir, "blur.cnn"), "--weights", join(dir, "blur.safetensors")];
+    const r = cnnc(...args, "-o", join(dir, "b.cnnb"));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(
+      /decompose-spatial: blur: rank 2 of 15, MACs 614,400 -> 112,640 \(-81\.7%\), weight error \S+, probe error \S+/,
+    );
+    const probe = Number(/probe error (\S+)/.exec(r.out)![1]);
+    expect(probe).toBeLessThan(1e-6);
+    expect(r.out).toMatch(/decomposed 1 of 1 k x k conv \(exact only\)/);
+    const bad = cnnc(...args, "--decompose-tol", "2");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--decompose-tol takes a number between 0 and 1, got '2'/);
+    const o1 = cnnc(...args, "-O1", "--decompose-tol", "0.1");
+    expect(o1.code).toBe(1);
+    expect(o1.err).toMatch(/decompose-spatial pass does not run here/);
   });
 
   it("ir prints the IR text", () => {

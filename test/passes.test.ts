@@ -6,13 +6,36 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { interpret } from "../compiler/interp/index.js";
 import { parseIr, printIr, verify, type Graph } from "../compiler/ir/index.js";
-import { passesByName, runPasses, type Pass } from "../compiler/passes/index.js";
+import { passesByName, runPasses } from "../compiler/passes/index.js";
 import { initWeights, random } from "../compiler/weights/index.js";
 import { fileCheck } from "./support/filecheck.js";
 
-function sameFunction(before: Graph, passes: readonly Pass[]): void {
-  const weights = initWeights(before, 3);
-  const folded = runPasses({ ...before, constants: weights }, passes);
+/** Weights for a case: generated, except those an `// INIT: @name rank=R` line asks to have
+ * rank R as the (C_in k_h) x (C_out k_w) matrix of the spatial decomposition pass. */
+function caseWeights(graph: Graph, source: string): Map<string, Float32Array> {
+  const weights = initWeights(graph, 3);
+  const rand = random(5);
+  for (const [, name, rankText] of source.matchAll(/^\/\/ INIT: @(\S+) rank=(\d+)$/gm)) {
+    const decl = graph.weights.find((w) => w.name === name);
+    if (!decl || decl.shape.length !== 4) throw new Error(`INIT: no conv weight @${name}`);
+    const [o, c, kh, kw] = decl.shape as [number, number, number, number];
+    const rank = Number(rankText);
+    const a = Array.from({ length: c * kh * rank }, () => rand() - 0.5);
+    const b = Array.from({ length: o * kw * rank }, () => rand() - 0.5);
+    const data = new Float32Array(o * c * kh * kw);
+    for (let oi = 0; oi < o; oi++)
+      for (let ci = 0; ci < c; ci++)
+        for (let i = 0; i < kh; i++)
+          for (let j = 0; j < kw; j++)
+            for (let r = 0; r < rank; r++)
+              data[((oi * c + ci) * kh + i) * kw + j]! +=
+                a[(ci * kh + i) * rank + r]! * b[(oi * kw + j) * rank + r]!;
+    weights.set(name!, data);
+  }
+  return weights;
+}
+
+function sameFunction(before: Graph, weights: Map<string, Float32Array>, after: Graph): void {
   const rand = random(11);
   const inputs = Object.fromEntries(
     before.inputs.map((i) => [
@@ -21,7 +44,7 @@ function sameFunction(before: Graph, passes: readonly Pass[]): void {
     ]),
   );
   const want = interpret(before, weights, inputs, 2);
-  const got = interpret(folded, folded.constants!, inputs, 2);
+  const got = interpret(after, after.constants!, inputs, 2);
   for (const [name, ref] of want) {
     const out = got.get(name)!;
     const scale = Math.max(1, ...Array.from(ref, Math.abs));
@@ -46,10 +69,11 @@ for (const file of readdirSync("test/passes").filter((f) => f.endsWith(".ir"))) 
         it(title, () => {
           const passes = passesByName(run!);
           const before = verify(parseIr(source));
-          const after = runPasses(before, passes, { verifyEach: true });
+          const weights = caseWeights(before, source);
+          const after = runPasses({ ...before, constants: weights }, passes, { verifyEach: true });
           const problems = fileCheck(printIr(after), source);
           expect(problems, printIr(after)).toEqual([]);
-          sameFunction(before, passes);
+          sameFunction(before, weights, after);
         });
       });
   });

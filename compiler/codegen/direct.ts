@@ -180,6 +180,8 @@ export interface Pool {
   readonly k: readonly [number, number];
   readonly s: readonly [number, number];
   readonly p: Quad;
+  /** Applied to the pooled value (fused by fuse-activation). */
+  readonly act?: Activation | undefined;
 }
 
 /** PyTorch's pooling: max over real pixels; average over real pixels or the padded window. */
@@ -220,7 +222,8 @@ for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
     count += 1.0;
   }
 }
-${max ? "y[i] = acc;" : `y[i] = acc / ${g.countPad ? "f32((y1 - y0) * (x1 - x0))" : "count"};`}`,
+y[i] = ${activationWgsl(g.act, max ? "acc" : `(acc / ${g.countPad ? "f32((y1 - y0) * (x1 - x0))" : "count"})`)};`,
+    activationDecls(g.act),
   );
 }
 
@@ -229,6 +232,7 @@ export function globalPoolKernel(
   output: string,
   kind: "max" | "avg",
   shape: Dims3,
+  act?: Activation,
 ): Kernel {
   const [c, h, w] = shape;
   return flat(
@@ -237,22 +241,27 @@ export function globalPoolKernel(
     { HW: h * w },
     `var acc = ${kind === "max" ? "-3.402823e38" : "0.0"};
 for (var j = 0u; j < HW; j++) { ${kind === "max" ? "acc = max(acc, x[i * HW + j]);" : "acc += x[i * HW + j];"} }
-y[i] = ${kind === "max" ? "acc" : "acc / f32(HW)"};`,
+y[i] = ${activationWgsl(act, kind === "max" ? "acc" : "(acc / f32(HW))")};`,
+    activationDecls(act),
   );
 }
 
-/** An activation applied elementwise. */
+/**
+ * An activation applied elementwise. In place, the output is the input's own memory: one
+ * read_write binding, since WebGPU forbids binding one range twice when either is writable.
+ */
 export function activationKernel(
   input: string,
   output: string,
   perBatch: number,
   act: Activation,
+  inPlace = false,
 ): Kernel {
   return flat(
     perBatch,
-    [read("x", { value: input }), write("y", output)],
+    inPlace ? [write("y", output)] : [read("x", { value: input }), write("y", output)],
     {},
-    `let v = x[i];\ny[i] = ${activationWgsl(act, "v")};`,
+    `let v = ${inPlace ? "y" : "x"}[i];\ny[i] = ${activationWgsl(act, "v")};`,
     activationDecls(act),
   );
 }
@@ -265,12 +274,14 @@ export function batchNormKernel(
   channels: number,
   inner: number,
   eps: number,
+  act?: Activation,
+  inPlace = false,
 ): Kernel {
   const [gamma, beta, mean, variance] = weights;
   return flat(
     channels * inner,
     [
-      read("x", { value: input }),
+      ...(inPlace ? [] : [read("x", { value: input })]),
       read("gamma", { weight: gamma }),
       read("beta", { weight: beta }),
       read("mean", { weight: mean }),
@@ -279,22 +290,30 @@ export function batchNormKernel(
     ],
     { C: channels, INNER: inner },
     `let ch = (i / INNER) % C;
-y[i] = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + ${f32(eps)}) + beta[ch];`,
+let v = (${inPlace ? "y" : "x"}[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + ${f32(eps)}) + beta[ch];
+y[i] = ${activationWgsl(act, "v")};`,
+    activationDecls(act),
   );
 }
 
-/** add / mul of N same-rank operands with NumPy broadcasting over [C, H, W] or [F]. */
+/**
+ * add / mul of N same-rank operands with NumPy broadcasting over [C, H, W] or [F]. `inPlace`:
+ * the index of an operand of the output's full shape whose memory the output takes over.
+ */
 export function broadcastKernel(
   op: "add" | "mul",
   inputs: readonly string[],
   inShapes: readonly (readonly number[])[],
   output: string,
   outShape: readonly number[],
+  act?: Activation,
+  inPlace?: number,
 ): Kernel {
   const dims = [...outShape];
   while (dims.length < 3) dims.unshift(1);
   const consts: Record<string, number> = { D0: dims[0]!, D1: dims[1]!, D2: dims[2]! };
   const terms = inShapes.map((s, k) => {
+    if (k === inPlace) return "y[i]";
     const full = [...s];
     while (full.length < 3) full.unshift(1);
     const per = full.reduce((a, b) => a * b, 1);
@@ -306,13 +325,18 @@ export function broadcastKernel(
   const sym = op === "add" ? " + " : " * ";
   return flat(
     dims[0]! * dims[1]! * dims[2]!,
-    [...inputs.map((v, k) => read(`a${k}`, { value: v })), write("y", output)],
+    [
+      ...inputs.flatMap((v, k) => (k === inPlace ? [] : [read(`a${k}`, { value: v })])),
+      write("y", output),
+    ],
     consts,
     `let c2 = i % D2;
 let c1 = (i / D2) % D1;
 let c0 = (i / (D2 * D1)) % D0;
 let n = i / PER;
-y[i] = ${terms.join(sym)};`,
+let v = ${terms.join(sym)};
+y[i] = ${activationWgsl(act, "v")};`,
+    activationDecls(act),
   );
 }
 

@@ -9,6 +9,8 @@ import {
   type Node,
   type Shape,
 } from "../ir/graph.js";
+import { inPlaceOperands } from "../analysis/memory.js";
+import { nodeActivation } from "../ir/ops.js";
 import { gemmConvKernel } from "./gemm.js";
 import {
   activationKernel,
@@ -73,6 +75,15 @@ type Dims3 = readonly [number, number, number];
 const dims3 = (s: Shape | undefined): Dims3 => [s?.[0] ?? 1, s?.[1] ?? 1, s?.[2] ?? 1];
 
 export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
+  if (!options.planMemory) return planOnce(graph, options, false);
+  // In-place ops lengthen their operand's lifetime, which can fragment the best-fit arena:
+  // keep in-place only where the arena it gives is no larger.
+  const inPlace = planOnce(graph, options, true);
+  const separate = planOnce(graph, options, false);
+  return inPlace.arena <= separate.arena ? inPlace : separate;
+}
+
+function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean): Plan {
   const maxBinding = options.maxBindingBytes ?? defaultMaxBinding;
   const shapes = valueShapes(graph);
   const declared = new Map(graph.weights.map((w) => [w.name, w.shape]));
@@ -108,6 +119,7 @@ export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
   const slices = options.eliminateConcat
     ? concatSlices(graph)
     : new Map<string, { concat: string; slice: OutputSlice }>();
+  const inPlaceOf = inPlaceOperands(graph, new Set(slices.keys()));
   for (const node of graph.nodes) {
     const inShapes = node.inputs.map((v) => shapes.get(v)!);
     const x = node.inputs[0]!;
@@ -116,8 +128,12 @@ export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
       continue;
     }
     const into = slices.get(node.name);
-    if (!into) values.push({ name: node.name, perBatch: elementCount(node.shape) });
+    const inPlace = allowInPlace && !into ? inPlaceOf.get(node.name) : undefined;
+    if (inPlace !== undefined) {
+      values.push({ name: node.name, perBatch: elementCount(node.shape), alias: inPlace });
+    } else if (!into) values.push({ name: node.name, perBatch: elementCount(node.shape) });
     lowerNode(node, inShapes, into, slices, {
+      inPlace,
       emit: (k) => emit(node.name, k),
       weight: useWeight,
       temp: (suffix, perBatch) => {
@@ -179,11 +195,19 @@ function epilogueOf(node: Node & { op: "conv2d" | "dense" }): {
   return { ...(act ? { act } : {}), ...(residual ? { residual } : {}) };
 }
 
+/** The post-activation of a pooling, batch norm or elementwise node (fuse-activation). */
+function postActivation(node: Node): Activation | undefined {
+  const { act, alpha } = nodeActivation(node);
+  return epilogueActivation(act, alpha);
+}
+
 interface Emitter {
   emit(k: Kernel): void;
   weight(name: string): string;
   temp(suffix: string, perBatch: number): string;
   splitRows(name: string, rows: number): { name: string; rows: readonly [number, number] }[];
+  /** The operand whose memory this node overwrites (in-place elementwise), if any. */
+  readonly inPlace?: string | undefined;
 }
 
 function lowerNode(
@@ -343,13 +367,22 @@ function lowerNode(
           k: a.k,
           s: a.s,
           p: a.p,
+          act: postActivation(node),
         }),
       );
       return;
     }
     case "globalavgpool":
     case "globalmaxpool":
-      e.emit(globalPoolKernel(x, y, node.op === "globalmaxpool" ? "max" : "avg", xs));
+      e.emit(
+        globalPoolKernel(
+          x,
+          y,
+          node.op === "globalmaxpool" ? "max" : "avg",
+          xs,
+          postActivation(node),
+        ),
+      );
       return;
     case "batchnorm": {
       const [g, b, m, v] = node.weights.map((w) => e.weight(w));
@@ -361,6 +394,8 @@ function lowerNode(
           node.shape[0] ?? 1,
           perBatch / (node.shape[0] ?? 1),
           node.attrs.eps,
+          postActivation(node),
+          e.inPlace !== undefined,
         ),
       );
       return;
@@ -373,17 +408,35 @@ function lowerNode(
     case "silu":
     case "hardswish":
     case "hardsigmoid":
-      e.emit(activationKernel(x, y, perBatch, { op: node.op }));
+      e.emit(activationKernel(x, y, perBatch, { op: node.op }, e.inPlace !== undefined));
       return;
     case "leaky_relu":
-      e.emit(activationKernel(x, y, perBatch, { op: "leaky_relu", alpha: node.attrs.alpha }));
+      e.emit(
+        activationKernel(
+          x,
+          y,
+          perBatch,
+          { op: "leaky_relu", alpha: node.attrs.alpha },
+          e.inPlace !== undefined,
+        ),
+      );
       return;
     case "softmax":
       e.emit(softmaxKernel(x, y, node.shape[0] ?? 1, perBatch / (node.shape[0] ?? 1)));
       return;
     case "add":
     case "mul":
-      e.emit(broadcastKernel(node.op, node.inputs, inShapes, y, node.shape));
+      e.emit(
+        broadcastKernel(
+          node.op,
+          node.inputs,
+          inShapes,
+          y,
+          node.shape,
+          postActivation(node),
+          e.inPlace === undefined ? undefined : node.inputs.indexOf(e.inPlace),
+        ),
+      );
       return;
     case "concat": {
       // Inputs whose producer wrote into its slice already need no copy.

@@ -1,7 +1,8 @@
 // The reference interpreter: runs an IR graph on the CPU, one op at a time, in float64. It is
 // the oracle of the GPU parity tests and what `cnnc run --cpu` uses. Slow on purpose: clear.
 import { elementCount, valueShapes, type Graph } from "../ir/graph.js";
-import { opImpls, type Tensor } from "./ops.js";
+import { nodeActivation, postActOps } from "../ir/ops.js";
+import { activations, opImpls, type Tensor } from "./ops.js";
 
 export type Weights = ReadonlyMap<string, Float32Array>;
 
@@ -34,7 +35,13 @@ export function interpret(
       return data;
     });
     const inputShapes = node.inputs.map((v) => shapes.get(v)!);
-    values.set(node.name, opImpls[node.op](node, args, { batch, inputShapes, weights: w }));
+    const out = opImpls[node.op](node, args, { batch, inputShapes, weights: w });
+    if (postActOps.has(node.op)) {
+      const { act, alpha } = nodeActivation(node);
+      if (act !== "none")
+        for (let i = 0; i < out.length; i++) out[i] = activations[act](out[i]!, alpha);
+    }
+    values.set(node.name, out);
   }
   return new Map(graph.outputs.map((o) => [o.name, values.get(o.value)!]));
 }

@@ -43,10 +43,12 @@ export class GraphBuilder {
     op: K,
     name: string,
     inputs: readonly string[],
-    attrs: OpAttrs[K],
+    given: OpAttrs[K],
     loc?: SourceLoc,
   ): IrNode<K> {
     const def = opDef(op);
+    // Attributes left out take the op's defaults, as the IR reader fills them.
+    const attrs = { ...def.defaults, ...given } as OpAttrs[K];
     const inputShapes = inputs.map((v) => this.shapeOf(v));
     const shape = def.infer(attrs, inputShapes);
     const specs = def.weights(attrs, inputShapes);

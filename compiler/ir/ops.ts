@@ -44,6 +44,14 @@ interface Epilogue {
   readonly act: EpilogueAct;
   readonly alpha: number;
 }
+/**
+ * An activation applied to the result of a pooling, batch norm or elementwise op in the same
+ * kernel (set by fuse-activation). Optional: the front end never writes it; absent means none.
+ */
+interface PostAct {
+  readonly act?: EpilogueAct;
+  readonly alpha?: number;
+}
 export const upsampleModes: readonly UpsampleMode[] = ["nearest", "bilinear"];
 
 interface ConvAttrs {
@@ -70,12 +78,12 @@ export interface OpAttrs {
   deconv2d: Omit<ConvAttrs, "padmode"> & { readonly outpad: Pair };
   /** Depthwise (`mult` filters per channel) then pointwise 1x1; bias after the pointwise. */
   sepconv2d: Omit<ConvAttrs, "g"> & { readonly mult: number };
-  maxpool2d: PoolAttrs;
+  maxpool2d: PoolAttrs & PostAct;
   /** `count_pad`: padded zeros count in the divisor (PyTorch's count_include_pad). */
-  avgpool2d: PoolAttrs & { readonly count_pad: boolean };
-  globalavgpool: NoAttrs;
-  globalmaxpool: NoAttrs;
-  batchnorm: { readonly eps: number };
+  avgpool2d: PoolAttrs & { readonly count_pad: boolean } & PostAct;
+  globalavgpool: PostAct;
+  globalmaxpool: PostAct;
+  batchnorm: { readonly eps: number } & PostAct;
   dense: { readonly units: number; readonly bias: boolean } & Epilogue;
   flatten: NoAttrs;
   dropout: { readonly p: number };
@@ -96,8 +104,8 @@ export interface OpAttrs {
   /** Along channels. */
   concat: NoAttrs;
   /** Elementwise, with NumPy broadcasting over [C, H, W]. */
-  add: NoAttrs;
-  mul: NoAttrs;
+  add: PostAct;
+  mul: PostAct;
 }
 
 export type OpKind = keyof OpAttrs;
@@ -336,17 +344,37 @@ export const ops: { readonly [K in OpKind]: OpDef<K> } = {
       return checked([a.filters, ho, wo]);
     },
   },
-  maxpool2d: { attrs: poolAttrs, arity: 1, weights: noWeights, infer: pool },
-  avgpool2d: {
-    attrs: { ...poolAttrs, count_pad: "bool" },
+  maxpool2d: {
+    attrs: { ...poolAttrs, ...epilogueAttrs },
+    defaults: epilogueDefaults,
     arity: 1,
     weights: noWeights,
     infer: pool,
   },
-  globalavgpool: { attrs: {}, arity: 1, weights: noWeights, infer: globalPool },
-  globalmaxpool: { attrs: {}, arity: 1, weights: noWeights, infer: globalPool },
+  avgpool2d: {
+    attrs: { ...poolAttrs, count_pad: "bool", ...epilogueAttrs },
+    defaults: epilogueDefaults,
+    arity: 1,
+    weights: noWeights,
+    infer: pool,
+  },
+  globalavgpool: {
+    attrs: epilogueAttrs,
+    defaults: epilogueDefaults,
+    arity: 1,
+    weights: noWeights,
+    infer: globalPool,
+  },
+  globalmaxpool: {
+    attrs: epilogueAttrs,
+    defaults: epilogueDefaults,
+    arity: 1,
+    weights: noWeights,
+    infer: globalPool,
+  },
   batchnorm: {
-    attrs: { eps: "float" },
+    attrs: { eps: "float", ...epilogueAttrs },
+    defaults: epilogueDefaults,
     arity: 1,
     weights: (_, inputs) => {
       const c = [channelStats(inputs)];
@@ -448,8 +476,20 @@ export const ops: { readonly [K in OpKind]: OpDef<K> } = {
       return [inputs.reduce((sum, s) => sum + s[0]!, 0), ...first.slice(1)];
     },
   },
-  add: { attrs: {}, arity: "many", weights: noWeights, infer: (_, inputs) => broadcast(inputs) },
-  mul: { attrs: {}, arity: "many", weights: noWeights, infer: (_, inputs) => broadcast(inputs) },
+  add: {
+    attrs: epilogueAttrs,
+    defaults: epilogueDefaults,
+    arity: "many",
+    weights: noWeights,
+    infer: (_, inputs) => broadcast(inputs),
+  },
+  mul: {
+    attrs: epilogueAttrs,
+    defaults: epilogueDefaults,
+    arity: "many",
+    weights: noWeights,
+    infer: (_, inputs) => broadcast(inputs),
+  },
 };
 
 export const opKinds = Object.keys(ops) as OpKind[];
@@ -473,4 +513,36 @@ export function arityAllows(arity: Arity, n: number): boolean {
   if (arity === "many") return n >= 2;
   if (arity === "residual") return n === 1 || n === 2;
   return n === arity;
+}
+
+/** An attribute's value, its default where the node leaves it out. */
+export function attrValue(
+  node: { readonly op: OpKind; readonly attrs: object },
+  key: string,
+): unknown {
+  const value = (node.attrs as Readonly<Record<string, unknown>>)[key];
+  if (value !== undefined) return value;
+  return (opDef(node.op).defaults as Readonly<Record<string, unknown>> | undefined)?.[key];
+}
+
+/** Ops that may carry a post-activation (`act`, `alpha` without a residual input). */
+export const postActOps: ReadonlySet<OpKind> = new Set<OpKind>([
+  "maxpool2d",
+  "avgpool2d",
+  "globalavgpool",
+  "globalmaxpool",
+  "batchnorm",
+  "add",
+  "mul",
+]);
+
+/** The activation a node applies to its result: conv2d/dense epilogues and post-activations. */
+export function nodeActivation(node: { readonly op: OpKind; readonly attrs: object }): {
+  readonly act: EpilogueAct;
+  readonly alpha: number;
+} {
+  const act = attrValue(node, "act");
+  return act === undefined
+    ? { act: "none", alpha: 0 }
+    : { act: act as EpilogueAct, alpha: (attrValue(node, "alpha") as number | undefined) ?? 0 };
 }

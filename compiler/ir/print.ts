@@ -10,7 +10,7 @@
 // Attributes print in the op table's order, so the text is canonical and `parseIr` reads it
 // back to an equal graph (`printIr(parseIr(t)) === t`).
 import type { Graph, Node, Shape } from "./graph.js";
-import { opDef, type AttrKind } from "./ops.js";
+import { attrValue as valueOf, opDef, type AttrKind } from "./ops.js";
 
 export function tensorType(shape: Shape): string {
   return `f32[${["N", ...shape].join(",")}]`;
@@ -26,10 +26,9 @@ export function printAttrs(node: Node): string {
   const def = opDef(node.op);
   const schema = def.attrs as Readonly<Record<string, AttrKind>>;
   const defaults = (def.defaults ?? {}) as Readonly<Record<string, unknown>>;
-  const values = node.attrs as Readonly<Record<string, unknown>>;
   const parts = Object.keys(schema)
-    .filter((k) => !(k in defaults) || defaults[k] !== values[k])
-    .map((k) => `${k}=${attrValue(schema[k]!, values[k])}`);
+    .filter((k) => !(k in defaults) || defaults[k] !== valueOf(node, k))
+    .map((k) => `${k}=${attrValue(schema[k]!, valueOf(node, k))}`);
   return parts.length ? ` {${parts.join(" ")}}` : "";
 }
 

@@ -1,7 +1,7 @@
 // The verifier: the IR's invariants, checked after lowering and (in tests, or with
 // --verify-each) after every pass. It reports every problem it finds, not only the first.
 import { formatShape, type Graph, type Shape } from "./graph.js";
-import { arityAllows, arityText, opDef, ShapeError, type AttrKind } from "./ops.js";
+import { arityAllows, arityText, attrValue, opDef, ShapeError, type AttrKind } from "./ops.js";
 
 export class VerifyError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -63,7 +63,7 @@ export function verifyProblems(graph: Graph): string[] {
     const attrs = node.attrs as Readonly<Record<string, unknown>>;
     let attrsOk = true;
     for (const [key, kind] of Object.entries(schema)) {
-      if (!attrOk(kind, attrs[key])) {
+      if (!attrOk(kind, attrValue(node, key))) {
         problems.push(
           `${at}: attribute ${key} = ${String(attrs[key])} is not a valid ${String(kind)}`,
         );

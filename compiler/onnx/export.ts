@@ -6,7 +6,7 @@
 // a fused epilogue its Add and activation nodes. What ONNX cannot say exactly is an error.
 import onnxProto from "onnx-proto";
 import { valueShapes, type Graph, type Node } from "../ir/graph.js";
-import type { EpilogueAct, PadMode } from "../ir/ops.js";
+import { nodeActivation, postActOps, type EpilogueAct, type PadMode } from "../ir/ops.js";
 
 const { onnx } = onnxProto;
 type NodeProto = onnxProto.onnx.INodeProto;
@@ -306,7 +306,22 @@ export function exportOnnx(graph: Graph): Uint8Array {
   const e = new Emitter();
   for (const w of graph.weights)
     e.initializers.push(floatTensor(w.name, w.shape, constants.get(w.name)!));
-  for (const node of graph.nodes) exportNode(e, node, shapes.get(node.inputs[0]!)?.[0] ?? 1);
+  for (const node of graph.nodes) {
+    const inChannels = shapes.get(node.inputs[0]!)?.[0] ?? 1;
+    const { act, alpha } = nodeActivation(node);
+    if (!postActOps.has(node.op) || act === "none") {
+      exportNode(e, node, inChannels);
+      continue;
+    }
+    // A fused post-activation: the op into `<name>.core`, then the activation node.
+    const core = `${node.name}.core`;
+    exportNode(
+      e,
+      { ...node, name: core, attrs: { ...node.attrs, act: "none" } } as Node,
+      inChannels,
+    );
+    e.activation(act, core, node.name, alpha);
+  }
   // An output named apart from its value gets an Identity node carrying its name.
   const outputs = graph.outputs.map((o) => {
     if (o.name !== o.value) e.node("Identity", [o.value], o.name);

@@ -2,11 +2,14 @@
 // text lowers back to the same graph with the same weight names (`<layer>.weight`). Used by
 // `cnnc import`; readable rather than compact (no blocks are recovered).
 import type { Graph, Node } from "../ir/graph.js";
+import { nodeActivation, postActOps } from "../ir/ops.js";
 
 const list = (xs: readonly number[]): string => `[${xs.join(", ")}]`;
 const num = (x: number): string => String(x);
 
 function layer(node: Node): string {
+  if (postActOps.has(node.op) && nodeActivation(node).act !== "none")
+    throw new Error("internal: fused activations have no .cnn form");
   switch (node.op) {
     case "conv2d": {
       const a = node.attrs;

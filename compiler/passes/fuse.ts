@@ -3,9 +3,10 @@
 //  - fuse-residual: add(conv(x), r) -> conv(x) with residual r, when the add has two
 //    same-shaped operands, the conv's output feeds only the add, and r exists before the conv;
 //  - fuse-activation: act(conv(x)) -> conv(x) with that activation, when nothing else reads
-//    the conv's output. Residual first, so that relu(conv + r) fuses whole.
+//    the conv's output. Residual first, so that relu(conv + r) fuses whole. Pooling, batch norm,
+//    add and mul take a following activation the same way (their `act` attribute).
 import type { Node } from "../ir/graph.js";
-import { epilogueActs, type EpilogueAct } from "../ir/ops.js";
+import { epilogueActs, nodeActivation, postActOps, type EpilogueAct } from "../ir/ops.js";
 import { producers, useCounts, withNodes, type Pass } from "./pass.js";
 
 type Fusable = Node & { op: "conv2d" | "dense" };
@@ -56,7 +57,7 @@ const fusableActs: readonly string[] = epilogueActs.filter((a) => a !== "none");
 
 export const fuseActivation: Pass = {
   name: "fuse-activation",
-  summary: "fuse an activation into the conv or dense layer before it",
+  summary: "fuse an activation into the conv, dense, pooling, batch norm or add/mul before it",
   run(graph, ctx) {
     const uses = useCounts(graph);
     const made = producers(graph);
@@ -65,10 +66,13 @@ export const fuseActivation: Pass = {
     for (const a of graph.nodes) {
       if (!fusableActs.includes(a.op)) continue;
       const p = made.get(a.inputs[0]!);
-      // A residual-fused layer may still take an activation: act(conv + r).
+      // A residual-fused layer may still take an activation: act(conv + r). So may a pooling,
+      // batch norm or elementwise op (its post-activation): bn -> relu, add -> relu and
+      // maxpool -> relu become one kernel each.
       const ok =
-        (p?.op === "conv2d" || p?.op === "dense") &&
-        p.attrs.act === "none" &&
+        p !== undefined &&
+        (p.op === "conv2d" || p.op === "dense" || postActOps.has(p.op)) &&
+        nodeActivation(p).act === "none" &&
         uses.get(p.name) === 1 &&
         !replace.has(p.name);
       if (!ok) continue;

@@ -7,3 +7,4 @@ export {
   type RunPassesOptions,
 } from "./pipeline.js";
 export type { Pass, PassContext } from "./pass.js";
+export { decomposeSpatial, exactTolerance } from "./decompose-spatial.js";

@@ -1,7 +1,9 @@
 // The one place that orders passes. -O0 runs none; -O1 the cleanups that change no kernel's
-// arithmetic much; -O2 adds the fusions. `--passes a,b` runs a list of its own.
+// arithmetic much; -O2 adds exact spatial
+// decomposition and the fusions. `--passes a,b` runs a list of its own.
 import { verify, printIr, type Graph } from "../ir/index.js";
 import { deadCode } from "./dce.js";
+import { decomposeSpatial } from "./decompose-spatial.js";
 import { foldBatchNorm } from "./fold-batchnorm.js";
 import { foldPadding } from "./fold-padding.js";
 import { fuseActivation, fuseResidual } from "./fuse.js";
@@ -9,11 +11,15 @@ import { lowerSepconv } from "./lower-sepconv.js";
 import type { Pass } from "./pass.js";
 import { removeDropout } from "./remove-dropout.js";
 
+/** Exact decompositions only; `--decompose-tol` swaps in an approximating instance. */
+const decomposeExact = decomposeSpatial();
+
 export const allPasses: readonly Pass[] = [
   removeDropout,
   lowerSepconv,
   foldBatchNorm,
   foldPadding,
+  decomposeExact,
   fuseResidual,
   fuseActivation,
   deadCode,
@@ -27,6 +33,7 @@ export const pipelines: Readonly<Record<"O0" | "O1" | "O2", readonly Pass[]>> = 
     lowerSepconv,
     foldBatchNorm,
     foldPadding,
+    decomposeExact,
     fuseResidual,
     fuseActivation,
     deadCode,

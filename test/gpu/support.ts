@@ -42,6 +42,8 @@ export interface ParityOptions {
   /** Compile the graph through these passes first (the reference runs the graph as given). */
   readonly passes?: readonly Pass[];
   readonly planMemory?: boolean;
+  /** Weights to use instead of generated ones (e.g. kernels of planted low rank). */
+  readonly weights?: Map<string, Float32Array>;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function expectParity(
 ): Promise<number> {
   const graph = typeof graphOrText === "string" ? lowerText(graphOrText) : graphOrText;
   const batch = options.batch ?? 1;
-  const weights = initWeights(graph, options.seed ?? 1);
+  const weights = options.weights ?? initWeights(graph, options.seed ?? 1);
   const compiled = runPasses({ ...graph, constants: weights }, options.passes ?? []);
   const limit = options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {};
   // Every parity test runs on a planned arena: values share memory wherever lifetimes allow.

@@ -136,7 +136,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       count += 1.0;
     }
   }
-  y[i] = acc / count;
+  y[i] = (acc / count);
 }
 
 // ---- kernel 3: c3
@@ -277,7 +277,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       count += 1.0;
     }
   }
-  y[i] = acc / count;
+  y[i] = (acc / count);
 }
 
 // ---- kernel 6: c5

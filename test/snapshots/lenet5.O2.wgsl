@@ -121,7 +121,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       count += 1.0;
     }
   }
-  y[i] = acc / count;
+  y[i] = (acc / count);
 }
 
 // ---- kernel 2: c3
@@ -247,7 +247,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       count += 1.0;
     }
   }
-  y[i] = acc / count;
+  y[i] = (acc / count);
 }
 
 // ---- kernel 4: c5

@@ -99,7 +99,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
   let ch = (i / INNER) % C;
-  y[i] = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  let v = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  y[i] = v;
 }
 
 // ---- kernel 2: relu_1, relu_3, relu_4
@@ -269,7 +270,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
   let ch = (i / INNER) % C;
-  y[i] = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  let v = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  y[i] = v;
 }
 
 // ---- kernel 6: relu_2
@@ -481,7 +483,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
   let ch = (i / INNER) % C;
-  y[i] = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  let v = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  y[i] = v;
 }
 
 // ---- kernel 11: sepconv_3
@@ -812,7 +815,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
   let ch = (i / INNER) % C;
-  y[i] = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  let v = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  y[i] = v;
 }
 
 // ---- kernel 17: relu_5
@@ -844,7 +848,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   var acc = 0.0;
   for (var j = 0u; j < HW; j++) { acc += x[i * HW + j]; }
-  y[i] = acc / f32(HW);
+  y[i] = (acc / f32(HW));
 }
 
 // ---- kernel 19: classifier

@@ -100,7 +100,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
   let ch = (i / INNER) % C;
-  y[i] = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  let v = (x[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + 0.00001) + beta[ch];
+  y[i] = v;
 }
 
 // ---- kernel 2: relu_1, basic_1.branch_1.relu_1, basic_1.relu_1, basic_2.branch_1.relu_1, basic_2.relu_1
@@ -224,7 +225,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let c1 = (i / D2) % D1;
   let c0 = (i / (D2 * D1)) % D0;
   let n = i / PER;
-  y[i] = a0[n * 32768u + c0 * 1024u + c1 * 32u + c2 * 1u] + a1[n * 32768u + c0 * 1024u + c1 * 32u + c2 * 1u];
+  let v = a0[n * 32768u + c0 * 1024u + c1 * 32u + c2 * 1u] + a1[n * 32768u + c0 * 1024u + c1 * 32u + c2 * 1u];
+  y[i] = v;
 }
 
 // ---- kernel 5: inception_1.branch_1.conv_1, inception_1.branch_2.conv_1
@@ -842,7 +844,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   var acc = 0.0;
   for (var j = 0u; j < HW; j++) { acc += x[i * HW + j]; }
-  y[i] = acc / f32(HW);
+  y[i] = (acc / f32(HW));
 }
 
 // ---- kernel 20: dense_1

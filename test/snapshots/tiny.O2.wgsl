@@ -843,7 +843,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   var acc = 0.0;
   for (var j = 0u; j < HW; j++) { acc += x[i * HW + j]; }
-  y[i] = acc / f32(HW);
+  y[i] = (acc / f32(HW));
 }
 
 // ---- kernel 11: dense_1
