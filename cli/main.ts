@@ -28,6 +28,7 @@ import {
   type OptimizeOptions,
 } from "./optimize.js";
 import { runCommand, type RunOptions } from "./run.js";
+import { tuneCommand, type TuneCliOptions } from "./tune-command.js";
 
 interface BuildCliOptions extends OptimizeOptions {
   readonly output?: string;
@@ -226,6 +227,29 @@ function program(io: Io): Command {
         );
       },
     );
+
+  addOptimizeOptions(
+    cnnc
+      .command("tune")
+      .description(
+        "measure GEMM tile configurations of each layer on this adapter; write a bundle built with the fastest",
+      )
+      .argument("<file>", "the .cnn file, or an .onnx model")
+      .option("-o, --output <file>", "the bundle to write (default: <network>.tuned.cnnb)")
+      .option("--weights <file>", "trained weights, a .safetensors file keyed by layer path")
+      .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
+      .option("--runs <n>", "timed runs per candidate (median)", "3")
+      .addOption(
+        new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
+          "auto",
+          "gpu",
+          "llvmpipe",
+          "swiftshader",
+        ]),
+      )
+      .option(...networkOption),
+    "2",
+  ).action(async (file: string, opts: TuneCliOptions) => tuneCommand(io, file, opts));
 
   cnnc
     .command("run")

@@ -71,6 +71,8 @@ export interface Manifest {
   readonly blobBytes: number;
   /** The network's IR as text, for inspection and for running on the CPU reference. */
   readonly ir?: string;
+  /** `cnnc tune`'s choices: the adapter it measured on, and the GEMM tiles per layer. */
+  readonly tuning?: { readonly adapter: string; readonly layers: Readonly<Record<string, string>> };
 }
 
 export class BundleError extends Error {
@@ -292,6 +294,15 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     };
   });
   const ir = raw.ir === undefined ? {} : { ir: str(raw.ir, "ir") };
+  let tuning = {};
+  if (raw.tuning !== undefined) {
+    const t = raw.tuning;
+    if (!isRecord(t) || !isRecord(t.layers)) fail("manifest-schema", "tuning must be an object");
+    const layers = Object.fromEntries(
+      Object.entries(t.layers).map(([k, v]) => [k, str(v, `tuning.layers.${k}`)]),
+    );
+    tuning = { tuning: { adapter: str(t.adapter, "tuning.adapter"), layers } };
+  }
   return {
     network,
     inputs,
@@ -303,6 +314,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     dispatches,
     blobBytes,
     ...ir,
+    ...tuning,
   };
 }
 

@@ -13,6 +13,10 @@ export interface NodeDevice {
   /** Which adapter, in words: "llvmpipe (Mesa, OpenGL ES, compatibility mode)". */
   readonly adapter: string;
   readonly kind: Exclude<AdapterChoice, "auto">;
+  /** The Dawn instance (navigator.gpu's counterpart), kept alive with the device. */
+  readonly gpu: GPU;
+  /** The options that found this adapter: what another library's requestAdapter needs too. */
+  readonly adapterOptions: GPURequestAdapterOptions;
 }
 
 interface WebgpuModule {
@@ -59,11 +63,11 @@ async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDev
   const m = await webgpu();
   const gpu = m.create([kind === "llvmpipe" ? "backend=opengles" : "backend=vulkan"]);
   instances.push(gpu);
-  const adapter = await gpu.requestAdapter(
+  const adapterOptions: GPURequestAdapterOptions =
     kind === "llvmpipe"
       ? ({ featureLevel: "compatibility" } as GPURequestAdapterOptions)
-      : { powerPreference: "high-performance" },
-  );
+      : { powerPreference: "high-performance" };
+  const adapter = await gpu.requestAdapter(adapterOptions);
   if (!adapter) return undefined;
   const name = describe(adapter);
   if (kind === "gpu" && software.test(name)) return undefined;
@@ -77,7 +81,7 @@ async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDev
     llvmpipe: "llvmpipe (Mesa, OpenGL ES, compatibility mode)",
     swiftshader: "SwiftShader (Vulkan, core WebGPU)",
   }[kind];
-  return { device, adapter: words, kind };
+  return { device, adapter: words, kind, gpu, adapterOptions };
 }
 
 /** Device nodes a GPU driver exposes (NVIDIA's, or DRM render nodes); none in CPU-only boxes. */

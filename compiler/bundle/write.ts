@@ -16,6 +16,7 @@ export function writeBundle(
   plan: Plan,
   weights: ReadonlyMap<string, Float32Array>,
   ir?: string,
+  tuning?: Manifest["tuning"],
 ): Uint8Array {
   const entries = plan.weights.map((w) => {
     const source = weights.get(w.source);
@@ -54,6 +55,7 @@ export function writeBundle(
     dispatches: plan.dispatches,
     blobBytes,
     ...(ir === undefined ? {} : { ir }),
+    ...(tuning === undefined ? {} : { tuning }),
   };
   const json = new TextEncoder().encode(JSON.stringify(manifest));
   const start = blobStart(json.length);

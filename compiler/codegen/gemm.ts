@@ -4,9 +4,9 @@
 //   A[m, k] = x[batch, ci, oy*s - p + ky*d, ox*s - p + kx*d] (0 outside: padding by bounds),
 //   B[k, n] = w[n, ci, ky, kx], i.e. the weight read as a [F, K] matrix.
 // The im2col matrix A is never stored: the A-loader computes each element as it fills the
-// workgroup tile. A workgroup computes a TM x TN tile of C with TK-wide steps through K, both
-// operand tiles in workgroup memory; each of its 16x16 threads accumulates a 4x4 block in
-// registers. The epilogue adds the bias and a residual, and applies an activation.
+// workgroup tile. A workgroup computes a tm x tn tile of C with tk-wide steps through K, both
+// operand tiles in workgroup memory; each of its wgx x wgy threads accumulates a block in
+// registers (64x64x16 over 16x16 threads, 4x4 each, unless tuned: GemmTiles). The epilogue adds the bias and a residual, and applies an activation.
 // Loads are vec4 where the layout allows, one per thread per tile: the weight tile when K is a
 // multiple of 4 (four consecutive k of one output channel), and the input tile of a stride-1,
 // unpadded 1x1 conv over maps of a multiple of 4 pixels (four consecutive pixels of a channel). Dense layers are the same
@@ -39,9 +39,35 @@ export interface GemmConv extends ConvWindow {
   readonly act?: Activation;
 }
 
-const TM = 64;
-const TN = 64;
-const TK = 16;
+/**
+ * A tile configuration: the workgroup computes a tm x tn tile of C in tk-wide steps with
+ * wgx * wgy threads, each accumulating a (tm / wgy) x (tn / wgx) block in registers.
+ */
+export interface GemmTiles {
+  readonly tm: number;
+  readonly tn: number;
+  readonly tk: number;
+  readonly wgx: number;
+  readonly wgy: number;
+}
+
+export const defaultTiles: GemmTiles = { tm: 64, tn: 64, tk: 16, wgx: 16, wgy: 16 };
+
+/** The configurations `cnnc tune` measures (all valid: every count divides evenly). */
+export const tileCandidates: readonly GemmTiles[] = [
+  defaultTiles,
+  { tm: 64, tn: 64, tk: 16, wgx: 8, wgy: 8 },
+  { tm: 64, tn: 64, tk: 16, wgx: 4, wgy: 4 },
+  { tm: 64, tn: 64, tk: 16, wgx: 4, wgy: 2 },
+  { tm: 128, tn: 64, tk: 16, wgx: 4, wgy: 4 },
+  { tm: 64, tn: 32, tk: 16, wgx: 8, wgy: 16 },
+  { tm: 32, tn: 32, tk: 16, wgx: 4, wgy: 4 },
+  { tm: 16, tn: 16, tk: 16, wgx: 4, wgy: 4 },
+];
+
+export function tilesName(t: GemmTiles): string {
+  return `${t.tm}x${t.tn}x${t.tk}/${t.wgx}x${t.wgy}`;
+}
 
 // im2col on the fly: one element of A, 0 in the padding and past the edges.
 const loadAFunction = `fn loadA(m: u32, k: u32, rows: u32) -> f32 {
@@ -56,16 +82,20 @@ const loadAFunction = `fn loadA(m: u32, k: u32, rows: u32) -> f32 {
   return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
 }`;
 
-// Tile loaders. Each tile holds 1024 floats for 256 threads: four scalars or one vec4 each.
-const loadAScalar = `  for (var l = 0u; l < ${(TM * TK) / 256}u; l++) {
-    let e = t + l * 256u;
-    tileA[e / ${TK}u][e % ${TK}u] = loadA(row0 + e / ${TK}u, k0 + e % ${TK}u, rows);
+// Tile loaders: `threads` threads fill a tile, several elements each, or one vec4 each where
+// the tile holds exactly four elements per thread.
+function loadAScalar(t: GemmTiles, threads: number): string {
+  return `  for (var l = 0u; l < ${Math.ceil((t.tm * t.tk) / threads)}u; l++) {
+    let e = t + l * ${threads}u;
+    if (e < ${t.tm * t.tk}u) { tileA[e / ${t.tk}u][e % ${t.tk}u] = loadA(row0 + e / ${t.tk}u, k0 + e % ${t.tk}u, rows); }
   }`;
+}
 // Pointwise: A[m, k] = x[b, k, p] is contiguous along m, so m..m+3 (same image, as HO*WO and
 // row0 are multiples of 4) are one vec4.
-const loadAVec4 = `  {
-    let kk = t / ${TM / 4}u;
-    let mq = t % ${TM / 4}u;
+function loadAVec4(t: GemmTiles): string {
+  return `  {
+    let kk = t / ${t.tm / 4}u;
+    let mq = t % ${t.tm / 4}u;
     let m = row0 + mq * 4u;
     let k = k0 + kk;
     var v = vec4<f32>(0.0);
@@ -75,18 +105,22 @@ const loadAVec4 = `  {
     tileA[mq * 4u + 2u][kk] = v.z;
     tileA[mq * 4u + 3u][kk] = v.w;
   }`;
-const loadBScalar = `  for (var l = 0u; l < ${(TK * TN) / 256}u; l++) {
-    let e = t + l * 256u;
-    let k = k0 + e / ${TN}u;
-    let n = col0 + e % ${TN}u;
+}
+function loadBScalar(t: GemmTiles, threads: number): string {
+  return `  for (var l = 0u; l < ${Math.ceil((t.tk * t.tn) / threads)}u; l++) {
+    let e = t + l * ${threads}u;
+    let k = k0 + e / ${t.tn}u;
+    let n = col0 + e % ${t.tn}u;
     var v = 0.0;
-    if (k < K && n < NC) { v = wt[n * K + k]; }
-    tileB[e / ${TN}u][e % ${TN}u] = v;
+    if (e < ${t.tk * t.tn}u && k < K && n < NC) { v = wt[n * K + k]; }
+    if (e < ${t.tk * t.tn}u) { tileB[e / ${t.tn}u][e % ${t.tn}u] = v; }
   }`;
-// K % 4 == 0: w[n, k..k+3] is one vec4 (k0 is a multiple of 16, so k is of 4).
-const loadBVec4 = `  {
-    let nn = t % ${TN}u;
-    let kq = t / ${TN}u;
+}
+// K % 4 == 0: w[n, k..k+3] is one vec4 (k0 is a multiple of tk, so k is of 4).
+function loadBVec4(t: GemmTiles): string {
+  return `  {
+    let nn = t % ${t.tn}u;
+    let kq = t / ${t.tn}u;
     let n = col0 + nn;
     let k = k0 + kq * 4u;
     var v = vec4<f32>(0.0);
@@ -96,8 +130,13 @@ const loadBVec4 = `  {
     tileB[kq * 4u + 2u][nn] = v.z;
     tileB[kq * 4u + 3u][nn] = v.w;
   }`;
+}
 
-export function gemmConvKernel(g: GemmConv): Kernel {
+export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Kernel {
+  const T = tiles;
+  const threads = T.wgx * T.wgy;
+  const rm = T.tm / T.wgy;
+  const rn = T.tn / T.wgx;
   const [c, h, w] = g.inShape;
   const [f, ho, wo] = g.outShape;
   const [n0, n1] = g.channels ?? [0, f];
@@ -109,7 +148,7 @@ export function gemmConvKernel(g: GemmConv): Kernel {
     NC: n1 - n0,
   };
   const K = c * g.k[0] * g.k[1];
-  const vecB = K % 4 === 0;
+  const vecB = K % 4 === 0 && T.tk % 4 === 0 && (T.tk * T.tn) / 4 === threads;
   const pointwise =
     g.k[0] === 1 &&
     g.k[1] === 1 &&
@@ -118,7 +157,12 @@ export function gemmConvKernel(g: GemmConv): Kernel {
     g.pad[0] === 0 &&
     g.pad[1] === 0;
   // (a residual that is the input too would share x's binding, so x stays scalar then)
-  const vecA = pointwise && (ho * wo) % 4 === 0 && g.residual !== g.input;
+  const vecA =
+    pointwise &&
+    (ho * wo) % 4 === 0 &&
+    g.residual !== g.input &&
+    T.tm % 4 === 0 &&
+    (T.tm * T.tk) / 4 === threads;
   const bind = (name: string, ref: BufferRef): ShaderBinding => ({
     name,
     access: readAccess(ref),
@@ -134,38 +178,39 @@ export function gemmConvKernel(g: GemmConv): Kernel {
     ],
     consts,
     decls: [
-      `var<workgroup> tileA: array<array<f32, ${TK}>, ${TM}>;`,
-      `var<workgroup> tileB: array<array<f32, ${TN}>, ${TK}>;`,
+      `var<workgroup> tileA: array<array<f32, ${T.tk}>, ${T.tm}>;`,
+      `var<workgroup> tileB: array<array<f32, ${T.tn}>, ${T.tk}>;`,
       ...(vecA ? [] : [loadAFunction]),
       ...activationDecls(g.act),
     ],
-    workgroupSize: [16, 16, 1],
+    workgroupSize: [T.wgx, T.wgy, 1],
     body: `let rows = params.batch * HO * WO;
-let row0 = wid.y * ${TM}u;
-let col0 = wid.x * ${TN}u;
-let t = lid.y * 16u + lid.x;
-var acc: array<array<f32, 4>, 4>;
-for (var k0 = 0u; k0 < K; k0 += ${TK}u) {
-${vecA ? loadAVec4 : loadAScalar}
-${vecB ? loadBVec4 : loadBScalar}
+let row0 = wid.y * ${T.tm}u;
+let col0 = wid.x * ${T.tn}u;
+let t = lid.y * ${T.wgx}u + lid.x;
+var acc: array<array<f32, ${rn}>, ${rm}>;
+for (var k0 = 0u; k0 < K; k0 += ${T.tk}u) {
+${vecA ? loadAVec4(T) : loadAScalar(T, threads)}
+${vecB ? loadBVec4(T) : loadBScalar(T, threads)}
   workgroupBarrier();
-  for (var kk = 0u; kk < ${TK}u; kk++) {
-    var a: array<f32, 4>;
-    var bv: array<f32, 4>;
-    for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
-    for (var i = 0u; i < 4u; i++) {
-      for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
+  for (var kk = 0u; kk < ${T.tk}u; kk++) {
+    var a: array<f32, ${rm}>;
+    var bv: array<f32, ${rn}>;
+    for (var i = 0u; i < ${rm}u; i++) { a[i] = tileA[lid.y * ${rm}u + i][kk]; }
+    for (var j = 0u; j < ${rn}u; j++) { bv[j] = tileB[kk][lid.x * ${rn}u + j]; }
+    for (var i = 0u; i < ${rm}u; i++) {
+      for (var j = 0u; j < ${rn}u; j++) { acc[i][j] += a[i] * bv[j]; }
     }
   }
   workgroupBarrier();
 }
-for (var i = 0u; i < 4u; i++) {
-  let m = row0 + lid.y * 4u + i;
+for (var i = 0u; i < ${rm}u; i++) {
+  let m = row0 + lid.y * ${rm}u + i;
   if (m >= rows) { continue; }
   let b = m / (HO * WO);
   let p = m % (HO * WO);
-  for (var j = 0u; j < 4u; j++) {
-    let n = col0 + lid.x * 4u + j;
+  for (var j = 0u; j < ${rn}u; j++) {
+    let n = col0 + lid.x * ${rn}u + j;
     if (n >= NC) { continue; }
 ${
   g.slice
@@ -184,8 +229,8 @@ ${
     bindings,
     grid: {
       kind: "tiles",
-      x: { perBatch: 0, fixed: n1 - n0, div: TN },
-      y: { perBatch: ho * wo, fixed: 0, div: TM },
+      x: { perBatch: 0, fixed: n1 - n0, div: T.tn },
+      y: { perBatch: ho * wo, fixed: 0, div: T.tm },
       z: { perBatch: 0, fixed: 1, div: 1 },
     },
   };

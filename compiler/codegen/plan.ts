@@ -11,7 +11,7 @@ import {
 } from "../ir/graph.js";
 import { inPlaceOperands } from "../analysis/memory.js";
 import { nodeActivation } from "../ir/ops.js";
-import { gemmConvKernel } from "./gemm.js";
+import { gemmConvKernel, type GemmTiles } from "./gemm.js";
 import {
   activationKernel,
   batchNormKernel,
@@ -43,6 +43,8 @@ export interface CodegenOptions {
    * channel slice of the concat's buffer, so that input needs neither a buffer nor a copy.
    */
   readonly eliminateConcat?: boolean;
+  /** GEMM tile configuration per layer (measured by `cnnc tune`); absent: the default tiles. */
+  readonly tiles?: ReadonlyMap<string, GemmTiles>;
 }
 
 /** The convs that write into a concat's slice, by the value they would have produced. */
@@ -134,6 +136,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     } else if (!into) values.push({ name: node.name, perBatch: elementCount(node.shape) });
     lowerNode(node, inShapes, into, slices, {
       inPlace,
+      tiles: options.tiles?.get(node.name),
       emit: (k) => emit(node.name, k),
       weight: useWeight,
       temp: (suffix, perBatch) => {
@@ -206,6 +209,8 @@ interface Emitter {
   weight(name: string): string;
   temp(suffix: string, perBatch: number): string;
   splitRows(name: string, rows: number): { name: string; rows: readonly [number, number] }[];
+  /** Tiles for this node's GEMM kernels (`cnnc tune`), else the default. */
+  readonly tiles?: GemmTiles | undefined;
   /** The operand whose memory this node overwrites (in-place elementwise), if any. */
   readonly inPlace?: string | undefined;
 }
@@ -233,20 +238,23 @@ function lowerNode(
       // depthwise convs and the other padding modes take the direct kernel.
       if (a.g === 1 && a.padmode === "zeros") {
         e.emit(
-          gemmConvKernel({
-            input: x,
-            output: y,
-            weight: e.weight(w!),
-            ...bias,
-            inShape: xs,
-            outShape: ys,
-            k: a.k,
-            s: a.s,
-            d: a.d,
-            pad: [a.p[0], a.p[1]],
-            ...epilogue,
-            ...slice,
-          }),
+          gemmConvKernel(
+            {
+              input: x,
+              output: y,
+              weight: e.weight(w!),
+              ...bias,
+              inShape: xs,
+              outShape: ys,
+              k: a.k,
+              s: a.s,
+              d: a.d,
+              pad: [a.p[0], a.p[1]],
+              ...epilogue,
+              ...slice,
+            },
+            e.tiles,
+          ),
         );
       } else {
         e.emit(
@@ -291,18 +299,21 @@ function lowerNode(
         }),
       );
       e.emit(
-        gemmConvKernel({
-          input: t,
-          output: y,
-          weight: e.weight(pw!),
-          ...(b === undefined ? {} : { bias: e.weight(b) }),
-          inShape: mid,
-          outShape: ys,
-          k: [1, 1],
-          s: [1, 1],
-          d: [1, 1],
-          pad: [0, 0],
-        }),
+        gemmConvKernel(
+          {
+            input: t,
+            output: y,
+            weight: e.weight(pw!),
+            ...(b === undefined ? {} : { bias: e.weight(b) }),
+            inShape: mid,
+            outShape: ys,
+            k: [1, 1],
+            s: [1, 1],
+            d: [1, 1],
+            pad: [0, 0],
+          },
+          e.tiles,
+        ),
       );
       return;
     }
@@ -334,20 +345,23 @@ function lowerNode(
       const inputs = inShapes[0]?.[0] ?? 1;
       for (const chunk of e.splitRows(w!, units)) {
         e.emit(
-          gemmConvKernel({
-            input: x,
-            output: y,
-            weight: chunk.name,
-            ...(b === undefined ? {} : { bias: e.weight(b) }),
-            inShape: [inputs, 1, 1],
-            outShape: [units, 1, 1],
-            k: [1, 1],
-            s: [1, 1],
-            d: [1, 1],
-            pad: [0, 0],
-            channels: chunk.rows,
-            ...epilogueOf(node),
-          }),
+          gemmConvKernel(
+            {
+              input: x,
+              output: y,
+              weight: chunk.name,
+              ...(b === undefined ? {} : { bias: e.weight(b) }),
+              inShape: [inputs, 1, 1],
+              outShape: [units, 1, 1],
+              k: [1, 1],
+              s: [1, 1],
+              d: [1, 1],
+              pad: [0, 0],
+              channels: chunk.rows,
+              ...epilogueOf(node),
+            },
+            e.tiles,
+          ),
         );
       }
       return;
