@@ -9,6 +9,7 @@ import { checkAllNetworks } from "../compiler/lower/index.js";
 import { buildGraph, emitParts, loadWeights } from "./build.js";
 import { ExportError, exportOnnx, exportOpset, printCnn } from "../compiler/onnx/index.js";
 import { writeSafetensors } from "../compiler/weights/index.js";
+import { graphSvg } from "../compiler/viz/index.js";
 import { basename } from "node:path";
 import {
   frontend,
@@ -227,6 +228,21 @@ function program(io: Io): Command {
         );
       },
     );
+
+  addOptimizeOptions(
+    cnnc
+      .command("graph")
+      .description("draw the network as an SVG: layers, branches, shapes on the edges")
+      .argument("<file>", "the .cnn file, or an .onnx model")
+      .option("-o, --output <file>", "the SVG to write (default: <network>.svg)")
+      .option(...networkOption),
+    "0",
+  ).action((file: string, opts: OptimizeOptions & { network?: string; output?: string }) => {
+    const graph = optimize(io, sourceGraph(io, file, opts.network), opts);
+    const out = opts.output ?? `${graph.name}.svg`;
+    writeFileSync(out, graphSvg(graph));
+    io.out(`wrote ${out}: ${graph.nodes.length} layers\n`);
+  });
 
   addOptimizeOptions(
     cnnc

@@ -58,7 +58,7 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   io.out(`${"layer shape".padEnd(width)}  layers  default ms  best ms  tiles\n`);
   for (const r of report) {
     io.out(
-      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${r.defaultMs.toFixed(2).padStart(10)}  ${r.bestMs.toFixed(2).padStart(7)}  ${tilesName(r.best)}\n`,
+      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${r.defaultMs.toFixed(2).padStart(10)}  ${r.bestMs.toFixed(2).padStart(7)}  ${tilesName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
     );
   }
   const bytes = tunedBundle(built.graph, tiles, gpu.adapter, options);

@@ -40,21 +40,37 @@ function alone(graph: Graph, node: Node): Graph {
   };
 }
 
-async function medianMs(model: Model, graph: Graph, runs: number): Promise<number> {
+/** Median time of `runs` runs after a warm-up, and the warm-up's output. */
+async function measure(
+  model: Model,
+  graph: Graph,
+  runs: number,
+): Promise<{ ms: number; out: Float32Array }> {
   const inputs = Object.fromEntries(
     graph.inputs.map((i) => [
       i.name,
-      new Float32Array(i.shape.reduce((a, b) => a * b, 1)).fill(0.5),
+      Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, (_, k) => Math.sin(k)),
     ]),
   );
-  await model.run(inputs);
+  const out = (await model.run(inputs)).y!;
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await model.run(inputs);
     times.push(performance.now() - t0);
   }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  return { ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!, out };
+}
+
+/** Largest difference relative to the reference's largest magnitude. */
+function relativeError(ref: Float32Array, got: Float32Array): number {
+  let scale = 1e-12;
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) {
+    scale = Math.max(scale, Math.abs(ref[i]!));
+    worst = Math.max(worst, Math.abs(ref[i]! - got[i]!));
+  }
+  return worst / scale;
 }
 
 export interface TunedLayer {
@@ -63,6 +79,8 @@ export interface TunedLayer {
   readonly defaultMs: number;
   readonly best: GemmTiles;
   readonly bestMs: number;
+  /** Candidates whose output differed from the default kernel's (not used). */
+  readonly rejected: readonly string[];
 }
 
 /** Measures every candidate for every distinct GEMM layer; returns the winners. */
@@ -82,14 +100,23 @@ export async function tuneGraph(
   for (const nodes of groups.values()) {
     const single = alone(graph, nodes[0]!);
     const timings: [GemmTiles, number][] = [];
-    for (const candidate of options.candidates ?? tileCandidates) {
+    const rejected: string[] = [];
+    let reference: Float32Array | undefined;
+    const candidates = options.candidates ?? tileCandidates;
+    // The default first: its output is what every other candidate must reproduce.
+    for (const candidate of [defaultTiles, ...candidates.filter((c) => c !== defaultTiles)]) {
       const plan = planGraph(single, {
         planMemory: true,
         tiles: new Map([[nodes[0]!.name, candidate]]),
       });
       const model = await Model.create(writeBundle(plan, graph.constants), device);
       try {
-        timings.push([candidate, await medianMs(model, single, options.runs ?? 3)]);
+        const { ms, out } = await measure(model, single, options.runs ?? 3);
+        reference ??= out;
+        // A driver may miscompile a configuration (seen on emulated adapters): never keep one
+        // whose result differs from the default kernel's.
+        if (relativeError(reference, out) > 1e-4) rejected.push(tilesName(candidate));
+        else timings.push([candidate, ms]);
       } finally {
         model.dispose();
       }
@@ -104,6 +131,7 @@ export async function tuneGraph(
       defaultMs,
       best,
       bestMs,
+      rejected,
     });
   }
   return { tiles, report };

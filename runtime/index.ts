@@ -4,7 +4,7 @@
 //   const model = await loadModel("net.cnnb");            // bytes, a path (Node) or a URL
 //   const { y } = await model.run({ x }, { batch: 4 });
 //   model.dispose();
-import { Model } from "./model.js";
+import { Model, RuntimeError } from "./model.js";
 
 export { Model, RuntimeError, type ModelInfo, type RunOptions } from "./model.js";
 export { BundleError, parseBundle, type Manifest } from "./format.js";
@@ -14,6 +14,8 @@ export interface LoadOptions {
   readonly device?: GPUDevice;
   /** In Node, which adapter when no device is given (see runtime/node-device.ts). */
   readonly adapter?: "auto" | "gpu" | "llvmpipe" | "swiftshader";
+  /** Called as a fetched bundle streams in (total: from Content-Length, when sent). */
+  readonly onProgress?: (loaded: number, total: number | undefined) => void;
 }
 
 export interface LoadedModel extends Model {
@@ -21,14 +23,43 @@ export interface LoadedModel extends Model {
   readonly adapterName: string;
 }
 
-async function bytesOf(source: Uint8Array | ArrayBuffer | string | URL): Promise<Uint8Array> {
+/** Reads a response body chunk by chunk into one buffer, reporting progress as it goes. */
+async function streamed(
+  response: Response,
+  onProgress?: (loaded: number, total: number | undefined) => void,
+): Promise<Uint8Array> {
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  const total = Number.isSafeInteger(length) && length > 0 ? length : undefined;
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  let out = new Uint8Array(total ?? 1 << 20);
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length > out.length) {
+      const grown = new Uint8Array(Math.max(out.length * 2, loaded + value.length));
+      grown.set(out.subarray(0, loaded));
+      out = grown;
+    }
+    out.set(value, loaded);
+    loaded += value.length;
+    onProgress?.(loaded, total);
+  }
+  return out.subarray(0, loaded);
+}
+
+async function bytesOf(
+  source: Uint8Array | ArrayBuffer | string | URL,
+  onProgress?: (loaded: number, total: number | undefined) => void,
+): Promise<Uint8Array> {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   const text = String(source);
   if (/^(https?|blob|data):/.test(text) || typeof process === "undefined") {
     const response = await fetch(text);
-    if (!response.ok) throw new Error(`cannot fetch ${text}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
+    if (!response.ok) throw new RuntimeError(`cannot fetch ${text}: HTTP ${response.status}`);
+    return streamed(response, onProgress);
   }
   const { readFile } = await import("node:fs/promises");
   return new Uint8Array(await readFile(text.startsWith("file:") ? new URL(text) : text));
@@ -38,15 +69,24 @@ export async function loadModel(
   source: Uint8Array | ArrayBuffer | string | URL,
   options: LoadOptions = {},
 ): Promise<LoadedModel> {
-  const bytes = await bytesOf(source);
+  const bytes = await bytesOf(source, options.onProgress);
   let device = options.device;
   let adapterName = "the given device";
   let keepAlive: unknown;
   if (!device) {
     const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-    if (typeof process === "undefined" && nav?.gpu) {
+    if (typeof process === "undefined") {
+      if (!nav?.gpu) {
+        throw new RuntimeError(
+          "WebGPU is not available in this browser (no navigator.gpu): use a recent Chrome, Edge or Safari, or Firefox with WebGPU enabled, over https or localhost",
+        );
+      }
       const adapter = await nav.gpu.requestAdapter();
-      if (!adapter) throw new Error("this browser offers no WebGPU adapter");
+      if (!adapter) {
+        throw new RuntimeError(
+          "this browser has WebGPU but offers no adapter (GPU blocklisted, or disabled in its settings)",
+        );
+      }
       const l = adapter.limits;
       device = await adapter.requestDevice({
         requiredLimits: {

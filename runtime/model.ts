@@ -40,11 +40,22 @@ function groups(grid: Grid, batch: number): [number, number, number] {
   return [n(grid.x), n(grid.y), n(grid.z)];
 }
 
+/**
+ * The array itself when it views an ArrayBuffer, else a copy: queue.writeBuffer takes no view
+ * of a SharedArrayBuffer (a wasm heap, for instance) in every implementation.
+ */
+function plain<T extends Uint8Array | Float32Array>(a: T): T & { readonly buffer: ArrayBuffer } {
+  if (a.buffer instanceof ArrayBuffer) return a as T & { readonly buffer: ArrayBuffer };
+  return a.slice() as T & { readonly buffer: ArrayBuffer };
+}
+
 export class Model {
   private readonly pipelines: GPUComputePipeline[];
   private readonly weights: Map<string, GPUBuffer>;
   private readonly batches = new Map<number, BatchState>();
   private disposed = false;
+  /** Set when the device is lost (driver reset, GPU removed, tab in the background too long). */
+  private lostInfo: GPUDeviceLostInfo | undefined;
 
   private constructor(
     readonly device: GPUDevice,
@@ -56,6 +67,16 @@ export class Model {
   ) {
     this.weights = weights;
     this.pipelines = pipelines;
+    void device.lost.then((info) => {
+      this.lostInfo = info;
+    });
+  }
+
+  /** Why the device was lost, once it has been: a page can show this and load the model again. */
+  get lost(): string | undefined {
+    if (!this.lostInfo) return undefined;
+    const why = this.lostInfo.message || this.lostInfo.reason || "unknown reason";
+    return `the GPU device was lost (${why}); load the model again to continue`;
   }
 
   /** Validates the bundle completely, then uploads weights and compiles every kernel. */
@@ -76,7 +97,7 @@ export class Model {
         size: Math.max(w.bytes, 4),
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       });
-      device.queue.writeBuffer(buffer, 0, blob, w.offset, w.bytes);
+      device.queue.writeBuffer(buffer, 0, plain(blob), w.offset, w.bytes);
       weights.set(w.name, buffer);
     }
     const users = manifest.kernels.map((_, k) =>
@@ -199,6 +220,7 @@ export class Model {
     options: RunOptions = {},
   ): Promise<Record<string, Float32Array>> {
     if (this.disposed) throw new RuntimeError("the model was disposed");
+    if (this.lost) throw new RuntimeError(this.lost);
     const batch = options.batch ?? 1;
     if (!Number.isSafeInteger(batch) || batch < 1)
       throw new RuntimeError(`batch must be a positive integer, got ${batch}`);
@@ -223,7 +245,7 @@ export class Model {
     const s = this.state(batch);
     const device = this.device;
     for (const i of this.manifest.inputs)
-      device.queue.writeBuffer(s.arena, s.ranges.get(i.name)!.offset, inputs[i.name]!);
+      device.queue.writeBuffer(s.arena, s.ranges.get(i.name)!.offset, plain(inputs[i.name]!));
     const encoder = device.createCommandEncoder({ label: this.manifest.network });
     const pass = encoder.beginComputePass({ label: this.manifest.network });
     this.manifest.dispatches.forEach((d, k) => {
@@ -240,7 +262,15 @@ export class Model {
     const out: Record<string, Float32Array> = {};
     for (const o of this.manifest.outputs) {
       const read = s.readback.get(o.name)!;
-      await read.mapAsync(GPUMapMode.READ);
+      try {
+        await read.mapAsync(GPUMapMode.READ);
+      } catch (e) {
+        // A device lost mid-run rejects the readback; say so rather than "operation aborted".
+        await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
+        throw new RuntimeError(
+          this.lost ?? `reading '${o.name}' back failed: ${(e as Error).message}`,
+        );
+      }
       out[o.name] = new Float32Array(read.getMappedRange().slice(0));
       read.unmap();
     }

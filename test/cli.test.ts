@@ -1,6 +1,6 @@
 // The CLI as users run it: the built binary, exit codes, and what it prints.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -163,6 +163,25 @@ describe("cnnc", () => {
     const o1 = cnnc(...args, "-O1", "--decompose-tol", "0.1");
     expect(o1.code).toBe(1);
     expect(o1.err).toMatch(/decompose-spatial pass does not run here/);
+  });
+
+  it("graph draws the network as an SVG with every layer and the shapes on its edges", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-graph-"));
+    const out = join(dir, "tiny.svg");
+    const r = cnnc("graph", "examples/tiny.cnn", "-o", out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^wrote .*tiny\.svg: 34 layers$/m);
+    const svg = readFileSync(out, "utf8");
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="\d+" height="\d+"/);
+    for (const name of ["stem", "basic_1.branch_1.conv_1", "inception_1.concat_1", "dense_1"])
+      expect(svg).toContain(`data-name="${name}"`);
+    expect(svg).toContain(">conv 3x3/2 32<");
+    expect(svg).toContain(">32x32x32<"); // an edge's shape
+    // Every box has its edges: one path per input use and per output.
+    expect(svg.match(/<path d="M/g)!.length).toBeGreaterThanOrEqual(34);
+    const fused = cnnc("graph", "examples/tiny.cnn", "-O2", "-o", join(dir, "o2.svg"));
+    expect(fused.out).toMatch(/: 1[0-9] layers$/m);
+    expect(readFileSync(join(dir, "o2.svg"), "utf8")).toContain("+res +relu<");
   });
 
   it("ir prints the IR text", () => {

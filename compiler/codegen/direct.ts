@@ -126,6 +126,68 @@ export type Deconv = ConvOperands;
  * Transposed convolution as a gather: output (oy, ox) takes input (iy, ix) through kernel tap
  * (ky, kx) when oy = iy*s - p + ky*d, i.e. when oy + p - ky*d is a non-negative multiple of s.
  */
+/** Output pixels one depthwise invocation computes, side by side along a row. */
+export const depthwiseRun = 4;
+
+/**
+ * Depthwise convolution (one input channel per group, zero padding): each invocation computes
+ * `depthwiseRun` neighbouring outputs of one row, so each weight is loaded once for all of
+ * them and the index arithmetic is shared. The epilogue (bias, residual, activation, concat
+ * slice) is the direct kernel's.
+ */
+export function depthwiseConvKernel(g: DirectConv): Kernel {
+  const [c] = g.inShape;
+  const [f, ho, wo] = g.outShape;
+  const R = depthwiseRun;
+  const wq = Math.ceil(wo / R);
+  const consts = {
+    ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),
+    FG: f / c,
+    WQ: wq,
+    ...(g.slice ? { OC: g.slice.channels, OOFF: g.slice.offset } : {}),
+  };
+  const out = g.slice
+    ? "((n * OC + OOFF + o) * HO + oy) * WO + ox"
+    : "((n * F + o) * HO + oy) * WO + ox";
+  return flat(
+    f * ho * wq,
+    [
+      read("x", { value: g.input }),
+      read("wt", { weight: g.weight }),
+      ...(g.bias ? [read("bias", { weight: g.bias })] : []),
+      ...(g.residual ? [read("res", { value: g.residual })] : []),
+      write("y", g.output),
+    ],
+    consts,
+    `let oq = i % WQ;
+let oy = (i / WQ) % HO;
+let o = (i / (WQ * HO)) % F;
+let n = i / (WQ * HO * F);
+let xb = (n * C + o / FG) * H * W;
+var acc: array<f32, ${R}>;
+for (var j = 0u; j < ${R}u; j++) { acc[j] = ${g.bias ? "bias[o]" : "0.0"}; }
+for (var ky = 0u; ky < KH; ky++) {
+  let iy = i32(oy * SH + ky * DH) - i32(PT);
+  if (iy < 0 || iy >= i32(H)) { continue; }
+  let row = xb + u32(iy) * W;
+  for (var kx = 0u; kx < KW; kx++) {
+    let wv = wt[(o * KH + ky) * KW + kx];
+    for (var j = 0u; j < ${R}u; j++) {
+      let ix = i32((oq * ${R}u + j) * SW + kx * DW) - i32(PL);
+      if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
+    }
+  }
+}
+for (var j = 0u; j < ${R}u; j++) {
+  let ox = oq * ${R}u + j;
+  if (ox >= WO) { break; }
+  let v = acc[j]${g.residual ? " + res[((n * F + o) * HO + oy) * WO + ox]" : ""};
+  y[${out}] = ${activationWgsl(g.act, "v")};
+}`,
+    activationDecls(g.act),
+  );
+}
+
 export function deconvKernel(g: Deconv): Kernel {
   const [c, h, w] = g.inShape;
   const [f, ho, wo] = g.outShape;

@@ -18,6 +18,7 @@ import {
   broadcastKernel,
   concatCopyKernel,
   deconvKernel,
+  depthwiseConvKernel,
   directConvKernel,
   globalPoolKernel,
   lrnKernel,
@@ -257,8 +258,10 @@ function lowerNode(
           ),
         );
       } else {
+        // Depthwise (one input channel per group) with zero padding: the row-blocked kernel.
+        const depthwise = a.g === xs[0] && a.padmode === "zeros";
         e.emit(
-          directConvKernel({
+          (depthwise ? depthwiseConvKernel : directConvKernel)({
             input: x,
             output: y,
             weight: e.weight(w!),

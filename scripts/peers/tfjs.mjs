@@ -186,7 +186,18 @@ export function tfjsModel(tf, graph) {
             );
             pad = "valid";
           }
-          if (a.ceil) throw new Error("tfjs peer: ceil-mode pooling not mapped");
+          if (a.ceil && n.op === "maxpool2d") {
+            // Ceil mode: pad the bottom and right with -inf until valid pooling gives its size.
+            const [, ho, wo] = n.shape;
+            const [hh, ww] = [src.shape[1], src.shape[2]];
+            const bottom = Math.max(0, (ho - 1) * a.s[0] + a.k[0] - hh);
+            const right = Math.max(0, (wo - 1) * a.s[1] + a.k[1] - ww);
+            if (pad !== "valid") {
+              src = tf.pad(src, [[0, 0], [a.p[0], a.p[2]], [a.p[1], a.p[3]], [0, 0]], -3.4e38);
+              pad = "valid";
+            }
+            src = tf.pad(src, [[0, 0], [0, bottom], [0, right], [0, 0]], -3.4e38);
+          } else if (a.ceil) throw new Error("tfjs peer: ceil-mode avgpool not mapped");
           y =
             n.op === "maxpool2d" ? tf.maxPool(src, a.k, a.s, pad) : tf.avgPool(src, a.k, a.s, pad);
           y = act(tf, y, a.act ?? "none", a.alpha);
@@ -245,8 +256,10 @@ export function tfjsModel(tf, graph) {
   return {
     async run(x, batch) {
       const y = tf.tidy(() => {
-        const nchw = tf.tensor4d(x, [batch, c0, h0, w0]);
-        const t = forward(tf.transpose(nchw, [0, 2, 3, 1]));
+        const t =
+          h0 === undefined
+            ? forward(tf.tensor2d(x, [batch, c0]))
+            : forward(tf.transpose(tf.tensor4d(x, [batch, c0, h0, w0]), [0, 2, 3, 1]));
         return t.rank === 4 ? tf.transpose(t, [0, 3, 1, 2]) : t;
       });
       const data = await y.data();

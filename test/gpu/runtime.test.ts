@@ -55,4 +55,19 @@ describe("runtime API", () => {
     const broken = bytes.slice(0, bytes.length - 100);
     await expect(Model.create(broken, device)).rejects.toThrow(BundleError);
   });
+
+  it("a lost device makes run() reject with a clear RuntimeError, and says why", async () => {
+    // A device of its own: destroying the shared one would end the other tests.
+    const { nodeDevice } = await import("../../runtime/node-device.js");
+    const own = await nodeDevice(process.env.CNNC_ADAPTER as "llvmpipe");
+    const model = await Model.create(bytes, own.device, own);
+    const x = new Float32Array(1024).fill(0.25);
+    await model.run({ x });
+    expect(model.lost).toBeUndefined();
+    own.device.destroy();
+    await own.device.lost;
+    expect(model.lost).toMatch(/^the GPU device was lost \(.+\); load the model again/);
+    await expect(model.run({ x })).rejects.toThrow(RuntimeError);
+    await expect(model.run({ x })).rejects.toThrow(/the GPU device was lost/);
+  });
 });

@@ -2,7 +2,7 @@
 // vitest project), and a parity check of a network on that device against the reference.
 import { expect } from "vitest";
 import { writeBundle } from "../../compiler/bundle/index.js";
-import { planGraph } from "../../compiler/codegen/index.js";
+import { planGraph, type GemmTiles } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
 import { printIr, type Graph } from "../../compiler/ir/index.js";
 import { initWeights, random } from "../../compiler/weights/index.js";
@@ -42,6 +42,8 @@ export interface ParityOptions {
   /** Compile the graph through these passes first (the reference runs the graph as given). */
   readonly passes?: readonly Pass[];
   readonly planMemory?: boolean;
+  /** GEMM tiles for every layer (`cnnc tune`'s candidates); absent: the default. */
+  readonly tiles?: GemmTiles;
   /** Weights to use instead of generated ones (e.g. kernels of planted low rank). */
   readonly weights?: Map<string, Float32Array>;
 }
@@ -60,8 +62,10 @@ export async function expectParity(
   const compiled = runPasses({ ...graph, constants: weights }, options.passes ?? []);
   const limit = options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {};
   // Every parity test runs on a planned arena: values share memory wherever lifetimes allow.
+  const tiles = options.tiles;
   const plan = planGraph(compiled, {
     ...limit,
+    ...(tiles ? { tiles: new Map(compiled.nodes.map((n) => [n.name, tiles])) } : {}),
     planMemory: options.planMemory ?? true,
     eliminateConcat: true,
   });

@@ -1,0 +1,1 @@
+export { graphSvg, layerSummary, type GraphSvgOptions } from "./graph-svg.js";
