@@ -46,21 +46,22 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var k0 = 0u; k0 < K; k0 += 16u) {
     for (var l = 0u; l < 4u; l++) {
       let e = t + l * 256u;
-      tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows);
+      if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
     }
     for (var l = 0u; l < 4u; l++) {
       let e = t + l * 256u;
       let k = k0 + e / 64u;
       let n = col0 + e % 64u;
       var v = 0.0;
-      if (k < K && n < NC) { v = wt[n * K + k]; }
-      tileB[e / 64u][e % 64u] = v;
+      if (e < 1024u && k < K && n < NC) { v = wt[n * K + k]; }
+      if (e < 1024u) { tileB[e / 64u][e % 64u] = v; }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < 16u; kk++) {
       var a: array<f32, 4>;
       var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
       }
@@ -88,7 +89,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-const PER: u32 = 16384u;
+const PER: u32 = 4096u;
 const C: u32 = 16u;
 const H: u32 = 32u;
 const W: u32 = 32u;
@@ -103,33 +104,38 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 1u;
 const PL: u32 = 1u;
-const CG: u32 = 1u;
 const FG: u32 = 1u;
+const WQ: u32 = 8u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
-  let ox = i % WO;
-  let oy = (i / WO) % HO;
-  let o = (i / (WO * HO)) % F;
-  let n = i / (WO * HO * F);
-  let group = o / FG;
-  var acc = 0.0;
-  for (var ci = 0u; ci < CG; ci++) {
-    let xb = (n * C + group * CG + ci) * H * W;
-    let wb = (o * CG + ci) * KH * KW;
-    for (var ky = 0u; ky < KH; ky++) {
-      var iy = i32(oy * SH + ky * DH) - i32(PT);
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        var ix = i32(ox * SW + kx * DW) - i32(PL);
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+  let oq = i % WQ;
+  let oy = (i / WQ) % HO;
+  let o = (i / (WQ * HO)) % F;
+  let n = i / (WQ * HO * F);
+  let xb = (n * C + o / FG) * H * W;
+  var acc: array<f32, 4>;
+  for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    let row = xb + u32(iy) * W;
+    for (var kx = 0u; kx < KW; kx++) {
+      let wv = wt[(o * KH + ky) * KW + kx];
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
       }
     }
   }
-  y[i] = acc;
+  for (var j = 0u; j < 4u; j++) {
+    let ox = oq * 4u + j;
+    if (ox >= WO) { break; }
+    let v = acc[j];
+    y[((n * F + o) * HO + oy) * WO + ox] = v;
+  }
 }
 
 // ---- kernel 2: sepconv_1
@@ -195,7 +201,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var kk = 0u; kk < 16u; kk++) {
       var a: array<f32, 4>;
       var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
       }
@@ -265,7 +272,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-const PER: u32 = 8192u;
+const PER: u32 = 2048u;
 const C: u32 = 32u;
 const H: u32 = 16u;
 const W: u32 = 16u;
@@ -280,33 +287,38 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 1u;
 const PL: u32 = 1u;
-const CG: u32 = 1u;
 const FG: u32 = 1u;
+const WQ: u32 = 4u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
-  let ox = i % WO;
-  let oy = (i / WO) % HO;
-  let o = (i / (WO * HO)) % F;
-  let n = i / (WO * HO * F);
-  let group = o / FG;
-  var acc = 0.0;
-  for (var ci = 0u; ci < CG; ci++) {
-    let xb = (n * C + group * CG + ci) * H * W;
-    let wb = (o * CG + ci) * KH * KW;
-    for (var ky = 0u; ky < KH; ky++) {
-      var iy = i32(oy * SH + ky * DH) - i32(PT);
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        var ix = i32(ox * SW + kx * DW) - i32(PL);
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+  let oq = i % WQ;
+  let oy = (i / WQ) % HO;
+  let o = (i / (WQ * HO)) % F;
+  let n = i / (WQ * HO * F);
+  let xb = (n * C + o / FG) * H * W;
+  var acc: array<f32, 4>;
+  for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    let row = xb + u32(iy) * W;
+    for (var kx = 0u; kx < KW; kx++) {
+      let wv = wt[(o * KH + ky) * KW + kx];
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
       }
     }
   }
-  y[i] = acc;
+  for (var j = 0u; j < 4u; j++) {
+    let ox = oq * 4u + j;
+    if (ox >= WO) { break; }
+    let v = acc[j];
+    y[((n * F + o) * HO + oy) * WO + ox] = v;
+  }
 }
 
 // ---- kernel 5: sepconv_2
@@ -372,7 +384,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var kk = 0u; kk < 16u; kk++) {
       var a: array<f32, 4>;
       var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
       }
@@ -400,7 +413,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-const PER: u32 = 16384u;
+const PER: u32 = 4096u;
 const C: u32 = 64u;
 const H: u32 = 16u;
 const W: u32 = 16u;
@@ -415,33 +428,38 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 1u;
 const PL: u32 = 1u;
-const CG: u32 = 1u;
 const FG: u32 = 1u;
+const WQ: u32 = 4u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
-  let ox = i % WO;
-  let oy = (i / WO) % HO;
-  let o = (i / (WO * HO)) % F;
-  let n = i / (WO * HO * F);
-  let group = o / FG;
-  var acc = 0.0;
-  for (var ci = 0u; ci < CG; ci++) {
-    let xb = (n * C + group * CG + ci) * H * W;
-    let wb = (o * CG + ci) * KH * KW;
-    for (var ky = 0u; ky < KH; ky++) {
-      var iy = i32(oy * SH + ky * DH) - i32(PT);
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        var ix = i32(ox * SW + kx * DW) - i32(PL);
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+  let oq = i % WQ;
+  let oy = (i / WQ) % HO;
+  let o = (i / (WQ * HO)) % F;
+  let n = i / (WQ * HO * F);
+  let xb = (n * C + o / FG) * H * W;
+  var acc: array<f32, 4>;
+  for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    let row = xb + u32(iy) * W;
+    for (var kx = 0u; kx < KW; kx++) {
+      let wv = wt[(o * KH + ky) * KW + kx];
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
       }
     }
   }
-  y[i] = acc;
+  for (var j = 0u; j < 4u; j++) {
+    let ox = oq * 4u + j;
+    if (ox >= WO) { break; }
+    let v = acc[j];
+    y[((n * F + o) * HO + oy) * WO + ox] = v;
+  }
 }
 
 // ---- kernel 7: sepconv_3
@@ -507,7 +525,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var kk = 0u; kk < 16u; kk++) {
       var a: array<f32, 4>;
       var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
       }
@@ -577,7 +596,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-const PER: u32 = 1024u;
+const PER: u32 = 256u;
 const C: u32 = 64u;
 const H: u32 = 8u;
 const W: u32 = 8u;
@@ -592,33 +611,38 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 0u;
 const PL: u32 = 0u;
-const CG: u32 = 1u;
 const FG: u32 = 1u;
+const WQ: u32 = 1u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
-  let ox = i % WO;
-  let oy = (i / WO) % HO;
-  let o = (i / (WO * HO)) % F;
-  let n = i / (WO * HO * F);
-  let group = o / FG;
-  var acc = 0.0;
-  for (var ci = 0u; ci < CG; ci++) {
-    let xb = (n * C + group * CG + ci) * H * W;
-    let wb = (o * CG + ci) * KH * KW;
-    for (var ky = 0u; ky < KH; ky++) {
-      var iy = i32(oy * SH + ky * DH) - i32(PT);
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        var ix = i32(ox * SW + kx * DW) - i32(PL);
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+  let oq = i % WQ;
+  let oy = (i / WQ) % HO;
+  let o = (i / (WQ * HO)) % F;
+  let n = i / (WQ * HO * F);
+  let xb = (n * C + o / FG) * H * W;
+  var acc: array<f32, 4>;
+  for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    let row = xb + u32(iy) * W;
+    for (var kx = 0u; kx < KW; kx++) {
+      let wv = wt[(o * KH + ky) * KW + kx];
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
       }
     }
   }
-  y[i] = acc;
+  for (var j = 0u; j < 4u; j++) {
+    let ox = oq * 4u + j;
+    if (ox >= WO) { break; }
+    let v = acc[j];
+    y[((n * F + o) * HO + oy) * WO + ox] = v;
+  }
 }
 
 // ---- kernel 10: sepconv_4
@@ -684,7 +708,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var kk = 0u; kk < 16u; kk++) {
       var a: array<f32, 4>;
       var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
       }
@@ -771,7 +796,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var k0 = 0u; k0 < K; k0 += 16u) {
     for (var l = 0u; l < 4u; l++) {
       let e = t + l * 256u;
-      tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows);
+      if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
     }
     {
       let nn = t % 64u;
@@ -789,7 +814,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var kk = 0u; kk < 16u; kk++) {
       var a: array<f32, 4>;
       var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; bv[i] = tileB[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
       }
