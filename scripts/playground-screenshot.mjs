@@ -11,7 +11,8 @@ const server = http.createServer((req, res) => {
   const file = normalize(join("dist/playground", path === "/" ? "index.html" : path));
   try {
     const type = extname(file) === ".html" ? "text/html" : "text/javascript";
-    res.writeHead(200, { "content-type": type }).end(readFileSync(file));
+    const body = readFileSync(file);
+    res.writeHead(200, { "content-type": type }).end(body);
   } catch {
     res.writeHead(404).end();
   }

@@ -193,10 +193,28 @@ export function tfjsModel(tf, graph) {
             const bottom = Math.max(0, (ho - 1) * a.s[0] + a.k[0] - hh);
             const right = Math.max(0, (wo - 1) * a.s[1] + a.k[1] - ww);
             if (pad !== "valid") {
-              src = tf.pad(src, [[0, 0], [a.p[0], a.p[2]], [a.p[1], a.p[3]], [0, 0]], -3.4e38);
+              src = tf.pad(
+                src,
+                [
+                  [0, 0],
+                  [a.p[0], a.p[2]],
+                  [a.p[1], a.p[3]],
+                  [0, 0],
+                ],
+                -3.4e38,
+              );
               pad = "valid";
             }
-            src = tf.pad(src, [[0, 0], [0, bottom], [0, right], [0, 0]], -3.4e38);
+            src = tf.pad(
+              src,
+              [
+                [0, 0],
+                [0, bottom],
+                [0, right],
+                [0, 0],
+              ],
+              -3.4e38,
+            );
           } else if (a.ceil) throw new Error("tfjs peer: ceil-mode avgpool not mapped");
           y =
             n.op === "maxpool2d" ? tf.maxPool(src, a.k, a.s, pad) : tf.avgPool(src, a.k, a.s, pad);

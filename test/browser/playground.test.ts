@@ -30,7 +30,8 @@ beforeAll(async () => {
     const file = normalize(join("dist/playground", path === "/" ? "index.html" : path));
     const type = extname(file) === ".html" ? "text/html" : "text/javascript";
     try {
-      res.writeHead(200, { "content-type": type }).end(readFileSync(file));
+      const body = readFileSync(file);
+      res.writeHead(200, { "content-type": type }).end(body);
     } catch {
       res.writeHead(404).end();
     }
