@@ -4,20 +4,14 @@
 // dropout share their input's buffer and extend its life instead of taking their own, and so
 // does an elementwise op that may work in place (inPlaceOperands, the rule codegen follows).
 import { elementCount, type Graph, type Node } from "../ir/graph.js";
+import { epilogueActs } from "../ir/ops.js";
 
+/** Batch norm, add, mul and every activation (the unary ops the epilogues also apply). */
 const inPlaceOps: ReadonlySet<string> = new Set([
   "batchnorm",
   "add",
   "mul",
-  "relu",
-  "relu6",
-  "leaky_relu",
-  "sigmoid",
-  "tanh",
-  "gelu",
-  "silu",
-  "hardswish",
-  "hardsigmoid",
+  ...epilogueActs.filter((a) => a !== "none"),
 ]);
 
 /**

@@ -8,17 +8,7 @@ import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-
-const flags = [
-  "--enable-unsafe-webgpu",
-  "--no-sandbox",
-  "--headless=new",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-quic",
-  "--no-first-run",
-];
+import { chromiumFlags, chromiumPath } from "../support/chromium.js";
 
 let server: http.Server;
 let browser: Browser;
@@ -38,7 +28,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: flags });
+  browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumFlags });
 }, 60_000);
 
 afterAll(async () => {

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { chromiumFlags, chromiumPath } from "../support/chromium.js";
 import { writeBundle } from "../../compiler/bundle/index.js";
 import { planGraph } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
@@ -14,17 +15,6 @@ import { printIr } from "../../compiler/ir/index.js";
 import { pipelines, runPasses } from "../../compiler/passes/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { lowerFile } from "../support/compile.js";
-
-const flags = [
-  "--enable-unsafe-webgpu",
-  "--no-sandbox",
-  "--headless=new",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-quic",
-  "--no-first-run",
-];
 
 // Three networks: LeNet-5, the separable example, and Tiny (residual adds and an inception
 // concat), compiled here at -O2 as `cnnc build` would.
@@ -110,7 +100,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: flags });
+  browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumFlags });
 }, 60_000);
 
 afterAll(async () => {
