@@ -248,13 +248,15 @@ function program(io: Io): Command {
     cnnc
       .command("tune")
       .description(
-        "measure GEMM tile configurations of each layer on this adapter; write a bundle built with the fastest",
+        "measure each layer's candidate kernels (GEMM tiles, Winograd, GEMV) on this adapter; write a bundle built with the fastest",
       )
       .argument("<file>", "the .cnn file, or an .onnx model")
       .option("-o, --output <file>", "the bundle to write (default: <network>.tuned.cnnb)")
       .option("--weights <file>", "trained weights, a .safetensors file keyed by layer path")
       .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
       .option("--runs <n>", "timed runs per candidate (median)", "3")
+      .option("--batch <n>", "the batch size to measure at", "1")
+      .option("--verbose", "print every candidate's time, not only the winner's")
       .addOption(
         new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
           "auto",

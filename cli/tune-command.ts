@@ -2,7 +2,7 @@
 // this machine's adapter, print what each layer gained, and write the tuned bundle.
 import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { tilesName } from "../compiler/codegen/index.js";
+import { choiceName } from "../compiler/codegen/index.js";
 import { Model } from "../runtime/index.js";
 import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { buildGraph } from "./build.js";
@@ -15,24 +15,31 @@ export interface TuneCliOptions extends OptimizeOptions {
   readonly weights?: string;
   readonly seed?: string;
   readonly runs?: string;
+  readonly batch?: string;
+  readonly verbose?: boolean;
   readonly adapter?: string;
   readonly network?: string;
 }
 
-async function latency(bytes: Uint8Array, device: GPUDevice, runs: number): Promise<number> {
+async function latency(
+  bytes: Uint8Array,
+  device: GPUDevice,
+  runs: number,
+  batch: number,
+): Promise<number> {
   const model = await Model.create(bytes, device);
   try {
     const inputs = Object.fromEntries(
       model.manifest.inputs.map((i) => [
         i.name,
-        new Float32Array(i.shape.reduce((a, b) => a * b, 1)).fill(0.5),
+        new Float32Array(batch * i.shape.reduce((a, b) => a * b, 1)).fill(0.5),
       ]),
     );
-    await model.run(inputs);
+    await model.run(inputs, { batch });
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      await model.run(inputs);
+      await model.run(inputs, { batch });
       times.push(performance.now() - t0);
     }
     return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
@@ -44,6 +51,7 @@ async function latency(bytes: Uint8Array, device: GPUDevice, runs: number): Prom
 export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Promise<void> {
   const graph = sourceGraph(io, file, o.network);
   const runs = positiveInt(o.runs ?? "3", "--runs");
+  const batch = positiveInt(o.batch ?? "1", "--batch");
   const options = {
     ...(o.weights ? { weights: o.weights } : {}),
     seed: Number(o.seed ?? 0),
@@ -52,22 +60,25 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   };
   const built = buildGraph(graph, options, (g) => optimize(io, g, o));
   const gpu = await nodeDevice((o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as AdapterChoice);
-  io.out(`tuning ${graph.name} on ${gpu.adapter}\n`);
-  const { tiles, report } = await tuneGraph(built.graph, gpu.device, { runs });
+  io.out(`tuning ${graph.name} on ${gpu.adapter} at batch ${batch}\n`);
+  const { choices, report } = await tuneGraph(built.graph, gpu.device, { runs, batch });
   const width = Math.max(5, ...report.map((r) => r.shape.length));
-  io.out(`${"layer shape".padEnd(width)}  layers  default ms  best ms  tiles\n`);
+  io.out(`${"layer shape".padEnd(width)}  layers  default ms  best ms  kernel\n`);
   for (const r of report) {
     io.out(
-      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${r.defaultMs.toFixed(2).padStart(10)}  ${r.bestMs.toFixed(2).padStart(7)}  ${tilesName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
+      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${r.defaultMs.toFixed(2).padStart(10)}  ${r.bestMs.toFixed(2).padStart(7)}  ${choiceName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
     );
+    if (o.verbose) {
+      for (const t of r.timings) io.out(`    ${t.ms.toFixed(2).padStart(10)} ms  ${t.kernel}\n`);
+    }
   }
-  const bytes = tunedBundle(built.graph, tiles, gpu.adapter, options);
-  const before = await latency(built.bytes, gpu.device, runs);
-  const after = await latency(bytes, gpu.device, runs);
+  const bytes = tunedBundle(built.graph, choices, gpu.adapter, options);
+  const before = await latency(built.bytes, gpu.device, runs, batch);
+  const after = await latency(bytes, gpu.device, runs, batch);
   const out = o.output ?? `${graph.name}.tuned.cnnb`;
   writeFileSync(out, bytes);
   io.out(
-    `whole network, median of ${runs}: ${before.toFixed(1)} ms untuned, ${after.toFixed(1)} ms tuned (${(before / after).toFixed(2)}x)\nwrote ${out}\n`,
+    `whole network at batch ${batch}, median of ${runs}: ${before.toFixed(1)} ms untuned, ${after.toFixed(1)} ms tuned (${(before / after).toFixed(2)}x)\nwrote ${out}\n`,
   );
   gpu.device.destroy();
 }

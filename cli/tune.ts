@@ -1,30 +1,24 @@
-// `cnnc tune`: measures each distinct GEMM layer (ungrouped zero-padded convs, dense layers)
-// of a network under every candidate tile configuration on this machine's adapter, keeps the
-// fastest per layer, and writes a bundle built with those tiles (the manifest records the
-// choices and the adapter). Layers of one shape are measured once. Tiles that suit a GPU (many
-// threads, small register blocks) and tiles that suit a CPU emulation of one (few threads,
-// large blocks) differ by 3x either way: measuring is the only honest way to choose.
+// `cnnc tune`: measures each distinct layer with a choice of kernel (ungrouped zero-padded
+// convs: the tiled GEMM under every tile configuration, and Winograd for 3x3 stride-1 ones;
+// dense layers: the GEMM and the GEMV) on this machine's adapter, keeps the fastest per layer,
+// and writes a bundle built with those kernels (the manifest records the choices and the
+// adapter). Layers of one shape are measured once. Tiles that suit a GPU (many threads, small
+// register blocks) and tiles that suit a CPU emulation of one (few threads, large blocks)
+// differ by 3x either way, and whether Winograd's transforms pay depends on the adapter's
+// memory: measuring is the only honest way to choose.
 import { performance } from "node:perf_hooks";
 import {
-  defaultTiles,
+  candidates,
+  choiceName,
   planGraph,
-  tileCandidates,
-  tilesName,
-  type GemmTiles,
+  tunable,
+  type KernelChoice,
 } from "../compiler/codegen/index.js";
 import { writeBundle } from "../compiler/bundle/index.js";
 import { printIr, valueShapes, type Graph, type Node } from "../compiler/ir/index.js";
 import { Model } from "../runtime/index.js";
 
 type Constants = ReadonlyMap<string, Float32Array>;
-
-/** The layers whose kernel is the tiled GEMM. */
-function gemmLayers(graph: Graph): Node[] {
-  return graph.nodes.filter(
-    (n) =>
-      (n.op === "conv2d" && n.attrs.g === 1 && n.attrs.padmode === "zeros") || n.op === "dense",
-  );
-}
 
 /** The node alone, as a network: its inputs become graph inputs. */
 function alone(graph: Graph, node: Node): Graph {
@@ -45,18 +39,21 @@ async function measure(
   model: Model,
   graph: Graph,
   runs: number,
+  batch: number,
 ): Promise<{ ms: number; out: Float32Array }> {
   const inputs = Object.fromEntries(
     graph.inputs.map((i) => [
       i.name,
-      Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, (_, k) => Math.sin(k)),
+      Float32Array.from({ length: batch * i.shape.reduce((a, b) => a * b, 1) }, (_, k) =>
+        Math.sin(k),
+      ),
     ]),
   );
-  const out = (await model.run(inputs)).y!;
+  const out = (await model.run(inputs, { batch })).y!;
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    await model.run(inputs);
+    await model.run(inputs, { batch });
     times.push(performance.now() - t0);
   }
   return { ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!, out };
@@ -77,78 +74,90 @@ export interface TunedLayer {
   readonly layers: readonly string[];
   readonly shape: string;
   readonly defaultMs: number;
-  readonly best: GemmTiles;
+  readonly best: KernelChoice;
   readonly bestMs: number;
+  /** Every candidate measured, fastest first. */
+  readonly timings: readonly { readonly kernel: string; readonly ms: number }[];
   /** Candidates whose output differed from the default kernel's (not used). */
   readonly rejected: readonly string[];
 }
 
-/** Measures every candidate for every distinct GEMM layer; returns the winners. */
+/** Measures every candidate for every distinct tunable layer; returns the winners. */
 export async function tuneGraph(
   graph: Graph & { readonly constants: Constants },
   device: GPUDevice,
-  options: { readonly runs?: number; readonly candidates?: readonly GemmTiles[] } = {},
-): Promise<{ tiles: Map<string, GemmTiles>; report: TunedLayer[] }> {
+  options: {
+    readonly runs?: number;
+    /** The batch size to measure at (default 1): a dense layer's best kernel depends on it. */
+    readonly batch?: number;
+    /** Which of a layer's candidates to measure (all when absent); the default always is. */
+    readonly filter?: (c: KernelChoice) => boolean;
+  } = {},
+): Promise<{ choices: Map<string, KernelChoice>; report: TunedLayer[] }> {
   const shapes = valueShapes(graph);
   const groups = new Map<string, Node[]>();
-  for (const n of gemmLayers(graph)) {
+  for (const n of graph.nodes.filter(tunable)) {
     const key = JSON.stringify([n.op, n.inputs.map((v) => shapes.get(v)), n.attrs, n.shape]);
     groups.set(key, [...(groups.get(key) ?? []), n]);
   }
-  const tiles = new Map<string, GemmTiles>();
+  const chosen = new Map<string, KernelChoice>();
   const report: TunedLayer[] = [];
   for (const nodes of groups.values()) {
-    const single = alone(graph, nodes[0]!);
-    const timings: [GemmTiles, number][] = [];
+    const first = nodes[0]!;
+    const single = alone(graph, first);
+    const timings: [KernelChoice, number][] = [];
     const rejected: string[] = [];
     let reference: Float32Array | undefined;
-    const candidates = options.candidates ?? tileCandidates;
     // The default first: its output is what every other candidate must reproduce.
-    for (const candidate of [defaultTiles, ...candidates.filter((c) => c !== defaultTiles)]) {
+    const batch = options.batch ?? 1;
+    const [byDefault, ...others] = candidates(first, shapes.get(first.inputs[0]!), batch);
+    for (const candidate of [byDefault!, ...others.filter(options.filter ?? (() => true))]) {
       const plan = planGraph(single, {
         planMemory: true,
-        tiles: new Map([[nodes[0]!.name, candidate]]),
+        choices: new Map([[first.name, candidate]]),
       });
       const model = await Model.create(writeBundle(plan, graph.constants), device);
       try {
-        const { ms, out } = await measure(model, single, options.runs ?? 3);
+        const { ms, out } = await measure(model, single, options.runs ?? 3, batch);
         reference ??= out;
         // A driver may miscompile a configuration (seen on emulated adapters): never keep one
         // whose result differs from the default kernel's.
-        if (relativeError(reference, out) > 1e-4) rejected.push(tilesName(candidate));
+        if (relativeError(reference, out) > 1e-4) rejected.push(choiceName(candidate));
         else timings.push([candidate, ms]);
       } finally {
         model.dispose();
       }
     }
     const [best, bestMs] = timings.reduce((a, b) => (b[1] < a[1] ? b : a));
-    const defaultMs = timings.find(([t]) => t === defaultTiles)?.[1] ?? bestMs;
-    for (const n of nodes) tiles.set(n.name, best);
-    const n = nodes[0]!;
+    const defaultMs = timings.find(([c]) => c === byDefault)?.[1] ?? bestMs;
+    for (const n of nodes) chosen.set(n.name, best);
     report.push({
       layers: nodes.map((x) => x.name),
-      shape: `${n.op} ${n.inputs.map((v) => `[${shapes.get(v)!.join(",")}]`).join(" ")} -> [${n.shape.join(",")}]`,
+      shape: `${first.op} ${first.inputs.map((v) => `[${shapes.get(v)!.join(",")}]`).join(" ")} -> [${first.shape.join(",")}]`,
       defaultMs,
       best,
       bestMs,
+      timings: timings
+        .map(([c, ms]) => ({ kernel: choiceName(c), ms }))
+        .sort((a, b) => a.ms - b.ms),
       rejected,
     });
   }
-  return { tiles, report };
+  return { choices: chosen, report };
 }
 
 /** The bundle of a tuned graph: the winners' kernels, the choices in the manifest. */
 export function tunedBundle(
   graph: Graph & { readonly constants: Constants },
-  tiles: ReadonlyMap<string, GemmTiles>,
+  choices: ReadonlyMap<string, KernelChoice>,
   adapter: string,
   options: { readonly planMemory?: boolean; readonly eliminateConcat?: boolean } = {},
 ): Uint8Array {
   const plan = planGraph(graph, {
     planMemory: options.planMemory ?? true,
     eliminateConcat: options.eliminateConcat ?? true,
-    tiles,
+    choices,
   });
-  const layers = Object.fromEntries([...tiles].map(([name, t]) => [name, tilesName(t)]));
+  const layers = Object.fromEntries([...choices].map(([name, c]) => [name, choiceName(c)]));
   return writeBundle(plan, graph.constants, printIr(graph), { adapter, layers });
 }

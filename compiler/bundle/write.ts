@@ -11,6 +11,7 @@ import {
   type Manifest,
 } from "../../runtime/format.js";
 import type { Plan } from "../codegen/plan-types.js";
+import { winogradWeights } from "../codegen/winograd.js";
 
 export function writeBundle(
   plan: Plan,
@@ -21,6 +22,9 @@ export function writeBundle(
   const entries = plan.weights.map((w) => {
     const source = weights.get(w.source);
     if (!source) throw new Error(`internal: no data for weight '${w.source}'`);
+    if (w.transform === "winograd") {
+      return { w, data: winogradWeights(source, w.shape[1]!, w.shape[2]!) };
+    }
     if (!w.rows) return { w, data: source };
     // A row range of a weight split for the binding limit: rows are contiguous (row-major).
     const rowLength = w.shape.slice(1).reduce((a, b) => a * b, 1);

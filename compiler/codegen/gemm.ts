@@ -37,6 +37,13 @@ export interface GemmConv extends ConvWindow {
   /** Output channels [n0, n0 + F') computed by this dispatch (a weight split into row ranges). */
   readonly channels?: readonly [number, number];
   readonly act?: Activation;
+  /**
+   * Z independent GEMMs in one dispatch (Winograd's 16), along the grid's z: GEMM z reads
+   * channels [z C, (z + 1) C) of an input of Z C channels, the z-th [F, K] block of the
+   * weight, and writes channels [z F, (z + 1) F) of an output of Z F channels. No bias,
+   * residual, activation or slice then: the caller's epilogue applies them.
+   */
+  readonly batched?: number;
 }
 
 /**
@@ -70,7 +77,7 @@ export function tilesName(t: GemmTiles): string {
 }
 
 // im2col on the fly: one element of A, 0 in the padding and past the edges.
-const loadAFunction = `fn loadA(m: u32, k: u32, rows: u32) -> f32 {
+const loadAFunction = (batched: boolean): string => `fn loadA(m: u32, k: u32, rows: u32) -> f32 {
   if (m >= rows || k >= K) { return 0.0; }
   let b = m / (HO * WO);
   let p = m % (HO * WO);
@@ -79,7 +86,7 @@ const loadAFunction = `fn loadA(m: u32, k: u32, rows: u32) -> f32 {
   let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
   let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
   if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+  return x[((b * ${batched ? "XC + zi * C" : "C"} + ci) * H + u32(iy)) * W + u32(ix)];
 }`;
 
 // Tile loaders: `threads` threads fill a tile, several elements each, or one vec4 each where
@@ -92,39 +99,39 @@ function loadAScalar(t: GemmTiles, threads: number): string {
 }
 // Pointwise: A[m, k] = x[b, k, p] is contiguous along m, so m..m+3 (same image, as HO*WO and
 // row0 are multiples of 4) are one vec4.
-function loadAVec4(t: GemmTiles): string {
+function loadAVec4(t: GemmTiles, batched: boolean): string {
   return `  {
     let kk = t / ${t.tm / 4}u;
     let mq = t % ${t.tm / 4}u;
     let m = row0 + mq * 4u;
     let k = k0 + kk;
     var v = vec4<f32>(0.0);
-    if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
+    if (m < rows && k < K) { v = x[((m / (HO * WO)) * ${batched ? "XC + zi * C" : "C"} + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
     tileA[mq * 4u][kk] = v.x;
     tileA[mq * 4u + 1u][kk] = v.y;
     tileA[mq * 4u + 2u][kk] = v.z;
     tileA[mq * 4u + 3u][kk] = v.w;
   }`;
 }
-function loadBScalar(t: GemmTiles, threads: number): string {
+function loadBScalar(t: GemmTiles, threads: number, batched: boolean): string {
   return `  for (var l = 0u; l < ${Math.ceil((t.tk * t.tn) / threads)}u; l++) {
     let e = t + l * ${threads}u;
     let k = k0 + e / ${t.tn}u;
     let n = col0 + e % ${t.tn}u;
     var v = 0.0;
-    if (e < ${t.tk * t.tn}u && k < K && n < NC) { v = wt[n * K + k]; }
+    if (e < ${t.tk * t.tn}u && k < K && n < NC) { v = wt[${batched ? "zi * NC * K + " : ""}n * K + k]; }
     if (e < ${t.tk * t.tn}u) { tileB[e / ${t.tn}u][e % ${t.tn}u] = v; }
   }`;
 }
 // K % 4 == 0: w[n, k..k+3] is one vec4 (k0 is a multiple of tk, so k is of 4).
-function loadBVec4(t: GemmTiles): string {
+function loadBVec4(t: GemmTiles, batched: boolean): string {
   return `  {
     let nn = t % ${t.tn}u;
     let kq = t / ${t.tn}u;
     let n = col0 + nn;
     let k = k0 + kq * 4u;
     var v = vec4<f32>(0.0);
-    if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+    if (k < K && n < NC) { v = wt[(${batched ? "zi * NC * K + " : ""}n * K + k) / 4u]; }
     tileB[kq * 4u][nn] = v.x;
     tileB[kq * 4u + 1u][nn] = v.y;
     tileB[kq * 4u + 2u][nn] = v.z;
@@ -140,8 +147,13 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
   const [c, h, w] = g.inShape;
   const [f, ho, wo] = g.outShape;
   const [n0, n1] = g.channels ?? [0, f];
+  const Z = g.batched ?? 1;
+  if (Z > 1 && (g.bias || g.residual || g.act || g.slice || g.channels)) {
+    throw new Error("internal: a batched GEMM has no epilogue");
+  }
   const consts = {
     ...convConsts(g),
+    ...(Z > 1 ? { XC: Z * c, YC: Z * f } : {}),
     K: c * g.k[0] * g.k[1],
     N0: n0,
     ...(g.slice ? { OC: g.slice.channels, OOFF: g.slice.offset } : {}),
@@ -180,18 +192,20 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
     decls: [
       `var<workgroup> tileA: array<array<f32, ${T.tk}>, ${T.tm}>;`,
       `var<workgroup> tileB: array<array<f32, ${T.tn}>, ${T.tk}>;`,
-      ...(vecA ? [] : [loadAFunction]),
+      // which of the batched GEMMs this workgroup computes
+      ...(Z > 1 ? ["var<private> zi: u32;"] : []),
+      ...(vecA ? [] : [loadAFunction(Z > 1)]),
       ...activationDecls(g.act),
     ],
     workgroupSize: [T.wgx, T.wgy, 1],
-    body: `let rows = params.batch * HO * WO;
+    body: `${Z > 1 ? "zi = wid.z;\n" : ""}let rows = params.batch * HO * WO;
 let row0 = wid.y * ${T.tm}u;
 let col0 = wid.x * ${T.tn}u;
 let t = lid.y * ${T.wgx}u + lid.x;
 var acc: array<array<f32, ${rn}>, ${rm}>;
 for (var k0 = 0u; k0 < K; k0 += ${T.tk}u) {
-${vecA ? loadAVec4(T) : loadAScalar(T, threads)}
-${vecB ? loadBVec4(T) : loadBScalar(T, threads)}
+${vecA ? loadAVec4(T, Z > 1) : loadAScalar(T, threads)}
+${vecB ? loadBVec4(T, Z > 1) : loadBScalar(T, threads, Z > 1)}
   workgroupBarrier();
   for (var kk = 0u; kk < ${T.tk}u; kk++) {
     var a: array<f32, ${rm}>;
@@ -217,7 +231,7 @@ ${
     ? `    let r = (b * F + N0 + n) * HO * WO + p;
     let o = (b * OC + OOFF + N0 + n) * HO * WO + p;
     let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[r]" : ""};`
-    : `    let o = (b * F + N0 + n) * HO * WO + p;
+    : `    let o = (b * ${Z > 1 ? "YC + zi * F" : "F"} + N0 + n) * HO * WO + p;
     let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[o]" : ""};`
 }
     y[o] = ${activationWgsl(g.act, "v")};
@@ -231,7 +245,7 @@ ${
       kind: "tiles",
       x: { perBatch: 0, fixed: n1 - n0, div: T.tn },
       y: { perBatch: ho * wo, fixed: 0, div: T.tm },
-      z: { perBatch: 0, fixed: 1, div: 1 },
+      z: { perBatch: 0, fixed: Z, div: 1 },
     },
   };
 }

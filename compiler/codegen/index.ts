@@ -2,3 +2,12 @@ export { planGraph, CodegenError, type CodegenOptions } from "./plan.js";
 export type * from "./plan-types.js";
 export { planMemory, checkMemoryPlan, offsetAlignment, type MemoryPlan } from "./memory.js";
 export { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
+export { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
+export {
+  candidates,
+  choiceName,
+  defaultChoice,
+  tunable,
+  winogradApplies,
+  type KernelChoice,
+} from "./choice.js";

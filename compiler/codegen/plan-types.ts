@@ -38,6 +38,8 @@ export interface PlanWeight {
   /** Which graph weight this is (all of it, or a row range of it when it was split). */
   readonly source: string;
   readonly rows?: readonly [number, number];
+  /** Computed from the source at build time: Winograd's U = G g G^T ([16, F, C]). */
+  readonly transform?: "winograd";
 }
 
 export interface Plan {

@@ -11,7 +11,10 @@ import {
 } from "../ir/graph.js";
 import { inPlaceOperands } from "../analysis/memory.js";
 import { nodeActivation } from "../ir/ops.js";
-import { gemmConvKernel, type GemmTiles } from "./gemm.js";
+import { candidates, choiceName, defaultChoice, tunable, type KernelChoice } from "./choice.js";
+import { defaultTiles, gemmConvKernel } from "./gemm.js";
+import { gemvKernel } from "./gemv.js";
+import { winogradInputKernel, winogradOutputKernel, winogradTiles } from "./winograd.js";
 import {
   activationKernel,
   batchNormKernel,
@@ -44,8 +47,8 @@ export interface CodegenOptions {
    * channel slice of the concat's buffer, so that input needs neither a buffer nor a copy.
    */
   readonly eliminateConcat?: boolean;
-  /** GEMM tile configuration per layer (measured by `cnnc tune`); absent: the default tiles. */
-  readonly tiles?: ReadonlyMap<string, GemmTiles>;
+  /** The kernel of a layer with a choice (measured by `cnnc tune`); absent: `defaultChoice`. */
+  readonly choices?: ReadonlyMap<string, KernelChoice>;
 }
 
 /** The convs that write into a concat's slice, by the value they would have produced. */
@@ -99,13 +102,16 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   const kernelIndex = new Map<string, number>();
   const dispatches: PlanDispatch[] = [];
 
-  const useWeight = (name: string): string => {
-    const shape = declared.get(name)!;
+  const fits = (name: string, shape: readonly number[]): void => {
     if (elementCount(shape) * 4 > maxBinding) {
       throw new CodegenError(
         `weight '${name}' ${formatShape(shape)} needs ${elementCount(shape) * 4} bytes, over the ${maxBinding}-byte storage binding limit`,
       );
     }
+  };
+  const useWeight = (name: string): string => {
+    const shape = declared.get(name)!;
+    fits(name, shape);
     if (!weights.has(name)) weights.set(name, { name, shape, source: name });
     return name;
   };
@@ -137,9 +143,17 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     } else if (!into) values.push({ name: node.name, perBatch: elementCount(node.shape) });
     lowerNode(node, inShapes, into, slices, {
       inPlace,
-      tiles: options.tiles?.get(node.name),
+      choice: kernelChoice(node, inShapes[0], options.choices),
       emit: (k) => emit(node.name, k),
       weight: useWeight,
+      winogradWeight: (name) => {
+        const [f, c] = declared.get(name)!;
+        const shape = [16, f!, c!];
+        const derived = `${name}#winograd`;
+        fits(derived, shape);
+        weights.set(derived, { name: derived, shape, source: name, transform: "winograd" });
+        return derived;
+      },
       temp: (suffix, perBatch) => {
         const name = `${node.name}#${suffix}`;
         values.push({ name, perBatch });
@@ -189,6 +203,22 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   };
 }
 
+/** The kernel of a layer with a choice: the given one (checked to apply), else the default. */
+function kernelChoice(
+  node: Node,
+  input: Shape | undefined,
+  choices: ReadonlyMap<string, KernelChoice> | undefined,
+): KernelChoice | undefined {
+  if (!tunable(node)) return undefined;
+  const given = choices?.get(node.name);
+  if (!given) return defaultChoice(node, input);
+  const name = choiceName(given);
+  if (!candidates(node, input, Infinity).some((c) => choiceName(c) === name)) {
+    throw new CodegenError(`kernel '${name}' does not apply to layer '${node.name}' (${node.op})`);
+  }
+  return given;
+}
+
 /** The fused activation and residual of a conv2d or dense node, as generator options. */
 function epilogueOf(node: Node & { op: "conv2d" | "dense" }): {
   act?: Activation;
@@ -208,10 +238,12 @@ function postActivation(node: Node): Activation | undefined {
 interface Emitter {
   emit(k: Kernel): void;
   weight(name: string): string;
+  /** The Winograd-transformed copy of a 3x3 conv weight, [16, F, C] (made at build time). */
+  winogradWeight(name: string): string;
   temp(suffix: string, perBatch: number): string;
   splitRows(name: string, rows: number): { name: string; rows: readonly [number, number] }[];
-  /** Tiles for this node's GEMM kernels (`cnnc tune`), else the default. */
-  readonly tiles?: GemmTiles | undefined;
+  /** The kernel of a layer with a choice (`kernelChoice`). */
+  readonly choice?: KernelChoice | undefined;
   /** The operand whose memory this node overwrites (in-place elementwise), if any. */
   readonly inPlace?: string | undefined;
 }
@@ -235,9 +267,46 @@ function lowerNode(
       const [w, b] = node.weights;
       const bias = b === undefined ? {} : { bias: e.weight(b) };
       const epilogue = epilogueOf(node);
-      // Selection: the implicit GEMM serves ungrouped convs with zero padding; grouped and
-      // depthwise convs and the other padding modes take the direct kernel.
-      if (a.g === 1 && a.padmode === "zeros") {
+      // Selection: the implicit GEMM (or Winograd, kernelChoice) serves ungrouped convs with
+      // zero padding; grouped and depthwise convs and the other padding modes take the direct
+      // kernel.
+      const choice = e.choice;
+      if (choice?.kernel === "winograd") {
+        const tiles = winogradTiles(ys);
+        const v = e.temp("winograd-in", 16 * xs[0] * tiles);
+        const m = e.temp("winograd-out", 16 * ys[0] * tiles);
+        const pad = [a.p[0], a.p[1]] as const;
+        e.emit(winogradInputKernel({ input: x, output: v, inShape: xs, outShape: ys, pad }));
+        e.emit(
+          gemmConvKernel(
+            {
+              input: v,
+              output: m,
+              weight: e.winogradWeight(w!),
+              inShape: [xs[0], 1, tiles],
+              outShape: [ys[0], 1, tiles],
+              k: [1, 1],
+              s: [1, 1],
+              d: [1, 1],
+              pad: [0, 0],
+              batched: 16,
+            },
+            choice.tiles,
+          ),
+        );
+        e.emit(
+          winogradOutputKernel({
+            input: m,
+            output: y,
+            ...bias,
+            inShape: xs,
+            outShape: ys,
+            pad,
+            ...epilogue,
+            ...slice,
+          }),
+        );
+      } else if (choice?.kernel === "gemm") {
         e.emit(
           gemmConvKernel(
             {
@@ -254,7 +323,7 @@ function lowerNode(
               ...epilogue,
               ...slice,
             },
-            e.tiles,
+            choice.tiles,
           ),
         );
       } else {
@@ -315,7 +384,7 @@ function lowerNode(
             d: [1, 1],
             pad: [0, 0],
           },
-          e.tiles,
+          defaultTiles,
         ),
       );
       return;
@@ -347,6 +416,24 @@ function lowerNode(
       const units = node.attrs.units;
       const inputs = inShapes[0]?.[0] ?? 1;
       for (const chunk of e.splitRows(w!, units)) {
+        if (e.choice?.kernel === "gemv") {
+          e.emit(
+            gemvKernel(
+              {
+                input: x,
+                output: y,
+                weight: chunk.name,
+                ...(b === undefined ? {} : { bias: e.weight(b) }),
+                inputs,
+                units,
+                channels: chunk.rows,
+                ...epilogueOf(node),
+              },
+              e.choice.shape,
+            ),
+          );
+          continue;
+        }
         e.emit(
           gemmConvKernel(
             {
@@ -363,7 +450,7 @@ function lowerNode(
               channels: chunk.rows,
               ...epilogueOf(node),
             },
-            e.tiles,
+            e.choice?.kernel === "gemm" ? e.choice.tiles : defaultTiles,
           ),
         );
       }

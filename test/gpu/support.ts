@@ -2,9 +2,9 @@
 // vitest project), and a parity check of a network on that device against the reference.
 import { expect } from "vitest";
 import { writeBundle } from "../../compiler/bundle/index.js";
-import { planGraph, type GemmTiles } from "../../compiler/codegen/index.js";
+import { planGraph, tunable, type KernelChoice } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
-import { printIr, type Graph } from "../../compiler/ir/index.js";
+import { printIr, type Graph, type Node } from "../../compiler/ir/index.js";
 import { initWeights, random } from "../../compiler/weights/index.js";
 import { runPasses, type Pass } from "../../compiler/passes/index.js";
 import { Model } from "../../runtime/index.js";
@@ -42,8 +42,11 @@ export interface ParityOptions {
   /** Compile the graph through these passes first (the reference runs the graph as given). */
   readonly passes?: readonly Pass[];
   readonly planMemory?: boolean;
-  /** GEMM tiles for every layer (`cnnc tune`'s candidates); absent: the default. */
-  readonly tiles?: GemmTiles;
+  /**
+   * The kernel of each layer with a choice (`cnnc tune`'s candidates); absent, or undefined
+   * for a layer: the default.
+   */
+  readonly choose?: (node: Node) => KernelChoice | undefined;
   /** Weights to use instead of generated ones (e.g. kernels of planted low rank). */
   readonly weights?: Map<string, Float32Array>;
 }
@@ -62,10 +65,14 @@ export async function expectParity(
   const compiled = runPasses({ ...graph, constants: weights }, options.passes ?? []);
   const limit = options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {};
   // Every parity test runs on a planned arena: values share memory wherever lifetimes allow.
-  const tiles = options.tiles;
+  const choices = new Map<string, KernelChoice>();
+  for (const n of compiled.nodes.filter(tunable)) {
+    const c = options.choose?.(n);
+    if (c) choices.set(n.name, c);
+  }
   const plan = planGraph(compiled, {
     ...limit,
-    ...(tiles ? { tiles: new Map(compiled.nodes.map((n) => [n.name, tiles])) } : {}),
+    choices,
     planMemory: options.planMemory ?? true,
     eliminateConcat: true,
   });

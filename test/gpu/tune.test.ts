@@ -1,8 +1,18 @@
-// `cnnc tune`: every tile configuration it may pick computes the same convolutions and dense
-// layers (awkward shapes: channels and pixels that fill no tile, strides, padding, residuals),
-// and a tuned bundle records its choices and agrees with the reference.
+// `cnnc tune`: every kernel it may pick computes the same layers as the reference, on
+// awkward shapes (channels and pixels that fill no tile, odd output sizes, strides,
+// asymmetric padding, residuals, concat slices, batches that fill no block, split weights):
+// the tiled GEMM under every tile configuration, Winograd F(2x2, 3x3) under every one, and
+// the GEMV. A tuned bundle records its choices and agrees with the reference.
 import { describe, expect, it } from "vitest";
-import { tileCandidates, tilesName } from "../../compiler/codegen/index.js";
+import {
+  gemvCandidates,
+  gemvName,
+  tileCandidates,
+  tilesName,
+  winogradApplies,
+  type GemvShape,
+  type KernelChoice,
+} from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
 import { pipelines, runPasses } from "../../compiler/passes/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
@@ -23,29 +33,102 @@ const gemmNet = `network G {
   output last
 }`;
 
+// 3x3 stride-1 convs: odd and even maps, asymmetric and no padding, a residual, a bias-free
+// conv, activations, and two convs writing into one concat's channel slices.
+const winogradNet = `network W {
+  input x: [6, 9, 7]
+  let a = conv(10, 3, pad=1) -> relu
+  conv(10, 3, pad=1, bias=false)
+  let b = add(a, last) -> relu
+  let c = conv(7, 3, pad=[2, 0, 0, 1]) -> leaky_relu(0.1)
+  let d = conv(5, 3) -> sigmoid
+  let e = conv(3, 3, pad=same)
+  concat(d, e)
+  output b, c, last
+}`;
+
 describe("GEMM tile configurations", () => {
   for (const tiles of tileCandidates) {
     it(`${tilesName(tiles)} agrees with the reference, batch 3`, async () => {
-      await expectParity(gemmNet, { passes: pipelines.O2, batch: 3, tiles });
+      await expectParity(gemmNet, {
+        passes: pipelines.O2,
+        batch: 3,
+        choose: () => ({ kernel: "gemm", tiles }),
+      });
     });
   }
 });
 
+describe("Winograd F(2x2, 3x3)", () => {
+  for (const tiles of tileCandidates) {
+    it(`with ${tilesName(tiles)} GEMM tiles agrees with the reference, batch 3`, async () => {
+      const seen: string[] = [];
+      await expectParity(winogradNet, {
+        passes: pipelines.O2,
+        batch: 3,
+        choose: (n) => {
+          if (!winogradApplies(n)) return undefined;
+          seen.push(n.name);
+          return { kernel: "winograd", tiles };
+        },
+      });
+      expect(seen.length).toBe(5);
+    });
+  }
+});
+
+describe("GEMV", () => {
+  const gemv = (shape: GemvShape) => (): KernelChoice => ({ kernel: "gemv", shape });
+  // K a multiple of 4 (vec4 loads) and not; units that fill no workgroup; residual + act
+  const denseNet = (k: number) => `network D {
+  input x: [${k}]
+  let h = dense(13) -> relu
+  dense(13)
+  add(h, last) -> tanh
+  dense(6, bias=false)
+  output last
+}`;
+  for (const shape of gemvCandidates) {
+    for (const [k, batch] of [
+      [32, 1],
+      [30, 9],
+    ] as const) {
+      it(`${gemvName(shape)}: K=${k} at batch ${batch} agrees with the reference`, async () => {
+        await expectParity(denseNet(k), { passes: pipelines.O2, batch, choose: gemv(shape) });
+      });
+    }
+  }
+  it("splits a weight over the binding limit into row ranges", async () => {
+    await expectParity(`network S {\n  input x: [64]\n  dense(40) -> relu\n  output last\n}`, {
+      batch: 2,
+      maxBindingBytes: 64 * 4 * 12,
+      choose: gemv(gemvCandidates[1]!),
+    });
+  });
+});
+
 describe("tuneGraph", () => {
-  it("picks a configuration per distinct layer; the tuned bundle records them and agrees", async () => {
+  it("picks a kernel per distinct layer; the tuned bundle records them and agrees", async () => {
     const graph = lowerFile("examples/lenet5.cnn");
     const weights = initWeights(graph, 2);
     const optimized = runPasses({ ...graph, constants: weights }, pipelines.O2);
     const { device } = await gpu();
-    const candidates = tileCandidates.slice(0, 3);
-    const { tiles, report } = await tuneGraph(
+    const measured = new Set(tileCandidates.slice(0, 2).map(tilesName));
+    const { choices, report } = await tuneGraph(
       { ...optimized, constants: optimized.constants! },
       device,
-      { runs: 1, candidates },
+      {
+        runs: 1,
+        filter: (c) =>
+          c.kernel === "gemv" ? c.shape === gemvCandidates[1] : measured.has(tilesName(c.tiles)),
+      },
     );
     expect(report.map((r) => r.layers.join(","))).toEqual(["c1", "c3", "c5", "f6", "output_layer"]);
-    for (const r of report) expect(candidates).toContain(r.best);
-    const bytes = tunedBundle({ ...optimized, constants: optimized.constants! }, tiles, "test");
+    for (const r of report) {
+      if (r.best.kernel === "gemv") expect([0, 1]).toContain(gemvCandidates.indexOf(r.best.shape));
+      else expect(measured).toContain(tilesName(r.best.tiles));
+    }
+    const bytes = tunedBundle({ ...optimized, constants: optimized.constants! }, choices, "test");
     const { manifest } = parseBundle(bytes);
     expect(manifest.tuning?.adapter).toBe("test");
     expect(Object.keys(manifest.tuning!.layers).sort()).toEqual(

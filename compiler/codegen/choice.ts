@@ -1,0 +1,76 @@
+// Kernel choice for the layers that have more than one good kernel: ungrouped zero-padded
+// convs (the tiled GEMM, or Winograd for 3x3 stride-1 ones) and dense layers (the GEMM or
+// the GEMV). `cnnc build` takes the default below; `cnnc tune` measures every candidate on
+// the adapter at hand and keeps the fastest per layer.
+import type { Node, Shape } from "../ir/graph.js";
+import { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
+import { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
+
+export type KernelChoice =
+  | { readonly kernel: "gemm"; readonly tiles: GemmTiles }
+  | { readonly kernel: "winograd"; readonly tiles: GemmTiles }
+  | { readonly kernel: "gemv"; readonly shape: GemvShape };
+
+/** How the manifest's `tuning` and `cnnc tune` name a choice: `gemm 64x64x16/16x16`. */
+export function choiceName(c: KernelChoice): string {
+  return `${c.kernel} ${c.kernel === "gemv" ? gemvName(c.shape) : tilesName(c.tiles)}`;
+}
+
+/** A conv the tiled GEMM computes: ungrouped, zero padding. */
+function gemmConv(node: Node): boolean {
+  return node.op === "conv2d" && node.attrs.g === 1 && node.attrs.padmode === "zeros";
+}
+
+/** Winograd F(2x2, 3x3) applies: a GEMM conv with a 3x3 window, stride 1, dilation 1. */
+export function winogradApplies(node: Node): boolean {
+  if (node.op !== "conv2d" || !gemmConv(node)) return false;
+  const { k, s, d } = node.attrs;
+  return k[0] === 3 && k[1] === 3 && s[0] === 1 && s[1] === 1 && d[0] === 1 && d[1] === 1;
+}
+
+/** The layers with a choice of kernel. */
+export function tunable(node: Node): boolean {
+  return gemmConv(node) || node.op === "dense";
+}
+
+/**
+ * The kernel `cnnc build` uses: the GEMV for dense layers (batch 1 is what inference in a
+ * browser runs); Winograd for 3x3 stride-1 convs with at least `winogradMinChannels` input
+ * and output channels (below that the transforms cost more than the 2.25x fewer multiplies
+ * save); the tiled GEMM otherwise.
+ */
+export function defaultChoice(node: Node, input: Shape | undefined): KernelChoice {
+  if (node.op === "dense") return { kernel: "gemv", shape: defaultGemv };
+  if (
+    winogradApplies(node) &&
+    node.op === "conv2d" &&
+    (input?.[0] ?? 0) >= winogradMinChannels &&
+    node.attrs.filters >= winogradMinChannels
+  ) {
+    return { kernel: "winograd", tiles: defaultTiles };
+  }
+  return { kernel: "gemm", tiles: defaultTiles };
+}
+
+export const winogradMinChannels = 32;
+export const gemmMinBatch = 8;
+
+/**
+ * What `cnnc tune` measures for a layer at a batch size, the default first. A dense layer's
+ * GEMM fills a 64-row tile with one row per batch item: below batch `gemmMinBatch` it cannot
+ * win, and measuring it would take longest of all.
+ */
+export function candidates(node: Node, input: Shape | undefined, batch = 1): KernelChoice[] {
+  const gemv = node.op === "dense";
+  const all: KernelChoice[] =
+    gemv && batch < gemmMinBatch ? [] : tileCandidates.map((tiles) => ({ kernel: "gemm", tiles }));
+  if (gemv) all.push(...gemvCandidates.map((shape) => ({ kernel: "gemv" as const, shape })));
+  if (winogradApplies(node)) {
+    all.push(...tileCandidates.map((tiles) => ({ kernel: "winograd" as const, tiles })));
+  }
+  const first = choiceName(defaultChoice(node, input));
+  return [
+    ...all.filter((c) => choiceName(c) === first),
+    ...all.filter((c) => choiceName(c) !== first),
+  ];
+}
