@@ -8,8 +8,8 @@
 //     ratio to cnnc; and the time from bytes to first result.
 //  2. Kernels: 3x3 conv 64->64 at 56x56, 1x1 conv 256->64 at 56x56, depthwise 3x3 at 112x112x32,
 //     dense 4096x4096: GFLOP/s and % of the adapter's measured FMA peak.
-// cnnc runs twice: as `cnnc build` compiles it (default tiles) and as `cnnc tune` does (GEMM
-// tiles measured per layer on this adapter). Options: --quick (LeNet only, 3 runs, no kernel
+// cnnc runs twice: as `cnnc build` compiles it (default kernels) and as `cnnc tune` does
+// (GEMM tiles, Winograd and GEMV measured per layer on this adapter). Options: --quick (LeNet only, 3 runs, no kernel
 // table: what CI runs so the harness cannot rot), --nets a,b (subset), --no-tune, CNNC_ADAPTER
 // (llvmpipe, swiftshader, gpu). Peers are
 // devDependencies; how they run in Node: ../shared/PEERS.md.
@@ -118,7 +118,7 @@ function agree(name, ref, got) {
   return worst / scale;
 }
 
-const tuning = new Map(); // network -> tiles
+const tuning = new Map(); // network -> kernel choices
 
 /** Every runtime on one network and batch: [{runtime, times, firstMs, error}]. */
 async function compare(graph, batch) {
@@ -149,13 +149,12 @@ async function compare(graph, batch) {
   });
   model.dispose();
 
-  // cnnc, tuned on this adapter (`cnnc tune`): GEMM tiles measured per layer
+  // cnnc, tuned on this adapter (`cnnc tune`): kernels measured per layer
   if (tune) {
     // Tuned once per network (at batch 1); larger batches reuse the choice.
     if (!tuning.has(graph.name))
-      tuning.set(graph.name, (await tuneGraph(built.graph, gpu.device, { runs: 2 })).tiles);
-    const tiles = tuning.get(graph.name);
-    const bytes = tunedBundle(built.graph, tiles, gpu.adapter);
+      tuning.set(graph.name, (await tuneGraph(built.graph, gpu.device, { runs: 2 })).choices);
+    const bytes = tunedBundle(built.graph, tuning.get(graph.name), gpu.adapter);
     t0 = performance.now();
     const tuned = await Model.create(bytes, gpu.device);
     const first = (await tuned.run({ [input.name]: x }, { batch }))[out.name];

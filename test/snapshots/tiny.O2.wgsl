@@ -83,186 +83,246 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 1: basic_1.branch_1.conv_1, basic_2.branch_1.conv_1
+// ---- kernel 1: basic_1.branch_1.conv_1, basic_1.branch_1.conv_2, basic_2.branch_1.conv_1, basic_2.branch_1.conv_2
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v: array<f32>;
+const PER: u32 = 8192u;
+const C: u32 = 32u;
+const H: u32 = 32u;
+const W: u32 = 32u;
+const P: u32 = 256u;
+const TW: u32 = 16u;
+const PT: u32 = 1u;
+const PL: u32 = 1u;
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params.batch * PER) { return; }
+  let tile = i % P;
+  let ci = (i / P) % C;
+  let b = i / (P * C);
+  let y0 = i32((tile / TW) * 2u) - i32(PT);
+  let x0 = i32((tile % TW) * 2u) - i32(PL);
+  let base = (b * C + ci) * H * W;
+  var d: array<vec4<f32>, 4>;
+  for (var r = 0; r < 4; r++) {
+    let iy = y0 + r;
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    let row = base + u32(iy) * W;
+    var e = vec4<f32>(0.0);
+    for (var s = 0; s < 4; s++) {
+      let ix = x0 + s;
+      if (ix >= 0 && ix < i32(W)) { e[s] = x[row + u32(ix)]; }
+    }
+    d[r] = e;
+  }
+  // B^T d (rows), then (B^T d) B (columns)
+  var rows = array<vec4<f32>, 4>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]);
+  let out = (b * 16u * C + ci) * P + tile;
+  for (var r = 0u; r < 4u; r++) {
+    let e = rows[r];
+    let o = out + r * 4u * C * P;
+    v[o] = e.x - e.z;
+    v[o + C * P] = e.y + e.z;
+    v[o + 2u * C * P] = e.z - e.y;
+    v[o + 3u * C * P] = e.y - e.w;
+  }
+}
+
+// ---- kernel 2: basic_1.branch_1.conv_1, basic_1.branch_1.conv_2, basic_2.branch_1.conv_1, basic_2.branch_1.conv_2
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+const C: u32 = 32u;
+const H: u32 = 1u;
+const W: u32 = 256u;
+const F: u32 = 32u;
+const HO: u32 = 1u;
+const WO: u32 = 256u;
+const KH: u32 = 1u;
+const KW: u32 = 1u;
+const SH: u32 = 1u;
+const SW: u32 = 1u;
+const DH: u32 = 1u;
+const DW: u32 = 1u;
+const PT: u32 = 0u;
+const PL: u32 = 0u;
+const XC: u32 = 512u;
+const YC: u32 = 512u;
+const K: u32 = 32u;
+const N0: u32 = 0u;
+const NC: u32 = 32u;
+var<workgroup> tileA: array<array<f32, 16>, 64>;
+var<workgroup> tileB: array<array<f32, 64>, 16>;
+var<private> zi: u32;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  zi = wid.z;
+  let rows = params.batch * HO * WO;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+    {
+      let kk = t / 16u;
+      let mq = t % 16u;
+      let m = row0 + mq * 4u;
+      let k = k0 + kk;
+      var v = vec4<f32>(0.0);
+      if (m < rows && k < K) { v = x[((m / (HO * WO)) * XC + zi * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
+      tileA[mq * 4u][kk] = v.x;
+      tileA[mq * 4u + 1u][kk] = v.y;
+      tileA[mq * 4u + 2u][kk] = v.z;
+      tileA[mq * 4u + 3u][kk] = v.w;
+    }
+    {
+      let nn = t % 64u;
+      let kq = t / 64u;
+      let n = col0 + nn;
+      let k = k0 + kq * 4u;
+      var v = vec4<f32>(0.0);
+      if (k < K && n < NC) { v = wt[(zi * NC * K + n * K + k) / 4u]; }
+      tileB[kq * 4u][nn] = v.x;
+      tileB[kq * 4u + 1u][nn] = v.y;
+      tileB[kq * 4u + 2u][nn] = v.z;
+      tileB[kq * 4u + 3u][nn] = v.w;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var a: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = row0 + lid.y * 4u + i;
+    if (m >= rows) { continue; }
+    let b = m / (HO * WO);
+    let p = m % (HO * WO);
+    for (var j = 0u; j < 4u; j++) {
+      let n = col0 + lid.x * 4u + j;
+      if (n >= NC) { continue; }
+      let o = (b * YC + zi * F + N0 + n) * HO * WO + p;
+      let v = acc[i][j];
+      y[o] = v;
+    }
+  }
+}
+
+// ---- kernel 3: basic_1.branch_1.conv_1, basic_2.branch_1.conv_1
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> m: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+const PER: u32 = 8192u;
+const F: u32 = 32u;
+const HO: u32 = 32u;
+const WO: u32 = 32u;
+const P: u32 = 256u;
+const TW: u32 = 16u;
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params.batch * PER) { return; }
+  let tile = i % P;
+  let fo = (i / P) % F;
+  let b = i / (P * F);
+  let base = (b * 16u * F + fo) * P + tile;
+  // A^T M: two rows of four
+  var s0 = vec4<f32>(0.0);
+  var s1 = vec4<f32>(0.0);
+  for (var r = 0u; r < 4u; r++) {
+    let o = base + r * 4u * F * P;
+    let e = vec4<f32>(m[o], m[o + F * P], m[o + 2u * F * P], m[o + 3u * F * P]);
+    if (r < 3u) { s0 += e; }
+    if (r == 1u) { s1 += e; }
+    if (r >= 2u) { s1 -= e; }
+  }
+  // (A^T M) A
+  var q = array<vec2<f32>, 2>(
+    vec2<f32>(s0.x + s0.y + s0.z, s0.y - s0.z - s0.w),
+    vec2<f32>(s1.x + s1.y + s1.z, s1.y - s1.z - s1.w),
+  );
+  let y0 = (tile / TW) * 2u;
+  let x0 = (tile % TW) * 2u;
+  for (var r = 0u; r < 2u; r++) {
+    let oy = y0 + r;
+    if (oy >= HO) { break; }
+    for (var s = 0u; s < 2u; s++) {
+      let ox = x0 + s;
+      if (ox >= WO) { break; }
+      let v = q[r][s] + bias[fo];
+      y[((b * F + fo) * HO + oy) * WO + ox] = max(v, 0.0);
+    }
+  }
+}
+
+// ---- kernel 4: basic_1.branch_1.conv_2, basic_2.branch_1.conv_2
+struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> m: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> res: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 32u;
-const H: u32 = 32u;
-const W: u32 = 32u;
+const PER: u32 = 8192u;
 const F: u32 = 32u;
 const HO: u32 = 32u;
 const WO: u32 = 32u;
-const KH: u32 = 3u;
-const KW: u32 = 3u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 1u;
-const PL: u32 = 1u;
-const K: u32 = 288u;
-const N0: u32 = 0u;
-const NC: u32 = 32u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-fn loadA(m: u32, k: u32, rows: u32) -> f32 {
-  if (m >= rows || k >= K) { return 0.0; }
-  let b = m / (HO * WO);
-  let p = m % (HO * WO);
-  let ci = k / (KH * KW);
-  let r = k % (KH * KW);
-  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
-  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
-  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
-}
-@compute @workgroup_size(16, 16, 1)
+const P: u32 = 256u;
+const TW: u32 = 16u;
+@compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    for (var l = 0u; l < 4u; l++) {
-      let e = t + l * 256u;
-      if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
-    }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params.batch * PER) { return; }
+  let tile = i % P;
+  let fo = (i / P) % F;
+  let b = i / (P * F);
+  let base = (b * 16u * F + fo) * P + tile;
+  // A^T M: two rows of four
+  var s0 = vec4<f32>(0.0);
+  var s1 = vec4<f32>(0.0);
+  for (var r = 0u; r < 4u; r++) {
+    let o = base + r * 4u * F * P;
+    let e = vec4<f32>(m[o], m[o + F * P], m[o + 2u * F * P], m[o + 3u * F * P]);
+    if (r < 3u) { s0 += e; }
+    if (r == 1u) { s1 += e; }
+    if (r >= 2u) { s1 -= e; }
   }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
-      let v = acc[i][j] + bias[N0 + n];
-      y[o] = max(v, 0.0);
+  // (A^T M) A
+  var q = array<vec2<f32>, 2>(
+    vec2<f32>(s0.x + s0.y + s0.z, s0.y - s0.z - s0.w),
+    vec2<f32>(s1.x + s1.y + s1.z, s1.y - s1.z - s1.w),
+  );
+  let y0 = (tile / TW) * 2u;
+  let x0 = (tile % TW) * 2u;
+  for (var r = 0u; r < 2u; r++) {
+    let oy = y0 + r;
+    if (oy >= HO) { break; }
+    for (var s = 0u; s < 2u; s++) {
+      let ox = x0 + s;
+      if (ox >= WO) { break; }
+      let v = q[r][s] + bias[fo] + res[((b * F + fo) * HO + oy) * WO + ox];
+      y[((b * F + fo) * HO + oy) * WO + ox] = max(v, 0.0);
     }
   }
 }
 
-// ---- kernel 2: basic_1.branch_1.conv_2, basic_2.branch_1.conv_2
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> res: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
-const C: u32 = 32u;
-const H: u32 = 32u;
-const W: u32 = 32u;
-const F: u32 = 32u;
-const HO: u32 = 32u;
-const WO: u32 = 32u;
-const KH: u32 = 3u;
-const KW: u32 = 3u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 1u;
-const PL: u32 = 1u;
-const K: u32 = 288u;
-const N0: u32 = 0u;
-const NC: u32 = 32u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-fn loadA(m: u32, k: u32, rows: u32) -> f32 {
-  if (m >= rows || k >= K) { return 0.0; }
-  let b = m / (HO * WO);
-  let p = m % (HO * WO);
-  let ci = k / (KH * KW);
-  let r = k % (KH * KW);
-  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
-  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
-  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
-}
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    for (var l = 0u; l < 4u; l++) {
-      let e = t + l * 256u;
-      if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
-    }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
-      let v = acc[i][j] + bias[N0 + n] + res[o];
-      y[o] = max(v, 0.0);
-    }
-  }
-}
-
-// ---- kernel 3: inception_1.branch_1.conv_1
+// ---- kernel 5: inception_1.branch_1.conv_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -351,7 +411,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 4: inception_1.branch_2.conv_1
+// ---- kernel 6: inception_1.branch_2.conv_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -437,7 +497,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 5: inception_1.branch_2.conv_2
+// ---- kernel 7: inception_1.branch_2.conv_2
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -529,7 +589,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 6: inception_1.branch_3.conv_1
+// ---- kernel 8: inception_1.branch_3.conv_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -615,7 +675,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 7: inception_1.branch_3.conv_2
+// ---- kernel 9: inception_1.branch_3.conv_2
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -707,7 +767,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 8: inception_1.branch_4.maxpool_1
+// ---- kernel 10: inception_1.branch_4.maxpool_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -749,7 +809,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = acc;
 }
 
-// ---- kernel 9: inception_1.branch_4.conv_1
+// ---- kernel 11: inception_1.branch_4.conv_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -838,7 +898,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 10: globalavgpool_1
+// ---- kernel 12: globalavgpool_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -855,90 +915,55 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = (acc / f32(HW));
 }
 
-// ---- kernel 11: dense_1
+// ---- kernel 13: dense_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 56u;
-const H: u32 = 1u;
-const W: u32 = 1u;
+const KV: u32 = 14u;
 const F: u32 = 10u;
-const HO: u32 = 1u;
-const WO: u32 = 1u;
-const KH: u32 = 1u;
-const KW: u32 = 1u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 0u;
-const PL: u32 = 0u;
-const K: u32 = 56u;
 const N0: u32 = 0u;
 const NC: u32 = 10u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-fn loadA(m: u32, k: u32, rows: u32) -> f32 {
-  if (m >= rows || k >= K) { return 0.0; }
-  let b = m / (HO * WO);
-  let p = m % (HO * WO);
-  let ci = k / (KH * KW);
-  let r = k % (KH * KW);
-  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
-  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
-  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
-}
-@compute @workgroup_size(16, 16, 1)
+var<workgroup> part: array<array<f32, 64>, 4>;
+@compute @workgroup_size(64, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    for (var l = 0u; l < 4u; l++) {
-      let e = t + l * 256u;
-      if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
+  let t = lid.x;
+  let nBase = wid.x * 4u;
+  let bBase = wid.y * 1u;
+  // Rows and items past the end read the last valid ones (in bounds) and are not written.
+  var rows: array<u32, 4>;
+  for (var r = 0u; r < 4u; r++) { rows[r] = min(nBase + r, NC - 1u) * KV; }
+  var items: array<u32, 1>;
+  for (var b = 0u; b < 1u; b++) { items[b] = min(bBase + b, params.batch - 1u) * KV; }
+  var acc: array<array<f32, 1>, 4>;
+  for (var k = t; k < KV; k += 64u) {
+    var xv: array<vec4<f32>, 1>;
+    for (var b = 0u; b < 1u; b++) { xv[b] = x[items[b] + k]; }
+    for (var r = 0u; r < 4u; r++) {
+      let w = wt[rows[r] + k];
+      for (var b = 0u; b < 1u; b++) { acc[r][b] += dot(w, xv[b]); }
     }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    for (var b = 0u; b < 1u; b++) { part[r * 1u + b][t] = acc[r][b]; }
+  }
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (t < s) {
+      for (var j = 0u; j < 4u; j++) { part[j][t] += part[j][t + s]; }
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
-      let v = acc[i][j] + bias[N0 + n];
+  // one thread per (unit, item) result; fewer threads than results take several each
+  for (var j = t; j < 4u; j += 64u) {
+    let n = nBase + j / 1u;
+    let b = bBase + j % 1u;
+    if (n < NC && b < params.batch) {
+      let o = b * F + N0 + n;
+      let v = part[j][0] + bias[N0 + n];
       y[o] = v;
     }
   }

@@ -1,0 +1,65 @@
+// Kernel choice (compiler/codegen/choice.ts): what `cnnc build` picks by default, what
+// `cnnc tune` may pick, and a choice that does not apply is an error naming the layer.
+import { describe, expect, it } from "vitest";
+import {
+  candidates,
+  choiceName,
+  CodegenError,
+  defaultChoice,
+  defaultTiles,
+  planGraph,
+  tunable,
+} from "../compiler/codegen/index.js";
+import { valueShapes } from "../compiler/ir/index.js";
+import { pipelines, runPasses } from "../compiler/passes/index.js";
+import { lowerFile } from "./support/compile.js";
+
+const resnet = runPasses(lowerFile("examples/resnet18.cnn"), pipelines.O2);
+const shapes = valueShapes(resnet);
+const chosen = (name: string) => {
+  const node = resnet.nodes.find((n) => n.name === name)!;
+  return choiceName(defaultChoice(node, shapes.get(node.inputs[0]!)));
+};
+
+describe("default kernel choice", () => {
+  it("Winograd for 3x3 stride-1 convs with channels and tiles enough, the GEMM otherwise", () => {
+    expect(chosen("layer1.1.basic_1.branch_1.conv_1")).toBe("winograd 64x64x16/16x16"); // 64 ch, 56x56
+    expect(chosen("layer3.basic_1.branch_1.conv_2")).toBe("winograd 64x64x16/16x16"); // 256 ch, 14x14
+    expect(chosen("layer4.basic_1.branch_1.conv_2")).toBe("gemm 64x64x16/16x16"); // 7x7: 16 tiles
+    expect(chosen("layer2.down_1.branch_1.conv_1")).toBe("gemm 64x64x16/16x16"); // stride 2
+    expect(chosen("conv1")).toBe("gemm 64x64x16/16x16"); // 7x7 window
+  });
+  it("the GEMV for dense layers; the GEMM among a dense layer's candidates from batch 8", () => {
+    expect(chosen("fc")).toBe("gemv 64t/4r/1b");
+    const fc = resnet.nodes.find((n) => n.name === "fc")!;
+    expect(candidates(fc, [512], 1).every((c) => c.kernel === "gemv")).toBe(true);
+    expect(candidates(fc, [512], 8).some((c) => c.kernel === "gemm")).toBe(true);
+  });
+  it("the default is every tunable layer's first candidate", () => {
+    for (const n of resnet.nodes.filter(tunable)) {
+      const input = shapes.get(n.inputs[0]!);
+      expect(choiceName(candidates(n, input)[0]!)).toBe(choiceName(defaultChoice(n, input)));
+    }
+  });
+  it("the plan gives a Winograd layer three dispatches and its transformed weight", () => {
+    const plan = planGraph(resnet, { planMemory: true });
+    const layer = plan.dispatches.filter((d) => d.label === "layer1.1.basic_1.branch_1.conv_1");
+    expect(layer).toHaveLength(3);
+    const w = plan.weights.find(
+      (x) => x.transform === "winograd" && x.source.startsWith("layer1.1.basic_1.branch_1.conv_1"),
+    );
+    expect(w?.shape).toEqual([16, 64, 64]);
+  });
+});
+
+describe("a choice that does not apply", () => {
+  it("is a CodegenError naming the layer and kernel", () => {
+    const choices = new Map([
+      ["layer2.down_1.branch_1.conv_1", { kernel: "winograd", tiles: defaultTiles } as const],
+    ]);
+    expect(() => planGraph(resnet, { choices })).toThrow(CodegenError);
+    expect(() => planGraph(resnet, { choices })).toThrow(
+      "kernel 'winograd 64x64x16/16x16' does not apply to layer 'layer2.down_1.branch_1.conv_1' (conv2d)",
+    );
+  });
+});
