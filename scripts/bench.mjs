@@ -323,8 +323,9 @@ async function kernels() {
     ["dense 4096x4096", "[4096]", "dense(4096)"],
   ];
   const rows = [];
-  for (const [name, shape, body] of cases) {
-    const text = `network K {\n  input x: ${shape}\n  ${body}\n  output last\n}\n`;
+  for (const [i, [name, shape, body]] of cases.entries()) {
+    // (a name of its own: the tuned kernels are remembered by network name)
+    const text = `network Kernel${i} {\n  input x: ${shape}\n  ${body}\n  output last\n}\n`;
     const r = compileFrontend("k.cnn", memoryHost({ "k.cnn": text }));
     const { results, macs } = await compare(r.graph, 1);
     for (const res of results) {

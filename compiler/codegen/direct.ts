@@ -120,12 +120,6 @@ ${g.slice ? "y[((n * OC + OOFF + o) * HO + oy) * WO + ox]" : "y[i]"} = ${activat
   );
 }
 
-export type Deconv = ConvOperands;
-
-/**
- * Transposed convolution as a gather: output (oy, ox) takes input (iy, ix) through kernel tap
- * (ky, kx) when oy = iy*s - p + ky*d, i.e. when oy + p - ky*d is a non-negative multiple of s.
- */
 /** Output pixels one depthwise invocation computes, side by side along a row. */
 export const depthwiseRun = 4;
 
@@ -188,6 +182,12 @@ for (var j = 0u; j < ${R}u; j++) {
   );
 }
 
+export type Deconv = ConvOperands;
+
+/**
+ * Transposed convolution as a gather: output (oy, ox) takes input (iy, ix) through kernel tap
+ * (ky, kx) when oy = iy*s - p + ky*d, i.e. when oy + p - ky*d is a non-negative multiple of s.
+ */
 export function deconvKernel(g: Deconv): Kernel {
   const [c, h, w] = g.inShape;
   const [f, ho, wo] = g.outShape;
