@@ -1,11 +1,13 @@
 // `npm run bench`: cnnc side by side with TensorFlow.js (WebGPU) and ONNX Runtime Web (WebGPU)
-// on the same adapter, in one process, plus onnxruntime-node (CPU) as the native line.
+// on the same adapter, plus onnxruntime-node (CPU) as the native line. One process, except
+// ORT-web, which runs in a child process of its own (scripts/peers/ort-web-child.mjs: once an
+// ORT-web session has existed, every WebGPU runtime in that process runs ~3x slower).
 //  1. End to end: LeNet-5, MobileNet-v1, ResNet-18, GoogLeNet at 224x224 (LeNet at its 32x32),
 //     batch 1 (and 8 for LeNet and MobileNet), the same random weights everywhere. Outputs are
 //     checked to agree (1e-3 of the output's scale) before anything is timed; a peer that
-//     disagrees is marked WRONG. Median and min
-//     latency over BENCH_RUNS runs (default 10) after a warm-up, readback included; each peer's
-//     ratio to cnnc; and the time from bytes to first result.
+//     disagrees is marked WRONG. Median and min latency over BENCH_RUNS runs (default 10)
+//     after a warm-up, the runtimes taking turns run by run (see compare), readback included;
+//     each peer's ratio to cnnc; and the time from bytes to first result.
 //  2. Kernels: 3x3 conv 64->64 at 56x56, 1x1 conv 256->64 at 56x56, depthwise 3x3 at 112x112x32,
 //     dense 4096x4096: GFLOP/s and % of the adapter's measured FMA peak.
 // cnnc runs twice: as `cnnc build` compiles it (default kernels) and as `cnnc tune` does
@@ -13,7 +15,12 @@
 // table: what CI runs so the harness cannot rot), --nets a,b (subset), --no-tune, CNNC_ADAPTER
 // (llvmpipe, swiftshader, gpu). Peers are
 // devDependencies; how they run in Node: ../shared/PEERS.md.
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { performance } from "node:perf_hooks";
 import { createRequire } from "node:module";
 import { buildGraph } from "../dist/cli/build.js";
@@ -23,9 +30,11 @@ import { exportOnnx } from "../dist/compiler/onnx/index.js";
 import { pipelines, runPasses } from "../dist/compiler/passes/index.js";
 import { initWeights, random } from "../dist/compiler/weights/index.js";
 import { Model } from "../dist/runtime/index.js";
-import { nodeDevice } from "../dist/runtime/node-device.js";
 import { tunedBundle, tuneGraph } from "../dist/cli/tune.js";
 import { tfjsModel } from "./peers/tfjs.mjs";
+import { installWebGpuGlobals } from "./peers/webgpu-globals.mjs";
+
+const execFileAsync = promisify(execFile);
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -49,26 +58,8 @@ function table(header, rows) {
 }
 
 // --- the adapter, shared by cnnc and the peers -------------------------------------------------
-const gpu = await nodeDevice();
-const webgpu = await import("webgpu");
-Object.assign(globalThis, webgpu.globals);
-globalThis.navigator = {
-  gpu: {
-    requestAdapter: (o = {}) => gpu.gpu.requestAdapter({ ...o, ...gpu.adapterOptions }),
-    getPreferredCanvasFormat: () => "rgba8unorm",
-    wgslLanguageFeatures: gpu.gpu.wgslLanguageFeatures ?? new Set(),
-  },
-};
-// ORT-web's wasm heap is a SharedArrayBuffer; Dawn's binding rejects views on one.
-const writeBuffer = GPUQueue.prototype.writeBuffer;
-GPUQueue.prototype.writeBuffer = function (buffer, offset, data, dataOffset, size) {
-  // slice() copies a typed array into a plain ArrayBuffer, keeping its element type (and so
-  // the meaning of dataOffset and size).
-  const plain =
-    ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer ? data.slice() : data;
-  return writeBuffer.call(this, buffer, offset, plain, dataOffset, size);
-};
-const tick = setInterval(() => {}, 10); // ORT's first async pipeline stalls without it
+const gpu = await installWebGpuGlobals();
+const tick = setInterval(() => {}, 10); // keeps Dawn's callbacks flowing while peers wait
 
 const quiet = console.warn;
 console.warn = () => {}; // tfjs announces itself on load
@@ -77,11 +68,39 @@ await import("@tensorflow/tfjs-backend-webgpu");
 await tf.setBackend("webgpu");
 await tf.ready();
 console.warn = quiet;
-const ortWeb = await import("onnxruntime-web/webgpu");
-ortWeb.env.logLevel = "error";
-ortWeb.env.wasm.numThreads = 1;
 const require = createRequire(import.meta.url);
 const ortNode = require("onnxruntime-node");
+
+/** ORT-web in a child process (scripts/peers/ort-web-child.mjs says why). */
+async function ortWebInChild(onnx, x, input, out, batch) {
+  const dir = mkdtempSync(join(tmpdir(), "cnnc-bench-"));
+  try {
+    const file = (name, bytes) => (writeFileSync(join(dir, name), bytes), join(dir, name));
+    const job = {
+      model: file("model.onnx", onnx),
+      input: file("x.bin", new Uint8Array(x.buffer, x.byteOffset, x.byteLength)),
+      output: join(dir, "y.bin"),
+      inputName: input.name,
+      outputName: out.name,
+      shape: [batch, ...input.shape],
+      runs,
+    };
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      [
+        fileURLToPath(new URL("./peers/ort-web-child.mjs", import.meta.url)),
+        file("job.json", JSON.stringify(job)),
+      ],
+      { maxBuffer: 1 << 26 },
+    );
+    const line = stdout.trim().split("\n").at(-1);
+    const { firstMs, times } = JSON.parse(line);
+    const y = readFileSync(job.output); // (a small file's Buffer is a view into a shared pool)
+    return { firstMs, times, output: new Float32Array(y.buffer, y.byteOffset, y.byteLength / 4) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 // --- one network on every runtime ----------------------------------------------------------------
 function lowered(file, size) {
@@ -120,7 +139,13 @@ function agree(name, ref, got) {
 
 const tuning = new Map(); // network -> kernel choices
 
-/** Every runtime on one network and batch: [{runtime, times, firstMs, error}]. */
+/**
+ * Every runtime on one network and batch: [{runtime, times, firstMs, error}]. All are loaded
+ * first (bytes -> first result timed one by one), then timed round-robin: run i of every
+ * runtime before run i + 1 of any. A shared machine slows down and speeds up over minutes
+ * (2x was seen here); taking turns spreads that over all runtimes instead of whichever ran
+ * during the slow spell, so the ratios hold even when the absolute times drift.
+ */
 async function compare(graph, batch) {
   const weights = initWeights(graph, 1);
   const withWeights = { ...graph, constants: weights };
@@ -131,78 +156,108 @@ async function compare(graph, batch) {
     () => rand() * 2 - 1,
   );
   const out = graph.outputs[0];
-  const results = [];
-
-  // cnnc
-  const built = buildGraph(withWeights, { planMemory: true, eliminateConcat: true }, (g) =>
-    runPasses(g, pipelines.O2),
-  );
-  let t0 = performance.now();
-  const model = await Model.create(built.bytes, gpu.device);
-  const ref = (await model.run({ [input.name]: x }, { batch }))[out.name];
-  const cnncFirst = performance.now() - t0;
-  results.push({
-    runtime: "cnnc",
-    firstMs: cnncFirst,
-    times: await time(() => model.run({ [input.name]: x }, { batch })),
-    error: 0,
-  });
-  model.dispose();
-
-  // cnnc, tuned on this adapter (`cnnc tune`): kernels measured per layer
-  if (tune) {
-    // Tuned once per network (at batch 1); larger batches reuse the choice.
-    if (!tuning.has(graph.name))
-      tuning.set(graph.name, (await tuneGraph(built.graph, gpu.device, { runs: 2 })).choices);
-    const bytes = tunedBundle(built.graph, tuning.get(graph.name), gpu.adapter);
-    t0 = performance.now();
-    const tuned = await Model.create(bytes, gpu.device);
-    const first = (await tuned.run({ [input.name]: x }, { batch }))[out.name];
-    results.push({
-      runtime: "cnnc tuned",
-      firstMs: performance.now() - t0,
-      error: agree("cnnc tuned", ref, first),
-      times: await time(() => tuned.run({ [input.name]: x }, { batch })),
-    });
-    tuned.dispose();
-  }
-
-  // TensorFlow.js WebGPU, on the graph a tfjs converter would give (BN folded, fused ops)
-  t0 = performance.now();
-  const optimized = runPasses(withWeights, pipelines.O2);
-  const tfm = tfjsModel(tf, optimized);
-  const tfOut = await tfm.run(x, batch);
-  results.push({
-    runtime: "tfjs-webgpu",
-    firstMs: performance.now() - t0,
-    error: agree("tfjs-webgpu", ref, tfOut),
-    times: await time(() => tfm.run(x, batch)),
-  });
-  tfm.dispose();
-
-  // ONNX Runtime: the exported model (ORT optimises it itself: BN folding, fusions)
-  const onnx = exportOnnx(withWeights);
-  for (const [runtime, ort, options] of [
-    ["ort-web-webgpu", ortWeb, { executionProviders: ["webgpu"], graphOptimizationLevel: "all" }],
-    [
-      "onnxruntime-node (CPU)",
-      ortNode,
-      { executionProviders: ["cpu"], graphOptimizationLevel: "all" },
-    ],
-  ]) {
-    t0 = performance.now();
-    const session = await ort.InferenceSession.create(onnx, options);
-    const feeds = () => ({ [input.name]: new ort.Tensor("float32", x, [batch, ...input.shape]) });
-    const first = (await session.run(feeds()))[out.name].data;
-    results.push({
+  const runners = []; // { runtime, firstMs, error, run, dispose }
+  let ref;
+  const load = async (runtime, create, run, dispose) => {
+    const t0 = performance.now();
+    const handle = await create();
+    const first = await run(handle);
+    const firstMs = performance.now() - t0;
+    ref ??= first;
+    runners.push({
       runtime,
-      firstMs: performance.now() - t0,
-      error: agree(runtime, ref, first),
-      times: await time(async () => (await session.run(feeds()))[out.name].data),
+      firstMs,
+      error: runtime === "cnnc" ? 0 : agree(runtime, ref, first),
+      run: () => run(handle),
+      dispose: () => dispose(handle),
     });
-    await session.release?.();
+  };
+  try {
+    // cnnc, as `cnnc build` compiles it
+    const built = buildGraph(withWeights, { planMemory: true, eliminateConcat: true }, (g) =>
+      runPasses(g, pipelines.O2),
+    );
+    const cnncRun = async (model) => (await model.run({ [input.name]: x }, { batch }))[out.name];
+    await load(
+      "cnnc",
+      () => Model.create(built.bytes, gpu.device),
+      cnncRun,
+      (m) => m.dispose(),
+    );
+
+    // cnnc, tuned on this adapter (`cnnc tune`): kernels measured per layer (once per
+    // network, at batch 1; larger batches reuse the choice). Tuning is not in bytes->first.
+    if (tune) {
+      if (!tuning.has(graph.name))
+        tuning.set(graph.name, (await tuneGraph(built.graph, gpu.device, { runs: 2 })).choices);
+      const bytes = tunedBundle(built.graph, tuning.get(graph.name), gpu.adapter);
+      await load(
+        "cnnc tuned",
+        () => Model.create(bytes, gpu.device),
+        cnncRun,
+        (m) => m.dispose(),
+      );
+    }
+
+    // TensorFlow.js WebGPU, on the graph a tfjs converter would give (BN folded, fused ops)
+    await load(
+      "tfjs-webgpu",
+      async () => tfjsModel(tf, runPasses(withWeights, pipelines.O2)),
+      (m) => m.run(x, batch),
+      (m) => m.dispose(),
+    );
+
+    // ONNX Runtime: the exported model (ORT optimises it itself: BN folding, fusions)
+    const onnx = exportOnnx(withWeights);
+    const feeds = () => ({
+      [input.name]: new ortNode.Tensor("float32", x, [batch, ...input.shape]),
+    });
+    await load(
+      "onnxruntime-node (CPU)",
+      () =>
+        ortNode.InferenceSession.create(onnx, {
+          executionProviders: ["cpu"],
+          graphOptimizationLevel: "all",
+          // ORT's thread pool spins after each run, taking the cores llvmpipe's threads need
+          // for whichever runtime takes the next turn: no spinning.
+          extra: {
+            session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } },
+          },
+        }),
+      async (session) => (await session.run(feeds()))[out.name].data,
+      (session) => session.release?.(),
+    );
+
+    for (const r of runners) await r.run(); // warm-up
+    const times = runners.map(() => []);
+    for (let i = 0; i < runs; i++) {
+      for (const [k, r] of runners.entries()) {
+        const t0 = performance.now();
+        await r.run();
+        times[k].push(performance.now() - t0);
+      }
+    }
+    const results = runners.map((r, k) => ({
+      runtime: r.runtime,
+      firstMs: r.firstMs,
+      error: r.error,
+      times: times[k],
+    }));
+    // ORT-web last, alone in its process (timed after the round-robin above)
+    const web = await ortWebInChild(onnx, x, input, out, batch);
+    results.splice(results.length - 1, 0, {
+      runtime: "ort-web-webgpu",
+      firstMs: web.firstMs,
+      error: agree("ort-web-webgpu", ref, web.output),
+      times: web.times,
+    });
+    return {
+      results,
+      macs: summarize(graph).totals.macs,
+    };
+  } finally {
+    for (const r of runners) await r.dispose();
   }
-  return { results, macs: summarize(graph).totals.macs };
 }
 
 const nets = [
