@@ -248,7 +248,7 @@ function program(io: Io): Command {
     cnnc
       .command("tune")
       .description(
-        "measure each layer's candidate kernels (GEMM tiles, Winograd, GEMV) on this adapter; write a bundle built with the fastest",
+        "measure each layer's candidate kernels (GEMM tiles, Winograd, depthwise runs, GEMV) on this adapter; write a bundle built with the fastest",
       )
       .argument("<file>", "the .cnn file, or an .onnx model")
       .option("-o, --output <file>", "the bundle to write (default: <network>.tuned.cnnb)")

@@ -1,6 +1,6 @@
 // `cnnc tune`: measures each distinct layer with a choice of kernel (ungrouped zero-padded
 // convs: the tiled GEMM under every tile configuration, and Winograd for 3x3 stride-1 ones;
-// dense layers: the GEMM and the GEMV) on this machine's adapter, keeps the fastest per layer,
+// depthwise convs: outputs per thread; dense layers: the GEMM and the GEMV) on this machine's adapter, keeps the fastest per layer,
 // and writes a bundle built with those kernels (the manifest records the choices and the
 // adapter). Layers of one shape are measured once. Tiles that suit a GPU (many threads, small
 // register blocks) and tiles that suit a CPU emulation of one (few threads, large blocks)
@@ -96,7 +96,7 @@ export async function tuneGraph(
 ): Promise<{ choices: Map<string, KernelChoice>; report: TunedLayer[] }> {
   const shapes = valueShapes(graph);
   const groups = new Map<string, Node[]>();
-  for (const n of graph.nodes.filter(tunable)) {
+  for (const n of graph.nodes.filter((n) => tunable(n, shapes.get(n.inputs[0]!)))) {
     const key = JSON.stringify([n.op, n.inputs.map((v) => shapes.get(v)), n.attrs, n.shape]);
     groups.set(key, [...(groups.get(key) ?? []), n]);
   }

@@ -273,6 +273,7 @@ console.log(
   `cnnc vs peers on ${gpu.adapter}; Node ${process.version}; ${runs} timed runs after one warm-up\n`,
 );
 const rows = [];
+const failures = [];
 for (const [name, file, size, batches] of nets) {
   const graph = lowered(file, size);
   for (const batch of batches) {
@@ -281,7 +282,7 @@ for (const [name, file, size, batches] of nets) {
       ({ results } = await compare(graph, batch));
     } catch (e) {
       process.stderr.write(`${name} b${batch}: ${e.message}\n`);
-      rows.push([`${name} b${batch}`, `failed: ${e.message}`, "", "", "", "", "", ""]);
+      failures.push(`${name} b${batch} failed: ${e.message}`);
       continue;
     }
     const line = results.map((r) => `${r.runtime} ${median(r.times).toFixed(1)} ms`).join(", ");
@@ -322,10 +323,11 @@ console.log(
     "peers: model or session creation + first run). max rel err: largest\n" +
     "difference from cnnc's output over the output's largest magnitude; WRONG above 1e-3.",
 );
+for (const f of failures) console.log(f);
 
 if (!quick) await kernels();
 clearInterval(tick);
-process.exit(0);
+process.exit(failures.length ? 1 : 0); // a network that did not run is a broken harness
 
 // --- kernel microbenchmarks --------------------------------------------------------------------
 async function peakGflops() {

@@ -12,10 +12,12 @@ import {
 } from "../compiler/codegen/index.js";
 import { valueShapes } from "../compiler/ir/index.js";
 import { pipelines, runPasses } from "../compiler/passes/index.js";
-import { lowerFile } from "./support/compile.js";
+import { lowerFile, lowerText } from "./support/compile.js";
 
 const resnet = runPasses(lowerFile("examples/resnet18.cnn"), pipelines.O2);
 const shapes = valueShapes(resnet);
+const mobilenet = runPasses(lowerFile("examples/mobilenet_v1.cnn"), pipelines.O2);
+const mobileShapes = valueShapes(mobilenet);
 const chosen = (name: string) => {
   const node = resnet.nodes.find((n) => n.name === name)!;
   return choiceName(defaultChoice(node, shapes.get(node.inputs[0]!)));
@@ -35,9 +37,33 @@ describe("default kernel choice", () => {
     expect(candidates(fc, [512], 1).every((c) => c.kernel === "gemv")).toBe(true);
     expect(candidates(fc, [512], 8).some((c) => c.kernel === "gemm")).toBe(true);
   });
+  it("the row-blocked kernel for depthwise convs, its outputs per thread tunable", () => {
+    const depthwise = mobilenet.nodes.filter((n) => n.op === "conv2d" && n.attrs.g > 1);
+    expect(depthwise).toHaveLength(13);
+    for (const n of depthwise) {
+      const input = mobileShapes.get(n.inputs[0]!);
+      expect(choiceName(defaultChoice(n, input))).toBe("depthwise 4px");
+      expect(candidates(n, input).map(choiceName)).toEqual([
+        "depthwise 4px",
+        "depthwise 1px",
+        "depthwise 2px",
+        "depthwise 8px",
+        "depthwise 16px",
+      ]);
+    }
+    // A grouped conv that is not depthwise, or a depthwise one with replicate padding, has
+    // one kernel: the direct one.
+    const other = lowerText(
+      "network N {\n  input x: [8, 10, 10]\n  conv(16, 3, groups=4)\n" +
+        "  dwconv(3, pad=1, padmode=replicate)\n  output last\n}\n",
+    );
+    const otherShapes = valueShapes(other);
+    for (const n of other.nodes) expect(tunable(n, otherShapes.get(n.inputs[0]!))).toBe(false);
+  });
   it("the default is every tunable layer's first candidate", () => {
-    for (const n of resnet.nodes.filter(tunable)) {
-      const input = shapes.get(n.inputs[0]!);
+    for (const n of [...resnet.nodes, ...mobilenet.nodes]) {
+      const input = (resnet.nodes.includes(n) ? shapes : mobileShapes).get(n.inputs[0]!);
+      if (!tunable(n, input)) continue;
       expect(choiceName(candidates(n, input)[0]!)).toBe(choiceName(defaultChoice(n, input)));
     }
   });

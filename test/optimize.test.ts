@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { activationMemory, summarize } from "../compiler/analysis/index.js";
-import { defaultTiles, planGraph, tunable } from "../compiler/codegen/index.js";
+import { defaultTiles, planGraph, winogradApplies } from "../compiler/codegen/index.js";
 import type { Graph } from "../compiler/ir/index.js";
 import { interpret } from "../compiler/interp/index.js";
 import { pipelines, runPasses } from "../compiler/passes/index.js";
@@ -61,7 +61,7 @@ describe("-O2 pays for itself", () => {
     const oneKernel = (g: Graph) => ({
       choices: new Map(
         g.nodes
-          .filter(tunable)
+          .filter(winogradApplies)
           .map((n) => [n.name, { kernel: "gemm", tiles: defaultTiles } as const]),
       ),
     });

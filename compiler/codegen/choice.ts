@@ -1,20 +1,30 @@
 // Kernel choice for the layers that have more than one good kernel: ungrouped zero-padded
-// convs (the tiled GEMM, or Winograd for 3x3 stride-1 ones) and dense layers (the GEMM or
-// the GEMV). `cnnc build` takes the default below; `cnnc tune` measures every candidate on
+// convs (the tiled GEMM, or Winograd for 3x3 stride-1 ones), depthwise convs (how many
+// outputs of a row each thread computes) and dense layers (the GEMM or the GEMV). `cnnc build` takes the default below; `cnnc tune` measures every candidate on
 // the adapter at hand and keeps the fastest per layer.
 import type { Node, Shape } from "../ir/graph.js";
 import { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
 import { winogradTiles } from "./winograd.js";
 import { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
+import { depthwiseRun, depthwiseRuns } from "./direct.js";
 
 export type KernelChoice =
   | { readonly kernel: "gemm"; readonly tiles: GemmTiles }
   | { readonly kernel: "winograd"; readonly tiles: GemmTiles }
-  | { readonly kernel: "gemv"; readonly shape: GemvShape };
+  | { readonly kernel: "gemv"; readonly shape: GemvShape }
+  /** The row-blocked depthwise kernel, `run` neighbouring outputs of a row per thread. */
+  | { readonly kernel: "depthwise"; readonly run: number };
 
 /** How the manifest's `tuning` and `cnnc tune` name a choice: `gemm 64x64x16/16x16`. */
 export function choiceName(c: KernelChoice): string {
-  return `${c.kernel} ${c.kernel === "gemv" ? gemvName(c.shape) : tilesName(c.tiles)}`;
+  switch (c.kernel) {
+    case "gemv":
+      return `gemv ${gemvName(c.shape)}`;
+    case "depthwise":
+      return `depthwise ${c.run}px`;
+    default:
+      return `${c.kernel} ${tilesName(c.tiles)}`;
+  }
 }
 
 /** A conv the tiled GEMM computes: ungrouped, zero padding. */
@@ -29,9 +39,19 @@ export function winogradApplies(node: Node): boolean {
   return k[0] === 3 && k[1] === 3 && s[0] === 1 && s[1] === 1 && d[0] === 1 && d[1] === 1;
 }
 
-/** The layers with a choice of kernel. */
-export function tunable(node: Node): boolean {
-  return gemmConv(node) || node.op === "dense";
+/** A depthwise conv (one input channel per group, any multiplier) with zero padding. */
+function depthwiseConv(node: Node, input: Shape | undefined): boolean {
+  return (
+    node.op === "conv2d" &&
+    node.attrs.padmode === "zeros" &&
+    node.attrs.g > 1 &&
+    node.attrs.g === input?.[0]
+  );
+}
+
+/** The layers with a choice of kernel; `input` is the shape of the layer's first input. */
+export function tunable(node: Node, input: Shape | undefined): boolean {
+  return gemmConv(node) || depthwiseConv(node, input) || node.op === "dense";
 }
 
 /**
@@ -44,6 +64,7 @@ export function tunable(node: Node): boolean {
  */
 export function defaultChoice(node: Node, input: Shape | undefined): KernelChoice {
   if (node.op === "dense") return { kernel: "gemv", shape: defaultGemv };
+  if (depthwiseConv(node, input)) return { kernel: "depthwise", run: depthwiseRun };
   if (
     winogradApplies(node) &&
     node.op === "conv2d" &&
@@ -68,6 +89,7 @@ const dims = (s: Shape): readonly [number, number, number] => [s[0] ?? 1, s[1] ?
  * win, and measuring it would take longest of all.
  */
 export function candidates(node: Node, input: Shape | undefined, batch = 1): KernelChoice[] {
+  if (depthwiseConv(node, input)) return depthwiseRuns.map((run) => ({ kernel: "depthwise", run }));
   const gemv = node.op === "dense";
   const all: KernelChoice[] =
     gemv && batch < gemmMinBatch ? [] : tileCandidates.map((tiles) => ({ kernel: "gemm", tiles }));

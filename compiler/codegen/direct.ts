@@ -120,19 +120,21 @@ ${g.slice ? "y[((n * OC + OOFF + o) * HO + oy) * WO + ox]" : "y[i]"} = ${activat
   );
 }
 
-/** Output pixels one depthwise invocation computes, side by side along a row. */
+/** Output pixels one depthwise invocation computes, side by side along a row, by default. */
 export const depthwiseRun = 4;
+/** The runs `cnnc tune` measures, the default first. */
+export const depthwiseRuns: readonly number[] = [depthwiseRun, 1, 2, 8, 16];
 
 /**
  * Depthwise convolution (one input channel per group, zero padding): each invocation computes
- * `depthwiseRun` neighbouring outputs of one row, so each weight is loaded once for all of
- * them and the index arithmetic is shared. The epilogue (bias, residual, activation, concat
- * slice) is the direct kernel's.
+ * `run` neighbouring outputs of one row, so each weight is loaded once for all of them and
+ * the index arithmetic is shared. The epilogue (bias, residual, activation, concat slice) is
+ * the direct kernel's.
  */
-export function depthwiseConvKernel(g: DirectConv): Kernel {
+export function depthwiseConvKernel(g: DirectConv, run = depthwiseRun): Kernel {
   const [c] = g.inShape;
   const [f, ho, wo] = g.outShape;
-  const R = depthwiseRun;
+  const R = run;
   const wq = Math.ceil(wo / R);
   const consts = {
     ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),

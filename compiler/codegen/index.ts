@@ -3,6 +3,7 @@ export type * from "./plan-types.js";
 export { planMemory, checkMemoryPlan, offsetAlignment, type MemoryPlan } from "./memory.js";
 export { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
 export { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
+export { depthwiseRun, depthwiseRuns } from "./direct.js";
 export {
   candidates,
   choiceName,

@@ -209,7 +209,7 @@ function kernelChoice(
   input: Shape | undefined,
   choices: ReadonlyMap<string, KernelChoice> | undefined,
 ): KernelChoice | undefined {
-  if (!tunable(node)) return undefined;
+  if (!tunable(node, input)) return undefined;
   const given = choices?.get(node.name);
   if (!given) return defaultChoice(node, input);
   const name = choiceName(given);
@@ -327,25 +327,28 @@ function lowerNode(
           ),
         );
       } else {
-        // Depthwise (one input channel per group) with zero padding: the row-blocked kernel.
-        const depthwise = a.g === xs[0] && a.padmode === "zeros";
+        // Depthwise (one input channel per group) with zero padding: the row-blocked kernel,
+        // its outputs per thread chosen (kernelChoice); other grouped convs: the direct one.
+        const operands = {
+          input: x,
+          output: y,
+          weight: e.weight(w!),
+          ...bias,
+          inShape: xs,
+          outShape: ys,
+          k: a.k,
+          s: a.s,
+          d: a.d,
+          p: a.p,
+          groups: a.g,
+          padmode: a.padmode,
+          ...epilogue,
+          ...slice,
+        };
         e.emit(
-          (depthwise ? depthwiseConvKernel : directConvKernel)({
-            input: x,
-            output: y,
-            weight: e.weight(w!),
-            ...bias,
-            inShape: xs,
-            outShape: ys,
-            k: a.k,
-            s: a.s,
-            d: a.d,
-            p: a.p,
-            groups: a.g,
-            padmode: a.padmode,
-            ...epilogue,
-            ...slice,
-          }),
+          choice?.kernel === "depthwise"
+            ? depthwiseConvKernel(operands, choice.run)
+            : directConvKernel(operands),
         );
       }
       return;

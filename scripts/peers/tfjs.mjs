@@ -187,11 +187,8 @@ export function tfjsModel(tf, graph) {
             pad = "valid";
           }
           if (a.ceil && n.op === "maxpool2d") {
-            // Ceil mode: pad the bottom and right with -inf until valid pooling gives its size.
-            const [, ho, wo] = n.shape;
-            const [hh, ww] = [src.shape[1], src.shape[2]];
-            const bottom = Math.max(0, (ho - 1) * a.s[0] + a.k[0] - hh);
-            const right = Math.max(0, (wo - 1) * a.s[1] + a.k[1] - ww);
+            // Ceil mode: pad explicitly, then pad the bottom and right with -inf until valid
+            // pooling gives the output size.
             if (pad !== "valid") {
               src = tf.pad(
                 src,
@@ -205,6 +202,9 @@ export function tfjsModel(tf, graph) {
               );
               pad = "valid";
             }
+            const [, ho, wo] = n.shape;
+            const bottom = Math.max(0, (ho - 1) * a.s[0] + a.k[0] - src.shape[1]);
+            const right = Math.max(0, (wo - 1) * a.s[1] + a.k[1] - src.shape[2]);
             src = tf.pad(
               src,
               [

@@ -4,7 +4,7 @@ import { expect } from "vitest";
 import { writeBundle } from "../../compiler/bundle/index.js";
 import { planGraph, tunable, type KernelChoice } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
-import { printIr, type Graph, type Node } from "../../compiler/ir/index.js";
+import { printIr, valueShapes, type Graph, type Node } from "../../compiler/ir/index.js";
 import { initWeights, random } from "../../compiler/weights/index.js";
 import { runPasses, type Pass } from "../../compiler/passes/index.js";
 import { Model } from "../../runtime/index.js";
@@ -66,7 +66,8 @@ export async function expectParity(
   const limit = options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {};
   // Every parity test runs on a planned arena: values share memory wherever lifetimes allow.
   const choices = new Map<string, KernelChoice>();
-  for (const n of compiled.nodes.filter(tunable)) {
+  const shapes = valueShapes(compiled);
+  for (const n of compiled.nodes.filter((n) => tunable(n, shapes.get(n.inputs[0]!)))) {
     const c = options.choose?.(n);
     if (c) choices.set(n.name, c);
   }

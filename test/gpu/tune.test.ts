@@ -1,10 +1,11 @@
 // `cnnc tune`: every kernel it may pick computes the same layers as the reference, on
 // awkward shapes (channels and pixels that fill no tile, odd output sizes, strides,
 // asymmetric padding, residuals, concat slices, batches that fill no block, split weights):
-// the tiled GEMM under every tile configuration, Winograd F(2x2, 3x3) under every one, and
-// the GEMV. A tuned bundle records its choices and agrees with the reference.
+// the tiled GEMM under every tile configuration, Winograd F(2x2, 3x3) under every one, the
+// depthwise kernel under every run, and the GEMV. A tuned bundle records its choices and agrees with the reference.
 import { describe, expect, it } from "vitest";
 import {
+  depthwiseRuns,
   gemvCandidates,
   gemvName,
   tileCandidates,
@@ -77,6 +78,38 @@ describe("Winograd F(2x2, 3x3)", () => {
   }
 });
 
+// Depthwise convs: widths no run divides, strides, a multiplier, dilation, asymmetric
+// padding, a fused residual, and two writing into one concat's channel slices.
+const depthwiseNet = `network D {
+  input x: [6, 13, 11]
+  let a = dwconv(3, pad=1) -> relu6
+  dwconv(3, pad=1, bias=false)
+  let b = add(a, last) -> relu
+  let c = dwconv(5, stride=[2, 1], pad=[2, 1, 0, 2], multiplier=2)
+  let d = dwconv(3, dilation=2, pad=same)
+  let e = c -> dwconv(3, pad=[1, 2, 1, 0])
+  let f = c -> dwconv(3, stride=[1, 2], pad=1)
+  concat(d, e)
+  output b, f, last
+}`;
+
+describe("depthwise outputs per thread", () => {
+  for (const run of depthwiseRuns) {
+    it(`${run} per thread agrees with the reference, batch 3`, async () => {
+      const seen: string[] = [];
+      await expectParity(depthwiseNet, {
+        passes: pipelines.O2,
+        batch: 3,
+        choose: (n) => {
+          seen.push(n.name);
+          return { kernel: "depthwise", run };
+        },
+      });
+      expect(seen.length).toBe(6);
+    });
+  }
+});
+
 describe("GEMV", () => {
   const gemv = (shape: GemvShape) => (): KernelChoice => ({ kernel: "gemv", shape });
   // K a multiple of 4 (vec4 loads) and not; units that fill no workgroup; residual + act
@@ -120,13 +153,15 @@ describe("tuneGraph", () => {
       {
         runs: 1,
         filter: (c) =>
-          c.kernel === "gemv" ? c.shape === gemvCandidates[1] : measured.has(tilesName(c.tiles)),
+          c.kernel === "gemv"
+            ? c.shape === gemvCandidates[1]
+            : "tiles" in c && measured.has(tilesName(c.tiles)),
       },
     );
     expect(report.map((r) => r.layers.join(","))).toEqual(["c1", "c3", "c5", "f6", "output_layer"]);
     for (const r of report) {
       if (r.best.kernel === "gemv") expect([0, 1]).toContain(gemvCandidates.indexOf(r.best.shape));
-      else expect(measured).toContain(tilesName(r.best.tiles));
+      else expect("tiles" in r.best && measured.has(tilesName(r.best.tiles))).toBe(true);
     }
     const bytes = tunedBundle({ ...optimized, constants: optimized.constants! }, choices, "test");
     const { manifest } = parseBundle(bytes);
