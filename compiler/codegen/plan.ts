@@ -306,30 +306,8 @@ function lowerNode(
             ...slice,
           }),
         );
-      } else if (choice?.kernel === "gemm") {
-        e.emit(
-          gemmConvKernel(
-            {
-              input: x,
-              output: y,
-              weight: e.weight(w!),
-              ...bias,
-              inShape: xs,
-              outShape: ys,
-              k: a.k,
-              s: a.s,
-              d: a.d,
-              pad: [a.p[0], a.p[1]],
-              ...epilogue,
-              ...slice,
-            },
-            choice.tiles,
-          ),
-        );
       } else {
-        // Depthwise (one input channel per group) with zero padding: the row-blocked kernel,
-        // its outputs per thread chosen (kernelChoice); other grouped convs: the direct one.
-        const operands = {
+        const conv = {
           input: x,
           output: y,
           weight: e.weight(w!),
@@ -339,17 +317,21 @@ function lowerNode(
           k: a.k,
           s: a.s,
           d: a.d,
-          p: a.p,
-          groups: a.g,
-          padmode: a.padmode,
           ...epilogue,
           ...slice,
         };
-        e.emit(
-          choice?.kernel === "depthwise"
-            ? depthwiseConvKernel(operands, choice.run)
-            : directConvKernel(operands),
-        );
+        if (choice?.kernel === "gemm") {
+          e.emit(gemmConvKernel({ ...conv, pad: [a.p[0], a.p[1]] }, choice.tiles));
+        } else {
+          // Depthwise (one input channel per group) with zero padding: the row-blocked kernel,
+          // its outputs per thread chosen (kernelChoice); other grouped convs: the direct one.
+          const operands = { ...conv, p: a.p, groups: a.g, padmode: a.padmode };
+          e.emit(
+            choice?.kernel === "depthwise"
+              ? depthwiseConvKernel(operands, choice.run)
+              : directConvKernel(operands),
+          );
+        }
       }
       return;
     }
