@@ -1,11 +1,11 @@
 // `cnnc tune`: measures each distinct layer with a choice of kernel (ungrouped zero-padded
 // convs: the tiled GEMM under every tile configuration, and Winograd for 3x3 stride-1 ones;
-// depthwise convs: outputs per thread; dense layers: the GEMM and the GEMV) on this machine's adapter, keeps the fastest per layer,
-// and writes a bundle built with those kernels (the manifest records the choices and the
-// adapter). Layers of one shape are measured once. Tiles that suit a GPU (many threads, small
-// register blocks) and tiles that suit a CPU emulation of one (few threads, large blocks)
-// differ by 3x either way, and whether Winograd's transforms pay depends on the adapter's
-// memory: measuring is the only honest way to choose.
+// depthwise convs: outputs per thread; dense layers: the GEMM and the GEMV) on this machine's
+// adapter, keeps the fastest per layer, and writes a bundle built with those kernels (the
+// manifest records the choices and the adapter). Layers of one shape are measured once. Tiles
+// that suit a GPU (many threads, small register blocks) and tiles that suit a CPU emulation of
+// one (few threads, large blocks) differ by 3x either way, and whether Winograd's transforms
+// pay depends on the adapter's memory: measuring is the only honest way to choose.
 import { performance } from "node:perf_hooks";
 import {
   candidates,

@@ -1,7 +1,8 @@
 // Kernel choice for the layers that have more than one good kernel: ungrouped zero-padded
 // convs (the tiled GEMM, or Winograd for 3x3 stride-1 ones), depthwise convs (how many
-// outputs of a row each thread computes) and dense layers (the GEMM or the GEMV). `cnnc build` takes the default below; `cnnc tune` measures every candidate on
-// the adapter at hand and keeps the fastest per layer.
+// outputs of a row each thread computes) and dense layers (the GEMM or the GEMV). `cnnc build`
+// takes the default below; `cnnc tune` measures every candidate on the adapter at hand and
+// keeps the fastest per layer.
 import type { Node, Shape } from "../ir/graph.js";
 import { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
 import { winogradTiles } from "./winograd.js";

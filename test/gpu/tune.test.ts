@@ -2,7 +2,8 @@
 // awkward shapes (channels and pixels that fill no tile, odd output sizes, strides,
 // asymmetric padding, residuals, concat slices, batches that fill no block, split weights):
 // the tiled GEMM under every tile configuration, Winograd F(2x2, 3x3) under every one, the
-// depthwise kernel under every run, and the GEMV. A tuned bundle records its choices and agrees with the reference.
+// depthwise kernel under every run, and the GEMV. A tuned bundle records its choices and
+// agrees with the reference.
 import { describe, expect, it } from "vitest";
 import {
   depthwiseRuns,
