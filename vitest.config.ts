@@ -1,17 +1,26 @@
+import { existsSync, readdirSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 
 // Tests that need no GPU run once; GPU tests run once per CPU WebGPU adapter (CI has no GPU:
-// llvmpipe in compatibility mode and SwiftShader in core mode both run every kernel).
-const gpuProject = (adapter: string) => ({
+// llvmpipe in compatibility mode and SwiftShader in core mode both run every kernel), and once
+// more on the GPU where the machine has one (a driver's device node: NVIDIA's, or a DRM render
+// node). CNNC_TEST_GPU=0 leaves the GPU out, =1 asks for it where no device node shows.
+const gpuProject = (adapter: string, name = `gpu-${adapter}`) => ({
   extends: true as const,
   test: {
-    name: `gpu-${adapter}`,
+    name,
     include: ["test/gpu/**/*.test.ts"],
     env: { CNNC_ADAPTER: adapter },
     testTimeout: 300_000,
     hookTimeout: 300_000,
   },
 });
+
+function machineHasGpu(): boolean {
+  if (process.env.CNNC_TEST_GPU) return process.env.CNNC_TEST_GPU === "1";
+  if (existsSync("/dev/nvidia0")) return true;
+  return existsSync("/dev/dri") && readdirSync("/dev/dri").some((f) => f.startsWith("renderD"));
+}
 
 export default defineConfig({
   test: {
@@ -37,6 +46,7 @@ export default defineConfig({
         test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 120_000 },
       },
       gpuProject("swiftshader"),
+      ...(machineHasGpu() ? [gpuProject("gpu", "gpu-hardware")] : []),
     ],
   },
 });

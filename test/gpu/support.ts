@@ -13,8 +13,19 @@ import { lowerText } from "../support/compile.js";
 
 let shared: Promise<NodeDevice> | undefined;
 
+/** The adapter this test project runs on (vitest.config.ts sets CNNC_ADAPTER per project). */
+export const adapterChoice = (process.env.CNNC_ADAPTER as AdapterChoice | undefined) ?? "auto";
+
+/** How the runtime names that adapter: what `adapterName` and `cnnc run`'s first line start with. */
+export const adapterWords: RegExp = {
+  auto: /^(GPU: |llvmpipe|SwiftShader)/,
+  gpu: /^GPU: /,
+  llvmpipe: /^llvmpipe/,
+  swiftshader: /^SwiftShader/,
+}[adapterChoice];
+
 export function gpu(): Promise<NodeDevice> {
-  shared ??= nodeDevice((process.env.CNNC_ADAPTER as AdapterChoice | undefined) ?? "auto");
+  shared ??= nodeDevice(adapterChoice);
   return shared;
 }
 
