@@ -21,12 +21,13 @@ export interface TuneCliOptions extends OptimizeOptions {
   readonly network?: string;
 }
 
+/** The whole network's round trip (upload, run, readback) and GPU time, medians of `runs`. */
 async function latency(
   bytes: Uint8Array,
   device: GPUDevice,
   runs: number,
   batch: number,
-): Promise<number> {
+): Promise<{ roundTrip: number; gpu: number }> {
   const model = await Model.create(bytes, device);
   try {
     const inputs = Object.fromEntries(
@@ -37,15 +38,23 @@ async function latency(
     );
     await model.run(inputs, { batch });
     const times: number[] = [];
+    const gpu: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
       await model.run(inputs, { batch });
       times.push(performance.now() - t0);
+      gpu.push(await model.measure({ batch, repeats: 10 }));
     }
-    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    return { roundTrip: median(times), gpu: median(gpu) };
   } finally {
     model.dispose();
   }
+}
+
+/** Three significant digits at least: a layer takes microseconds on a GPU, seconds on a CPU. */
+function ms(x: number): string {
+  return x >= 100 ? x.toFixed(1) : x.toPrecision(3);
 }
 
 export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Promise<void> {
@@ -63,13 +72,14 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   io.out(`tuning ${graph.name} on ${gpu.adapter} at batch ${batch}\n`);
   const { choices, report } = await tuneGraph(built.graph, gpu.device, { runs, batch });
   const width = Math.max(5, ...report.map((r) => r.shape.length));
+  io.out(`GPU time per layer (no upload or readback), median of ${runs}\n`);
   io.out(`${"layer shape".padEnd(width)}  layers  default ms  best ms  kernel\n`);
   for (const r of report) {
     io.out(
-      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${r.defaultMs.toFixed(2).padStart(10)}  ${r.bestMs.toFixed(2).padStart(7)}  ${choiceName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
+      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${ms(r.defaultMs).padStart(10)}  ${ms(r.bestMs).padStart(7)}  ${choiceName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
     );
     if (o.verbose) {
-      for (const t of r.timings) io.out(`    ${t.ms.toFixed(2).padStart(10)} ms  ${t.kernel}\n`);
+      for (const t of r.timings) io.out(`    ${ms(t.ms).padStart(10)} ms  ${t.kernel}\n`);
     }
   }
   const bytes = tunedBundle(built.graph, choices, gpu.adapter, options);
@@ -77,8 +87,13 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const after = await latency(bytes, gpu.device, runs, batch);
   const out = o.output ?? `${graph.name}.tuned.cnnb`;
   writeFileSync(out, bytes);
+  const line = (what: string, x: number, y: number) =>
+    `${what}: ${ms(x)} ms untuned, ${ms(y)} ms tuned (${(x / y).toFixed(2)}x)\n`;
   io.out(
-    `whole network at batch ${batch}, median of ${runs}: ${before.toFixed(1)} ms untuned, ${after.toFixed(1)} ms tuned (${(before / after).toFixed(2)}x)\nwrote ${out}\n`,
+    `whole network at batch ${batch}, median of ${runs}\n` +
+      line("  GPU time", before.gpu, after.gpu) +
+      line("  round trip (upload, run, readback)", before.roundTrip, after.roundTrip) +
+      `wrote ${out}\n`,
   );
   gpu.device.destroy();
 }

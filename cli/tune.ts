@@ -6,7 +6,6 @@
 // that suit a GPU (many threads, small register blocks) and tiles that suit a CPU emulation of
 // one (few threads, large blocks) differ by 3x either way, and whether Winograd's transforms
 // pay depends on the adapter's memory: measuring is the only honest way to choose.
-import { performance } from "node:perf_hooks";
 import {
   candidates,
   choiceName,
@@ -34,7 +33,12 @@ function alone(graph: Graph, node: Node): Graph {
   };
 }
 
-/** Median time of `runs` runs after a warm-up, and the warm-up's output. */
+/**
+ * The layer's output (one full run, checked by the caller) and the median of `runs` GPU-time
+ * measurements (Model.measure: no upload or readback). Each measurement repeats the layer until
+ * it lasts 2 ms, so a layer that takes microseconds on a real GPU is timed as precisely as one
+ * that takes milliseconds on a CPU emulation.
+ */
 async function measure(
   model: Model,
   graph: Graph,
@@ -50,12 +54,14 @@ async function measure(
     ]),
   );
   const out = (await model.run(inputs, { batch })).y!;
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await model.run(inputs, { batch });
-    times.push(performance.now() - t0);
+  let repeats = 1;
+  let once = await model.measure({ batch, repeats }); // also the warm-up
+  while (once * repeats < 2 && repeats < 4096) {
+    repeats = Math.min(4096, repeats * Math.max(2, Math.ceil(2 / Math.max(once * repeats, 0.01))));
+    once = await model.measure({ batch, repeats });
   }
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(await model.measure({ batch, repeats }));
   return { ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!, out };
 }
 

@@ -247,13 +247,7 @@ export class Model {
     for (const i of this.manifest.inputs)
       device.queue.writeBuffer(s.arena, s.ranges.get(i.name)!.offset, plain(inputs[i.name]!));
     const encoder = device.createCommandEncoder({ label: this.manifest.network });
-    const pass = encoder.beginComputePass({ label: this.manifest.network });
-    this.manifest.dispatches.forEach((d, k) => {
-      pass.setPipeline(this.pipelines[d.kernel]!);
-      pass.setBindGroup(0, s.bindGroups[k]!);
-      pass.dispatchWorkgroups(...groups(d.grid, batch));
-    });
-    pass.end();
+    this.encode(encoder, s, batch, 1);
     for (const o of this.manifest.outputs) {
       const read = s.readback.get(o.name)!;
       encoder.copyBufferToBuffer(s.arena, s.ranges.get(o.value)!.offset, read, 0, read.size);
@@ -275,6 +269,43 @@ export class Model {
       read.unmap();
     }
     return out;
+  }
+
+  /**
+   * Milliseconds of GPU work per inference: every dispatch recorded `repeats` times in one
+   * submission, timed to its completion and divided by `repeats`. No upload and no readback (the
+   * activations hold whatever the last run left), so a fast GPU's kernels are not hidden behind
+   * the 0.1-1 ms a round trip costs; what `cnnc tune` compares kernels by.
+   */
+  async measure(options: RunOptions & { readonly repeats?: number } = {}): Promise<number> {
+    if (this.disposed) throw new RuntimeError("the model was disposed");
+    if (this.lost) throw new RuntimeError(this.lost);
+    const batch = options.batch ?? 1;
+    const repeats = options.repeats ?? 1;
+    if (!Number.isSafeInteger(repeats) || repeats < 1)
+      throw new RuntimeError(`repeats must be a positive integer, got ${repeats}`);
+    const s = this.state(batch);
+    const encoder = this.device.createCommandEncoder({ label: `${this.manifest.network} timed` });
+    this.encode(encoder, s, batch, repeats);
+    const t0 = performance.now();
+    this.device.queue.submit([encoder.finish()]);
+    await this.device.queue.onSubmittedWorkDone();
+    const ms = (performance.now() - t0) / repeats;
+    if (this.lost) throw new RuntimeError(this.lost);
+    return ms;
+  }
+
+  /** Records the network's dispatches `repeats` times in one compute pass. */
+  private encode(encoder: GPUCommandEncoder, s: BatchState, batch: number, repeats: number): void {
+    const pass = encoder.beginComputePass({ label: this.manifest.network });
+    for (let r = 0; r < repeats; r++) {
+      this.manifest.dispatches.forEach((d, k) => {
+        pass.setPipeline(this.pipelines[d.kernel]!);
+        pass.setBindGroup(0, s.bindGroups[k]!);
+        pass.dispatchWorkgroups(...groups(d.grid, batch));
+      });
+    }
+    pass.end();
   }
 
   dispose(): void {

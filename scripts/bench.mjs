@@ -9,12 +9,13 @@
 //     after a warm-up, the runtimes taking turns run by run (see compare), readback included;
 //     each peer's ratio to cnnc; and the time from bytes to first result.
 //  2. Kernels: 3x3 conv 64->64 at 56x56, 1x1 conv 256->64 at 56x56, depthwise 3x3 at 112x112x32,
-//     dense 4096x4096: GFLOP/s and % of the adapter's measured FMA peak.
-// cnnc runs twice: as `cnnc build` compiles it (default kernels) and as `cnnc tune` does
-// (GEMM tiles, Winograd and GEMV measured per layer on this adapter). Options: --quick (LeNet only, 3 runs, no kernel
-// table: what CI runs so the harness cannot rot), --nets a,b (subset), --no-tune, CNNC_ADAPTER
-// (llvmpipe, swiftshader, gpu). Peers are
-// devDependencies; how they run in Node: ../shared/PEERS.md.
+//     dense 4096x4096: GFLOP/s and % of the adapter's measured FMA peak, round trip and (cnnc
+//     only) GPU time alone.
+// cnnc runs twice: as `cnnc build` compiles it (default kernels) and as `cnnc tune --batch`
+// does (GEMM tiles, Winograd, GEMV and depthwise runs measured per layer on this adapter at
+// the batch size timed). Options: --quick (LeNet only, 3 runs, no kernel table: what CI runs
+// so the harness cannot rot), --nets a,b (subset), --no-tune, CNNC_ADAPTER (llvmpipe,
+// swiftshader, gpu). Peers are devDependencies; how they run in Node: ../shared/PEERS.md.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -137,8 +138,6 @@ function agree(name, ref, got) {
   return worst / scale;
 }
 
-const tuning = new Map(); // network -> kernel choices
-
 /**
  * Every runtime on one network and batch: [{runtime, times, firstMs, error}]. All are loaded
  * first (bytes -> first result timed one by one), then timed round-robin: run i of every
@@ -156,9 +155,9 @@ async function compare(graph, batch) {
     () => rand() * 2 - 1,
   );
   const out = graph.outputs[0];
-  const runners = []; // { runtime, firstMs, error, run, dispose }
+  const runners = []; // { runtime, firstMs, error, run, dispose, gpuTime? }
   let ref;
-  const load = async (runtime, create, run, dispose) => {
+  const load = async (runtime, create, run, dispose, gpuTime) => {
     const t0 = performance.now();
     const handle = await create();
     const first = await run(handle);
@@ -170,6 +169,7 @@ async function compare(graph, batch) {
       error: runtime === "cnnc" ? 0 : agree(runtime, ref, first),
       run: () => run(handle),
       dispose: () => dispose(handle),
+      gpuTime: gpuTime && (() => gpuTime(handle)),
     });
   };
   try {
@@ -178,24 +178,27 @@ async function compare(graph, batch) {
       runPasses(g, pipelines.O2),
     );
     const cnncRun = async (model) => (await model.run({ [input.name]: x }, { batch }))[out.name];
+    // cnnc's GPU time alone (Model.measure: no upload or readback), for the kernel table
+    const cnncGpu = (model) => model.measure({ batch, repeats: 10 });
     await load(
       "cnnc",
       () => Model.create(built.bytes, gpu.device),
       cnncRun,
       (m) => m.dispose(),
+      cnncGpu,
     );
 
-    // cnnc, tuned on this adapter (`cnnc tune`): kernels measured per layer (once per
-    // network, at batch 1; larger batches reuse the choice). Tuning is not in bytes->first.
+    // cnnc, tuned on this adapter (`cnnc tune --batch`): kernels measured per layer at this
+    // batch size, as a user tunes for the batch they run. Tuning is not in bytes->first.
     if (tune) {
-      if (!tuning.has(graph.name))
-        tuning.set(graph.name, (await tuneGraph(built.graph, gpu.device, { runs: 2 })).choices);
-      const bytes = tunedBundle(built.graph, tuning.get(graph.name), gpu.adapter);
+      const { choices } = await tuneGraph(built.graph, gpu.device, { runs: 2, batch });
+      const bytes = tunedBundle(built.graph, choices, gpu.adapter);
       await load(
         "cnnc tuned",
         () => Model.create(bytes, gpu.device),
         cnncRun,
         (m) => m.dispose(),
+        cnncGpu,
       );
     }
 
@@ -237,12 +240,18 @@ async function compare(graph, batch) {
         times[k].push(performance.now() - t0);
       }
     }
-    const results = runners.map((r, k) => ({
-      runtime: r.runtime,
-      firstMs: r.firstMs,
-      error: r.error,
-      times: times[k],
-    }));
+    const results = [];
+    for (const [k, r] of runners.entries()) {
+      const gpuTimes = [];
+      for (let i = 0; r.gpuTime && i < 5; i++) gpuTimes.push(await r.gpuTime());
+      results.push({
+        runtime: r.runtime,
+        firstMs: r.firstMs,
+        error: r.error,
+        times: times[k],
+        gpuMs: gpuTimes.length ? median(gpuTimes) : undefined,
+      });
+    }
     // ORT-web last, alone in its process (timed after the round-robin above)
     const web = await ortWebInChild(onnx, x, input, out, batch);
     results.splice(results.length - 1, 0, {
@@ -331,7 +340,9 @@ process.exit(failures.length ? 1 : 0); // a network that did not run is a broken
 
 // --- kernel microbenchmarks --------------------------------------------------------------------
 async function peakGflops() {
-  // FMA-bound: each invocation runs 4 independent vec4 fma chains; nothing is read.
+  // FMA-bound: each invocation runs 4 independent vec4 fma chains; nothing is read. The grid
+  // grows until one dispatch takes 20 ms, so a GPU's launch and readback latency (and a big
+  // GPU's idle cores) do not pass for its arithmetic rate.
   const iters = 4096;
   const wgsl = `@group(0) @binding(0) var<storage, read_write> out: array<vec4f>;
 @compute @workgroup_size(64)
@@ -342,33 +353,43 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   for (var i = 0u; i < ${iters}u; i++) {
     a = fma(a, m, k); b = fma(b, m, k); c = fma(c, m, k); d = fma(d, m, k);
   }
-  out[id.x] = a + b + c + d;
+  let r = a + b + c + d;
+  if (all(r == vec4f(-1.0))) { out[0] = r; } // never true; keeps the chains live
 }`;
   const device = gpu.device;
-  const groups = 256;
-  const buffer = device.createBuffer({ size: groups * 64 * 16, usage: GPUBufferUsage.STORAGE });
   const pipeline = await device.createComputePipelineAsync({
     layout: "auto",
     compute: { module: device.createShaderModule({ code: wgsl }), entryPoint: "main" },
   });
-  const bind = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [{ binding: 0, resource: { buffer } }],
-  });
-  const once = async () => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bind);
-    pass.dispatchWorkgroups(groups);
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
+  const measure = async (groupsX, groupsY) => {
+    const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    const bind = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer } }],
+    });
+    const once = async () => {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bind);
+      pass.dispatchWorkgroups(groupsX, groupsY);
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+    };
+    const ms = median(await time(once));
+    buffer.destroy();
+    return { ms, gflops: (groupsX * groupsY * 64 * iters * 4 * 4 * 2) / (ms / 1000) / 1e9 };
   };
-  const times = await time(once);
-  buffer.destroy();
-  const flops = groups * 64 * iters * 4 * 4 * 2;
-  return flops / (median(times) / 1000) / 1e9;
+  let groupsX = 256;
+  let groupsY = 1;
+  let m = await measure(groupsX, groupsY);
+  while (m.ms < 20 && groupsY < 256) {
+    if (groupsX < 4096) groupsX *= 4;
+    else groupsY *= 4;
+    m = await measure(groupsX, groupsY);
+  }
+  return m.gflops;
 }
 
 async function kernels() {
@@ -381,23 +402,33 @@ async function kernels() {
   ];
   const rows = [];
   for (const [i, [name, shape, body]] of cases.entries()) {
-    // (a name of its own: the tuned kernels are remembered by network name)
     const text = `network Kernel${i} {\n  input x: ${shape}\n  ${body}\n  output last\n}\n`;
     const r = compileFrontend("k.cnn", memoryHost({ "k.cnn": text }));
     const { results, macs } = await compare(r.graph, 1);
     for (const res of results) {
       const gflops = (2 * macs) / (median(res.times) / 1000) / 1e9;
+      const gpuGflops = res.gpuMs && (2 * macs) / (res.gpuMs / 1000) / 1e9;
       rows.push([
         res.runtime === "cnnc" ? name : "",
         res.runtime,
         median(res.times).toFixed(2),
         gflops.toFixed(2),
         res.runtime.includes("CPU") ? "-" : `${((gflops / peak) * 100).toFixed(1)}%`,
+        res.gpuMs ? res.gpuMs.toPrecision(3) : "-",
+        res.gpuMs ? `${((gpuGflops / peak) * 100).toFixed(1)}%` : "-",
       ]);
     }
   }
   console.log(
     `\nKernels (batch 1, readback included), adapter FMA peak measured at ${peak.toFixed(1)} GFLOP/s\n`,
   );
-  table(["kernel", "runtime", "median ms", "GFLOP/s", "% of peak"], rows);
+  table(
+    ["kernel", "runtime", "median ms", "GFLOP/s", "% of peak", "GPU ms", "GPU % of peak"],
+    rows,
+  );
+  console.log(
+    "\nGPU ms: the GPU work alone (cnnc's Model.measure: the dispatches repeated in one\n" +
+      "submission, no upload or readback); peers offer no such measure. On a GPU the round trip\n" +
+      "is mostly latency; on a CPU adapter the two agree.",
+  );
 }

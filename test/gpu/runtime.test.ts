@@ -6,7 +6,7 @@ import { planGraph } from "../../compiler/codegen/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { BundleError, loadModel, Model, RuntimeError } from "../../runtime/index.js";
 import { lowerFile } from "../support/compile.js";
-import { gpu } from "./support.js";
+import { adapterChoice, adapterWords, gpu } from "./support.js";
 
 const graph = lowerFile("examples/lenet5.cnn");
 const bytes = writeBundle(planGraph(graph), initWeights(graph, 1));
@@ -18,8 +18,8 @@ describe("runtime API", () => {
     const { tmpdir } = await import("node:os");
     const path = join(mkdtempSync(join(tmpdir(), "cnnc-rt-")), "l.cnnb");
     writeFileSync(path, bytes);
-    const model = await loadModel(path, { adapter: process.env.CNNC_ADAPTER as "llvmpipe" });
-    expect(model.adapterName).toMatch(/llvmpipe|SwiftShader/);
+    const model = await loadModel(path, { adapter: adapterChoice });
+    expect(model.adapterName).toMatch(adapterWords);
     expect(model.info).toMatchObject({
       network: "LeNet5",
       inputs: [{ name: "x", shape: [1, 32, 32] }],
@@ -50,6 +50,23 @@ describe("runtime API", () => {
     );
   });
 
+  it("measures GPU time without disturbing the next run", async () => {
+    const { device } = await gpu();
+    const model = await Model.create(bytes, device);
+    const x = Float32Array.from({ length: 2048 }, (_, i) => Math.sin(i));
+    const before = await model.run({ x }, { batch: 2 });
+    const once = await model.measure({ batch: 2 });
+    const many = await model.measure({ batch: 2, repeats: 20 });
+    for (const t of [once, many]) expect(t).toBeGreaterThan(0);
+    expect(Number.isFinite(many)).toBe(true);
+    expect(await model.run({ x }, { batch: 2 })).toEqual(before);
+    await expect(model.measure({ repeats: 0 })).rejects.toThrow(
+      "repeats must be a positive integer, got 0",
+    );
+    model.dispose();
+    await expect(model.measure()).rejects.toThrow("the model was disposed");
+  });
+
   it("refuses a corrupt bundle before touching the device", async () => {
     const { device } = await gpu();
     const broken = bytes.slice(0, bytes.length - 100);
@@ -59,7 +76,7 @@ describe("runtime API", () => {
   it("a lost device makes run() reject with a clear RuntimeError, and says why", async () => {
     // A device of its own: destroying the shared one would end the other tests.
     const { nodeDevice } = await import("../../runtime/node-device.js");
-    const own = await nodeDevice(process.env.CNNC_ADAPTER as "llvmpipe");
+    const own = await nodeDevice(adapterChoice);
     const model = await Model.create(bytes, own.device, own);
     const x = new Float32Array(1024).fill(0.25);
     await model.run({ x });
