@@ -27,9 +27,14 @@ describe("default kernel choice", () => {
   it("Winograd for 3x3 stride-1 convs with channels and tiles enough, the GEMM otherwise", () => {
     expect(chosen("layer1.1.basic_1.branch_1.conv_1")).toBe("winograd 64x64x16/16x16"); // 64 ch, 56x56
     expect(chosen("layer3.basic_1.branch_1.conv_2")).toBe("winograd 64x64x16/16x16"); // 256 ch, 14x14
-    expect(chosen("layer4.basic_1.branch_1.conv_2")).toBe("gemm 64x64x16/16x16"); // 7x7: 16 tiles
+    expect(chosen("layer4.basic_1.branch_1.conv_2")).toBe("winograd 64x64x16/16x16"); // 7x7: 16 tiles
     expect(chosen("layer2.down_1.branch_1.conv_1")).toBe("gemm 64x64x16/16x16"); // stride 2
     expect(chosen("conv1")).toBe("gemm 64x64x16/16x16"); // 7x7 window
+    const small = lowerText(
+      "network S {\n  input x: [64, 6, 6]\n  conv(64, 3, pad=1)\n  output last\n}\n",
+    );
+    const conv = small.nodes[0]!;
+    expect(choiceName(defaultChoice(conv, [64, 6, 6]))).toBe("gemm 64x64x16/16x16"); // 9 tiles
   });
   it("the GEMV for dense layers; the GEMM among a dense layer's candidates from batch 8", () => {
     expect(chosen("fc")).toBe("gemv 64t/4r/1b");
