@@ -36,6 +36,27 @@ describe("default kernel choice", () => {
     const conv = small.nodes[0]!;
     expect(choiceName(defaultChoice(conv, [64, 6, 6]))).toBe("gemm 64x64x16/16x16"); // 9 tiles
   });
+  it("split-K among the candidates of long-K convs over small maps, never the default", () => {
+    const names = (name: string) => {
+      const node = resnet.nodes.find((n) => n.name === name)!;
+      return candidates(node, shapes.get(node.inputs[0]!)).map(choiceName);
+    };
+    // 256 -> 512 channels, 3x3, stride 2, 7x7 output: K = 2304
+    const small = names("layer4.down_1.branch_1.conv_1");
+    expect(small.filter((c) => c.includes("split-k"))).toEqual([
+      "gemm 64x64x16/16x16 split-k 2",
+      "gemm 64x64x16/16x16 split-k 4",
+      "gemm 64x64x16/16x16 split-k 8",
+      "gemm 64x32x16/8x16 split-k 2",
+      "gemm 64x32x16/8x16 split-k 4",
+      "gemm 64x32x16/8x16 split-k 8",
+    ]);
+    expect(small[0]).not.toContain("split-k");
+    expect(names("layer1.1.basic_1.branch_1.conv_1").some((c) => c.includes("split-k"))).toBe(
+      false,
+    ); // 56x56
+    expect(names("conv1").some((c) => c.includes("split-k"))).toBe(false); // K = 147
+  });
   it("the GEMV for dense layers; the GEMM among a dense layer's candidates from batch 8", () => {
     expect(chosen("fc")).toBe("gemv 64t/4r/1b");
     const fc = resnet.nodes.find((n) => n.name === "fc")!;

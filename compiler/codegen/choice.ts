@@ -11,6 +11,8 @@ import { depthwiseRun, depthwiseRuns } from "./direct.js";
 
 export type KernelChoice =
   | { readonly kernel: "gemm"; readonly tiles: GemmTiles }
+  /** The GEMM with its K loop split `parts` ways across workgroups, then a reduction. */
+  | { readonly kernel: "splitk"; readonly tiles: GemmTiles; readonly parts: number }
   | { readonly kernel: "winograd"; readonly tiles: GemmTiles }
   | { readonly kernel: "gemv"; readonly shape: GemvShape }
   /** The row-blocked depthwise kernel, `run` neighbouring outputs of a row per thread. */
@@ -23,6 +25,8 @@ export function choiceName(c: KernelChoice): string {
       return `gemv ${gemvName(c.shape)}`;
     case "depthwise":
       return `depthwise ${c.run}px`;
+    case "splitk":
+      return `gemm ${tilesName(c.tiles)} split-k ${c.parts}`;
     default:
       return `${c.kernel} ${tilesName(c.tiles)}`;
   }
@@ -80,6 +84,26 @@ export function defaultChoice(node: Node, input: Shape | undefined): KernelChoic
   return { kernel: "gemm", tiles: defaultTiles };
 }
 
+/**
+ * Split-K is a candidate for GEMM convs with a long K (>= `splitKMinK`) over small maps (at most
+ * `splitKMaxPixels` output pixels an item): there a 64x64 output tile per workgroup leaves most
+ * of a large GPU idle (ResNet-18's stride-2 convs fill 8 to 26 workgroups at batch 1 while an
+ * H100 has 132 cores).
+ */
+export function splitKApplies(node: Node, input: Shape | undefined): boolean {
+  if (node.op !== "conv2d" || !gemmConv(node)) return false;
+  const k = (input?.[0] ?? 0) * node.attrs.k[0] * node.attrs.k[1];
+  return k >= splitKMinK && (node.shape[1] ?? 1) * (node.shape[2] ?? 1) <= splitKMaxPixels;
+}
+export const splitKMinK = 512;
+export const splitKMaxPixels = 28 * 28;
+export const splitKParts: readonly number[] = [2, 4, 8];
+/** The default tiles and the narrow ones that won most of an H100's small-map GEMMs. */
+export const splitKTiles: readonly GemmTiles[] = [
+  defaultTiles,
+  { tm: 64, tn: 32, tk: 16, wgx: 8, wgy: 16 },
+];
+
 export const winogradMinChannels = 32;
 export const winogradMinTiles = 16;
 export const gemmMinBatch = 8;
@@ -99,6 +123,11 @@ export function candidates(node: Node, input: Shape | undefined, batch = 1): Ker
   if (gemv) all.push(...gemvCandidates.map((shape) => ({ kernel: "gemv" as const, shape })));
   if (winogradApplies(node)) {
     all.push(...tileCandidates.map((tiles) => ({ kernel: "winograd" as const, tiles })));
+  }
+  if (splitKApplies(node, input)) {
+    for (const tiles of splitKTiles) {
+      for (const parts of splitKParts) all.push({ kernel: "splitk", tiles, parts });
+    }
   }
   const first = choiceName(defaultChoice(node, input));
   return [

@@ -9,14 +9,19 @@
 // registers (64x64x16 over 16x16 threads, 4x4 each, unless tuned: GemmTiles). The epilogue adds the bias and a residual, and applies an activation.
 // Loads are vec4 where the layout allows, one per thread per tile: the weight tile when K is a
 // multiple of 4 (four consecutive k of one output channel), and the input tile of a stride-1,
-// unpadded 1x1 conv over maps of a multiple of 4 pixels (four consecutive pixels of a channel). Dense layers are the same
-// GEMM with a 1x1 window over a 1x1 map (m = batch, k = inputs).
+// unpadded 1x1 conv over maps of a multiple of 4 pixels (four consecutive pixels of a channel).
+// Dense layers are the same GEMM with a 1x1 window over a 1x1 map (m = batch, k = inputs).
+// Split-K (GemmConv.splitK) cuts the K loop across workgroups for small maps with long K; a
+// reduction dispatch (splitKReduceKernel) then sums the partials and runs the epilogue.
 import type { Kernel } from "./plan-types.js";
 import {
   activationDecls,
   activationWgsl,
   buildShader,
   convConsts,
+  epilogueBindings,
+  flatGroup,
+  flatIndex,
   readAccess,
   type Activation,
   type BufferRef,
@@ -44,6 +49,13 @@ export interface GemmConv extends ConvWindow {
    * residual, activation or slice then: the caller's epilogue applies them.
    */
   readonly batched?: number;
+  /**
+   * Split-K: the K loop cut into this many ranges along the grid's z, each workgroup writing
+   * its partial sums to `output` laid out [batch, parts, F, HO * WO]; splitKReduceKernel adds
+   * them up and applies the epilogue. For GEMMs with few output tiles and a long K (small maps,
+   * many input channels), which would otherwise leave most of a GPU's cores idle.
+   */
+  readonly splitK?: number;
 }
 
 /**
@@ -148,13 +160,16 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
   const [f, ho, wo] = g.outShape;
   const [n0, n1] = g.channels ?? [0, f];
   const Z = g.batched ?? 1;
-  if (Z > 1 && (g.bias || g.residual || g.act || g.slice || g.channels)) {
-    throw new Error("internal: a batched GEMM has no epilogue");
+  const S = g.splitK ?? 1;
+  if ((Z > 1 || S > 1) && (g.bias || g.residual || g.act || g.slice || g.channels)) {
+    throw new Error("internal: a batched or split-K GEMM has no epilogue");
   }
+  if (Z > 1 && S > 1) throw new Error("internal: a GEMM is batched or split, not both");
   const consts = {
     ...convConsts(g),
     ...(Z > 1 ? { XC: Z * c, YC: Z * f } : {}),
     K: c * g.k[0] * g.k[1],
+    ...(S > 1 ? { S, KS: splitRange(c * g.k[0] * g.k[1], S, T.tk) } : {}),
     N0: n0,
     ...(g.slice ? { OC: g.slice.channels, OOFF: g.slice.offset } : {}),
     NC: n1 - n0,
@@ -193,17 +208,17 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
       `var<workgroup> tileA: array<array<f32, ${T.tk}>, ${T.tm}>;`,
       `var<workgroup> tileB: array<array<f32, ${T.tn}>, ${T.tk}>;`,
       // which of the batched GEMMs this workgroup computes
-      ...(Z > 1 ? ["var<private> zi: u32;"] : []),
+      ...(Z > 1 || S > 1 ? ["var<private> zi: u32;"] : []),
       ...(vecA ? [] : [loadAFunction(Z > 1)]),
       ...activationDecls(g.act),
     ],
     workgroupSize: [T.wgx, T.wgy, 1],
-    body: `${Z > 1 ? "zi = wid.z;\n" : ""}let rows = params.batch * HO * WO;
+    body: `${Z > 1 || S > 1 ? "zi = wid.z;\n" : ""}let rows = params.batch * HO * WO;
 let row0 = wid.y * ${T.tm}u;
 let col0 = wid.x * ${T.tn}u;
 let t = lid.y * ${T.wgx}u + lid.x;
 var acc: array<array<f32, ${rn}>, ${rm}>;
-for (var k0 = 0u; k0 < K; k0 += ${T.tk}u) {
+${S > 1 ? "let kEnd = min(K, (wid.z + 1u) * KS); // (wid, not zi: barriers need uniform bounds)\nfor (var k0 = wid.z * KS; k0 < kEnd; k0 += " : "for (var k0 = 0u; k0 < K; k0 += "}${T.tk}u) {
 ${vecA ? loadAVec4(T, Z > 1) : loadAScalar(T, threads)}
 ${vecB ? loadBVec4(T, Z > 1) : loadBScalar(T, threads, Z > 1)}
   workgroupBarrier();
@@ -231,7 +246,7 @@ ${
     ? `    let r = (b * F + N0 + n) * HO * WO + p;
     let o = (b * OC + OOFF + N0 + n) * HO * WO + p;
     let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[r]" : ""};`
-    : `    let o = (b * ${Z > 1 ? "YC + zi * F" : "F"} + N0 + n) * HO * WO + p;
+    : `    let o = (b * ${Z > 1 ? "YC + zi * F" : S > 1 ? "S * F + zi * F" : "F"} + N0 + n) * HO * WO + p;
     let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[o]" : ""};`
 }
     y[o] = ${activationWgsl(g.act, "v")};
@@ -245,7 +260,50 @@ ${
       kind: "tiles",
       x: { perBatch: 0, fixed: n1 - n0, div: T.tn },
       y: { perBatch: ho * wo, fixed: 0, div: T.tm },
-      z: { perBatch: 0, fixed: Z, div: 1 },
+      z: { perBatch: 0, fixed: Z * S, div: 1 },
     },
   };
+}
+
+/** Each split's share of K: a whole number of tk-steps, so no tile straddles two splits. */
+function splitRange(k: number, parts: number, tk: number): number {
+  return Math.ceil(k / parts / tk) * tk;
+}
+
+/**
+ * The second half of a split-K GEMM conv: y = act(sum of the partial sums + bias + residual),
+ * one thread per output element, the partials laid out [batch, parts, F, HO * WO].
+ */
+export function splitKReduceKernel(r: {
+  readonly input: string;
+  readonly output: string;
+  readonly parts: number;
+  readonly outShape: readonly [number, number, number];
+  readonly bias?: string;
+  readonly residual?: string;
+  readonly act?: Activation;
+  readonly slice?: OutputSlice;
+}): Kernel {
+  const [f, ho, wo] = r.outShape;
+  const { wgsl, bindings } = buildShader({
+    bindings: epilogueBindings("part", r),
+    consts: {
+      F: f,
+      P: ho * wo,
+      S: r.parts,
+      ...(r.slice ? { OC: r.slice.channels, OOFF: r.slice.offset } : {}),
+    },
+    decls: activationDecls(r.act),
+    workgroupSize: [flatGroup, 1, 1],
+    body: `${flatIndex}
+if (i >= params.batch * F * P) { return; }
+let p = i % P;
+let n = (i / P) % F;
+let b = i / (F * P);
+var v = 0.0;
+for (var z = 0u; z < S; z++) { v += part[((b * S + z) * F + n) * P + p]; }
+v = v${r.bias ? " + bias[n]" : ""}${r.residual ? " + res[i]" : ""};
+y[${r.slice ? "(b * OC + OOFF + n) * P + p" : "i"}] = ${activationWgsl(r.act, "v")};`,
+  });
+  return { wgsl, bindings, grid: { kind: "flat", perBatch: f * ho * wo, groupSize: flatGroup } };
 }

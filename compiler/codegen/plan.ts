@@ -12,7 +12,7 @@ import {
 import { inPlaceOperands } from "../analysis/memory.js";
 import { nodeActivation } from "../ir/ops.js";
 import { candidates, choiceName, defaultChoice, tunable, type KernelChoice } from "./choice.js";
-import { defaultTiles, gemmConvKernel } from "./gemm.js";
+import { defaultTiles, gemmConvKernel, splitKReduceKernel } from "./gemm.js";
 import { gemvKernel } from "./gemv.js";
 import { winogradInputKernel, winogradOutputKernel, winogradTiles } from "./winograd.js";
 import {
@@ -322,6 +322,25 @@ function lowerNode(
         };
         if (choice?.kernel === "gemm") {
           e.emit(gemmConvKernel({ ...conv, pad: [a.p[0], a.p[1]] }, choice.tiles));
+        } else if (choice?.kernel === "splitk") {
+          // partial sums of each K range, then their sum with the epilogue
+          const parts = choice.parts;
+          const partial = e.temp("split-k", parts * perBatch);
+          const { input, weight, inShape, outShape, k, s, d } = conv;
+          const pad = [a.p[0], a.p[1]] as const;
+          const gemm = { input, output: partial, weight, inShape, outShape, k, s, d, pad };
+          e.emit(gemmConvKernel({ ...gemm, splitK: parts }, choice.tiles));
+          e.emit(
+            splitKReduceKernel({
+              input: partial,
+              output: y,
+              parts,
+              outShape,
+              ...bias,
+              ...epilogue,
+              ...slice,
+            }),
+          );
         } else {
           // Depthwise (one input channel per group) with zero padding: the row-blocked kernel,
           // its outputs per thread chosen (kernelChoice); other grouped convs: the direct one.

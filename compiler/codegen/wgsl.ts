@@ -16,6 +16,32 @@ export function readAccess(binding: BufferRef): Access {
 
 export type BufferRef = { readonly value: string } | { readonly weight: string };
 
+/**
+ * The bindings of a kernel that reads one value and writes another through a conv's epilogue:
+ * the input as `name`, then `bias`, `res` (a residual) and `y`, as the epilogue code names them.
+ */
+export function epilogueBindings(
+  name: string,
+  e: {
+    readonly input: string;
+    readonly output: string;
+    readonly bias?: string;
+    readonly residual?: string;
+  },
+): ShaderBinding[] {
+  const read = (n: string, value: string): ShaderBinding => ({
+    name: n,
+    access: readAccess({ value }),
+    bind: { value },
+  });
+  return [
+    read(name, e.input),
+    ...(e.bias ? [{ name: "bias", access: "read" as const, bind: { weight: e.bias } }] : []),
+    ...(e.residual ? [read("res", e.residual)] : []),
+    { name: "y", access: "read_write", bind: { value: e.output } },
+  ];
+}
+
 export interface ShaderBinding {
   readonly name: string;
   readonly access: Access;

@@ -17,6 +17,7 @@ import {
   activationDecls,
   activationWgsl,
   buildShader,
+  epilogueBindings,
   flatGroup,
   flatIndex,
   readAccess,
@@ -126,21 +127,11 @@ export function winogradOutputKernel(
   const [f, ho, wo] = t.outShape;
   const tw = Math.ceil(wo / 2);
   const p = winogradTiles(t.outShape);
-  const read = (name: string, value: string) => ({
-    name,
-    access: readAccess({ value }),
-    bind: { value },
-  });
   const out = t.slice
     ? "((b * OC + OOFF + fo) * HO + oy) * WO + ox"
     : "((b * F + fo) * HO + oy) * WO + ox";
   const { wgsl, bindings } = buildShader({
-    bindings: [
-      read("m", t.input),
-      ...(t.bias ? [{ name: "bias", access: "read" as const, bind: { weight: t.bias } }] : []),
-      ...(t.residual ? [read("res", t.residual)] : []),
-      { name: "y", access: "read_write", bind: { value: t.output } },
-    ],
+    bindings: epilogueBindings("m", t),
     consts: {
       PER: f * p,
       F: f,

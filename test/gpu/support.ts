@@ -4,7 +4,13 @@ import { expect } from "vitest";
 import { writeBundle } from "../../compiler/bundle/index.js";
 import { planGraph, tunable, type KernelChoice } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
-import { printIr, valueShapes, type Graph, type Node } from "../../compiler/ir/index.js";
+import {
+  printIr,
+  valueShapes,
+  type Graph,
+  type Node,
+  type Shape,
+} from "../../compiler/ir/index.js";
 import { initWeights, random } from "../../compiler/weights/index.js";
 import { runPasses, type Pass } from "../../compiler/passes/index.js";
 import { Model } from "../../runtime/index.js";
@@ -57,7 +63,7 @@ export interface ParityOptions {
    * The kernel of each layer with a choice (`cnnc tune`'s candidates); absent, or undefined
    * for a layer: the default.
    */
-  readonly choose?: (node: Node) => KernelChoice | undefined;
+  readonly choose?: (node: Node, input: Shape | undefined) => KernelChoice | undefined;
   /** Weights to use instead of generated ones (e.g. kernels of planted low rank). */
   readonly weights?: Map<string, Float32Array>;
 }
@@ -79,7 +85,7 @@ export async function expectParity(
   const choices = new Map<string, KernelChoice>();
   const shapes = valueShapes(compiled);
   for (const n of compiled.nodes.filter((n) => tunable(n, shapes.get(n.inputs[0]!)))) {
-    const c = options.choose?.(n);
+    const c = options.choose?.(n, shapes.get(n.inputs[0]!));
     if (c) choices.set(n.name, c);
   }
   const plan = planGraph(compiled, {

@@ -7,6 +7,9 @@
 import { describe, expect, it } from "vitest";
 import {
   depthwiseRuns,
+  splitKApplies,
+  splitKParts,
+  splitKTiles,
   gemvCandidates,
   gemvName,
   tileCandidates,
@@ -49,6 +52,19 @@ const winogradNet = `network W {
   output b, c, last
 }`;
 
+// Split-K applies to convs with K >= 512 over small maps: strided and asymmetric padding, a
+// residual, a bias-free conv, activations, and two convs writing one concat's channel slices.
+const splitKNet = `network K {
+  input x: [64, 9, 7]
+  let a = conv(64, 3, stride=2, pad=[0, 1, 2, 1]) -> relu
+  conv(64, 3, pad=1, bias=false)
+  let b = add(a, last) -> relu
+  let c = conv(64, 3, pad=same) -> sigmoid
+  let d = conv(5, 3, pad=same) -> leaky_relu(0.1)
+  concat(c, d)
+  output b, last
+}`;
+
 describe("GEMM tile configurations", () => {
   for (const tiles of tileCandidates) {
     it(`${tilesName(tiles)} agrees with the reference, batch 3`, async () => {
@@ -58,6 +74,26 @@ describe("GEMM tile configurations", () => {
         choose: () => ({ kernel: "gemm", tiles }),
       });
     });
+  }
+});
+
+describe("split-K GEMM", () => {
+  for (const parts of splitKParts) {
+    for (const tiles of splitKTiles) {
+      it(`${parts} parts with ${tilesName(tiles)} tiles agree with the reference, batch 3`, async () => {
+        const seen: string[] = [];
+        await expectParity(splitKNet, {
+          passes: pipelines.O2,
+          batch: 3,
+          choose: (n, input) => {
+            if (!splitKApplies(n, input)) return undefined;
+            seen.push(n.name);
+            return { kernel: "splitk", tiles, parts };
+          },
+        });
+        expect(seen.length).toBe(4);
+      });
+    }
   }
 });
 
