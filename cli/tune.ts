@@ -55,9 +55,9 @@ async function measure(
   );
   const out = (await model.run(inputs, { batch })).y!;
   let repeats = 1;
-  let once = await model.measure({ batch, repeats }); // also the warm-up
+  let once = await model.measure({ batch }); // also the warm-up
   while (once * repeats < 2 && repeats < 4096) {
-    repeats = Math.min(4096, repeats * Math.max(2, Math.ceil(2 / Math.max(once * repeats, 0.01))));
+    repeats *= 4;
     once = await model.measure({ batch, repeats });
   }
   const times: number[] = [];

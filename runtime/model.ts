@@ -6,6 +6,13 @@ import { parseBundle, type Grid, type Manifest } from "./format.js";
 
 export class RuntimeError extends Error {}
 
+function batchOf(options: RunOptions): number {
+  const batch = options.batch ?? 1;
+  if (!Number.isSafeInteger(batch) || batch < 1)
+    throw new RuntimeError(`batch must be a positive integer, got ${batch}`);
+  return batch;
+}
+
 export interface RunOptions {
   /** Batch size; inputs hold `batch` samples, NCHW. Defaults to 1. */
   readonly batch?: number;
@@ -221,9 +228,7 @@ export class Model {
   ): Promise<Record<string, Float32Array>> {
     if (this.disposed) throw new RuntimeError("the model was disposed");
     if (this.lost) throw new RuntimeError(this.lost);
-    const batch = options.batch ?? 1;
-    if (!Number.isSafeInteger(batch) || batch < 1)
-      throw new RuntimeError(`batch must be a positive integer, got ${batch}`);
+    const batch = batchOf(options);
     for (const name of Object.keys(inputs)) {
       if (!this.manifest.inputs.some((i) => i.name === name)) {
         throw new RuntimeError(
@@ -280,7 +285,7 @@ export class Model {
   async measure(options: RunOptions & { readonly repeats?: number } = {}): Promise<number> {
     if (this.disposed) throw new RuntimeError("the model was disposed");
     if (this.lost) throw new RuntimeError(this.lost);
-    const batch = options.batch ?? 1;
+    const batch = batchOf(options);
     const repeats = options.repeats ?? 1;
     if (!Number.isSafeInteger(repeats) || repeats < 1)
       throw new RuntimeError(`repeats must be a positive integer, got ${repeats}`);

@@ -60,6 +60,9 @@ describe("runtime API", () => {
     for (const t of [once, many]) expect(t).toBeGreaterThan(0);
     expect(Number.isFinite(many)).toBe(true);
     expect(await model.run({ x }, { batch: 2 })).toEqual(before);
+    await expect(model.measure({ batch: 1.5 })).rejects.toThrow(
+      "batch must be a positive integer, got 1.5",
+    );
     await expect(model.measure({ repeats: 0 })).rejects.toThrow(
       "repeats must be a positive integer, got 0",
     );
