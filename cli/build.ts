@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeBundle } from "../compiler/bundle/index.js";
-import { CodegenError, planGraph, type Plan } from "../compiler/codegen/index.js";
+import { CodegenError, planGraph, type Layout, type Plan } from "../compiler/codegen/index.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
 import {
   bindWeights,
@@ -23,6 +23,8 @@ export interface BuildOptions {
   readonly planMemory?: boolean;
   /** Convs write straight into their concat's slice (-O2). */
   readonly eliminateConcat?: boolean;
+  /** Store every activation that may be either layout in this one (CodegenOptions.layout). */
+  readonly layout?: Layout;
 }
 
 export interface Built {
@@ -73,6 +75,7 @@ export function buildGraph(
       ...(options.maxBinding ? { maxBindingBytes: options.maxBinding } : {}),
       planMemory: options.planMemory ?? true,
       eliminateConcat: options.eliminateConcat ?? true,
+      ...(options.layout ? { layout: options.layout } : {}),
     });
   } catch (e) {
     if (e instanceof CodegenError) throw new UserError(e.message);

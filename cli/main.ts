@@ -7,6 +7,7 @@ import { compareOptimized } from "./compare.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
 import { buildGraph, emitParts, loadWeights } from "./build.js";
+import type { Layout } from "../compiler/codegen/index.js";
 import { ExportError, exportOnnx, exportOpset, printCnn } from "../compiler/onnx/index.js";
 import { writeSafetensors } from "../compiler/weights/index.js";
 import { graphSvg } from "../compiler/viz/index.js";
@@ -37,6 +38,7 @@ interface BuildCliOptions extends OptimizeOptions {
   readonly seed: string;
   readonly emitDir?: string;
   readonly maxBinding?: string;
+  readonly layout?: Layout;
   readonly network?: string;
 }
 
@@ -142,6 +144,12 @@ function program(io: Io): Command {
         "also write the IR, the plan, each kernel and the weights as files",
       )
       .option("--max-binding <bytes>", "largest storage binding of the target (default 134217728)")
+      .addOption(
+        new Option(
+          "--layout <layout>",
+          "store every activation that may be either layout in this one (default: each as its readers' kernels ask; cnnc tune measures them)",
+        ).choices(["nchw", "nhwc"]),
+      )
       .option(...networkOption),
     "2",
   ).action((file: string, opts: BuildCliOptions) => {
@@ -155,6 +163,7 @@ function program(io: Io): Command {
         ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
         planMemory: plansMemory(opts),
         eliminateConcat: eliminatesConcat(opts),
+        ...(opts.layout ? { layout: opts.layout } : {}),
       },
       (g) => optimize(io, g, opts, (line) => reports.push(line)),
     );
@@ -162,8 +171,9 @@ function program(io: Io): Command {
     writeFileSync(out, built.bytes);
     if (opts.emitDir) emitParts(opts.emitDir, built);
     const p = built.plan;
+    const nhwc = p.values.filter((v) => v.layout === "nhwc" && !v.alias).length;
     io.out(
-      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item\n`,
+      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item${nhwc ? `, ${nhwc} of ${p.values.length} values NHWC` : ""}\n`,
     );
     for (const line of reports) io.out(`  ${line}\n`);
   });
@@ -248,7 +258,7 @@ function program(io: Io): Command {
     cnnc
       .command("tune")
       .description(
-        "measure each layer's candidate kernels (GEMM tiles, Winograd, depthwise runs, GEMV) on this adapter; write a bundle built with the fastest",
+        "measure each layer's candidate kernels (GEMM tiles, Winograd, split-K, depthwise runs, GEMV; each conv reading NCHW and NHWC) on this adapter; write a bundle built with the fastest",
       )
       .argument("<file>", "the .cnn file, or an .onnx model")
       .option("-o, --output <file>", "the bundle to write (default: <network>.tuned.cnnb)")
@@ -257,6 +267,12 @@ function program(io: Io): Command {
       .option("--runs <n>", "timed runs per candidate (median)", "3")
       .option("--batch <n>", "the batch size to measure at", "1")
       .option("--verbose", "print every candidate's time, not only the winner's")
+      .addOption(
+        new Option(
+          "--layout <layout>",
+          "give every conv that may read either layout a kernel reading this one (default: measure both)",
+        ).choices(["nchw", "nhwc"]),
+      )
       .addOption(
         new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
           "auto",

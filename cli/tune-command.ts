@@ -2,7 +2,7 @@
 // this machine's adapter, print what each layer gained, and write the tuned bundle.
 import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { choiceName } from "../compiler/codegen/index.js";
+import { choiceName, type Layout } from "../compiler/codegen/index.js";
 import { Model } from "../runtime/index.js";
 import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { buildGraph } from "./build.js";
@@ -18,6 +18,7 @@ export interface TuneCliOptions extends OptimizeOptions {
   readonly batch?: string;
   readonly verbose?: boolean;
   readonly adapter?: string;
+  readonly layout?: Layout;
   readonly network?: string;
 }
 
@@ -70,7 +71,12 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const built = buildGraph(graph, options, (g) => optimize(io, g, o));
   const gpu = await nodeDevice((o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as AdapterChoice);
   io.out(`tuning ${graph.name} on ${gpu.adapter} at batch ${batch}\n`);
-  const { choices, report } = await tuneGraph(built.graph, gpu.device, { runs, batch });
+  const { choices, report } = await tuneGraph(built.graph, gpu.device, {
+    runs,
+    batch,
+    eliminateConcat: options.eliminateConcat,
+    ...(o.layout ? { layout: o.layout } : {}),
+  });
   const width = Math.max(5, ...report.map((r) => r.shape.length));
   io.out(`GPU time per layer (no upload or readback), median of ${runs}\n`);
   io.out(`${"layer shape".padEnd(width)}  layers  default ms  best ms  kernel\n`);

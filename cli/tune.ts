@@ -6,12 +6,19 @@
 // that suit a GPU (many threads, small register blocks) and tiles that suit a CPU emulation of
 // one (few threads, large blocks) differ by 3x either way, and whether Winograd's transforms
 // pay depends on the adapter's memory: measuring is the only honest way to choose.
+// Layouts: a conv whose input may be stored NHWC (compiler/codegen/layout.ts) is measured
+// reading NCHW and reading NHWC; then each group of values that shares a layout takes the one
+// that its conv readers' best kernels sum to less time in, and each reader keeps its best
+// kernel for that layout.
 import {
   candidates,
   choiceName,
+  concatSlices,
+  layoutGroups,
   planGraph,
   tunable,
   type KernelChoice,
+  type Layout,
 } from "../compiler/codegen/index.js";
 import { writeBundle } from "../compiler/bundle/index.js";
 import { printIr, valueShapes, type Graph, type Node } from "../compiler/ir/index.js";
@@ -44,14 +51,16 @@ async function measure(
   graph: Graph,
   runs: number,
   batch: number,
+  layout: Layout,
 ): Promise<{ ms: number; out: Float32Array }> {
   const inputs = Object.fromEntries(
-    graph.inputs.map((i) => [
-      i.name,
-      Float32Array.from({ length: batch * i.shape.reduce((a, b) => a * b, 1) }, (_, k) =>
-        Math.sin(k),
-      ),
-    ]),
+    graph.inputs.map((i) => {
+      const data = Float32Array.from(
+        { length: batch * i.shape.reduce((a, b) => a * b, 1) },
+        (_, k) => Math.sin(k),
+      );
+      return [i.name, layout === "nhwc" && i.shape.length === 3 ? toNhwc(data, i.shape) : data];
+    }),
   );
   const out = (await model.run(inputs, { batch })).y!;
   let repeats = 1;
@@ -63,6 +72,19 @@ async function measure(
   const times: number[] = [];
   for (let i = 0; i < runs; i++) times.push(await model.measure({ batch, repeats }));
   return { ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!, out };
+}
+
+/** The same batch of [C, H, W] tensors in NHWC order. */
+function toNhwc(data: Float32Array, [c, h, w]: readonly number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  const per = c! * h! * w!;
+  for (let b = 0; b < data.length / per; b++) {
+    for (let ch = 0; ch < c!; ch++) {
+      for (let p = 0; p < h! * w!; p++)
+        out[b * per + p * c! + ch] = data[b * per + ch * h! * w! + p]!;
+    }
+  }
+  return out;
 }
 
 /** Largest difference relative to the reference's largest magnitude. */
@@ -80,6 +102,7 @@ export interface TunedLayer {
   readonly layers: readonly string[];
   readonly shape: string;
   readonly defaultMs: number;
+  /** The kernel chosen: the fastest in the layout its input was given. */
   readonly best: KernelChoice;
   readonly bestMs: number;
   /** Every candidate measured, fastest first. */
@@ -98,16 +121,35 @@ export async function tuneGraph(
     readonly batch?: number;
     /** Which of a layer's candidates to measure (all when absent); the default always is. */
     readonly filter?: (c: KernelChoice) => boolean;
+    /** As the tuned bundle will be built (default true): which values share a layout. */
+    readonly eliminateConcat?: boolean;
+    /**
+     * Give every conv whose input may take either layout a kernel reading this one (the
+     * default kernel is still measured, as the reference); absent: measure both and choose.
+     */
+    readonly layout?: Layout;
   } = {},
 ): Promise<{ choices: Map<string, KernelChoice>; report: TunedLayer[] }> {
   const shapes = valueShapes(graph);
+  const layouts = layoutGroups(
+    graph,
+    options.eliminateConcat === false ? new Map() : concatSlices(graph),
+  );
+  const nhwcReady = (n: Node): boolean =>
+    n.op === "conv2d" && layouts.free.has(layouts.groupOf.get(n.inputs[0]!)!);
   const groups = new Map<string, Node[]>();
   for (const n of graph.nodes.filter((n) => tunable(n, shapes.get(n.inputs[0]!)))) {
-    const key = JSON.stringify([n.op, n.inputs.map((v) => shapes.get(v)), n.attrs, n.shape]);
+    const key = JSON.stringify([
+      n.op,
+      n.inputs.map((v) => shapes.get(v)),
+      n.attrs,
+      n.shape,
+      nhwcReady(n),
+    ]);
     groups.set(key, [...(groups.get(key) ?? []), n]);
   }
-  const chosen = new Map<string, KernelChoice>();
-  const report: TunedLayer[] = [];
+  const batch = options.batch ?? 1;
+  const measured: Measured[] = [];
   for (const nodes of groups.values()) {
     const first = nodes[0]!;
     const single = alone(graph, first);
@@ -115,16 +157,25 @@ export async function tuneGraph(
     const rejected: string[] = [];
     let reference: Float32Array | undefined;
     // The default first: its output is what every other candidate must reproduce.
-    const batch = options.batch ?? 1;
-    const [byDefault, ...others] = candidates(first, shapes.get(first.inputs[0]!), batch);
-    for (const candidate of [byDefault!, ...others.filter(options.filter ?? (() => true))]) {
+    const [byDefault, ...others] = candidates(
+      first,
+      shapes.get(first.inputs[0]!),
+      batch,
+      nhwcReady(first),
+    );
+    const wanted = (c: KernelChoice): boolean =>
+      (options.filter?.(c) ?? true) &&
+      (!options.layout || !nhwcReady(first) || readsIn(c) === options.layout);
+    for (const candidate of [byDefault!, ...others.filter(wanted)]) {
+      const layout = readsIn(candidate);
       const plan = planGraph(single, {
         planMemory: true,
         choices: new Map([[first.name, candidate]]),
+        inputLayout: layout,
       });
       const model = await Model.create(writeBundle(plan, graph.constants), device);
       try {
-        const { ms, out } = await measure(model, single, options.runs ?? 3, batch);
+        const { ms, out } = await measure(model, single, options.runs ?? 3, batch, layout);
         reference ??= out;
         // A driver may miscompile a configuration (seen on emulated adapters): never keep one
         // whose result differs from the default kernel's.
@@ -134,23 +185,88 @@ export async function tuneGraph(
         model.dispose();
       }
     }
-    const [best, bestMs] = timings.reduce((a, b) => (b[1] < a[1] ? b : a));
-    const defaultMs = timings.find(([c]) => c === byDefault)?.[1] ?? bestMs;
-    for (const n of nodes) chosen.set(n.name, best);
-    report.push({
-      layers: nodes.map((x) => x.name),
-      shape: `${first.op} ${first.inputs.map((v) => `[${shapes.get(v)!.join(",")}]`).join(" ")} -> [${first.shape.join(",")}]`,
-      defaultMs,
-      best,
-      bestMs,
-      timings: timings
-        .map(([c, ms]) => ({ kernel: choiceName(c), ms }))
-        .sort((a, b) => a.ms - b.ms),
-      rejected,
-    });
+    measured.push({ nodes, byDefault: byDefault!, timings, rejected });
+  }
+
+  const nhwcGroups =
+    options.layout === undefined
+      ? groupsFasterNhwc(measured, layouts.groupOf)
+      : new Set(
+          options.layout === "nhwc"
+            ? measured.flatMap((m) => m.nodes).map((n) => layouts.groupOf.get(n.inputs[0]!)!)
+            : [],
+        );
+  const chosen = new Map<string, KernelChoice>();
+  const report: TunedLayer[] = [];
+  for (const m of measured) {
+    const first = m.nodes[0]!;
+    // Layers of one shape may read groups that chose differently: a report line each way.
+    const byLayout = new Map<Layout, Node[]>();
+    for (const n of m.nodes) {
+      const g = layouts.groupOf.get(n.inputs[0]!)!;
+      const layout: Layout = nhwcGroups.has(g) ? "nhwc" : "nchw";
+      byLayout.set(layout, [...(byLayout.get(layout) ?? []), n]);
+    }
+    for (const [layout, nodes] of byLayout) {
+      const [best, bestMs] = fastest(m, layout) ?? fastest(m, "nchw")!;
+      for (const n of nodes) chosen.set(n.name, best);
+      const defaultMs = m.timings.find(([c]) => c === m.byDefault)?.[1] ?? bestMs;
+      report.push({
+        layers: nodes.map((x) => x.name),
+        shape: `${first.op} ${first.inputs.map((v) => `[${shapes.get(v)!.join(",")}]`).join(" ")} -> [${first.shape.join(",")}]`,
+        defaultMs,
+        best,
+        bestMs,
+        timings: m.timings
+          .map(([c, ms]) => ({ kernel: choiceName(c), ms }))
+          .sort((a, b) => a.ms - b.ms),
+        rejected: m.rejected,
+      });
+    }
   }
   return { choices: chosen, report };
 }
+
+interface Measured {
+  readonly nodes: readonly Node[];
+  readonly byDefault: KernelChoice;
+  /** Each candidate that computed the right result, with its GPU time. */
+  readonly timings: readonly (readonly [KernelChoice, number])[];
+  readonly rejected: readonly string[];
+}
+
+/** The fastest candidate reading `layout`, if any was measured. */
+function fastest(
+  m: Pick<Measured, "timings">,
+  layout: Layout,
+): readonly [KernelChoice, number] | undefined {
+  const fit = m.timings.filter(([c]) => readsIn(c) === layout);
+  return fit.length ? fit.reduce((a, b) => (b[1] < a[1] ? b : a)) : undefined;
+}
+
+/**
+ * The layout groups (layout.ts) to store NHWC: those whose conv readers, each with its fastest
+ * kernel for the layout, take less time in all reading NHWC than reading NCHW. `measured`: the
+ * timings of each set of same-shape layers (`nodes`), one measurement serving them all.
+ */
+export function groupsFasterNhwc(
+  measured: readonly Pick<Measured, "nodes" | "timings">[],
+  groupOf: ReadonlyMap<string, string>,
+): Set<string> {
+  const saving = new Map<string, number>();
+  for (const m of measured) {
+    const [nchw, nhwc] = [fastest(m, "nchw"), fastest(m, "nhwc")];
+    if (!nchw || !nhwc) continue;
+    for (const n of m.nodes) {
+      const g = groupOf.get(n.inputs[0]!)!;
+      saving.set(g, (saving.get(g) ?? 0) + nchw[1] - nhwc[1]);
+    }
+  }
+  return new Set([...saving].filter(([, ms]) => ms > 0).map(([g]) => g));
+}
+
+/** The layout a choice reads its input in. */
+const readsIn = (c: KernelChoice): Layout => ("layout" in c ? (c.layout ?? "nchw") : "nchw");
 
 /** The bundle of a tuned graph: the winners' kernels, the choices in the manifest. */
 export function tunedBundle(

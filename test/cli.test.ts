@@ -165,6 +165,22 @@ describe("cnnc", () => {
     expect(o1.err).toMatch(/decompose-spatial pass does not run here/);
   });
 
+  it("build --layout nhwc stores what it may NHWC and says how much; a bad layout is exit 1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-layout-"));
+    const out = join(dir, "r.cnnb");
+    const r = cnnc("build", "examples/resnet18.cnn", "--layout", "nhwc", "-o", out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/, 21 of \d+ values NHWC\n/);
+    const manifest = readFileSync(out);
+    expect(manifest.toString("latin1")).toContain('"layout":"nhwc"');
+    const plain = cnnc("build", "examples/resnet18.cnn", "-o", out);
+    expect(plain.out).not.toMatch(/NHWC/);
+    const bad = cnnc("build", "examples/resnet18.cnn", "--layout", "chwn", "-o", out);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/chwn/);
+    expect(bad.err).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
   it("graph draws the network as an SVG with every layer and the shapes on its edges", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-graph-"));
     const out = join(dir, "tiny.svg");

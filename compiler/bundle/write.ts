@@ -13,6 +13,17 @@ import {
 import type { Plan } from "../codegen/plan-types.js";
 import { winogradWeights } from "../codegen/winograd.js";
 
+/** [F, C, KH, KW] -> [F, KH, KW, C]: `taps` = KH * KW. */
+function hwcWeights(w: Float32Array, f: number, c: number, taps: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let o = 0; o < f; o++) {
+    for (let i = 0; i < c; i++) {
+      for (let t = 0; t < taps; t++) out[(o * taps + t) * c + i] = w[(o * c + i) * taps + t]!;
+    }
+  }
+  return out;
+}
+
 export function writeBundle(
   plan: Plan,
   weights: ReadonlyMap<string, Float32Array>,
@@ -24,6 +35,10 @@ export function writeBundle(
     if (!source) throw new Error(`internal: no data for weight '${w.source}'`);
     if (w.transform === "winograd") {
       return { w, data: winogradWeights(source, w.shape[1]!, w.shape[2]!) };
+    }
+    if (w.transform === "hwc") {
+      const [f, kh, kw, c] = w.shape as [number, number, number, number];
+      return { w, data: hwcWeights(source, f, c, kh * kw) };
     }
     if (!w.rows) return { w, data: source };
     // A row range of a weight split for the binding limit: rows are contiguous (row-major).

@@ -1,34 +1,45 @@
 // Kernel choice for the layers that have more than one good kernel: ungrouped zero-padded
 // convs (the tiled GEMM, or Winograd for 3x3 stride-1 ones), depthwise convs (how many
-// outputs of a row each thread computes) and dense layers (the GEMM or the GEMV). `cnnc build`
-// takes the default below; `cnnc tune` measures every candidate on the adapter at hand and
-// keeps the fastest per layer.
+// outputs of a row each thread computes) and dense layers (the GEMM or the GEMV). A conv's
+// choice also says which layout it reads its input in (NCHW, or NHWC where layout.ts allows it).
+// `cnnc build` takes the default below; `cnnc tune` measures every candidate on the adapter at
+// hand and keeps the fastest per layer.
 import type { Node, Shape } from "../ir/graph.js";
 import { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
 import { winogradTiles } from "./winograd.js";
 import { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
 import { depthwiseRun, depthwiseRuns } from "./direct.js";
+import type { Layout } from "./wgsl.js";
+
+/** A conv kernel's choice of the layout it reads its input in; NCHW where absent. */
+interface Reads {
+  readonly layout?: Layout;
+}
 
 export type KernelChoice =
-  | { readonly kernel: "gemm"; readonly tiles: GemmTiles }
+  | ({ readonly kernel: "gemm"; readonly tiles: GemmTiles } & Reads)
   /** The GEMM with its K loop split `parts` ways across workgroups, then a reduction. */
-  | { readonly kernel: "splitk"; readonly tiles: GemmTiles; readonly parts: number }
-  | { readonly kernel: "winograd"; readonly tiles: GemmTiles }
+  | ({ readonly kernel: "splitk"; readonly tiles: GemmTiles; readonly parts: number } & Reads)
+  | ({ readonly kernel: "winograd"; readonly tiles: GemmTiles } & Reads)
   | { readonly kernel: "gemv"; readonly shape: GemvShape }
   /** The row-blocked depthwise kernel, `run` neighbouring outputs of a row per thread. */
-  | { readonly kernel: "depthwise"; readonly run: number };
+  | ({ readonly kernel: "depthwise"; readonly run: number } & Reads);
 
-/** How the manifest's `tuning` and `cnnc tune` name a choice: `gemm 64x64x16/16x16`. */
+/**
+ * How the manifest's `tuning` and `cnnc tune` name a choice: `gemm 64x64x16/16x16`, with
+ * ` nhwc` after a conv kernel that reads its input NHWC.
+ */
 export function choiceName(c: KernelChoice): string {
+  const reads = "layout" in c && c.layout === "nhwc" ? " nhwc" : "";
   switch (c.kernel) {
     case "gemv":
       return `gemv ${gemvName(c.shape)}`;
     case "depthwise":
-      return `depthwise ${c.run}px`;
+      return `depthwise ${c.run}px${reads}`;
     case "splitk":
-      return `gemm ${tilesName(c.tiles)} split-k ${c.parts}`;
+      return `gemm ${tilesName(c.tiles)} split-k ${c.parts}${reads}`;
     default:
-      return `${c.kernel} ${tilesName(c.tiles)}`;
+      return `${c.kernel} ${tilesName(c.tiles)}${reads}`;
   }
 }
 
@@ -113,10 +124,22 @@ const dims = (s: Shape): readonly [number, number, number] => [s[0] ?? 1, s[1] ?
 /**
  * What `cnnc tune` measures for a layer at a batch size, the default first. A dense layer's
  * GEMM fills a 64-row tile with one row per batch item: below batch `gemmMinBatch` it cannot
- * win, and measuring it would take longest of all.
+ * win, and measuring it would take longest of all. `nhwc`: the layer's input may be NHWC
+ * (layout.ts), so each conv kernel is a candidate in both layouts.
  */
-export function candidates(node: Node, input: Shape | undefined, batch = 1): KernelChoice[] {
-  if (depthwiseConv(node, input)) return depthwiseRuns.map((run) => ({ kernel: "depthwise", run }));
+export function candidates(
+  node: Node,
+  input: Shape | undefined,
+  batch = 1,
+  nhwc = false,
+): KernelChoice[] {
+  const inBoth = (all: KernelChoice[]): KernelChoice[] =>
+    nhwc && node.op === "conv2d"
+      ? [...all, ...all.map((c) => ({ ...c, layout: "nhwc" as const }))]
+      : all;
+  if (depthwiseConv(node, input)) {
+    return inBoth(depthwiseRuns.map((run) => ({ kernel: "depthwise", run })));
+  }
   const gemv = node.op === "dense";
   const all: KernelChoice[] =
     gemv && batch < gemmMinBatch ? [] : tileCandidates.map((tiles) => ({ kernel: "gemm", tiles }));
@@ -130,8 +153,9 @@ export function candidates(node: Node, input: Shape | undefined, batch = 1): Ker
     }
   }
   const first = choiceName(defaultChoice(node, input));
+  const both = inBoth(all);
   return [
-    ...all.filter((c) => choiceName(c) === first),
-    ...all.filter((c) => choiceName(c) !== first),
+    ...both.filter((c) => choiceName(c) === first),
+    ...both.filter((c) => choiceName(c) !== first),
   ];
 }

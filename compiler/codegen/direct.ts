@@ -1,6 +1,9 @@
 // One-thread-per-output kernels: convolutions the GEMM does not cover (groups, depthwise,
 // replicate/reflect padding), transposed convolution, pooling, and the elementwise and data
-// movement ops. Each takes resolved shapes and bakes them in as constants.
+// movement ops. Each takes resolved shapes and bakes them in as constants. The convolutions,
+// pooling, batch norm and concat copies read and write either layout (wgsl.ts `Layout`), and
+// walk their output in its memory order; the elementwise kernels see flat arrays, their input
+// and output in one layout. The others read and write NCHW (the plan keeps their values so).
 import type { PadMode, Quad } from "../ir/ops.js";
 import type { Binding, Kernel } from "./plan-types.js";
 import {
@@ -12,7 +15,13 @@ import {
   flatIndex,
   convConsts,
   readAccess,
+  at,
+  atPixel,
+  split,
+  view,
   type Activation,
+  type Layout,
+  type Layouts,
   type OutputSlice,
   type ShaderBinding,
 } from "./wgsl.js";
@@ -69,7 +78,7 @@ interface ConvOperands {
   readonly groups: number;
 }
 
-export interface DirectConv extends ConvOperands {
+export interface DirectConv extends ConvOperands, Layouts {
   readonly padmode: PadMode;
   readonly residual?: string;
   readonly act?: Activation;
@@ -84,7 +93,6 @@ export function directConvKernel(g: DirectConv): Kernel {
     ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),
     CG: c / g.groups,
     FG: f / g.groups,
-    ...(g.slice ? { OC: g.slice.channels, OOFF: g.slice.offset } : {}),
   };
   return flat(
     f * ho * wo,
@@ -96,14 +104,10 @@ export function directConvKernel(g: DirectConv): Kernel {
       write("y", g.output),
     ],
     consts,
-    `let ox = i % WO;
-let oy = (i / WO) % HO;
-let o = (i / (WO * HO)) % F;
-let n = i / (WO * HO * F);
+    `${split(g.outLayout, ["F", "HO", "WO"], ["n", "o", "oy", "ox"])}
 let group = o / FG;
 var acc = ${g.bias ? "bias[o]" : "0.0"};
 for (var ci = 0u; ci < CG; ci++) {
-  let xb = (n * C + group * CG + ci) * H * W;
   let wb = (o * CG + ci) * KH * KW;
   for (var ky = 0u; ky < KH; ky++) {
     var iy = i32(oy * SH + ky * DH) - i32(PT);
@@ -111,11 +115,11 @@ for (var ci = 0u; ci < CG; ci++) {
     for (var kx = 0u; kx < KW; kx++) {
       var ix = i32(ox * SW + kx * DW) - i32(PL);
       ${padIndex("ix", "W", g.padmode).replace(/\n/g, "\n      ")}
-      acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+      acc += x[${at(view(g.inLayout, ["C", "H", "W"]), "n", "group * CG + ci", "u32(iy)", "u32(ix)")}] * wt[wb + ky * KW + kx];
     }
   }
 }
-${g.slice ? "y[((n * OC + OOFF + o) * HO + oy) * WO + ox]" : "y[i]"} = ${activationWgsl(g.act, g.residual ? "(acc + res[i])" : "acc")};`,
+y[${g.slice ? at(view(g.outLayout, ["F", "HO", "WO"], g.slice), "n", "o", "oy", "ox") : "i"}] = ${activationWgsl(g.act, g.residual ? `(acc + res[${at(view(g.resLayout, ["F", "HO", "WO"]), "n", "o", "oy", "ox")}])` : "acc")};`,
     activationDecls(g.act),
   );
 }
@@ -140,11 +144,8 @@ export function depthwiseConvKernel(g: DirectConv, run = depthwiseRun): Kernel {
     ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),
     FG: f / c,
     WQ: wq,
-    ...(g.slice ? { OC: g.slice.channels, OOFF: g.slice.offset } : {}),
   };
-  const out = g.slice
-    ? "((n * OC + OOFF + o) * HO + oy) * WO + ox"
-    : "((n * F + o) * HO + oy) * WO + ox";
+  const xv = view(g.inLayout, ["C", "H", "W"]);
   return flat(
     f * ho * wq,
     [
@@ -155,30 +156,26 @@ export function depthwiseConvKernel(g: DirectConv, run = depthwiseRun): Kernel {
       write("y", g.output),
     ],
     consts,
-    `let oq = i % WQ;
-let oy = (i / WQ) % HO;
-let o = (i / (WQ * HO)) % F;
-let n = i / (WQ * HO * F);
-let xb = (n * C + o / FG) * H * W;
+    `${split(g.outLayout, ["F", "HO", "WQ"], ["n", "o", "oy", "oq"])}
+let ci = o / FG;
 var acc: array<f32, ${R}>;
 for (var j = 0u; j < ${R}u; j++) { acc[j] = ${g.bias ? "bias[o]" : "0.0"}; }
 for (var ky = 0u; ky < KH; ky++) {
   let iy = i32(oy * SH + ky * DH) - i32(PT);
   if (iy < 0 || iy >= i32(H)) { continue; }
-  let row = xb + u32(iy) * W;
   for (var kx = 0u; kx < KW; kx++) {
     let wv = wt[(o * KH + ky) * KW + kx];
     for (var j = 0u; j < ${R}u; j++) {
       let ix = i32((oq * ${R}u + j) * SW + kx * DW) - i32(PL);
-      if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
+      if (ix >= 0 && ix < i32(W)) { acc[j] += x[${at(xv, "n", "ci", "u32(iy)", "u32(ix)")}] * wv; }
     }
   }
 }
 for (var j = 0u; j < ${R}u; j++) {
   let ox = oq * ${R}u + j;
   if (ox >= WO) { break; }
-  let v = acc[j]${g.residual ? " + res[((n * F + o) * HO + oy) * WO + ox]" : ""};
-  y[${out}] = ${activationWgsl(g.act, "v")};
+  let v = acc[j]${g.residual ? ` + res[${at(view(g.resLayout, ["F", "HO", "WO"]), "n", "o", "oy", "ox")}]` : ""};
+  y[${at(view(g.outLayout, ["F", "HO", "WO"], g.slice), "n", "o", "oy", "ox")}] = ${activationWgsl(g.act, "v")};
 }`,
     activationDecls(g.act),
   );
@@ -234,7 +231,7 @@ y[i] = acc;`,
   );
 }
 
-export interface Pool {
+export interface Pool extends Layouts {
   readonly input: string;
   readonly output: string;
   readonly kind: "max" | "avg";
@@ -257,6 +254,7 @@ export function poolKernel(g: Pool): Kernel {
     c * ho * wo,
     [read("x", { value: g.input }), write("y", g.output)],
     {
+      C: c,
       H: h,
       W: w,
       HO: ho,
@@ -270,9 +268,7 @@ export function poolKernel(g: Pool): Kernel {
       PB: g.p[2],
       PR: g.p[3],
     },
-    `let ox = i % WO;
-let oy = (i / WO) % HO;
-let nc = i / (WO * HO);
+    `${split(g.outLayout, ["C", "HO", "WO"], ["n", "ch", "oy", "ox"])}
 let y0 = i32(oy * SH) - i32(PT);
 let x0 = i32(ox * SW) - i32(PL);
 let y1 = min(y0 + i32(KH), i32(H + PB));
@@ -281,7 +277,7 @@ var acc = ${max ? "-3.402823e38" : "0.0"};
 var count = 0.0;
 for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
   for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-    let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+    let v = x[${at(view(g.inLayout, ["C", "H", "W"]), "n", "ch", "u32(iy)", "u32(ix)")}];
     ${max ? "acc = max(acc, v);" : "acc += v;"}
     count += 1.0;
   }
@@ -297,14 +293,16 @@ export function globalPoolKernel(
   kind: "max" | "avg",
   shape: Dims3,
   act?: Activation,
+  inLayout?: Layout,
 ): Kernel {
   const [c, h, w] = shape;
+  const v = `x[${atPixel(view(inLayout, ["C", "HW", 1]), "i / C", "i % C", "j")}]`;
   return flat(
     c,
     [read("x", { value: input }), write("y", output)],
-    { HW: h * w },
+    { C: c, HW: h * w },
     `var acc = ${kind === "max" ? "-3.402823e38" : "0.0"};
-for (var j = 0u; j < HW; j++) { ${kind === "max" ? "acc = max(acc, x[i * HW + j]);" : "acc += x[i * HW + j];"} }
+for (var j = 0u; j < HW; j++) { ${kind === "max" ? `acc = max(acc, ${v});` : `acc += ${v};`} }
 y[i] = ${activationWgsl(act, kind === "max" ? "acc" : "(acc / f32(HW))")};`,
     activationDecls(act),
   );
@@ -330,7 +328,10 @@ export function activationKernel(
   );
 }
 
-/** Batch norm at inference: y = (x - mean) * gamma / sqrt(var + eps) + beta, per channel. */
+/**
+ * Batch norm at inference: y = (x - mean) * gamma / sqrt(var + eps) + beta, per channel; the
+ * input and output in one layout.
+ */
 export function batchNormKernel(
   input: string,
   output: string,
@@ -340,6 +341,7 @@ export function batchNormKernel(
   eps: number,
   act?: Activation,
   inPlace = false,
+  layout?: Layout,
 ): Kernel {
   const [gamma, beta, mean, variance] = weights;
   return flat(
@@ -353,7 +355,7 @@ export function batchNormKernel(
       write("y", output),
     ],
     { C: channels, INNER: inner },
-    `let ch = (i / INNER) % C;
+    `let ch = ${layout === "nhwc" ? "i % C" : "(i / INNER) % C"};
 let v = (${inPlace ? "y" : "x"}[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + ${f32(eps)}) + beta[ch];
 y[i] = ${activationWgsl(act, "v")};`,
     activationDecls(act),
@@ -426,14 +428,28 @@ for (var c = 0u; c < C; c++) { y[base + c * INNER] = exp(x[base + c * INNER] - m
   );
 }
 
-/** Copies one concat input into its channel slice of the output. */
+/**
+ * Copies one concat input into its channel slice of the output: a flat copy when both are NCHW
+ * (a channel slice is then one range per item), else element by element. `offset` counts
+ * elements per item, `slice` channels.
+ */
 export function concatCopyKernel(
   input: string,
   output: string,
   perBatch: number,
   outPerBatch: number,
   offset: number,
+  layouts?: Layouts & { readonly inShape: Dims3; readonly slice: OutputSlice },
 ): Kernel {
+  if (layouts && (layouts.inLayout === "nhwc" || layouts.outLayout === "nhwc")) {
+    const out = view(layouts.outLayout, layouts.inShape, layouts.slice);
+    return flat(
+      perBatch,
+      [read("x", { value: input }), write("y", output)],
+      {},
+      `${split(layouts.inLayout, layouts.inShape, ["n", "c", "py", "px"])}\ny[${at(out, "n", "c", "py", "px")}] = x[i];`,
+    );
+  }
   return flat(
     perBatch,
     [read("x", { value: input }), write("y", output)],

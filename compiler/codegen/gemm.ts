@@ -7,9 +7,12 @@
 // workgroup tile. A workgroup computes a tm x tn tile of C with tk-wide steps through K, both
 // operand tiles in workgroup memory; each of its wgx x wgy threads accumulates a block in
 // registers (64x64x16 over 16x16 threads, 4x4 each, unless tuned: GemmTiles). The epilogue adds the bias and a residual, and applies an activation.
-// Loads are vec4 where the layout allows, one per thread per tile: the weight tile when K is a
-// multiple of 4 (four consecutive k of one output channel), and the input tile of a stride-1,
-// unpadded 1x1 conv over maps of a multiple of 4 pixels (four consecutive pixels of a channel).
+// Loads are vec4 where the layout allows: the weight tile when K is a multiple of 4 (four
+// consecutive k of one output channel); the input tile of an NCHW stride-1, unpadded 1x1 conv
+// over maps of a multiple of 4 pixels (four consecutive pixels of a channel), and of any NHWC
+// conv with a multiple of 4 input channels (four consecutive channels of one pixel).
+// An NHWC input orders k as (ky, kx, ci), so that consecutive k are consecutive addresses; the
+// weight is then read as [F, KH, KW, C] (the plan's `hwc` transform, made at build time).
 // Dense layers are the same GEMM with a 1x1 window over a 1x1 map (m = batch, k = inputs).
 // Split-K (GemmConv.splitK) cuts the K loop across workgroups for small maps with long K; a
 // reduction dispatch (splitKReduceKernel) then sums the partials and runs the epilogue.
@@ -25,12 +28,15 @@ import {
   readAccess,
   type Activation,
   type BufferRef,
+  atPixel,
+  view,
   type ConvWindow,
+  type Layouts,
   type OutputSlice,
   type ShaderBinding,
 } from "./wgsl.js";
 
-export interface GemmConv extends ConvWindow {
+export interface GemmConv extends ConvWindow, Layouts {
   readonly input: string;
   readonly output: string;
   readonly weight: string;
@@ -46,12 +52,14 @@ export interface GemmConv extends ConvWindow {
    * Z independent GEMMs in one dispatch (Winograd's 16), along the grid's z: GEMM z reads
    * channels [z C, (z + 1) C) of an input of Z C channels, the z-th [F, K] block of the
    * weight, and writes channels [z F, (z + 1) F) of an output of Z F channels. No bias,
-   * residual, activation or slice then: the caller's epilogue applies them.
+   * residual, activation or slice then: the caller's epilogue applies them; the input and
+   * output are laid out [batch, Z C or Z F, H * W] whatever the layouts say.
    */
   readonly batched?: number;
   /**
    * Split-K: the K loop cut into this many ranges along the grid's z, each workgroup writing
-   * its partial sums to `output` laid out [batch, parts, F, HO * WO]; splitKReduceKernel adds
+   * its partial sums to `output` laid out [batch, parts, F, HO * WO] (whatever `outLayout`
+   * says); splitKReduceKernel adds
    * them up and applies the epilogue. For GEMMs with few output tiles and a long K (small maps,
    * many input channels), which would otherwise leave most of a GPU's cores idle.
    */
@@ -101,6 +109,18 @@ const loadAFunction = (batched: boolean): string => `fn loadA(m: u32, k: u32, ro
   return x[((b * ${batched ? "XC + zi * C" : "C"} + ci) * H + u32(iy)) * W + u32(ix)];
 }`;
 
+// The same over an NHWC input, k = (ky, kx, ci).
+const loadANhwcFunction = `fn loadA(m: u32, k: u32, rows: u32) -> f32 {
+  if (m >= rows || k >= K) { return 0.0; }
+  let b = m / (HO * WO);
+  let p = m % (HO * WO);
+  let r = k / C;
+  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
+  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
+  return x[((b * H + u32(iy)) * W + u32(ix)) * C + k % C];
+}`;
+
 // Tile loaders: `threads` threads fill a tile, several elements each, or one vec4 each where
 // the tile holds exactly four elements per thread.
 function loadAScalar(t: GemmTiles, threads: number): string {
@@ -123,6 +143,33 @@ function loadAVec4(t: GemmTiles, batched: boolean): string {
     tileA[mq * 4u + 1u][kk] = v.y;
     tileA[mq * 4u + 2u][kk] = v.z;
     tileA[mq * 4u + 3u][kk] = v.w;
+  }`;
+}
+// NHWC with C % 4 == 0: A[m, k..k+3] are channels ci..ci+3 of one pixel, one vec4 (k0 and
+// C are multiples of 4, so the four never straddle two taps).
+function loadAVec4Nhwc(t: GemmTiles, threads: number): string {
+  const q = t.tk / 4;
+  return `  for (var l = 0u; l < ${(t.tm * q) / threads}u; l++) {
+    let e = t + l * ${threads}u;
+    let mm = e / ${q}u;
+    let kq = e % ${q}u;
+    let m = row0 + mm;
+    let k = k0 + kq * 4u;
+    var v = vec4<f32>(0.0);
+    if (m < rows && k < K) {
+      let b = m / (HO * WO);
+      let p = m % (HO * WO);
+      let r = k / C;
+      let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
+      let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+      if (iy >= 0 && iy < i32(H) && ix >= 0 && ix < i32(W)) {
+        v = x[(((b * H + u32(iy)) * W + u32(ix)) * C + k % C) / 4u];
+      }
+    }
+    tileA[mm][kq * 4u] = v.x;
+    tileA[mm][kq * 4u + 1u] = v.y;
+    tileA[mm][kq * 4u + 2u] = v.z;
+    tileA[mm][kq * 4u + 3u] = v.w;
   }`;
 }
 function loadBScalar(t: GemmTiles, threads: number, batched: boolean): string {
@@ -165,13 +212,14 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
     throw new Error("internal: a batched or split-K GEMM has no epilogue");
   }
   if (Z > 1 && S > 1) throw new Error("internal: a GEMM is batched or split, not both");
+  const nhwc = g.inLayout === "nhwc";
+  if (nhwc && Z > 1) throw new Error("internal: a batched GEMM reads its own layout");
   const consts = {
     ...convConsts(g),
     ...(Z > 1 ? { XC: Z * c, YC: Z * f } : {}),
     K: c * g.k[0] * g.k[1],
     ...(S > 1 ? { S, KS: splitRange(c * g.k[0] * g.k[1], S, T.tk) } : {}),
     N0: n0,
-    ...(g.slice ? { OC: g.slice.channels, OOFF: g.slice.offset } : {}),
     NC: n1 - n0,
   };
   const K = c * g.k[0] * g.k[1];
@@ -184,12 +232,13 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
     g.pad[0] === 0 &&
     g.pad[1] === 0;
   // (a residual that is the input too would share x's binding, so x stays scalar then)
-  const vecA =
-    pointwise &&
-    (ho * wo) % 4 === 0 &&
-    g.residual !== g.input &&
-    T.tm % 4 === 0 &&
-    (T.tm * T.tk) / 4 === threads;
+  const vecA = nhwc
+    ? c % 4 === 0 && T.tk % 4 === 0 && ((T.tm * T.tk) / 4) % threads === 0 && g.residual !== g.input
+    : pointwise &&
+      (ho * wo) % 4 === 0 &&
+      g.residual !== g.input &&
+      T.tm % 4 === 0 &&
+      (T.tm * T.tk) / 4 === threads;
   const bind = (name: string, ref: BufferRef): ShaderBinding => ({
     name,
     access: readAccess(ref),
@@ -209,7 +258,7 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
       `var<workgroup> tileB: array<array<f32, ${T.tn}>, ${T.tk}>;`,
       // which of the batched GEMMs this workgroup computes
       ...(Z > 1 || S > 1 ? ["var<private> zi: u32;"] : []),
-      ...(vecA ? [] : [loadAFunction(Z > 1)]),
+      ...(vecA ? [] : [nhwc ? loadANhwcFunction : loadAFunction(Z > 1)]),
       ...activationDecls(g.act),
     ],
     workgroupSize: [T.wgx, T.wgy, 1],
@@ -219,7 +268,7 @@ let col0 = wid.x * ${T.tn}u;
 let t = lid.y * ${T.wgx}u + lid.x;
 var acc: array<array<f32, ${rn}>, ${rm}>;
 ${S > 1 ? "let kEnd = min(K, (wid.z + 1u) * KS); // (wid, not zi: barriers need uniform bounds)\nfor (var k0 = wid.z * KS; k0 < kEnd; k0 += " : "for (var k0 = 0u; k0 < K; k0 += "}${T.tk}u) {
-${vecA ? loadAVec4(T, Z > 1) : loadAScalar(T, threads)}
+${vecA ? (nhwc ? loadAVec4Nhwc(T, threads) : loadAVec4(T, Z > 1)) : loadAScalar(T, threads)}
 ${vecB ? loadBVec4(T, Z > 1) : loadBScalar(T, threads, Z > 1)}
   workgroupBarrier();
   for (var kk = 0u; kk < ${T.tk}u; kk++) {
@@ -242,14 +291,12 @@ for (var i = 0u; i < ${rm}u; i++) {
     let n = col0 + lid.x * ${rn}u + j;
     if (n >= NC) { continue; }
 ${
-  g.slice
-    ? `    let r = (b * F + N0 + n) * HO * WO + p;
-    let o = (b * OC + OOFF + N0 + n) * HO * WO + p;
-    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[r]" : ""};`
-    : `    let o = (b * ${Z > 1 ? "YC + zi * F" : S > 1 ? "S * F + zi * F" : "F"} + N0 + n) * HO * WO + p;
-    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[o]" : ""};`
+  Z > 1 || S > 1
+    ? `    let o = (b * ${Z > 1 ? "YC + zi * F" : "S * F + zi * F"} + n) * HO * WO + p;
+    y[o] = acc[i][j];`
+    : `    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? ` + res[${atPixel(view(g.resLayout, ["F", "HO", "WO"]), "b", "N0 + n", "p")}]` : ""};
+    y[${atPixel(view(g.outLayout, ["F", "HO", "WO"], g.slice), "b", "N0 + n", "p")}] = ${activationWgsl(g.act, "v")};`
 }
-    y[o] = ${activationWgsl(g.act, "v")};
   }
 }`,
   });
@@ -272,26 +319,30 @@ function splitRange(k: number, parts: number, tk: number): number {
 
 /**
  * The second half of a split-K GEMM conv: y = act(sum of the partial sums + bias + residual),
- * one thread per output element, the partials laid out [batch, parts, F, HO * WO].
+ * one thread per output element, the partials laid out [batch, parts, F, HO * WO], the output
+ * and residual in their layouts.
  */
-export function splitKReduceKernel(r: {
-  readonly input: string;
-  readonly output: string;
-  readonly parts: number;
-  readonly outShape: readonly [number, number, number];
-  readonly bias?: string;
-  readonly residual?: string;
-  readonly act?: Activation;
-  readonly slice?: OutputSlice;
-}): Kernel {
+export function splitKReduceKernel(
+  r: Layouts & {
+    readonly input: string;
+    readonly output: string;
+    readonly parts: number;
+    readonly outShape: readonly [number, number, number];
+    readonly bias?: string;
+    readonly residual?: string;
+    readonly act?: Activation;
+    readonly slice?: OutputSlice;
+  },
+): Kernel {
   const [f, ho, wo] = r.outShape;
   const { wgsl, bindings } = buildShader({
     bindings: epilogueBindings("part", r),
     consts: {
       F: f,
+      HO: ho,
+      WO: wo,
       P: ho * wo,
       S: r.parts,
-      ...(r.slice ? { OC: r.slice.channels, OOFF: r.slice.offset } : {}),
     },
     decls: activationDecls(r.act),
     workgroupSize: [flatGroup, 1, 1],
@@ -302,8 +353,8 @@ let n = (i / P) % F;
 let b = i / (F * P);
 var v = 0.0;
 for (var z = 0u; z < S; z++) { v += part[((b * S + z) * F + n) * P + p]; }
-v = v${r.bias ? " + bias[n]" : ""}${r.residual ? " + res[i]" : ""};
-y[${r.slice ? "(b * OC + OOFF + n) * P + p" : "i"}] = ${activationWgsl(r.act, "v")};`,
+v = v${r.bias ? " + bias[n]" : ""}${r.residual ? ` + res[${atPixel(view(r.resLayout, ["F", "HO", "WO"]), "b", "n", "p")}]` : ""};
+y[${atPixel(view(r.outLayout, ["F", "HO", "WO"], r.slice), "b", "n", "p")}] = ${activationWgsl(r.act, "v")};`,
   });
   return { wgsl, bindings, grid: { kind: "flat", perBatch: f * ho * wo, groupSize: flatGroup } };
 }

@@ -1,4 +1,6 @@
-export { planGraph, CodegenError, type CodegenOptions } from "./plan.js";
+export { planGraph, concatSlices, CodegenError, type CodegenOptions } from "./plan.js";
+export type { Layout } from "./wgsl.js";
+export { assignLayouts, layoutGroups, type LayoutGroups } from "./layout.js";
 export type * from "./plan-types.js";
 export { planMemory, checkMemoryPlan, offsetAlignment, type MemoryPlan } from "./memory.js";
 export { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";

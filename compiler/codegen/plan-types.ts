@@ -16,6 +16,8 @@ export interface PlanValue {
   readonly perBatch: number;
   /** Shares the buffer of another value (flatten, dropout: same bytes, another shape). */
   readonly alias?: string;
+  /** Stored NHWC (layout.ts); NCHW where absent. */
+  readonly layout?: "nhwc";
 }
 
 /** A value placed in the arena: its offset in f32 elements per batch item. */
@@ -38,8 +40,11 @@ export interface PlanWeight {
   /** Which graph weight this is (all of it, or a row range of it when it was split). */
   readonly source: string;
   readonly rows?: readonly [number, number];
-  /** Computed from the source at build time: Winograd's U = G g G^T ([16, F, C]). */
-  readonly transform?: "winograd";
+  /**
+   * Computed from the source at build time: Winograd's U = G g G^T ([16, F, C]), or the
+   * [F, C, KH, KW] weight permuted to [F, KH, KW, C] for a GEMM over an NHWC input.
+   */
+  readonly transform?: "winograd" | "hwc";
 }
 
 export interface Plan {

@@ -1,6 +1,6 @@
 // From IR to a dispatch plan: kernel selection (which generator, by op and shape) is here;
 // shader writing is in the generators. Every value gets a buffer (flatten and dropout alias
-// their input's); identical shaders are kept once.
+// their input's) and a layout (layout.ts); identical shaders are kept once.
 import {
   elementCount,
   formatShape,
@@ -31,8 +31,9 @@ import {
   upsampleKernel,
 } from "./direct.js";
 import type { Kernel, Plan, PlanDispatch, PlanValue, PlanWeight } from "./plan-types.js";
-import { epilogueActivation, type Activation, type OutputSlice } from "./wgsl.js";
+import { epilogueActivation, type Activation, type Layout, type OutputSlice } from "./wgsl.js";
 import { planMemory } from "./memory.js";
+import { assignLayouts, layoutGroups } from "./layout.js";
 
 export interface CodegenOptions {
   /**
@@ -49,10 +50,20 @@ export interface CodegenOptions {
   readonly eliminateConcat?: boolean;
   /** The kernel of a layer with a choice (measured by `cnnc tune`); absent: `defaultChoice`. */
   readonly choices?: ReadonlyMap<string, KernelChoice>;
+  /**
+   * Store every activation that may take either layout (layout.ts) in this one, whatever the
+   * layers' choices ask: `cnnc build --layout`, and tests that run each kernel in each layout.
+   */
+  readonly layout?: Layout;
+  /**
+   * The layout the network's [C, H, W] inputs arrive in (NCHW where absent). NHWC is how
+   * `cnnc tune` measures a layer alone reading an NHWC input; it feeds the input in that order.
+   */
+  readonly inputLayout?: Layout;
 }
 
 /** The convs that write into a concat's slice, by the value they would have produced. */
-function concatSlices(graph: Graph): Map<string, { concat: string; slice: OutputSlice }> {
+export function concatSlices(graph: Graph): Map<string, { concat: string; slice: OutputSlice }> {
   const reads = new Map<string, number>();
   for (const n of graph.nodes) for (const v of n.inputs) reads.set(v, (reads.get(v) ?? 0) + 1);
   for (const o of graph.outputs) reads.set(o.value, (reads.get(o.value) ?? 0) + 1);
@@ -93,10 +104,6 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   const maxBinding = options.maxBindingBytes ?? defaultMaxBinding;
   const shapes = valueShapes(graph);
   const declared = new Map(graph.weights.map((w) => [w.name, w.shape]));
-  const values: PlanValue[] = graph.inputs.map((i) => ({
-    name: i.name,
-    perBatch: elementCount(i.shape),
-  }));
   const weights = new Map<string, PlanWeight>();
   const kernels: string[] = [];
   const kernelIndex = new Map<string, number>();
@@ -129,6 +136,28 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     ? concatSlices(graph)
     : new Map<string, { concat: string; slice: OutputSlice }>();
   const inPlaceOf = inPlaceOperands(graph, new Set(slices.keys()));
+  const choices = new Map(
+    graph.nodes.map((n) => [n.name, kernelChoice(n, shapes.get(n.inputs[0]!), options.choices)]),
+  );
+  const layouts = assignLayouts(
+    graph,
+    layoutGroups(graph, slices),
+    (n) => {
+      const c = choices.get(n.name);
+      return c && "layout" in c ? (c.layout ?? "nchw") : undefined;
+    },
+    options.layout,
+  );
+  if (options.inputLayout === "nhwc") {
+    for (const i of graph.inputs) if (i.shape.length === 3) layouts.set(i.name, "nhwc");
+  }
+  const layoutOf = (v: string): Layout => layouts.get(v) ?? "nchw";
+  const nhwc = (v: string) => (layoutOf(v) === "nhwc" ? { layout: "nhwc" as const } : {});
+  const values: PlanValue[] = graph.inputs.map((i) => ({
+    name: i.name,
+    perBatch: elementCount(i.shape),
+    ...nhwc(i.name),
+  }));
   for (const node of graph.nodes) {
     const inShapes = node.inputs.map((v) => shapes.get(v)!);
     const x = node.inputs[0]!;
@@ -138,14 +167,25 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     }
     const into = slices.get(node.name);
     const inPlace = allowInPlace && !into ? inPlaceOf.get(node.name) : undefined;
+    const perBatch = elementCount(node.shape);
     if (inPlace !== undefined) {
-      values.push({ name: node.name, perBatch: elementCount(node.shape), alias: inPlace });
-    } else if (!into) values.push({ name: node.name, perBatch: elementCount(node.shape) });
+      values.push({ name: node.name, perBatch, alias: inPlace, ...nhwc(node.name) });
+    } else if (!into) values.push({ name: node.name, perBatch, ...nhwc(node.name) });
     lowerNode(node, inShapes, into, slices, {
       inPlace,
-      choice: kernelChoice(node, inShapes[0], options.choices),
+      choice: choices.get(node.name),
+      layout: layoutOf,
       emit: (k) => emit(node.name, k),
       weight: useWeight,
+      hwcWeight: (name) => {
+        const [f, c, kh, kw] = declared.get(name)!;
+        if (kh === 1 && kw === 1) return useWeight(name); // [F, C, 1, 1] is [F, 1, 1, C]
+        const derived = `${name}#hwc`;
+        const shape = [f!, kh!, kw!, c!];
+        fits(derived, shape);
+        weights.set(derived, { name: derived, shape, source: name, transform: "hwc" });
+        return derived;
+      },
       winogradWeight: (name) => {
         const [f, c] = declared.get(name)!;
         const shape = [16, f!, c!];
@@ -213,7 +253,7 @@ function kernelChoice(
   const given = choices?.get(node.name);
   if (!given) return defaultChoice(node, input);
   const name = choiceName(given);
-  if (!candidates(node, input, Infinity).some((c) => choiceName(c) === name)) {
+  if (!candidates(node, input, Infinity, true).some((c) => choiceName(c) === name)) {
     throw new CodegenError(`kernel '${name}' does not apply to layer '${node.name}' (${node.op})`);
   }
   return given;
@@ -240,6 +280,10 @@ interface Emitter {
   weight(name: string): string;
   /** The Winograd-transformed copy of a 3x3 conv weight, [16, F, C] (made at build time). */
   winogradWeight(name: string): string;
+  /** A conv weight as [F, KH, KW, C], as the GEMM reads it over an NHWC input. */
+  hwcWeight(name: string): string;
+  /** The layout a value is stored in. */
+  layout(value: string): Layout;
   temp(suffix: string, perBatch: number): string;
   splitRows(name: string, rows: number): { name: string; rows: readonly [number, number] }[];
   /** The kernel of a layer with a choice (`kernelChoice`). */
@@ -267,6 +311,11 @@ function lowerNode(
       const [w, b] = node.weights;
       const bias = b === undefined ? {} : { bias: e.weight(b) };
       const epilogue = epilogueOf(node);
+      const inLayout = e.layout(x);
+      const outLayout = e.layout(y);
+      const resLayout =
+        epilogue.residual === undefined ? {} : { resLayout: e.layout(epilogue.residual) };
+      const layouts = { inLayout, outLayout, ...resLayout };
       // Selection: the implicit GEMM (or Winograd, kernelChoice) serves ungrouped convs with
       // zero padding; grouped and depthwise convs and the other padding modes take the direct
       // kernel.
@@ -276,7 +325,9 @@ function lowerNode(
         const v = e.temp("winograd-in", 16 * xs[0] * tiles);
         const m = e.temp("winograd-out", 16 * ys[0] * tiles);
         const pad = [a.p[0], a.p[1]] as const;
-        e.emit(winogradInputKernel({ input: x, output: v, inShape: xs, outShape: ys, pad }));
+        e.emit(
+          winogradInputKernel({ input: x, output: v, inShape: xs, outShape: ys, pad, inLayout }),
+        );
         e.emit(
           gemmConvKernel(
             {
@@ -304,13 +355,17 @@ function lowerNode(
             pad,
             ...epilogue,
             ...slice,
+            outLayout,
+            ...resLayout,
           }),
         );
       } else {
+        // a GEMM over an NHWC input reads the weight as [F, KH, KW, C]
+        const gemm = choice?.kernel === "gemm" || choice?.kernel === "splitk";
         const conv = {
           input: x,
           output: y,
-          weight: e.weight(w!),
+          weight: gemm && inLayout === "nhwc" ? e.hwcWeight(w!) : e.weight(w!),
           ...bias,
           inShape: xs,
           outShape: ys,
@@ -319,6 +374,7 @@ function lowerNode(
           d: a.d,
           ...epilogue,
           ...slice,
+          ...layouts,
         };
         if (choice?.kernel === "gemm") {
           e.emit(gemmConvKernel({ ...conv, pad: [a.p[0], a.p[1]] }, choice.tiles));
@@ -328,7 +384,18 @@ function lowerNode(
           const partial = e.temp("split-k", parts * perBatch);
           const { input, weight, inShape, outShape, k, s, d } = conv;
           const pad = [a.p[0], a.p[1]] as const;
-          const gemm = { input, output: partial, weight, inShape, outShape, k, s, d, pad };
+          const gemm = {
+            input,
+            output: partial,
+            weight,
+            inShape,
+            outShape,
+            k,
+            s,
+            d,
+            pad,
+            inLayout,
+          };
           e.emit(gemmConvKernel({ ...gemm, splitK: parts }, choice.tiles));
           e.emit(
             splitKReduceKernel({
@@ -339,6 +406,8 @@ function lowerNode(
               ...bias,
               ...epilogue,
               ...slice,
+              outLayout,
+              ...resLayout,
             }),
           );
         } else {
@@ -476,6 +545,8 @@ function lowerNode(
           s: a.s,
           p: a.p,
           act: postActivation(node),
+          inLayout: e.layout(x),
+          outLayout: e.layout(y),
         }),
       );
       return;
@@ -489,6 +560,7 @@ function lowerNode(
           node.op === "globalmaxpool" ? "max" : "avg",
           xs,
           postActivation(node),
+          e.layout(x),
         ),
       );
       return;
@@ -504,6 +576,7 @@ function lowerNode(
           node.attrs.eps,
           postActivation(node),
           e.inPlace !== undefined,
+          e.layout(y),
         ),
       );
       return;
@@ -549,10 +622,19 @@ function lowerNode(
     case "concat": {
       // Inputs whose producer wrote into its slice already need no copy.
       let offset = 0;
+      let channel = 0;
       node.inputs.forEach((v, k) => {
         const per = elementCount(inShapes[k]!);
-        if (!slices.has(v)) e.emit(concatCopyKernel(v, y, per, perBatch, offset));
+        const inShape = dims3(inShapes[k]);
+        const layouts = {
+          inLayout: e.layout(v),
+          outLayout: e.layout(y),
+          inShape,
+          slice: { channels: ys[0], offset: channel },
+        };
+        if (!slices.has(v)) e.emit(concatCopyKernel(v, y, per, perBatch, offset, layouts));
         offset += per;
+        channel += inShape[0];
       });
       return;
     }

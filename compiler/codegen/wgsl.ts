@@ -224,3 +224,96 @@ export interface OutputSlice {
   /** The first channel this kernel writes. */
   readonly offset: number;
 }
+
+/**
+ * How a [C, H, W] activation lies in memory: channels outermost (NCHW, PyTorch's and ONNX's
+ * order, and the network's inputs and outputs) or innermost (NHWC: the channels of a pixel
+ * side by side, so a GEMM conv loads four input channels as one vec4 and neighbouring threads
+ * read neighbouring addresses). The batch is outermost in both.
+ */
+export type Layout = "nchw" | "nhwc";
+
+/**
+ * A size in generated code: a number (written as a u32 literal) or the name of a u32 constant
+ * the kernel declares (kept by name, so that the WGSL reads `(n * C + c) * H`).
+ */
+export type Dim = number | string;
+
+const lit = (d: Dim): string => (typeof d === "number" ? `${d}u` : d);
+const product = (a: Dim, b: Dim): Dim =>
+  typeof a === "number" && typeof b === "number"
+    ? a * b
+    : a === 1
+      ? b
+      : b === 1
+        ? a
+        : `(${lit(a)} * ${lit(b)})`;
+
+/** A [C, H, W] tensor as a kernel addresses it. */
+export interface TensorView {
+  readonly layout: Layout;
+  /** Channels of the buffer: more than the tensor's own when it is a slice of a concat. */
+  readonly channels: Dim;
+  readonly h: Dim;
+  readonly w: Dim;
+  /** The first channel of the slice (0 when the tensor is the whole buffer). */
+  readonly offset?: number;
+}
+
+/** A view of a whole [C, H, W] tensor, or of a channel slice of a larger one. */
+export function view(
+  layout: Layout | undefined,
+  [c, h, w]: readonly [Dim, Dim, Dim],
+  slice?: OutputSlice,
+): TensorView {
+  return {
+    layout: layout ?? "nchw",
+    channels: slice?.channels ?? c,
+    h,
+    w,
+    ...(slice ? { offset: slice.offset } : {}),
+  };
+}
+
+/** The WGSL expression of element (n, c, y, x)'s index; the arguments are u32 expressions. */
+export function at(t: TensorView, n: string, c: string, y: string, x: string): string {
+  const ch = t.offset ? `(${t.offset}u + ${c})` : c;
+  const [C, H, W] = [lit(t.channels), lit(t.h), lit(t.w)];
+  return t.layout === "nchw"
+    ? `((${n} * ${C} + ${ch}) * ${H} + ${y}) * ${W} + ${x}`
+    : `((${n} * ${H} + ${y}) * ${W} + ${x}) * ${C} + ${ch}`;
+}
+
+/** `at` with the pixel as one index `p` = y * W + x. */
+export function atPixel(t: TensorView, n: string, c: string, p: string): string {
+  const ch = t.offset ? `(${t.offset}u + ${c})` : c;
+  const hw = lit(product(t.h, t.w));
+  return t.layout === "nchw"
+    ? `(${n} * ${lit(t.channels)} + ${ch}) * ${hw} + ${p}`
+    : `(${n} * ${hw} + ${p}) * ${lit(t.channels)} + ${ch}`;
+}
+
+/**
+ * WGSL statements splitting the flat index `i` of a [C, H, W] tensor (of `layout`'s order) into
+ * `names` = [n, c, y, x]: a one-thread-per-output kernel walks its output in memory order, so
+ * neighbouring threads write neighbouring addresses in either layout.
+ */
+export function split(
+  layout: Layout | undefined,
+  [c, h, w]: readonly [Dim, Dim, Dim],
+  names: readonly [string, string, string, string],
+  i = "i",
+): string {
+  const [n, ch, y, x] = names;
+  const [C, H, W] = [lit(c), lit(h), lit(w)];
+  return layout === "nhwc"
+    ? `let ${ch} = ${i} % ${C};\nlet ${x} = (${i} / ${C}) % ${W};\nlet ${y} = (${i} / ${lit(product(c, w))}) % ${H};\nlet ${n} = ${i} / ${lit(product(product(c, w), h))};`
+    : `let ${x} = ${i} % ${W};\nlet ${y} = (${i} / ${W}) % ${H};\nlet ${ch} = (${i} / ${lit(product(w, h))}) % ${C};\nlet ${n} = ${i} / ${lit(product(product(w, h), c))};`;
+}
+
+/** The layouts of a kernel's input, output and residual; NCHW where absent. */
+export interface Layouts {
+  readonly inLayout?: Layout | undefined;
+  readonly outLayout?: Layout | undefined;
+  readonly resLayout?: Layout | undefined;
+}

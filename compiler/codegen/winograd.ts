@@ -11,11 +11,15 @@
 // at build time (`winogradWeights`), so the bundle carries U.
 // The transforms trade arithmetic for memory traffic (V and M are 4x the input and output),
 // so it pays for layers with enough channels; `cnnc tune` measures it against the direct GEMM.
+// V and M are laid out [batch, 16, channels, tiles] whatever the layouts of the conv's input and
+// output, which the transforms read and write in theirs.
 import type { Kernel } from "./plan-types.js";
-import type { Activation, OutputSlice } from "./wgsl.js";
+import type { Activation, Layouts, OutputSlice } from "./wgsl.js";
 import {
   activationDecls,
   activationWgsl,
+  at,
+  view,
   buildShader,
   epilogueBindings,
   flatGroup,
@@ -53,7 +57,7 @@ export function winogradWeights(w: Float32Array, f: number, c: number): Float32A
   return u;
 }
 
-interface Transform {
+interface Transform extends Layouts {
   readonly inShape: Dims3;
   readonly outShape: Dims3;
   /** Top and left zero padding. */
@@ -66,6 +70,7 @@ interface Transform {
  */
 export function winogradInputKernel(t: Transform & { input: string; output: string }): Kernel {
   const [c, h, w] = t.inShape;
+  const x = view(t.inLayout, ["C", "H", "W"]);
   const tw = Math.ceil(t.outShape[2] / 2);
   const p = winogradTiles(t.outShape);
   const { wgsl, bindings } = buildShader({
@@ -82,16 +87,14 @@ let ci = (i / P) % C;
 let b = i / (P * C);
 let y0 = i32((tile / TW) * 2u) - i32(PT);
 let x0 = i32((tile % TW) * 2u) - i32(PL);
-let base = (b * C + ci) * H * W;
 var d: array<vec4<f32>, 4>;
 for (var r = 0; r < 4; r++) {
   let iy = y0 + r;
   if (iy < 0 || iy >= i32(H)) { continue; }
-  let row = base + u32(iy) * W;
   var e = vec4<f32>(0.0);
   for (var s = 0; s < 4; s++) {
     let ix = x0 + s;
-    if (ix >= 0 && ix < i32(W)) { e[s] = x[row + u32(ix)]; }
+    if (ix >= 0 && ix < i32(W)) { e[s] = x[${at(x, "b", "ci", "u32(iy)", "u32(ix)")}]; }
   }
   d[r] = e;
 }
@@ -127,9 +130,8 @@ export function winogradOutputKernel(
   const [f, ho, wo] = t.outShape;
   const tw = Math.ceil(wo / 2);
   const p = winogradTiles(t.outShape);
-  const out = t.slice
-    ? "((b * OC + OOFF + fo) * HO + oy) * WO + ox"
-    : "((b * F + fo) * HO + oy) * WO + ox";
+  const out = at(view(t.outLayout, ["F", "HO", "WO"], t.slice), "b", "fo", "oy", "ox");
+  const res = at(view(t.resLayout, ["F", "HO", "WO"]), "b", "fo", "oy", "ox");
   const { wgsl, bindings } = buildShader({
     bindings: epilogueBindings("m", t),
     consts: {
@@ -139,7 +141,6 @@ export function winogradOutputKernel(
       WO: wo,
       P: p,
       TW: tw,
-      ...(t.slice ? { OC: t.slice.channels, OOFF: t.slice.offset } : {}),
     },
     decls: activationDecls(t.act),
     workgroupSize: [flatGroup, 1, 1],
@@ -172,7 +173,7 @@ for (var r = 0u; r < 2u; r++) {
   for (var s = 0u; s < 2u; s++) {
     let ox = x0 + s;
     if (ox >= WO) { break; }
-    let v = q[r][s]${t.bias ? " + bias[fo]" : ""}${t.residual ? " + res[((b * F + fo) * HO + oy) * WO + ox]" : ""};
+    let v = q[r][s]${t.bias ? " + bias[fo]" : ""}${t.residual ? ` + res[${res}]` : ""};
     y[${out}] = ${activationWgsl(t.act, "v")};
   }
 }`,

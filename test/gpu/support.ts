@@ -2,7 +2,12 @@
 // vitest project), and a parity check of a network on that device against the reference.
 import { expect } from "vitest";
 import { writeBundle } from "../../compiler/bundle/index.js";
-import { planGraph, tunable, type KernelChoice } from "../../compiler/codegen/index.js";
+import {
+  planGraph,
+  tunable,
+  type KernelChoice,
+  type Layout,
+} from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
 import {
   printIr,
@@ -66,6 +71,8 @@ export interface ParityOptions {
   readonly choose?: (node: Node, input: Shape | undefined) => KernelChoice | undefined;
   /** Weights to use instead of generated ones (e.g. kernels of planted low rank). */
   readonly weights?: Map<string, Float32Array>;
+  /** Store every activation that may be either layout in this one (CodegenOptions.layout). */
+  readonly layout?: Layout;
 }
 
 /**
@@ -93,6 +100,7 @@ export async function expectParity(
     choices,
     planMemory: options.planMemory ?? true,
     eliminateConcat: true,
+    ...(options.layout ? { layout: options.layout } : {}),
   });
   const { device } = await gpu();
   const bundle = writeBundle(plan, compiled.constants!, printIr(compiled));

@@ -24,6 +24,7 @@ import { initWeights } from "../../compiler/weights/index.js";
 import { Model, parseBundle } from "../../runtime/index.js";
 import { tunedBundle, tuneGraph } from "../../cli/tune.js";
 import { lowerFile } from "../support/compile.js";
+import { splitKNet, winogradNet } from "./nets.js";
 import { expectParity, gpu, randomInput } from "./support.js";
 
 const gemmNet = `network G {
@@ -36,33 +37,6 @@ const gemmNet = `network G {
   dense(67) -> relu
   dense(5)
   output last
-}`;
-
-// 3x3 stride-1 convs: odd and even maps, asymmetric and no padding, a residual, a bias-free
-// conv, activations, and two convs writing into one concat's channel slices.
-const winogradNet = `network W {
-  input x: [6, 9, 7]
-  let a = conv(10, 3, pad=1) -> relu
-  conv(10, 3, pad=1, bias=false)
-  let b = add(a, last) -> relu
-  let c = conv(7, 3, pad=[2, 0, 0, 1]) -> leaky_relu(0.1)
-  let d = conv(5, 3) -> sigmoid
-  let e = conv(3, 3, pad=same)
-  concat(d, e)
-  output b, c, last
-}`;
-
-// Split-K applies to convs with K >= 512 over small maps: strided and asymmetric padding, a
-// residual, a bias-free conv, activations, and two convs writing one concat's channel slices.
-const splitKNet = `network K {
-  input x: [64, 9, 7]
-  let a = conv(64, 3, stride=2, pad=[0, 1, 2, 1]) -> relu
-  conv(64, 3, pad=1, bias=false)
-  let b = add(a, last) -> relu
-  let c = conv(64, 3, pad=same) -> sigmoid
-  let d = conv(5, 3, pad=same) -> leaky_relu(0.1)
-  concat(c, d)
-  output b, last
 }`;
 
 describe("GEMM tile configurations", () => {
@@ -82,7 +56,7 @@ describe("split-K GEMM", () => {
     for (const tiles of splitKTiles) {
       it(`${parts} parts with ${tilesName(tiles)} tiles agree with the reference, batch 3`, async () => {
         const seen: string[] = [];
-        await expectParity(splitKNet, {
+        await expectParity(splitKNet(), {
           passes: pipelines.O2,
           batch: 3,
           choose: (n, input) => {
@@ -101,7 +75,7 @@ describe("Winograd F(2x2, 3x3)", () => {
   for (const tiles of tileCandidates) {
     it(`with ${tilesName(tiles)} GEMM tiles agrees with the reference, batch 3`, async () => {
       const seen: string[] = [];
-      await expectParity(winogradNet, {
+      await expectParity(winogradNet(), {
         passes: pipelines.O2,
         batch: 3,
         choose: (n) => {

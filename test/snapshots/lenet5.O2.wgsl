@@ -76,9 +76,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = tanh(clamp(v, -15.0, 15.0));
+      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp(v, -15.0, 15.0));
     }
   }
 }
@@ -89,6 +88,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 1176u;
+const C: u32 = 6u;
 const H: u32 = 28u;
 const W: u32 = 28u;
 const HO: u32 = 14u;
@@ -108,7 +108,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   let ox = i % WO;
   let oy = (i / WO) % HO;
-  let nc = i / (WO * HO);
+  let ch = (i / (WO * HO)) % C;
+  let n = i / ((WO * HO) * C);
   let y0 = i32(oy * SH) - i32(PT);
   let x0 = i32(ox * SW) - i32(PL);
   let y1 = min(y0 + i32(KH), i32(H + PB));
@@ -117,7 +118,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   var count = 0.0;
   for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
     for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      let v = x[((n * C + ch) * H + u32(iy)) * W + u32(ix)];
       acc += v;
       count += 1.0;
     }
@@ -203,9 +204,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = tanh(clamp(v, -15.0, 15.0));
+      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp(v, -15.0, 15.0));
     }
   }
 }
@@ -216,6 +216,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 400u;
+const C: u32 = 16u;
 const H: u32 = 10u;
 const W: u32 = 10u;
 const HO: u32 = 5u;
@@ -235,7 +236,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   let ox = i % WO;
   let oy = (i / WO) % HO;
-  let nc = i / (WO * HO);
+  let ch = (i / (WO * HO)) % C;
+  let n = i / ((WO * HO) * C);
   let y0 = i32(oy * SH) - i32(PT);
   let x0 = i32(ox * SW) - i32(PL);
   let y1 = min(y0 + i32(KH), i32(H + PB));
@@ -244,7 +246,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   var count = 0.0;
   for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
     for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      let v = x[((n * C + ch) * H + u32(iy)) * W + u32(ix)];
       acc += v;
       count += 1.0;
     }
@@ -334,9 +336,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = tanh(clamp(v, -15.0, 15.0));
+      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp(v, -15.0, 15.0));
     }
   }
 }

@@ -75,9 +75,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -150,11 +149,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let ox = i % WO;
   let oy = (i / WO) % HO;
   let o = (i / (WO * HO)) % F;
-  let n = i / (WO * HO * F);
+  let n = i / ((WO * HO) * F);
   let group = o / FG;
   var acc = 0.0;
   for (var ci = 0u; ci < CG; ci++) {
-    let xb = (n * C + group * CG + ci) * H * W;
     let wb = (o * CG + ci) * KH * KW;
     for (var ky = 0u; ky < KH; ky++) {
       var iy = i32(oy * SH + ky * DH) - i32(PT);
@@ -162,7 +160,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       for (var kx = 0u; kx < KW; kx++) {
         var ix = i32(ox * SW + kx * DW) - i32(PL);
         if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+        acc += x[((n * C + group * CG + ci) * H + u32(iy)) * W + u32(ix)] * wt[wb + ky * KW + kx];
       }
     }
   }
@@ -247,9 +245,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -297,6 +294,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 8192u;
+const C: u32 = 32u;
 const H: u32 = 32u;
 const W: u32 = 32u;
 const HO: u32 = 16u;
@@ -316,7 +314,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   let ox = i % WO;
   let oy = (i / WO) % HO;
-  let nc = i / (WO * HO);
+  let ch = (i / (WO * HO)) % C;
+  let n = i / ((WO * HO) * C);
   let y0 = i32(oy * SH) - i32(PT);
   let x0 = i32(ox * SW) - i32(PL);
   let y1 = min(y0 + i32(KH), i32(H + PB));
@@ -325,7 +324,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   var count = 0.0;
   for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
     for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      let v = x[((n * C + ch) * H + u32(iy)) * W + u32(ix)];
       acc = max(acc, v);
       count += 1.0;
     }
@@ -364,11 +363,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let ox = i % WO;
   let oy = (i / WO) % HO;
   let o = (i / (WO * HO)) % F;
-  let n = i / (WO * HO * F);
+  let n = i / ((WO * HO) * F);
   let group = o / FG;
   var acc = 0.0;
   for (var ci = 0u; ci < CG; ci++) {
-    let xb = (n * C + group * CG + ci) * H * W;
     let wb = (o * CG + ci) * KH * KW;
     for (var ky = 0u; ky < KH; ky++) {
       var iy = i32(oy * SH + ky * DH) - i32(PT);
@@ -376,7 +374,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       for (var kx = 0u; kx < KW; kx++) {
         var ix = i32(ox * SW + kx * DW) - i32(PL);
         if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+        acc += x[((n * C + group * CG + ci) * H + u32(iy)) * W + u32(ix)] * wt[wb + ky * KW + kx];
       }
     }
   }
@@ -461,9 +459,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -521,11 +518,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let ox = i % WO;
   let oy = (i / WO) % HO;
   let o = (i / (WO * HO)) % F;
-  let n = i / (WO * HO * F);
+  let n = i / ((WO * HO) * F);
   let group = o / FG;
   var acc = 0.0;
   for (var ci = 0u; ci < CG; ci++) {
-    let xb = (n * C + group * CG + ci) * H * W;
     let wb = (o * CG + ci) * KH * KW;
     for (var ky = 0u; ky < KH; ky++) {
       var iy = i32(oy * SH + ky * DH) - i32(PT);
@@ -533,7 +529,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       for (var kx = 0u; kx < KW; kx++) {
         var ix = i32(ox * SW + kx * DW) - i32(PL);
         if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+        acc += x[((n * C + group * CG + ci) * H + u32(iy)) * W + u32(ix)] * wt[wb + ky * KW + kx];
       }
     }
   }
@@ -618,9 +614,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -631,6 +626,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 4096u;
+const C: u32 = 64u;
 const H: u32 = 16u;
 const W: u32 = 16u;
 const HO: u32 = 8u;
@@ -650,7 +646,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   let ox = i % WO;
   let oy = (i / WO) % HO;
-  let nc = i / (WO * HO);
+  let ch = (i / (WO * HO)) % C;
+  let n = i / ((WO * HO) * C);
   let y0 = i32(oy * SH) - i32(PT);
   let x0 = i32(ox * SW) - i32(PL);
   let y1 = min(y0 + i32(KH), i32(H + PB));
@@ -659,7 +656,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   var count = 0.0;
   for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
     for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      let v = x[((n * C + ch) * H + u32(iy)) * W + u32(ix)];
       acc = max(acc, v);
       count += 1.0;
     }
@@ -698,11 +695,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let ox = i % WO;
   let oy = (i / WO) % HO;
   let o = (i / (WO * HO)) % F;
-  let n = i / (WO * HO * F);
+  let n = i / ((WO * HO) * F);
   let group = o / FG;
   var acc = 0.0;
   for (var ci = 0u; ci < CG; ci++) {
-    let xb = (n * C + group * CG + ci) * H * W;
     let wb = (o * CG + ci) * KH * KW;
     for (var ky = 0u; ky < KH; ky++) {
       var iy = i32(oy * SH + ky * DH) - i32(PT);
@@ -710,7 +706,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       for (var kx = 0u; kx < KW; kx++) {
         var ix = i32(ox * SW + kx * DW) - i32(PL);
         if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[xb + u32(iy) * W + u32(ix)] * wt[wb + ky * KW + kx];
+        acc += x[((n * C + group * CG + ci) * H + u32(iy)) * W + u32(ix)] * wt[wb + ky * KW + kx];
       }
     }
   }
@@ -795,9 +791,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -845,6 +840,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 128u;
+const C: u32 = 128u;
 const HW: u32 = 16u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
@@ -852,7 +848,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
   var acc = 0.0;
-  for (var j = 0u; j < HW; j++) { acc += x[i * HW + j]; }
+  for (var j = 0u; j < HW; j++) { acc += x[(i / C * C + i % C) * HW + j]; }
   y[i] = (acc / f32(HW));
 }
 

@@ -76,9 +76,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
     }
   }
 }
@@ -114,19 +113,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let oq = i % WQ;
   let oy = (i / WQ) % HO;
   let o = (i / (WQ * HO)) % F;
-  let n = i / (WQ * HO * F);
-  let xb = (n * C + o / FG) * H * W;
+  let n = i / ((WQ * HO) * F);
+  let ci = o / FG;
   var acc: array<f32, 4>;
   for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
   for (var ky = 0u; ky < KH; ky++) {
     let iy = i32(oy * SH + ky * DH) - i32(PT);
     if (iy < 0 || iy >= i32(H)) { continue; }
-    let row = xb + u32(iy) * W;
     for (var kx = 0u; kx < KW; kx++) {
       let wv = wt[(o * KH + ky) * KW + kx];
       for (var j = 0u; j < 4u; j++) {
         let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
-        if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[((n * C + ci) * H + u32(iy)) * W + u32(ix)] * wv; }
       }
     }
   }
@@ -217,9 +215,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
     }
   }
 }
@@ -230,6 +227,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 8192u;
+const C: u32 = 32u;
 const H: u32 = 32u;
 const W: u32 = 32u;
 const HO: u32 = 16u;
@@ -249,7 +247,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   let ox = i % WO;
   let oy = (i / WO) % HO;
-  let nc = i / (WO * HO);
+  let ch = (i / (WO * HO)) % C;
+  let n = i / ((WO * HO) * C);
   let y0 = i32(oy * SH) - i32(PT);
   let x0 = i32(ox * SW) - i32(PL);
   let y1 = min(y0 + i32(KH), i32(H + PB));
@@ -258,7 +257,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   var count = 0.0;
   for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
     for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      let v = x[((n * C + ch) * H + u32(iy)) * W + u32(ix)];
       acc = max(acc, v);
       count += 1.0;
     }
@@ -297,19 +296,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let oq = i % WQ;
   let oy = (i / WQ) % HO;
   let o = (i / (WQ * HO)) % F;
-  let n = i / (WQ * HO * F);
-  let xb = (n * C + o / FG) * H * W;
+  let n = i / ((WQ * HO) * F);
+  let ci = o / FG;
   var acc: array<f32, 4>;
   for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
   for (var ky = 0u; ky < KH; ky++) {
     let iy = i32(oy * SH + ky * DH) - i32(PT);
     if (iy < 0 || iy >= i32(H)) { continue; }
-    let row = xb + u32(iy) * W;
     for (var kx = 0u; kx < KW; kx++) {
       let wv = wt[(o * KH + ky) * KW + kx];
       for (var j = 0u; j < 4u; j++) {
         let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
-        if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[((n * C + ci) * H + u32(iy)) * W + u32(ix)] * wv; }
       }
     }
   }
@@ -400,9 +398,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
     }
   }
 }
@@ -438,19 +435,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let oq = i % WQ;
   let oy = (i / WQ) % HO;
   let o = (i / (WQ * HO)) % F;
-  let n = i / (WQ * HO * F);
-  let xb = (n * C + o / FG) * H * W;
+  let n = i / ((WQ * HO) * F);
+  let ci = o / FG;
   var acc: array<f32, 4>;
   for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
   for (var ky = 0u; ky < KH; ky++) {
     let iy = i32(oy * SH + ky * DH) - i32(PT);
     if (iy < 0 || iy >= i32(H)) { continue; }
-    let row = xb + u32(iy) * W;
     for (var kx = 0u; kx < KW; kx++) {
       let wv = wt[(o * KH + ky) * KW + kx];
       for (var j = 0u; j < 4u; j++) {
         let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
-        if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[((n * C + ci) * H + u32(iy)) * W + u32(ix)] * wv; }
       }
     }
   }
@@ -541,9 +537,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
     }
   }
 }
@@ -554,6 +549,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 4096u;
+const C: u32 = 64u;
 const H: u32 = 16u;
 const W: u32 = 16u;
 const HO: u32 = 8u;
@@ -573,7 +569,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   let ox = i % WO;
   let oy = (i / WO) % HO;
-  let nc = i / (WO * HO);
+  let ch = (i / (WO * HO)) % C;
+  let n = i / ((WO * HO) * C);
   let y0 = i32(oy * SH) - i32(PT);
   let x0 = i32(ox * SW) - i32(PL);
   let y1 = min(y0 + i32(KH), i32(H + PB));
@@ -582,7 +579,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   var count = 0.0;
   for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
     for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      let v = x[((n * C + ch) * H + u32(iy)) * W + u32(ix)];
       acc = max(acc, v);
       count += 1.0;
     }
@@ -621,19 +618,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let oq = i % WQ;
   let oy = (i / WQ) % HO;
   let o = (i / (WQ * HO)) % F;
-  let n = i / (WQ * HO * F);
-  let xb = (n * C + o / FG) * H * W;
+  let n = i / ((WQ * HO) * F);
+  let ci = o / FG;
   var acc: array<f32, 4>;
   for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
   for (var ky = 0u; ky < KH; ky++) {
     let iy = i32(oy * SH + ky * DH) - i32(PT);
     if (iy < 0 || iy >= i32(H)) { continue; }
-    let row = xb + u32(iy) * W;
     for (var kx = 0u; kx < KW; kx++) {
       let wv = wt[(o * KH + ky) * KW + kx];
       for (var j = 0u; j < 4u; j++) {
         let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
-        if (ix >= 0 && ix < i32(W)) { acc[j] += x[row + u32(ix)] * wv; }
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[((n * C + ci) * H + u32(iy)) * W + u32(ix)] * wv; }
       }
     }
   }
@@ -724,9 +720,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
     }
   }
 }
@@ -737,6 +732,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 128u;
+const C: u32 = 128u;
 const HW: u32 = 16u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
@@ -744,7 +740,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
   var acc = 0.0;
-  for (var j = 0u; j < HW; j++) { acc += x[i * HW + j]; }
+  for (var j = 0u; j < HW; j++) { acc += x[(i / C * C + i % C) * HW + j]; }
   y[i] = (acc / f32(HW));
 }
 

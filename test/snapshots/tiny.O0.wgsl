@@ -76,9 +76,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -143,16 +142,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let b = i / (P * C);
   let y0 = i32((tile / TW) * 2u) - i32(PT);
   let x0 = i32((tile % TW) * 2u) - i32(PL);
-  let base = (b * C + ci) * H * W;
   var d: array<vec4<f32>, 4>;
   for (var r = 0; r < 4; r++) {
     let iy = y0 + r;
     if (iy < 0 || iy >= i32(H)) { continue; }
-    let row = base + u32(iy) * W;
     var e = vec4<f32>(0.0);
     for (var s = 0; s < 4; s++) {
       let ix = x0 + s;
-      if (ix >= 0 && ix < i32(W)) { e[s] = x[row + u32(ix)]; }
+      if (ix >= 0 && ix < i32(W)) { e[s] = x[((b * C + ci) * H + u32(iy)) * W + u32(ix)]; }
     }
     d[r] = e;
   }
@@ -251,9 +248,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * YC + zi * F + N0 + n) * HO * WO + p;
-      let v = acc[i][j];
-      y[o] = v;
+      let o = (b * YC + zi * F + n) * HO * WO + p;
+      y[o] = acc[i][j];
     }
   }
 }
@@ -409,9 +405,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -513,9 +508,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -614,9 +608,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -718,9 +711,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -746,6 +738,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 32768u;
+const C: u32 = 32u;
 const H: u32 = 32u;
 const W: u32 = 32u;
 const HO: u32 = 32u;
@@ -765,7 +758,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   if (i >= params.batch * PER) { return; }
   let ox = i % WO;
   let oy = (i / WO) % HO;
-  let nc = i / (WO * HO);
+  let ch = (i / (WO * HO)) % C;
+  let n = i / ((WO * HO) * C);
   let y0 = i32(oy * SH) - i32(PT);
   let x0 = i32(ox * SW) - i32(PL);
   let y1 = min(y0 + i32(KH), i32(H + PB));
@@ -774,7 +768,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   var count = 0.0;
   for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
     for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-      let v = x[(nc * H + u32(iy)) * W + u32(ix)];
+      let v = x[((n * C + ch) * H + u32(iy)) * W + u32(ix)];
       acc = max(acc, v);
       count += 1.0;
     }
@@ -861,9 +855,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let o = (b * F + N0 + n) * HO * WO + p;
       let v = acc[i][j] + bias[N0 + n];
-      y[o] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = v;
     }
   }
 }
@@ -942,6 +935,7 @@ struct Params { batch: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 const PER: u32 = 56u;
+const C: u32 = 56u;
 const HW: u32 = 1024u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
@@ -949,7 +943,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
   var acc = 0.0;
-  for (var j = 0u; j < HW; j++) { acc += x[i * HW + j]; }
+  for (var j = 0u; j < HW; j++) { acc += x[(i / C * C + i % C) * HW + j]; }
   y[i] = (acc / f32(HW));
 }
 
