@@ -17,7 +17,7 @@ import type { Node, Shape } from "../../compiler/ir/index.js";
 import { pipelines } from "../../compiler/passes/index.js";
 import { lowerFile, lowerText } from "../support/compile.js";
 import { splitKNet, winogradNet } from "./nets.js";
-import { expectParity } from "./support.js";
+import { adapterChoice, expectParity } from "./support.js";
 
 /** Each tunable conv reads NHWC with the kernel `pick` gives it (its default otherwise). */
 const nhwc =
@@ -69,6 +69,15 @@ const directNet = `network D {
 }`;
 
 describe("NHWC kernels", () => {
+  it("a plan in NHWC stores what it may NHWC and keeps inputs, outputs and flatten NCHW", () => {
+    const plan = planGraph(lowerText(gemmNet(16)), { layout: "nhwc" });
+    const nhwcValues = plan.values.filter((v) => v.layout === "nhwc").map((v) => v.name);
+    // a's group holds b, an output; d's conv reads NCHW b; the last conv feeds the flatten
+    expect(nhwcValues).toEqual(["conv_1", "relu_1", "conv_4", "conv_5", "concat_1"]);
+    // a's 3x3 GEMM reads NHWC; the 1x1 convs read NHWC without a permuted weight
+    const permuted = plan.weights.filter((w) => w.transform === "hwc");
+    expect(permuted.map((w) => [w.source, w.shape])).toEqual([["conv_2.weight", [16, 3, 3, 16]]]);
+  });
   // the vec4 loaders' loop runs 1, 2 and 4 times per tile under these
   const someTiles = [tileCandidates[0]!, tileCandidates[3]!, tileCandidates[5]!];
   for (const c of [16, 13]) {
@@ -132,7 +141,9 @@ network I {
   output last
 }`;
 
-describe("networks in NHWC and in mixed layouts", () => {
+// Whole networks run on llvmpipe and on a GPU: every kernel variant they use is tested above on
+// SwiftShader as well, where these networks would add minutes of shader compilation to CI.
+describe.runIf(adapterChoice !== "swiftshader")("networks in NHWC and in mixed layouts", () => {
   it("ResNet-18 at 48x48, -O2, everything NHWC that may be", async () => {
     const graph = lowerText(atSize("examples/resnet18.cnn", 48));
     await expectParity(graph, { passes: pipelines.O2, layout: "nhwc" });
@@ -154,14 +165,5 @@ describe("networks in NHWC and in mixed layouts", () => {
   });
   it("Tiny (the language example) in NHWC", async () => {
     await expectParity(lowerFile("examples/tiny.cnn"), { layout: "nhwc", batch: 2 });
-  });
-  it("a plan in NHWC stores what it may NHWC and keeps inputs, outputs and flatten NCHW", () => {
-    const plan = planGraph(lowerText(gemmNet(16)), { layout: "nhwc" });
-    const nhwcValues = plan.values.filter((v) => v.layout === "nhwc").map((v) => v.name);
-    // a's group holds b, an output; d's conv reads NCHW b; the last conv feeds the flatten
-    expect(nhwcValues).toEqual(["conv_1", "relu_1", "conv_4", "conv_5", "concat_1"]);
-    // a's 3x3 GEMM reads NHWC; the 1x1 convs read NHWC without a permuted weight
-    const permuted = plan.weights.filter((w) => w.transform === "hwc");
-    expect(permuted.map((w) => [w.source, w.shape])).toEqual([["conv_2.weight", [16, 3, 3, 16]]]);
   });
 });
