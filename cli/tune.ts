@@ -16,6 +16,7 @@ import {
   concatSlices,
   layoutGroups,
   planGraph,
+  readsLayout,
   tunable,
   type KernelChoice,
   type Layout,
@@ -266,7 +267,7 @@ export function groupsFasterNhwc(
 }
 
 /** The layout a choice reads its input in. */
-const readsIn = (c: KernelChoice): Layout => ("layout" in c ? (c.layout ?? "nchw") : "nchw");
+const readsIn = (c: KernelChoice): Layout => readsLayout(c) ?? "nchw";
 
 /** The bundle of a tuned graph: the winners' kernels, the choices in the manifest. */
 export function tunedBundle(

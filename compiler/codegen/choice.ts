@@ -25,12 +25,17 @@ export type KernelChoice =
   /** The row-blocked depthwise kernel, `run` neighbouring outputs of a row per thread. */
   | ({ readonly kernel: "depthwise"; readonly run: number } & Reads);
 
+/** The layout a conv kernel reads its input in; none for a dense layer's. */
+export function readsLayout(c: KernelChoice): Layout | undefined {
+  return "layout" in c ? (c.layout ?? "nchw") : c.kernel === "gemv" ? undefined : "nchw";
+}
+
 /**
  * How the manifest's `tuning` and `cnnc tune` name a choice: `gemm 64x64x16/16x16`, with
  * ` nhwc` after a conv kernel that reads its input NHWC.
  */
 export function choiceName(c: KernelChoice): string {
-  const reads = "layout" in c && c.layout === "nhwc" ? " nhwc" : "";
+  const reads = readsLayout(c) === "nhwc" ? " nhwc" : "";
   switch (c.kernel) {
     case "gemv":
       return `gemv ${gemvName(c.shape)}`;

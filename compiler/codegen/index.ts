@@ -10,6 +10,7 @@ export {
   candidates,
   choiceName,
   defaultChoice,
+  readsLayout,
   splitKApplies,
   splitKParts,
   splitKTiles,

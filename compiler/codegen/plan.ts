@@ -11,7 +11,14 @@ import {
 } from "../ir/graph.js";
 import { inPlaceOperands } from "../analysis/memory.js";
 import { nodeActivation } from "../ir/ops.js";
-import { candidates, choiceName, defaultChoice, tunable, type KernelChoice } from "./choice.js";
+import {
+  candidates,
+  choiceName,
+  defaultChoice,
+  readsLayout,
+  tunable,
+  type KernelChoice,
+} from "./choice.js";
 import { defaultTiles, gemmConvKernel, splitKReduceKernel } from "./gemm.js";
 import { gemvKernel } from "./gemv.js";
 import { winogradInputKernel, winogradOutputKernel, winogradTiles } from "./winograd.js";
@@ -144,7 +151,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     layoutGroups(graph, slices),
     (n) => {
       const c = choices.get(n.name);
-      return c && "layout" in c ? (c.layout ?? "nchw") : undefined;
+      return c && readsLayout(c);
     },
     options.layout,
   );
