@@ -295,7 +295,10 @@ function program(io: Io): Command {
     .option("--batch <n>", "batch size (default: the .npy's first dimension, or 1)")
     .option("--cpu", "run on the reference interpreter (float64) instead of WebGPU")
     .option("--output <file>", "write the first output (or name=file) as .npy")
-    .option("--bench <n>", "also time n more runs and print the median latency")
+    .option(
+      "--bench <n>",
+      "also time n more runs: median latency, then with the input already on the GPU, and the GPU work alone",
+    )
     .addOption(
       new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
         "auto",

@@ -1,6 +1,6 @@
 // `cnnc run`: a bundle (or a .cnn, built in memory) on WebGPU, or on the CPU reference
 // interpreter with --cpu. Inputs from .npy files or random; prints the top outputs, the
-// adapter, and with --bench the median latency.
+// adapter, and with --bench the latency and where it goes (upload, GPU work, readback).
 import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { interpret } from "../compiler/interp/index.js";
@@ -10,6 +10,7 @@ import {
   BundleError,
   loadModel,
   parseBundle,
+  type Model,
   RuntimeError,
   type Manifest,
 } from "../runtime/index.js";
@@ -179,6 +180,55 @@ function describeOutput(
   return lines.join("\n") + "\n";
 }
 
+/** Median and minimum of `runs` timings of `f`, in milliseconds. */
+async function timed(runs: number, f: () => Promise<unknown>): Promise<[number, number]> {
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    await f();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return [times[Math.floor(runs / 2)]!, times[0]!];
+}
+
+/**
+ * `--bench`: the round trip as an app pays it (upload, GPU work, readback), then where the
+ * time goes: the same with the input already on the GPU (Model.run takes GPU buffers), and
+ * the GPU work alone (Model.measure).
+ */
+async function benchLines(
+  model: Model,
+  data: Record<string, Float32Array>,
+  batch: number,
+  runs: number,
+): Promise<string> {
+  const ms = (t: number): string => t.toFixed(2);
+  const [median, min] = await timed(runs, () => model.run(data, { batch }));
+  const device = model.device;
+  const onGpu = Object.fromEntries(
+    Object.entries(data).map(([name, values]) => {
+      const buffer = device.createBuffer({
+        label: `bench ${name}`,
+        size: values.byteLength,
+        usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
+      device.queue.writeBuffer(buffer, 0, values);
+      return [name, buffer];
+    }),
+  );
+  try {
+    const [gpuMedian] = await timed(runs, () => model.run(onGpu, { batch }));
+    const work = await model.measure({ batch, repeats: runs });
+    return (
+      `latency: median ${ms(median)} ms, min ${ms(min)} ms over ${runs} runs (batch ${batch}, readback included)\n` +
+      `  with the input already on the GPU: median ${ms(gpuMedian)} ms; GPU work alone: ${ms(work)} ms\n`
+    );
+  } finally {
+    for (const b of Object.values(onGpu)) b.destroy();
+  }
+}
+
 export async function runCommand(io: Io, file: string, o: RunOptions): Promise<void> {
   let loaded: Loaded;
   try {
@@ -215,16 +265,7 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
       outputs = await model.run(data, { batch });
       if (o.bench !== undefined) {
         const runs = positiveInt(o.bench, "--bench");
-        const times: number[] = [];
-        for (let r = 0; r < runs; r++) {
-          const t0 = performance.now();
-          await model.run(data, { batch });
-          times.push(performance.now() - t0);
-        }
-        times.sort((a, b) => a - b);
-        io.out(
-          `latency: median ${times[Math.floor(runs / 2)]!.toFixed(2)} ms, min ${times[0]!.toFixed(2)} ms over ${runs} runs (batch ${batch}, readback included)\n`,
-        );
+        io.out(await benchLines(model, data, batch, runs));
       }
     } finally {
       model.dispose();

@@ -2,11 +2,12 @@
 //
 //   import { loadModel } from "cnnc/runtime";
 //   const model = await loadModel("net.cnnb");            // bytes, a path (Node) or a URL
-//   const { y } = await model.run({ x }, { batch: 4 });
+//   const { y } = await model.run({ x }, { batch: 4 });   // x: a Float32Array or a GPUBuffer
+//   model.encode(encoder, { x: xBuffer }, { y: yBuffer }); // GPU buffers in and out, no submit
 //   model.dispose();
 import { Model, RuntimeError } from "./model.js";
 
-export { Model, RuntimeError, type ModelInfo, type RunOptions } from "./model.js";
+export { Model, RuntimeError, type InputData, type ModelInfo, type RunOptions } from "./model.js";
 export { BundleError, parseBundle, type Manifest } from "./format.js";
 
 export interface LoadOptions {

@@ -1,7 +1,8 @@
 // A loaded model: the bundle validated, weights uploaded, pipelines compiled once (async), and
 // per batch size the activation buffers and bind groups, made on first use and kept. An
 // inference writes the inputs, records every dispatch in one command encoder, and reads the
-// outputs back once.
+// outputs back once. Inputs may already be on the GPU (copied there, not uploaded), and
+// `encode` records an inference into the caller's own encoder, GPU buffers in and out.
 import { parseBundle, type Grid, type Manifest } from "./format.js";
 
 export class RuntimeError extends Error {}
@@ -18,6 +19,12 @@ export interface RunOptions {
   readonly batch?: number;
 }
 
+/**
+ * An input's values, NCHW float32: an array on the CPU (uploaded), or a GPU buffer of the
+ * model's device holding them from byte 0 (usage COPY_SRC; copied on the device, no upload).
+ */
+export type InputData = Float32Array | GPUBuffer;
+
 export interface ModelInfo {
   readonly network: string;
   readonly inputs: Manifest["inputs"];
@@ -33,8 +40,17 @@ interface BatchState {
   readonly ranges: Map<string, { readonly offset: number; readonly size: number }>;
   readonly params: GPUBuffer;
   readonly bindGroups: GPUBindGroup[];
-  readonly readback: Map<string, GPUBuffer>;
+  /**
+   * Readback buffers, one set per run in flight: a run takes a free set (or makes one) and
+   * gives it back once read, so runs started without awaiting the last one queue up on the
+   * GPU instead of colliding on a buffer that is still being mapped.
+   */
+  readonly freeReadbacks: Map<string, GPUBuffer>[];
+  readonly allReadbacks: GPUBuffer[];
 }
+
+const bytesOf = (shape: readonly number[], batch: number): number =>
+  shape.reduce((a, b) => a * b, 1) * batch * 4;
 
 function groups(grid: Grid, batch: number): [number, number, number] {
   if (grid.kind === "flat") {
@@ -54,6 +70,28 @@ function groups(grid: Grid, batch: number): [number, number, number] {
 function plain<T extends Uint8Array | Float32Array>(a: T): T & { readonly buffer: ArrayBuffer } {
   if (a.buffer instanceof ArrayBuffer) return a as T & { readonly buffer: ArrayBuffer };
   return a.slice() as T & { readonly buffer: ArrayBuffer };
+}
+
+/** Checks a caller's GPU buffer: large enough for `bytes`, and with the usage it needs. */
+function checkBuffer(
+  buffer: GPUBuffer,
+  what: string,
+  shape: string,
+  bytes: number,
+  usage: "COPY_SRC" | "COPY_DST",
+): void {
+  if (typeof buffer !== "object" || buffer === null || typeof buffer.size !== "number") {
+    const kind = buffer === null ? "null" : ((buffer as object).constructor?.name ?? typeof buffer);
+    const takes = usage === "COPY_SRC" ? "a Float32Array or a GPUBuffer" : "a GPUBuffer";
+    throw new RuntimeError(`${what} must be ${takes}, got ${kind}`);
+  }
+  if (buffer.size < bytes) {
+    throw new RuntimeError(
+      `${what}: expected shape ${shape} (${bytes} bytes), got a GPU buffer of ${buffer.size} bytes`,
+    );
+  }
+  if (!(buffer.usage & GPUBufferUsage[usage]))
+    throw new RuntimeError(`${what}: the GPU buffer needs usage ${usage}`);
 }
 
 export class Model {
@@ -203,67 +241,94 @@ export class Model {
         ],
       });
     });
-    const readback = new Map(
-      this.manifest.outputs.map((o) => {
-        const bytes = o.shape.reduce((a, b) => a * b, 1) * batch * 4;
-        return [
-          o.name,
-          device.createBuffer({
-            label: `read ${o.name}`,
-            size: bytes,
-            usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-          }),
-        ];
-      }),
-    );
-    const state = { arena, ranges, params, bindGroups, readback };
+    const state = { arena, ranges, params, bindGroups, freeReadbacks: [], allReadbacks: [] };
     this.batches.set(batch, state);
     return state;
   }
 
-  /** Runs one inference. Inputs are NCHW float32 arrays holding `batch` samples. */
-  async run(
-    inputs: Readonly<Record<string, Float32Array>>,
-    options: RunOptions = {},
-  ): Promise<Record<string, Float32Array>> {
+  /** Refuses to work on a disposed model or a lost device. */
+  private usable(): void {
     if (this.disposed) throw new RuntimeError("the model was disposed");
     if (this.lost) throw new RuntimeError(this.lost);
-    const batch = batchOf(options);
-    for (const name of Object.keys(inputs)) {
-      if (!this.manifest.inputs.some((i) => i.name === name)) {
-        throw new RuntimeError(
-          `unknown input '${name}'; the model takes ${this.manifest.inputs.map((i) => i.name).join(", ")}`,
-        );
-      }
+  }
+
+  /**
+   * Checks that `given` names exactly the model's inputs, each with `batch` samples: an array
+   * of the right length, or a GPU buffer large enough to copy from.
+   */
+  private checkInputs(given: Readonly<Record<string, InputData>>, batch: number): void {
+    const names = this.manifest.inputs.map((i) => i.name);
+    for (const name of Object.keys(given)) {
+      if (!names.includes(name))
+        throw new RuntimeError(`unknown input '${name}'; the model takes ${names.join(", ")}`);
     }
     for (const i of this.manifest.inputs) {
-      const data = inputs[i.name];
+      const data = given[i.name];
+      const shape = `[${[batch, ...i.shape].join(", ")}]`;
+      if (!data) throw new RuntimeError(`missing input '${i.name}' ${shape}`);
       const expected = i.shape.reduce((a, b) => a * b, 1) * batch;
-      if (!data)
-        throw new RuntimeError(`missing input '${i.name}' [${[batch, ...i.shape].join(", ")}]`);
-      if (data.length !== expected) {
-        throw new RuntimeError(
-          `input '${i.name}': expected shape [${[batch, ...i.shape].join(", ")}] (${expected} values), got ${data.length} values`,
-        );
+      if (data instanceof Float32Array) {
+        if (data.length !== expected) {
+          throw new RuntimeError(
+            `input '${i.name}': expected shape ${shape} (${expected} values), got ${data.length} values`,
+          );
+        }
+      } else {
+        checkBuffer(data, `input '${i.name}'`, shape, expected * 4, "COPY_SRC");
       }
     }
+  }
+
+  /**
+   * Records one inference's work into `encoder`: GPU-buffer inputs copied into the
+   * activations, every dispatch, then `copyOut` for the outputs. Array inputs are written
+   * to the queue now, so they land before the encoder's commands run.
+   */
+  private recordRun(
+    encoder: GPUCommandEncoder,
+    s: BatchState,
+    batch: number,
+    inputs: Readonly<Record<string, InputData>>,
+  ): void {
+    for (const i of this.manifest.inputs) {
+      const data = inputs[i.name]!;
+      const at = s.ranges.get(i.name)!;
+      if (data instanceof Float32Array)
+        this.device.queue.writeBuffer(s.arena, at.offset, plain(data));
+      else encoder.copyBufferToBuffer(data, 0, s.arena, at.offset, at.size);
+    }
+    this.record(encoder, s, batch, 1);
+  }
+
+  /**
+   * Runs one inference and reads its outputs back. Inputs are NCHW float32 holding `batch`
+   * samples, each an array or a GPU buffer (see InputData). Runs may overlap: one started
+   * before the last resolved queues behind it on the GPU, each with its own readback.
+   */
+  async run(
+    inputs: Readonly<Record<string, InputData>>,
+    options: RunOptions = {},
+  ): Promise<Record<string, Float32Array>> {
+    this.usable();
+    const batch = batchOf(options);
+    this.checkInputs(inputs, batch);
     const s = this.state(batch);
     const device = this.device;
-    for (const i of this.manifest.inputs)
-      device.queue.writeBuffer(s.arena, s.ranges.get(i.name)!.offset, plain(inputs[i.name]!));
+    const readback = s.freeReadbacks.pop() ?? this.readbacks(s, batch);
     const encoder = device.createCommandEncoder({ label: this.manifest.network });
-    this.encode(encoder, s, batch, 1);
+    this.recordRun(encoder, s, batch, inputs);
     for (const o of this.manifest.outputs) {
-      const read = s.readback.get(o.name)!;
+      const read = readback.get(o.name)!;
       encoder.copyBufferToBuffer(s.arena, s.ranges.get(o.value)!.offset, read, 0, read.size);
     }
     device.queue.submit([encoder.finish()]);
     const out: Record<string, Float32Array> = {};
     for (const o of this.manifest.outputs) {
-      const read = s.readback.get(o.name)!;
+      const read = readback.get(o.name)!;
       try {
         await read.mapAsync(GPUMapMode.READ);
       } catch (e) {
+        if (this.disposed) throw new RuntimeError("the model was disposed before its run finished");
         // A device lost mid-run rejects the readback; say so rather than "operation aborted".
         await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
         throw new RuntimeError(
@@ -273,7 +338,62 @@ export class Model {
       out[o.name] = new Float32Array(read.getMappedRange().slice(0));
       read.unmap();
     }
+    s.freeReadbacks.push(readback);
     return out;
+  }
+
+  /**
+   * Records one inference into the caller's command encoder, GPU buffers in and out, and
+   * submits nothing: the way to chain the model with other GPU work (a camera frame's
+   * preprocessing before it, drawing its result after) with no round trip to the CPU. Each
+   * input buffer (usage COPY_SRC) is copied into the model's activations; each output named in
+   * `outputs` (usage COPY_DST) receives that output, NCHW float32 from byte 0. Call it outside
+   * any pass; inferences recorded one after another in an encoder run in that order.
+   */
+  encode(
+    encoder: GPUCommandEncoder,
+    inputs: Readonly<Record<string, GPUBuffer>>,
+    outputs: Readonly<Record<string, GPUBuffer>>,
+    options: RunOptions = {},
+  ): void {
+    this.usable();
+    const batch = batchOf(options);
+    for (const [name, data] of Object.entries(inputs)) {
+      if (data instanceof Float32Array)
+        throw new RuntimeError(`input '${name}': encode takes GPU buffers; run takes arrays`);
+    }
+    this.checkInputs(inputs, batch);
+    const names = this.manifest.outputs.map((o) => o.name);
+    for (const [name, buffer] of Object.entries(outputs)) {
+      const o = this.manifest.outputs.find((x) => x.name === name);
+      if (!o)
+        throw new RuntimeError(`unknown output '${name}'; the model gives ${names.join(", ")}`);
+      const shape = `[${[batch, ...o.shape].join(", ")}]`;
+      checkBuffer(buffer, `output '${name}'`, shape, bytesOf(o.shape, batch), "COPY_DST");
+    }
+    const s = this.state(batch);
+    this.recordRun(encoder, s, batch, inputs);
+    for (const [name, buffer] of Object.entries(outputs)) {
+      const o = this.manifest.outputs.find((x) => x.name === name)!;
+      const from = s.ranges.get(o.value)!;
+      encoder.copyBufferToBuffer(s.arena, from.offset, buffer, 0, from.size);
+    }
+  }
+
+  /** A set of readback buffers for one run at this batch size. */
+  private readbacks(s: BatchState, batch: number): Map<string, GPUBuffer> {
+    const set = new Map(
+      this.manifest.outputs.map((o) => {
+        const buffer = this.device.createBuffer({
+          label: `read ${o.name}`,
+          size: bytesOf(o.shape, batch),
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        });
+        s.allReadbacks.push(buffer);
+        return [o.name, buffer];
+      }),
+    );
+    return set;
   }
 
   /**
@@ -283,15 +403,14 @@ export class Model {
    * the 0.1-1 ms a round trip costs; what `cnnc tune` compares kernels by.
    */
   async measure(options: RunOptions & { readonly repeats?: number } = {}): Promise<number> {
-    if (this.disposed) throw new RuntimeError("the model was disposed");
-    if (this.lost) throw new RuntimeError(this.lost);
+    this.usable();
     const batch = batchOf(options);
     const repeats = options.repeats ?? 1;
     if (!Number.isSafeInteger(repeats) || repeats < 1)
       throw new RuntimeError(`repeats must be a positive integer, got ${repeats}`);
     const s = this.state(batch);
     const encoder = this.device.createCommandEncoder({ label: `${this.manifest.network} timed` });
-    this.encode(encoder, s, batch, repeats);
+    this.record(encoder, s, batch, repeats);
     const t0 = performance.now();
     this.device.queue.submit([encoder.finish()]);
     await this.device.queue.onSubmittedWorkDone();
@@ -301,7 +420,7 @@ export class Model {
   }
 
   /** Records the network's dispatches `repeats` times in one compute pass. */
-  private encode(encoder: GPUCommandEncoder, s: BatchState, batch: number, repeats: number): void {
+  private record(encoder: GPUCommandEncoder, s: BatchState, batch: number, repeats: number): void {
     const pass = encoder.beginComputePass({ label: this.manifest.network });
     for (let r = 0; r < repeats; r++) {
       this.manifest.dispatches.forEach((d, k) => {
@@ -319,7 +438,7 @@ export class Model {
     for (const b of this.weights.values()) b.destroy();
     for (const s of this.batches.values()) {
       s.arena.destroy();
-      for (const b of s.readback.values()) b.destroy();
+      for (const b of s.allReadbacks) b.destroy();
       s.params.destroy();
     }
     this.batches.clear();

@@ -37,7 +37,7 @@ describe("cnnc build and run", () => {
     expect(r.out).toMatch(/^ {2}sample 1: top 5: \d \(0\.\d+\)/m);
   });
 
-  it("GPU and --cpu agree through .npy files; --bench prints a median", () => {
+  it("GPU and --cpu agree through .npy files; --bench prints a median and its parts", () => {
     const x = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => Math.cos(i));
     writeFileSync(join(dir, "x.npy"), writeNpy([3, 1, 32, 32], x));
     const gpu = cnnc(
@@ -52,6 +52,9 @@ describe("cnnc build and run", () => {
     );
     expect(gpu.code, gpu.err).toBe(0);
     expect(gpu.out).toMatch(/^latency: median [\d.]+ ms, min [\d.]+ ms over 2 runs \(batch 3/m);
+    expect(gpu.out).toMatch(
+      /^ {2}with the input already on the GPU: median [\d.]+ ms; GPU work alone: [\d.]+ ms$/m,
+    );
     const cpu = cnnc(
       "run",
       bundle,

@@ -70,6 +70,115 @@ describe("runtime API", () => {
     await expect(model.measure()).rejects.toThrow("the model was disposed");
   });
 
+  it("runs started without awaiting the last queue up, each with its own result", async () => {
+    const { device } = await gpu();
+    const model = await Model.create(bytes, device);
+    const xs = [0.1, -0.3, 0.7].map((v) =>
+      Float32Array.from({ length: 2048 }, (_, i) => v * Math.cos(i)),
+    );
+    const alone = [];
+    for (const x of xs) alone.push((await model.run({ x }, { batch: 2 })).softmax_1!);
+    const together = await Promise.all(xs.map((x) => model.run({ x }, { batch: 2 })));
+    expect(together.map((o) => o.softmax_1)).toEqual(alone);
+    // Batch sizes interleaved: each has its own activations, the queue keeps the order.
+    const mixed = await Promise.all([
+      model.run({ x: xs[0]! }, { batch: 2 }),
+      model.run({ x: xs[1]!.subarray(0, 1024) }),
+      model.run({ x: xs[2]! }, { batch: 2 }),
+    ]);
+    expect(mixed[0]!.softmax_1).toEqual(alone[0]);
+    expect(mixed[2]!.softmax_1).toEqual(alone[2]);
+    expect(mixed[1]!.softmax_1).toEqual(
+      (await model.run({ x: xs[1]!.subarray(0, 1024) })).softmax_1,
+    );
+    model.dispose();
+  });
+
+  it("takes inputs already on the GPU, and records into the caller's encoder", async () => {
+    const { device } = await gpu();
+    const model = await Model.create(bytes, device);
+    const upload = (data: Float32Array, usage = GPUBufferUsage.COPY_SRC): GPUBuffer => {
+      const b = device.createBuffer({
+        size: data.byteLength,
+        usage: usage | GPUBufferUsage.COPY_DST,
+      });
+      device.queue.writeBuffer(b, 0, data);
+      return b;
+    };
+    const download = async (b: GPUBuffer): Promise<Float32Array> => {
+      const read = device.createBuffer({
+        size: b.size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      const encoder = device.createCommandEncoder();
+      encoder.copyBufferToBuffer(b, 0, read, 0, b.size);
+      device.queue.submit([encoder.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const out = new Float32Array(read.getMappedRange().slice(0));
+      read.destroy();
+      return out;
+    };
+    const a = Float32Array.from({ length: 2048 }, (_, i) => Math.sin(i));
+    const b = Float32Array.from({ length: 2048 }, (_, i) => Math.cos(i * 0.3));
+    const wantA = (await model.run({ x: a }, { batch: 2 })).softmax_1!;
+    const wantB = (await model.run({ x: b }, { batch: 2 })).softmax_1!;
+    expect(wantA).not.toEqual(wantB);
+
+    // run() with a GPU buffer: copied on the device, the same result as the array.
+    expect((await model.run({ x: upload(a) }, { batch: 2 })).softmax_1).toEqual(wantA);
+
+    // encode(): two inferences in one encoder, one submission, results left on the GPU.
+    const outA = device.createBuffer({
+      size: 80,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
+    const outB = device.createBuffer({
+      size: 80,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
+    const encoder = device.createCommandEncoder();
+    model.encode(encoder, { x: upload(a) }, { softmax_1: outA }, { batch: 2 });
+    model.encode(encoder, { x: upload(b) }, { softmax_1: outB }, { batch: 2 });
+    device.queue.submit([encoder.finish()]);
+    expect(await download(outA)).toEqual(wantA);
+    expect(await download(outB)).toEqual(wantB);
+
+    // The caller's buffers are checked: size, usage, names, kinds.
+    const e = device.createCommandEncoder();
+    expect(() => model.encode(e, { x: upload(a.subarray(0, 1024)) }, {}, { batch: 2 })).toThrow(
+      new RuntimeError(
+        "input 'x': expected shape [2, 1, 32, 32] (8192 bytes), got a GPU buffer of 4096 bytes",
+      ),
+    );
+    expect(() => model.encode(e, { x: upload(a, 0) }, {}, { batch: 2 })).toThrow(
+      "input 'x': the GPU buffer needs usage COPY_SRC",
+    );
+    expect(() =>
+      model.encode(
+        e,
+        { x: upload(a) },
+        { softmax_1: device.createBuffer({ size: 80, usage: GPUBufferUsage.STORAGE }) },
+        { batch: 2 },
+      ),
+    ).toThrow("output 'softmax_1': the GPU buffer needs usage COPY_DST");
+    expect(() => model.encode(e, { x: upload(a) }, { softmax_1: outA }, { batch: 3 })).toThrow(
+      "input 'x': expected shape [3, 1, 32, 32] (12288 bytes), got a GPU buffer of 8192 bytes",
+    );
+    expect(() => model.encode(e, { x: upload(b) }, { y: outA }, { batch: 2 })).toThrow(
+      "unknown output 'y'; the model gives softmax_1",
+    );
+    const notABuffer = { x: new Float32Array(2048) } as unknown as Record<string, GPUBuffer>;
+    expect(() => model.encode(e, notABuffer, {}, { batch: 2 })).toThrow(
+      "input 'x': encode takes GPU buffers; run takes arrays",
+    );
+    const doubles = { x: new Float64Array(1024) } as unknown as Record<string, Float32Array>;
+    await expect(model.run(doubles)).rejects.toThrow(
+      "input 'x' must be a Float32Array or a GPUBuffer, got Float64Array",
+    );
+    model.dispose();
+    expect(() => model.encode(e, { x: upload(a) }, {})).toThrow("the model was disposed");
+  });
+
   it("refuses a corrupt bundle before touching the device", async () => {
     const { device } = await gpu();
     const broken = bytes.slice(0, bytes.length - 100);
