@@ -41,13 +41,38 @@ interface BatchState {
   readonly params: GPUBuffer;
   readonly bindGroups: GPUBindGroup[];
   /**
-   * Readback buffers, one set per run in flight: a run takes a free set (or makes one) and
+   * The buffers of runs in flight, one slot each: a run takes a free slot (or makes one) and
    * gives it back once read, so runs started without awaiting the last one queue up on the
    * GPU instead of colliding on a buffer that is still being mapped.
    */
-  readonly freeReadbacks: Map<string, GPUBuffer>[];
-  readonly allReadbacks: GPUBuffer[];
+  readonly freeSlots: Slot[];
+  /** Every buffer of every slot, for dispose. */
+  readonly slotBuffers: GPUBuffer[];
 }
+
+/** One run's own buffers. */
+interface Slot {
+  /**
+   * For each input larger than `stagingAbove`, a buffer the run writes the values into while
+   * it is mapped, then copies from on the device (smaller inputs go by queue.writeBuffer).
+   */
+  readonly staging: Map<string, GPUBuffer>;
+  readonly readback: Map<string, GPUBuffer>;
+  /** Resolves when the staging buffers are mapped for writing again; false if that failed. */
+  mapped: Promise<boolean>;
+}
+
+/**
+ * Inputs larger than this are uploaded through a staging buffer of the model's own, kept
+ * mapped between runs, instead of queue.writeBuffer. Dawn stages writes in a 4 MiB ring and
+ * makes a new staging buffer for every larger write, each time (MobileNet's input at batch 8
+ * is 4.6 MiB). `node scripts/upload-paths.mjs` on SwiftShader (Dawn's Vulkan backend): 4.5 MiB
+ * 1.00 ms by writeBuffer vs 0.75 ms staged, 18 MiB 9.0 vs 6.1, but 3.5 MiB 0.40 vs 0.44; so
+ * writeBuffer up to the ring's size. On Dawn's OpenGL backend (llvmpipe) writeBuffer is direct
+ * and staging costs twice as much at every size (4.5 MiB: 0.22 vs 0.48 ms), a cost small
+ * beside the work that follows an input that large; a device does not say its backend.
+ */
+export const stagingAbove = 4 << 20;
 
 const bytesOf = (shape: readonly number[], batch: number): number =>
   shape.reduce((a, b) => a * b, 1) * batch * 4;
@@ -241,7 +266,7 @@ export class Model {
         ],
       });
     });
-    const state = { arena, ranges, params, bindGroups, freeReadbacks: [], allReadbacks: [] };
+    const state = { arena, ranges, params, bindGroups, freeSlots: [], slotBuffers: [] };
     this.batches.set(batch, state);
     return state;
   }
@@ -280,24 +305,37 @@ export class Model {
   }
 
   /**
-   * Records one inference's work into `encoder`: GPU-buffer inputs copied into the
-   * activations, every dispatch, then `copyOut` for the outputs. Array inputs are written
-   * to the queue now, so they land before the encoder's commands run.
+   * Records one inference's work into `encoder`: each input into the activations (an array
+   * written to the queue, or into the slot's mapped staging buffer and copied; a GPU buffer
+   * copied), then every dispatch. Writes to the queue land before the encoder's commands.
+   * Returns the staging buffers it wrote (unmapped now).
    */
   private recordRun(
     encoder: GPUCommandEncoder,
     s: BatchState,
     batch: number,
     inputs: Readonly<Record<string, InputData>>,
-  ): void {
+    slot?: Slot,
+  ): GPUBuffer[] {
+    const staged: GPUBuffer[] = [];
     for (const i of this.manifest.inputs) {
-      const data = inputs[i.name]!;
+      let data = inputs[i.name]!;
       const at = s.ranges.get(i.name)!;
-      if (data instanceof Float32Array)
-        this.device.queue.writeBuffer(s.arena, at.offset, plain(data));
-      else encoder.copyBufferToBuffer(data, 0, s.arena, at.offset, at.size);
+      if (data instanceof Float32Array) {
+        const staging = slot?.staging.get(i.name);
+        if (!staging) {
+          this.device.queue.writeBuffer(s.arena, at.offset, plain(data));
+          continue;
+        }
+        new Float32Array(staging.getMappedRange()).set(data);
+        staging.unmap();
+        staged.push(staging);
+        data = staging;
+      }
+      encoder.copyBufferToBuffer(data, 0, s.arena, at.offset, at.size);
     }
     this.record(encoder, s, batch, 1);
+    return staged;
   }
 
   /**
@@ -314,17 +352,23 @@ export class Model {
     this.checkInputs(inputs, batch);
     const s = this.state(batch);
     const device = this.device;
-    const readback = s.freeReadbacks.pop() ?? this.readbacks(s, batch);
+    let slot = s.freeSlots.pop() ?? this.slot(s, batch);
+    if (!(await slot.mapped)) slot = this.slot(s, batch); // (its mapping failed: a new one)
+    this.usable(); // (the model may have been disposed while this run waited)
     const encoder = device.createCommandEncoder({ label: this.manifest.network });
-    this.recordRun(encoder, s, batch, inputs);
+    const staged = this.recordRun(encoder, s, batch, inputs, slot);
     for (const o of this.manifest.outputs) {
-      const read = readback.get(o.name)!;
+      const read = slot.readback.get(o.name)!;
       encoder.copyBufferToBuffer(s.arena, s.ranges.get(o.value)!.offset, read, 0, read.size);
     }
     device.queue.submit([encoder.finish()]);
+    // Mapped again for the next run as soon as the GPU has copied from them.
+    slot.mapped = Promise.all(staged.map((b) => b.mapAsync(GPUMapMode.WRITE)))
+      .then(() => true)
+      .catch(() => false);
     const out: Record<string, Float32Array> = {};
     for (const o of this.manifest.outputs) {
-      const read = readback.get(o.name)!;
+      const read = slot.readback.get(o.name)!;
       try {
         await read.mapAsync(GPUMapMode.READ);
       } catch (e) {
@@ -338,7 +382,7 @@ export class Model {
       out[o.name] = new Float32Array(read.getMappedRange().slice(0));
       read.unmap();
     }
-    s.freeReadbacks.push(readback);
+    s.freeSlots.push(slot);
     return out;
   }
 
@@ -380,20 +424,29 @@ export class Model {
     }
   }
 
-  /** A set of readback buffers for one run at this batch size. */
-  private readbacks(s: BatchState, batch: number): Map<string, GPUBuffer> {
-    const set = new Map(
-      this.manifest.outputs.map((o) => {
-        const buffer = this.device.createBuffer({
-          label: `read ${o.name}`,
-          size: bytesOf(o.shape, batch),
-          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-        });
-        s.allReadbacks.push(buffer);
-        return [o.name, buffer];
-      }),
-    );
-    return set;
+  /** The buffers of one run at this batch size, the staging buffers mapped. */
+  private slot(s: BatchState, batch: number): Slot {
+    const make = (label: string, size: number, usage: number, mapped: boolean): GPUBuffer => {
+      const buffer = this.device.createBuffer({ label, size, usage, mappedAtCreation: mapped });
+      s.slotBuffers.push(buffer);
+      return buffer;
+    };
+    const write = GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC;
+    const read = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+    return {
+      staging: new Map(
+        this.manifest.inputs
+          .filter((i) => bytesOf(i.shape, batch) > stagingAbove)
+          .map((i) => [i.name, make(`write ${i.name}`, bytesOf(i.shape, batch), write, true)]),
+      ),
+      readback: new Map(
+        this.manifest.outputs.map((o) => [
+          o.name,
+          make(`read ${o.name}`, bytesOf(o.shape, batch), read, false),
+        ]),
+      ),
+      mapped: Promise.resolve(true),
+    };
   }
 
   /**
@@ -438,7 +491,7 @@ export class Model {
     for (const b of this.weights.values()) b.destroy();
     for (const s of this.batches.values()) {
       s.arena.destroy();
-      for (const b of s.allReadbacks) b.destroy();
+      for (const b of s.slotBuffers) b.destroy();
       s.params.destroy();
     }
     this.batches.clear();

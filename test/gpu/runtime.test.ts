@@ -5,7 +5,8 @@ import { writeBundle } from "../../compiler/bundle/index.js";
 import { planGraph } from "../../compiler/codegen/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { BundleError, loadModel, Model, RuntimeError } from "../../runtime/index.js";
-import { lowerFile } from "../support/compile.js";
+import { stagingAbove } from "../../runtime/model.js";
+import { lowerFile, lowerText } from "../support/compile.js";
 import { adapterChoice, adapterWords, gpu } from "./support.js";
 
 const graph = lowerFile("examples/lenet5.cnn");
@@ -177,6 +178,46 @@ describe("runtime API", () => {
     );
     model.dispose();
     expect(() => model.encode(e, { x: upload(a) }, {})).toThrow("the model was disposed");
+  });
+
+  it("uploads inputs over 4 MiB through its own staging buffers, run after run", async () => {
+    const { device } = await gpu();
+    const big = lowerText(
+      "network Big {\n  input x: [3, 224, 224]\n  globalavgpool\n  output last\n}\n",
+    );
+    const model = await Model.create(writeBundle(planGraph(big), new Map()), device);
+    const batch = 8; // 4.6 MiB: over stagingAbove
+    expect(batch * 3 * 224 * 224 * 4).toBeGreaterThan(stagingAbove);
+    const plane = 224 * 224;
+    const inputs = [0.5, -1.25, 2].map((v) =>
+      Float32Array.from(
+        { length: batch * 3 * plane },
+        (_, i) => v * ((i % 7) - 3) + Math.floor(i / plane),
+      ),
+    );
+    const means = (x: Float32Array): number[] =>
+      Array.from({ length: batch * 3 }, (_, p) => {
+        let sum = 0;
+        for (let i = 0; i < plane; i++) sum += x[p * plane + i]!;
+        return sum / plane;
+      });
+    const only = (out: Record<string, Float32Array>): Float32Array => Object.values(out)[0]!;
+    const close = (got: Float32Array, want: number[]): void =>
+      want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 3));
+    // One after another (the staging buffer mapped again between), then overlapping.
+    for (const x of inputs) close(only(await model.run({ x }, { batch })), means(x));
+    const together = await Promise.all(inputs.map((x) => model.run({ x }, { batch })));
+    together.forEach((o, k) => close(only(o), means(inputs[k]!)));
+    // A GPU buffer input leaves the staging buffer as it was; the next array run still uses it.
+    const onGpu = device.createBuffer({
+      size: inputs[0]!.byteLength,
+      usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    device.queue.writeBuffer(onGpu, 0, inputs[0]!);
+    close(only(await model.run({ x: onGpu }, { batch })), means(inputs[0]!));
+    close(only(await model.run({ x: inputs[1]! }, { batch })), means(inputs[1]!));
+    onGpu.destroy();
+    model.dispose();
   });
 
   it("refuses a corrupt bundle before touching the device", async () => {
