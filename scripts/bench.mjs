@@ -19,7 +19,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { performance } from "node:perf_hooks";
@@ -275,7 +275,8 @@ const nets = [
   ["ResNet-18", "examples/resnet18.cnn", 224, [1]],
   ["GoogLeNet", "examples/googlenet.cnn", 224, [1]],
 ].filter(([name, file]) =>
-  quick ? name === "LeNet-5" : !netArg || netArg.some((n) => file.includes(n)),
+  // By the start of the file's name: "lenet" is LeNet-5 only, not MobileNet.
+  quick ? name === "LeNet-5" : !netArg || netArg.some((n) => basename(file).startsWith(n)),
 );
 
 console.log(
