@@ -5,6 +5,7 @@
 #   test          the GPU tests on that adapter (vitest project gpu-hardware)
 #   cnnc "ARGS"   the CLI, e.g. cnnc "tune examples/resnet18.cnn --adapter gpu --verbose"
 #   bench "ARGS"  scripts/bench.mjs, e.g. bench "" (everything) or bench "--nets none"
+#   node "ARGS"   any script, e.g. node "scripts/upload-paths.mjs gpu"
 # usage: bash scripts/gpu-machine/run.sh info test bench "--nets resnet18"
 # Logs go to $OUT (or /tmp/out). The figures in the README's H100 section were taken this way.
 cd "$(dirname "$0")/../.."
@@ -42,5 +43,8 @@ while [ $# -gt 0 ]; do
     bench)
       a=$1; shift
       timeout ${BENCH_LIMIT:-400} node scripts/bench.mjs $a 2>&1 | tee -a $OUT/bench.log ;;
+    node)
+      a=$1; shift
+      node $a 2>&1 | tee -a $OUT/node.log ;;
   esac
 done
