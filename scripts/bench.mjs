@@ -1,7 +1,9 @@
 // `npm run bench`: cnnc side by side with TensorFlow.js (WebGPU) and ONNX Runtime Web (WebGPU)
 // on the same adapter, plus onnxruntime-node (CPU) as the native line. One process, except
-// ORT-web, which runs in a child process of its own (scripts/peers/ort-web-child.mjs: once an
-// ORT-web session has existed, every WebGPU runtime in that process runs ~3x slower).
+// ORT-web, which runs in child processes of its own once everything else is timed (an ORT-web
+// session slows every WebGPU runtime in its process ~3x on llvmpipe, see
+// scripts/peers/ort-web-child.mjs; on an H100 its process slowed the others even after it
+// ended, see ortWebLast).
 //  1. End to end: LeNet-5, MobileNet-v1, ResNet-18, GoogLeNet at 224x224 (LeNet at its 32x32),
 //     batch 1 (and 8 for LeNet and MobileNet), the same random weights everywhere. Outputs are
 //     checked to agree (1e-3 of the output's scale) before anything is timed; a peer that
@@ -14,16 +16,11 @@
 // cnnc runs twice: as `cnnc build` compiles it (default kernels) and as `cnnc tune --batch`
 // does (GEMM tiles, Winograd, GEMV and depthwise runs measured per layer on this adapter at
 // the batch size timed). Options: --quick (LeNet only, 3 runs, no kernel table: what CI runs
-// so the harness cannot rot), --nets a,b (subset), --no-tune, CNNC_ADAPTER (llvmpipe,
-// swiftshader, gpu). Peers are devDependencies; how they run in Node: ../shared/PEERS.md.
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+// so the harness cannot rot), --nets a,b (subset), --no-tune, --solo (each runtime's runs
+// back to back instead of taking turns), CNNC_ADAPTER (llvmpipe, swiftshader, gpu). Peers are devDependencies; how they run in Node: ../shared/PEERS.md.
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createRequire } from "node:module";
 import { buildGraph } from "../dist/cli/build.js";
 import { summarize } from "../dist/compiler/analysis/index.js";
 import { compileFrontend, memoryHost } from "../dist/compiler/lower/index.js";
@@ -32,15 +29,15 @@ import { pipelines, runPasses } from "../dist/compiler/passes/index.js";
 import { initWeights, random } from "../dist/compiler/weights/index.js";
 import { Model } from "../dist/runtime/index.js";
 import { tunedBundle, tuneGraph } from "../dist/cli/tune.js";
+import { ortNodeModel, ortWebInChild } from "./peers/ort.mjs";
 import { tfjsModel } from "./peers/tfjs.mjs";
 import { installWebGpuGlobals } from "./peers/webgpu-globals.mjs";
-
-const execFileAsync = promisify(execFile);
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const runs = Number(process.env.BENCH_RUNS ?? (quick ? 3 : 10));
 const tune = !args.includes("--no-tune");
+const solo = args.includes("--solo");
 const netArg = args.includes("--nets") ? args[args.indexOf("--nets") + 1].split(",") : undefined;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -69,39 +66,6 @@ await import("@tensorflow/tfjs-backend-webgpu");
 await tf.setBackend("webgpu");
 await tf.ready();
 console.warn = quiet;
-const require = createRequire(import.meta.url);
-const ortNode = require("onnxruntime-node");
-
-/** ORT-web in a child process (scripts/peers/ort-web-child.mjs says why). */
-async function ortWebInChild(onnx, x, input, out, batch) {
-  const dir = mkdtempSync(join(tmpdir(), "cnnc-bench-"));
-  try {
-    const file = (name, bytes) => (writeFileSync(join(dir, name), bytes), join(dir, name));
-    const job = {
-      model: file("model.onnx", onnx),
-      input: file("x.bin", new Uint8Array(x.buffer, x.byteOffset, x.byteLength)),
-      output: join(dir, "y.bin"),
-      inputName: input.name,
-      outputName: out.name,
-      shape: [batch, ...input.shape],
-      runs,
-    };
-    const { stdout } = await execFileAsync(
-      process.execPath,
-      [
-        fileURLToPath(new URL("./peers/ort-web-child.mjs", import.meta.url)),
-        file("job.json", JSON.stringify(job)),
-      ],
-      { maxBuffer: 1 << 26 },
-    );
-    const line = stdout.trim().split("\n").at(-1);
-    const { firstMs, times } = JSON.parse(line);
-    const y = readFileSync(job.output); // (a small file's Buffer is a view into a shared pool)
-    return { firstMs, times, output: new Float32Array(y.buffer, y.byteOffset, y.byteLength / 4) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 // --- one network on every runtime ----------------------------------------------------------------
 function lowered(file, size) {
@@ -139,11 +103,12 @@ function agree(name, ref, got) {
 }
 
 /**
- * Every runtime on one network and batch: [{runtime, times, firstMs, error}]. All are loaded
- * first (bytes -> first result timed one by one), then timed round-robin: run i of every
- * runtime before run i + 1 of any. A shared machine slows down and speeds up over minutes
- * (2x was seen here); taking turns spreads that over all runtimes instead of whichever ran
- * during the slow spell, so the ratios hold even when the absolute times drift.
+ * Every runtime on one network and batch: { results: [{runtime, times, firstMs, error}], macs,
+ * ortWeb }. All in-process runtimes are loaded first (bytes -> first result timed one by one),
+ * then timed round-robin: run i of every runtime before run i + 1 of any. A shared machine
+ * slows down and speeds up over minutes (2x was seen here); taking turns spreads that over
+ * all runtimes instead of whichever ran during the slow spell, so the ratios hold even when
+ * the absolute times drift. ortWeb() times ORT-web and adds its row (see ortWebLast).
  */
 async function compare(graph, batch) {
   const weights = initWeights(graph, 1);
@@ -212,33 +177,28 @@ async function compare(graph, batch) {
 
     // ONNX Runtime: the exported model (ORT optimises it itself: BN folding, fusions)
     const onnx = exportOnnx(withWeights);
-    const feeds = () => ({
-      [input.name]: new ortNode.Tensor("float32", x, [batch, ...input.shape]),
-    });
     await load(
       "onnxruntime-node (CPU)",
-      () =>
-        ortNode.InferenceSession.create(onnx, {
-          executionProviders: ["cpu"],
-          graphOptimizationLevel: "all",
-          // ORT's thread pool spins after each run, taking the cores llvmpipe's threads need
-          // for whichever runtime takes the next turn: no spinning.
-          extra: {
-            session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } },
-          },
-        }),
-      async (session) => (await session.run(feeds()))[out.name].data,
-      (session) => session.release?.(),
+      () => ortNodeModel(onnx, input, out),
+      (m) => m.run(x, batch),
+      (m) => m.dispose(),
     );
 
-    for (const r of runners) await r.run(); // warm-up
     const times = runners.map(() => []);
-    for (let i = 0; i < runs; i++) {
+    const timeRun = async (k) => {
+      const t0 = performance.now();
+      await runners[k].run();
+      times[k].push(performance.now() - t0);
+    };
+    if (solo) {
+      // --solo: each runtime's warm-up and runs back to back, alone, as an app runs one
       for (const [k, r] of runners.entries()) {
-        const t0 = performance.now();
         await r.run();
-        times[k].push(performance.now() - t0);
+        for (let i = 0; i < runs; i++) await timeRun(k);
       }
+    } else {
+      for (const r of runners) await r.run(); // warm-up
+      for (let i = 0; i < runs; i++) for (const k of runners.keys()) await timeRun(k);
     }
     const results = [];
     for (const [k, r] of runners.entries()) {
@@ -252,18 +212,17 @@ async function compare(graph, batch) {
         gpuMs: gpuTimes.length ? median(gpuTimes) : undefined,
       });
     }
-    // ORT-web last, alone in its process (timed after the round-robin above)
-    const web = await ortWebInChild(onnx, x, input, out, batch);
-    results.splice(results.length - 1, 0, {
-      runtime: "ort-web-webgpu",
-      firstMs: web.firstMs,
-      error: agree("ort-web-webgpu", ref, web.output),
-      times: web.times,
-    });
-    return {
-      results,
-      macs: summarize(graph).totals.macs,
+    // ORT-web in a process of its own, later: see ortWebLast.
+    const ortWeb = async () => {
+      const web = await ortWebInChild(onnx, x, input, out, batch, runs);
+      results.splice(results.length - 1, 0, {
+        runtime: "ort-web-webgpu",
+        firstMs: web.firstMs,
+        error: agree("ort-web-webgpu", ref, web.output),
+        times: web.times,
+      });
     };
+    return { results, macs: summarize(graph).totals.macs, ortWeb };
   } finally {
     for (const r of runners) await r.dispose();
   }
@@ -280,38 +239,49 @@ const nets = [
 );
 
 console.log(
-  `cnnc vs peers on ${gpu.adapter}; Node ${process.version}; ${runs} timed runs after one warm-up\n`,
+  `cnnc vs peers on ${gpu.adapter}; Node ${process.version}; ${runs} timed runs after one warm-up` +
+    (solo ? ", each runtime alone (--solo)\n" : "\n"),
 );
-const rows = [];
 const failures = [];
+const progress = (label, results) => {
+  const line = results.map((r) => `${r.runtime} ${median(r.times).toFixed(1)} ms`).join(", ");
+  process.stderr.write(`${label}: ${line}\n`); // the tables follow at the end
+};
+const measured = []; // { label, compared }: every network at each batch, then every kernel
 for (const [name, file, size, batches] of nets) {
   const graph = lowered(file, size);
   for (const batch of batches) {
-    let results;
+    const label = `${name} b${batch}`;
     try {
-      ({ results } = await compare(graph, batch));
+      measured.push({ label, compared: await compare(graph, batch) });
+      progress(label, measured.at(-1).compared.results);
     } catch (e) {
-      process.stderr.write(`${name} b${batch}: ${e.message}\n`);
-      failures.push(`${name} b${batch} failed: ${e.message}`);
-      continue;
+      process.stderr.write(`${label}: ${e.message}\n`);
+      failures.push(`${label} failed: ${e.message}`);
     }
-    const line = results.map((r) => `${r.runtime} ${median(r.times).toFixed(1)} ms`).join(", ");
-    process.stderr.write(`${name} b${batch}: ${line}\n`); // progress; the table follows at the end
-    const base = median(results[0].times);
-    const tuned = results.find((r) => r.runtime === "cnnc tuned");
-    const best = tuned ? median(tuned.times) : base;
-    for (const r of results) {
-      rows.push([
-        r.runtime === "cnnc" ? `${name} b${batch}` : "",
-        r.runtime,
-        median(r.times).toFixed(1),
-        min(r.times).toFixed(1),
-        (median(r.times) / base).toFixed(2),
-        (median(r.times) / best).toFixed(2),
-        r.firstMs.toFixed(0),
-        r.runtime === "cnnc" ? "-" : `${r.error.toExponential(1)}${r.error > 1e-3 ? " WRONG" : ""}`,
-      ]);
-    }
+  }
+}
+const networks = measured.length;
+const peak = quick ? undefined : await kernels();
+await ortWebLast();
+
+const rows = [];
+for (const { label, compared } of measured.slice(0, networks)) {
+  const { results } = compared;
+  const base = median(results[0].times);
+  const tuned = results.find((r) => r.runtime === "cnnc tuned");
+  const best = tuned ? median(tuned.times) : base;
+  for (const r of results) {
+    rows.push([
+      r.runtime === "cnnc" ? label : "",
+      r.runtime,
+      median(r.times).toFixed(1),
+      min(r.times).toFixed(1),
+      (median(r.times) / base).toFixed(2),
+      (median(r.times) / best).toFixed(2),
+      r.firstMs.toFixed(0),
+      r.runtime === "cnnc" ? "-" : `${r.error.toExponential(1)}${r.error > 1e-3 ? " WRONG" : ""}`,
+    ]);
   }
 }
 table(
@@ -333,9 +303,8 @@ console.log(
     "peers: model or session creation + first run). max rel err: largest\n" +
     "difference from cnnc's output over the output's largest magnitude; WRONG above 1e-3.",
 );
+if (peak) printKernels(peak, measured.slice(networks));
 for (const f of failures) console.log(f);
-
-if (!quick) await kernels();
 clearInterval(tick);
 process.exit(failures.length ? 1 : 0); // a network that did not run is a broken harness
 
@@ -401,16 +370,46 @@ async function kernels() {
     ["depthwise 3x3, 112x112x32", "[32, 112, 112]", "dwconv(3, pad=1)"],
     ["dense 4096x4096", "[4096]", "dense(4096)"],
   ];
-  const rows = [];
-  for (const [i, [name, shape, body]] of cases.entries()) {
+  for (const [i, [label, shape, body]] of cases.entries()) {
     const text = `network Kernel${i} {\n  input x: ${shape}\n  ${body}\n  output last\n}\n`;
     const r = compileFrontend("k.cnn", memoryHost({ "k.cnn": text }));
-    const { results, macs } = await compare(r.graph, 1);
+    measured.push({ label, compared: await compare(r.graph, 1) });
+    progress(label, measured.at(-1).compared.results);
+  }
+  return peak;
+}
+
+/**
+ * ORT-web, once every in-process runtime has been timed: one child process per network and
+ * kernel. On an H100, cnnc's MobileNet-v1 at batch 8 took 2.5 ms before an ORT-web child
+ * process had run on the GPU and 6.8 ms after it, in the same process, and 4.9 ms on a model
+ * made afresh after that (scripts/bench-interference.mjs); timing ORT-web between networks
+ * charged that to every runtime timed after it.
+ */
+async function ortWebLast() {
+  for (const { label, compared } of measured) {
+    try {
+      await compared.ortWeb();
+      progress(
+        label,
+        compared.results.filter((r) => r.runtime === "ort-web-webgpu"),
+      );
+    } catch (e) {
+      process.stderr.write(`${label}, ort-web-webgpu: ${e.message}\n`);
+      failures.push(`${label}, ort-web-webgpu failed: ${e.message}`);
+    }
+  }
+}
+
+function printKernels(peak, kernelsMeasured) {
+  const rows = [];
+  for (const { label, compared } of kernelsMeasured) {
+    const { results, macs } = compared;
     for (const res of results) {
       const gflops = (2 * macs) / (median(res.times) / 1000) / 1e9;
       const gpuGflops = res.gpuMs && (2 * macs) / (res.gpuMs / 1000) / 1e9;
       rows.push([
-        res.runtime === "cnnc" ? name : "",
+        res.runtime === "cnnc" ? label : "",
         res.runtime,
         median(res.times).toFixed(2),
         gflops.toFixed(2),
