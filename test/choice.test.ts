@@ -57,6 +57,33 @@ describe("default kernel choice", () => {
     ); // 56x56
     expect(names("conv1").some((c) => c.includes("split-k"))).toBe(false); // K = 147
   });
+  it("the pointwise kernel among the candidates of 1x1 stride-1 unpadded convs, never the default", () => {
+    const pointwise = (text: string, input: readonly number[]) => {
+      const node = lowerText(
+        `network S {\n  input x: [${input.join(", ")}]\n  ${text}\n  output last\n}\n`,
+      ).nodes[0]!;
+      return candidates(node, input)
+        .map(choiceName)
+        .filter((c) => c.startsWith("pointwise"));
+    };
+    expect(pointwise("conv(64, 1)", [32, 7, 7])).toEqual([
+      "pointwise 8x8/8x8",
+      "pointwise 16x8/8x4",
+      "pointwise 8x8/16x4",
+      "pointwise 8x8/8x2",
+      "pointwise 4x4/8x8",
+    ]);
+    expect(pointwise("conv(64, 1)", [3, 7, 7])).toEqual([]); // C % 4 != 0
+    expect(pointwise("conv(64, 1, stride=2)", [32, 8, 8])).toEqual([]);
+    expect(pointwise("conv(64, 1, pad=1)", [32, 8, 8])).toEqual([]);
+    expect(pointwise("conv(64, 3)", [32, 8, 8])).toEqual([]);
+    expect(pointwise("conv(64, 1, groups=2)", [32, 8, 8])).toEqual([]);
+    const mobile = mobilenet.nodes.filter((n) => n.op === "conv2d");
+    for (const n of mobile) {
+      const c = candidates(n, mobileShapes.get(n.inputs[0]!));
+      expect(choiceName(c[0]!)).not.toMatch(/^pointwise/);
+    }
+  });
   it("the GEMV for dense layers; the GEMM among a dense layer's candidates from batch 8", () => {
     expect(chosen("fc")).toBe("gemv 64t/4r/1b");
     const fc = resnet.nodes.find((n) => n.name === "fc")!;

@@ -1,5 +1,6 @@
 // Kernel choice for the layers that have more than one good kernel: ungrouped zero-padded
-// convs (the tiled GEMM, or Winograd for 3x3 stride-1 ones), depthwise convs (how many
+// convs (the tiled GEMM, Winograd for 3x3 stride-1 ones, split-K for long K over small maps,
+// the barrier-free pointwise kernel for 1x1 stride-1 ones), depthwise convs (how many
 // outputs of a row each thread computes) and dense layers (the GEMM or the GEMV). A conv's
 // choice also says which layout it reads its input in (NCHW, or NHWC where layout.ts allows it).
 // `cnnc build` takes the default below; `cnnc tune` measures every candidate on the adapter at
@@ -9,6 +10,12 @@ import { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.
 import { winogradTiles } from "./winograd.js";
 import { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
 import { depthwiseRun, depthwiseRuns } from "./direct.js";
+import {
+  pointwiseApplies,
+  pointwiseCandidates,
+  pointwiseName,
+  type PointwiseTiles,
+} from "./pointwise.js";
 import type { Layout } from "./wgsl.js";
 
 /** A conv kernel's choice of the layout it reads its input in; NCHW where absent. */
@@ -21,6 +28,8 @@ export type KernelChoice =
   /** The GEMM with its K loop split `parts` ways across workgroups, then a reduction. */
   | ({ readonly kernel: "splitk"; readonly tiles: GemmTiles; readonly parts: number } & Reads)
   | ({ readonly kernel: "winograd"; readonly tiles: GemmTiles } & Reads)
+  /** A 1x1 conv over an NCHW input with register blocks and no workgroup memory. */
+  | ({ readonly kernel: "pointwise"; readonly blocks: PointwiseTiles } & Reads)
   | { readonly kernel: "gemv"; readonly shape: GemvShape }
   /** The row-blocked depthwise kernel, `run` neighbouring outputs of a row per thread. */
   | ({ readonly kernel: "depthwise"; readonly run: number } & Reads);
@@ -43,6 +52,8 @@ export function choiceName(c: KernelChoice): string {
       return `depthwise ${c.run}px${reads}`;
     case "splitk":
       return `gemm ${tilesName(c.tiles)} split-k ${c.parts}${reads}`;
+    case "pointwise":
+      return `pointwise ${pointwiseName(c.blocks)}${reads}`;
     default:
       return `${c.kernel} ${tilesName(c.tiles)}${reads}`;
   }
@@ -159,6 +170,11 @@ export function candidates(
   }
   const first = choiceName(defaultChoice(node, input));
   const both = inBoth(all);
+  if (gemmConv(node) && node.op === "conv2d") {
+    const { k, s, p } = node.attrs;
+    if (pointwiseApplies({ k, s, pad: p, c: input?.[0] ?? 0 }))
+      both.push(...pointwiseCandidates.map((blocks) => ({ kernel: "pointwise" as const, blocks })));
+  }
   return [
     ...both.filter((c) => choiceName(c) === first),
     ...both.filter((c) => choiceName(c) !== first),

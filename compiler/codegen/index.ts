@@ -6,6 +6,7 @@ export { planMemory, checkMemoryPlan, offsetAlignment, type MemoryPlan } from ".
 export { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
 export { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
 export { depthwiseRun, depthwiseRuns } from "./direct.js";
+export { pointwiseCandidates, pointwiseName, type PointwiseTiles } from "./pointwise.js";
 export {
   candidates,
   choiceName,

@@ -21,6 +21,7 @@ import {
 } from "./choice.js";
 import { defaultTiles, gemmConvKernel, splitKReduceKernel } from "./gemm.js";
 import { gemvKernel } from "./gemv.js";
+import { pointwiseConvKernel } from "./pointwise.js";
 import { winogradInputKernel, winogradOutputKernel, winogradTiles } from "./winograd.js";
 import {
   activationKernel,
@@ -326,7 +327,12 @@ function lowerNode(
       // Selection: the implicit GEMM (or Winograd, kernelChoice) serves ungrouped convs with
       // zero padding; grouped and depthwise convs and the other padding modes take the direct
       // kernel.
-      const choice = e.choice;
+      // (the pointwise kernel reads NCHW alone; where the input's group went NHWC by the
+      // other readers' votes, the GEMM serves)
+      const choice: KernelChoice | undefined =
+        e.choice?.kernel === "pointwise" && inLayout === "nhwc"
+          ? { kernel: "gemm", tiles: defaultTiles }
+          : e.choice;
       if (choice?.kernel === "winograd") {
         const tiles = winogradTiles(ys);
         const v = e.temp("winograd-in", 16 * xs[0] * tiles);
@@ -385,6 +391,8 @@ function lowerNode(
         };
         if (choice?.kernel === "gemm") {
           e.emit(gemmConvKernel({ ...conv, pad: [a.p[0], a.p[1]] }, choice.tiles));
+        } else if (choice?.kernel === "pointwise") {
+          e.emit(pointwiseConvKernel({ ...conv, pad: [a.p[0], a.p[1]] }, choice.blocks));
         } else if (choice?.kernel === "splitk") {
           // partial sums of each K range, then their sum with the epilogue
           const parts = choice.parts;

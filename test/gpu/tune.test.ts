@@ -6,7 +6,11 @@
 // agrees with the reference.
 import { describe, expect, it } from "vitest";
 import {
+  candidates,
+  defaultTiles,
   depthwiseRuns,
+  pointwiseCandidates,
+  pointwiseName,
   splitKApplies,
   splitKParts,
   splitKTiles,
@@ -69,6 +73,67 @@ describe("split-K GEMM", () => {
       });
     }
   }
+});
+
+// 1x1 convs the pointwise kernel takes: maps of 49 pixels (scalar loads) and of 60 (vec4),
+// channel counts no thread block divides, a fused residual, concat slices, a batch whose
+// four-pixel groups straddle images, and NHWC outputs (the concat is NHWC where `conv(12, 3)`
+// reads it NHWC, so the 1x1 convs in its branches write their slices NHWC).
+const pointwiseNet = `network P {
+  input x: [12, 7, 7]
+  let a = conv(20, 1) -> relu
+  conv(20, 1)
+  add(a, last) -> relu
+  concat {
+    branch { conv(8, 1) -> relu }
+    branch { conv(12, 1) }
+  }
+  conv(12, 3, pad=same)
+  conv(4, 1) -> relu6
+  output last
+}`;
+const pointwiseVecNet = `network Q {
+  input x: [8, 6, 10]
+  conv(36, 1) -> relu
+  conv(4, 1, bias=false)
+  output last
+}`;
+
+describe("pointwise 1x1 conv", () => {
+  for (const blocks of pointwiseCandidates) {
+    for (const [what, net] of [
+      ["49-pixel maps", pointwiseNet],
+      ["60-pixel maps", pointwiseVecNet],
+    ] as const) {
+      it(`${pointwiseName(blocks)} agrees with the reference on ${what}, batch 3`, async () => {
+        const seen: string[] = [];
+        await expectParity(net, {
+          passes: pipelines.O2,
+          batch: 3,
+          choose: (n, input) => {
+            if (!candidates(n, input).some((c) => c.kernel === "pointwise")) {
+              const k3 = n.op === "conv2d" && n.attrs.k[0] === 3;
+              return k3 ? { kernel: "gemm", tiles: defaultTiles, layout: "nhwc" } : undefined;
+            }
+            seen.push(n.name);
+            return { kernel: "pointwise", blocks };
+          },
+        });
+        expect(seen.length).toBe(what === "49-pixel maps" ? 5 : 2);
+      });
+    }
+  }
+  it("falls back to the GEMM where its input is stored NHWC", async () => {
+    await expectParity(pointwiseNet, {
+      batch: 2,
+      passes: pipelines.O2,
+      layout: "nhwc",
+      choose: (n, input) =>
+        candidates(n, input).some((c) => c.kernel === "pointwise")
+          ? { kernel: "pointwise", blocks: pointwiseCandidates[0]! }
+          : undefined,
+    });
+  });
 });
 
 describe("Winograd F(2x2, 3x3)", () => {
