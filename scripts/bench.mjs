@@ -14,10 +14,11 @@
 //     dense 4096x4096: GFLOP/s and % of the adapter's measured FMA peak, round trip and (cnnc
 //     only) GPU time alone.
 // cnnc runs twice: as `cnnc build` compiles it (default kernels) and as `cnnc tune --batch`
-// does (GEMM tiles, Winograd, GEMV and depthwise runs measured per layer on this adapter at
-// the batch size timed). Options: --quick (LeNet only, 3 runs, no kernel table: what CI runs
-// so the harness cannot rot), --nets a,b (subset), --no-tune, --solo (each runtime's runs
-// back to back instead of taking turns), CNNC_ADAPTER (llvmpipe, swiftshader, gpu). Peers are devDependencies; how they run in Node: ../shared/PEERS.md.
+// does (each layer's kernel measured on this adapter at the batch size timed: GEMM tiles,
+// Winograd, split-K, pointwise, depthwise runs, GEMV). Options: --quick (LeNet only, 3 runs,
+// no kernel table: what CI runs so the harness cannot rot), --nets a,b (subset), --no-tune,
+// --solo (each runtime's runs back to back instead of taking turns), CNNC_ADAPTER (llvmpipe,
+// swiftshader, gpu). Peers are devDependencies; how they run in Node: ../shared/PEERS.md.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { performance } from "node:perf_hooks";

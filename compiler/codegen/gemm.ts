@@ -18,6 +18,7 @@
 // reduction dispatch (splitKReduceKernel) then sums the partials and runs the epilogue.
 import type { Kernel } from "./plan-types.js";
 import {
+  bindingOf,
   activationDecls,
   activationWgsl,
   buildShader,
@@ -25,15 +26,12 @@ import {
   epilogueBindings,
   flatGroup,
   flatIndex,
-  readAccess,
   type Activation,
-  type BufferRef,
   atPixel,
   view,
   type ConvWindow,
   type Layouts,
   type OutputSlice,
-  type ShaderBinding,
 } from "./wgsl.js";
 
 export interface GemmConv extends ConvWindow, Layouts {
@@ -239,17 +237,15 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
       g.residual !== g.input &&
       T.tm % 4 === 0 &&
       (T.tm * T.tk) / 4 === threads;
-  const bind = (name: string, ref: BufferRef): ShaderBinding => ({
-    name,
-    access: readAccess(ref),
-    bind: ref,
-  });
   const { wgsl, bindings } = buildShader({
     bindings: [
-      { ...bind("x", { value: g.input }), ...(vecA ? { element: "vec4<f32>" as const } : {}) },
-      { ...bind("wt", { weight: g.weight }), ...(vecB ? { element: "vec4<f32>" as const } : {}) },
-      ...(g.bias ? [bind("bias", { weight: g.bias })] : []),
-      ...(g.residual ? [bind("res", { value: g.residual })] : []),
+      { ...bindingOf("x", { value: g.input }), ...(vecA ? { element: "vec4<f32>" as const } : {}) },
+      {
+        ...bindingOf("wt", { weight: g.weight }),
+        ...(vecB ? { element: "vec4<f32>" as const } : {}),
+      },
+      ...(g.bias ? [bindingOf("bias", { weight: g.bias })] : []),
+      ...(g.residual ? [bindingOf("res", { value: g.residual })] : []),
       { name: "y", access: "read_write", bind: { value: g.output } },
     ],
     consts,

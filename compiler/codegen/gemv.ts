@@ -10,10 +10,10 @@
 // `cnnc tune --batch` measures both.
 import type { Kernel } from "./plan-types.js";
 import {
+  bindingOf,
   activationDecls,
   activationWgsl,
   buildShader,
-  readAccess,
   type Activation,
   type BufferRef,
   type ShaderBinding,
@@ -67,9 +67,7 @@ export function gemvKernel(g: Gemv, shape: GemvShape = defaultGemv): Kernel {
   const element = vec ? ("vec4<f32>" as const) : undefined;
   const { rows: R, items: B, threads: T } = shape;
   const bind = (name: string, ref: BufferRef): ShaderBinding => ({
-    name,
-    access: readAccess(ref),
-    bind: ref,
+    ...bindingOf(name, ref),
     ...(element && name !== "bias" && name !== "res" ? { element } : {}),
   });
   const product = vec ? "dot" : "mul1";

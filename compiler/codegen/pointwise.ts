@@ -5,20 +5,11 @@
 // (four k of one output channel), for 4 rm rp multiply-adds. No barriers: the tiled GEMM's
 // two per K step are what a CPU emulation of a GPU pays most for (llvmpipe runs a workgroup's
 // threads as coroutines), and its caches do what the GEMM's workgroup tiles do on a GPU. On
-// llvmpipe this ran MobileNet-v1's 1x1 convs 2.5-4x faster than the best GEMM tiles (README).
+// llvmpipe this ran MobileNet-v1's 1x1 convs 2.5-5x faster than the best GEMM tiles (README).
 // The epilogue is the GEMM's: bias, a residual, an activation, an output layout or slice.
 import type { Kernel } from "./plan-types.js";
 import type { GemmConv } from "./gemm.js";
-import {
-  activationDecls,
-  activationWgsl,
-  atPixel,
-  buildShader,
-  readAccess,
-  view,
-  type BufferRef,
-  type ShaderBinding,
-} from "./wgsl.js";
+import { bindingOf, activationDecls, activationWgsl, atPixel, buildShader, view } from "./wgsl.js";
 
 /** A thread's block (rm output channels x rp pixels, rp a multiple of 4) and the workgroup. */
 export interface PointwiseTiles {
@@ -73,11 +64,6 @@ export function pointwiseConvKernel(g: GemmConv, t: PointwiseTiles): Kernel {
   const rq = t.rp / 4;
   // vec4 input loads where every image's map is whole vec4s and the residual is not x itself
   const vec = hw % 4 === 0 && g.residual !== g.input;
-  const bind = (name: string, ref: BufferRef): ShaderBinding => ({
-    name,
-    access: readAccess(ref),
-    bind: ref,
-  });
   const range = (n: number): number[] => [...Array(n).keys()];
   const acc = (i: number, j: number): string => `a${i}_${j}`;
   const lines: string[] = [];
@@ -140,10 +126,10 @@ export function pointwiseConvKernel(g: GemmConv, t: PointwiseTiles): Kernel {
   }
   const { wgsl, bindings } = buildShader({
     bindings: [
-      { ...bind("x", { value: g.input }), ...(vec ? { element: "vec4<f32>" as const } : {}) },
-      { ...bind("wt", { weight: g.weight }), element: "vec4<f32>" as const },
-      ...(g.bias ? [bind("bias", { weight: g.bias })] : []),
-      ...(g.residual ? [bind("res", { value: g.residual })] : []),
+      { ...bindingOf("x", { value: g.input }), ...(vec ? { element: "vec4<f32>" as const } : {}) },
+      { ...bindingOf("wt", { weight: g.weight }), element: "vec4<f32>" as const },
+      ...(g.bias ? [bindingOf("bias", { weight: g.bias })] : []),
+      ...(g.residual ? [bindingOf("res", { value: g.residual })] : []),
       { name: "y", access: "read_write", bind: { value: g.output } },
     ],
     consts: { C: c, K: c, F: f, HO: ho, WO: wo, HW: hw, QUADS: quads, N0: n0, NC: n1 - n0 },

@@ -317,3 +317,8 @@ export interface Layouts {
   readonly outLayout?: Layout | undefined;
   readonly resLayout?: Layout | undefined;
 }
+
+/** A binding named `name` of a value or weight, with the access `readAccess` gives it. */
+export function bindingOf(name: string, ref: BufferRef): ShaderBinding {
+  return { name, access: readAccess(ref), bind: ref };
+}
