@@ -2,27 +2,17 @@
 // or, without one, are initialised deterministically from --seed.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeBundle } from "../compiler/bundle/index.js";
-import { CodegenError, planGraph, type Layout, type Plan } from "../compiler/codegen/index.js";
+import type { Layout, Plan } from "../compiler/codegen/index.js";
+import { compileGraph, type CompileOptions } from "../compiler/compile.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
-import {
-  bindWeights,
-  initWeights,
-  readSafetensors,
-  SafetensorsError,
-  WeightsError,
-  writeSafetensors,
-} from "../compiler/weights/index.js";
-import { UserError } from "./common.js";
+import { readSafetensors, writeSafetensors, type NamedTensor } from "../compiler/weights/index.js";
+import { positiveInt, seed, UserError, type Io } from "./common.js";
+import { compileOptions, type OptimizeOptions } from "./optimize.js";
 
-export interface BuildOptions {
+export interface BuildOptions extends OptimizeOptions {
   readonly weights?: string;
-  readonly seed?: number;
-  readonly maxBinding?: number;
-  /** Share activation memory between values not live at once (-O1 and up). */
-  readonly planMemory?: boolean;
-  /** Convs write straight into their concat's slice (-O2). */
-  readonly eliminateConcat?: boolean;
+  readonly seed?: string;
+  readonly maxBinding?: string;
   /** Store every activation that may be either layout in this one (CodegenOptions.layout). */
   readonly layout?: Layout;
 }
@@ -34,58 +24,50 @@ export interface Built {
   readonly graph: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
   /** The network as written, with its weights by layer path (what --weights takes). */
   readonly source: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
+  readonly report: readonly string[];
 }
 
-/** Weights from --weights, else those the graph came with (an imported model), else generated. */
-export function loadWeights(graph: Graph, options: BuildOptions): Map<string, Float32Array> {
-  if (!options.weights && graph.constants) return new Map(graph.constants);
-  if (!options.weights) return initWeights(graph, options.seed ?? 0);
+/** The tensors of a --weights file, keyed by layer path. */
+export function weightsFile(path: string): ReadonlyMap<string, NamedTensor> {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(options.weights);
+    bytes = readFileSync(path);
   } catch {
-    throw new UserError(`cannot read weights file '${options.weights}'`);
+    throw new UserError(`cannot read weights file '${path}'`);
   }
-  try {
-    return bindWeights(graph, readSafetensors(bytes, options.weights), `'${options.weights}'`);
-  } catch (e) {
-    if (e instanceof SafetensorsError) throw new UserError(e.message);
-    if (e instanceof WeightsError)
-      throw new UserError(`the weights do not fit the network:\n  ${e.problems.join("\n  ")}`);
-    throw e;
-  }
+  return readSafetensors(bytes, path);
 }
 
-/**
- * Weights, passes, codegen, bundle. `optimize` runs the passes (identity when absent), on the
- * graph with its weights attached, so that folding passes rewrite the weights too.
- */
-export function buildGraph(
-  graph: Graph,
-  options: BuildOptions,
-  optimize: (g: Graph) => Graph = (g) => g,
-): Built {
-  const weights = loadWeights(graph, options);
-  const optimized = optimize({ ...graph, constants: weights });
-  const constants = optimized.constants;
-  if (!constants) throw new Error("internal: a pass dropped the weights");
-  let plan: Plan;
-  try {
-    plan = planGraph(optimized, {
-      ...(options.maxBinding ? { maxBindingBytes: options.maxBinding } : {}),
-      planMemory: options.planMemory ?? true,
-      eliminateConcat: options.eliminateConcat ?? true,
-      ...(options.layout ? { layout: options.layout } : {}),
-    });
-  } catch (e) {
-    if (e instanceof CodegenError) throw new UserError(e.message);
-    throw e;
-  }
+/** The driver's options for a build's flags: the passes', the weights', the target's. */
+export function buildOptions(io: Io, o: BuildOptions, extra: CompileOptions = {}): CompileOptions {
   return {
-    bytes: writeBundle(plan, constants, printIr(optimized)),
-    plan,
-    graph: { ...optimized, constants },
-    source: { ...graph, constants: weights },
+    ...compileOptions(io, o),
+    ...(o.weights ? { weights: weightsFile(o.weights), weightsSource: `'${o.weights}'` } : {}),
+    seed: seed(o.seed),
+    ...(o.maxBinding ? { maxBindingBytes: positiveInt(o.maxBinding, "--max-binding") } : {}),
+    ...(o.layout ? { layout: o.layout } : {}),
+    ...extra,
+  };
+}
+
+/** Compiles through the driver (weights, passes, codegen, bundle). */
+export function buildGraph(
+  io: Io,
+  graph: Graph,
+  o: BuildOptions,
+  extra: CompileOptions = {},
+): Built {
+  const compiled = compileGraph(graph, buildOptions(io, o, extra));
+  const constants = compiled.graph.constants;
+  const sourceConstants = compiled.source.constants;
+  if (!compiled.bundle || !compiled.plan || !constants || !sourceConstants)
+    throw new Error("internal: the driver made no bundle");
+  return {
+    bytes: compiled.bundle,
+    plan: compiled.plan,
+    graph: { ...compiled.graph, constants },
+    source: { ...compiled.source, constants: sourceConstants },
+    report: compiled.report,
   };
 }
 

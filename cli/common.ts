@@ -61,9 +61,18 @@ export function frontend(io: Io, file: string, network: string | undefined): Gra
   return result.graph;
 }
 
+/** --seed: an integer (0 when not given); anything else is an error, never a silent 0. */
+export function seed(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const n = Number(text);
+  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n))
+    throw new UserError(`--seed must be an integer, got '${text}'`);
+  return n;
+}
+
 export function positiveInt(text: string, what: string): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1)
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1)
     throw new UserError(`${what} must be a positive integer, got '${text}'`);
   return n;
 }

@@ -1,34 +1,24 @@
-// `cnnc`: thin commands over the compiler. Exit codes: 0 done, 1 the user's input was wrong
-// (diagnostics printed), 2 the compiler itself failed (a bug: the only case with a stack trace).
+// `cnnc`: thin commands over the compiler. Exit codes: 0 done; 1 the user's input, files or
+// device were wrong (one line, or the diagnostics); 2 cnnc itself failed (a bug: the only case
+// with a stack trace). `isUserFacing` below is that rule.
 import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { bytes, formatSummary, summarize, summaryJson } from "../compiler/analysis/index.js";
 import { compareOptimized } from "./compare.js";
-import { printIr, type Graph } from "../compiler/ir/index.js";
+import { compileGraph } from "../compiler/compile.js";
+import { CompileError } from "../compiler/errors.js";
+import { BundleError, RuntimeError } from "../runtime/index.js";
+import { printIr } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
-import { buildGraph, emitParts, loadWeights } from "./build.js";
+import { buildGraph, emitParts, weightsFile } from "./build.js";
 import type { Layout } from "../compiler/codegen/index.js";
 import { ExportError, exportOnnx, exportOpset, printCnn } from "../compiler/onnx/index.js";
 import { writeSafetensors } from "../compiler/weights/index.js";
 import { graphSvg } from "../compiler/viz/index.js";
 import { basename } from "node:path";
-import {
-  frontend,
-  importModel,
-  positiveInt,
-  report,
-  sourceGraph,
-  UserError,
-  type Io,
-} from "./common.js";
+import { frontend, importModel, report, seed, sourceGraph, UserError, type Io } from "./common.js";
 import { nodeHost } from "./host.js";
-import {
-  addOptimizeOptions,
-  eliminatesConcat,
-  optimize,
-  plansMemory,
-  type OptimizeOptions,
-} from "./optimize.js";
+import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
 import { runCommand, type RunOptions } from "./run.js";
 import { tuneCommand, type TuneCliOptions } from "./tune-command.js";
 
@@ -154,19 +144,7 @@ function program(io: Io): Command {
     "2",
   ).action((file: string, opts: BuildCliOptions) => {
     const graph = sourceGraph(io, file, opts.network);
-    const reports: string[] = [];
-    const built = buildGraph(
-      graph,
-      {
-        ...(opts.weights ? { weights: opts.weights } : {}),
-        seed: Number(opts.seed),
-        ...(opts.maxBinding ? { maxBinding: positiveInt(opts.maxBinding, "--max-binding") } : {}),
-        planMemory: plansMemory(opts),
-        eliminateConcat: eliminatesConcat(opts),
-        ...(opts.layout ? { layout: opts.layout } : {}),
-      },
-      (g) => optimize(io, g, opts, (line) => reports.push(line)),
-    );
+    const built = buildGraph(io, graph, opts);
     const out = opts.output ?? `${graph.name}.cnnb`;
     writeFileSync(out, built.bytes);
     if (opts.emitDir) emitParts(opts.emitDir, built);
@@ -175,7 +153,7 @@ function program(io: Io): Command {
     io.out(
       `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item${nhwc ? `, ${nhwc} of ${p.values.length} values NHWC` : ""}\n`,
     );
-    for (const line of reports) io.out(`  ${line}\n`);
+    for (const line of built.report) io.out(`  ${line}\n`);
   });
 
   cnnc
@@ -220,10 +198,16 @@ function program(io: Io): Command {
         opts: { output?: string; weights?: string; seed: string; network?: string },
       ) => {
         const graph = frontend(io, file, opts.network);
-        const weights = loadWeights(graph, {
-          ...(opts.weights ? { weights: opts.weights } : {}),
-          seed: Number(opts.seed),
+        // The weights as the driver binds them (given, checked, or generated from the seed).
+        const { source } = compileGraph(graph, {
+          ...(opts.weights
+            ? { weights: weightsFile(opts.weights), weightsSource: `'${opts.weights}'` }
+            : {}),
+          seed: seed(opts.seed),
+          passesOnly: true,
+          opt: 0,
         });
+        const weights = source.constants!;
         let bytes: Uint8Array;
         try {
           bytes = exportOnnx({ ...graph, constants: weights });
@@ -325,13 +309,25 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     await program(io).parseAsync([...argv], { from: "user" });
     return 0;
   } catch (e) {
-    if (e instanceof UserError) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
+    // The one rule (compiler/errors.ts): the user's, their input's or their device's problem
+    // is one line and exit 1; anything else is a bug in cnnc, exit 2 with the stack.
+    if (isUserFacing(e)) {
       if (e.message) io.err(`cnnc: ${e.message}\n`);
       return 1;
     }
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
     const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
     io.err(`cnnc: internal error (a bug in cnnc, please report it with the input):\n${detail}\n`);
     return 2;
   }
+}
+
+/** Errors that are not bugs: what the user, the input files or the device got wrong. */
+export function isUserFacing(e: unknown): e is Error {
+  return (
+    e instanceof UserError ||
+    e instanceof CompileError ||
+    e instanceof RuntimeError ||
+    e instanceof BundleError
+  );
 }

@@ -1,14 +1,8 @@
-// The optimisation options every compiling command shares: -O level, an explicit pass list,
-// --dump-ir after a pass, --verify-each.
+// The optimisation flags every compiling command shares (-O level, an explicit pass list,
+// --dump-ir after a pass, --verify-each), turned into the compile driver's options.
 import type { Command } from "commander";
+import { compileGraph, type CompileOptions, type OptLevel } from "../compiler/compile.js";
 import type { Graph } from "../compiler/ir/index.js";
-import {
-  decomposeSpatial,
-  passesByName,
-  pipelines,
-  runPasses,
-  UnknownPassError,
-} from "../compiler/passes/index.js";
 import { UserError, type Io } from "./common.js";
 
 export interface OptimizeOptions {
@@ -35,66 +29,46 @@ export function addOptimizeOptions(cmd: Command, defaultLevel: "0" | "2"): Comma
     );
 }
 
-/** Memory planning (a codegen step) runs at -O1 and up, and with an explicit pass list. */
-export function plansMemory(o: OptimizeOptions): boolean {
-  return o.passes !== undefined || (o.opt ?? "2") !== "0";
-}
-
-/** Concat elimination (a codegen step) runs at -O2, and with an explicit pass list. */
-export function eliminatesConcat(o: OptimizeOptions): boolean {
-  return o.passes !== undefined || (o.opt ?? "2") === "2";
-}
-
-/** Runs the chosen passes; pass reports go to `report` (one line each). */
-export function optimize(
+/**
+ * The compile driver's options for these flags; what each level means lives in the driver
+ * (compiler/compile.ts). `report` takes the passes' report lines.
+ */
+export function compileOptions(
   io: Io,
-  graph: Graph,
   o: OptimizeOptions,
   report?: (line: string) => void,
-): Graph {
-  let passes;
-  try {
-    if (o.passes !== undefined)
-      passes = passesByName(
-        o.passes
-          .split(",")
-          .map((s) => s.trim())
-          .filter((s) => s),
-      );
-    else {
-      const level = `O${o.opt ?? "2"}`;
-      if (!(level in pipelines)) throw new UserError(`-O takes 0, 1 or 2, got '${o.opt}'`);
-      passes = pipelines[level as keyof typeof pipelines];
-    }
-  } catch (e) {
-    if (e instanceof UnknownPassError) throw new UserError(e.message);
-    throw e;
-  }
+): CompileOptions {
+  const level = o.opt ?? "2";
+  if (o.passes === undefined && !["0", "1", "2"].includes(level))
+    throw new UserError(`-O takes 0, 1 or 2, got '${o.opt}'`);
+  let tolerance: number | undefined;
   if (o.decomposeTol !== undefined) {
-    const tol = Number(o.decomposeTol);
-    if (!(tol > 0 && tol < 1)) {
+    tolerance = Number(o.decomposeTol);
+    if (!(tolerance > 0 && tolerance < 1))
       throw new UserError(
         `--decompose-tol takes a number between 0 and 1, got '${o.decomposeTol}'`,
       );
-    }
-    if (!passes.some((p) => p.name === "decompose-spatial")) {
-      throw new UserError(
-        "--decompose-tol: the decompose-spatial pass does not run here (use -O2)",
-      );
-    }
-    const approximate = decomposeSpatial(tol);
-    passes = passes.map((p) => (p.name === "decompose-spatial" ? approximate : p));
   }
-  if (o.dumpIr !== undefined && !passes.some((p) => p.name === o.dumpIr)) {
-    throw new UserError(
-      `--dump-ir ${o.dumpIr}: that pass does not run here (running: ${passes.map((p) => p.name).join(", ") || "none"})`,
-    );
-  }
-  return runPasses(graph, passes, {
+  return {
+    opt: Number(level) as OptLevel,
+    ...(o.passes !== undefined
+      ? {
+          passes: o.passes
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s),
+        }
+      : {}),
+    ...(tolerance !== undefined ? { decomposeTolerance: tolerance } : {}),
     ...(o.verifyEach ? { verifyEach: true } : {}),
     ...(o.dumpIr !== undefined
-      ? { dump: { after: o.dumpIr, write: (t: string) => io.out(t) } }
+      ? { dumpIr: { after: o.dumpIr, write: (t: string) => io.out(t) } }
       : {}),
-    report: (pass, line) => report?.(`${pass}: ${line}`),
-  });
+    ...(report ? { onReport: report } : {}),
+  };
+}
+
+/** The passes alone (cnnc ir, graph, summary --optimized). */
+export function optimize(io: Io, graph: Graph, o: OptimizeOptions): Graph {
+  return compileGraph(graph, { ...compileOptions(io, o), passesOnly: true }).graph;
 }

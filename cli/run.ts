@@ -4,20 +4,20 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { interpret } from "../compiler/interp/index.js";
-import { parseIr, type Graph } from "../compiler/ir/index.js";
+import type { Graph } from "../compiler/ir/index.js";
 import { random } from "../compiler/weights/index.js";
+import { bundleReference } from "../compiler/bundle/index.js";
 import {
   BundleError,
   loadModel,
   parseBundle,
   type Model,
-  RuntimeError,
   type Manifest,
 } from "../runtime/index.js";
 import { buildGraph } from "./build.js";
-import { positiveInt, sourceGraph, UserError, type Io } from "./common.js";
+import { positiveInt, seed, sourceGraph, UserError, type Io } from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
-import { eliminatesConcat, optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
+import type { OptimizeOptions } from "./optimize.js";
 
 export interface RunOptions extends OptimizeOptions {
   readonly input: readonly string[];
@@ -42,18 +42,10 @@ interface Loaded {
 function load(io: Io, file: string, o: RunOptions): Loaded {
   if (file.endsWith(".cnn") || file.endsWith(".onnx")) {
     const graph = sourceGraph(io, file, o.network);
-    const built = buildGraph(
-      graph,
-      {
-        ...(o.weights ? { weights: o.weights } : {}),
-        seed: Number(o.seed ?? 0),
-        planMemory: plansMemory(o),
-        eliminateConcat: eliminatesConcat(o),
-      },
-      (g) => optimize(io, g, o),
-    );
-    const cpu = { graph: built.graph, weights: new Map(built.graph.constants) };
-    return { bytes: built.bytes, manifest: parseBundle(built.bytes).manifest, cpu: () => cpu };
+    const { bytes } = buildGraph(io, graph, o);
+    const parsed = parseBundle(bytes);
+    // --cpu runs what the bundle holds, as for a .cnnb: one path for both.
+    return { bytes, manifest: parsed.manifest, cpu: () => bundleReference(parsed) };
   }
   let bytes: Uint8Array;
   try {
@@ -65,26 +57,7 @@ function load(io: Io, file: string, o: RunOptions): Loaded {
   return {
     bytes,
     manifest,
-    cpu() {
-      if (!manifest.ir)
-        throw new UserError(`'${file}' carries no IR, so it cannot run on the CPU reference`);
-      const graph = parseIr(manifest.ir);
-      const weights = new Map<string, Float32Array>();
-      for (const w of graph.weights) {
-        const parts = manifest.weights.filter((m) => m.name === w.name || m.source === w.name);
-        const data = new Float32Array(w.shape.reduce((a, b) => a * b, 1));
-        let at = 0;
-        for (const p of [...parts].sort((a, b) => (a.rows?.[0] ?? 0) - (b.rows?.[0] ?? 0))) {
-          // Copy: the file's bytes may sit at any alignment (and a Node Buffer's slice is a view).
-          const part = new Uint8Array(p.bytes);
-          part.set(blob.subarray(p.offset, p.offset + p.bytes));
-          data.set(new Float32Array(part.buffer), at);
-          at += p.bytes / 4;
-        }
-        weights.set(w.name, data);
-      }
-      return { graph, weights };
-    },
+    cpu: () => bundleReference({ manifest, blob }, `'${file}'`),
   };
 }
 
@@ -238,9 +211,11 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
     throw e;
   }
   const { manifest } = loaded;
-  const { batch, data } = inputs(manifest, o.input, o.batch, Number(o.seed ?? 0));
+  const { batch, data } = inputs(manifest, o.input, o.batch, seed(o.seed));
   const top = o.top === undefined ? 5 : positiveInt(o.top, "--top");
   let outputs: Record<string, ArrayLike<number>>;
+  if (o.cpu && o.bench !== undefined)
+    throw new UserError("--bench times WebGPU runs; --cpu runs the reference interpreter once");
   if (o.cpu) {
     const { graph, weights } = loaded.cpu();
     const t0 = performance.now();
@@ -257,8 +232,7 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
       model = await loadModel(loaded.bytes, { adapter });
     } catch (e) {
       if (e instanceof BundleError) throw new UserError(`${file}: ${e.message}`);
-      if (e instanceof RuntimeError) throw e;
-      throw new UserError((e as Error).message);
+      throw e; // a RuntimeError is the device's (exit 1); anything else a bug (exit 2)
     }
     try {
       io.out(`adapter: ${model.adapterName}\n`);

@@ -7,8 +7,8 @@ import { Model } from "../runtime/index.js";
 import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { buildGraph } from "./build.js";
 import { positiveInt, sourceGraph, type Io } from "./common.js";
-import { eliminatesConcat, optimize, plansMemory, type OptimizeOptions } from "./optimize.js";
-import { tunedBundle, tuneGraph } from "./tune.js";
+import type { OptimizeOptions } from "./optimize.js";
+import { tuneGraph, tuningNames } from "./tune.js";
 
 export interface TuneCliOptions extends OptimizeOptions {
   readonly output?: string;
@@ -62,19 +62,12 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const graph = sourceGraph(io, file, o.network);
   const runs = positiveInt(o.runs ?? "3", "--runs");
   const batch = positiveInt(o.batch ?? "1", "--batch");
-  const options = {
-    ...(o.weights ? { weights: o.weights } : {}),
-    seed: Number(o.seed ?? 0),
-    planMemory: plansMemory(o),
-    eliminateConcat: eliminatesConcat(o),
-  };
-  const built = buildGraph(graph, options, (g) => optimize(io, g, o));
+  const built = buildGraph(io, graph, o);
   const gpu = await nodeDevice((o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as AdapterChoice);
   io.out(`tuning ${graph.name} on ${gpu.adapter} at batch ${batch}\n`);
   const { choices, report } = await tuneGraph(built.graph, gpu.device, {
     runs,
     batch,
-    eliminateConcat: options.eliminateConcat,
     ...(o.layout ? { layout: o.layout } : {}),
   });
   const width = Math.max(5, ...report.map((r) => r.shape.length));
@@ -88,7 +81,10 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
       for (const t of r.timings) io.out(`    ${ms(t.ms).padStart(10)} ms  ${t.kernel}\n`);
     }
   }
-  const bytes = tunedBundle(built.graph, choices, gpu.adapter, options);
+  const bytes = buildGraph(io, graph, o, {
+    choices,
+    tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
+  }).bytes;
   const before = await latency(built.bytes, gpu.device, runs, batch);
   const after = await latency(bytes, gpu.device, runs, batch);
   const out = o.output ?? `${graph.name}.tuned.cnnb`;

@@ -15,14 +15,13 @@ import {
   choiceName,
   concatSlices,
   layoutGroups,
-  planGraph,
   readsLayout,
   tunable,
   type KernelChoice,
   type Layout,
 } from "../compiler/codegen/index.js";
-import { writeBundle } from "../compiler/bundle/index.js";
-import { printIr, valueShapes, type Graph, type Node } from "../compiler/ir/index.js";
+import { compileGraph } from "../compiler/compile.js";
+import { valueShapes, type Graph, type Node } from "../compiler/ir/index.js";
 import { Model } from "../runtime/index.js";
 
 type Constants = ReadonlyMap<string, Float32Array>;
@@ -32,12 +31,14 @@ function alone(graph: Graph, node: Node): Graph {
   const shapes = valueShapes(graph);
   const inputs = [...new Set(node.inputs)].map((v) => ({ name: v, shape: shapes.get(v)! }));
   const used = new Set(node.weights);
+  const constants = graph.constants;
   return {
     name: `${graph.name}.${node.name}`,
     inputs,
     weights: graph.weights.filter((w) => used.has(w.name)),
     nodes: [node],
     outputs: [{ name: "y", value: node.name }],
+    ...(constants ? { constants: new Map(node.weights.map((w) => [w, constants.get(w)!])) } : {}),
   };
 }
 
@@ -179,12 +180,13 @@ export async function tuneGraph(
       (!options.layout || !nhwcReady(first) || readsIn(c) === options.layout);
     for (const candidate of [byDefault!, ...others.filter(wanted)]) {
       const layout = readsIn(candidate);
-      const plan = planGraph(single, {
-        planMemory: true,
+      // One layer, its weights as the network has them: no pass to run on it.
+      const { bundle } = compileGraph(single, {
+        passes: [],
         choices: new Map([[first.name, candidate]]),
         inputLayout: layout,
       });
-      const model = await Model.create(writeBundle(plan, graph.constants), device);
+      const model = await Model.create(bundle!, device);
       try {
         // The best so far reading the same layout: each layout's fastest is timed in full.
         const best = Math.min(...timings.filter(([c]) => readsIn(c) === layout).map(([, t]) => t));
@@ -281,18 +283,7 @@ export function groupsFasterNhwc(
 /** The layout a choice reads its input in. */
 const readsIn = (c: KernelChoice): Layout => readsLayout(c) ?? "nchw";
 
-/** The bundle of a tuned graph: the winners' kernels, the choices in the manifest. */
-export function tunedBundle(
-  graph: Graph & { readonly constants: Constants },
-  choices: ReadonlyMap<string, KernelChoice>,
-  adapter: string,
-  options: { readonly planMemory?: boolean; readonly eliminateConcat?: boolean } = {},
-): Uint8Array {
-  const plan = planGraph(graph, {
-    planMemory: options.planMemory ?? true,
-    eliminateConcat: options.eliminateConcat ?? true,
-    choices,
-  });
-  const layers = Object.fromEntries([...choices].map(([name, c]) => [name, choiceName(c)]));
-  return writeBundle(plan, graph.constants, printIr(graph), { adapter, layers });
+/** How the manifest's `tuning` names each layer's choice. */
+export function tuningNames(choices: ReadonlyMap<string, KernelChoice>): Record<string, string> {
+  return Object.fromEntries([...choices].map(([name, c]) => [name, choiceName(c)]));
 }

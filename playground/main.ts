@@ -7,8 +7,7 @@ import { linter, lintGutter, type Diagnostic as EditorDiagnostic } from "@codemi
 import { EditorState } from "@codemirror/state";
 import { EditorView, highlightActiveLine, keymap, lineNumbers } from "@codemirror/view";
 import { bytes, grouped, summarize, type NetworkReport } from "../compiler/analysis/index.js";
-import { writeBundle } from "../compiler/bundle/index.js";
-import { planGraph } from "../compiler/codegen/index.js";
+import { compileGraph } from "../compiler/compile.js";
 import type { Graph } from "../compiler/ir/index.js";
 import { compileFrontend, memoryHost } from "../compiler/lower/index.js";
 import { pipelines, runPasses } from "../compiler/passes/index.js";
@@ -197,12 +196,10 @@ $("run").addEventListener("click", async () => {
   status.textContent = "compiling…";
   try {
     const t0 = performance.now();
-    const compiled = runPasses({ ...graph, constants: initWeights(graph, 0) }, pipelines.O2);
-    const plan = planGraph(compiled, { planMemory: true, eliminateConcat: true });
-    const bundle = writeBundle(plan, compiled.constants!);
+    const { bundle, plan } = compileGraph(graph, { seed: 0 });
     const compileMs = performance.now() - t0;
     status.textContent = "loading on WebGPU…";
-    const model = await loadModel(bundle);
+    const model = await loadModel(bundle!);
     const input = graph.inputs[0]!;
     const rand = random(1);
     const x =
@@ -220,7 +217,7 @@ $("run").addEventListener("click", async () => {
       .slice(0, 5)
       .map(([i, v]) => `${i}: ${v.toPrecision(4)}`)
       .join(", ");
-    status.textContent = `${plan.dispatches.length} dispatches, compiled in ${compileMs.toFixed(0)} ms; ran in ${runMs.toFixed(1)} ms on ${model.adapterName}. ${name}, top 5 (random weights): ${top}`;
+    status.textContent = `${plan!.dispatches.length} dispatches, compiled in ${compileMs.toFixed(0)} ms; ran in ${runMs.toFixed(1)} ms on ${model.adapterName}. ${name}, top 5 (random weights): ${top}`;
   } catch (e) {
     status.textContent = `error: ${(e as Error).message}`;
   }

@@ -7,13 +7,18 @@
 //         12   u32 LE                 CRC-32 of the manifest bytes
 //         16   manifest               UTF-8 JSON (Manifest below)
 //              zero padding to a multiple of 256
-//   blobStart  weights                each tensor f32 LE at a 256-byte aligned offset
+//   blobStart  weights                each stored tensor f32 LE at a 256-byte aligned offset
+//
+// The blob holds the network's own tensors (`stored` weights, named as in its IR); a kernel that
+// reads a weight in another form binds a `derived` weight, which records its source tensor and
+// the transform that makes it (runtime/weights.ts computes it at load). So a bundle is
+// complete: `cnnc run --cpu` on it runs the IR on exactly the tensors the GPU kernels derive from.
 //
 // Every check the reader makes has a name (BundleError.check), so a corrupt file says which
 // rule it broke, and all of them run before anything is allocated on the GPU.
 
 export const magic = "CNNB";
-export const formatVersion = 1;
+export const formatVersion = 2;
 export const headerBytes = 16;
 export const blobAlignment = 256;
 
@@ -31,16 +36,53 @@ export type Grid =
 
 export type Binding = { readonly value: string } | { readonly weight: string };
 
-export interface ManifestWeight {
+/** A tensor of the network, in the blob. */
+export interface StoredWeight {
   readonly name: string;
   readonly shape: readonly number[];
   /** Byte offset from the start of the blob. */
   readonly offset: number;
   readonly bytes: number;
   readonly crc32: number;
-  /** For a weight split for the binding limit: the whole tensor's name and this part's rows. */
-  readonly source?: string;
+}
+
+/**
+ * How a derived weight is made from its stored source: Winograd's U = G g G^T ([F, C, 3, 3]
+ * -> [16, F, C]); the [F, C, KH, KW] weight permuted to [F, KH, KW, C] for a GEMM over NHWC;
+ * a row range [r0, r1) of a weight split for the binding limit.
+ */
+export type WeightTransform = "winograd" | "hwc" | "rows";
+
+export interface DerivedWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly source: string;
+  readonly transform: WeightTransform;
   readonly rows?: readonly [number, number];
+}
+
+export type ManifestWeight = StoredWeight | DerivedWeight;
+
+export function isDerived(w: ManifestWeight): w is DerivedWeight {
+  return "source" in w;
+}
+
+/** The shape a transform makes of its source's, or why it cannot. */
+export function derivedShape(
+  transform: WeightTransform,
+  source: readonly number[],
+  rows?: readonly [number, number],
+): number[] | string {
+  if (transform === "rows") {
+    if (!rows || !(rows[0] < rows[1] && rows[1] <= (source[0] ?? 0)))
+      return `rows ${JSON.stringify(rows)} do not lie within ${source[0]} rows`;
+    return [rows[1] - rows[0], ...source.slice(1)];
+  }
+  if (source.length !== 4) return `a ${transform} transform takes a 4-D weight`;
+  const [f, c, kh, kw] = source as [number, number, number, number];
+  if (transform === "hwc") return [f, kh, kw, c];
+  if (kh !== 3 || kw !== 3) return "a winograd transform takes a 3x3 weight";
+  return [16, f, c];
 }
 
 export interface Manifest {
@@ -231,12 +273,32 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     );
   }
   const weightNames = new Set<string>();
-  const weights = arr(raw.weights, "weights").map((v, i) => {
+  const weights = arr(raw.weights, "weights").map((v, i): ManifestWeight => {
     if (!isRecord(v)) fail("manifest-schema", `weights[${i}] must be an object`);
     const name = str(v.name, `weights[${i}].name`);
     if (weightNames.has(name)) fail("duplicate-name", `weight '${name}' is listed twice`);
     weightNames.add(name);
     const dims = shape(v.shape, `weights[${i}].shape`);
+    if (v.source !== undefined) {
+      const transform = str(v.transform, `weights[${i}].transform`);
+      if (transform !== "winograd" && transform !== "hwc" && transform !== "rows")
+        fail("manifest-schema", `weight '${name}': unknown transform '${transform}'`);
+      const rows =
+        v.rows === undefined
+          ? {}
+          : {
+              rows: arr(v.rows, `weights[${i}].rows`).map((r, j) =>
+                count(r, `weights[${i}].rows[${j}]`),
+              ) as unknown as readonly [number, number],
+            };
+      return {
+        name,
+        shape: dims,
+        source: str(v.source, `weights[${i}].source`),
+        transform,
+        ...rows,
+      };
+    }
     const offset = count(v.offset, `weights[${i}].offset`);
     const bytes = count(v.bytes, `weights[${i}].bytes`);
     if (bytes !== dims.reduce((a, b) => a * b, 1) * 4)
@@ -246,24 +308,33 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
         "weight-range",
         `weight '${name}' [${offset}, ${offset + bytes}) lies outside the ${blobBytes}-byte blob`,
       );
-    const part =
-      v.source === undefined
-        ? {}
-        : {
-            source: str(v.source, `weights[${i}].source`),
-            rows: arr(v.rows, `weights[${i}].rows`).map((r, j) =>
-              count(r, `weights[${i}].rows[${j}]`),
-            ) as unknown as readonly [number, number],
-          };
-    return {
-      name,
-      shape: dims,
-      offset,
-      bytes,
-      crc32: count(v.crc32, `weights[${i}].crc32`),
-      ...part,
-    };
+    return { name, shape: dims, offset, bytes, crc32: count(v.crc32, `weights[${i}].crc32`) };
   });
+  // Stored weights may not overlap: every byte of the blob belongs to one tensor at most.
+  const stored = weights.filter((w): w is StoredWeight => !isDerived(w));
+  const byOffset = [...stored].sort((a, b) => a.offset - b.offset);
+  byOffset.forEach((w, k) => {
+    const next = byOffset[k + 1];
+    if (next && w.offset + w.bytes > next.offset)
+      fail("weight-overlap", `weights '${w.name}' and '${next.name}' overlap in the blob`);
+  });
+  const storedByName = new Map(stored.map((w) => [w.name, w]));
+  for (const w of weights) {
+    if (!isDerived(w)) continue;
+    const source = storedByName.get(w.source);
+    if (!source)
+      fail(
+        "weight-derivation",
+        `weight '${w.name}' derives from '${w.source}', which the bundle does not store`,
+      );
+    const want = derivedShape(w.transform, source.shape, w.rows);
+    if (typeof want === "string") fail("weight-derivation", `weight '${w.name}': ${want}`);
+    if (want.length !== w.shape.length || want.some((d, k) => d !== w.shape[k]))
+      fail(
+        "weight-derivation",
+        `weight '${w.name}' is ${JSON.stringify(w.shape)}; ${w.transform} of '${w.source}' ${JSON.stringify(source.shape)} is ${JSON.stringify(want)}`,
+      );
+  }
   const kernels = arr(raw.kernels, "kernels").map((k, i) => str(k, `kernels[${i}]`));
   const dispatches = arr(raw.dispatches, "dispatches").map((v, i) => {
     if (!isRecord(v)) fail("manifest-schema", `dispatches[${i}] must be an object`);
@@ -359,6 +430,7 @@ export function parseBundle(bytes: Uint8Array): ParsedBundle {
   const blob = bytes.subarray(start);
   const manifest = validateManifest(raw, blob.length);
   for (const w of manifest.weights) {
+    if (isDerived(w)) continue;
     if (crc32(blob.subarray(w.offset, w.offset + w.bytes)) !== w.crc32) {
       fail("weight-checksum", `weight '${w.name}' does not match its checksum`);
     }

@@ -8,7 +8,16 @@
 import { Model, RuntimeError } from "./model.js";
 
 export { Model, RuntimeError, type InputData, type ModelInfo, type RunOptions } from "./model.js";
-export { BundleError, parseBundle, type Manifest } from "./format.js";
+export {
+  BundleError,
+  isDerived,
+  parseBundle,
+  type DerivedWeight,
+  type Manifest,
+  type ManifestWeight,
+  type StoredWeight,
+} from "./format.js";
+export { weightData } from "./weights.js";
 
 export interface LoadOptions {
   /** A device to use; otherwise the browser's (navigator.gpu) or, in Node, nodeDevice(). */

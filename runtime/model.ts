@@ -3,6 +3,7 @@
 // inference writes the inputs, records every dispatch in one command encoder, and reads the
 // outputs back once. Inputs may already be on the GPU (copied there, not uploaded), and
 // `encode` records an inference into the caller's own encoder, GPU buffers in and out.
+import { weightData } from "./weights.js";
 import { parseBundle, type Grid, type Manifest } from "./format.js";
 
 export class RuntimeError extends Error {}
@@ -153,22 +154,35 @@ export class Model {
   static async create(bytes: Uint8Array, device: GPUDevice, keepAlive?: unknown): Promise<Model> {
     const { manifest, blob } = parseBundle(bytes);
     const limit = device.limits.maxStorageBufferBindingSize;
+    // Buffers for the weights the kernels bind: stored ones, and derived ones made at load.
+    const bound = new Set(
+      manifest.dispatches.flatMap((d) =>
+        d.bindings.flatMap((b) => ("weight" in b ? [b.weight] : [])),
+      ),
+    );
     for (const w of manifest.weights) {
-      if (w.bytes > limit || w.bytes > device.limits.maxBufferSize) {
+      const bytes = 4 * w.shape.reduce((a, b) => a * b, 1);
+      if (bound.has(w.name) && (bytes > limit || bytes > device.limits.maxBufferSize)) {
         throw new RuntimeError(
-          `weight '${w.name}' needs ${w.bytes} bytes; this device binds at most ${limit}`,
+          `weight '${w.name}' needs ${bytes} bytes; this device binds at most ${limit}`,
         );
       }
     }
     const weights = new Map<string, GPUBuffer>();
-    for (const w of manifest.weights) {
+    for (const [name, data] of weightData(manifest, blob, (n) => bound.has(n))) {
       const buffer = device.createBuffer({
-        label: w.name,
-        size: Math.max(w.bytes, 4),
+        label: name,
+        size: Math.max(data.byteLength, 4),
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       });
-      device.queue.writeBuffer(buffer, 0, plain(blob), w.offset, w.bytes);
-      weights.set(w.name, buffer);
+      device.queue.writeBuffer(
+        buffer,
+        0,
+        data.buffer as ArrayBuffer,
+        data.byteOffset,
+        data.byteLength,
+      );
+      weights.set(name, buffer);
     }
     const users = manifest.kernels.map((_, k) =>
       manifest.dispatches.filter((d) => d.kernel === k).map((d) => d.label),

@@ -7,10 +7,9 @@
 // in between cost it at most 0.6 ms. BENCH_RUNS runs per step (default 20).
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { buildGraph } from "../dist/cli/build.js";
+import { compileGraph } from "../dist/compiler/compile.js";
 import { compileFrontend, memoryHost } from "../dist/compiler/lower/index.js";
 import { exportOnnx } from "../dist/compiler/onnx/index.js";
-import { pipelines, runPasses } from "../dist/compiler/passes/index.js";
 import { initWeights, random } from "../dist/compiler/weights/index.js";
 import { Model } from "../dist/runtime/index.js";
 import { ortNodeModel, ortWebInChild } from "./peers/ort.mjs";
@@ -29,9 +28,7 @@ const [out] = graph.outputs;
 const rand = random(3);
 const size = batch * input.shape.reduce((a, b) => a * b, 1);
 const x = Float32Array.from({ length: size }, () => rand() * 2 - 1);
-const bytes = buildGraph(graph, { planMemory: true, eliminateConcat: true }, (g) =>
-  runPasses(g, pipelines.O2),
-).bytes;
+const bytes = compileGraph(graph).bundle;
 
 const gpu = await installWebGpuGlobals();
 const tick = setInterval(() => {}, 10); // as in bench.mjs
@@ -62,7 +59,7 @@ const tf = await import("@tensorflow/tfjs-core");
 await import("@tensorflow/tfjs-backend-webgpu");
 await tf.setBackend("webgpu");
 await tf.ready();
-const tfjs = tfjsModel(tf, runPasses(graph, pipelines.O2));
+const tfjs = tfjsModel(tf, compileGraph(graph, { passesOnly: true }).graph);
 await tfjs.run(x, batch);
 await step("tfjs on the device, its model built", model);
 await step("one tfjs run before each", model, () => tfjs.run(x, batch));

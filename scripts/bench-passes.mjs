@@ -7,11 +7,10 @@
 //     Runtime belong here too; they come with the performance work.
 import { readdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { buildGraph } from "../dist/cli/build.js";
+import { compileGraph } from "../dist/compiler/compile.js";
 import { nodeHost } from "../dist/cli/host.js";
 import { activationMemory, bytes, grouped, summarize } from "../dist/compiler/analysis/index.js";
 import { compileFrontend } from "../dist/compiler/lower/index.js";
-import { pipelines, runPasses } from "../dist/compiler/passes/index.js";
 import { Model } from "../dist/runtime/index.js";
 import { nodeDevice } from "../dist/runtime/node-device.js";
 
@@ -56,11 +55,7 @@ const rows = [];
 for (const net of nets) {
   const graph = compileFrontend(`examples/${net}.cnn`, nodeHost).graph;
   for (const level of ["O0", "O2"]) {
-    const built = buildGraph(
-      graph,
-      { seed: 1, planMemory: level !== "O0", eliminateConcat: level === "O2" },
-      (g) => runPasses(g, pipelines[level]),
-    );
+    const built = { bytes: compileGraph(graph, { seed: 1, opt: Number(level.slice(1)) }).bundle };
     const model = await Model.create(built.bytes, gpu.device);
     const input = graph.inputs[0];
     const x = new Float32Array(input.shape.reduce((a, b) => a * b, 1)).fill(0.5);

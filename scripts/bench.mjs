@@ -22,14 +22,13 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
-import { buildGraph } from "../dist/cli/build.js";
+import { compileGraph } from "../dist/compiler/compile.js";
 import { summarize } from "../dist/compiler/analysis/index.js";
 import { compileFrontend, memoryHost } from "../dist/compiler/lower/index.js";
 import { exportOnnx } from "../dist/compiler/onnx/index.js";
-import { pipelines, runPasses } from "../dist/compiler/passes/index.js";
 import { initWeights, random } from "../dist/compiler/weights/index.js";
 import { Model } from "../dist/runtime/index.js";
-import { tunedBundle, tuneGraph } from "../dist/cli/tune.js";
+import { tuneGraph, tuningNames } from "../dist/cli/tune.js";
 import { ortNodeModel, ortWebInChild } from "./peers/ort.mjs";
 import { tfjsModel } from "./peers/tfjs.mjs";
 import { installWebGpuGlobals } from "./peers/webgpu-globals.mjs";
@@ -140,9 +139,8 @@ async function compare(graph, batch) {
   };
   try {
     // cnnc, as `cnnc build` compiles it
-    const built = buildGraph(withWeights, { planMemory: true, eliminateConcat: true }, (g) =>
-      runPasses(g, pipelines.O2),
-    );
+    const compiled = compileGraph(withWeights);
+    const built = { bytes: compiled.bundle, graph: compiled.graph };
     const cnncRun = async (model) => (await model.run({ [input.name]: x }, { batch }))[out.name];
     // cnnc's GPU time alone (Model.measure: no upload or readback), for the kernel table
     const cnncGpu = (model) => model.measure({ batch, repeats: 10 });
@@ -158,7 +156,10 @@ async function compare(graph, batch) {
     // batch size, as a user tunes for the batch they run. Tuning is not in bytes->first.
     if (tune) {
       const { choices } = await tuneGraph(built.graph, gpu.device, { runs: 2, batch });
-      const bytes = tunedBundle(built.graph, choices, gpu.adapter);
+      const bytes = compileGraph(withWeights, {
+        choices,
+        tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
+      }).bundle;
       await load(
         "cnnc tuned",
         () => Model.create(bytes, gpu.device),
@@ -171,7 +172,7 @@ async function compare(graph, batch) {
     // TensorFlow.js WebGPU, on the graph a tfjs converter would give (BN folded, fused ops)
     await load(
       "tfjs-webgpu",
-      async () => tfjsModel(tf, runPasses(withWeights, pipelines.O2)),
+      async () => tfjsModel(tf, compileGraph(withWeights, { passesOnly: true }).graph),
       (m) => m.run(x, batch),
       (m) => m.dispose(),
     );

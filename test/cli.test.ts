@@ -6,6 +6,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeSafetensors } from "../compiler/weights/index.js";
 
+import { summarizeNetwork } from "../compiler/compile.js";
+import { summaryJson } from "../compiler/analysis/index.js";
+
 function cnnc(...args: string[]) {
   const r = spawnSync(process.execPath, ["dist/cli/bin.js", ...args], { encoding: "utf8" });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -48,8 +51,11 @@ describe("cnnc", () => {
       rf: [11, 11],
       jump: [4, 4],
     });
-    expect(s.totals).toMatchObject({ params: 61_100_840, bn_stats: 0, macs: 714_188_480 });
-    expect(typeof s.totals.activations).toBe("number");
+    expect(s.totals).toMatchObject({ params: 61_100_840, bnStats: 0, macs: 714_188_480 });
+    expect(typeof s.totals.activationBytes).toBe("number");
+    // the library's report, field for field
+    const report = summarizeNetwork(readFileSync("examples/alexnet.cnn", "utf8"))!;
+    expect(s).toEqual(JSON.parse(JSON.stringify(summaryJson(report))));
   });
 
   it("a name given in the source is the layer's name verbatim", () => {
@@ -85,6 +91,26 @@ describe("cnnc", () => {
       const r = cnnc(...args);
       expect(r.code, args.join(" ")).toBe(1);
       expect(r.err).not.toMatch(/\bat .*\.js:\d+/);
+    }
+  });
+
+  it("a device error (a batch too large for the device) is one line and exit 1", () => {
+    const r = cnnc("run", "examples/lenet5.cnn", "--input", "random", "--batch", "100000");
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/^cnnc: batch 100000 is too large: 'x' needs \d+ bytes/m);
+    expect(r.err).not.toMatch(/internal error|\n\s+at /);
+  });
+
+  it("flags are checked: --seed takes an integer, --batch a decimal one, --cpu no --bench", () => {
+    const run = ["run", "examples/lenet5.cnn", "--input", "random"];
+    for (const [flags, message] of [
+      [["--seed", "abc"], /--seed must be an integer, got 'abc'/],
+      [["--batch", "0x10"], /--batch must be a positive integer, got '0x10'/],
+      [["--cpu", "--bench", "3"], /--bench times WebGPU runs/],
+    ] as const) {
+      const r = cnnc(...run, ...flags);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(message);
     }
   });
 

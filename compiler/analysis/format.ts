@@ -1,6 +1,6 @@
 // The `cnnc summary` table, for people: one row per layer, then the totals with units.
 import { formatShape } from "../ir/graph.js";
-import type { Pair } from "../ir/ops.js";
+import type { Pair } from "../ops/index.js";
 import type { NetworkReport } from "./summary.js";
 
 export function grouped(n: number): string {

@@ -4,15 +4,10 @@
 // dropout share their input's buffer and extend its life instead of taking their own, and so
 // does an elementwise op that may work in place (inPlaceOperands, the rule codegen follows).
 import { elementCount, type Graph, type Node } from "../ir/graph.js";
-import { epilogueActs } from "../ir/ops.js";
+import { opDef, opsWith } from "../ops/index.js";
 
-/** Batch norm, add, mul and every activation (the unary ops the epilogues also apply). */
-const inPlaceOps: ReadonlySet<string> = new Set([
-  "batchnorm",
-  "add",
-  "mul",
-  ...epilogueActs.filter((a) => a !== "none"),
-]);
+/** Batch norm, add, mul, PReLU and every activation (the `inPlace` trait). */
+const inPlaceOps = opsWith((t) => t.inPlace);
 
 /**
  * The elementwise nodes that may write their result over an operand, each with that operand:
@@ -43,8 +38,7 @@ export function inPlaceOperands(
         r.length === 1 &&
         r[0] === n.name &&
         !exclude.has(v) &&
-        p.op !== "flatten" &&
-        p.op !== "dropout" &&
+        !opDef(p.op).traits.alias &&
         p.shape.length === n.shape.length &&
         p.shape.every((d, i) => d === n.shape[i])
       );
@@ -68,7 +62,7 @@ export function activationMemory(graph: Graph): MemoryFigures {
   }
   const inPlace = inPlaceOperands(graph);
   for (const n of graph.nodes) {
-    const takes = n.op === "flatten" || n.op === "dropout" ? n.inputs[0] : inPlace.get(n.name);
+    const takes = opDef(n.op).traits.alias ? n.inputs[0] : inPlace.get(n.name);
     if (takes !== undefined) owner.set(n.name, owner.get(takes)!);
     else {
       owner.set(n.name, n.name);
@@ -91,8 +85,9 @@ export function activationMemory(graph: Graph): MemoryFigures {
     peak = Math.max(peak, live);
   }
   // Naive: every tensor its own buffer (only flatten and dropout, which move no data, share).
-  const naive = [...graph.inputs, ...graph.nodes]
-    .filter((v) => !("op" in v) || (v.op !== "flatten" && v.op !== "dropout"))
-    .reduce((sum, v) => sum + elementCount(v.shape) * 4, 0);
+  const naive = [...graph.inputs, ...graph.nodes.filter((n) => !opDef(n.op).traits.alias)].reduce(
+    (sum, v) => sum + elementCount(v.shape) * 4,
+    0,
+  );
   return { naiveBytes: naive, peakLiveBytes: peak };
 }

@@ -1,14 +1,14 @@
 // What a network costs, layer by layer: output shape, parameters, BN statistics, MACs,
 // receptive field and activation memory. Conventions (as torchvision and the papers count):
 //  - params: weights + biases + BN gamma/beta; BN running mean/var are `bnStats`, apart;
-//  - MACs: convolutions and dense layers only (see macs.ts);
+//  - MACs: convolutions and dense layers only (each op's registry `cost`);
 //  - activations: bytes of each layer's f32 output at batch 1; the total is their plain sum,
 //    before any memory planning;
 //  - receptive field of the network: that of its last local feature map (receptive-field.ts).
 import { elementCount, valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
-import { opDef, type Pair } from "../ir/ops.js";
-import { macs } from "./macs.js";
-import { inputField, receptiveField, type ReceptiveField } from "./receptive-field.js";
+import { inputField, isDepthwise, opDef, type Pair, type ReceptiveField } from "../ops/index.js";
+import { cost } from "./cost.js";
+import { receptiveField } from "./receptive-field.js";
 
 export interface LayerReport {
   readonly name: string;
@@ -43,11 +43,7 @@ const bytesPerElement = 4; // f32
 
 /** The op as a person names it: a conv2d with one group per input channel is depthwise. */
 export function displayOp(node: Node, inputs: readonly Shape[]): string {
-  if (node.op === "conv2d") {
-    const c = inputs[0]?.[0] ?? 0;
-    if (node.attrs.g === c && c > 1) return "dwconv2d";
-  }
-  return node.op;
+  return node.op === "conv2d" && isDepthwise(node.attrs, inputs[0]?.[0]) ? "dwconv2d" : node.op;
 }
 
 function weightCounts(node: Node, inputs: readonly Shape[]): { params: number; stats: number } {
@@ -84,7 +80,7 @@ export function summarize(graph: Graph): NetworkReport {
       output: node.shape,
       params: counts.params,
       bnStats: counts.stats,
-      macs: macs(node, inputs),
+      macs: cost(node, inputs).macs,
       rf: field.rf,
       jump: field.jump,
       global: field.global,
@@ -107,30 +103,10 @@ export function summarize(graph: Graph): NetworkReport {
   };
 }
 
-/** The `cnnc summary --json` document. */
+/**
+ * The `cnnc summary --json` document: the report itself, field for field as the library
+ * returns it (`rf: null` for a network without a local feature map).
+ */
 export function summaryJson(report: NetworkReport): unknown {
-  return {
-    network: report.network,
-    inputs: report.inputs.map((i) => ({ name: i.name, shape: i.shape })),
-    outputs: report.outputs.map((o) => ({ name: o.name, shape: o.shape })),
-    layers: report.layers.map((l) => ({
-      name: l.name,
-      op: l.op,
-      output: l.output,
-      params: l.params,
-      bn_stats: l.bnStats,
-      macs: l.macs,
-      rf: l.rf,
-      jump: l.jump,
-      global: l.global,
-      activations: l.activationBytes,
-    })),
-    totals: {
-      params: report.totals.params,
-      bn_stats: report.totals.bnStats,
-      macs: report.totals.macs,
-      activations: report.totals.activationBytes,
-      rf: report.totals.rf ?? null,
-    },
-  };
+  return { ...report, totals: { ...report.totals, rf: report.totals.rf ?? null } };
 }

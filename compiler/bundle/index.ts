@@ -1,1 +1,2 @@
 export { writeBundle } from "./write.js";
+export { bundleReference } from "./reference.js";

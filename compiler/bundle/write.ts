@@ -8,55 +8,58 @@ import {
   formatVersion,
   headerBytes,
   magic,
+  type DerivedWeight,
   type Manifest,
+  type StoredWeight,
 } from "../../runtime/format.js";
 import type { Plan } from "../codegen/plan-types.js";
-import { winogradWeights } from "../codegen/winograd.js";
 
-/** [F, C, KH, KW] -> [F, KH, KW, C]: `taps` = KH * KW. */
-function hwcWeights(w: Float32Array, f: number, c: number, taps: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let o = 0; o < f; o++) {
-    for (let i = 0; i < c; i++) {
-      for (let t = 0; t < taps; t++) out[(o * taps + t) * c + i] = w[(o * c + i) * taps + t]!;
-    }
-  }
-  return out;
-}
-
+/**
+ * The plan's weights as the manifest lists them: the network's tensors stored (every source a
+ * derived weight names, whether or not a kernel binds it), the derived ones as recipes.
+ */
 export function writeBundle(
   plan: Plan,
   weights: ReadonlyMap<string, Float32Array>,
   ir?: string,
   tuning?: Manifest["tuning"],
 ): Uint8Array {
-  const entries = plan.weights.map((w) => {
-    const source = weights.get(w.source);
-    if (!source) throw new Error(`internal: no data for weight '${w.source}'`);
-    if (w.transform === "winograd") {
-      return { w, data: winogradWeights(source, w.shape[1]!, w.shape[2]!) };
+  const data = (name: string): Float32Array => {
+    const d = weights.get(name);
+    if (!d) throw new Error(`internal: no data for weight '${name}'`);
+    return d;
+  };
+  const storedNames = new Set<string>();
+  const shapeOf = new Map<string, readonly number[]>();
+  const derived: DerivedWeight[] = [];
+  for (const w of plan.weights) {
+    if (w.transform === undefined && w.rows === undefined) {
+      storedNames.add(w.name);
+      shapeOf.set(w.name, w.shape);
+      continue;
     }
-    if (w.transform === "hwc") {
-      const [f, kh, kw, c] = w.shape as [number, number, number, number];
-      return { w, data: hwcWeights(source, f, c, kh * kw) };
-    }
-    if (!w.rows) return { w, data: source };
-    // A row range of a weight split for the binding limit: rows are contiguous (row-major).
-    const rowLength = w.shape.slice(1).reduce((a, b) => a * b, 1);
-    return { w, data: source.subarray(w.rows[0] * rowLength, w.rows[1] * rowLength) };
-  });
-  let offset = 0;
-  const table = entries.map(({ w, data }) => {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const part = w.rows ? { source: w.source, rows: w.rows } : {};
-    const entry = {
+    storedNames.add(w.source);
+    const transform = w.transform ?? "rows";
+    derived.push({
       name: w.name,
       shape: w.shape,
-      offset,
-      bytes: bytes.length,
-      crc32: crc32(bytes),
-      ...part,
-    };
+      source: w.source,
+      transform,
+      ...(w.rows ? { rows: w.rows } : {}),
+    });
+  }
+  for (const w of plan.weights) {
+    if (w.sourceShape && !shapeOf.has(w.source)) shapeOf.set(w.source, w.sourceShape);
+  }
+  const entries = [...storedNames].map((name) => ({
+    name,
+    shape: shapeOf.get(name)!,
+    data: data(name),
+  }));
+  let offset = 0;
+  const table = entries.map(({ name, shape, data }) => {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const entry: StoredWeight = { name, shape, offset, bytes: bytes.length, crc32: crc32(bytes) };
     offset = alignUp(offset + bytes.length, blobAlignment);
     return { entry, bytes };
   });
@@ -69,7 +72,7 @@ export function writeBundle(
     outputs: plan.outputs,
     values: plan.values,
     arena: plan.arena,
-    weights: table.map((t) => t.entry),
+    weights: [...table.map((t) => t.entry), ...derived],
     kernels: plan.kernels,
     dispatches: plan.dispatches,
     blobBytes,

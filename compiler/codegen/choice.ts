@@ -6,6 +6,7 @@
 // `cnnc build` takes the default below; `cnnc tune` measures every candidate on the adapter at
 // hand and keeps the fastest per layer.
 import type { Node, Shape } from "../ir/graph.js";
+import { isDepthwise } from "../ops/index.js";
 import { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
 import { winogradTiles } from "./winograd.js";
 import { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
@@ -74,10 +75,7 @@ export function winogradApplies(node: Node): boolean {
 /** A depthwise conv (one input channel per group, any multiplier) with zero padding. */
 function depthwiseConv(node: Node, input: Shape | undefined): boolean {
   return (
-    node.op === "conv2d" &&
-    node.attrs.padmode === "zeros" &&
-    node.attrs.g > 1 &&
-    node.attrs.g === input?.[0]
+    node.op === "conv2d" && node.attrs.padmode === "zeros" && isDepthwise(node.attrs, input?.[0])
   );
 }
 

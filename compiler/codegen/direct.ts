@@ -4,7 +4,7 @@
 // pooling, batch norm and concat copies read and write either layout (wgsl.ts `Layout`), and
 // walk their output in its memory order; the elementwise kernels see flat arrays, their input
 // and output in one layout. The others read and write NCHW (the plan keeps their values so).
-import type { PadMode, Quad } from "../ir/ops.js";
+import type { PadMode, Quad } from "../ops/index.js";
 import type { Binding, Kernel } from "./plan-types.js";
 import {
   activationDecls,
@@ -540,5 +540,34 @@ let j0 = select(0u, ch - LO, ch >= LO);
 let j1 = min(C - 1u, ch + HI);
 for (var j = j0; j <= j1; j++) { let v = x[(n * C + j) * HW + p]; sum += v * v; }
 y[i] = x[i] / pow(${f32(a.k)} + ${f32(a.alpha / a.size)} * sum, ${f32(a.beta)});`,
+  );
+}
+
+/**
+ * PReLU: y = x if x > 0 else slope[c] * x, the slope per channel (one for all when `shared`);
+ * in place, the output is the input's own memory.
+ */
+export function preluKernel(g: {
+  readonly input: string;
+  readonly output: string;
+  readonly slope: string;
+  readonly channels: number;
+  readonly inner: number;
+  readonly shared: boolean;
+  readonly inPlace: boolean;
+  readonly layout?: Layout;
+}): Kernel {
+  const ch = g.shared ? "0u" : g.layout === "nhwc" ? "i % C" : "(i / INNER) % C";
+  return flat(
+    g.channels * g.inner,
+    [
+      ...(g.inPlace ? [] : [read("x", { value: g.input })]),
+      read("slope", { weight: g.slope }),
+      write("y", g.output),
+    ],
+    { C: g.channels, INNER: g.inner },
+    `let ch = ${ch};
+let v = ${g.inPlace ? "y" : "x"}[i];
+y[i] = select(slope[ch] * v, v, v > 0.0);`,
   );
 }

@@ -14,28 +14,17 @@
 // kernel choice carries the layout it reads its input in (`KernelChoice.layout`, measured by
 // `cnnc tune`), and a group is NHWC when more of its readers ask for NHWC than for NCHW.
 import type { Graph, Node } from "../ir/graph.js";
-import { epilogueActs, postActOps } from "../ir/ops.js";
+import { opsWith } from "../ops/index.js";
 import type { Layout } from "./wgsl.js";
 
-/** Ops whose kernels read and write both layouts: the post-activation ops (pooling, batch
- * norm, add, mul), convs, concat, dropout and the activations. */
-const anyLayout: ReadonlySet<string> = new Set([
-  ...postActOps,
-  "conv2d",
-  "concat",
-  "dropout",
-  ...epilogueActs.filter((a) => a !== "none"),
-]);
+/** Ops whose kernels read and write both layouts (the `anyLayout` trait). */
+const anyLayout = opsWith((t) => t.anyLayout);
 
-/** Ops whose output is in their (first) input's layout: one flat walk over both. */
-const elementwise: ReadonlySet<string> = new Set([
-  "batchnorm",
-  "add",
-  "mul",
-  "dropout",
-  "flatten",
-  ...epilogueActs.filter((a) => a !== "none"),
-]);
+/**
+ * Ops whose output is in their (first) input's layout, one flat walk over both: the in-place
+ * elementwise ops and the aliases (flatten, dropout).
+ */
+const elementwise = opsWith((t) => t.inPlace || t.alias);
 
 export interface LayoutGroups {
   /** The group of each value: a representative value's name. */

@@ -41,10 +41,12 @@ export interface PlanWeight {
   readonly source: string;
   readonly rows?: readonly [number, number];
   /**
-   * Computed from the source at build time: Winograd's U = G g G^T ([16, F, C]), or the
+   * Computed from the source at load (runtime/weights.ts): Winograd's U = G g G^T ([16, F, C]), or the
    * [F, C, KH, KW] weight permuted to [F, KH, KW, C] for a GEMM over an NHWC input.
    */
   readonly transform?: "winograd" | "hwc";
+  /** The source's shape, for a weight derived from it (a transform or a row range). */
+  readonly sourceShape?: readonly number[];
 }
 
 export interface Plan {

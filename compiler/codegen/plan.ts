@@ -1,6 +1,8 @@
-// From IR to a dispatch plan: kernel selection (which generator, by op and shape) is here;
-// shader writing is in the generators. Every value gets a buffer (flatten and dropout alias
-// their input's) and a layout (layout.ts); identical shaders are kept once.
+// From IR to a dispatch plan. Selection first, for the whole graph: each layer's kernel choice
+// (choice.ts), each value's layout (layout.ts), concat elimination and in-place operands;
+// then each node's registry `emit` writes its kernels for what was chosen, through the
+// Emitter below (weights, derived weights, temporaries). Every value gets a buffer (aliases
+// share their input's); identical shaders are kept once; memory is planned last (memory.ts).
 import {
   elementCount,
   formatShape,
@@ -10,7 +12,8 @@ import {
   type Shape,
 } from "../ir/graph.js";
 import { inPlaceOperands } from "../analysis/memory.js";
-import { nodeActivation } from "../ir/ops.js";
+import { opDef, type Emitter } from "../ops/index.js";
+import { legalize } from "../ops/legalize.js";
 import {
   candidates,
   choiceName,
@@ -19,29 +22,11 @@ import {
   tunable,
   type KernelChoice,
 } from "./choice.js";
-import { defaultTiles, gemmConvKernel, splitKReduceKernel } from "./gemm.js";
-import { gemvKernel } from "./gemv.js";
-import { pointwiseConvKernel } from "./pointwise.js";
-import { winogradInputKernel, winogradOutputKernel, winogradTiles } from "./winograd.js";
-import {
-  activationKernel,
-  batchNormKernel,
-  broadcastKernel,
-  concatCopyKernel,
-  deconvKernel,
-  depthwiseConvKernel,
-  directConvKernel,
-  globalPoolKernel,
-  lrnKernel,
-  padKernel,
-  poolKernel,
-  softmaxKernel,
-  upsampleKernel,
-} from "./direct.js";
 import type { Kernel, Plan, PlanDispatch, PlanValue, PlanWeight } from "./plan-types.js";
-import { epilogueActivation, type Activation, type Layout, type OutputSlice } from "./wgsl.js";
+import type { Layout, OutputSlice } from "./wgsl.js";
 import { planMemory } from "./memory.js";
 import { assignLayouts, layoutGroups } from "./layout.js";
+import { CompileError } from "../errors.js";
 
 export interface CodegenOptions {
   /**
@@ -92,14 +77,13 @@ export function concatSlices(graph: Graph): Map<string, { concat: string; slice:
   return slices;
 }
 
-export class CodegenError extends Error {}
+export class CodegenError extends CompileError {}
 
 const defaultMaxBinding = 128 * 1024 * 1024;
 
-type Dims3 = readonly [number, number, number];
-const dims3 = (s: Shape | undefined): Dims3 => [s?.[0] ?? 1, s?.[1] ?? 1, s?.[2] ?? 1];
-
-export function planGraph(graph: Graph, options: CodegenOptions = {}): Plan {
+export function planGraph(given: Graph, options: CodegenOptions = {}): Plan {
+  // A no-op after the driver's passes; here for callers that plan a graph of their own.
+  const graph = legalize(given).graph;
   if (!options.planMemory) return planOnce(graph, options, false);
   // In-place ops lengthen their operand's lifetime, which can fragment the best-fit arena:
   // keep in-place only where the arena it gives is no larger.
@@ -168,9 +152,12 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   }));
   for (const node of graph.nodes) {
     const inShapes = node.inputs.map((v) => shapes.get(v)!);
-    const x = node.inputs[0]!;
-    if (node.op === "flatten" || node.op === "dropout") {
-      values.push({ name: node.name, perBatch: elementCount(node.shape), alias: x });
+    const def = opDef(node.op);
+    if (typeof def.emit === "object") {
+      throw new Error(`internal: '${node.op}' reached codegen; legalisation removes it`);
+    }
+    if (def.emit === "alias") {
+      values.push({ name: node.name, perBatch: elementCount(node.shape), alias: node.inputs[0]! });
       continue;
     }
     const into = slices.get(node.name);
@@ -179,7 +166,11 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     if (inPlace !== undefined) {
       values.push({ name: node.name, perBatch, alias: inPlace, ...nhwc(node.name) });
     } else if (!into) values.push({ name: node.name, perBatch, ...nhwc(node.name) });
-    lowerNode(node, inShapes, into, slices, {
+    const emitter: Emitter = {
+      inShapes,
+      output: into?.concat ?? node.name,
+      ...(into ? { slice: into.slice } : {}),
+      writtenInSlice: (v) => slices.has(v),
       inPlace,
       choice: choices.get(node.name),
       layout: layoutOf,
@@ -191,7 +182,13 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
         const derived = `${name}#hwc`;
         const shape = [f!, kh!, kw!, c!];
         fits(derived, shape);
-        weights.set(derived, { name: derived, shape, source: name, transform: "hwc" });
+        weights.set(derived, {
+          name: derived,
+          shape,
+          source: name,
+          sourceShape: declared.get(name)!,
+          transform: "hwc",
+        });
         return derived;
       },
       winogradWeight: (name) => {
@@ -199,7 +196,13 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
         const shape = [16, f!, c!];
         const derived = `${name}#winograd`;
         fits(derived, shape);
-        weights.set(derived, { name: derived, shape, source: name, transform: "winograd" });
+        weights.set(derived, {
+          name: derived,
+          shape,
+          source: name,
+          sourceShape: declared.get(name)!,
+          transform: "winograd",
+        });
         return derived;
       },
       temp: (suffix, perBatch) => {
@@ -220,12 +223,14 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
             name: chunk,
             shape: [r1 - r0, ...shape.slice(1)],
             source: name,
+            sourceShape: shape,
             rows: [r0, r1],
           });
           return { name: chunk, rows: [r0, r1] as const };
         });
       },
-    });
+    };
+    def.emit(node, emitter);
   }
   const outputs = graph.outputs.map((o) => ({
     name: o.name,
@@ -265,405 +270,4 @@ function kernelChoice(
     throw new CodegenError(`kernel '${name}' does not apply to layer '${node.name}' (${node.op})`);
   }
   return given;
-}
-
-/** The fused activation and residual of a conv2d or dense node, as generator options. */
-function epilogueOf(node: Node & { op: "conv2d" | "dense" }): {
-  act?: Activation;
-  residual?: string;
-} {
-  const act = epilogueActivation(node.attrs.act, node.attrs.alpha);
-  const residual = node.inputs[1];
-  return { ...(act ? { act } : {}), ...(residual ? { residual } : {}) };
-}
-
-/** The post-activation of a pooling, batch norm or elementwise node (fuse-activation). */
-function postActivation(node: Node): Activation | undefined {
-  const { act, alpha } = nodeActivation(node);
-  return epilogueActivation(act, alpha);
-}
-
-interface Emitter {
-  emit(k: Kernel): void;
-  weight(name: string): string;
-  /** The Winograd-transformed copy of a 3x3 conv weight, [16, F, C] (made at build time). */
-  winogradWeight(name: string): string;
-  /** A conv weight as [F, KH, KW, C], as the GEMM reads it over an NHWC input. */
-  hwcWeight(name: string): string;
-  /** The layout a value is stored in. */
-  layout(value: string): Layout;
-  temp(suffix: string, perBatch: number): string;
-  splitRows(name: string, rows: number): { name: string; rows: readonly [number, number] }[];
-  /** The kernel of a layer with a choice (`kernelChoice`). */
-  readonly choice?: KernelChoice | undefined;
-  /** The operand whose memory this node overwrites (in-place elementwise), if any. */
-  readonly inPlace?: string | undefined;
-}
-
-function lowerNode(
-  node: Node,
-  inShapes: readonly Shape[],
-  into: { concat: string; slice: OutputSlice } | undefined,
-  slices: ReadonlyMap<string, unknown>,
-  e: Emitter,
-): void {
-  const x = node.inputs[0]!;
-  const y = into?.concat ?? node.name;
-  const slice = into ? { slice: into.slice } : {};
-  const xs = dims3(inShapes[0]);
-  const ys = dims3(node.shape);
-  const perBatch = elementCount(node.shape);
-  switch (node.op) {
-    case "conv2d": {
-      const a = node.attrs;
-      const [w, b] = node.weights;
-      const bias = b === undefined ? {} : { bias: e.weight(b) };
-      const epilogue = epilogueOf(node);
-      const inLayout = e.layout(x);
-      const outLayout = e.layout(y);
-      const resLayout =
-        epilogue.residual === undefined ? {} : { resLayout: e.layout(epilogue.residual) };
-      const layouts = { inLayout, outLayout, ...resLayout };
-      // Selection: the implicit GEMM (or Winograd, kernelChoice) serves ungrouped convs with
-      // zero padding; grouped and depthwise convs and the other padding modes take the direct
-      // kernel.
-      // (the pointwise kernel reads NCHW alone; where the input's group went NHWC by the
-      // other readers' votes, the GEMM serves)
-      const choice: KernelChoice | undefined =
-        e.choice?.kernel === "pointwise" && inLayout === "nhwc"
-          ? { kernel: "gemm", tiles: defaultTiles }
-          : e.choice;
-      if (choice?.kernel === "winograd") {
-        const tiles = winogradTiles(ys);
-        const v = e.temp("winograd-in", 16 * xs[0] * tiles);
-        const m = e.temp("winograd-out", 16 * ys[0] * tiles);
-        const pad = [a.p[0], a.p[1]] as const;
-        e.emit(
-          winogradInputKernel({ input: x, output: v, inShape: xs, outShape: ys, pad, inLayout }),
-        );
-        e.emit(
-          gemmConvKernel(
-            {
-              input: v,
-              output: m,
-              weight: e.winogradWeight(w!),
-              inShape: [xs[0], 1, tiles],
-              outShape: [ys[0], 1, tiles],
-              k: [1, 1],
-              s: [1, 1],
-              d: [1, 1],
-              pad: [0, 0],
-              batched: 16,
-            },
-            choice.tiles,
-          ),
-        );
-        e.emit(
-          winogradOutputKernel({
-            input: m,
-            output: y,
-            ...bias,
-            inShape: xs,
-            outShape: ys,
-            pad,
-            ...epilogue,
-            ...slice,
-            outLayout,
-            ...resLayout,
-          }),
-        );
-      } else {
-        // a GEMM over an NHWC input reads the weight as [F, KH, KW, C]
-        const gemm = choice?.kernel === "gemm" || choice?.kernel === "splitk";
-        const conv = {
-          input: x,
-          output: y,
-          weight: gemm && inLayout === "nhwc" ? e.hwcWeight(w!) : e.weight(w!),
-          ...bias,
-          inShape: xs,
-          outShape: ys,
-          k: a.k,
-          s: a.s,
-          d: a.d,
-          ...epilogue,
-          ...slice,
-          ...layouts,
-        };
-        if (choice?.kernel === "gemm") {
-          e.emit(gemmConvKernel({ ...conv, pad: [a.p[0], a.p[1]] }, choice.tiles));
-        } else if (choice?.kernel === "pointwise") {
-          e.emit(pointwiseConvKernel({ ...conv, pad: [a.p[0], a.p[1]] }, choice.blocks));
-        } else if (choice?.kernel === "splitk") {
-          // partial sums of each K range, then their sum with the epilogue
-          const parts = choice.parts;
-          const partial = e.temp("split-k", parts * perBatch);
-          const { input, weight, inShape, outShape, k, s, d } = conv;
-          const pad = [a.p[0], a.p[1]] as const;
-          const gemm = {
-            input,
-            output: partial,
-            weight,
-            inShape,
-            outShape,
-            k,
-            s,
-            d,
-            pad,
-            inLayout,
-          };
-          e.emit(gemmConvKernel({ ...gemm, splitK: parts }, choice.tiles));
-          e.emit(
-            splitKReduceKernel({
-              input: partial,
-              output: y,
-              parts,
-              outShape,
-              ...bias,
-              ...epilogue,
-              ...slice,
-              outLayout,
-              ...resLayout,
-            }),
-          );
-        } else {
-          // Depthwise (one input channel per group) with zero padding: the row-blocked kernel,
-          // its outputs per thread chosen (kernelChoice); other grouped convs: the direct one.
-          const operands = { ...conv, p: a.p, groups: a.g, padmode: a.padmode };
-          e.emit(
-            choice?.kernel === "depthwise"
-              ? depthwiseConvKernel(operands, choice.run)
-              : directConvKernel(operands),
-          );
-        }
-      }
-      return;
-    }
-    case "sepconv2d": {
-      const a = node.attrs;
-      const [dw, pw, b] = node.weights;
-      const mid: Dims3 = [xs[0] * a.mult, ys[1], ys[2]];
-      const t = e.temp("depthwise", mid[0] * mid[1] * mid[2]);
-      e.emit(
-        directConvKernel({
-          input: x,
-          output: t,
-          weight: e.weight(dw!),
-          inShape: xs,
-          outShape: mid,
-          k: a.k,
-          s: a.s,
-          d: a.d,
-          p: a.p,
-          groups: xs[0],
-          padmode: a.padmode,
-        }),
-      );
-      e.emit(
-        gemmConvKernel(
-          {
-            input: t,
-            output: y,
-            weight: e.weight(pw!),
-            ...(b === undefined ? {} : { bias: e.weight(b) }),
-            inShape: mid,
-            outShape: ys,
-            k: [1, 1],
-            s: [1, 1],
-            d: [1, 1],
-            pad: [0, 0],
-          },
-          defaultTiles,
-        ),
-      );
-      return;
-    }
-    case "deconv2d": {
-      const a = node.attrs;
-      const [w, b] = node.weights;
-      e.emit(
-        deconvKernel({
-          input: x,
-          output: y,
-          weight: e.weight(w!),
-          ...(b === undefined ? {} : { bias: e.weight(b) }),
-          inShape: xs,
-          outShape: ys,
-          k: a.k,
-          s: a.s,
-          d: a.d,
-          p: a.p,
-          groups: a.g,
-        }),
-      );
-      return;
-    }
-    case "dense": {
-      // A dense layer is a 1x1 conv over a 1x1 map; a weight over the binding limit runs as
-      // several dispatches over row ranges (output units), each writing its slice.
-      const [w, b] = node.weights;
-      const units = node.attrs.units;
-      const inputs = inShapes[0]?.[0] ?? 1;
-      for (const chunk of e.splitRows(w!, units)) {
-        if (e.choice?.kernel === "gemv") {
-          e.emit(
-            gemvKernel(
-              {
-                input: x,
-                output: y,
-                weight: chunk.name,
-                ...(b === undefined ? {} : { bias: e.weight(b) }),
-                inputs,
-                units,
-                channels: chunk.rows,
-                ...epilogueOf(node),
-              },
-              e.choice.shape,
-            ),
-          );
-          continue;
-        }
-        e.emit(
-          gemmConvKernel(
-            {
-              input: x,
-              output: y,
-              weight: chunk.name,
-              ...(b === undefined ? {} : { bias: e.weight(b) }),
-              inShape: [inputs, 1, 1],
-              outShape: [units, 1, 1],
-              k: [1, 1],
-              s: [1, 1],
-              d: [1, 1],
-              pad: [0, 0],
-              channels: chunk.rows,
-              ...epilogueOf(node),
-            },
-            e.choice?.kernel === "gemm" ? e.choice.tiles : defaultTiles,
-          ),
-        );
-      }
-      return;
-    }
-    case "maxpool2d":
-    case "avgpool2d": {
-      const a = node.attrs;
-      const countPad = node.op === "avgpool2d" && node.attrs.count_pad;
-      e.emit(
-        poolKernel({
-          input: x,
-          output: y,
-          kind: node.op === "maxpool2d" ? "max" : "avg",
-          countPad,
-          inShape: xs,
-          outShape: ys,
-          k: a.k,
-          s: a.s,
-          p: a.p,
-          act: postActivation(node),
-          inLayout: e.layout(x),
-          outLayout: e.layout(y),
-        }),
-      );
-      return;
-    }
-    case "globalavgpool":
-    case "globalmaxpool":
-      e.emit(
-        globalPoolKernel(
-          x,
-          y,
-          node.op === "globalmaxpool" ? "max" : "avg",
-          xs,
-          postActivation(node),
-          e.layout(x),
-        ),
-      );
-      return;
-    case "batchnorm": {
-      const [g, b, m, v] = node.weights.map((w) => e.weight(w));
-      e.emit(
-        batchNormKernel(
-          x,
-          y,
-          [g!, b!, m!, v!],
-          node.shape[0] ?? 1,
-          perBatch / (node.shape[0] ?? 1),
-          node.attrs.eps,
-          postActivation(node),
-          e.inPlace !== undefined,
-          e.layout(y),
-        ),
-      );
-      return;
-    }
-    case "relu":
-    case "relu6":
-    case "sigmoid":
-    case "tanh":
-    case "gelu":
-    case "silu":
-    case "hardswish":
-    case "hardsigmoid":
-      e.emit(activationKernel(x, y, perBatch, { op: node.op }, e.inPlace !== undefined));
-      return;
-    case "leaky_relu":
-      e.emit(
-        activationKernel(
-          x,
-          y,
-          perBatch,
-          { op: "leaky_relu", alpha: node.attrs.alpha },
-          e.inPlace !== undefined,
-        ),
-      );
-      return;
-    case "softmax":
-      e.emit(softmaxKernel(x, y, node.shape[0] ?? 1, perBatch / (node.shape[0] ?? 1)));
-      return;
-    case "add":
-    case "mul":
-      e.emit(
-        broadcastKernel(
-          node.op,
-          node.inputs,
-          inShapes,
-          y,
-          node.shape,
-          postActivation(node),
-          e.inPlace === undefined ? undefined : node.inputs.indexOf(e.inPlace),
-        ),
-      );
-      return;
-    case "concat": {
-      // Inputs whose producer wrote into its slice already need no copy.
-      let offset = 0;
-      let channel = 0;
-      node.inputs.forEach((v, k) => {
-        const per = elementCount(inShapes[k]!);
-        const inShape = dims3(inShapes[k]);
-        const layouts = {
-          inLayout: e.layout(v),
-          outLayout: e.layout(y),
-          inShape,
-          slice: { channels: ys[0], offset: channel },
-        };
-        if (!slices.has(v)) e.emit(concatCopyKernel(v, y, per, perBatch, offset, layouts));
-        offset += per;
-        channel += inShape[0];
-      });
-      return;
-    }
-    case "upsample":
-      e.emit(upsampleKernel(x, y, xs, ys, node.attrs.scale, node.attrs.mode));
-      return;
-    case "pad":
-      e.emit(padKernel(x, y, xs, ys, node.attrs.p, node.attrs.mode, node.attrs.value));
-      return;
-    case "lrn":
-      e.emit(lrnKernel(x, y, xs, node.attrs));
-      return;
-    case "flatten":
-    case "dropout":
-      return; // aliases, handled by the caller
-  }
 }

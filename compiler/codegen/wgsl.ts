@@ -1,6 +1,8 @@
 // A small WGSL builder: every kernel declares its bindings here, in the order the dispatch
 // binds them, so that the shader text and the dispatch data cannot drift apart. Binding 0 is
 // always the uniform with the run-time batch size; shapes are baked in as constants.
+import { activations, type Activation } from "../ops/activations.js";
+export type { Activation } from "../ops/activations.js";
 
 export type Access = "read" | "read_write";
 
@@ -133,55 +135,14 @@ export const flatGroup = 256;
 /** The flat thread index of a 2-D dispatch (x is capped at 65535 groups, y carries the rest). */
 export const flatIndex = `let i = gid.x + gid.y * nwg.x * ${flatGroup}u;`;
 
-/** Abramowitz and Stegun 7.1.26: |error| < 1.5e-7, below f32 resolution of GELU's output. */
-export const erfWgsl = `fn erf_approx(x: f32) -> f32 {
-  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
-  let y = 1.0 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
-  return select(-y, y, x >= 0.0);
-}`;
-
-export type Activation =
-  | {
-      readonly op:
-        "relu" | "relu6" | "sigmoid" | "tanh" | "gelu" | "silu" | "hardswish" | "hardsigmoid";
-    }
-  | { readonly op: "leaky_relu"; readonly alpha: number };
-
-/** The WGSL expression of an activation applied to `v`; GELU needs `erfWgsl` declared. */
+/** The WGSL expression of an activation applied to `v` (activations.ts has them all). */
 export function activationWgsl(act: Activation | undefined, v: string): string {
-  if (!act) return v;
-  switch (act.op) {
-    case "relu":
-      return `max(${v}, 0.0)`;
-    case "relu6":
-      return `clamp(${v}, 0.0, 6.0)`;
-    case "leaky_relu":
-      return `select(${f32(act.alpha)} * ${v}, ${v}, ${v} > 0.0)`;
-    case "sigmoid":
-      return `(1.0 / (1.0 + exp(-${v})))`;
-    case "tanh":
-      // tanh saturates long before 15; clamping keeps exp-based implementations finite.
-      return `tanh(clamp(${v}, -15.0, 15.0))`;
-    case "gelu":
-      return `(0.5 * ${v} * (1.0 + erf_approx(${v} * 0.7071067811865476)))`;
-    case "silu":
-      return `(${v} / (1.0 + exp(-${v})))`;
-    case "hardswish":
-      return `(${v} * clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`;
-    case "hardsigmoid":
-      return `(clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`;
-  }
+  return act ? activations[act.op].wgsl(v, f32(act.alpha)) : v;
 }
 
-/** The epilogue activation of a conv2d or dense node, or none. */
-export function epilogueActivation(act: string, alpha: number): Activation | undefined {
-  if (act === "none") return undefined;
-  if (act === "leaky_relu") return { op: "leaky_relu", alpha };
-  return { op: act as Exclude<Activation["op"], "leaky_relu"> };
-}
-
+/** The module-scope declarations an activation's expression needs (GELU's erf). */
 export function activationDecls(act: Activation | undefined): string[] {
-  return act?.op === "gelu" ? [erfWgsl] : [];
+  return act ? [...(activations[act.op].decls ?? [])] : [];
 }
 
 /** The shape of a convolution-like window, as the kernels name its constants. */

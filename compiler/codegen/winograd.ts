@@ -8,7 +8,7 @@
 // Three dispatches: the input transform (V), the 16 GEMMs (the tiled GEMM kernel with a
 // z dimension, gemm.ts), and the output transform, which also applies the conv's epilogue
 // (bias, residual, activation, concat slice). The weight transform U = G g G^T happens once,
-// at build time (`winogradWeights`), so the bundle carries U.
+// at load from the bundle's 3x3 weight (runtime/weights.ts `winogradWeights`, a derived weight).
 // The transforms trade arithmetic for memory traffic (V and M are 4x the input and output),
 // so it pays for layers with enough channels; `cnnc tune` measures it against the direct GEMM.
 // V and M are laid out [batch, 16, channels, tiles] whatever the layouts of the conv's input and
@@ -35,28 +35,6 @@ export function winogradTiles(outShape: Dims3): number {
 }
 
 /** U[z][f][c] = (G g[f][c] G^T)[z] for a [F, C, 3, 3] weight; computed in float64. */
-export function winogradWeights(w: Float32Array, f: number, c: number): Float32Array {
-  const u = new Float32Array(16 * f * c);
-  const gg = new Float64Array(12); // G g: 4 rows of 3
-  for (let o = 0; o < f; o++) {
-    for (let i = 0; i < c; i++) {
-      const g = (r: number, s: number): number => w[((o * c + i) * 3 + r) * 3 + s]!;
-      for (let s = 0; s < 3; s++) {
-        gg[s] = g(0, s);
-        gg[3 + s] = (g(0, s) + g(1, s) + g(2, s)) / 2;
-        gg[6 + s] = (g(0, s) - g(1, s) + g(2, s)) / 2;
-        gg[9 + s] = g(2, s);
-      }
-      for (let r = 0; r < 4; r++) {
-        const [a, b, e] = [gg[3 * r]!, gg[3 * r + 1]!, gg[3 * r + 2]!];
-        const row = [a, (a + b + e) / 2, (a - b + e) / 2, e];
-        for (let s = 0; s < 4; s++) u[((r * 4 + s) * f + o) * c + i] = row[s]!;
-      }
-    }
-  }
-  return u;
-}
-
 interface Transform extends Layouts {
   readonly inShape: Dims3;
   readonly outShape: Dims3;

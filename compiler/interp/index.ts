@@ -1,2 +1,2 @@
 export { interpret, InputError, type Weights } from "./interpret.js";
-export { erf, opImpls } from "./ops.js";
+export { erf } from "../ops/index.js";

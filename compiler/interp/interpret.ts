@@ -1,12 +1,13 @@
 // The reference interpreter: runs an IR graph on the CPU, one op at a time, in float64. It is
-// the oracle of the GPU parity tests and what `cnnc run --cpu` uses. Slow on purpose: clear.
+// the oracle of the GPU parity tests and what `cnnc run --cpu` uses. Each op's semantics is its
+// registry entry's `reference` (compiler/ops/). Slow on purpose: clear.
 import { elementCount, valueShapes, type Graph } from "../ir/graph.js";
-import { nodeActivation, postActOps } from "../ir/ops.js";
-import { activations, opImpls, type Tensor } from "./ops.js";
+import { applyActivation, nodeActivation, opDef, type Tensor } from "../ops/index.js";
+import { CompileError } from "../errors.js";
 
 export type Weights = ReadonlyMap<string, Float32Array>;
 
-export class InputError extends Error {}
+export class InputError extends CompileError {}
 
 export function interpret(
   graph: Graph,
@@ -35,11 +36,13 @@ export function interpret(
       return data;
     });
     const inputShapes = node.inputs.map((v) => shapes.get(v)!);
-    const out = opImpls[node.op](node, args, { batch, inputShapes, weights: w });
-    if (postActOps.has(node.op)) {
+    const def = opDef(node.op);
+    const out = def.reference(node, args, { batch, inputShapes, weights: w });
+    // A fused post-activation (conv2d and dense apply their epilogue themselves).
+    if (def.traits.fusedActivation === "post") {
       const { act, alpha } = nodeActivation(node);
       if (act !== "none")
-        for (let i = 0; i < out.length; i++) out[i] = activations[act](out[i]!, alpha);
+        for (let i = 0; i < out.length; i++) out[i] = applyActivation(act, out[i]!, alpha);
     }
     values.set(node.name, out);
   }

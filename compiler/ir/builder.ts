@@ -10,7 +10,7 @@ import type {
   SourceLoc,
   WeightDecl,
 } from "./graph.js";
-import { opDef, type OpAttrs, type OpKind } from "./ops.js";
+import { opDef, type OpAttrs, type OpKind } from "../ops/index.js";
 
 export class GraphBuilder {
   private readonly inputs: GraphInput[] = [];
@@ -62,6 +62,13 @@ export class GraphBuilder {
     this.nodes.push(node as Node);
     this.shapes.set(name, shape);
     return node;
+  }
+
+  /** The declared shape of a weight added by `node`. */
+  weightShape(name: string): Shape {
+    const w = this.weights.find((d) => d.name === name);
+    if (!w) throw new Error(`internal: no weight named '${name}'`);
+    return w.shape;
   }
 
   output(name: string, value: string): void {

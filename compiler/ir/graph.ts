@@ -3,7 +3,7 @@
 // (`inception_1.branch_2.conv_1`), so a name in an error, a summary row or a weight file means
 // the same thing everywhere. Shapes exclude the batch dimension N, which stays symbolic until
 // run time. Graphs are immutable: passes build new ones.
-import type { OpAttrs, OpKind } from "./ops.js";
+import type { OpAttrs, OpKind } from "../ops/index.js";
 
 /** A tensor shape without the batch dimension: [C, H, W] for feature maps, [F] for vectors. */
 export type Shape = readonly number[];

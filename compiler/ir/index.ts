@@ -1,5 +1,5 @@
 export * from "./graph.js";
-export * from "./ops.js";
+
 export * from "./builder.js";
 export * from "./print.js";
 export * from "./parse.js";

@@ -1,9 +1,10 @@
 // Reads the text form printed by print.ts back into a graph. Used by pass tests (IR text in,
 // IR text out) and `--dump-ir` round trips. Errors name the line and column.
 import type { Graph, GraphInput, GraphOutput, Node, Shape, WeightDecl } from "./graph.js";
-import { isOpKind, opDef, type AttrKind } from "./ops.js";
+import { isOpKind, opDef, type AttrKind } from "../ops/index.js";
+import { CompileError } from "../errors.js";
 
-export class IrParseError extends Error {}
+export class IrParseError extends CompileError {}
 
 type Tok =
   | {

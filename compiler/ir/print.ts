@@ -10,7 +10,7 @@
 // Attributes print in the op table's order, so the text is canonical and `parseIr` reads it
 // back to an equal graph (`printIr(parseIr(t)) === t`).
 import type { Graph, Node, Shape } from "./graph.js";
-import { attrValue as valueOf, opDef, type AttrKind } from "./ops.js";
+import { attrValue as valueOf, opDef, type AttrKind } from "../ops/index.js";
 
 export function tensorType(shape: Shape): string {
   return `f32[${["N", ...shape].join(",")}]`;

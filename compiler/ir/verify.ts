@@ -1,7 +1,14 @@
 // The verifier: the IR's invariants, checked after lowering and (in tests, or with
 // --verify-each) after every pass. It reports every problem it finds, not only the first.
 import { formatShape, type Graph, type Shape } from "./graph.js";
-import { arityAllows, arityText, attrValue, opDef, ShapeError, type AttrKind } from "./ops.js";
+import {
+  arityAllows,
+  arityText,
+  attrValue,
+  opDef,
+  ShapeError,
+  type AttrKind,
+} from "../ops/index.js";
 
 export class VerifyError extends Error {
   constructor(readonly problems: readonly string[]) {

@@ -15,7 +15,7 @@ import type {
 import type { Diagnostic, SourceRange } from "../../grammar/diagnostics.js";
 import { GraphBuilder } from "../ir/builder.js";
 import type { Graph, Shape } from "../ir/graph.js";
-import { ShapeError } from "../ir/ops.js";
+import { ShapeError } from "../ops/index.js";
 import { verify } from "../ir/verify.js";
 import { bindArgs } from "./bind.js";
 import { LowerError } from "./errors.js";

@@ -1,3 +1,3 @@
 export { exportOnnx, ExportError, exportOpset } from "./export.js";
-export { importOnnx, ImportError, type ImportOptions } from "./import.js";
+export { importedOnnxOps, importOnnx, ImportError, type ImportOptions } from "./import.js";
 export { printCnn } from "./to-cnn.js";

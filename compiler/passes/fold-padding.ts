@@ -2,7 +2,7 @@
 // zero padding adds to the conv's (zero) padding; replicate or reflect padding becomes the
 // padding mode of a conv that had none. The conv then reads the unpadded tensor directly.
 import type { Node } from "../ir/graph.js";
-import type { Quad } from "../ir/ops.js";
+import type { Quad } from "../ops/index.js";
 import { producers, useCounts, withNodes, type Pass } from "./pass.js";
 
 export const foldPadding: Pass = {

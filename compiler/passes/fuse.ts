@@ -6,7 +6,7 @@
 //    the conv's output. Residual first, so that relu(conv + r) fuses whole. Pooling, batch norm,
 //    add and mul take a following activation the same way (their `act` attribute).
 import type { Node } from "../ir/graph.js";
-import { epilogueActs, nodeActivation, postActOps, type EpilogueAct } from "../ir/ops.js";
+import { isActivation, nodeActivation, opDef, attrValue } from "../ops/index.js";
 import { producers, useCounts, withNodes, type Pass } from "./pass.js";
 
 type Fusable = Node & { op: "conv2d" | "dense" };
@@ -53,8 +53,6 @@ export const fuseResidual: Pass = {
   },
 };
 
-const fusableActs: readonly string[] = epilogueActs.filter((a) => a !== "none");
-
 export const fuseActivation: Pass = {
   name: "fuse-activation",
   summary: "fuse an activation into the conv, dense, pooling, batch norm or add/mul before it",
@@ -64,20 +62,20 @@ export const fuseActivation: Pass = {
     const replace = new Map<string, Node>();
     const renamed = new Map<string, string>();
     for (const a of graph.nodes) {
-      if (!fusableActs.includes(a.op)) continue;
+      if (!isActivation(a.op)) continue;
       const p = made.get(a.inputs[0]!);
       // A residual-fused layer may still take an activation: act(conv + r). So may a pooling,
       // batch norm or elementwise op (its post-activation): bn -> relu, add -> relu and
       // maxpool -> relu become one kernel each.
       const ok =
         p !== undefined &&
-        (p.op === "conv2d" || p.op === "dense" || postActOps.has(p.op)) &&
+        opDef(p.op).traits.fusedActivation !== undefined &&
         nodeActivation(p).act === "none" &&
         uses.get(p.name) === 1 &&
         !replace.has(p.name);
       if (!ok) continue;
-      const alpha = a.op === "leaky_relu" ? a.attrs.alpha : 0;
-      replace.set(p.name, { ...p, attrs: { ...p.attrs, act: a.op as EpilogueAct, alpha } } as Node);
+      const alpha = (attrValue(a, "alpha") as number | undefined) ?? 0;
+      replace.set(p.name, { ...p, attrs: { ...p.attrs, act: a.op, alpha } } as Node);
       renamed.set(a.name, p.name);
     }
     if (renamed.size === 0) return graph;

@@ -1,22 +1,22 @@
-// The one place that orders passes. -O0 runs none; -O1 the cleanups that change no kernel's
-// arithmetic much; -O2 adds exact spatial
-// decomposition and the fusions. `--passes a,b` runs a list of its own.
+// The one place that orders passes. Every level starts with legalisation (non-core ops into
+// core ops), so that backends see core ops only; -O0 runs nothing else; -O1 adds the cleanups
+// that change no kernel's arithmetic much; -O2 adds exact spatial decomposition and the
+// fusions. `--passes a,b` runs a list of its own (legalisation first all the same).
 import { verify, printIr, type Graph } from "../ir/index.js";
 import { deadCode } from "./dce.js";
 import { decomposeSpatial } from "./decompose-spatial.js";
 import { foldBatchNorm } from "./fold-batchnorm.js";
 import { foldPadding } from "./fold-padding.js";
 import { fuseActivation, fuseResidual } from "./fuse.js";
-import { lowerSepconv } from "./lower-sepconv.js";
+import { legalize } from "./legalize.js";
 import type { Pass } from "./pass.js";
-import { removeDropout } from "./remove-dropout.js";
+import { CompileError } from "../errors.js";
 
 /** Exact decompositions only; `--decompose-tol` swaps in an approximating instance. */
 const decomposeExact = decomposeSpatial();
 
 export const allPasses: readonly Pass[] = [
-  removeDropout,
-  lowerSepconv,
+  legalize,
   foldBatchNorm,
   foldPadding,
   decomposeExact,
@@ -26,11 +26,10 @@ export const allPasses: readonly Pass[] = [
 ];
 
 export const pipelines: Readonly<Record<"O0" | "O1" | "O2", readonly Pass[]>> = {
-  O0: [],
-  O1: [removeDropout, lowerSepconv, foldBatchNorm, foldPadding, deadCode],
+  O0: [legalize],
+  O1: [legalize, foldBatchNorm, foldPadding, deadCode],
   O2: [
-    removeDropout,
-    lowerSepconv,
+    legalize,
     foldBatchNorm,
     foldPadding,
     decomposeExact,
@@ -40,7 +39,7 @@ export const pipelines: Readonly<Record<"O0" | "O1" | "O2", readonly Pass[]>> = 
   ],
 };
 
-export class UnknownPassError extends Error {}
+export class UnknownPassError extends CompileError {}
 
 export function passesByName(names: readonly string[]): Pass[] {
   return names.map((name) => {

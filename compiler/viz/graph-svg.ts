@@ -3,7 +3,7 @@
 // Pure string output (no DOM), so `cnnc graph` and the playground draw the same SVG.
 import dagre from "@dagrejs/dagre";
 import { valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
-import { nodeActivation } from "../ir/ops.js";
+import { isDepthwise, nodeActivation, opDef, type Traits } from "../ops/index.js";
 
 export interface GraphSvgOptions {
   /** Highlight these layers (e.g. the one picked in the playground). */
@@ -13,8 +13,11 @@ export interface GraphSvgOptions {
 const pair = (p: readonly [number, number]): string =>
   p[0] === p[1] ? `${p[0]}` : `${p[0]}x${p[1]}`;
 
-/** One line saying what the layer does: `conv 3x3/2 64`, `maxpool 3x3/2`, `dense 1000`. */
-export function layerSummary(n: Node): string {
+/**
+ * One line saying what the layer does: `conv 3x3/2 64`, `dwconv 3x3 32`, `maxpool 3x3/2`,
+ * `dense 1000`. `inChannels`: of the layer's first input (a conv is depthwise by isDepthwise).
+ */
+export function layerSummary(n: Node, inChannels?: number): string {
   const { act } = nodeActivation(n);
   const post = act === "none" ? "" : ` +${act}`;
   const window = (k: readonly [number, number], s: readonly [number, number]): string =>
@@ -22,8 +25,7 @@ export function layerSummary(n: Node): string {
   switch (n.op) {
     case "conv2d": {
       const a = n.attrs;
-      const kind =
-        a.g === 1 ? "conv" : a.g === n.shape[0] || a.filters % a.g === 0 ? "dwconv" : "conv";
+      const kind = isDepthwise(a, inChannels) ? "dwconv" : "conv";
       const groups = a.g > 1 && kind === "conv" ? ` g${a.g}` : "";
       const res = n.inputs.length > 1 ? " +res" : "";
       return `${kind} ${window(a.k, a.s)} ${a.filters}${groups}${res}${post}`;
@@ -41,59 +43,25 @@ export function layerSummary(n: Node): string {
     case "batchnorm":
       return `bn${post}`;
     case "leaky_relu":
-      return `leaky_relu ${n.attrs.alpha}`;
+    case "elu":
+      return `${n.op} ${n.attrs.alpha}`;
     default:
       return `${n.op}${post}`;
   }
 }
 
-type Family = "conv" | "pool" | "norm" | "act" | "merge" | "dense" | "io" | "other";
-
-function family(n: Node): Family {
-  switch (n.op) {
-    case "conv2d":
-    case "deconv2d":
-    case "sepconv2d":
-      return "conv";
-    case "maxpool2d":
-    case "avgpool2d":
-    case "globalavgpool":
-    case "globalmaxpool":
-      return "pool";
-    case "batchnorm":
-    case "lrn":
-      return "norm";
-    case "concat":
-    case "add":
-    case "mul":
-      return "merge";
-    case "dense":
-      return "dense";
-    case "relu":
-    case "relu6":
-    case "leaky_relu":
-    case "sigmoid":
-    case "tanh":
-    case "gelu":
-    case "silu":
-    case "hardswish":
-    case "hardsigmoid":
-    case "softmax":
-      return "act";
-    default:
-      return "other";
-  }
-}
+type Family = Traits["family"] | "io";
 
 const fills: Record<Family, string> = {
   conv: "#dbeafe",
   pool: "#dcfce7",
   norm: "#ffedd5",
-  act: "#f3f4f6",
+  activation: "#f3f4f6",
   merge: "#ede9fe",
   dense: "#fee2e2",
   io: "#fef9c3",
-  other: "#f5f5f4",
+  shape: "#f5f5f4",
+  resample: "#f5f5f4",
 };
 
 const escape = (s: string): string =>
@@ -125,7 +93,12 @@ export function graphSvg(graph: Graph, options: GraphSvgOptions = {}): string {
   for (const i of graph.inputs)
     addBox(`in:${i.name}`, [`input ${i.name}`, shapeText(i.shape)], "io");
   for (const n of graph.nodes) {
-    addBox(`n:${n.name}`, [n.name, layerSummary(n)], family(n), options.highlight?.has(n.name));
+    addBox(
+      `n:${n.name}`,
+      [n.name, layerSummary(n, shapes.get(n.inputs[0]!)?.[0])],
+      opDef(n.op).traits.family,
+      options.highlight?.has(n.name),
+    );
   }
   for (const o of graph.outputs) addBox(`out:${o.name}`, [`output ${o.name}`], "io");
   const source = (v: string): string =>

@@ -2,8 +2,9 @@
 // shape; nothing extra may be. Errors name the tensor and both shapes.
 import { formatShape, type Graph } from "../ir/graph.js";
 import type { NamedTensor } from "./safetensors.js";
+import { CompileError } from "../errors.js";
 
-export class WeightsError extends Error {
+export class WeightsError extends CompileError {
   constructor(readonly problems: readonly string[]) {
     super(problems.join("\n"));
   }

@@ -2,7 +2,7 @@
 // He (Kaiming) normal initialisation for conv and dense weights, std = sqrt(2 / fan_in); small
 // biases; batch-norm statistics that are not the identity, so that BN really computes.
 import { elementCount, type Graph } from "../ir/graph.js";
-import { opDef } from "../ir/ops.js";
+import { opDef } from "../ops/index.js";
 import { valueShapes } from "../ir/graph.js";
 
 /** splitmix32: a small, well-distributed seeded generator. */
@@ -36,6 +36,10 @@ export function initWeights(graph: Graph, seed = 0): Map<string, Float32Array> {
         const data = new Float32Array(elementCount(spec.shape));
         const fanIn = elementCount(spec.shape.slice(1));
         for (let j = 0; j < data.length; j++) {
+          if (spec.init) {
+            data[j] = spec.init(rand);
+            continue;
+          }
           switch (spec.role) {
             case "gamma":
             case "var":

@@ -1,13 +1,14 @@
 // safetensors (Hugging Face's tensor file): an 8-byte little-endian header length, a JSON
 // header `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }`, then the
 // raw little-endian data. Read: F32, F16, BF16 and F64, converted to float32. Write: F32.
+import { CompileError } from "../errors.js";
 
 export interface NamedTensor {
   readonly shape: readonly number[];
   readonly data: Float32Array;
 }
 
-export class SafetensorsError extends Error {}
+export class SafetensorsError extends CompileError {}
 
 const dtypeBytes: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 

@@ -8,25 +8,17 @@ import { extname, join, normalize } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromiumFlags, chromiumPath } from "../support/chromium.js";
-import { writeBundle } from "../../compiler/bundle/index.js";
-import { planGraph } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
-import { printIr } from "../../compiler/ir/index.js";
-import { pipelines, runPasses } from "../../compiler/passes/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { lowerFile } from "../support/compile.js";
+import { compileGraph } from "../../compiler/compile.js";
 
 // Three networks: LeNet-5, the separable example, and Tiny (residual adds and an inception
 // concat), compiled here at -O2 as `cnnc build` would.
 const networks = ["lenet5", "sepnet", "tiny"].map((name) => {
   const graph = lowerFile(`examples/${name}.cnn`);
   const source = { ...graph, constants: initWeights(graph, 7) };
-  const compiled = runPasses(source, pipelines.O2);
-  const bundle = writeBundle(
-    planGraph(compiled, { planMemory: true, eliminateConcat: true }),
-    compiled.constants!,
-    printIr(compiled),
-  );
+  const bundle = compileGraph(source).bundle!;
   const input = graph.inputs[0]!;
   const size = 2 * input.shape.reduce((a, b) => a * b, 1);
   return { name, source, bundle, input: input.name, size, output: graph.outputs[0]!.name };

@@ -37,6 +37,37 @@ describe("cnnc build and run", () => {
     expect(r.out).toMatch(/^ {2}sample 1: top 5: \d \(0\.\d+\)/m);
   });
 
+  // Tiny's 32-channel 3x3 convs take Winograd by default; --layout nhwc gives its GEMMs the
+  // permuted weights. Both are derived from the bundle's tensors at load; --cpu once ran such
+  // layers with zero weights (10x the output's scale away from the GPU).
+  for (const layout of ["default", "nhwc"] as const) {
+    it(`a bundle with derived weights (${layout} layout) runs the same on --cpu and the GPU`, () => {
+      const b = join(dir, `tiny-${layout}.cnnb`);
+      const build = cnnc(
+        "build",
+        "examples/tiny.cnn",
+        "-o",
+        b,
+        ...(layout === "nhwc" ? ["--layout", "nhwc"] : []),
+      );
+      expect(build.code, build.err).toBe(0);
+      const x = Float32Array.from({ length: 3 * 64 * 64 }, (_, i) => Math.sin(i / 7));
+      writeFileSync(join(dir, "tiny-x.npy"), writeNpy([1, 3, 64, 64], x));
+      const run = (...extra: string[]) => {
+        const out = join(dir, `tiny-${layout}-${extra.length}.npy`);
+        const r = cnnc("run", b, "--input", join(dir, "tiny-x.npy"), "--output", out, ...extra);
+        expect(r.code, r.err).toBe(0);
+        return readNpy(readFileSync(out));
+      };
+      const gpuOut = run();
+      const cpuOut = run("--cpu");
+      const scale = Math.max(...Array.from(cpuOut.data, Math.abs));
+      expect(scale).toBeGreaterThan(0);
+      for (let i = 0; i < gpuOut.data.length; i++)
+        expect(Math.abs(gpuOut.data[i]! - cpuOut.data[i]!) / scale).toBeLessThan(1e-4);
+    });
+  }
+
   it("GPU and --cpu agree through .npy files; --bench prints a median and its parts", () => {
     const x = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => Math.cos(i));
     writeFileSync(join(dir, "x.npy"), writeNpy([3, 1, 32, 32], x));

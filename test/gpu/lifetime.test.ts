@@ -7,11 +7,11 @@ it("survives repeated loads, runs and forced GC", () => {
   const script = `
     import { readFileSync } from "node:fs";
     import { nodeHost } from "./dist/cli/host.js";
-    import { buildGraph } from "./dist/cli/build.js";
+    import { compileGraph } from "./dist/compiler/compile.js";
     import { compileFrontend } from "./dist/compiler/lower/index.js";
     import { loadModel } from "./dist/runtime/index.js";
     const bundles = ["examples/lenet5.cnn", "examples/sepnet.cnn", "examples/tiny.cnn"].map(
-      (f) => buildGraph(compileFrontend(f, nodeHost).graph, { seed: 1 }).bytes);
+      (f) => compileGraph(compileFrontend(f, nodeHost).graph, { seed: 1 }).bundle);
     let runs = 0;
     for (let round = 0; round < 3; round++) {
       for (const bytes of bundles) {

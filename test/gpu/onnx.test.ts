@@ -2,16 +2,13 @@
 // them (-O2: folded, fused, memory planned) against the exported network as written.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { writeBundle } from "../../compiler/bundle/index.js";
-import { planGraph } from "../../compiler/codegen/index.js";
-import { printIr } from "../../compiler/ir/index.js";
 import { exportOnnx } from "../../compiler/onnx/index.js";
-import { pipelines, runPasses } from "../../compiler/passes/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { Model } from "../../runtime/index.js";
 import { lowerText } from "../support/compile.js";
 import { runOnnx } from "../support/onnx.js";
 import { gpu, randomInput } from "./support.js";
+import { compileGraph } from "../../compiler/compile.js";
 
 const examples = ["lenet5.cnn", "sepnet.cnn", "tiny.cnn", "resnet18.cnn", "mobilenet_v1.cnn"];
 
@@ -27,12 +24,7 @@ describe("cnnc (WebGPU, -O2) agrees with ONNX Runtime", () => {
       const batch = 2;
       const inputs = randomInput(graph, batch, 8);
       const want = await runOnnx(exportOnnx(graph), graph, inputs, batch);
-      const compiled = runPasses(graph, pipelines.O2);
-      const plan = planGraph(compiled, { planMemory: true });
-      const model = await Model.create(
-        writeBundle(plan, compiled.constants!, printIr(compiled)),
-        (await gpu()).device,
-      );
+      const model = await Model.create(compileGraph(graph).bundle!, (await gpu()).device);
       const got = await model.run(inputs, { batch });
       model.dispose();
       for (const o of graph.outputs) {

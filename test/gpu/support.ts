@@ -1,23 +1,12 @@
 // GPU test support: one device per test file (the adapter comes from CNNC_ADAPTER, set per
 // vitest project), and a parity check of a network on that device against the reference.
 import { expect } from "vitest";
-import { writeBundle } from "../../compiler/bundle/index.js";
-import {
-  planGraph,
-  tunable,
-  type KernelChoice,
-  type Layout,
-} from "../../compiler/codegen/index.js";
+import { compileGraph } from "../../compiler/compile.js";
+import { tunable, type KernelChoice, type Layout } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
-import {
-  printIr,
-  valueShapes,
-  type Graph,
-  type Node,
-  type Shape,
-} from "../../compiler/ir/index.js";
+import { valueShapes, type Graph, type Node, type Shape } from "../../compiler/ir/index.js";
 import { initWeights, random } from "../../compiler/weights/index.js";
-import { runPasses, type Pass } from "../../compiler/passes/index.js";
+import type { Pass } from "../../compiler/passes/index.js";
 import { Model } from "../../runtime/index.js";
 import { nodeDevice, type AdapterChoice, type NodeDevice } from "../../runtime/node-device.js";
 import { lowerText } from "../support/compile.js";
@@ -86,25 +75,30 @@ export async function expectParity(
   const graph = typeof graphOrText === "string" ? lowerText(graphOrText) : graphOrText;
   const batch = options.batch ?? 1;
   const weights = options.weights ?? initWeights(graph, options.seed ?? 1);
-  const compiled = runPasses({ ...graph, constants: weights }, options.passes ?? []);
-  const limit = options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {};
-  // Every parity test runs on a planned arena: values share memory wherever lifetimes allow.
   const choices = new Map<string, KernelChoice>();
-  const shapes = valueShapes(compiled);
-  for (const n of compiled.nodes.filter((n) => tunable(n, shapes.get(n.inputs[0]!)))) {
+  const chosen = compileGraph(
+    { ...graph, constants: weights },
+    { passes: options.passes ?? [], passesOnly: true },
+  ).graph;
+  const shapes = valueShapes(chosen);
+  for (const n of chosen.nodes.filter((n) => tunable(n, shapes.get(n.inputs[0]!)))) {
     const c = options.choose?.(n, shapes.get(n.inputs[0]!));
     if (c) choices.set(n.name, c);
   }
-  const plan = planGraph(compiled, {
-    ...limit,
-    choices,
-    planMemory: options.planMemory ?? true,
-    eliminateConcat: true,
-    ...(options.layout ? { layout: options.layout } : {}),
-  });
+  // Every parity test runs on a planned arena (values share memory wherever lifetimes allow)
+  // unless it asks otherwise.
+  const { bundle } = compileGraph(
+    { ...graph, constants: weights },
+    {
+      passes: options.passes ?? [],
+      ...(options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {}),
+      choices,
+      ...(options.layout ? { layout: options.layout } : {}),
+      ...(options.planMemory === false ? { planMemory: false } : {}),
+    },
+  );
   const { device } = await gpu();
-  const bundle = writeBundle(plan, compiled.constants!, printIr(compiled));
-  const model = await Model.create(bundle, device);
+  const model = await Model.create(bundle!, device);
   try {
     const inputs = randomInput(graph, batch, (options.seed ?? 1) + 7);
     const got = await model.run(inputs, { batch });

@@ -26,7 +26,8 @@ import { interpret } from "../../compiler/interp/index.js";
 import { pipelines, runPasses } from "../../compiler/passes/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { Model, parseBundle } from "../../runtime/index.js";
-import { tunedBundle, tuneGraph } from "../../cli/tune.js";
+import { tuneGraph, tuningNames } from "../../cli/tune.js";
+import { compileGraph } from "../../compiler/compile.js";
 import { lowerFile } from "../support/compile.js";
 import { splitKNet, winogradNet } from "./nets.js";
 import { expectParity, gpu, randomInput } from "./support.js";
@@ -239,7 +240,12 @@ describe("tuneGraph", () => {
       if (r.best.kernel === "gemv") expect([0, 1]).toContain(gemvCandidates.indexOf(r.best.shape));
       else expect("tiles" in r.best && measured.has(tilesName(r.best.tiles))).toBe(true);
     }
-    const bytes = tunedBundle({ ...optimized, constants: optimized.constants! }, choices, "test");
+    // The optimised graph as it is (no pass to run again), with the tuner's choices.
+    const bytes = compileGraph(optimized, {
+      passes: [],
+      choices,
+      tuning: { adapter: "test", layers: tuningNames(choices) },
+    }).bundle!;
     const { manifest } = parseBundle(bytes);
     expect(manifest.tuning?.adapter).toBe("test");
     expect(Object.keys(manifest.tuning!.layers).sort()).toEqual(

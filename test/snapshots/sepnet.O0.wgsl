@@ -118,13 +118,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = max(v, 0.0);
 }
 
-// ---- kernel 3: sepconv_1
+// ---- kernel 3: sepconv_1.depthwise
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-const PER: u32 = 16384u;
+const PER: u32 = 4096u;
 const C: u32 = 16u;
 const H: u32 = 32u;
 const W: u32 = 32u;
@@ -139,32 +139,37 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 1u;
 const PL: u32 = 1u;
-const CG: u32 = 1u;
 const FG: u32 = 1u;
+const WQ: u32 = 8u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
-  let ox = i % WO;
-  let oy = (i / WO) % HO;
-  let o = (i / (WO * HO)) % F;
-  let n = i / ((WO * HO) * F);
-  let group = o / FG;
-  var acc = 0.0;
-  for (var ci = 0u; ci < CG; ci++) {
-    let wb = (o * CG + ci) * KH * KW;
-    for (var ky = 0u; ky < KH; ky++) {
-      var iy = i32(oy * SH + ky * DH) - i32(PT);
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        var ix = i32(ox * SW + kx * DW) - i32(PL);
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[((n * C + group * CG + ci) * H + u32(iy)) * W + u32(ix)] * wt[wb + ky * KW + kx];
+  let oq = i % WQ;
+  let oy = (i / WQ) % HO;
+  let o = (i / (WQ * HO)) % F;
+  let n = i / ((WQ * HO) * F);
+  let ci = o / FG;
+  var acc: array<f32, 4>;
+  for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    for (var kx = 0u; kx < KW; kx++) {
+      let wv = wt[(o * KH + ky) * KW + kx];
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[((n * C + ci) * H + u32(iy)) * W + u32(ix)] * wv; }
       }
     }
   }
-  y[i] = acc;
+  for (var j = 0u; j < 4u; j++) {
+    let ox = oq * 4u + j;
+    if (ox >= WO) { break; }
+    let v = acc[j];
+    y[((n * F + o) * HO + oy) * WO + ox] = v;
+  }
 }
 
 // ---- kernel 4: sepconv_1
@@ -332,13 +337,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = acc;
 }
 
-// ---- kernel 8: sepconv_2
+// ---- kernel 8: sepconv_2.depthwise
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-const PER: u32 = 8192u;
+const PER: u32 = 2048u;
 const C: u32 = 32u;
 const H: u32 = 16u;
 const W: u32 = 16u;
@@ -353,32 +358,37 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 1u;
 const PL: u32 = 1u;
-const CG: u32 = 1u;
 const FG: u32 = 1u;
+const WQ: u32 = 4u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
-  let ox = i % WO;
-  let oy = (i / WO) % HO;
-  let o = (i / (WO * HO)) % F;
-  let n = i / ((WO * HO) * F);
-  let group = o / FG;
-  var acc = 0.0;
-  for (var ci = 0u; ci < CG; ci++) {
-    let wb = (o * CG + ci) * KH * KW;
-    for (var ky = 0u; ky < KH; ky++) {
-      var iy = i32(oy * SH + ky * DH) - i32(PT);
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        var ix = i32(ox * SW + kx * DW) - i32(PL);
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[((n * C + group * CG + ci) * H + u32(iy)) * W + u32(ix)] * wt[wb + ky * KW + kx];
+  let oq = i % WQ;
+  let oy = (i / WQ) % HO;
+  let o = (i / (WQ * HO)) % F;
+  let n = i / ((WQ * HO) * F);
+  let ci = o / FG;
+  var acc: array<f32, 4>;
+  for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    for (var kx = 0u; kx < KW; kx++) {
+      let wv = wt[(o * KH + ky) * KW + kx];
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[((n * C + ci) * H + u32(iy)) * W + u32(ix)] * wv; }
       }
     }
   }
-  y[i] = acc;
+  for (var j = 0u; j < 4u; j++) {
+    let ox = oq * 4u + j;
+    if (ox >= WO) { break; }
+    let v = acc[j];
+    y[((n * F + o) * HO + oy) * WO + ox] = v;
+  }
 }
 
 // ---- kernel 9: sepconv_2
@@ -487,13 +497,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = v;
 }
 
-// ---- kernel 11: sepconv_3
+// ---- kernel 11: sepconv_3.depthwise
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-const PER: u32 = 16384u;
+const PER: u32 = 4096u;
 const C: u32 = 64u;
 const H: u32 = 16u;
 const W: u32 = 16u;
@@ -508,32 +518,37 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 1u;
 const PL: u32 = 1u;
-const CG: u32 = 1u;
 const FG: u32 = 1u;
+const WQ: u32 = 4u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
-  let ox = i % WO;
-  let oy = (i / WO) % HO;
-  let o = (i / (WO * HO)) % F;
-  let n = i / ((WO * HO) * F);
-  let group = o / FG;
-  var acc = 0.0;
-  for (var ci = 0u; ci < CG; ci++) {
-    let wb = (o * CG + ci) * KH * KW;
-    for (var ky = 0u; ky < KH; ky++) {
-      var iy = i32(oy * SH + ky * DH) - i32(PT);
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        var ix = i32(ox * SW + kx * DW) - i32(PL);
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[((n * C + group * CG + ci) * H + u32(iy)) * W + u32(ix)] * wt[wb + ky * KW + kx];
+  let oq = i % WQ;
+  let oy = (i / WQ) % HO;
+  let o = (i / (WQ * HO)) % F;
+  let n = i / ((WQ * HO) * F);
+  let ci = o / FG;
+  var acc: array<f32, 4>;
+  for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    for (var kx = 0u; kx < KW; kx++) {
+      let wv = wt[(o * KH + ky) * KW + kx];
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[((n * C + ci) * H + u32(iy)) * W + u32(ix)] * wv; }
       }
     }
   }
-  y[i] = acc;
+  for (var j = 0u; j < 4u; j++) {
+    let ox = oq * 4u + j;
+    if (ox >= WO) { break; }
+    let v = acc[j];
+    y[((n * F + o) * HO + oy) * WO + ox] = v;
+  }
 }
 
 // ---- kernel 12: sepconv_3
@@ -664,13 +679,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = acc;
 }
 
-// ---- kernel 14: sepconv_4
+// ---- kernel 14: sepconv_4.depthwise
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-const PER: u32 = 1024u;
+const PER: u32 = 256u;
 const C: u32 = 64u;
 const H: u32 = 8u;
 const W: u32 = 8u;
@@ -685,32 +700,37 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 0u;
 const PL: u32 = 0u;
-const CG: u32 = 1u;
 const FG: u32 = 1u;
+const WQ: u32 = 1u;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.batch * PER) { return; }
-  let ox = i % WO;
-  let oy = (i / WO) % HO;
-  let o = (i / (WO * HO)) % F;
-  let n = i / ((WO * HO) * F);
-  let group = o / FG;
-  var acc = 0.0;
-  for (var ci = 0u; ci < CG; ci++) {
-    let wb = (o * CG + ci) * KH * KW;
-    for (var ky = 0u; ky < KH; ky++) {
-      var iy = i32(oy * SH + ky * DH) - i32(PT);
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        var ix = i32(ox * SW + kx * DW) - i32(PL);
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[((n * C + group * CG + ci) * H + u32(iy)) * W + u32(ix)] * wt[wb + ky * KW + kx];
+  let oq = i % WQ;
+  let oy = (i / WQ) % HO;
+  let o = (i / (WQ * HO)) % F;
+  let n = i / ((WQ * HO) * F);
+  let ci = o / FG;
+  var acc: array<f32, 4>;
+  for (var j = 0u; j < 4u; j++) { acc[j] = 0.0; }
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    for (var kx = 0u; kx < KW; kx++) {
+      let wv = wt[(o * KH + ky) * KW + kx];
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((oq * 4u + j) * SW + kx * DW) - i32(PL);
+        if (ix >= 0 && ix < i32(W)) { acc[j] += x[((n * C + ci) * H + u32(iy)) * W + u32(ix)] * wv; }
       }
     }
   }
-  y[i] = acc;
+  for (var j = 0u; j < 4u; j++) {
+    let ox = oq * 4u + j;
+    if (ox >= WO) { break; }
+    let v = acc[j];
+    y[((n * F + o) * HO + oy) * WO + ox] = v;
+  }
 }
 
 // ---- kernel 15: sepconv_4

@@ -57,6 +57,12 @@ export const opCases: [string, string, string][] = [
     "[3, 5, 7]",
     "conv(6, 1) -> leaky_relu(0.1) -> gelu -> silu -> hardswish -> relu6 -> hardsigmoid -> sigmoid -> tanh -> relu",
   ],
+  [
+    "elu (fused into a conv and alone) and prelu (per channel, shared, after bn in place)",
+    "[5, 6, 7]",
+    "conv(6, 3, pad=1) -> elu(0.7) -> prelu -> bn -> prelu(shared=true) -> elu",
+  ],
+  ["prelu and elu on a flat input", "[9]", "dense(7) -> prelu -> elu(1.3) -> dense(4) -> elu"],
   ["softmax over channels and over features", "[5, 3, 2]", "softmax -> flatten -> softmax"],
   [
     "add and mul with broadcasting (squeeze-excitation)",

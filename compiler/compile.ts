@@ -1,0 +1,230 @@
+// The compile driver: the one function every caller (the CLI's build, run, ir, graph, summary
+// and tune; the playground; the tests; the bench scripts) goes through from a network to a
+// bundle. It owns the whole meaning of -O:
+//   -O0  legalisation only (non-core ops into core ops); every value its own buffer;
+//   -O1  + cleanups and BN folding; memory planning (values not live at once share memory);
+//   -O2  + exact spatial decomposition and fusion; concat elimination.
+// An explicit pass list replaces the level's passes (legalisation first all the same) and
+// plans like -O2. Errors a user can act on are CompileErrors (compiler/errors.ts).
+import { writeBundle } from "./bundle/index.js";
+import {
+  CodegenError,
+  planGraph,
+  type KernelChoice,
+  type Layout,
+  type Plan,
+} from "./codegen/index.js";
+import { CompileError } from "./errors.js";
+import { printIr, type Graph } from "./ir/index.js";
+import { compileFrontend, memoryHost, type SourceHost } from "./lower/index.js";
+import {
+  decomposeSpatial,
+  passesByName,
+  pipelines,
+  runPasses,
+  UnknownPassError,
+  type Pass,
+} from "./passes/index.js";
+import { legalize } from "./passes/legalize.js";
+import { summarize, type NetworkReport } from "./analysis/index.js";
+import { bindWeights, initWeights, WeightsError, type NamedTensor } from "./weights/index.js";
+import type { Manifest } from "../runtime/format.js";
+import type { Diagnostic } from "../grammar/diagnostics.js";
+
+export type OptLevel = 0 | 1 | 2;
+
+export interface CompileOptions {
+  /** Optimisation level (default 2). */
+  readonly opt?: OptLevel;
+  /** Run these passes (by name, or passes themselves) instead of the level's. */
+  readonly passes?: readonly (string | Pass)[];
+  /** Let decompose-spatial approximate: keep singular values down to this share of the norm. */
+  readonly decomposeTolerance?: number;
+  /** Verify the IR after every pass. */
+  readonly verifyEach?: boolean;
+  /** The IR text after the named pass. */
+  readonly dumpIr?: { readonly after: string; readonly write: (text: string) => void };
+  /** A line for each pass that did something (`fold-batchnorm: folded 20 batch norms`). */
+  readonly onReport?: (line: string) => void;
+  /** Weights by layer path (a safetensors file's tensors); checked against the network. */
+  readonly weights?: ReadonlyMap<string, NamedTensor>;
+  /** Where `weights` came from, for errors. */
+  readonly weightsSource?: string;
+  /** Seed of generated weights when none are given and the graph carries none. */
+  readonly seed?: number;
+  /** The kernel of each tuned layer (cnnc tune); absent: the defaults. */
+  readonly choices?: ReadonlyMap<string, KernelChoice>;
+  /** Recorded in the bundle's manifest. */
+  readonly tuning?: Manifest["tuning"];
+  /** Store every activation that may take either layout in this one. */
+  readonly layout?: Layout;
+  /** NHWC: the network's [C, H, W] inputs arrive so (cnnc tune measuring one layer). */
+  readonly inputLayout?: Layout;
+  /** The largest storage binding of the target (WebGPU's default 128 MiB). */
+  readonly maxBindingBytes?: number;
+  /** Override the level's memory planning (tests that give every value its own buffer). */
+  readonly planMemory?: boolean;
+  /** Stop after the passes: no plan, no bundle (cnnc ir, graph, summary --optimized). */
+  readonly passesOnly?: boolean;
+}
+
+export interface Compiled {
+  /** The network as given, with its weights by layer path. */
+  readonly source: Graph & { readonly constants?: ReadonlyMap<string, Float32Array> };
+  /** After legalisation and the passes; with weights unless `passesOnly` and none were given. */
+  readonly graph: Graph;
+  readonly plan?: Plan;
+  readonly bundle?: Uint8Array;
+  readonly summary: NetworkReport;
+  /** Each pass's report line. */
+  readonly report: readonly string[];
+}
+
+export interface Pipeline {
+  readonly passes: readonly Pass[];
+  readonly planMemory: boolean;
+  readonly eliminateConcat: boolean;
+}
+
+/** The passes and codegen steps of a level (or an explicit pass list). */
+export function pipelineFor(
+  options: Pick<CompileOptions, "opt" | "passes" | "decomposeTolerance">,
+): Pipeline {
+  let passes: readonly Pass[];
+  const level = options.opt ?? 2;
+  if (options.passes !== undefined) {
+    try {
+      const named = options.passes.map((p) => (typeof p === "string" ? passesByName([p])[0]! : p));
+      passes =
+        named[0]?.name === "legalize" ? named : [legalize, ...named.filter((p) => p !== legalize)];
+    } catch (e) {
+      if (e instanceof UnknownPassError) throw new CompileError(e.message);
+      throw e;
+    }
+  } else {
+    if (![0, 1, 2].includes(level)) throw new CompileError(`-O takes 0, 1 or 2, got '${level}'`);
+    passes = pipelines[`O${level}`];
+  }
+  if (options.decomposeTolerance !== undefined) {
+    const tol = options.decomposeTolerance;
+    if (!(tol > 0 && tol < 1))
+      throw new CompileError(
+        `the decompose tolerance takes a number between 0 and 1, got '${tol}'`,
+      );
+    if (!passes.some((p) => p.name === "decompose-spatial"))
+      throw new CompileError("the decompose-spatial pass does not run here (use -O2)");
+    const approximate = decomposeSpatial(tol);
+    passes = passes.map((p) => (p.name === "decompose-spatial" ? approximate : p));
+  }
+  const explicit = options.passes !== undefined;
+  return {
+    passes,
+    planMemory: explicit || level >= 1,
+    eliminateConcat: explicit || level === 2,
+  };
+}
+
+/** The weights a compile uses: given ones (checked), the graph's own, or generated. */
+function weightsOf(graph: Graph, options: CompileOptions): ReadonlyMap<string, Float32Array> {
+  if (options.weights) {
+    try {
+      return bindWeights(graph, options.weights, options.weightsSource ?? "the weights");
+    } catch (e) {
+      if (e instanceof WeightsError)
+        throw new CompileError(`the weights do not fit the network:\n  ${e.problems.join("\n  ")}`);
+      throw e;
+    }
+  }
+  return graph.constants ?? initWeights(graph, options.seed ?? 0);
+}
+
+/** Legalise, optimise, plan and bundle a network graph. */
+export function compileGraph(graph: Graph, options: CompileOptions = {}): Compiled {
+  const pipeline = pipelineFor(options);
+  if (options.dumpIr && !pipeline.passes.some((p) => p.name === options.dumpIr!.after)) {
+    throw new CompileError(
+      `--dump-ir ${options.dumpIr.after}: that pass does not run here (running: ${pipeline.passes.map((p) => p.name).join(", ")})`,
+    );
+  }
+  // Structure only (cnnc ir, graph, summary): weights only where given or asked for by a seed.
+  const structureOnly =
+    options.passesOnly && !options.weights && !graph.constants && options.seed === undefined;
+  const withWeights = structureOnly ? graph : { ...graph, constants: weightsOf(graph, options) };
+  const report: string[] = [];
+  const optimized = runPasses(withWeights, pipeline.passes, {
+    ...(options.verifyEach ? { verifyEach: true } : {}),
+    ...(options.dumpIr ? { dump: options.dumpIr } : {}),
+    report: (pass, line) => {
+      report.push(`${pass}: ${line}`);
+      options.onReport?.(`${pass}: ${line}`);
+    },
+  });
+  const base = { source: withWeights, graph: optimized, summary: summarize(optimized), report };
+  if (options.passesOnly) return base;
+  const constants = optimized.constants;
+  if (!constants) throw new Error("internal: a pass dropped the weights");
+  let plan: Plan;
+  try {
+    plan = planGraph(optimized, {
+      ...(options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {}),
+      planMemory: options.planMemory ?? pipeline.planMemory,
+      eliminateConcat: pipeline.eliminateConcat,
+      ...(options.choices ? { choices: options.choices } : {}),
+      ...(options.layout ? { layout: options.layout } : {}),
+      ...(options.inputLayout ? { inputLayout: options.inputLayout } : {}),
+    });
+  } catch (e) {
+    if (e instanceof CodegenError) throw new CompileError(e.message);
+    throw e;
+  }
+  // The bundle carries the network as written (legalised, before the fold passes) and its
+  // source weights, so that `--cpu` on it and every derived weight trace back to them.
+  const bundle = writeBundle(plan, constants, printIr(optimized), options.tuning);
+  return { ...base, plan, bundle };
+}
+
+export interface SourceOptions extends CompileOptions {
+  /** The entry file's name (diagnostics point into it) and the other files `use` may read. */
+  readonly file?: string;
+  readonly files?: Readonly<Record<string, string>>;
+  /** Reads `use`d files; default: only `files`. */
+  readonly host?: SourceHost;
+  /** Which network, when the source declares several. */
+  readonly network?: string;
+}
+
+export interface CompileResult extends Partial<Compiled> {
+  readonly diagnostics: readonly Diagnostic[];
+  /** Every file read, by path: what the diagnostics point into. */
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+/** The network of a `.cnn` source (or a graph): its diagnostics, then `compileGraph`. */
+export function compile(input: string | Graph, options: SourceOptions = {}): CompileResult {
+  if (typeof input !== "string")
+    return { ...compileGraph(input, options), diagnostics: [], sources: new Map() };
+  const { graph, diagnostics, sources } = frontend(input, options);
+  if (!graph) return { diagnostics, sources };
+  return { ...compileGraph(graph, options), diagnostics, sources };
+}
+
+function frontend(text: string, options: SourceOptions) {
+  const file = options.file ?? "main.cnn";
+  const host = options.host ?? memoryHost({ ...options.files, [file]: text });
+  return compileFrontend(file, host, options.network ? { network: options.network } : {});
+}
+
+/** The diagnostics of a `.cnn` source: every syntax, name and shape error, and the warnings. */
+export function check(text: string, options: SourceOptions = {}): readonly Diagnostic[] {
+  return frontend(text, options).diagnostics;
+}
+
+/** Shapes, parameters, MACs, receptive field and memory of a `.cnn` source or a graph. */
+export function summarizeNetwork(
+  input: string | Graph,
+  options: SourceOptions = {},
+): NetworkReport | undefined {
+  if (typeof input !== "string") return summarize(input);
+  const { graph } = frontend(input, options);
+  return graph && summarize(graph);
+}

@@ -1,0 +1,239 @@
+// The one activation table. Each activation says here what it computes (the float64
+// reference), how WGSL computes it, how ONNX spells it both ways and how the language writes
+// it; the unary activation ops (activation-ops.ts), every conv/dense epilogue and every fused
+// post-activation derive from it. Adding an activation is one entry here and one line in
+// `ActivationAttrs`.
+import type { OnnxReader, OnnxWriter } from "./onnx.js";
+import { float } from "./onnx.js";
+import type { NoAttrs } from "./types.js";
+
+/** The attributes of each activation op: `alpha` for those with a parameter. */
+export interface ActivationAttrs {
+  relu: NoAttrs;
+  relu6: NoAttrs;
+  leaky_relu: { readonly alpha: number };
+  elu: { readonly alpha: number };
+  sigmoid: NoAttrs;
+  tanh: NoAttrs;
+  gelu: NoAttrs;
+  silu: NoAttrs;
+  hardswish: NoAttrs;
+  hardsigmoid: NoAttrs;
+}
+export type ActivationName = keyof ActivationAttrs;
+
+/** An activation a conv or dense layer applies in its epilogue, or a fused post-activation. */
+export type EpilogueAct = "none" | ActivationName;
+
+/** An activation as a kernel applies it: `alpha` is the parameter of those that have one. */
+export interface Activation {
+  readonly op: ActivationName;
+  readonly alpha: number;
+}
+
+export interface ActivationDef {
+  /** What it computes, as `cnnc` docs and the language reference print it. */
+  readonly doc: string;
+  /** The default of its one parameter (`alpha`); absent: it has none. */
+  readonly alpha?: number;
+  /** Floating-point operations per element (summary's FLOPs). */
+  readonly flops: number;
+  reference(v: number, alpha: number): number;
+  /** The WGSL expression of the activation of `v`; `alpha` is a WGSL f32 literal. */
+  wgsl(v: string, alpha: string): string;
+  /** Module-scope WGSL the expression needs. */
+  readonly decls?: readonly string[];
+  /** Writes `output = act(input)` as ONNX nodes. */
+  toOnnx(w: OnnxWriter, input: string, output: string, alpha: number): void;
+  /** ONNX op types that import as this activation. */
+  readonly fromOnnx: Readonly<Record<string, (r: OnnxReader) => void>>;
+}
+
+/** erf to double precision: Taylor series near 0, Lentz continued fraction for erfc beyond. */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    let term = ax;
+    let sum = ax;
+    for (let n = 1; n < 80; n++) {
+      term *= (-ax * ax) / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * ((2 / Math.sqrt(Math.PI)) * sum);
+  }
+  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...))))
+  let f = ax;
+  for (let n = 60; n >= 1; n--) f = ax + n / 2 / f;
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+/** Abramowitz and Stegun 7.1.26: |error| < 1.5e-7, below f32 resolution of GELU's output. */
+export const erfWgsl = `fn erf_approx(x: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+  let y = 1.0 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
+  return select(-y, y, x >= 0.0);
+}`;
+
+const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+const relu6 = (v: number): number => Math.min(Math.max(v, 0), 6);
+
+/** An ONNX op with one input and the same meaning: `Relu` -> relu. */
+function same(op: ActivationName) {
+  return (r: OnnxReader): void => r.emit(op, [r.value(0)], {});
+}
+
+/** A scalar constant input of an ONNX node, or `d` where the input is omitted. */
+function scalarInput(r: OnnxReader, i: number, d: number): number {
+  if (!r.hasInput(i)) return d;
+  const c = r.constant(i);
+  if (c.data.length !== 1) r.fail(`input ${i} must be a scalar, has ${c.data.length} values`);
+  return c.data[0]!;
+}
+
+export const activations: { readonly [K in ActivationName]: ActivationDef } = {
+  relu: {
+    doc: "max(x, 0)",
+    flops: 1,
+    reference: (v) => Math.max(v, 0),
+    wgsl: (v) => `max(${v}, 0.0)`,
+    toOnnx: (w, x, y) => void w.node("Relu", [x], y),
+    fromOnnx: { Relu: same("relu") },
+  },
+  relu6: {
+    doc: "min(max(x, 0), 6)",
+    flops: 2,
+    reference: relu6,
+    wgsl: (v) => `clamp(${v}, 0.0, 6.0)`,
+    toOnnx: (w, x, y) =>
+      void w.node("Clip", [x, w.floats("cnnc.zero", [], [0]), w.floats("cnnc.six", [], [6])], y),
+    fromOnnx: {
+      // Clip(0, 6) is relu6 and Clip(0, inf) relu; the bounds are inputs from opset 11.
+      Clip(r) {
+        const lo = r.opset >= 11 ? scalarInput(r, 1, -Infinity) : r.attrFloat("min", -Infinity);
+        const hi = r.opset >= 11 ? scalarInput(r, 2, Infinity) : r.attrFloat("max", Infinity);
+        if (lo === 0 && hi === 6) r.emit("relu6", [r.value(0)], {});
+        else if (lo === 0 && hi === Infinity) r.emit("relu", [r.value(0)], {});
+        else r.fail(`Clip(${lo}, ${hi}) is not supported (only relu and relu6)`);
+      },
+    },
+  },
+  leaky_relu: {
+    doc: "x if x > 0 else alpha * x",
+    alpha: 0.01,
+    flops: 2,
+    reference: (v, alpha) => (v > 0 ? v : alpha * v),
+    wgsl: (v, alpha) => `select(${alpha} * ${v}, ${v}, ${v} > 0.0)`,
+    toOnnx: (w, x, y, alpha) => void w.node("LeakyRelu", [x], y, { alpha: float(alpha) }),
+    fromOnnx: {
+      LeakyRelu: (r) => r.emit("leaky_relu", [r.value(0)], { alpha: r.attrFloat("alpha", 0.01) }),
+    },
+  },
+  elu: {
+    doc: "x if x > 0 else alpha * (exp(x) - 1)",
+    alpha: 1,
+    flops: 3,
+    reference: (v, alpha) => (v > 0 ? v : alpha * Math.expm1(v)),
+    // exp of min(x, 0): the unused branch of select stays finite.
+    wgsl: (v, alpha) => `select(${alpha} * (exp(min(${v}, 0.0)) - 1.0), ${v}, ${v} > 0.0)`,
+    toOnnx: (w, x, y, alpha) => void w.node("Elu", [x], y, { alpha: float(alpha) }),
+    fromOnnx: { Elu: (r) => r.emit("elu", [r.value(0)], { alpha: r.attrFloat("alpha", 1) }) },
+  },
+  sigmoid: {
+    doc: "1 / (1 + exp(-x))",
+    flops: 4,
+    reference: sigmoid,
+    wgsl: (v) => `(1.0 / (1.0 + exp(-${v})))`,
+    toOnnx: (w, x, y) => void w.node("Sigmoid", [x], y),
+    fromOnnx: { Sigmoid: same("sigmoid") },
+  },
+  tanh: {
+    doc: "tanh(x)",
+    flops: 4,
+    reference: Math.tanh,
+    // tanh saturates long before 15; clamping keeps exp-based implementations finite.
+    wgsl: (v) => `tanh(clamp(${v}, -15.0, 15.0))`,
+    toOnnx: (w, x, y) => void w.node("Tanh", [x], y),
+    fromOnnx: { Tanh: same("tanh") },
+  },
+  gelu: {
+    doc: "x * Phi(x) (exact, erf form)",
+    flops: 8,
+    reference: (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
+    wgsl: (v) => `(0.5 * ${v} * (1.0 + erf_approx(${v} * 0.7071067811865476)))`,
+    decls: [erfWgsl],
+    toOnnx(w, x, y) {
+      // 0.5 * x * (1 + erf(x / sqrt(2)))
+      const root2 = w.floats("cnnc.sqrt2", [], [Math.SQRT2]);
+      const one = w.floats("cnnc.one", [], [1]);
+      const half = w.floats("cnnc.half", [], [0.5]);
+      const d = w.node("Div", [x, root2], `${y}.div`);
+      const e = w.node("Erf", [d], `${y}.erf`);
+      const a = w.node("Add", [e, one], `${y}.add`);
+      const m = w.node("Mul", [x, a], `${y}.mul`);
+      w.node("Mul", [m, half], y);
+    },
+    fromOnnx: {
+      Gelu(r) {
+        if (r.attrStr("approximate", "none") !== "none")
+          r.fail("the tanh approximation is not supported");
+        r.emit("gelu", [r.value(0)], {});
+      },
+    },
+  },
+  silu: {
+    doc: "x * sigmoid(x) (swish)",
+    flops: 5,
+    reference: (v) => v * sigmoid(v),
+    wgsl: (v) => `(${v} / (1.0 + exp(-${v})))`,
+    toOnnx(w, x, y) {
+      const s = w.node("Sigmoid", [x], `${y}.sigmoid`);
+      w.node("Mul", [x, s], y);
+    },
+    fromOnnx: {},
+  },
+  hardswish: {
+    doc: "x * relu6(x + 3) / 6",
+    flops: 4,
+    reference: (v) => (v * relu6(v + 3)) / 6,
+    wgsl: (v) => `(${v} * clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`,
+    toOnnx: (w, x, y) => void w.node("HardSwish", [x], y),
+    fromOnnx: { HardSwish: same("hardswish") },
+  },
+  hardsigmoid: {
+    doc: "relu6(x + 3) / 6",
+    flops: 3,
+    reference: (v) => relu6(v + 3) / 6,
+    wgsl: (v) => `(clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`,
+    toOnnx: (w, x, y) =>
+      void w.node("HardSigmoid", [x], y, { alpha: float(1 / 6), beta: float(0.5) }),
+    fromOnnx: {
+      HardSigmoid(r) {
+        const a = r.attrFloat("alpha", 0.2);
+        const b = r.attrFloat("beta", 0.5);
+        if (Math.abs(a - 1 / 6) > 1e-6 || Math.abs(b - 0.5) > 1e-6)
+          r.fail(`alpha ${a}, beta ${b}: only relu6(x + 3) / 6 (alpha 1/6, beta 0.5) is supported`);
+        r.emit("hardsigmoid", [r.value(0)], {});
+      },
+    },
+  },
+};
+
+export const activationNames = Object.keys(activations) as ActivationName[];
+export const epilogueActs: readonly EpilogueAct[] = ["none", ...activationNames];
+
+export function isActivation(op: string): op is ActivationName {
+  return Object.hasOwn(activations, op);
+}
+
+/** The activation of an `act`/`alpha` attribute pair, or none. */
+export function activationOf(act: EpilogueAct, alpha: number): Activation | undefined {
+  return act === "none" ? undefined : { op: act, alpha };
+}
+
+/** act(v) on the CPU reference. */
+export function applyActivation(act: EpilogueAct, v: number, alpha: number): number {
+  return act === "none" ? v : activations[act].reference(v, alpha);
+}

@@ -1,0 +1,205 @@
+// Elementwise ops of several operands (add, mul: NumPy broadcasting over [C, H, W] or [F]) and
+// PReLU, whose slope is a weight (per channel, or one shared).
+import { elementCount, formatShape, type Shape } from "../ir/graph.js";
+import { broadcastKernel, preluKernel } from "../codegen/direct.js";
+import { fusedActivation } from "./emit.js";
+import { merged, perOutput, pointwise } from "./field.js";
+import { channelwise } from "./norm.js";
+import type { OnnxReader, OnnxWriter } from "./onnx.js";
+import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
+import { broadcast } from "./shape-rules.js";
+import {
+  ShapeError,
+  type Family,
+  type OpDef,
+  type OpNode,
+  type ReferenceContext,
+  type Tensor,
+} from "./types.js";
+
+export interface ElementwiseFamily {
+  add: PostAct;
+  mul: PostAct;
+  /** `shared`: one slope for every channel (PyTorch's nn.PReLU() default), else one per channel. */
+  prelu: { readonly shared: boolean };
+}
+
+/** NumPy broadcasting of same-rank [C, H, W] (or [F]) operands to the output shape. */
+function broadcastBinary(
+  node: OpNode<unknown>,
+  inputs: readonly Tensor[],
+  ctx: ReferenceContext,
+  f: (a: number, b: number) => number,
+): Tensor {
+  const out = node.shape;
+  const total = elementCount(out);
+  const result = new Float64Array(ctx.batch * total);
+  const strides = ctx.inputShapes.map((s) => {
+    // Stride 0 along broadcast dimensions.
+    const st = new Array<number>(s.length).fill(0);
+    let acc = 1;
+    for (let i = s.length - 1; i >= 0; i--) {
+      st[i] = s[i] === 1 && out[i] !== 1 ? 0 : acc;
+      acc *= s[i]!;
+    }
+    return { st, per: acc };
+  });
+  for (let n = 0; n < ctx.batch; n++) {
+    for (let i = 0; i < total; i++) {
+      let rem = i;
+      const idx = new Array<number>(out.length);
+      for (let d = out.length - 1; d >= 0; d--) {
+        idx[d] = rem % out[d]!;
+        rem = Math.floor(rem / out[d]!);
+      }
+      let acc: number | undefined;
+      inputs.forEach((t, k) => {
+        const { st, per } = strides[k]!;
+        const off = n * per + idx.reduce((a, v, j) => a + v * st[j]!, 0);
+        acc = acc === undefined ? t[off]! : f(acc, t[off]!);
+      });
+      result[n * total + i] = acc!;
+    }
+  }
+  return result;
+}
+
+function emitBroadcast(
+  node: OpNode<PostAct>,
+  op: "add" | "mul",
+  e: import("./emit.js").Emitter,
+): void {
+  e.emit(
+    broadcastKernel(
+      op,
+      node.inputs,
+      e.inShapes,
+      e.output,
+      node.shape,
+      fusedActivation(node.attrs),
+      e.inPlace === undefined ? undefined : node.inputs.indexOf(e.inPlace),
+    ),
+  );
+}
+
+/** ONNX's Add and Mul are binary: a chain of them, the last writing the node's name. */
+function chain(op: string, node: OpNode<unknown>, w: OnnxWriter): void {
+  let acc = node.inputs[0]!;
+  node.inputs.slice(1).forEach((v, i) => {
+    acc = w.node(op, [acc, v], i === node.inputs.length - 2 ? node.name : `${node.name}.${i}`);
+  });
+}
+
+/** Per-channel PRelu slopes in ONNX broadcast against [N, C, H, W]: [C, 1, 1]; shared: one. */
+function readPRelu(r: OnnxReader): void {
+  const x = r.value(0);
+  const shape = r.shapeOf(x);
+  const slope = r.constant(1);
+  const dims = [...slope.dims];
+  while (dims.length > 0 && dims[0] === 1 && dims.length > shape.length) dims.shift();
+  const shared = slope.data.length === 1;
+  const perChannel =
+    slope.data.length === shape[0] &&
+    dims.length === shape.length &&
+    dims.slice(1).every((d) => d === 1);
+  if (!shared && !perChannel)
+    r.fail(
+      `slope ${formatShape(slope.dims)} is neither one value nor one per channel of the ${formatShape(shape)} input`,
+    );
+  r.emit("prelu", [x], { shared }, [slope.data]);
+}
+
+const binaryCost = (node: OpNode<unknown>, inputs: readonly Shape[]) =>
+  perOutput(Math.max(inputs.length - 1, 1))(node);
+
+/** add or mul: N operands broadcast together, a post-activation fused in. */
+function broadcastOp(
+  op: "add" | "mul",
+  onnx: "Add" | "Mul",
+  f: (a: number, b: number) => number,
+): OpDef<PostAct> {
+  return {
+    attrs: postActAttrs,
+    defaults: postActDefaults,
+    arity: "many",
+    weights: () => [],
+    infer: (_, inputs) => broadcast(inputs),
+    reference: (node, inputs, ctx) => broadcastBinary(node, inputs, ctx, f),
+    cost: binaryCost,
+    receptiveField: (_, inputs) => merged(inputs),
+    traits: {
+      family: "merge",
+      fusedActivation: "post",
+      inPlace: true,
+      merge: true,
+      anyLayout: true,
+    },
+    emit: (node, e) => emitBroadcast(node, op, e),
+    toOnnx: (node, w) => chain(onnx, node, w),
+    fromOnnx: { [onnx]: (r: OnnxReader) => r.emit(op, [r.value(0), r.value(1)], {}) },
+    cnn: { layers: {}, print: (node) => `${op}(${node.inputs.join(", ")})` },
+  };
+}
+
+export const elementwiseOps: Family<ElementwiseFamily> = {
+  add: broadcastOp("add", "Add", (a, b) => a + b),
+  mul: broadcastOp("mul", "Mul", (a, b) => a * b),
+  prelu: {
+    attrs: { shared: "bool" },
+    arity: 1,
+    // PyTorch starts every slope at 0.25; generated ones spread around it (0.05 to 0.45).
+    weights: (a, [x]) => [
+      { role: "weight", shape: [a.shared ? 1 : (x?.[0] ?? 0)], init: (u) => 0.05 + 0.4 * u() },
+    ],
+    infer(_, [x]) {
+      if (!x || (x.length !== 3 && x.length !== 1)) {
+        throw new ShapeError(`expects a [C, H, W] or [F] input, got ${formatShape(x ?? [])}`);
+      }
+      return x;
+    },
+    // y = x if x > 0 else slope_c * x
+    reference(node, [x], ctx) {
+      const slope = ctx.weights[0]!;
+      const at = node.attrs.shared ? () => 0 : (ch: number) => ch;
+      return channelwise(x!, ctx.inputShapes[0], (v, ch) => (v > 0 ? v : slope[at(ch)]! * v));
+    },
+    cost: perOutput(2),
+    receptiveField: pointwise,
+    traits: { family: "activation", inPlace: true, anyLayout: true },
+    emit(node, e) {
+      const channels = node.shape[0] ?? 1;
+      e.emit(
+        preluKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          slope: e.weight(node.weights[0]!),
+          channels,
+          inner: elementCount(node.shape) / channels,
+          shared: node.attrs.shared,
+          inPlace: e.inPlace !== undefined,
+          layout: e.layout(e.output),
+        }),
+      );
+    },
+    toOnnx(node, w) {
+      const x = node.inputs[0]!;
+      const data = w.weight(node.weights[0]!);
+      // [C] would broadcast along W: the slope goes in as [C, 1, 1] over a feature map.
+      const dims =
+        node.shape.length === 3 && !node.attrs.shared ? [data.length, 1, 1] : [data.length];
+      const slope = w.floats(`${node.name}.slope`, dims, data);
+      w.node("PRelu", [x, slope], node.name);
+    },
+    fromOnnx: { PRelu: readPRelu },
+    cnn: {
+      layers: {
+        prelu: {
+          doc: "x if x > 0 else a * x, the slope a learned per channel (shared=true: one for all)",
+          params: [{ name: "shared", kind: "bool", default: false }],
+          lower: (a) => ({ op: "prelu", attrs: { shared: a.bool("shared") } }),
+        },
+      },
+      print: (node) => `prelu(shared=${node.attrs.shared})`,
+    },
+  },
+};

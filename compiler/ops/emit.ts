@@ -1,0 +1,53 @@
+// What an op's `emit` sees of codegen: the node's input shapes and layouts, where its output
+// goes, the kernel choice made for it (codegen/choice.ts), and the calls that add a dispatch,
+// a weight (or a weight derived from one at load) and a temporary. Selection happened before
+// (choice, layout, memory); emission only writes kernels for what was chosen.
+import type { Shape } from "../ir/graph.js";
+import type { KernelChoice } from "../codegen/choice.js";
+import type { Kernel } from "../codegen/plan-types.js";
+import type { Layout, OutputSlice } from "../codegen/wgsl.js";
+import { activationOf, type Activation, type EpilogueAct } from "./activations.js";
+
+export interface Emitter {
+  readonly inShapes: readonly Shape[];
+  /** The buffer the node writes: its own value, or the concat whose channel slice it fills. */
+  readonly output: string;
+  /** The channel slice of `output` it writes (concat elimination), if any. */
+  readonly slice?: OutputSlice;
+  /** A concat input whose producer already wrote it into its slice (needs no copy). */
+  writtenInSlice(value: string): boolean;
+  emit(k: Kernel): void;
+  weight(name: string): string;
+  /** The Winograd-transformed copy of a 3x3 conv weight, [16, F, C] (derived at load). */
+  winogradWeight(name: string): string;
+  /** A conv weight as [F, KH, KW, C], as the GEMM reads it over an NHWC input. */
+  hwcWeight(name: string): string;
+  /** The layout a value is stored in. */
+  layout(value: string): Layout;
+  /** A buffer of the node's own (`<node>#<suffix>`), `perBatch` f32 per item. */
+  temp(suffix: string, perBatch: number): string;
+  /** A weight cut into row ranges that each fit one storage binding. */
+  splitRows(name: string, rows: number): { name: string; rows: readonly [number, number] }[];
+  /** The kernel chosen for a layer with a choice (codegen/choice.ts). */
+  readonly choice?: KernelChoice | undefined;
+  /** The operand whose memory this node overwrites (in-place elementwise), if any. */
+  readonly inPlace?: string | undefined;
+}
+
+/** The activation in a node's `act`/`alpha` attributes (epilogue or post-activation). */
+export function fusedActivation(attrs: {
+  readonly act?: EpilogueAct;
+  readonly alpha?: number;
+}): Activation | undefined {
+  return activationOf(attrs.act ?? "none", attrs.alpha ?? 0);
+}
+
+/** A conv2d or dense node's fused activation and residual, as generator options. */
+export function epilogueOf(node: {
+  readonly inputs: readonly string[];
+  readonly attrs: { readonly act: EpilogueAct; readonly alpha: number };
+}): { act?: Activation; residual?: string } {
+  const act = fusedActivation(node.attrs);
+  const residual = node.inputs[1];
+  return { ...(act ? { act } : {}), ...(residual ? { residual } : {}) };
+}

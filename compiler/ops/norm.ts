@@ -1,0 +1,281 @@
+// Normalisation across channels: batch norm at inference (running statistics), PyTorch's
+// local response normalisation, and softmax over channels.
+import { elementCount, formatShape, type Shape } from "../ir/graph.js";
+import { batchNormKernel, lrnKernel, softmaxKernel } from "../codegen/direct.js";
+import { float, int } from "./onnx.js";
+import { fusedActivation } from "./emit.js";
+import { perOutput, pointwise } from "./field.js";
+import { num } from "./language.js";
+import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
+import { dims3, sameShape, spatial } from "./shape-rules.js";
+import {
+  ShapeError,
+  type Family,
+  type NoAttrs,
+  type ReferenceContext,
+  type Tensor,
+} from "./types.js";
+
+export interface NormFamily {
+  batchnorm: { readonly eps: number } & PostAct;
+  lrn: { readonly size: number; readonly alpha: number; readonly beta: number; readonly k: number };
+  /** Over channels (axis 1 of NCHW), or over features for a flat input. */
+  softmax: NoAttrs;
+}
+
+/** f(value, channel) over every element of an NCHW (or [N, F]) tensor. */
+export function channelwise(
+  x: Tensor,
+  inputShape: Shape | undefined,
+  f: (v: number, ch: number) => number,
+): Tensor {
+  const s = inputShape ?? [];
+  const c = s[0] ?? 1;
+  const inner = elementCount(s.slice(1));
+  return x.map((v, i) => f(v, Math.floor(i / inner) % c));
+}
+
+// PyTorch's LocalResponseNorm: b_c = a_c / (k + alpha / size * sum a_j^2)^beta over
+// j in [c - floor(size / 2), c + floor((size - 1) / 2)].
+function lrn(a: NormFamily["lrn"], x: Tensor, ctx: ReferenceContext): Tensor {
+  const [c, h, w] = dims3(ctx.inputShapes[0]);
+  const { size: n, alpha, beta, k } = a;
+  const out = new Float64Array(x.length);
+  const hw = h * w;
+  for (let b = 0; b < ctx.batch; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let i = 0; i < hw; i++) {
+        let sum = 0;
+        const j0 = Math.max(0, ch - Math.floor(n / 2));
+        const j1 = Math.min(c - 1, ch + Math.floor((n - 1) / 2));
+        for (let j = j0; j <= j1; j++) {
+          const v = x[(b * c + j) * hw + i]!;
+          sum += v * v;
+        }
+        const idx = (b * c + ch) * hw + i;
+        out[idx] = x[idx]! / Math.pow(k + (alpha / n) * sum, beta);
+      }
+    }
+  }
+  return out;
+}
+
+// Over channels, per pixel (per sample for flat input); max-subtracted for stability.
+function softmax(x: Tensor, ctx: ReferenceContext): Tensor {
+  const s = ctx.inputShapes[0] ?? [];
+  const c = s[0] ?? 1;
+  const inner = elementCount(s.slice(1));
+  const out = new Float64Array(x.length);
+  for (let n = 0; n < ctx.batch; n++) {
+    for (let i = 0; i < inner; i++) {
+      const at = (ch: number): number => (n * c + ch) * inner + i;
+      let max = -Infinity;
+      for (let ch = 0; ch < c; ch++) max = Math.max(max, x[at(ch)]!);
+      let sum = 0;
+      for (let ch = 0; ch < c; ch++) sum += Math.exp(x[at(ch)]! - max);
+      for (let ch = 0; ch < c; ch++) out[at(ch)] = Math.exp(x[at(ch)]! - max) / sum;
+    }
+  }
+  return out;
+}
+
+export const normOps: Family<NormFamily> = {
+  batchnorm: {
+    attrs: { eps: "float", ...postActAttrs },
+    defaults: postActDefaults,
+    arity: 1,
+    weights: (_, [x]) => {
+      const c = [x?.[0] ?? 0];
+      return [
+        { role: "gamma", shape: c },
+        { role: "beta", shape: c },
+        { role: "mean", shape: c, stat: true },
+        { role: "var", shape: c, stat: true },
+      ];
+    },
+    infer(a, [x]) {
+      if (!x || (x.length !== 3 && x.length !== 1)) {
+        throw new ShapeError(`expects a [C, H, W] or [F] input, got ${formatShape(x ?? [])}`);
+      }
+      if (!(a.eps > 0)) throw new ShapeError(`eps must be positive, got ${a.eps}`);
+      return x;
+    },
+    // y = (x - mean) / sqrt(var + eps) * gamma + beta
+    reference(node, [x], ctx) {
+      const [gamma, beta, mean, variance] = ctx.weights as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
+      const eps = node.attrs.eps;
+      return channelwise(
+        x!,
+        ctx.inputShapes[0],
+        (v, ch) => ((v - mean[ch]!) / Math.sqrt(variance[ch]! + eps)) * gamma[ch]! + beta[ch]!,
+      );
+    },
+    // a scale and a shift per element once the statistics are folded
+    cost: perOutput(2),
+    receptiveField: pointwise,
+    traits: { family: "norm", fusedActivation: "post", inPlace: true, anyLayout: true },
+    emit(node, e) {
+      const [g, b, m, v] = node.weights.map((w) => e.weight(w));
+      const channels = node.shape[0] ?? 1;
+      e.emit(
+        batchNormKernel(
+          node.inputs[0]!,
+          e.output,
+          [g!, b!, m!, v!],
+          channels,
+          elementCount(node.shape) / channels,
+          node.attrs.eps,
+          fusedActivation(node.attrs),
+          e.inPlace !== undefined,
+          e.layout(e.output),
+        ),
+      );
+    },
+    toOnnx: (node, w) =>
+      void w.node("BatchNormalization", [node.inputs[0]!, ...node.weights], node.name, {
+        epsilon: float(node.attrs.eps),
+      }),
+    fromOnnx: {
+      BatchNormalization(r) {
+        if (r.attrInt("training_mode", 0)) r.fail("training_mode is not supported");
+        const channels = r.shapeOf(r.value(0))[0];
+        const stats = [1, 2, 3, 4].map((i) => {
+          const c = r.constant(i);
+          if (c.data.length !== channels)
+            r.fail(`input ${i} has ${c.data.length} values for ${channels} channels`);
+          return c.data;
+        });
+        r.emit("batchnorm", [r.value(0)], { eps: r.attrFloat("epsilon", 1e-5) }, stats);
+      },
+    },
+    cnn: {
+      layers: {
+        bn: {
+          doc: "batch normalisation with running statistics",
+          params: [
+            { name: "eps", kind: "positive", default: 1e-5 },
+            // Training-only; accepted so that models written for training read unchanged.
+            { name: "momentum", kind: "probability", default: 0.1 },
+          ],
+          lower: (a) => ({ op: "batchnorm", attrs: { eps: a.float("eps") } }),
+        },
+      },
+      print: (node) => `bn(eps=${num(node.attrs.eps)})`,
+    },
+  },
+  lrn: {
+    attrs: { size: "int", alpha: "float", beta: "float", k: "float" },
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      spatial(x);
+      if (!(a.size >= 1)) throw new ShapeError(`size must be at least 1, got ${a.size}`);
+      return x ?? [];
+    },
+    reference: (node, [x], ctx) => lrn(node.attrs, x!, ctx),
+    cost: (node) => perOutput(2 * node.attrs.size + 3)(node),
+    receptiveField: pointwise,
+    traits: { family: "norm" },
+    emit: (node, e) =>
+      e.emit(lrnKernel(node.inputs[0]!, e.output, dims3(e.inShapes[0]), node.attrs)),
+    toOnnx(node, w) {
+      const a = node.attrs;
+      if (a.size % 2 === 0) {
+        w.fail(
+          `lrn with an even size (${a.size}) has no exact ONNX equivalent; ONNX centres the window differently from PyTorch`,
+        );
+      }
+      w.node("LRN", [node.inputs[0]!], node.name, {
+        size: int(a.size),
+        alpha: float(a.alpha),
+        beta: float(a.beta),
+        bias: float(a.k),
+      });
+    },
+    fromOnnx: {
+      LRN(r) {
+        const size = r.attrInt("size", 1);
+        if (size % 2 === 0)
+          r.fail(
+            "an even size is centred differently by ONNX and PyTorch; only odd sizes are supported",
+          );
+        r.emit("lrn", [r.value(0)], {
+          size,
+          alpha: r.attrFloat("alpha", 1e-4),
+          beta: r.attrFloat("beta", 0.75),
+          k: r.attrFloat("bias", 1),
+        });
+      },
+    },
+    cnn: {
+      layers: {
+        lrn: {
+          doc: "local response normalisation across channels",
+          params: [
+            { name: "size", kind: "count", default: 5 },
+            { name: "alpha", kind: "float", default: 1e-4 },
+            { name: "beta", kind: "float", default: 0.75 },
+            { name: "k", kind: "float", default: 2 },
+          ],
+          lower: (a) => ({
+            op: "lrn",
+            attrs: {
+              size: a.int("size"),
+              alpha: a.float("alpha"),
+              beta: a.float("beta"),
+              k: a.float("k"),
+            },
+          }),
+        },
+      },
+      print: ({ attrs: a }) =>
+        `lrn(size=${a.size}, alpha=${num(a.alpha)}, beta=${num(a.beta)}, k=${num(a.k)})`,
+    },
+  },
+  softmax: {
+    attrs: {},
+    arity: 1,
+    weights: () => [],
+    infer: sameShape,
+    reference: (_, [x], ctx) => softmax(x!, ctx),
+    // max, subtract, exp, sum, divide
+    cost: perOutput(5),
+    receptiveField: pointwise,
+    traits: { family: "norm" },
+    emit(node, e) {
+      const channels = node.shape[0] ?? 1;
+      e.emit(
+        softmaxKernel(node.inputs[0]!, e.output, channels, elementCount(node.shape) / channels),
+      );
+    },
+    toOnnx: (node, w) => void w.node("Softmax", [node.inputs[0]!], node.name, { axis: int(1) }),
+    fromOnnx: {
+      Softmax(r) {
+        const axis = r.attrInt("axis", r.opset >= 13 ? -1 : 1);
+        const shape = r.shapeOf(r.value(0));
+        const rank = shape.length + 1;
+        const channels = axis === 1 || axis === 1 - rank || (rank === 2 && axis === -1);
+        // Before opset 13, softmax flattened from `axis` on: over channels only when H and W are 1.
+        const legacyOk = r.opset >= 13 || rank === 2 || shape.slice(1).every((d) => d === 1);
+        if (!channels || !legacyOk)
+          r.fail(`only softmax over channels is supported (axis ${axis}, rank ${rank})`);
+        r.emit("softmax", [r.value(0)], {});
+      },
+    },
+    cnn: {
+      layers: {
+        softmax: {
+          doc: "softmax over channels",
+          params: [],
+          lower: () => ({ op: "softmax", attrs: {} }),
+        },
+      },
+      print: () => "softmax",
+    },
+  },
+};

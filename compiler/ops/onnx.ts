@@ -1,0 +1,92 @@
+// The ONNX side of the registry: what an op's `toOnnx` writes through and what its `fromOnnx`
+// readers see. The exporter (compiler/onnx/export.ts) and the importer (compiler/onnx/
+// import.ts) implement these; the ops never touch protobuf themselves.
+import type { Shape } from "../ir/graph.js";
+import type { OpAttrs, OpKind } from "./index.js";
+import type { Pair, PadMode, Quad } from "./types.js";
+
+/** An ONNX attribute value, tagged with its ONNX type. */
+export type OnnxAttr =
+  | { readonly int: number }
+  | { readonly ints: readonly number[] }
+  | { readonly float: number }
+  | { readonly string: string };
+
+export const int = (v: number): OnnxAttr => ({ int: v });
+export const ints = (v: readonly number[]): OnnxAttr => ({ ints: v });
+export const float = (v: number): OnnxAttr => ({ float: v });
+export const str = (v: string): OnnxAttr => ({ string: v });
+
+/** What an op's `toOnnx` writes through. Helper values are named after the layer they serve. */
+export interface OnnxWriter {
+  /** Adds a node; returns its output's name. */
+  node(
+    op: string,
+    inputs: readonly string[],
+    output: string,
+    attrs?: Readonly<Record<string, OnnxAttr>>,
+  ): string;
+  /** A float initializer (added once per name); returns its name. */
+  floats(name: string, dims: readonly number[], values: ArrayLike<number>): string;
+  int64s(name: string, values: readonly number[]): string;
+  /** A weight's values (the exporter has them all). */
+  weight(name: string): Float32Array;
+  shapeOf(value: string): Shape;
+  /** What ONNX cannot say exactly: an error naming the layer. */
+  fail(why: string): never;
+}
+
+/** ONNX Pad over the H and W of an NCHW tensor: pads for all four dims, begins then ends. */
+export function writePad(
+  w: OnnxWriter,
+  input: string,
+  output: string,
+  p: Quad,
+  mode: PadMode,
+  value = 0,
+): string {
+  const [t, l, b, r] = p;
+  const pads = w.int64s(`${output}.pads`, [0, 0, t, l, 0, 0, b, r]);
+  const onnxMode = { zeros: "constant", replicate: "edge", reflect: "reflect" }[mode];
+  const inputs = [input, pads];
+  if (mode === "zeros") inputs.push(w.floats(`${output}.value`, [], [value]));
+  return w.node("Pad", inputs, output, { mode: str(onnxMode) });
+}
+
+export interface OnnxConstant {
+  readonly dims: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** One ONNX node as an op's `fromOnnx` reads it. Every `fail` names the node and its inputs. */
+export interface OnnxReader {
+  readonly opType: string;
+  readonly opset: number;
+  fail(why: string): never;
+  hasAttr(name: string): boolean;
+  attrInts(name: string, d: number[]): number[];
+  attrInt(name: string, d: number): number;
+  attrFloat(name: string, d: number): number;
+  attrStr(name: string, d: string): string;
+  /** A 2-D attribute (strides, dilations): two values, or the default for both. */
+  pair(name: string, d: number): Pair;
+  /** pads / auto_pad as [top, left, bottom, right] for a window over the value `x`. */
+  padding(k: Pair, s: Pair, d: Pair, x: string): Quad;
+  /** Whether input i is given (ONNX marks an omitted optional input with an empty name). */
+  hasInput(i: number): boolean;
+  readonly inputCount: number;
+  /** The IR value of a computed input. */
+  value(i: number): string;
+  /** The data of a constant input (an initializer or a folded Constant). */
+  constant(i: number): OnnxConstant;
+  shapeOf(value: string): Shape;
+  /** Adds the IR node that computes this ONNX node's output, with its weights' data. */
+  emit<K extends OpKind>(
+    op: K,
+    inputs: readonly string[],
+    attrs: OpAttrs[K],
+    weights?: readonly Float32Array[],
+  ): void;
+  /** This node's output is its first input (Identity, Dropout at inference). */
+  alias(): void;
+}

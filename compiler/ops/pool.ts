@@ -1,0 +1,300 @@
+// The pooling family: max and average pooling over windows (PyTorch's definitions, ceil mode
+// and count_include_pad included) and global pooling over the whole map. Each may carry a
+// fused post-activation (fuse-activation sets `act`).
+import { elementCount, formatShape, type Shape } from "../ir/graph.js";
+import { globalPoolKernel, poolKernel } from "../codegen/direct.js";
+import { epilogueActs, type EpilogueAct } from "./activations.js";
+import { fusedActivation } from "./emit.js";
+import { perOutput, wholeMap, windowed } from "./field.js";
+import { explicitPadding, list, type Args, type ParamSpec } from "./language.js";
+import { int, ints, type OnnxReader } from "./onnx.js";
+import { checked, dims3, pairText, slidingWindow, spatial } from "./shape-rules.js";
+import {
+  ShapeError,
+  type Cost,
+  type Family,
+  type OpDef,
+  type OpNode,
+  type Pair,
+  type Quad,
+  type ReferenceContext,
+  type Tensor,
+} from "./types.js";
+
+/**
+ * An activation applied to the result of a pooling, batch norm or elementwise op in the same
+ * kernel (set by fuse-activation). Optional: the front end never writes it; absent means none.
+ */
+export interface PostAct {
+  readonly act?: EpilogueAct;
+  readonly alpha?: number;
+}
+export const postActAttrs = { act: epilogueActs, alpha: "float" } as const;
+export const postActDefaults = { act: "none", alpha: 0 } as const;
+
+interface PoolAttrs {
+  readonly k: Pair;
+  readonly s: Pair;
+  readonly p: Quad;
+  readonly ceil: boolean;
+}
+
+export interface PoolFamily {
+  maxpool2d: PoolAttrs & PostAct;
+  /** `count_pad`: padded zeros count in the divisor (PyTorch's count_include_pad). */
+  avgpool2d: PoolAttrs & { readonly count_pad: boolean } & PostAct;
+  globalavgpool: PostAct;
+  globalmaxpool: PostAct;
+}
+
+function inferPool(attrs: PoolAttrs, inputs: readonly Shape[]): Shape {
+  const [c] = spatial(inputs[0]);
+  const [t, l, b, r] = attrs.p;
+  if (Math.max(t, b) >= attrs.k[0] || Math.max(l, r) >= attrs.k[1]) {
+    throw new ShapeError(
+      `padding ${formatShape(attrs.p)} must be smaller than the window ${pairText(...attrs.k)}`,
+    );
+  }
+  const [ho, wo] = slidingWindow(
+    "window",
+    inputs[0],
+    attrs.k,
+    attrs.s,
+    attrs.p,
+    [1, 1],
+    attrs.ceil,
+  );
+  return checked([c, ho, wo]);
+}
+
+function inferGlobal(_: PostAct, inputs: readonly Shape[]): Shape {
+  const [c] = spatial(inputs[0]);
+  return [c, 1, 1];
+}
+
+/**
+ * Max and average pooling, PyTorch's definitions: max ignores padding; average divides by the
+ * window clipped to the padded input when `count_pad`, else by the real pixels it covers.
+ */
+function pool(
+  node: OpNode<PoolAttrs>,
+  max: boolean,
+  countPad: boolean,
+  x: Tensor,
+  ctx: ReferenceContext,
+): Tensor {
+  const [c, h, wd] = dims3(ctx.inputShapes[0]);
+  const [, ho, wo] = dims3(node.shape);
+  const { k, s, p } = node.attrs;
+  const out = new Float64Array(ctx.batch * c * ho * wo);
+  for (let nc = 0; nc < ctx.batch * c; nc++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        const y0 = oy * s[0] - p[0];
+        const x0 = ox * s[1] - p[1];
+        const y1 = Math.min(y0 + k[0], h + p[2]);
+        const x1 = Math.min(x0 + k[1], wd + p[3]);
+        const padded = (y1 - y0) * (x1 - x0);
+        let acc = max ? -Infinity : 0;
+        let count = 0;
+        for (let iy = Math.max(y0, 0); iy < Math.min(y1, h); iy++) {
+          for (let ix = Math.max(x0, 0); ix < Math.min(x1, wd); ix++) {
+            const v = x[(nc * h + iy) * wd + ix]!;
+            acc = max ? Math.max(acc, v) : acc + v;
+            count++;
+          }
+        }
+        out[(nc * ho + oy) * wo + ox] = max ? acc : acc / (countPad ? padded : count);
+      }
+    }
+  }
+  return out;
+}
+
+function globalPool(max: boolean, x: Tensor, ctx: ReferenceContext): Tensor {
+  const [c, h, w] = dims3(ctx.inputShapes[0]);
+  const out = new Float64Array(ctx.batch * c);
+  for (let i = 0; i < ctx.batch * c; i++) {
+    let acc = max ? -Infinity : 0;
+    for (let j = 0; j < h * w; j++)
+      acc = max ? Math.max(acc, x[i * h * w + j]!) : acc + x[i * h * w + j]!;
+    out[i] = max ? acc : acc / (h * w);
+  }
+  return out;
+}
+
+/** One compare or add per window element of every output. */
+function windowCost(node: OpNode<PoolAttrs>): Cost {
+  return { macs: 0, flops: elementCount(node.shape) * node.attrs.k[0] * node.attrs.k[1] };
+}
+
+function emitPool(
+  node: OpNode<PoolAttrs & PostAct>,
+  max: boolean,
+  countPad: boolean,
+  e: import("./emit.js").Emitter,
+): void {
+  const a = node.attrs;
+  const x = node.inputs[0]!;
+  e.emit(
+    poolKernel({
+      input: x,
+      output: e.output,
+      kind: max ? "max" : "avg",
+      countPad,
+      inShape: dims3(e.inShapes[0]),
+      outShape: dims3(node.shape),
+      k: a.k,
+      s: a.s,
+      p: a.p,
+      act: fusedActivation(a),
+      inLayout: e.layout(x),
+      outLayout: e.layout(e.output),
+    }),
+  );
+}
+
+function emitGlobal(node: OpNode<PostAct>, max: boolean, e: import("./emit.js").Emitter): void {
+  const x = node.inputs[0]!;
+  e.emit(
+    globalPoolKernel(
+      x,
+      e.output,
+      max ? "max" : "avg",
+      dims3(e.inShapes[0]),
+      fusedActivation(node.attrs),
+      e.layout(x),
+    ),
+  );
+}
+
+function poolOnnxAttrs(a: PoolAttrs) {
+  return {
+    kernel_shape: ints(a.k),
+    strides: ints(a.s),
+    pads: ints(a.p),
+    ceil_mode: int(a.ceil ? 1 : 0),
+  };
+}
+
+function readPool(r: OnnxReader): void {
+  if (r.attrInts("dilations", [1, 1]).some((v) => v !== 1))
+    r.fail("dilated pooling is not supported");
+  const k = r.pair("kernel_shape", 1);
+  const s = r.pair("strides", 1);
+  const x = r.value(0);
+  const attrs = { k, s, p: r.padding(k, s, [1, 1], x), ceil: r.attrInt("ceil_mode", 0) === 1 };
+  if (r.opType === "MaxPool") r.emit("maxpool2d", [x], attrs);
+  else r.emit("avgpool2d", [x], { ...attrs, count_pad: r.attrInt("count_include_pad", 0) === 1 });
+}
+
+function poolParams(extra: readonly ParamSpec[]): readonly ParamSpec[] {
+  return [
+    { name: "kernel", kind: "pair" },
+    { name: "stride", kind: "pair", default: (a) => a.pair("kernel") },
+    { name: "pad", kind: "padding", default: { kind: "valid" } },
+    { name: "ceil", kind: "bool", default: false },
+    ...extra,
+  ];
+}
+
+function poolAttrs(a: Args, input: Shape): PoolAttrs {
+  const k = a.pair("kernel");
+  const s = a.pair("stride");
+  return { k, s, p: explicitPadding(a.padding("pad"), input, k, s, [1, 1]), ceil: a.bool("ceil") };
+}
+
+/** Average or maximum over H and W, to [C, 1, 1]. */
+function globalPoolOp(max: boolean): OpDef<PostAct> {
+  const op = max ? "globalmaxpool" : "globalavgpool";
+  const onnx = max ? "GlobalMaxPool" : "GlobalAveragePool";
+  return {
+    attrs: postActAttrs,
+    defaults: postActDefaults,
+    arity: 1,
+    weights: () => [],
+    infer: inferGlobal,
+    reference: (_, [x], ctx) => globalPool(max, x!, ctx),
+    cost: (node, [x]) => perOutput(1)({ shape: x ?? node.shape }),
+    receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
+    traits: { family: "pool", fusedActivation: "post", anyLayout: true },
+    emit: (node, e) => emitGlobal(node, max, e),
+    toOnnx: (node, w) => void w.node(onnx, [node.inputs[0]!], node.name),
+    fromOnnx: { [onnx]: (r: OnnxReader) => r.emit(op, [r.value(0)], {}) },
+    cnn: {
+      layers: {
+        [op]: {
+          doc: max ? "maximum over H and W, to [C, 1, 1]" : "average over H and W, to [C, 1, 1]",
+          params: [],
+          lower: () => ({ op, attrs: {} }),
+        },
+      },
+      print: () => op,
+    },
+  };
+}
+
+const poolAttrKinds = { k: "pair", s: "pair", p: "quad", ceil: "bool" } as const;
+
+export const poolOps: Family<PoolFamily> = {
+  maxpool2d: {
+    attrs: { ...poolAttrKinds, ...postActAttrs },
+    defaults: postActDefaults,
+    arity: 1,
+    weights: () => [],
+    infer: inferPool,
+    reference: (node, [x], ctx) => pool(node, true, false, x!, ctx),
+    cost: windowCost,
+    receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, [1, 1]),
+    traits: { family: "pool", fusedActivation: "post", anyLayout: true },
+    emit: (node, e) => emitPool(node, true, false, e),
+    toOnnx: (node, w) =>
+      void w.node("MaxPool", [node.inputs[0]!], node.name, poolOnnxAttrs(node.attrs)),
+    fromOnnx: { MaxPool: readPool },
+    cnn: {
+      layers: {
+        maxpool: {
+          doc: "max pooling",
+          params: poolParams([]),
+          lower: (a, site) => ({ op: "maxpool2d", attrs: poolAttrs(a, site.input) }),
+        },
+      },
+      print: ({ attrs: a }) =>
+        `maxpool(${list(a.k)}, stride=${list(a.s)}, pad=${list(a.p)}, ceil=${a.ceil})`,
+    },
+  },
+  avgpool2d: {
+    attrs: { ...poolAttrKinds, count_pad: "bool", ...postActAttrs },
+    defaults: postActDefaults,
+    arity: 1,
+    weights: () => [],
+    infer: inferPool,
+    reference: (node, [x], ctx) => pool(node, false, node.attrs.count_pad, x!, ctx),
+    cost: windowCost,
+    receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, [1, 1]),
+    traits: { family: "pool", fusedActivation: "post", anyLayout: true },
+    emit: (node, e) => emitPool(node, false, node.attrs.count_pad, e),
+    toOnnx: (node, w) =>
+      void w.node("AveragePool", [node.inputs[0]!], node.name, {
+        ...poolOnnxAttrs(node.attrs),
+        count_include_pad: int(node.attrs.count_pad ? 1 : 0),
+      }),
+    fromOnnx: { AveragePool: readPool },
+    cnn: {
+      layers: {
+        avgpool: {
+          doc: "average pooling; count_pad counts padded zeros in the divisor",
+          params: poolParams([{ name: "count_pad", kind: "bool", default: false }]),
+          lower: (a, site) => ({
+            op: "avgpool2d",
+            attrs: { ...poolAttrs(a, site.input), count_pad: a.bool("count_pad") },
+          }),
+        },
+      },
+      print: ({ attrs: a }) =>
+        `avgpool(${list(a.k)}, stride=${list(a.s)}, pad=${list(a.p)}, ceil=${a.ceil}, count_pad=${a.count_pad})`,
+    },
+  },
+  globalavgpool: globalPoolOp(false),
+  globalmaxpool: globalPoolOp(true),
+};

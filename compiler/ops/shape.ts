@@ -1,0 +1,403 @@
+// Data movement: flatten (a view), dropout (the identity at inference, removed by
+// legalisation), explicit padding, concatenation along channels, upsampling.
+import { elementCount, formatShape } from "../ir/graph.js";
+import { concatCopyKernel, padKernel, upsampleKernel } from "../codegen/direct.js";
+import { sourceIndex } from "./conv.js";
+import { free, merged, pointwise, wholeMap } from "./field.js";
+import { explicitPadding, list, num } from "./language.js";
+import { int, str, writePad, type OnnxAttr, type OnnxReader } from "./onnx.js";
+import { checked, checkReflect, dims3, spatial } from "./shape-rules.js";
+import {
+  padModes,
+  ShapeError,
+  type Family,
+  type NoAttrs,
+  type Pair,
+  type PadMode,
+  type Quad,
+} from "./types.js";
+
+export type UpsampleMode = "nearest" | "bilinear";
+export const upsampleModes: readonly UpsampleMode[] = ["nearest", "bilinear"];
+
+export interface ShapeFamily {
+  flatten: NoAttrs;
+  dropout: { readonly p: number };
+  pad: { readonly p: Quad; readonly mode: PadMode; readonly value: number };
+  /** Along channels. */
+  concat: NoAttrs;
+  upsample: { readonly scale: Pair; readonly mode: UpsampleMode };
+}
+
+/** Reshape to [N, F] is flatten; any other target is refused. */
+function readReshape(r: OnnxReader): void {
+  const target = r.constant(1).data;
+  const x = r.value(0);
+  const per = elementCount(r.shapeOf(x));
+  const flat =
+    target.length === 2 &&
+    (target[1] === -1 || target[1] === per) &&
+    (target[0] === -1 || target[0] === 0);
+  if (!flat)
+    r.fail(
+      `only a reshape to [N, ${per}] (flatten) is supported, got [${Array.from(target).join(", ")}]`,
+    );
+  r.emit("flatten", [x], {});
+}
+
+function readPad(r: OnnxReader): void {
+  const mode = r.attrStr("mode", "constant");
+  const pads = r.opset >= 11 ? Array.from(r.constant(1).data) : r.attrInts("pads", []);
+  if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5])
+    r.fail("only padding of H and W is supported");
+  if (pads.some((v) => v < 0))
+    r.fail(`negative pads (cropping) are not supported: [${pads.join(", ")}]`);
+  const value =
+    r.opset >= 11 ? (r.hasInput(2) ? r.constant(2).data[0]! : 0) : r.attrFloat("value", 0);
+  const padMode = ({ constant: "zeros", edge: "replicate", reflect: "reflect" } as const)[
+    mode as "constant"
+  ];
+  if (!padMode) r.fail(`mode '${mode}' is not supported`);
+  r.emit("pad", [r.value(0)], {
+    p: [pads[2]!, pads[3]!, pads[6]!, pads[7]!],
+    mode: padMode,
+    value,
+  });
+}
+
+/**
+ * Resize/Upsample by integer scales of H and W. Nearest is floor(dst / scale), which is ONNX's
+ * `asymmetric` coordinates with `floor` rounding; linear is PyTorch's half-pixel bilinear.
+ * Every other mode is refused, never approximated.
+ */
+function readResize(r: OnnxReader): void {
+  const mode = r.attrStr("mode", "nearest");
+  const x = r.value(0);
+  const [, h, w] = r.shapeOf(x);
+  let scales: number[] | undefined;
+  const scaleInput = r.opType === "Upsample" ? 1 : 2;
+  if (r.hasInput(scaleInput) && r.constant(scaleInput).data.length)
+    scales = Array.from(r.constant(scaleInput).data);
+  else if (r.opType === "Resize" && r.hasInput(3)) {
+    const sizes = r.constant(3).data;
+    scales = [1, 1, sizes[2]! / h!, sizes[3]! / w!];
+  }
+  if (
+    !scales ||
+    scales.length !== 4 ||
+    scales[0] !== 1 ||
+    scales[1] !== 1 ||
+    !scales.slice(2).every((v) => Number.isInteger(v) && v >= 1)
+  ) {
+    r.fail("only integer scales of H and W are supported");
+  }
+  const scale: Pair = [scales![2]!, scales![3]!];
+  const coords = r.attrStr("coordinate_transformation_mode", "half_pixel");
+  if (mode === "nearest") {
+    // Resize before opset 11 and Upsample have no coordinate modes: asymmetric floor.
+    const legacy = r.opType === "Upsample" || r.opset < 11;
+    if (!legacy && coords !== "asymmetric")
+      r.fail(
+        `nearest with coordinate_transformation_mode '${coords}' is not supported (asymmetric is)`,
+      );
+    const rounding = r.attrStr("nearest_mode", "round_prefer_floor");
+    // Asymmetric source coordinates are dst / scale. floor reads floor(dst / scale), as cnnc
+    // does; round_prefer_floor reads the same pixel exactly when the fraction never exceeds
+    // 1/2, i.e. scales of 1 and 2; ceil and round_prefer_ceil read the next pixel for some.
+    const same =
+      rounding === "floor" || (rounding === "round_prefer_floor" && scale.every((v) => v <= 2));
+    if (!legacy && !same)
+      r.fail(
+        `nearest_mode '${rounding}' with scale ${scale.join("x")} is not supported (floor is, and round_prefer_floor up to 2x)`,
+      );
+    r.emit("upsample", [x], { scale, mode: "nearest" });
+  } else if (mode === "linear" && (coords === "half_pixel" || coords === "pytorch_half_pixel")) {
+    r.emit("upsample", [x], { scale, mode: "bilinear" });
+  } else r.fail(`mode '${mode}' with '${coords}' is not supported`);
+}
+
+export const shapeOps: Family<ShapeFamily> = {
+  flatten: {
+    attrs: {},
+    arity: 1,
+    weights: () => [],
+    infer: (_, [x]) => [elementCount(x ?? [])],
+    reference: (_, [x]) => x!,
+    cost: free,
+    receptiveField: (_, [x], [shape]) =>
+      (shape?.length ?? 1) === 3 ? wholeMap(x!, shape) : { ...x!, global: true },
+    traits: { family: "shape", alias: true },
+    emit: "alias",
+    toOnnx: (node, w) => void w.node("Flatten", [node.inputs[0]!], node.name, { axis: int(1) }),
+    fromOnnx: {
+      Flatten(r) {
+        if (r.attrInt("axis", 1) !== 1) r.fail("only axis 1 is supported");
+        r.emit("flatten", [r.value(0)], {});
+      },
+      Reshape: readReshape,
+    },
+    cnn: {
+      layers: {
+        flatten: {
+          doc: "to a vector, ordered C, then H, then W",
+          params: [],
+          lower: () => ({ op: "flatten", attrs: {} }),
+        },
+      },
+      print: () => "flatten",
+    },
+  },
+  dropout: {
+    attrs: { p: "float" },
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      if (!(a.p >= 0 && a.p < 1)) throw new ShapeError(`p must be in [0, 1), got ${a.p}`);
+      return x ?? [];
+    },
+    reference: (_, [x]) => x!,
+    cost: free,
+    receptiveField: pointwise,
+    traits: { family: "shape", alias: true, anyLayout: true },
+    // The identity at inference: its readers read its input.
+    emit: { legalize: (node) => ({ alias: node.inputs[0]! }) },
+    toOnnx: "legalized",
+    fromOnnx: { Dropout: (r) => r.alias(), Identity: (r) => r.alias() },
+    cnn: {
+      layers: {
+        dropout: {
+          doc: "identity at inference",
+          params: [{ name: "p", kind: "probability", default: 0.5 }],
+          lower: (a) => ({ op: "dropout", attrs: { p: a.float("p") } }),
+        },
+      },
+      print: (node) => `dropout(${num(node.attrs.p)})`,
+    },
+  },
+  pad: {
+    attrs: { p: "quad", mode: padModes, value: "float" },
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      const [c, h, w] = spatial(x);
+      checkReflect(a.p, h, w, a.mode);
+      const [t, l, b, r] = a.p;
+      return checked([c, h + t + b, w + l + r]);
+    },
+    reference(node, [x], ctx) {
+      const [c, h, w] = dims3(ctx.inputShapes[0]);
+      const [, ho, wo] = dims3(node.shape);
+      const { p, mode, value } = node.attrs;
+      const out = new Float64Array(ctx.batch * c * ho * wo);
+      for (let nc = 0; nc < ctx.batch * c; nc++) {
+        for (let oy = 0; oy < ho; oy++) {
+          const iy = sourceIndex(oy - p[0], h, mode);
+          for (let ox = 0; ox < wo; ox++) {
+            const ix = sourceIndex(ox - p[1], w, mode);
+            out[(nc * ho + oy) * wo + ox] = iy < 0 || ix < 0 ? value : x![(nc * h + iy) * w + ix]!;
+          }
+        }
+      }
+      return out;
+    },
+    cost: free,
+    // A padded map: output pixel (y, x) is input pixel (y - top, x - left); jump and field stay.
+    receptiveField: pointwise,
+    traits: { family: "shape" },
+    emit: (node, e) =>
+      e.emit(
+        padKernel(
+          node.inputs[0]!,
+          e.output,
+          dims3(e.inShapes[0]),
+          dims3(node.shape),
+          node.attrs.p,
+          node.attrs.mode,
+          node.attrs.value,
+        ),
+      ),
+    toOnnx: (node, w) =>
+      void writePad(w, node.inputs[0]!, node.name, node.attrs.p, node.attrs.mode, node.attrs.value),
+    fromOnnx: { Pad: readPad },
+    cnn: {
+      layers: {
+        pad: {
+          doc: "explicit padding",
+          params: [
+            { name: "amount", kind: "padding" },
+            { name: "mode", kind: padModes, default: "zeros" },
+            { name: "value", kind: "float", default: 0 },
+          ],
+          lower(a, site) {
+            const p = explicitPadding(a.padding("amount"), site.input, [1, 1], [1, 1], [1, 1]);
+            return { op: "pad", attrs: { p, mode: a.word("mode"), value: a.float("value") } };
+          },
+        },
+      },
+      print: ({ attrs: a }) => `pad(${list(a.p)}, mode=${a.mode}, value=${num(a.value)})`,
+    },
+  },
+  concat: {
+    attrs: {},
+    arity: "many",
+    weights: () => [],
+    infer(_, inputs) {
+      const first = inputs[0] ?? [];
+      for (const other of inputs.slice(1)) {
+        const ok =
+          other.length === first.length && other.every((d, i) => i === 0 || d === first[i]);
+        if (!ok) throw new ShapeError(`${formatShape(first)} vs ${formatShape(other)}`);
+      }
+      return [inputs.reduce((sum, s) => sum + s[0]!, 0), ...first.slice(1)];
+    },
+    reference(node, inputs, ctx) {
+      const total = elementCount(node.shape);
+      const out = new Float64Array(ctx.batch * total);
+      for (let n = 0; n < ctx.batch; n++) {
+        let offset = n * total;
+        inputs.forEach((t, k) => {
+          const per = elementCount(ctx.inputShapes[k]!);
+          out.set(t.subarray(n * per, (n + 1) * per), offset);
+          offset += per;
+        });
+      }
+      return out;
+    },
+    cost: free,
+    receptiveField: (_, inputs) => merged(inputs),
+    traits: { family: "merge", merge: true, anyLayout: true },
+    // Inputs whose producer wrote into its slice already need no copy.
+    emit(node, e) {
+      const ys = dims3(node.shape);
+      const perBatch = elementCount(node.shape);
+      let offset = 0;
+      let channel = 0;
+      node.inputs.forEach((v, k) => {
+        const per = elementCount(e.inShapes[k]!);
+        const inShape = dims3(e.inShapes[k]);
+        const layouts = {
+          inLayout: e.layout(v),
+          outLayout: e.layout(e.output),
+          inShape,
+          slice: { channels: ys[0], offset: channel },
+        };
+        if (!e.writtenInSlice(v))
+          e.emit(concatCopyKernel(v, e.output, per, perBatch, offset, layouts));
+        offset += per;
+        channel += inShape[0];
+      });
+    },
+    toOnnx: (node, w) => void w.node("Concat", node.inputs, node.name, { axis: int(1) }),
+    fromOnnx: {
+      Concat(r) {
+        const axis = r.attrInt("axis", 1);
+        const rank = r.shapeOf(r.value(0)).length + 1;
+        if (axis !== 1 && axis !== 1 - rank)
+          r.fail(`only concatenation along channels (axis 1) is supported, got axis ${axis}`);
+        r.emit(
+          "concat",
+          Array.from({ length: r.inputCount }, (_, i) => r.value(i)),
+          {},
+        );
+      },
+    },
+    cnn: { layers: {}, print: (node) => `concat(${node.inputs.join(", ")})` },
+  },
+  upsample: {
+    attrs: { scale: "pair", mode: upsampleModes },
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      const [c, h, w] = spatial(x);
+      return checked([c, h * a.scale[0], w * a.scale[1]]);
+    },
+    // Nearest: src = floor(dst / scale). Bilinear, align_corners = false (PyTorch's default):
+    // src = (dst + 0.5) / scale - 0.5, clamped at 0, between the two nearest pixels.
+    reference(node, [x], ctx) {
+      const [c, h, w] = dims3(ctx.inputShapes[0]);
+      const [, ho, wo] = dims3(node.shape);
+      const { scale, mode } = node.attrs;
+      const out = new Float64Array(ctx.batch * c * ho * wo);
+      const at = (nc: number, y: number, xx: number): number => x![(nc * h + y) * w + xx]!;
+      for (let nc = 0; nc < ctx.batch * c; nc++) {
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++) {
+            let v: number;
+            if (mode === "nearest")
+              v = at(nc, Math.floor(oy / scale[0]), Math.floor(ox / scale[1]));
+            else {
+              const sy = Math.max((oy + 0.5) / scale[0] - 0.5, 0);
+              const sx = Math.max((ox + 0.5) / scale[1] - 0.5, 0);
+              const y0 = Math.floor(sy);
+              const x0 = Math.floor(sx);
+              const y1 = Math.min(y0 + 1, h - 1);
+              const x1 = Math.min(x0 + 1, w - 1);
+              const fy = sy - y0;
+              const fx = sx - x0;
+              v =
+                (1 - fy) * ((1 - fx) * at(nc, y0, x0) + fx * at(nc, y0, x1)) +
+                fy * ((1 - fx) * at(nc, y1, x0) + fx * at(nc, y1, x1));
+            }
+            out[(nc * ho + oy) * wo + ox] = v;
+          }
+        }
+      }
+      return out;
+    },
+    cost: (node) => ({
+      macs: 0,
+      flops: node.attrs.mode === "bilinear" ? 8 * elementCount(node.shape) : 0,
+    }),
+    receptiveField(node, [x]) {
+      const { scale, mode } = node.attrs;
+      const extra = mode === "bilinear" ? 1 : 0;
+      return {
+        rf: [x!.rf[0] + extra * x!.jump[0], x!.rf[1] + extra * x!.jump[1]],
+        jump: [x!.jump[0] / scale[0], x!.jump[1] / scale[1]],
+        global: x!.global,
+      };
+    },
+    traits: { family: "resample" },
+    emit: (node, e) =>
+      e.emit(
+        upsampleKernel(
+          node.inputs[0]!,
+          e.output,
+          dims3(e.inShapes[0]),
+          dims3(node.shape),
+          node.attrs.scale,
+          node.attrs.mode,
+        ),
+      ),
+    toOnnx(node, w) {
+      const { scale, mode } = node.attrs;
+      const scales = w.floats(`${node.name}.scales`, [4], [1, 1, scale[0], scale[1]]);
+      const attrs: Readonly<Record<string, OnnxAttr>> =
+        mode === "nearest"
+          ? {
+              mode: str("nearest"),
+              coordinate_transformation_mode: str("asymmetric"),
+              nearest_mode: str("floor"),
+            }
+          : { mode: str("linear"), coordinate_transformation_mode: str("pytorch_half_pixel") };
+      w.node("Resize", [node.inputs[0]!, "", scales], node.name, attrs);
+    },
+    fromOnnx: { Resize: readResize, Upsample: readResize },
+    cnn: {
+      layers: {
+        upsample: {
+          doc: "upsampling by an integer factor",
+          params: [
+            { name: "scale", kind: "pair", default: [2, 2] },
+            { name: "mode", kind: upsampleModes, default: "nearest" },
+          ],
+          lower: (a) => ({
+            op: "upsample",
+            attrs: { scale: a.pair("scale"), mode: a.word("mode") },
+          }),
+        },
+      },
+      print: ({ attrs: a }) => `upsample(${list(a.scale)}, mode=${a.mode})`,
+    },
+  },
+};

@@ -1,0 +1,132 @@
+// A bundle is complete: `cnnc run --cpu` on it (bundleReference: its IR on its stored tensors)
+// computes what its GPU kernels compute, for every kernel kind whose weights are derived at
+// load (Winograd's transform, the NHWC permutation, split dense rows) or that reads weights in
+// a form of its own (split-K, the pointwise kernel, the GEMV). Bundles once ran `--cpu` with
+// zero weights for every layer built with Winograd or the NHWC GEMM.
+import { describe, expect, it } from "vitest";
+import { bundleReference } from "../../compiler/bundle/index.js";
+import {
+  defaultTiles,
+  pointwiseCandidates,
+  splitKApplies,
+  winogradApplies,
+  type KernelChoice,
+} from "../../compiler/codegen/index.js";
+import { compileGraph } from "../../compiler/compile.js";
+import { interpret } from "../../compiler/interp/index.js";
+import { valueShapes, type Graph } from "../../compiler/ir/index.js";
+import { isDerived, Model, parseBundle } from "../../runtime/index.js";
+import { lowerText } from "../support/compile.js";
+import { splitKNet, winogradNet } from "./nets.js";
+import { gpu, randomInput } from "./support.js";
+
+interface Kind {
+  readonly name: string;
+  readonly net: string;
+  readonly choose: (g: Graph) => Map<string, KernelChoice>;
+  readonly layout?: "nhwc";
+  readonly maxBindingBytes?: number;
+  /** The derived weight transform the bundle must hold, if any. */
+  readonly transform?: "winograd" | "hwc" | "rows";
+}
+
+function each(pick: (n: Graph["nodes"][number], g: Graph) => KernelChoice | undefined) {
+  return (g: Graph): Map<string, KernelChoice> => {
+    const m = new Map<string, KernelChoice>();
+    for (const n of g.nodes) {
+      const c = pick(n, g);
+      if (c) m.set(n.name, c);
+    }
+    return m;
+  };
+}
+
+const kinds: Kind[] = [
+  {
+    name: "Winograd",
+    net: winogradNet(),
+    choose: each((n) =>
+      winogradApplies(n) ? { kernel: "winograd", tiles: defaultTiles } : undefined,
+    ),
+    transform: "winograd",
+  },
+  {
+    name: "GEMM over NHWC",
+    net: winogradNet("conv(8, 1) -> relu"),
+    layout: "nhwc",
+    choose: each((n) =>
+      n.op === "conv2d" && n.attrs.g === 1
+        ? { kernel: "gemm", tiles: defaultTiles, layout: "nhwc" }
+        : undefined,
+    ),
+    transform: "hwc",
+  },
+  {
+    name: "split-K",
+    net: splitKNet(),
+    choose: each((n, g) =>
+      splitKApplies(n, valueShapes(g).get(n.inputs[0]!))
+        ? { kernel: "splitk", tiles: defaultTiles, parts: 4 }
+        : undefined,
+    ),
+  },
+  {
+    name: "pointwise",
+    net: `network P {\n  input x: [8, 6, 5]\n  conv(16, 1) -> relu -> conv(12, 1)\n}`,
+    choose: each((n) =>
+      n.op === "conv2d" ? { kernel: "pointwise", blocks: pointwiseCandidates[0]! } : undefined,
+    ),
+  },
+  {
+    name: "GEMV with dense rows split over bindings",
+    net: `network D {\n  input x: [40]\n  dense(23) -> relu -> dense(9)\n}`,
+    maxBindingBytes: 1024,
+    choose: () => new Map(),
+    transform: "rows",
+  },
+];
+
+describe("--cpu on a bundle runs what its GPU kernels run", () => {
+  for (const kind of kinds) {
+    it(kind.name, async () => {
+      const source = lowerText(kind.net);
+      const optimized = compileGraph(source, { seed: 5, passesOnly: true }).graph;
+      const choices = kind.choose(optimized);
+      // every kind but the GEMV (dense layers' default) is asked for layer by layer
+      if (!kind.name.startsWith("GEMV")) expect(choices.size).toBeGreaterThan(0);
+      const { bundle } = compileGraph(source, {
+        seed: 5,
+        choices,
+        ...(kind.layout ? { layout: kind.layout } : {}),
+        ...(kind.maxBindingBytes ? { maxBindingBytes: kind.maxBindingBytes } : {}),
+        tuning: { adapter: "test", layers: {} },
+      });
+      const parsed = parseBundle(bundle!);
+      if (kind.transform) {
+        expect(
+          parsed.manifest.weights.some((w) => isDerived(w) && w.transform === kind.transform),
+        ).toBe(true);
+      }
+      const batch = 2;
+      const inputs = randomInput(source, batch, 11);
+      const { graph, weights } = bundleReference(parsed);
+      const want = interpret(graph, weights, inputs, batch);
+      const model = await Model.create(bundle!, (await gpu()).device);
+      try {
+        const got = await model.run(inputs, { batch });
+        for (const o of graph.outputs) {
+          const ref = want.get(o.name)!;
+          const out = got[o.name]!;
+          const scale = Math.max(1, ...Array.from(ref, Math.abs));
+          let worst = 0;
+          ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - out[i]!) / scale)));
+          expect(worst, `${kind.name}: ${o.name}`).toBeLessThan(1e-4);
+          // a reference on zero weights would give a constant output
+          expect(new Set(Array.from(ref)).size).toBeGreaterThan(1);
+        }
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+});
