@@ -8,7 +8,7 @@ import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { buildGraph } from "./build.js";
 import { positiveInt, sourceGraph, type Io } from "./common.js";
 import type { OptimizeOptions } from "./optimize.js";
-import { tuneGraph, tuningNames } from "./tune.js";
+import { tuneGraph, tuningNames } from "../compiler/tune.js";
 
 export interface TuneCliOptions extends OptimizeOptions {
   readonly output?: string;
@@ -65,7 +65,7 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const built = buildGraph(io, graph, o);
   const gpu = await nodeDevice((o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as AdapterChoice);
   io.out(`tuning ${graph.name} on ${gpu.adapter} at batch ${batch}\n`);
-  const { choices, report } = await tuneGraph(built.graph, gpu.device, {
+  const { choices, report } = await tuneGraph(built.graph, (b) => Model.create(b, gpu.device), {
     runs,
     batch,
     ...(o.layout ? { layout: o.layout } : {}),

@@ -20,3 +20,4 @@ export { parseIr, printIr, type Graph } from "./ir/index.js";
 export { readSafetensors, writeSafetensors, type NamedTensor } from "./weights/index.js";
 export { registry, opKinds, type OpKind, type OpDef } from "./ops/index.js";
 export { formatDiagnostic, type Diagnostic } from "../grammar/diagnostics.js";
+export { tuneGraph, tuningNames, type Loader, type Measurable, type TunedLayer } from "./tune.js";

@@ -28,7 +28,7 @@ import { compileFrontend, memoryHost } from "../dist/compiler/lower/index.js";
 import { exportOnnx } from "../dist/compiler/onnx/index.js";
 import { initWeights, random } from "../dist/compiler/weights/index.js";
 import { Model } from "../dist/runtime/index.js";
-import { tuneGraph, tuningNames } from "../dist/cli/tune.js";
+import { tuneGraph, tuningNames } from "../dist/compiler/tune.js";
 import { ortNodeModel, ortWebInChild } from "./peers/ort.mjs";
 import { tfjsModel } from "./peers/tfjs.mjs";
 import { installWebGpuGlobals } from "./peers/webgpu-globals.mjs";
@@ -155,7 +155,10 @@ async function compare(graph, batch) {
     // cnnc, tuned on this adapter (`cnnc tune --batch`): kernels measured per layer at this
     // batch size, as a user tunes for the batch they run. Tuning is not in bytes->first.
     if (tune) {
-      const { choices } = await tuneGraph(built.graph, gpu.device, { runs: 2, batch });
+      const { choices } = await tuneGraph(built.graph, (b) => Model.create(b, gpu.device), {
+        runs: 2,
+        batch,
+      });
       const bytes = compileGraph(withWeights, {
         choices,
         tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },

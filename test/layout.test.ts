@@ -14,7 +14,7 @@ import {
 } from "../compiler/codegen/index.js";
 import { valueShapes, type Graph, type Node } from "../compiler/ir/index.js";
 import { pipelines, runPasses } from "../compiler/passes/index.js";
-import { groupsFasterNhwc } from "../cli/tune.js";
+import { groupsFasterNhwc } from "../compiler/tune.js";
 import { lowerFile, lowerText } from "./support/compile.js";
 
 const net = lowerText(`network L {

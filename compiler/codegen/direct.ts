@@ -9,6 +9,7 @@ import type { Binding, Kernel } from "./plan-types.js";
 import {
   activationDecls,
   activationWgsl,
+  epilogueStore,
   buildShader,
   f32,
   flatGroup,
@@ -119,7 +120,16 @@ for (var ci = 0u; ci < CG; ci++) {
     }
   }
 }
-y[${g.slice ? at(view(g.outLayout, ["F", "HO", "WO"], g.slice), "n", "o", "oy", "ox") : "i"}] = ${activationWgsl(g.act, g.residual ? `(acc + res[${at(view(g.resLayout, ["F", "HO", "WO"]), "n", "o", "oy", "ox")}])` : "acc")};`,
+${epilogueStore(
+  g,
+  "acc",
+  {
+    out: g.slice ? at(view(g.outLayout, ["F", "HO", "WO"], g.slice), "n", "o", "oy", "ox") : "i",
+    channel: "o",
+    residual: at(view(g.resLayout, ["F", "HO", "WO"]), "n", "o", "oy", "ox"),
+  },
+  "inAcc",
+)}`,
     activationDecls(g.act),
   );
 }
@@ -174,8 +184,16 @@ for (var ky = 0u; ky < KH; ky++) {
 for (var j = 0u; j < ${R}u; j++) {
   let ox = oq * ${R}u + j;
   if (ox >= WO) { break; }
-  let v = acc[j]${g.residual ? ` + res[${at(view(g.resLayout, ["F", "HO", "WO"]), "n", "o", "oy", "ox")}]` : ""};
-  y[${at(view(g.outLayout, ["F", "HO", "WO"], g.slice), "n", "o", "oy", "ox")}] = ${activationWgsl(g.act, "v")};
+  ${epilogueStore(
+    g,
+    "acc[j]",
+    {
+      out: at(view(g.outLayout, ["F", "HO", "WO"], g.slice), "n", "o", "oy", "ox"),
+      channel: "o",
+      residual: at(view(g.resLayout, ["F", "HO", "WO"]), "n", "o", "oy", "ox"),
+    },
+    "inAcc",
+  )}
 }`,
     activationDecls(g.act),
   );
@@ -287,15 +305,28 @@ y[i] = ${activationWgsl(g.act, max ? "acc" : `(acc / ${g.countPad ? "f32((y1 - y
   );
 }
 
-export function globalPoolKernel(
-  input: string,
-  output: string,
-  kind: "max" | "avg",
-  shape: Dims3,
-  act?: Activation,
-  inLayout?: Layout,
-): Kernel {
-  const [c, h, w] = shape;
+/** A value in, a value out: what every one-input kernel below reads and writes. */
+interface InOut {
+  readonly input: string;
+  readonly output: string;
+}
+
+export interface GlobalPool extends InOut {
+  readonly kind: "max" | "avg";
+  readonly inShape: Dims3;
+  readonly act?: Activation | undefined;
+  readonly inLayout?: Layout;
+}
+
+export function globalPoolKernel({
+  input,
+  output,
+  kind,
+  inShape,
+  act,
+  inLayout,
+}: GlobalPool): Kernel {
+  const [c, h, w] = inShape;
   const v = `x[${atPixel(view(inLayout, ["C", "HW", 1]), "i / C", "i % C", "j")}]`;
   return flat(
     c,
@@ -312,13 +343,17 @@ y[i] = ${activationWgsl(act, kind === "max" ? "acc" : "(acc / f32(HW))")};`,
  * An activation applied elementwise. In place, the output is the input's own memory: one
  * read_write binding, since WebGPU forbids binding one range twice when either is writable.
  */
-export function activationKernel(
-  input: string,
-  output: string,
-  perBatch: number,
-  act: Activation,
+export function activationKernel({
+  input,
+  output,
+  perBatch,
+  act,
   inPlace = false,
-): Kernel {
+}: InOut & {
+  readonly perBatch: number;
+  readonly act: Activation;
+  readonly inPlace?: boolean;
+}): Kernel {
   return flat(
     perBatch,
     inPlace ? [write("y", output)] : [read("x", { value: input }), write("y", output)],
@@ -332,18 +367,21 @@ export function activationKernel(
  * Batch norm at inference: y = (x - mean) * gamma / sqrt(var + eps) + beta, per channel; the
  * input and output in one layout.
  */
-export function batchNormKernel(
-  input: string,
-  output: string,
-  weights: readonly [string, string, string, string],
-  channels: number,
-  inner: number,
-  eps: number,
-  act?: Activation,
-  inPlace = false,
-  layout?: Layout,
-): Kernel {
-  const [gamma, beta, mean, variance] = weights;
+export interface BatchNorm extends InOut {
+  /** gamma, beta, mean, variance */
+  readonly weights: readonly [string, string, string, string];
+  readonly channels: number;
+  /** Elements per channel of one item (H * W, or 1 for a flat input). */
+  readonly inner: number;
+  readonly eps: number;
+  readonly act?: Activation | undefined;
+  readonly inPlace?: boolean;
+  readonly layout?: Layout;
+}
+
+export function batchNormKernel(g: BatchNorm): Kernel {
+  const { input, output, channels, inner, eps, act, inPlace = false, layout } = g;
+  const [gamma, beta, mean, variance] = g.weights;
   return flat(
     channels * inner,
     [
@@ -366,15 +404,26 @@ y[i] = ${activationWgsl(act, "v")};`,
  * add / mul of N same-rank operands with NumPy broadcasting over [C, H, W] or [F]. `inPlace`:
  * the index of an operand of the output's full shape whose memory the output takes over.
  */
-export function broadcastKernel(
-  op: "add" | "mul",
-  inputs: readonly string[],
-  inShapes: readonly (readonly number[])[],
-  output: string,
-  outShape: readonly number[],
-  act?: Activation,
-  inPlace?: number,
-): Kernel {
+export interface Broadcast {
+  readonly op: "add" | "mul";
+  readonly inputs: readonly string[];
+  readonly inShapes: readonly (readonly number[])[];
+  readonly output: string;
+  readonly outShape: readonly number[];
+  readonly act?: Activation | undefined;
+  /** The operand whose memory the output takes over, by index. */
+  readonly inPlace?: number | undefined;
+}
+
+export function broadcastKernel({
+  op,
+  inputs,
+  inShapes,
+  output,
+  outShape,
+  act,
+  inPlace,
+}: Broadcast): Kernel {
   const dims = [...outShape];
   while (dims.length < 3) dims.unshift(1);
   const consts: Record<string, number> = { D0: dims[0]!, D1: dims[1]!, D2: dims[2]! };
@@ -407,12 +456,12 @@ y[i] = ${activationWgsl(act, "v")};`,
 }
 
 /** Softmax over channels at each pixel (over features for a flat input), max-subtracted. */
-export function softmaxKernel(
-  input: string,
-  output: string,
-  channels: number,
-  inner: number,
-): Kernel {
+export function softmaxKernel({
+  input,
+  output,
+  channels,
+  inner,
+}: InOut & { readonly channels: number; readonly inner: number }): Kernel {
   return flat(
     inner,
     [read("x", { value: input }), write("y", output)],
@@ -433,14 +482,22 @@ for (var c = 0u; c < C; c++) { y[base + c * INNER] = exp(x[base + c * INNER] - m
  * (a channel slice is then one range per item), else element by element. `offset` counts
  * elements per item, `slice` channels.
  */
-export function concatCopyKernel(
-  input: string,
-  output: string,
-  perBatch: number,
-  outPerBatch: number,
-  offset: number,
-  layouts?: Layouts & { readonly inShape: Dims3; readonly slice: OutputSlice },
-): Kernel {
+export interface ConcatCopy extends InOut {
+  readonly perBatch: number;
+  readonly outPerBatch: number;
+  /** Where the input's elements start in an output item. */
+  readonly offset: number;
+  readonly layouts?: Layouts & { readonly inShape: Dims3; readonly slice: OutputSlice };
+}
+
+export function concatCopyKernel({
+  input,
+  output,
+  perBatch,
+  outPerBatch,
+  offset,
+  layouts,
+}: ConcatCopy): Kernel {
   if (layouts && (layouts.inLayout === "nhwc" || layouts.outLayout === "nhwc")) {
     const out = view(layouts.outLayout, layouts.inShape, layouts.slice);
     return flat(
@@ -458,14 +515,21 @@ export function concatCopyKernel(
   );
 }
 
-export function upsampleKernel(
-  input: string,
-  output: string,
-  inShape: Dims3,
-  outShape: Dims3,
-  scale: readonly [number, number],
-  mode: "nearest" | "bilinear",
-): Kernel {
+export interface Upsample extends InOut {
+  readonly inShape: Dims3;
+  readonly outShape: Dims3;
+  readonly scale: readonly [number, number];
+  readonly mode: "nearest" | "bilinear";
+}
+
+export function upsampleKernel({
+  input,
+  output,
+  inShape,
+  outShape,
+  scale,
+  mode,
+}: Upsample): Kernel {
   const [c, h, w] = inShape;
   const [, ho, wo] = outShape;
   const body =
@@ -490,15 +554,15 @@ y[i] = (1.0 - fy) * top + fy * bottom;`;
   );
 }
 
-export function padKernel(
-  input: string,
-  output: string,
-  inShape: Dims3,
-  outShape: Dims3,
-  p: Quad,
-  mode: PadMode,
-  value: number,
-): Kernel {
+export interface Pad extends InOut {
+  readonly inShape: Dims3;
+  readonly outShape: Dims3;
+  readonly p: Quad;
+  readonly mode: PadMode;
+  readonly value: number;
+}
+
+export function padKernel({ input, output, inShape, outShape, p, mode, value }: Pad): Kernel {
   const [c, h, w] = inShape;
   const [, ho, wo] = outShape;
   const fetch = (v: string, n: string): string =>
@@ -521,13 +585,17 @@ y[i] = x[(nc * H + u32(iy)) * W + u32(ix)];`,
 }
 
 /** PyTorch's LocalResponseNorm across channels (see the reference interpreter). */
-export function lrnKernel(
-  input: string,
-  output: string,
-  shape: Dims3,
-  a: { size: number; alpha: number; beta: number; k: number },
-): Kernel {
-  const [c, h, w] = shape;
+export interface Lrn extends InOut {
+  readonly inShape: Dims3;
+  readonly size: number;
+  readonly alpha: number;
+  readonly beta: number;
+  readonly k: number;
+}
+
+export function lrnKernel(a: Lrn): Kernel {
+  const { input, output } = a;
+  const [c, h, w] = a.inShape;
   return flat(
     c * h * w,
     [read("x", { value: input }), write("y", output)],

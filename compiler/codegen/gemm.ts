@@ -20,7 +20,7 @@ import type { Kernel } from "./plan-types.js";
 import {
   bindingOf,
   activationDecls,
-  activationWgsl,
+  epilogueStore,
   buildShader,
   convConsts,
   epilogueBindings,
@@ -290,8 +290,11 @@ ${
   Z > 1 || S > 1
     ? `    let o = (b * ${Z > 1 ? "YC + zi * F" : "S * F + zi * F"} + n) * HO * WO + p;
     y[o] = acc[i][j];`
-    : `    let v = acc[i][j]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? ` + res[${atPixel(view(g.resLayout, ["F", "HO", "WO"]), "b", "N0 + n", "p")}]` : ""};
-    y[${atPixel(view(g.outLayout, ["F", "HO", "WO"], g.slice), "b", "N0 + n", "p")}] = ${activationWgsl(g.act, "v")};`
+    : `    ${epilogueStore(g, "acc[i][j]", {
+        out: atPixel(view(g.outLayout, ["F", "HO", "WO"], g.slice), "b", "N0 + n", "p"),
+        channel: "N0 + n",
+        residual: atPixel(view(g.resLayout, ["F", "HO", "WO"]), "b", "N0 + n", "p"),
+      })}`
 }
   }
 }`,
@@ -349,8 +352,11 @@ let n = (i / P) % F;
 let b = i / (F * P);
 var v = 0.0;
 for (var z = 0u; z < S; z++) { v += part[((b * S + z) * F + n) * P + p]; }
-v = v${r.bias ? " + bias[n]" : ""}${r.residual ? ` + res[${atPixel(view(r.resLayout, ["F", "HO", "WO"]), "b", "n", "p")}]` : ""};
-y[${atPixel(view(r.outLayout, ["F", "HO", "WO"], r.slice), "b", "n", "p")}] = ${activationWgsl(r.act, "v")};`,
+${epilogueStore(r, "v", {
+  out: atPixel(view(r.outLayout, ["F", "HO", "WO"], r.slice), "b", "n", "p"),
+  channel: "n",
+  residual: atPixel(view(r.resLayout, ["F", "HO", "WO"]), "b", "n", "p"),
+})}`,
   });
   return { wgsl, bindings, grid: { kind: "flat", perBatch: f * ho * wo, groupSize: flatGroup } };
 }

@@ -12,7 +12,7 @@ import type { Kernel } from "./plan-types.js";
 import {
   bindingOf,
   activationDecls,
-  activationWgsl,
+  epilogueStore,
   buildShader,
   type Activation,
   type BufferRef,
@@ -119,8 +119,7 @@ for (var j = t; j < ${R * B}u; j += ${T}u) {
   let b = bBase + j % ${B}u;
   if (n < NC && b < params.batch) {
     let o = b * F + N0 + n;
-    let v = part[j][0]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? " + res[o]" : ""};
-    y[o] = ${activationWgsl(g.act, "v")};
+    ${epilogueStore(g, "part[j][0]", { out: "o", channel: "N0 + n", residual: "o" })}
   }
 }`,
   });

@@ -3,14 +3,7 @@
 // then each node's registry `emit` writes its kernels for what was chosen, through the
 // Emitter below (weights, derived weights, temporaries). Every value gets a buffer (aliases
 // share their input's); identical shaders are kept once; memory is planned last (memory.ts).
-import {
-  elementCount,
-  formatShape,
-  valueShapes,
-  type Graph,
-  type Node,
-  type Shape,
-} from "../ir/graph.js";
+import { elementCount, valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
 import { inPlaceOperands } from "../analysis/memory.js";
 import { opDef, type Emitter } from "../ops/index.js";
 import { legalize } from "../ops/legalize.js";
@@ -22,11 +15,11 @@ import {
   tunable,
   type KernelChoice,
 } from "./choice.js";
-import type { Kernel, Plan, PlanDispatch, PlanValue, PlanWeight } from "./plan-types.js";
+import type { Kernel, Plan, PlanDispatch, PlanValue } from "./plan-types.js";
+import { CodegenError, PlanWeights } from "./weights.js";
 import type { Layout, OutputSlice } from "./wgsl.js";
 import { planMemory } from "./memory.js";
 import { assignLayouts, layoutGroups } from "./layout.js";
-import { CompileError } from "../errors.js";
 
 export interface CodegenOptions {
   /**
@@ -77,7 +70,7 @@ export function concatSlices(graph: Graph): Map<string, { concat: string; slice:
   return slices;
 }
 
-export class CodegenError extends CompileError {}
+export { CodegenError } from "./weights.js";
 
 const defaultMaxBinding = 128 * 1024 * 1024;
 
@@ -95,25 +88,11 @@ export function planGraph(given: Graph, options: CodegenOptions = {}): Plan {
 function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean): Plan {
   const maxBinding = options.maxBindingBytes ?? defaultMaxBinding;
   const shapes = valueShapes(graph);
-  const declared = new Map(graph.weights.map((w) => [w.name, w.shape]));
-  const weights = new Map<string, PlanWeight>();
+  const weights = new PlanWeights(graph, maxBinding);
   const kernels: string[] = [];
   const kernelIndex = new Map<string, number>();
   const dispatches: PlanDispatch[] = [];
 
-  const fits = (name: string, shape: readonly number[]): void => {
-    if (elementCount(shape) * 4 > maxBinding) {
-      throw new CodegenError(
-        `weight '${name}' ${formatShape(shape)} needs ${elementCount(shape) * 4} bytes, over the ${maxBinding}-byte storage binding limit`,
-      );
-    }
-  };
-  const useWeight = (name: string): string => {
-    const shape = declared.get(name)!;
-    fits(name, shape);
-    if (!weights.has(name)) weights.set(name, { name, shape, source: name });
-    return name;
-  };
   const emit = (label: string, k: Kernel): void => {
     let index = kernelIndex.get(k.wgsl);
     if (index === undefined) {
@@ -175,60 +154,15 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
       choice: choices.get(node.name),
       layout: layoutOf,
       emit: (k) => emit(node.name, k),
-      weight: useWeight,
-      hwcWeight: (name) => {
-        const [f, c, kh, kw] = declared.get(name)!;
-        if (kh === 1 && kw === 1) return useWeight(name); // [F, C, 1, 1] is [F, 1, 1, C]
-        const derived = `${name}#hwc`;
-        const shape = [f!, kh!, kw!, c!];
-        fits(derived, shape);
-        weights.set(derived, {
-          name: derived,
-          shape,
-          source: name,
-          sourceShape: declared.get(name)!,
-          transform: "hwc",
-        });
-        return derived;
-      },
-      winogradWeight: (name) => {
-        const [f, c] = declared.get(name)!;
-        const shape = [16, f!, c!];
-        const derived = `${name}#winograd`;
-        fits(derived, shape);
-        weights.set(derived, {
-          name: derived,
-          shape,
-          source: name,
-          sourceShape: declared.get(name)!,
-          transform: "winograd",
-        });
-        return derived;
-      },
+      weight: (name) => weights.use(name),
+      hwcWeight: (name) => weights.hwc(name),
+      winogradWeight: (name) => weights.winograd(name),
       temp: (suffix, perBatch) => {
         const name = `${node.name}#${suffix}`;
         values.push({ name, perBatch });
         return name;
       },
-      splitRows: (name, rows) => {
-        const shape = declared.get(name)!;
-        const rowBytes = (elementCount(shape) / shape[0]!) * 4;
-        const per = Math.max(1, Math.floor(maxBinding / rowBytes));
-        const chunks: [number, number][] = [];
-        for (let r = 0; r < rows; r += per) chunks.push([r, Math.min(rows, r + per)]);
-        if (chunks.length === 1) return [{ name: useWeight(name), rows: [0, rows] as const }];
-        return chunks.map(([r0, r1]) => {
-          const chunk = `${name}[${r0}:${r1}]`;
-          weights.set(chunk, {
-            name: chunk,
-            shape: [r1 - r0, ...shape.slice(1)],
-            source: name,
-            sourceShape: shape,
-            rows: [r0, r1],
-          });
-          return { name: chunk, rows: [r0, r1] as const };
-        });
-      },
+      splitRows: (name, rows) => weights.splitRows(name, rows),
     };
     def.emit(node, emitter);
   }
@@ -250,7 +184,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     outputs,
     values: values.map((v) => ({ ...v, offset: memory.offsets.get(v.name)! })),
     arena: memory.arena,
-    weights: [...weights.values()],
+    weights: weights.list(),
     kernels,
     dispatches,
   };

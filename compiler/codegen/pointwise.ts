@@ -9,7 +9,7 @@
 // The epilogue is the GEMM's: bias, a residual, an activation, an output layout or slice.
 import type { Kernel } from "./plan-types.js";
 import type { GemmConv } from "./gemm.js";
-import { bindingOf, activationDecls, activationWgsl, atPixel, buildShader, view } from "./wgsl.js";
+import { bindingOf, activationDecls, atPixel, buildShader, epilogueStore, view } from "./wgsl.js";
 
 /** A thread's block (rm output channels x rp pixels, rp a multiple of 4) and the workgroup. */
 export interface PointwiseTiles {
@@ -115,10 +115,12 @@ export function pointwiseConvKernel(g: GemmConv, t: PointwiseTiles): Kernel {
       lines.push(`  if (qs + ${j}u < quads) {`);
       for (const l of range(4)) {
         const p = `p${j} + ${l}u`;
-        const v = `${acc(i, j)}[${l}]${g.bias ? " + bias[N0 + n]" : ""}${g.residual ? ` + res[${atPixel(res, `b${j}`, "N0 + n", p)}]` : ""}`;
-        lines.push(
-          `    if (${p} < HW) { y[${atPixel(out, `b${j}`, "N0 + n", p)}] = ${activationWgsl(g.act, `(${v})`)}; }`,
-        );
+        const store = epilogueStore(g, `${acc(i, j)}[${l}]`, {
+          out: atPixel(out, `b${j}`, "N0 + n", p),
+          channel: "N0 + n",
+          residual: atPixel(res, `b${j}`, "N0 + n", p),
+        });
+        lines.push(`    if (${p} < HW) { ${store} }`);
       }
       lines.push(`  }`);
     }

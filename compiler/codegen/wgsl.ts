@@ -140,6 +140,31 @@ export function activationWgsl(act: Activation | undefined, v: string): string {
   return act ? activations[act.op].wgsl(v, f32(act.alpha)) : v;
 }
 
+/**
+ * The epilogue of every conv and dense kernel, written once: the store
+ * `y[out] = act(acc + bias[channel] + res[residual])`. The caller gives the index expressions
+ * in its own loop variables (`out` already in the output's layout and concat slice, `residual`
+ * in the residual's layout); a kernel that starts its accumulator at the bias says `inAcc`.
+ */
+export function epilogueStore(
+  e: {
+    readonly bias?: string | undefined;
+    readonly residual?: string | undefined;
+    readonly act?: Activation | undefined;
+  },
+  acc: string,
+  at: { readonly out: string; readonly channel: string; readonly residual: string },
+  bias: "add" | "inAcc" = "add",
+): string {
+  const terms = [
+    acc,
+    ...(bias === "add" && e.bias ? [`bias[${at.channel}]`] : []),
+    ...(e.residual ? [`res[${at.residual}]`] : []),
+  ];
+  const v = terms.length > 1 ? `(${terms.join(" + ")})` : acc;
+  return `y[${at.out}] = ${activationWgsl(e.act, v)};`;
+}
+
 /** The module-scope declarations an activation's expression needs (GELU's erf). */
 export function activationDecls(act: Activation | undefined): string[] {
   return act ? [...(activations[act.op].decls ?? [])] : [];

@@ -17,7 +17,7 @@ import type { Kernel } from "./plan-types.js";
 import type { Activation, Layouts, OutputSlice } from "./wgsl.js";
 import {
   activationDecls,
-  activationWgsl,
+  epilogueStore,
   at,
   view,
   buildShader,
@@ -151,8 +151,7 @@ for (var r = 0u; r < 2u; r++) {
   for (var s = 0u; s < 2u; s++) {
     let ox = x0 + s;
     if (ox >= WO) { break; }
-    let v = q[r][s]${t.bias ? " + bias[fo]" : ""}${t.residual ? ` + res[${res}]` : ""};
-    y[${out}] = ${activationWgsl(t.act, "v")};
+    ${epilogueStore(t, "q[r][s]", { out, channel: "fo", residual: res })}
   }
 }`,
   });

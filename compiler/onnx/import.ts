@@ -137,6 +137,124 @@ const readers: ReadonlyMap<string, (r: OnnxReader) => void> = (() => {
 /** The ONNX op types cnnc imports (single nodes; patterns.ts adds multi-node forms). */
 export const importedOnnxOps: readonly string[] = [...readers.keys()].sort();
 
+/** What reading one node needs of the import so far. */
+interface ImportState {
+  readonly opset: number;
+  readonly constants: ReadonlyMap<string, Constant>;
+  /** ONNX value -> IR value. */
+  readonly value: Map<string, string>;
+  readonly builder: GraphBuilder;
+  readonly names: Names;
+  /** Weight data by IR weight name. */
+  readonly data: Map<string, Float32Array>;
+}
+
+/**
+ * The reader an op's `fromOnnx` sees for one node. Its `emit` names the IR node after the ONNX
+ * node and maps `output()` (the node's own output, or the last a pattern swallowed) to it.
+ */
+function nodeReader(node: NodeProto, state: ImportState, output: () => string): OnnxReader {
+  const { opset, constants, value, builder, names, data } = state;
+
+  const op = node.opType ?? "";
+  const label = node.name || node.output?.[0] || op;
+  const fail = (why: string): never => {
+    throw new ImportError(
+      `${op} node '${label}' (inputs ${(node.input ?? []).map((i) => `'${i}'`).join(", ")}): ${why}`,
+    );
+  };
+  const attr = (name: string) => node.attribute?.find((a) => a.name === name);
+  const attrInts = (name: string, d: number[]): number[] => {
+    const a = attr(name);
+    return a?.ints?.length ? a.ints.map(num) : d;
+  };
+  const attrFloat = (name: string, d: number): number => {
+    const f = attr(name)?.f;
+    return f === undefined || f === null ? d : shortestF32(f);
+  };
+  const attrStr = (name: string, d: string): string => {
+    const s = attr(name)?.s;
+    return s ? new TextDecoder().decode(s) : d;
+  };
+  const out = node.output?.[0] ?? "";
+  const reader: OnnxReader = {
+    opType: op,
+    opset,
+    fail,
+    hasAttr: (name) => attr(name) !== undefined,
+    attrInts,
+    attrInt: (name, d) => (attr(name) ? num(attr(name)!.i) : d),
+    attrFloat,
+    attrStr,
+    pair(name, d) {
+      const v = attrInts(name, [d, d]);
+      if (v.length !== 2) fail(`${name} must have 2 values (2-D only)`);
+      return [v[0]!, v[1]!];
+    },
+    // Padding from pads / auto_pad, as [top, left, bottom, right].
+    padding(k: Pair, s: Pair, d: Pair, x: string): Quad {
+      const auto = attrStr("auto_pad", "NOTSET");
+      if (auto === "NOTSET") {
+        const p = attrInts("pads", [0, 0, 0, 0]);
+        if (p.length !== 4) fail(`pads must have 4 values (2-D only), got ${p.length}`);
+        if (p.some((v) => v < 0)) fail(`negative pads are not supported: [${p.join(", ")}]`);
+        return [p[0]!, p[1]!, p[2]!, p[3]!];
+      }
+      if (auto === "VALID") return [0, 0, 0, 0];
+      if (auto !== "SAME_UPPER" && auto !== "SAME_LOWER")
+        fail(`auto_pad '${auto}' is not an ONNX mode`);
+      const [, h, w] = builder.shapeOf(x);
+      const side = (size: number, i: 0 | 1): [number, number] => {
+        const o = Math.ceil(size / s[i]);
+        const total = Math.max((o - 1) * s[i] + d[i] * (k[i] - 1) + 1 - size, 0);
+        const small = Math.floor(total / 2);
+        return auto === "SAME_LOWER" ? [total - small, small] : [small, total - small];
+      };
+      const [t, b] = side(h ?? 1, 0);
+      const [l, r] = side(w ?? 1, 1);
+      return [t, l, b, r];
+    },
+    hasInput: (i) => !!node.input?.[i],
+    inputCount: node.input?.length ?? 0,
+    value(i) {
+      const v = value.get(node.input?.[i] ?? "");
+      if (v === undefined)
+        fail(
+          `input '${node.input?.[i]}' is not a computed value (cnnc takes weights only where the op has them)`,
+        );
+      return v!;
+    },
+    constant(i) {
+      const c = constants.get(node.input?.[i] ?? "");
+      if (!c) fail(`input '${node.input?.[i]}' must be a constant (an initializer)`);
+      return c!;
+    },
+    shapeOf: (v) => builder.shapeOf(v),
+    emit(kind, inputs, attrs, weights = []) {
+      const name = names.make(label, kind);
+      try {
+        const n = builder.node(kind, name, inputs, attrs);
+        n.weights.forEach((w, i) => {
+          const given = weights[i];
+          const want = builder.weightShape(w);
+          const count = want.reduce((a, b) => a * b, 1);
+          if (!given || given.length !== count)
+            fail(`weight '${w}' needs ${count} values, the model gives ${given?.length ?? 0}`);
+          data.set(w, given!);
+        });
+      } catch (e) {
+        if (e instanceof ShapeError) fail(e.message);
+        throw e;
+      }
+      value.set(output(), name);
+    },
+    alias() {
+      value.set(out, reader.value(0));
+    },
+  };
+  return reader;
+}
+
 export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Graph {
   let model: onnxProto.onnx.ModelProto;
   try {
@@ -184,116 +302,22 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
   for (const n of g.node)
     for (const i of n.input ?? []) if (i) readersOf.set(i, [...(readersOf.get(i) ?? []), n]);
   const consumed = new Set<NodeProto>();
+  const state: ImportState = { opset, constants, value, builder, names, data };
 
   for (const node of g.node) {
     if (consumed.has(node)) continue;
-    const op = node.opType ?? "";
-    const label = node.name || node.output?.[0] || op;
-    const fail = (why: string): never => {
-      throw new ImportError(
-        `${op} node '${label}' (inputs ${(node.input ?? []).map((i) => `'${i}'`).join(", ")}): ${why}`,
-      );
-    };
-    const attr = (name: string) => node.attribute?.find((a) => a.name === name);
-    const attrInts = (name: string, d: number[]): number[] => {
-      const a = attr(name);
-      return a?.ints?.length ? a.ints.map(num) : d;
-    };
-    const attrFloat = (name: string, d: number): number => {
-      const f = attr(name)?.f;
-      return f === undefined || f === null ? d : shortestF32(f);
-    };
-    const attrStr = (name: string, d: string): string => {
-      const s = attr(name)?.s;
-      return s ? new TextDecoder().decode(s) : d;
-    };
-    const out = node.output?.[0] ?? "";
-    // The IR node computing this ONNX node's output; patterns name a later node's output.
-    let outName = out;
-    const reader: OnnxReader = {
-      opType: op,
-      opset,
-      fail,
-      hasAttr: (name) => attr(name) !== undefined,
-      attrInts,
-      attrInt: (name, d) => (attr(name) ? num(attr(name)!.i) : d),
-      attrFloat,
-      attrStr,
-      pair(name, d) {
-        const v = attrInts(name, [d, d]);
-        if (v.length !== 2) fail(`${name} must have 2 values (2-D only)`);
-        return [v[0]!, v[1]!];
-      },
-      // Padding from pads / auto_pad, as [top, left, bottom, right].
-      padding(k: Pair, s: Pair, d: Pair, x: string): Quad {
-        const auto = attrStr("auto_pad", "NOTSET");
-        if (auto === "NOTSET") {
-          const p = attrInts("pads", [0, 0, 0, 0]);
-          if (p.length !== 4) fail(`pads must have 4 values (2-D only), got ${p.length}`);
-          if (p.some((v) => v < 0)) fail(`negative pads are not supported: [${p.join(", ")}]`);
-          return [p[0]!, p[1]!, p[2]!, p[3]!];
-        }
-        if (auto === "VALID") return [0, 0, 0, 0];
-        if (auto !== "SAME_UPPER" && auto !== "SAME_LOWER")
-          fail(`auto_pad '${auto}' is not an ONNX mode`);
-        const [, h, w] = builder.shapeOf(x);
-        const side = (size: number, i: 0 | 1): [number, number] => {
-          const o = Math.ceil(size / s[i]);
-          const total = Math.max((o - 1) * s[i] + d[i] * (k[i] - 1) + 1 - size, 0);
-          const small = Math.floor(total / 2);
-          return auto === "SAME_LOWER" ? [total - small, small] : [small, total - small];
-        };
-        const [t, b] = side(h ?? 1, 0);
-        const [l, r] = side(w ?? 1, 1);
-        return [t, l, b, r];
-      },
-      hasInput: (i) => !!node.input?.[i],
-      inputCount: node.input?.length ?? 0,
-      value(i) {
-        const v = value.get(node.input?.[i] ?? "");
-        if (v === undefined)
-          fail(
-            `input '${node.input?.[i]}' is not a computed value (cnnc takes weights only where the op has them)`,
-          );
-        return v!;
-      },
-      constant(i) {
-        const c = constants.get(node.input?.[i] ?? "");
-        if (!c) fail(`input '${node.input?.[i]}' must be a constant (an initializer)`);
-        return c!;
-      },
-      shapeOf: (v) => builder.shapeOf(v),
-      emit(kind, inputs, attrs, weights = []) {
-        const name = names.make(label, kind);
-        try {
-          const n = builder.node(kind, name, inputs, attrs);
-          n.weights.forEach((w, i) => {
-            const given = weights[i];
-            const want = builder.weightShape(w);
-            const count = want.reduce((a, b) => a * b, 1);
-            if (!given || given.length !== count)
-              fail(`weight '${w}' needs ${count} values, the model gives ${given?.length ?? 0}`);
-            data.set(w, given!);
-          });
-        } catch (e) {
-          if (e instanceof ShapeError) fail(e.message);
-          throw e;
-        }
-        value.set(outName, name);
-      },
-      alias() {
-        value.set(out, reader.value(0));
-      },
-    };
-    const pattern = matchPattern(node, { readersOf, constants, fail });
+    // The IR node computing this ONNX node's output; a pattern names a later node's output.
+    let output = node.output?.[0] ?? "";
+    const reader = nodeReader(node, state, () => output);
+    const pattern = matchPattern(node, { readersOf, constants, fail: reader.fail });
     if (pattern) {
       pattern.consumed.forEach((n) => consumed.add(n));
-      outName = pattern.output;
+      output = pattern.output;
       reader.emit(pattern.op, [reader.value(0)], pattern.attrs, pattern.weights);
       continue;
     }
-    const read = readers.get(op);
-    if (!read) fail("this op is not supported");
+    const read = readers.get(node.opType ?? "");
+    if (!read) reader.fail("this op is not supported");
     read!(reader);
   }
   for (const o of g.output ?? []) {

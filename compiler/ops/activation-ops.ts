@@ -39,13 +39,13 @@ function activationOp<K extends ActivationName>(name: K): OpDef<ActivationAttrs[
     traits: { family: "activation", inPlace: true, anyLayout: true },
     emit: (node, e) =>
       e.emit(
-        activationKernel(
-          node.inputs[0]!,
-          e.output,
-          elementCount(node.shape),
-          { op: name, alpha: alphaOf(node.attrs) },
-          e.inPlace !== undefined,
-        ),
+        activationKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          perBatch: elementCount(node.shape),
+          act: { op: name, alpha: alphaOf(node.attrs) },
+          inPlace: e.inPlace !== undefined,
+        }),
       ),
     toOnnx: (node, w) => def.toOnnx(w, node.inputs[0]!, node.name, alphaOf(node.attrs)),
     fromOnnx: def.fromOnnx,

@@ -567,8 +567,13 @@ export const convOps: Family<ConvFamily> = {
   deconv2d: {
     attrs: { ...windowAttrs, g: "int", outpad: "pair", bias: "bool" },
     arity: 1,
+    // [C_in, C_out / g, kh, kw]: each output sums C_in / g * kh * kw inputs.
     weights: (a, [x]) => [
-      { role: "weight", shape: [x?.[0] ?? 0, a.filters / a.g, a.k[0], a.k[1]] },
+      {
+        role: "weight",
+        shape: [x?.[0] ?? 0, a.filters / a.g, a.k[0], a.k[1]],
+        fanIn: ((x?.[0] ?? 0) / a.g) * a.k[0] * a.k[1],
+      },
       ...(a.bias ? [{ role: "bias", shape: [a.filters] }] : []),
     ],
     infer(a, [x]) {

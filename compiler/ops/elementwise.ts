@@ -70,15 +70,15 @@ function emitBroadcast(
   e: import("./emit.js").Emitter,
 ): void {
   e.emit(
-    broadcastKernel(
+    broadcastKernel({
       op,
-      node.inputs,
-      e.inShapes,
-      e.output,
-      node.shape,
-      fusedActivation(node.attrs),
-      e.inPlace === undefined ? undefined : node.inputs.indexOf(e.inPlace),
-    ),
+      inputs: node.inputs,
+      inShapes: e.inShapes,
+      output: e.output,
+      outShape: node.shape,
+      act: fusedActivation(node.attrs),
+      inPlace: e.inPlace === undefined ? undefined : node.inputs.indexOf(e.inPlace),
+    }),
   );
 }
 

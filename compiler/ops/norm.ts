@@ -123,17 +123,17 @@ export const normOps: Family<NormFamily> = {
       const [g, b, m, v] = node.weights.map((w) => e.weight(w));
       const channels = node.shape[0] ?? 1;
       e.emit(
-        batchNormKernel(
-          node.inputs[0]!,
-          e.output,
-          [g!, b!, m!, v!],
+        batchNormKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          weights: [g!, b!, m!, v!],
           channels,
-          elementCount(node.shape) / channels,
-          node.attrs.eps,
-          fusedActivation(node.attrs),
-          e.inPlace !== undefined,
-          e.layout(e.output),
-        ),
+          inner: elementCount(node.shape) / channels,
+          eps: node.attrs.eps,
+          act: fusedActivation(node.attrs),
+          inPlace: e.inPlace !== undefined,
+          layout: e.layout(e.output),
+        }),
       );
     },
     toOnnx: (node, w) =>
@@ -182,7 +182,14 @@ export const normOps: Family<NormFamily> = {
     receptiveField: pointwise,
     traits: { family: "norm" },
     emit: (node, e) =>
-      e.emit(lrnKernel(node.inputs[0]!, e.output, dims3(e.inShapes[0]), node.attrs)),
+      e.emit(
+        lrnKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          inShape: dims3(e.inShapes[0]),
+          ...node.attrs,
+        }),
+      ),
     toOnnx(node, w) {
       const a = node.attrs;
       if (a.size % 2 === 0) {
@@ -250,7 +257,12 @@ export const normOps: Family<NormFamily> = {
     emit(node, e) {
       const channels = node.shape[0] ?? 1;
       e.emit(
-        softmaxKernel(node.inputs[0]!, e.output, channels, elementCount(node.shape) / channels),
+        softmaxKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          channels,
+          inner: elementCount(node.shape) / channels,
+        }),
       );
     },
     toOnnx: (node, w) => void w.node("Softmax", [node.inputs[0]!], node.name, { axis: int(1) }),

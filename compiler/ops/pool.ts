@@ -157,14 +157,14 @@ function emitPool(
 function emitGlobal(node: OpNode<PostAct>, max: boolean, e: import("./emit.js").Emitter): void {
   const x = node.inputs[0]!;
   e.emit(
-    globalPoolKernel(
-      x,
-      e.output,
-      max ? "max" : "avg",
-      dims3(e.inShapes[0]),
-      fusedActivation(node.attrs),
-      e.layout(x),
-    ),
+    globalPoolKernel({
+      input: x,
+      output: e.output,
+      kind: max ? "max" : "avg",
+      inShape: dims3(e.inShapes[0]),
+      act: fusedActivation(node.attrs),
+      inLayout: e.layout(x),
+    }),
   );
 }
 

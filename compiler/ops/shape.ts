@@ -206,15 +206,13 @@ export const shapeOps: Family<ShapeFamily> = {
     traits: { family: "shape" },
     emit: (node, e) =>
       e.emit(
-        padKernel(
-          node.inputs[0]!,
-          e.output,
-          dims3(e.inShapes[0]),
-          dims3(node.shape),
-          node.attrs.p,
-          node.attrs.mode,
-          node.attrs.value,
-        ),
+        padKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          inShape: dims3(e.inShapes[0]),
+          outShape: dims3(node.shape),
+          ...node.attrs,
+        }),
       ),
     toOnnx: (node, w) =>
       void writePad(w, node.inputs[0]!, node.name, node.attrs.p, node.attrs.mode, node.attrs.value),
@@ -282,7 +280,16 @@ export const shapeOps: Family<ShapeFamily> = {
           slice: { channels: ys[0], offset: channel },
         };
         if (!e.writtenInSlice(v))
-          e.emit(concatCopyKernel(v, e.output, per, perBatch, offset, layouts));
+          e.emit(
+            concatCopyKernel({
+              input: v,
+              output: e.output,
+              perBatch: per,
+              outPerBatch: perBatch,
+              offset,
+              layouts,
+            }),
+          );
         offset += per;
         channel += inShape[0];
       });
@@ -360,14 +367,13 @@ export const shapeOps: Family<ShapeFamily> = {
     traits: { family: "resample" },
     emit: (node, e) =>
       e.emit(
-        upsampleKernel(
-          node.inputs[0]!,
-          e.output,
-          dims3(e.inShapes[0]),
-          dims3(node.shape),
-          node.attrs.scale,
-          node.attrs.mode,
-        ),
+        upsampleKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          inShape: dims3(e.inShapes[0]),
+          outShape: dims3(node.shape),
+          ...node.attrs,
+        }),
       ),
     toOnnx(node, w) {
       const { scale, mode } = node.attrs;

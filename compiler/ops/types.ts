@@ -26,6 +26,8 @@ export interface WeightSpec {
   readonly stat?: boolean;
   /** How generated weights draw each value (`initWeights`); default He normal by fan-in. */
   readonly init?: (uniform: () => number) => number;
+  /** The inputs each output sums over, for He initialisation; default the trailing dims' product. */
+  readonly fanIn?: number;
 }
 
 /** A shape rule's complaint, worded without the op name (the caller knows what to call it). */

@@ -50,14 +50,8 @@ export function initWeights(graph: Graph, seed = 0): Map<string, Float32Array> {
             case "bias":
               data[j] = 0.1 * normal(rand);
               break;
-            default: {
-              // deconv weights are [C_in, C_out/g, kh, kw]: fan-in is per output, C_in*k*k/g
-              const fan =
-                node.op === "deconv2d"
-                  ? (spec.shape[0]! * elementCount(spec.shape.slice(2))) / node.attrs.g
-                  : fanIn;
-              data[j] = normal(rand) * Math.sqrt(2 / Math.max(fan, 1));
-            }
+            default:
+              data[j] = normal(rand) * Math.sqrt(2 / Math.max(spec.fanIn ?? fanIn, 1));
           }
         }
         out.set(name, data);

@@ -26,7 +26,7 @@ import { interpret } from "../../compiler/interp/index.js";
 import { pipelines, runPasses } from "../../compiler/passes/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { Model, parseBundle } from "../../runtime/index.js";
-import { tuneGraph, tuningNames } from "../../cli/tune.js";
+import { tuneGraph, tuningNames } from "../../compiler/tune.js";
 import { compileGraph } from "../../compiler/compile.js";
 import { lowerFile } from "../support/compile.js";
 import { splitKNet, winogradNet } from "./nets.js";
@@ -226,7 +226,7 @@ describe("tuneGraph", () => {
     const measured = new Set(tileCandidates.slice(0, 2).map(tilesName));
     const { choices, report } = await tuneGraph(
       { ...optimized, constants: optimized.constants! },
-      device,
+      (b) => Model.create(b, device),
       {
         runs: 1,
         filter: (c) =>

@@ -76,8 +76,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -219,8 +218,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -366,8 +364,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -435,8 +432,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let b = bBase + j % 1u;
     if (n < NC && b < params.batch) {
       let o = b * F + N0 + n;
-      let v = part[j][0] + bias[N0 + n];
-      y[o] = v;
+      y[o] = (part[j][0] + bias[N0 + n]);
     }
   }
 }
@@ -504,8 +500,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let b = bBase + j % 1u;
     if (n < NC && b < params.batch) {
       let o = b * F + N0 + n;
-      let v = part[j][0] + bias[N0 + n];
-      y[o] = v;
+      y[o] = (part[j][0] + bias[N0 + n]);
     }
   }
 }

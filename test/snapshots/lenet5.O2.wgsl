@@ -76,8 +76,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp(v, -15.0, 15.0));
+      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp((acc[i][j] + bias[N0 + n]), -15.0, 15.0));
     }
   }
 }
@@ -204,8 +203,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp(v, -15.0, 15.0));
+      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp((acc[i][j] + bias[N0 + n]), -15.0, 15.0));
     }
   }
 }
@@ -336,8 +334,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp(v, -15.0, 15.0));
+      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp((acc[i][j] + bias[N0 + n]), -15.0, 15.0));
     }
   }
 }
@@ -390,8 +387,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let b = bBase + j % 1u;
     if (n < NC && b < params.batch) {
       let o = b * F + N0 + n;
-      let v = part[j][0] + bias[N0 + n];
-      y[o] = tanh(clamp(v, -15.0, 15.0));
+      y[o] = tanh(clamp((part[j][0] + bias[N0 + n]), -15.0, 15.0));
     }
   }
 }
@@ -444,8 +440,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let b = bBase + j % 1u;
     if (n < NC && b < params.batch) {
       let o = b * F + N0 + n;
-      let v = part[j][0] + bias[N0 + n];
-      y[o] = v;
+      y[o] = (part[j][0] + bias[N0 + n]);
     }
   }
 }

@@ -75,8 +75,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = acc[i][j];
     }
   }
 }
@@ -167,8 +166,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var j = 0u; j < 4u; j++) {
     let ox = oq * 4u + j;
     if (ox >= WO) { break; }
-    let v = acc[j];
-    y[((n * F + o) * HO + oy) * WO + ox] = v;
+    y[((n * F + o) * HO + oy) * WO + ox] = acc[j];
   }
 }
 
@@ -250,8 +248,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = acc[i][j];
     }
   }
 }
@@ -386,8 +383,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var j = 0u; j < 4u; j++) {
     let ox = oq * 4u + j;
     if (ox >= WO) { break; }
-    let v = acc[j];
-    y[((n * F + o) * HO + oy) * WO + ox] = v;
+    y[((n * F + o) * HO + oy) * WO + ox] = acc[j];
   }
 }
 
@@ -469,8 +465,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = acc[i][j];
     }
   }
 }
@@ -546,8 +541,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var j = 0u; j < 4u; j++) {
     let ox = oq * 4u + j;
     if (ox >= WO) { break; }
-    let v = acc[j];
-    y[((n * F + o) * HO + oy) * WO + ox] = v;
+    y[((n * F + o) * HO + oy) * WO + ox] = acc[j];
   }
 }
 
@@ -629,8 +623,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = acc[i][j];
     }
   }
 }
@@ -728,8 +721,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var j = 0u; j < 4u; j++) {
     let ox = oq * 4u + j;
     if (ox >= WO) { break; }
-    let v = acc[j];
-    y[((n * F + o) * HO + oy) * WO + ox] = v;
+    y[((n * F + o) * HO + oy) * WO + ox] = acc[j];
   }
 }
 
@@ -811,8 +803,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = acc[i][j];
     }
   }
 }
@@ -920,8 +911,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let b = bBase + j % 1u;
     if (n < NC && b < params.batch) {
       let o = b * F + N0 + n;
-      let v = part[j][0] + bias[N0 + n];
-      y[o] = v;
+      y[o] = (part[j][0] + bias[N0 + n]);
     }
   }
 }

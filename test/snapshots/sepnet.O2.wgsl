@@ -76,8 +76,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -131,8 +130,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var j = 0u; j < 4u; j++) {
     let ox = oq * 4u + j;
     if (ox >= WO) { break; }
-    let v = acc[j];
-    y[((n * F + o) * HO + oy) * WO + ox] = v;
+    y[((n * F + o) * HO + oy) * WO + ox] = acc[j];
   }
 }
 
@@ -215,8 +213,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -314,8 +311,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var j = 0u; j < 4u; j++) {
     let ox = oq * 4u + j;
     if (ox >= WO) { break; }
-    let v = acc[j];
-    y[((n * F + o) * HO + oy) * WO + ox] = v;
+    y[((n * F + o) * HO + oy) * WO + ox] = acc[j];
   }
 }
 
@@ -398,8 +394,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -453,8 +448,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var j = 0u; j < 4u; j++) {
     let ox = oq * 4u + j;
     if (ox >= WO) { break; }
-    let v = acc[j];
-    y[((n * F + o) * HO + oy) * WO + ox] = v;
+    y[((n * F + o) * HO + oy) * WO + ox] = acc[j];
   }
 }
 
@@ -537,8 +531,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -636,8 +629,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var j = 0u; j < 4u; j++) {
     let ox = oq * 4u + j;
     if (ox >= WO) { break; }
-    let v = acc[j];
-    y[((n * F + o) * HO + oy) * WO + ox] = v;
+    y[((n * F + o) * HO + oy) * WO + ox] = acc[j];
   }
 }
 
@@ -720,8 +712,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -792,8 +783,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let b = bBase + j % 1u;
     if (n < NC && b < params.batch) {
       let o = b * F + N0 + n;
-      let v = part[j][0] + bias[N0 + n];
-      y[o] = v;
+      y[o] = (part[j][0] + bias[N0 + n]);
     }
   }
 }

@@ -76,8 +76,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -297,8 +296,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var s = 0u; s < 2u; s++) {
       let ox = x0 + s;
       if (ox >= WO) { break; }
-      let v = q[r][s];
-      y[((b * F + fo) * HO + oy) * WO + ox] = v;
+      y[((b * F + fo) * HO + oy) * WO + ox] = q[r][s];
     }
   }
 }
@@ -405,8 +403,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -508,8 +505,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -608,8 +604,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -711,8 +706,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -855,8 +849,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = v;
+      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -995,8 +988,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let b = bBase + j % 1u;
     if (n < NC && b < params.batch) {
       let o = b * F + N0 + n;
-      let v = part[j][0] + bias[N0 + n];
-      y[o] = v;
+      y[o] = (part[j][0] + bias[N0 + n]);
     }
   }
 }

@@ -76,8 +76,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -261,8 +260,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var s = 0u; s < 2u; s++) {
       let ox = x0 + s;
       if (ox >= WO) { break; }
-      let v = q[r][s] + bias[fo];
-      y[((b * F + fo) * HO + oy) * WO + ox] = max(v, 0.0);
+      y[((b * F + fo) * HO + oy) * WO + ox] = max((q[r][s] + bias[fo]), 0.0);
     }
   }
 }
@@ -312,8 +310,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var s = 0u; s < 2u; s++) {
       let ox = x0 + s;
       if (ox >= WO) { break; }
-      let v = q[r][s] + bias[fo] + res[((b * F + fo) * HO + oy) * WO + ox];
-      y[((b * F + fo) * HO + oy) * WO + ox] = max(v, 0.0);
+      y[((b * F + fo) * HO + oy) * WO + ox] = max((q[r][s] + bias[fo] + res[((b * F + fo) * HO + oy) * WO + ox]), 0.0);
     }
   }
 }
@@ -397,8 +394,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * 56u + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * 56u + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -482,8 +478,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -570,8 +565,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * 56u + (16u + N0 + n)) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * 56u + (16u + N0 + n)) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -655,8 +649,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * F + N0 + n) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -743,8 +736,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * 56u + (40u + N0 + n)) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * 56u + (40u + N0 + n)) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -872,8 +864,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
       if (n >= NC) { continue; }
-      let v = acc[i][j] + bias[N0 + n];
-      y[(b * 56u + (48u + N0 + n)) * (HO * WO) + p] = max(v, 0.0);
+      y[(b * 56u + (48u + N0 + n)) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -944,8 +935,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let b = bBase + j % 1u;
     if (n < NC && b < params.batch) {
       let o = b * F + N0 + n;
-      let v = part[j][0] + bias[N0 + n];
-      y[o] = v;
+      y[o] = (part[j][0] + bias[N0 + n]);
     }
   }
 }

@@ -1,4 +1,4 @@
-// `cnnc tune`: measures each distinct layer with a choice of kernel (ungrouped zero-padded
+// The autotuner (`cnnc tune` is its command): measures each distinct layer with a choice of kernel (ungrouped zero-padded
 // convs: the tiled GEMM under every tile configuration, and Winograd for 3x3 stride-1 ones;
 // depthwise convs: outputs per thread; dense layers: the GEMM and the GEMV) on this machine's
 // adapter, keeps the fastest per layer, and writes a bundle built with those kernels (the
@@ -9,7 +9,22 @@
 // Layouts: a conv whose input may be stored NHWC (compiler/codegen/layout.ts) is measured
 // reading NCHW and reading NHWC; then each group of values that shares a layout takes the one
 // that its conv readers' best kernels sum to less time in, and each reader keeps its best
-// kernel for that layout.
+// kernel for that layout. The compiler runs nothing itself: the caller hands it a loader that
+// puts a bundle on the device being tuned for (the runtime's Model.create).
+
+/** What the tuner needs of a loaded model; the runtime's Model is one. */
+export interface Measurable {
+  run(
+    inputs: Readonly<Record<string, Float32Array>>,
+    options: { readonly batch: number },
+  ): Promise<Record<string, Float32Array>>;
+  /** GPU time of the inference alone, repeated `repeats` times in one submission, in ms. */
+  measure(options: { readonly batch: number; readonly repeats?: number }): Promise<number>;
+  dispose(): void;
+}
+
+/** Loads a bundle on the device being tuned for. */
+export type Loader = (bundle: Uint8Array) => Promise<Measurable>;
 import {
   candidates,
   choiceName,
@@ -19,10 +34,9 @@ import {
   tunable,
   type KernelChoice,
   type Layout,
-} from "../compiler/codegen/index.js";
-import { compileGraph } from "../compiler/compile.js";
-import { valueShapes, type Graph, type Node } from "../compiler/ir/index.js";
-import { Model } from "../runtime/index.js";
+} from "./codegen/index.js";
+import { compileGraph } from "./compile.js";
+import { valueShapes, type Graph, type Node } from "./ir/index.js";
 
 type Constants = ReadonlyMap<string, Float32Array>;
 
@@ -57,7 +71,7 @@ const hopeless = 1.5;
  * `best` (the fastest candidate so far) or worse, that one measurement is the result.
  */
 async function measure(
-  model: Model,
+  model: Measurable,
   graph: Graph,
   runs: number,
   batch: number,
@@ -126,7 +140,7 @@ export interface TunedLayer {
 /** Measures every candidate for every distinct tunable layer; returns the winners. */
 export async function tuneGraph(
   graph: Graph & { readonly constants: Constants },
-  device: GPUDevice,
+  load: Loader,
   options: {
     readonly runs?: number;
     /** The batch size to measure at (default 1): a dense layer's best kernel depends on it. */
@@ -186,7 +200,7 @@ export async function tuneGraph(
         choices: new Map([[first.name, candidate]]),
         inputLayout: layout,
       });
-      const model = await Model.create(bundle!, device);
+      const model = await load(bundle!);
       try {
         // The best so far reading the same layout: each layout's fastest is timed in full.
         const best = Math.min(...timings.filter(([c]) => readsIn(c) === layout).map(([, t]) => t));
