@@ -18,13 +18,17 @@ import { CompileError } from "./errors.js";
 import { printIr, type Graph } from "./ir/index.js";
 import { compileFrontend, memoryHost, type SourceHost } from "./lower/index.js";
 import {
+  decomposeExact,
   decomposeSpatial,
   passesByName,
-  pipelines,
   runPasses,
   UnknownPassError,
   type Pass,
 } from "./passes/index.js";
+import { deadCode } from "./passes/dce.js";
+import { foldBatchNorm } from "./passes/fold-batchnorm.js";
+import { foldPadding } from "./passes/fold-padding.js";
+import { fuseActivation, fuseResidual } from "./passes/fuse.js";
 import { legalize } from "./passes/legalize.js";
 import { summarize, type NetworkReport } from "./analysis/index.js";
 import { bindWeights, initWeights, WeightsError, type NamedTensor } from "./weights/index.js";
@@ -82,9 +86,34 @@ export interface Compiled {
 
 export interface Pipeline {
   readonly passes: readonly Pass[];
+  /** Values not live at once share arena memory (codegen/memory.ts). */
   readonly planMemory: boolean;
+  /** A conv whose only reader is a concat writes into its channel slice (codegen/plan.ts). */
   readonly eliminateConcat: boolean;
 }
+
+/** What each -O level means: its passes, in order, and its codegen steps. */
+export const levels: Readonly<Record<OptLevel, Pipeline>> = {
+  0: { passes: [legalize], planMemory: false, eliminateConcat: false },
+  1: {
+    passes: [legalize, foldBatchNorm, foldPadding, deadCode],
+    planMemory: true,
+    eliminateConcat: false,
+  },
+  2: {
+    passes: [
+      legalize,
+      foldBatchNorm,
+      foldPadding,
+      decomposeExact,
+      fuseResidual,
+      fuseActivation,
+      deadCode,
+    ],
+    planMemory: true,
+    eliminateConcat: true,
+  },
+};
 
 /** The passes and codegen steps of a level (or an explicit pass list). */
 export function pipelineFor(
@@ -103,7 +132,7 @@ export function pipelineFor(
     }
   } else {
     if (![0, 1, 2].includes(level)) throw new CompileError(`-O takes 0, 1 or 2, got '${level}'`);
-    passes = pipelines[`O${level}`];
+    passes = levels[level].passes;
   }
   if (options.decomposeTolerance !== undefined) {
     const tol = options.decomposeTolerance;
@@ -116,12 +145,9 @@ export function pipelineFor(
     const approximate = decomposeSpatial(tol);
     passes = passes.map((p) => (p.name === "decompose-spatial" ? approximate : p));
   }
-  const explicit = options.passes !== undefined;
-  return {
-    passes,
-    planMemory: explicit || level >= 1,
-    eliminateConcat: explicit || level === 2,
-  };
+  // An explicit list plans as -O2 does.
+  const steps = levels[options.passes !== undefined ? 2 : level];
+  return { passes, planMemory: steps.planMemory, eliminateConcat: steps.eliminateConcat };
 }
 
 /** The weights a compile uses: given ones (checked), the graph's own, or generated. */

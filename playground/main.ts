@@ -10,9 +10,8 @@ import { bytes, grouped, summarize, type NetworkReport } from "../compiler/analy
 import { compileGraph } from "../compiler/compile.js";
 import type { Graph } from "../compiler/ir/index.js";
 import { compileFrontend, memoryHost } from "../compiler/lower/index.js";
-import { pipelines, runPasses } from "../compiler/passes/index.js";
 import { graphSvg } from "../compiler/viz/index.js";
-import { initWeights, random } from "../compiler/weights/index.js";
+import { random } from "../compiler/weights/index.js";
 import { formatDiagnostic } from "../grammar/index.js";
 import { loadModel } from "../runtime/index.js";
 import { cnnHighlight, cnnLanguage } from "./language.js";

@@ -11,12 +11,13 @@ import {
   tunable,
 } from "../compiler/codegen/index.js";
 import { valueShapes } from "../compiler/ir/index.js";
-import { pipelines, runPasses } from "../compiler/passes/index.js";
+import { runPasses } from "../compiler/passes/index.js";
+import { levels } from "../compiler/compile.js";
 import { lowerFile, lowerText } from "./support/compile.js";
 
-const resnet = runPasses(lowerFile("examples/resnet18.cnn"), pipelines.O2);
+const resnet = runPasses(lowerFile("examples/resnet18.cnn"), levels[2].passes);
 const shapes = valueShapes(resnet);
-const mobilenet = runPasses(lowerFile("examples/mobilenet_v1.cnn"), pipelines.O2);
+const mobilenet = runPasses(lowerFile("examples/mobilenet_v1.cnn"), levels[2].passes);
 const mobileShapes = valueShapes(mobilenet);
 const chosen = (name: string) => {
   const node = resnet.nodes.find((n) => n.name === name)!;

@@ -13,7 +13,8 @@ import {
   type KernelChoice,
 } from "../compiler/codegen/index.js";
 import { valueShapes, type Graph, type Node } from "../compiler/ir/index.js";
-import { pipelines, runPasses } from "../compiler/passes/index.js";
+import { runPasses } from "../compiler/passes/index.js";
+import { levels } from "../compiler/compile.js";
 import { groupsFasterNhwc } from "../compiler/tune.js";
 import { lowerFile, lowerText } from "./support/compile.js";
 
@@ -95,7 +96,7 @@ describe("layout assignment", () => {
     expect([...none].every(([, l]) => l === "nchw")).toBe(true);
   });
   it("the plan records each value's layout and permutes the weights NHWC GEMMs read", () => {
-    const graph = runPasses(lowerFile("examples/resnet18.cnn"), pipelines.O2);
+    const graph = runPasses(lowerFile("examples/resnet18.cnn"), levels[2].passes);
     const shapes = valueShapes(graph);
     const choices = new Map<string, KernelChoice>();
     for (const n of graph.nodes.filter((n) => n.op === "conv2d")) {

@@ -4,14 +4,15 @@ import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { activationMemory } from "../compiler/analysis/index.js";
 import { checkMemoryPlan, planGraph } from "../compiler/codegen/index.js";
-import { pipelines, runPasses } from "../compiler/passes/index.js";
+import { runPasses } from "../compiler/passes/index.js";
+import { levels } from "../compiler/compile.js";
 import { lowerFile, lowerText } from "./support/compile.js";
 
 describe("memory plans", () => {
   for (const file of readdirSync("examples").filter((f) => f.endsWith(".cnn"))) {
     it(`${file}: no overlap of live values; reuse shrinks the arena`, () => {
       const graph = lowerFile(`examples/${file}`);
-      for (const g of [graph, runPasses(graph, pipelines.O2)]) {
+      for (const g of [graph, runPasses(graph, levels[2].passes)]) {
         for (const reuse of [false, true]) {
           const plan = planGraph(g, { planMemory: reuse, eliminateConcat: reuse });
           const problems = checkMemoryPlan(

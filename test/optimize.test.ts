@@ -7,7 +7,8 @@ import { activationMemory, summarize } from "../compiler/analysis/index.js";
 import { defaultTiles, planGraph, winogradApplies } from "../compiler/codegen/index.js";
 import type { Graph } from "../compiler/ir/index.js";
 import { interpret } from "../compiler/interp/index.js";
-import { pipelines, runPasses } from "../compiler/passes/index.js";
+import { runPasses } from "../compiler/passes/index.js";
+import { levels } from "../compiler/compile.js";
 import { initWeights, random } from "../compiler/weights/index.js";
 import { lowerText } from "./support/compile.js";
 
@@ -19,7 +20,7 @@ describe("-O2 computes what -O0 computes", () => {
     it(file, { timeout: 120_000 }, () => {
       const graph = lowerText(small(readFileSync(`examples/${file}`, "utf8")));
       const weights = initWeights(graph, 4);
-      const optimized = runPasses({ ...graph, constants: weights }, pipelines.O2, {
+      const optimized = runPasses({ ...graph, constants: weights }, levels[2].passes, {
         verifyEach: true,
       });
       const rand = random(5);
@@ -56,7 +57,7 @@ describe("-O2 pays for itself", () => {
     ["googlenet.cnn", 222, 108],
   ])("%s: %i dispatches become %i", (file, before, after) => {
     const graph = lowerText(readFileSync(`examples/${file}`, "utf8"));
-    const optimized = runPasses(graph, pipelines.O2);
+    const optimized = runPasses(graph, levels[2].passes);
     // one dispatch per conv (Winograd's three would blur what the passes save)
     const oneKernel = (g: Graph) => ({
       choices: new Map(
@@ -77,7 +78,7 @@ describe("concat elimination", () => {
   it("GoogLeNet: every inception branch writes into its concat; no copy kernel is left", () => {
     const graph = runPasses(
       lowerText(readFileSync("examples/googlenet.cnn", "utf8")),
-      pipelines.O2,
+      levels[2].passes,
     );
     const copies = planGraph(graph).dispatches.length;
     const plan = planGraph(graph, { eliminateConcat: true, planMemory: true });

@@ -2,17 +2,18 @@
 // behaviour must show no diff here (update on purpose with `npx vitest run -u`).
 import { describe, expect, it } from "vitest";
 import { planGraph } from "../compiler/codegen/index.js";
-import { pipelines, runPasses } from "../compiler/passes/index.js";
+import { runPasses } from "../compiler/passes/index.js";
+import { levels } from "../compiler/compile.js";
 import { lowerFile } from "./support/compile.js";
 
 describe("generated WGSL", () => {
   for (const net of ["lenet5", "sepnet", "tiny"]) {
-    for (const level of ["O0", "O2"] as const) {
-      it(`${net} at -${level}`, async () => {
-        const graph = runPasses(lowerFile(`examples/${net}.cnn`), pipelines[level]);
+    for (const level of [0, 2] as const) {
+      it(`${net} at -O${level}`, async () => {
+        const graph = runPasses(lowerFile(`examples/${net}.cnn`), levels[level].passes);
         const plan = planGraph(graph, {
-          planMemory: level !== "O0",
-          eliminateConcat: level === "O2",
+          planMemory: levels[level].planMemory,
+          eliminateConcat: levels[level].eliminateConcat,
         });
         const text = plan.kernels
           .map((k, i) => {
@@ -20,7 +21,7 @@ describe("generated WGSL", () => {
             return `// ---- kernel ${i}: ${users.join(", ")}\n${k}`;
           })
           .join("\n");
-        await expect(text).toMatchFileSnapshot(`snapshots/${net}.${level}.wgsl`);
+        await expect(text).toMatchFileSnapshot(`snapshots/${net}.O${level}.wgsl`);
       });
     }
   }

@@ -1,6 +1,6 @@
 export {
   allPasses,
-  pipelines,
+  decomposeExact,
   passesByName,
   runPasses,
   UnknownPassError,

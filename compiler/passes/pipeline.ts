@@ -1,7 +1,6 @@
-// The one place that orders passes. Every level starts with legalisation (non-core ops into
-// core ops), so that backends see core ops only; -O0 runs nothing else; -O1 adds the cleanups
-// that change no kernel's arithmetic much; -O2 adds exact spatial decomposition and the
-// fusions. `--passes a,b` runs a list of its own (legalisation first all the same).
+// The passes in their canonical order, found by name, and run one after another (verifying
+// and dumping between them when asked). Which run at each -O level is the compile driver's
+// (compiler/compile.ts `levels`), the one place that says what a level means.
 import { verify, printIr, type Graph } from "../ir/index.js";
 import { deadCode } from "./dce.js";
 import { decomposeSpatial } from "./decompose-spatial.js";
@@ -13,7 +12,7 @@ import type { Pass } from "./pass.js";
 import { CompileError } from "../errors.js";
 
 /** Exact decompositions only; `--decompose-tol` swaps in an approximating instance. */
-const decomposeExact = decomposeSpatial();
+export const decomposeExact = decomposeSpatial();
 
 export const allPasses: readonly Pass[] = [
   legalize,
@@ -24,20 +23,6 @@ export const allPasses: readonly Pass[] = [
   fuseActivation,
   deadCode,
 ];
-
-export const pipelines: Readonly<Record<"O0" | "O1" | "O2", readonly Pass[]>> = {
-  O0: [legalize],
-  O1: [legalize, foldBatchNorm, foldPadding, deadCode],
-  O2: [
-    legalize,
-    foldBatchNorm,
-    foldPadding,
-    decomposeExact,
-    fuseResidual,
-    fuseActivation,
-    deadCode,
-  ],
-};
 
 export class UnknownPassError extends CompileError {}
 

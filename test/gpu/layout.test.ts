@@ -14,7 +14,7 @@ import {
   type KernelChoice,
 } from "../../compiler/codegen/index.js";
 import type { Node, Shape } from "../../compiler/ir/index.js";
-import { pipelines } from "../../compiler/passes/index.js";
+import { levels } from "../../compiler/compile.js";
 import { lowerFile, lowerText } from "../support/compile.js";
 import { splitKNet, winogradNet } from "./nets.js";
 import { adapterChoice, expectParity } from "./support.js";
@@ -146,10 +146,10 @@ network I {
 describe.runIf(adapterChoice !== "swiftshader")("networks in NHWC and in mixed layouts", () => {
   it("ResNet-18 at 48x48, -O2, everything NHWC that may be", async () => {
     const graph = lowerText(atSize("examples/resnet18.cnn", 48));
-    await expectParity(graph, { passes: pipelines.O2, layout: "nhwc" });
+    await expectParity(graph, { passes: levels[2].passes, layout: "nhwc" });
   });
   it("inception blocks, -O2 (concat slices written NHWC), batch 2", async () => {
-    await expectParity(inceptionNet, { passes: pipelines.O2, layout: "nhwc", batch: 2 });
+    await expectParity(inceptionNet, { passes: levels[2].passes, layout: "nhwc", batch: 2 });
   });
   it("inception blocks unoptimised (concat copies, batch norm, activations NHWC)", async () => {
     await expectParity(inceptionNet, { layout: "nhwc" });
@@ -161,7 +161,7 @@ describe.runIf(adapterChoice !== "swiftshader")("networks in NHWC and in mixed l
       const c = defaultChoice(n, input);
       return c.kernel === "gemv" || k++ % 2 ? c : { ...c, layout: "nhwc" };
     };
-    await expectParity(graph, { passes: pipelines.O2, batch: 2, choose: alternate });
+    await expectParity(graph, { passes: levels[2].passes, batch: 2, choose: alternate });
   });
   it("Tiny (the language example) in NHWC", async () => {
     await expectParity(lowerFile("examples/tiny.cnn"), { layout: "nhwc", batch: 2 });

@@ -4,7 +4,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { lowerFile, lowerText } from "../support/compile.js";
 import { planGraph } from "../../compiler/codegen/index.js";
-import { pipelines, runPasses } from "../../compiler/passes/index.js";
+import { runPasses } from "../../compiler/passes/index.js";
+import { levels } from "../../compiler/compile.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { expectParity } from "./support.js";
 
@@ -31,18 +32,18 @@ describe("example networks on the GPU", () => {
   // -O2: batch norm folded, residual adds and activations fused into the conv epilogues.
   it("ResNet-18 at 64x64, -O2, batch 2", async () => {
     await expectParity(lowerText(at64("examples/resnet18.cnn")), {
-      passes: pipelines.O2,
+      passes: levels[2].passes,
       batch: 2,
     });
   });
   it("GoogLeNet at 64x64, -O2 (concat inputs written in place)", async () => {
-    await expectParity(lowerText(at64("examples/googlenet.cnn")), { passes: pipelines.O2 });
+    await expectParity(lowerText(at64("examples/googlenet.cnn")), { passes: levels[2].passes });
   });
   it("MobileNet-v1 at 64x64, -O2", async () => {
-    await expectParity(lowerText(at64("examples/mobilenet_v1.cnn")), { passes: pipelines.O2 });
+    await expectParity(lowerText(at64("examples/mobilenet_v1.cnn")), { passes: levels[2].passes });
   });
   it("SepNet, -O2 (separable convs lowered, dropout removed)", async () => {
-    await expectParity(lowerFile("examples/sepnet.cnn"), { passes: pipelines.O2, batch: 3 });
+    await expectParity(lowerFile("examples/sepnet.cnn"), { passes: levels[2].passes, batch: 3 });
   });
   it("a separable-kernel net, -O2: 5x5 and 3x3 convs decomposed into column and row convs", async () => {
     const graph = lowerText(`network Blur {
@@ -66,9 +67,9 @@ describe("example networks on the GPU", () => {
         w[at] = ((o - c) * (1 + i) * (2 - j * 0.5)) / 10;
       }
     }
-    const optimized = runPasses({ ...graph, constants: weights }, pipelines.O2);
+    const optimized = runPasses({ ...graph, constants: weights }, levels[2].passes);
     expect(optimized.nodes.map((n) => n.name)).toEqual(["a.vertical", "a", "b.vertical", "b"]);
-    await expectParity(graph, { passes: pipelines.O2, batch: 2, weights });
+    await expectParity(graph, { passes: levels[2].passes, batch: 2, weights });
   });
   it("pre-activation blocks, -O2: activations fused into batch norm, add, pooling and mul", async () => {
     const graph = lowerText(`network PreAct {
@@ -84,13 +85,13 @@ describe("example networks on the GPU", () => {
   mul(t, s) -> sigmoid
   output last
 }`);
-    const optimized = runPasses({ ...graph, constants: initWeights(graph, 1) }, pipelines.O2);
+    const optimized = runPasses({ ...graph, constants: initWeights(graph, 1) }, levels[2].passes);
     const fused = optimized.nodes.filter((n) => "act" in n.attrs && n.attrs.act !== "none");
     expect(fused.map((n) => n.op).sort()).toEqual(
       // the second bn folds into its conv, whose relu fuses; the add fuses into the last conv
       ["add", "batchnorm", "conv2d", "conv2d", "globalavgpool", "maxpool2d", "mul"].sort(),
     );
-    await expectParity(graph, { passes: pipelines.O2, batch: 2 });
+    await expectParity(graph, { passes: levels[2].passes, batch: 2 });
   });
   it("in-place elementwise chains (bn, relu, add, sigmoid in their operand's memory)", async () => {
     const graph = lowerText(`network P {

@@ -23,7 +23,8 @@ import {
   type KernelChoice,
 } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
-import { pipelines, runPasses } from "../../compiler/passes/index.js";
+import { runPasses } from "../../compiler/passes/index.js";
+import { levels } from "../../compiler/compile.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { Model, parseBundle } from "../../runtime/index.js";
 import { tuneGraph, tuningNames } from "../../compiler/tune.js";
@@ -48,7 +49,7 @@ describe("GEMM tile configurations", () => {
   for (const tiles of tileCandidates) {
     it(`${tilesName(tiles)} agrees with the reference, batch 3`, async () => {
       await expectParity(gemmNet, {
-        passes: pipelines.O2,
+        passes: levels[2].passes,
         batch: 3,
         choose: () => ({ kernel: "gemm", tiles }),
       });
@@ -62,7 +63,7 @@ describe("split-K GEMM", () => {
       it(`${parts} parts with ${tilesName(tiles)} tiles agree with the reference, batch 3`, async () => {
         const seen: string[] = [];
         await expectParity(splitKNet(), {
-          passes: pipelines.O2,
+          passes: levels[2].passes,
           batch: 3,
           choose: (n, input) => {
             if (!splitKApplies(n, input)) return undefined;
@@ -109,7 +110,7 @@ describe("pointwise 1x1 conv", () => {
       it(`${pointwiseName(blocks)} agrees with the reference on ${what}, batch 3`, async () => {
         const seen: string[] = [];
         await expectParity(net, {
-          passes: pipelines.O2,
+          passes: levels[2].passes,
           batch: 3,
           choose: (n, input) => {
             if (!candidates(n, input).some((c) => c.kernel === "pointwise")) {
@@ -127,7 +128,7 @@ describe("pointwise 1x1 conv", () => {
   it("falls back to the GEMM where its input is stored NHWC", async () => {
     await expectParity(pointwiseNet, {
       batch: 2,
-      passes: pipelines.O2,
+      passes: levels[2].passes,
       layout: "nhwc",
       choose: (n, input) =>
         candidates(n, input).some((c) => c.kernel === "pointwise")
@@ -142,7 +143,7 @@ describe("Winograd F(2x2, 3x3)", () => {
     it(`with ${tilesName(tiles)} GEMM tiles agrees with the reference, batch 3`, async () => {
       const seen: string[] = [];
       await expectParity(winogradNet(), {
-        passes: pipelines.O2,
+        passes: levels[2].passes,
         batch: 3,
         choose: (n) => {
           if (!winogradApplies(n)) return undefined;
@@ -175,7 +176,7 @@ describe("depthwise outputs per thread", () => {
     it(`${run} per thread agrees with the reference, batch 3`, async () => {
       const seen: string[] = [];
       await expectParity(depthwiseNet, {
-        passes: pipelines.O2,
+        passes: levels[2].passes,
         batch: 3,
         choose: (n) => {
           seen.push(n.name);
@@ -204,7 +205,7 @@ describe("GEMV", () => {
       [30, 9],
     ] as const) {
       it(`${gemvName(shape)}: K=${k} at batch ${batch} agrees with the reference`, async () => {
-        await expectParity(denseNet(k), { passes: pipelines.O2, batch, choose: gemv(shape) });
+        await expectParity(denseNet(k), { passes: levels[2].passes, batch, choose: gemv(shape) });
       });
     }
   }
@@ -221,7 +222,7 @@ describe("tuneGraph", () => {
   it("picks a kernel per distinct layer; the tuned bundle records them and agrees", async () => {
     const graph = lowerFile("examples/lenet5.cnn");
     const weights = initWeights(graph, 2);
-    const optimized = runPasses({ ...graph, constants: weights }, pipelines.O2);
+    const optimized = runPasses({ ...graph, constants: weights }, levels[2].passes);
     const { device } = await gpu();
     const measured = new Set(tileCandidates.slice(0, 2).map(tilesName));
     const { choices, report } = await tuneGraph(
