@@ -1,6 +1,6 @@
 // `cnnc build`: .cnn -> .cnnb. Weights come from a safetensors file (names are layer paths)
 // or, without one, are initialised deterministically from --seed.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Layout, Plan } from "../compiler/codegen/index.js";
 import { compileGraph, type CompileOptions } from "../compiler/compile.js";
@@ -8,6 +8,7 @@ import { printIr, type Graph } from "../compiler/ir/index.js";
 import { readSafetensors, writeSafetensors, type NamedTensor } from "../compiler/weights/index.js";
 import { positiveInt, seed, UserError, type Io } from "./common.js";
 import { compileOptions, type OptimizeOptions } from "./optimize.js";
+import { outputFolder, writeOutput } from "./output.js";
 
 export interface BuildOptions extends OptimizeOptions {
   readonly weights?: string;
@@ -74,17 +75,17 @@ export function buildGraph(
 /** --emit-dir: the bundle's parts as files, for reading and diffing. */
 export function emitParts(dir: string, built: Built): void {
   const graph = built.graph;
-  mkdirSync(join(dir, "kernels"), { recursive: true });
+  outputFolder(join(dir, "kernels"));
   const { plan } = built;
-  writeFileSync(join(dir, "ir.txt"), printIr(graph));
-  writeFileSync(
+  writeOutput(join(dir, "ir.txt"), printIr(graph));
+  writeOutput(
     join(dir, "plan.json"),
     JSON.stringify({ ...plan, kernels: plan.kernels.map((_, k) => `kernels/${k}.wgsl`) }, null, 2) +
       "\n",
   );
   plan.kernels.forEach((code, k) => {
     const users = plan.dispatches.filter((d) => d.kernel === k).map((d) => d.label);
-    writeFileSync(join(dir, "kernels", `${k}.wgsl`), `// used by: ${users.join(", ")}\n${code}`);
+    writeOutput(join(dir, "kernels", `${k}.wgsl`), `// used by: ${users.join(", ")}\n${code}`);
   });
   const tensors = new Map(
     [...built.source.constants].map(([name, data]) => [
@@ -92,5 +93,5 @@ export function emitParts(dir: string, built: Built): void {
       { shape: built.source.weights.find((w) => w.name === name)!.shape, data },
     ]),
   );
-  writeFileSync(join(dir, "weights.safetensors"), writeSafetensors(tensors));
+  writeOutput(join(dir, "weights.safetensors"), writeSafetensors(tensors));
 }

@@ -1,7 +1,6 @@
 // `cnnc`: thin commands over the compiler. Exit codes: 0 done; 1 the user's input, files or
 // device were wrong (one line, or the diagnostics); 2 cnnc itself failed (a bug: the only case
 // with a stack trace). `isUserFacing` below is that rule.
-import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { bytes, formatSummary, summarize, summaryJson } from "../compiler/analysis/index.js";
 import { compareOptimized } from "./compare.js";
@@ -19,6 +18,7 @@ import { basename } from "node:path";
 import { frontend, importModel, report, seed, sourceGraph, UserError, type Io } from "./common.js";
 import { nodeHost } from "./host.js";
 import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
+import { writeOutput } from "./output.js";
 import { runCommand, type RunOptions } from "./run.js";
 import { tuneCommand, type TuneCliOptions } from "./tune-command.js";
 
@@ -146,7 +146,7 @@ function program(io: Io): Command {
     const graph = sourceGraph(io, file, opts.network);
     const built = buildGraph(io, graph, opts);
     const out = opts.output ?? `${graph.name}.cnnb`;
-    writeFileSync(out, built.bytes);
+    writeOutput(out, built.bytes, [file, ...(opts.weights ? [opts.weights] : [])]);
     if (opts.emitDir) emitParts(opts.emitDir, built);
     const p = built.plan;
     const nhwc = p.values.filter((v) => v.layout === "nhwc" && !v.alias).length;
@@ -168,17 +168,18 @@ function program(io: Io): Command {
       const graph = importModel(file);
       const out = opts.output ?? `${graph.name}.cnn`;
       const weightsFile = out.replace(/\.cnn$/, "") + ".safetensors";
-      writeFileSync(
+      writeOutput(
         out,
         printCnn(
           graph,
           `Imported from ${basename(file)} by cnnc. Weights: ${basename(weightsFile)}, by layer path.`,
         ),
+        [file],
       );
       const tensors = new Map(
         graph.weights.map((w) => [w.name, { shape: w.shape, data: graph.constants!.get(w.name)! }]),
       );
-      writeFileSync(weightsFile, writeSafetensors(tensors));
+      writeOutput(weightsFile, writeSafetensors(tensors), [file]);
       io.out(
         `wrote ${out} (${graph.nodes.length} layers) and ${weightsFile} (${tensors.size} tensors)\n`,
       );
@@ -216,7 +217,7 @@ function program(io: Io): Command {
           throw e;
         }
         const out = opts.output ?? `${graph.name}.onnx`;
-        writeFileSync(out, bytes);
+        writeOutput(out, bytes, [file, ...(opts.weights ? [opts.weights] : [])]);
         io.out(
           `wrote ${out}: ONNX opset ${exportOpset}, ${bytes.length.toLocaleString("en-US")} bytes\n`,
         );
@@ -234,7 +235,7 @@ function program(io: Io): Command {
   ).action((file: string, opts: OptimizeOptions & { network?: string; output?: string }) => {
     const graph = optimize(io, sourceGraph(io, file, opts.network), opts);
     const out = opts.output ?? `${graph.name}.svg`;
-    writeFileSync(out, graphSvg(graph));
+    writeOutput(out, graphSvg(graph), [file]);
     io.out(`wrote ${out}: ${graph.nodes.length} layers\n`);
   });
 

@@ -1,7 +1,7 @@
 // `cnnc run`: a bundle (or a .cnn, built in memory) on WebGPU, or on the CPU reference
 // interpreter with --cpu. Inputs from .npy files or random; prints the top outputs, the
 // adapter, and with --bench the latency and where it goes (upload, GPU work, readback).
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { interpret } from "../compiler/interp/index.js";
 import type { Graph } from "../compiler/ir/index.js";
@@ -15,6 +15,7 @@ import {
   type Manifest,
 } from "../runtime/index.js";
 import { buildGraph } from "./build.js";
+import { writeOutput } from "./output.js";
 import { positiveInt, seed, sourceGraph, UserError, type Io } from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
 import type { OptimizeOptions } from "./optimize.js";
@@ -144,9 +145,15 @@ function describeOutput(
         `  sample ${n}: top ${best.length}: ${best.map(([i, v]) => `${i} (${v.toPrecision(4)})`).join(", ")}`,
       );
     } else {
-      const mean = sample.reduce((a, b) => a + b, 0) / per;
+      // A loop, not Math.min(...sample): spreading a large map's values overflows the stack.
+      let [min, max, sum] = [Infinity, -Infinity, 0];
+      for (const v of sample) {
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+        sum += v;
+      }
       lines.push(
-        `  sample ${n}: min ${Math.min(...sample).toPrecision(4)}, max ${Math.max(...sample).toPrecision(4)}, mean ${mean.toPrecision(4)}`,
+        `  sample ${n}: min ${min.toPrecision(4)}, max ${max.toPrecision(4)}, mean ${(sum / per).toPrecision(4)}`,
       );
     }
   }
@@ -253,7 +260,16 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
     const path = eq > 0 ? o.output.slice(eq + 1) : o.output;
     const out = manifest.outputs.find((x) => x.name === name);
     if (!out) throw new UserError(`the model has no output '${name}'`);
-    writeFileSync(path, writeNpy([batch, ...out.shape], Float32Array.from(outputs[name]!)));
+    const inputFiles = [
+      file,
+      ...o.input.map((i) => i.slice(i.indexOf("=") + 1)),
+      ...(o.weights ? [o.weights] : []),
+    ];
+    writeOutput(
+      path,
+      writeNpy([batch, ...out.shape], Float32Array.from(outputs[name]!)),
+      inputFiles,
+    );
     io.out(`wrote ${path}\n`);
   }
 }

@@ -1,11 +1,11 @@
 // The `cnnc tune` command: build the network as `cnnc build` would, tune its GEMM layers on
 // this machine's adapter, print what each layer gained, and write the tuned bundle.
-import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { choiceName, type Layout } from "../compiler/codegen/index.js";
 import { Model } from "../runtime/index.js";
 import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { buildGraph } from "./build.js";
+import { writeOutput } from "./output.js";
 import { positiveInt, sourceGraph, type Io } from "./common.js";
 import type { OptimizeOptions } from "./optimize.js";
 import { tuneGraph, tuningNames } from "../compiler/tune.js";
@@ -88,7 +88,7 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const before = await latency(built.bytes, gpu.device, runs, batch);
   const after = await latency(bytes, gpu.device, runs, batch);
   const out = o.output ?? `${graph.name}.tuned.cnnb`;
-  writeFileSync(out, bytes);
+  writeOutput(out, bytes, [file, ...(o.weights ? [o.weights] : [])]);
   const line = (what: string, x: number, y: number) =>
     `${what}: ${ms(x)} ms untuned, ${ms(y)} ms tuned (${(x / y).toFixed(2)}x)\n`;
   io.out(

@@ -247,22 +247,33 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
       fail("unknown-reference", `value '${v.name}' aliases unknown '${v.alias}'`);
     valueNames.add(v.name);
   }
+  // An input or output is read and written as its value's range: the sizes must agree.
+  const perBatchOf = new Map(values.map((v) => [v.name, v.perBatch]));
+  const sizeMatches = (what: string, dims: readonly number[], value: string): void => {
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (perBatchOf.get(value) !== size)
+      fail(
+        "shape-mismatch",
+        `${what} has shape ${JSON.stringify(dims)} (${size} values) but its value holds ${perBatchOf.get(value)}`,
+      );
+  };
   const inputs = arr(raw.inputs, "inputs").map((v, i) => {
     if (!isRecord(v)) fail("manifest-schema", `inputs[${i}] must be an object`);
     const name = str(v.name, `inputs[${i}].name`);
     if (!valueNames.has(name)) fail("unknown-reference", `input '${name}' has no value`);
-    return { name, shape: shape(v.shape, `inputs[${i}].shape`) };
+    const dims = shape(v.shape, `inputs[${i}].shape`);
+    sizeMatches(`input '${name}'`, dims, name);
+    return { name, shape: dims };
   });
   const outputs = arr(raw.outputs, "outputs").map((v, i) => {
     if (!isRecord(v)) fail("manifest-schema", `outputs[${i}] must be an object`);
     const value = str(v.value, `outputs[${i}].value`);
     if (!valueNames.has(value))
       fail("unknown-reference", `output ${i} refers to unknown value '${value}'`);
-    return {
-      name: str(v.name, `outputs[${i}].name`),
-      value,
-      shape: shape(v.shape, `outputs[${i}].shape`),
-    };
+    const name = str(v.name, `outputs[${i}].name`);
+    const dims = shape(v.shape, `outputs[${i}].shape`);
+    sizeMatches(`output '${name}'`, dims, value);
+    return { name, value, shape: dims };
   });
   if (outputs.length === 0) fail("manifest-schema", "the bundle has no output");
   const declaredBlob = count(raw.blobBytes, "blobBytes");
@@ -357,6 +368,13 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
         `dispatches[${i}].bindings[${j}] must name a value or a weight`,
       );
     });
+    // Binding 0 is the batch uniform; the kernel declares one more for each listed binding.
+    const declared = (kernels[kernel]!.match(/@binding\(/g) ?? []).length;
+    if (declared !== bindings.length + 1)
+      fail(
+        "binding-count",
+        `dispatch ${i} ('${String(v.label)}') lists ${bindings.length} bindings; its kernel declares ${declared - 1} besides the batch uniform`,
+      );
     return {
       label: str(v.label, `dispatches[${i}].label`),
       kernel,

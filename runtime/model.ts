@@ -120,6 +120,42 @@ function checkBuffer(
     throw new RuntimeError(`${what}: the GPU buffer needs usage ${usage}`);
 }
 
+/**
+ * Runs `work` (synchronous: error scopes are a stack per device, and an await inside would
+ * let another run's scopes interleave) under validation and out-of-memory error scopes. The
+ * promise says what the GPU refused, if anything: WebGPU reports such errors only there (or as
+ * a console warning), and a run must never return data computed after one.
+ */
+function guarded<T>(
+  device: GPUDevice,
+  work: () => T,
+): { result: T; errors: Promise<string | undefined> } {
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
+  let result: T | undefined;
+  let thrown: { readonly error: unknown } | undefined;
+  try {
+    result = work();
+  } catch (error) {
+    thrown = { error };
+  }
+  // Both scopes are popped whatever `work` threw.
+  const validation = device.popErrorScope();
+  const memory = device.popErrorScope();
+  const errors = Promise.all([validation, memory]).then(([v, m]) => (v ?? m)?.message);
+  if (thrown) {
+    errors.catch(() => undefined);
+    throw thrown.error;
+  }
+  return { result: result as T, errors };
+}
+
+/** Throws a RuntimeError naming what the GPU refused, if it refused anything. */
+async function check(errors: Promise<string | undefined>, what: string): Promise<void> {
+  const message = await errors;
+  if (message !== undefined) throw new RuntimeError(`the GPU refused ${what}: ${message}`);
+}
+
 export class Model {
   private readonly pipelines: GPUComputePipeline[];
   private readonly weights: Map<string, GPUBuffer>;
@@ -169,20 +205,29 @@ export class Model {
       }
     }
     const weights = new Map<string, GPUBuffer>();
-    for (const [name, data] of weightData(manifest, blob, (n) => bound.has(n))) {
-      const buffer = device.createBuffer({
-        label: name,
-        size: Math.max(data.byteLength, 4),
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-      });
-      device.queue.writeBuffer(
-        buffer,
-        0,
-        data.buffer as ArrayBuffer,
-        data.byteOffset,
-        data.byteLength,
-      );
-      weights.set(name, buffer);
+    const data = weightData(manifest, blob, (n) => bound.has(n));
+    const upload = guarded(device, () => {
+      for (const [name, values] of data) {
+        const buffer = device.createBuffer({
+          label: name,
+          size: Math.max(values.byteLength, 4),
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+        });
+        device.queue.writeBuffer(
+          buffer,
+          0,
+          values.buffer as ArrayBuffer,
+          values.byteOffset,
+          values.byteLength,
+        );
+        weights.set(name, buffer);
+      }
+    });
+    try {
+      await check(upload.errors, "the weights");
+    } catch (e) {
+      for (const b of weights.values()) b.destroy();
+      throw e;
     }
     const users = manifest.kernels.map((_, k) =>
       manifest.dispatches.filter((d) => d.kernel === k).map((d) => d.label),
@@ -356,26 +401,38 @@ export class Model {
    * Runs one inference and reads its outputs back. Inputs are NCHW float32 holding `batch`
    * samples, each an array or a GPU buffer (see InputData). Runs may overlap: one started
    * before the last resolved queues behind it on the GPU, each with its own readback.
+   * Arrays are copied before `run` returns: the caller may refill or reuse them at once.
    */
   async run(
-    inputs: Readonly<Record<string, InputData>>,
+    given: Readonly<Record<string, InputData>>,
     options: RunOptions = {},
   ): Promise<Record<string, Float32Array>> {
     this.usable();
     const batch = batchOf(options);
-    this.checkInputs(inputs, batch);
-    const s = this.state(batch);
+    this.checkInputs(given, batch);
+    // Taken now: the upload happens after awaits, and the caller's arrays are theirs again.
+    const inputs = Object.fromEntries(
+      Object.entries(given).map(([k, v]) => [k, v instanceof Float32Array ? v.slice() : v]),
+    );
     const device = this.device;
+    // What the GPU refused is awaited once the run is done: awaiting an error scope earlier
+    // would wait for the runs queued before this one.
+    const prepared = guarded(device, () => this.state(batch));
+    const s = prepared.result;
     let slot = s.freeSlots.pop() ?? this.slot(s, batch);
     if (!(await slot.mapped)) slot = this.slot(s, batch); // (its mapping failed: a new one)
     this.usable(); // (the model may have been disposed while this run waited)
-    const encoder = device.createCommandEncoder({ label: this.manifest.network });
-    const staged = this.recordRun(encoder, s, batch, inputs, slot);
-    for (const o of this.manifest.outputs) {
-      const read = slot.readback.get(o.name)!;
-      encoder.copyBufferToBuffer(s.arena, s.ranges.get(o.value)!.offset, read, 0, read.size);
-    }
-    device.queue.submit([encoder.finish()]);
+    const submitted = guarded(device, () => {
+      const encoder = device.createCommandEncoder({ label: this.manifest.network });
+      const staged = this.recordRun(encoder, s, batch, inputs, slot);
+      for (const o of this.manifest.outputs) {
+        const read = slot.readback.get(o.name)!;
+        encoder.copyBufferToBuffer(s.arena, s.ranges.get(o.value)!.offset, read, 0, read.size);
+      }
+      device.queue.submit([encoder.finish()]);
+      return staged;
+    });
+    const staged = submitted.result;
     // Mapped again for the next run as soon as the GPU has copied from them.
     slot.mapped = Promise.all(staged.map((b) => b.mapAsync(GPUMapMode.WRITE)))
       .then(() => true)
@@ -397,6 +454,8 @@ export class Model {
       read.unmap();
     }
     s.freeSlots.push(slot);
+    await check(prepared.errors, `batch ${batch}'s buffers`);
+    await check(submitted.errors, `the run of ${this.manifest.network}`);
     return out;
   }
 
@@ -475,13 +534,18 @@ export class Model {
     const repeats = options.repeats ?? 1;
     if (!Number.isSafeInteger(repeats) || repeats < 1)
       throw new RuntimeError(`repeats must be a positive integer, got ${repeats}`);
-    const s = this.state(batch);
-    const encoder = this.device.createCommandEncoder({ label: `${this.manifest.network} timed` });
-    this.record(encoder, s, batch, repeats);
+    const prepared = guarded(this.device, () => this.state(batch));
+    const s = prepared.result;
     const t0 = performance.now();
-    this.device.queue.submit([encoder.finish()]);
+    const submitted = guarded(this.device, () => {
+      const encoder = this.device.createCommandEncoder({ label: `${this.manifest.network} timed` });
+      this.record(encoder, s, batch, repeats);
+      this.device.queue.submit([encoder.finish()]);
+    });
     await this.device.queue.onSubmittedWorkDone();
     const ms = (performance.now() - t0) / repeats;
+    await check(prepared.errors, `batch ${batch}'s buffers`);
+    await check(submitted.errors, `the timed runs of ${this.manifest.network}`);
     if (this.lost) throw new RuntimeError(this.lost);
     return ms;
   }

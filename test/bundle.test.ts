@@ -6,7 +6,8 @@ import { writeBundle } from "../compiler/bundle/index.js";
 import { planGraph } from "../compiler/codegen/index.js";
 import { printIr } from "../compiler/ir/index.js";
 import { initWeights } from "../compiler/weights/index.js";
-import { BundleError, isDerived, parseBundle } from "../runtime/index.js";
+import { BundleError, isDerived, parseBundle, type StoredWeight } from "../runtime/index.js";
+import { validateManifest } from "../runtime/format.js";
 import { lowerFile } from "./support/compile.js";
 
 const graph = lowerFile("examples/lenet5.cnn");
@@ -72,6 +73,62 @@ describe("corrupt bundles", () => {
     expect(bad((b) => (b[b.length - 3] = b[b.length - 3]! ^ 0xff))).toBe("weight-checksum");
     expect(checkOf(bytes.subarray(0, 10))).toBe("truncated");
     expect(checkOf(bytes.subarray(0, bytes.length - 1))).toBe("truncated");
+  });
+
+  it("checks what the manifest says against itself: overlapping and derived weights", () => {
+    const { manifest } = parseBundle(bytes);
+    const check = (m: unknown): string | undefined => {
+      try {
+        validateManifest(m, manifest.blobBytes);
+        return undefined;
+      } catch (e) {
+        return e instanceof BundleError ? e.check : "not a BundleError";
+      }
+    };
+    const stored = manifest.weights.filter((w) => !isDerived(w)) as StoredWeight[];
+    const [a, b] = [stored[0]!, stored[1]!];
+    // two tensors sharing bytes: a small file must not read as a large one
+    const overlap = { ...b, offset: a.offset, bytes: a.bytes, shape: a.shape, crc32: a.crc32 };
+    expect(check({ ...manifest, weights: [a, overlap] })).toBe("weight-overlap");
+    const conv = stored.find((w) => w.name === "c3.weight")!; // [16, 6, 5, 5]
+    const derived = (d: object) => ({ ...manifest, weights: [...stored, { name: "d", ...d }] });
+    expect(check(derived({ shape: [16, 5, 5, 6], source: "c3.weight", transform: "hwc" }))).toBe(
+      undefined,
+    );
+    expect(check(derived({ shape: [16, 6, 5, 5], source: "c3.weight", transform: "hwc" }))).toBe(
+      "weight-derivation",
+    );
+    expect(check(derived({ shape: [16, 16, 6], source: "c3.weight", transform: "winograd" }))).toBe(
+      "weight-derivation",
+    );
+    expect(
+      check(
+        derived({ shape: [4, 6, 5, 5], source: "c3.weight", transform: "rows", rows: [12, 16] }),
+      ),
+    ).toBe(undefined);
+    expect(
+      check(
+        derived({ shape: [4, 6, 5, 5], source: "c3.weight", transform: "rows", rows: [14, 18] }),
+      ),
+    ).toBe("weight-derivation");
+    expect(check(derived({ shape: [16, 5, 5, 6], source: "nothing", transform: "hwc" }))).toBe(
+      "weight-derivation",
+    );
+    expect(check(derived({ shape: [16, 5, 5, 6], source: "c3.weight", transform: "flip" }))).toBe(
+      "manifest-schema",
+    );
+    expect(conv.shape).toEqual([16, 6, 5, 5]);
+    // a dispatch binding fewer buffers than its kernel declares
+    const [first, ...rest] = manifest.dispatches;
+    const short = { ...first!, bindings: first!.bindings.slice(1) };
+    expect(check({ ...manifest, dispatches: [short, ...rest] })).toBe("binding-count");
+    // an input or output whose shape is not its value's size (the run once returned zeros)
+    const [input] = manifest.inputs;
+    expect(check({ ...manifest, inputs: [{ ...input, shape: [1, 16, 16] }] })).toBe(
+      "shape-mismatch",
+    );
+    const [output] = manifest.outputs;
+    expect(check({ ...manifest, outputs: [{ ...output, shape: [11] }] })).toBe("shape-mismatch");
   });
 
   it("any truncation is a BundleError", () => {

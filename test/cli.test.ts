@@ -1,6 +1,6 @@
 // The CLI as users run it: the built binary, exit codes, and what it prints.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -112,6 +112,35 @@ describe("cnnc", () => {
       expect(r.code, r.err).toBe(1);
       expect(r.err).toMatch(message);
     }
+  });
+
+  it("outputs: never an input, never into a missing folder or over a folder, never half-written", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-out-"));
+    const source = join(dir, "n.cnn");
+    const text = "network N {\n  input x: [2, 5, 5]\n  conv(3, 3)\n}\n";
+    writeFileSync(source, text);
+    for (const [target, message] of [
+      [source, /will not write '.*n\.cnn': it is an input/],
+      [join(dir, "missing", "n.cnnb"), /cannot write '.*n\.cnnb': its folder does not exist/],
+      [dir, /cannot write '.*': it is a folder/],
+    ] as const) {
+      const r = cnnc("build", source, "-o", target);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(message);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+    }
+    expect(readFileSync(source, "utf8")).toBe(text);
+    // no temporary file is left behind
+    expect(readdirSync(dir)).toEqual(["n.cnn"]);
+  });
+
+  it("run --cpu prints a large map's statistics (once a stack overflow)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-big-"));
+    const source = join(dir, "big.cnn");
+    writeFileSync(source, "network Big {\n  input x: [3, 256, 256]\n  conv(3, 1)\n}\n");
+    const r = cnnc("run", source, "--cpu", "--input", "random");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^ {2}sample 0: min -?[\d.]+(e-?\d+)?, max -?[\d.]+(e-?\d+)?, mean /m);
   });
 
   it("export writes an ONNX model ONNX Runtime loads", async () => {

@@ -57,6 +57,28 @@ describe("safetensors", () => {
     expect(() => readSafetensors(lying)).toThrow(/runs past the end/);
   });
 
+  it("refuses headers that are not an object of tensors, bad offsets and overlapping tensors", () => {
+    const file = (header: unknown, dataBytes = 16): Uint8Array => {
+      const json = new TextEncoder().encode(JSON.stringify(header));
+      const out = new Uint8Array(8 + json.length + dataBytes);
+      new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+      out.set(json, 8);
+      return out;
+    };
+    const t = (offsets: unknown) => ({ dtype: "F32", shape: [2], data_offsets: offsets });
+    for (const [header, message] of [
+      [null, /not a JSON object of tensors/],
+      [[1, 2], /not a JSON object of tensors/],
+      [{ a: null }, /tensor 'a' is not described by an object/],
+      [{ a: t(["0", "8"]) }, /tensor 'a' has invalid data_offsets/],
+      [{ a: t([0, 8]), b: t([4, 12]) }, /tensors 'a' and 'b' overlap/],
+    ] as const) {
+      expect(() => readSafetensors(file(header), "w.safetensors")).toThrow(SafetensorsError);
+      expect(() => readSafetensors(file(header), "w.safetensors")).toThrow(message);
+    }
+    expect(readSafetensors(file({ a: t([0, 8]), b: t([8, 16]) })).size).toBe(2);
+  });
+
   it("names each missing, extra or wrongly shaped tensor with both shapes", () => {
     const file = asFile(initWeights(graph, 1));
     file.delete("c1.bias");

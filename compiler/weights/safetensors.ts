@@ -30,19 +30,37 @@ export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string
       `${file}: header length ${headerLength} runs past the end of the file`,
     );
   }
-  let header: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<
-      string,
-      unknown
-    >;
+    parsed = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
+    );
   } catch {
     throw new SafetensorsError(`${file}: the header is not valid JSON`);
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new SafetensorsError(`${file}: the header is not a JSON object of tensors`);
+  const header = parsed as Record<string, unknown>;
   const base = 8 + headerLength;
   const out = new Map<string, NamedTensor>();
+  // Tensors may not share bytes: overlapping ranges would let a small file read as a huge one.
+  const ranges = Object.entries(header)
+    .filter(([name]) => name !== "__metadata__")
+    .map(([name, e]) => {
+      const o = (e as { data_offsets?: unknown } | null)?.data_offsets;
+      return Array.isArray(o) ? { name, begin: Number(o[0]), end: Number(o[1]) } : undefined;
+    })
+    .filter((r) => r !== undefined && r.end > r.begin)
+    .sort((a, b) => a!.begin - b!.begin);
+  ranges.forEach((r, k) => {
+    const next = ranges[k + 1];
+    if (next && r!.end > next.begin)
+      throw new SafetensorsError(`${file}: tensors '${r!.name}' and '${next.name}' overlap`);
+  });
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") continue;
+    if (typeof entry !== "object" || entry === null)
+      throw new SafetensorsError(`${file}: tensor '${name}' is not described by an object`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const width = typeof e.dtype === "string" ? dtypeBytes[e.dtype] : undefined;
     if (!width)
@@ -54,7 +72,11 @@ export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new SafetensorsError(`${file}: tensor '${name}' has an invalid shape`);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+    ) {
       throw new SafetensorsError(`${file}: tensor '${name}' has invalid data_offsets`);
     }
     const [begin, end] = offsets as [number, number];

@@ -71,6 +71,17 @@ describe("runtime API", () => {
     await expect(model.measure()).rejects.toThrow("the model was disposed");
   });
 
+  it("takes its inputs when run() is called: refilling the array at once changes nothing", async () => {
+    const { device } = await gpu();
+    const model = await Model.create(bytes, device);
+    const x = Float32Array.from({ length: 2048 }, (_, i) => Math.sin(i / 5));
+    const want = (await model.run({ x: x.slice() }, { batch: 2 })).softmax_1!;
+    const pending = model.run({ x }, { batch: 2 });
+    x.fill(0); // the caller reuses its buffer for the next frame
+    expect((await pending).softmax_1).toEqual(want);
+    model.dispose();
+  });
+
   it("runs started without awaiting the last queue up, each with its own result", async () => {
     const { device } = await gpu();
     const model = await Model.create(bytes, device);
@@ -239,5 +250,40 @@ describe("runtime API", () => {
     expect(model.lost).toMatch(/^the GPU device was lost \(.+\); load the model again/);
     await expect(model.run({ x })).rejects.toThrow(RuntimeError);
     await expect(model.run({ x })).rejects.toThrow(/the GPU device was lost/);
+  });
+});
+
+describe("what the GPU refuses is a RuntimeError, never data", () => {
+  it("a dispatch that binds an activation where its kernel reads a weight", async () => {
+    const { crc32, blobStart, headerBytes } = await import("../../runtime/format.js");
+    const { manifest, blob } = (await import("../../runtime/index.js")).parseBundle(bytes);
+    // The GEMM reads its weight read-only; bound to the activations it also writes, WebGPU
+    // refuses the dispatch (one buffer both read-only and writable). The manifest is valid.
+    const k = manifest.dispatches.findIndex((d) => d.bindings.some((b) => "weight" in b));
+    const d = manifest.dispatches[k]!;
+    const w = d.bindings.findIndex((b) => "weight" in b);
+    const value = d.bindings.find((b) => "value" in b)!;
+    const bindings = d.bindings.map((b, i) => (i === w ? value : b));
+    const bad = {
+      ...manifest,
+      dispatches: manifest.dispatches.map((x, i) => (i === k ? { ...x, bindings } : x)),
+    };
+    const json = new TextEncoder().encode(JSON.stringify(bad));
+    const out = new Uint8Array(blobStart(json.length) + blob.length);
+    const view = new DataView(out.buffer);
+    out.set(bytes.subarray(0, 8), 0);
+    view.setUint32(8, json.length, true);
+    view.setUint32(12, crc32(json), true);
+    out.set(json, headerBytes);
+    out.set(blob, blobStart(json.length));
+    const model = await Model.create(out, (await gpu()).device);
+    try {
+      await expect(model.run({ x: new Float32Array(1024).fill(0.5) })).rejects.toThrow(
+        /the GPU refused/,
+      );
+      await expect(model.run({ x: new Float32Array(1024) })).rejects.toBeInstanceOf(RuntimeError);
+    } finally {
+      model.dispose();
+    }
   });
 });
