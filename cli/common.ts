@@ -3,13 +3,26 @@ import { compileFrontend, type FrontendResult } from "../compiler/lower/index.js
 import type { Graph } from "../compiler/ir/index.js";
 import { formatDiagnostic } from "../grammar/diagnostics.js";
 import { nodeHost } from "./host.js";
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { importOnnx, ImportError } from "../compiler/onnx/index.js";
 
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+}
+
+/**
+ * Text for a terminal: control characters other than newline and tab (escape sequences that
+ * could recolour, move the cursor or retitle the window, from a name in a bundle or a model)
+ * are shown as `\x1b`-style escapes instead of acting.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /** A user error: its message is printed as `cnnc: message`, exit code 1, no stack trace. */
@@ -35,9 +48,14 @@ export function importModel(file: string): Graph {
   }
   try {
     return importOnnx(bytes, {
+      // External tensor data: a regular file below the model's folder, nothing else.
       readExternal: (location) => {
+        const folder = resolve(dirname(file));
+        const path = resolve(folder, location);
+        if (isAbsolute(location) || !path.startsWith(folder + sep)) return undefined;
         try {
-          return readFileSync(join(dirname(file), location));
+          if (!statSync(path).isFile()) return undefined;
+          return readFileSync(path);
         } catch {
           return undefined;
         }

@@ -15,7 +15,16 @@ import { ExportError, exportOnnx, exportOpset, printCnn } from "../compiler/onnx
 import { writeSafetensors } from "../compiler/weights/index.js";
 import { graphSvg } from "../compiler/viz/index.js";
 import { basename } from "node:path";
-import { frontend, importModel, report, seed, sourceGraph, UserError, type Io } from "./common.js";
+import {
+  frontend,
+  importModel,
+  report,
+  seed,
+  sourceGraph,
+  terminalSafe,
+  UserError,
+  type Io,
+} from "./common.js";
 import { nodeHost } from "./host.js";
 import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
 import { writeOutput } from "./output.js";
@@ -35,8 +44,8 @@ interface BuildCliOptions extends OptimizeOptions {
 export type { Io } from "./common.js";
 
 export const processIo: Io = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
+  out: (t) => process.stdout.write(terminalSafe(t)),
+  err: (t) => process.stderr.write(terminalSafe(t)),
 };
 
 function program(io: Io): Command {

@@ -1,4 +1,4 @@
-// NumPy's .npy format (version 1.0/2.0): magic, header length, a Python-dict header with
+// NumPy's .npy format (versions 1 to 3): magic, header length, a Python-dict header with
 // descr, fortran_order and shape, then the raw data. cnnc reads little-endian float32 and
 // float64 in C order, and writes float32.
 
@@ -9,34 +9,122 @@ export interface NpyArray {
   readonly data: Float32Array;
 }
 
+/**
+ * The header is a Python literal (a dict); it is parsed as one, as NumPy's `safe_eval` does:
+ * strings in either quote with escapes, integers, True/False/None, tuples and lists. Exactly
+ * the keys NumPy writes, each once; anything else is an error naming what was found.
+ */
+type PyValue = string | number | boolean | null | PyValue[] | Map<string, PyValue>;
+
+function parsePython(text: string, file: string): PyValue {
+  let i = 0;
+  const fail = (why: string): never => {
+    throw new NpyError(`${file}: unreadable header (${why} at character ${i + 1})`);
+  };
+  const space = (): void => {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+  };
+  const value = (depth: number): PyValue => {
+    if (depth > 16) fail("nested too deeply");
+    space();
+    const c = text[i];
+    if (c === "'" || c === '"') {
+      let out = "";
+      for (i++; i < text.length && text[i] !== c; i++) {
+        if (text[i] === "\\") i++;
+        out += text[i] ?? "";
+      }
+      if (text[i] !== c) fail("an unterminated string");
+      i++;
+      return out;
+    }
+    if (c === "{" || c === "(" || c === "[") {
+      const close = c === "{" ? "}" : c === "(" ? ")" : "]";
+      i++;
+      const items: PyValue[] = [];
+      const dict = new Map<string, PyValue>();
+      for (;;) {
+        space();
+        if (text[i] === close) break;
+        const item = value(depth + 1);
+        if (c === "{") {
+          space();
+          if (typeof item !== "string") fail("a dict key that is not a string");
+          if (text[i] !== ":") fail("a missing ':'");
+          i++;
+          if (dict.has(item as string)) fail(`the key '${item}' given twice`);
+          dict.set(item as string, value(depth + 1));
+        } else items.push(item);
+        space();
+        if (text[i] === ",") i++;
+        else if (text[i] !== close) fail(`a missing ',' or '${close}'`);
+      }
+      i++;
+      return c === "{" ? dict : items;
+    }
+    const word = /^(True|False|None|-?\d+)/.exec(text.slice(i))?.[0];
+    if (word === undefined) fail("an unexpected character");
+    i += word!.length;
+    return word === "True"
+      ? true
+      : word === "False"
+        ? false
+        : word === "None"
+          ? null
+          : Number(word);
+  };
+  const result = value(0);
+  space();
+  if (i !== text.length) fail("text after the header");
+  return result;
+}
+
 export function readNpy(bytes: Uint8Array, file = "array"): NpyArray {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (bytes.length < 10 || !magic.every((b, i) => bytes[i] === b))
     throw new NpyError(`${file}: not a .npy file`);
   const major = bytes[6]!;
+  if (major < 1 || major > 3)
+    throw new NpyError(`${file}: .npy format version ${major} is unknown`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (major > 1 && bytes.length < 12) throw new NpyError(`${file}: truncated header`);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
   if (start + headerLength > bytes.length) throw new NpyError(`${file}: truncated header`);
-  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLength));
-  const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined)
-    throw new NpyError(`${file}: unreadable header ${header.trim()}`);
-  if (fortran === "True")
+  let text: string;
+  try {
+    text = new TextDecoder(major >= 3 ? "utf-8" : "latin1", { fatal: true }).decode(
+      bytes.subarray(start, start + headerLength),
+    );
+  } catch {
+    throw new NpyError(`${file}: the header is not text`);
+  }
+  const header = parsePython(text, file);
+  if (!(header instanceof Map)) throw new NpyError(`${file}: the header is not a dict`);
+  const keys = [...header.keys()].sort().join(", ");
+  if (keys !== "descr, fortran_order, shape")
+    throw new NpyError(
+      `${file}: the header's keys are ${keys}; a .npy has descr, fortran_order and shape`,
+    );
+  const descr = header.get("descr");
+  const fortran = header.get("fortran_order");
+  const dims = header.get("shape");
+  if (typeof fortran !== "boolean")
+    throw new NpyError(`${file}: fortran_order is not True or False`);
+  if (fortran)
     throw new NpyError(`${file}: Fortran-ordered arrays are not supported; save in C order`);
-  const shape = shapeText
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s)
-    .map(Number);
-  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0))
-    throw new NpyError(`${file}: bad shape (${shapeText})`);
+  if (
+    !Array.isArray(dims) ||
+    !dims.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
+  )
+    throw new NpyError(`${file}: the shape is not a tuple of sizes`);
+  const shape = dims as number[];
   const count = shape.reduce((a, b) => a * b, 1);
   const width = descr === "<f4" ? 4 : descr === "<f8" ? 8 : 0;
   if (!width)
-    throw new NpyError(`${file}: dtype ${descr} is not supported; use float32 ('<f4') or float64`);
+    throw new NpyError(
+      `${file}: dtype ${JSON.stringify(descr)} is not supported; use float32 ('<f4') or float64`,
+    );
   const begin = start + headerLength;
   if (bytes.length - begin < count * width)
     throw new NpyError(

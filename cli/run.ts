@@ -8,6 +8,7 @@ import type { Graph } from "../compiler/ir/index.js";
 import { random } from "../compiler/weights/index.js";
 import { bundleReference } from "../compiler/bundle/index.js";
 import {
+  nonFinite,
   BundleError,
   loadModel,
   parseBundle,
@@ -61,6 +62,9 @@ function load(io: Io, file: string, o: RunOptions): Loaded {
     cpu: () => bundleReference({ manifest, blob }, `'${file}'`),
   };
 }
+
+/** The largest random input `--input random` makes. */
+const maxRandomInputBytes = 2 ** 30;
 
 function inputs(
   manifest: Manifest,
@@ -116,6 +120,14 @@ function inputs(
     files.set(i.name, array);
   }
   batch ??= 1;
+  // Random inputs are generated only within a sane size: the device's limits come later.
+  for (const i of manifest.inputs) {
+    const bytes = 4 * batch * i.shape.reduce((a, b) => a * b, 1);
+    if (!files.has(i.name) && bytes > maxRandomInputBytes)
+      throw new UserError(
+        `--batch ${batch}: a random input '${i.name}' would take ${(bytes / 2 ** 30).toFixed(1)} GiB; cnnc makes at most ${maxRandomInputBytes / 2 ** 30} GiB`,
+      );
+  }
   const rand = random(seed);
   for (const i of manifest.inputs) {
     const count = batch * i.shape.reduce((a, b) => a * b, 1);
@@ -221,10 +233,19 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
   const { batch, data } = inputs(manifest, o.input, o.batch, seed(o.seed));
   const top = o.top === undefined ? 5 : positiveInt(o.top, "--top");
   let outputs: Record<string, ArrayLike<number>>;
+  // NaN or Inf anywhere makes the results meaningless, and a GPU hides it (max(NaN, 0) is 0
+  // there): say so, for the inputs, the weights and the outputs.
+  const warnNonFinite = (what: string, values: ArrayLike<number>): void => {
+    const n = nonFinite(values);
+    if (n > 0)
+      io.err(`cnnc: warning: ${what} has ${n} NaN or infinite value${n === 1 ? "" : "s"}\n`);
+  };
+  for (const [name, values] of Object.entries(data)) warnNonFinite(`input '${name}'`, values);
   if (o.cpu && o.bench !== undefined)
     throw new UserError("--bench times WebGPU runs; --cpu runs the reference interpreter once");
   if (o.cpu) {
     const { graph, weights } = loaded.cpu();
+    for (const [name, values] of weights) warnNonFinite(`weight '${name}'`, values);
     const t0 = performance.now();
     const result = interpret(graph, weights, data, batch);
     io.out(
@@ -243,6 +264,10 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
     }
     try {
       io.out(`adapter: ${model.adapterName}\n`);
+      for (const [name, n] of Object.entries(model.info.nonFiniteWeights))
+        io.err(
+          `cnnc: warning: weight '${name}' has ${n} NaN or infinite value${n === 1 ? "" : "s"}\n`,
+        );
       outputs = await model.run(data, { batch });
       if (o.bench !== undefined) {
         const runs = positiveInt(o.bench, "--bench");
@@ -252,6 +277,7 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
       model.dispose();
     }
   }
+  for (const out of manifest.outputs) warnNonFinite(`output '${out.name}'`, outputs[out.name]!);
   for (const out of manifest.outputs)
     io.out(describeOutput(out.name, out.shape, batch, outputs[out.name]!, top));
   if (o.output) {

@@ -150,6 +150,9 @@ export function pipelineFor(
   return { passes, planMemory: steps.planMemory, eliminateConcat: steps.eliminateConcat };
 }
 
+/** The most weight values cnnc generates (1 GiB of f32; VGG-16 has 138 M). */
+export const maxGeneratedWeights = 2 ** 28;
+
 /** The weights a compile uses: given ones (checked), the graph's own, or generated. */
 function weightsOf(graph: Graph, options: CompileOptions): ReadonlyMap<string, Float32Array> {
   if (options.weights) {
@@ -161,7 +164,14 @@ function weightsOf(graph: Graph, options: CompileOptions): ReadonlyMap<string, F
       throw e;
     }
   }
-  return graph.constants ?? initWeights(graph, options.seed ?? 0);
+  if (graph.constants) return graph.constants;
+  // Checked before a byte is allocated: a one-line `dense(400000)` asks for gigabytes.
+  const values = graph.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  if (values > maxGeneratedWeights)
+    throw new CompileError(
+      `the network's weights take ${((values * 4) / 2 ** 30).toFixed(1)} GiB (${values.toLocaleString("en-US")} values); cnnc generates at most ${(maxGeneratedWeights * 4) / 2 ** 30} GiB of weights (give trained ones)`,
+    );
+  return initWeights(graph, options.seed ?? 0);
 }
 
 /** Legalise, optimise, plan and bundle a network graph. */

@@ -7,7 +7,14 @@
 //   model.dispose();
 import { Model, RuntimeError } from "./model.js";
 
-export { Model, RuntimeError, type InputData, type ModelInfo, type RunOptions } from "./model.js";
+export {
+  Model,
+  nonFinite,
+  RuntimeError,
+  type InputData,
+  type ModelInfo,
+  type RunOptions,
+} from "./model.js";
 export {
   BundleError,
   isDerived,

@@ -32,6 +32,18 @@ export interface ModelInfo {
   readonly outputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
   readonly dispatches: number;
   readonly kernels: number;
+  /**
+   * Weights that are NaN or infinite, by name, with their count: a GPU's max(), clamp() and
+   * comparisons turn NaN into confident-looking numbers, so results mean nothing when any is.
+   */
+  readonly nonFiniteWeights: Readonly<Record<string, number>>;
+}
+
+/** How many values of an array are NaN or infinite. */
+export function nonFinite(values: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) n++;
+  return n;
 }
 
 interface BatchState {
@@ -171,6 +183,7 @@ export class Model {
     pipelines: GPUComputePipeline[],
     /** Whatever must stay referenced while the device lives (Dawn's instance in Node). */
     private readonly keepAlive: unknown,
+    private readonly nonFiniteWeights: Readonly<Record<string, number>> = {},
   ) {
     this.weights = weights;
     this.pipelines = pipelines;
@@ -256,7 +269,12 @@ export class Model {
         }
       }),
     );
-    return new Model(device, manifest, weights, pipelines, keepAlive);
+    const bad: Record<string, number> = {};
+    for (const [name, values] of data) {
+      const n = nonFinite(values);
+      if (n > 0) bad[name] = n;
+    }
+    return new Model(device, manifest, weights, pipelines, keepAlive, bad);
   }
 
   get info(): ModelInfo {
@@ -267,6 +285,7 @@ export class Model {
       outputs: m.outputs.map((o) => ({ name: o.name, shape: o.shape })),
       dispatches: m.dispatches.length,
       kernels: m.kernels.length,
+      nonFiniteWeights: this.nonFiniteWeights,
     };
   }
 

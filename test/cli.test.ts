@@ -1,6 +1,6 @@
 // The CLI as users run it: the built binary, exit codes, and what it prints.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,6 +8,9 @@ import { writeSafetensors } from "../compiler/weights/index.js";
 
 import { summarizeNetwork } from "../compiler/compile.js";
 import { summaryJson } from "../compiler/analysis/index.js";
+import { terminalSafe } from "../cli/common.js";
+import { writeNpy } from "../cli/npy.js";
+import { buildModel } from "./support/onnx-build.js";
 
 function cnnc(...args: string[]) {
   const r = spawnSync(process.execPath, ["dist/cli/bin.js", ...args], { encoding: "utf8" });
@@ -141,6 +144,82 @@ describe("cnnc", () => {
     const r = cnnc("run", source, "--cpu", "--input", "random");
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^ {2}sample 0: min -?[\d.]+(e-?\d+)?, max -?[\d.]+(e-?\d+)?, mean /m);
+  });
+
+  it("NaN in an input is a warning for the input and each output it reaches", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-nan-"));
+    const x = Float32Array.from({ length: 1024 }, (_, i) => (i === 7 ? NaN : Math.cos(i)));
+    writeFileSync(join(dir, "x.npy"), writeNpy([1, 1, 32, 32], x));
+    const r = cnnc("run", "examples/lenet5.cnn", "--cpu", "--input", join(dir, "x.npy"));
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/^cnnc: warning: input 'x' has 1 NaN or infinite value$/m);
+    expect(r.err).toMatch(/^cnnc: warning: output 'softmax_1' has 10 NaN or infinite values$/m);
+  });
+
+  it("reads only below its input's folder, regular files only: use, ONNX external data", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-confine-"));
+    mkdirSync(join(dir, "m"));
+    writeFileSync(join(dir, "secret.bin"), new Uint8Array(8));
+    const model = join(dir, "m", "x.onnx");
+    writeFileSync(
+      model,
+      buildModel({
+        input: ["N", 2, 4, 4],
+        output: "y",
+        nodes: [{ op: "Conv", inputs: ["x", "w"], output: "y" }],
+        initializers: [
+          {
+            name: "w",
+            dims: [1, 2, 1, 1],
+            dataType: 1,
+            dataLocation: 1,
+            externalData: [{ key: "location", value: "../secret.bin" }],
+          },
+        ],
+      }),
+    );
+    const onnx = cnnc("build", model, "-o", join(dir, "m", "x.cnnb"));
+    expect(onnx.code, onnx.err).toBe(1);
+    expect(onnx.err).toMatch(/external data '\.\.\/secret\.bin' is not a readable file below/);
+    // a FIFO (or a device) is never read: it would hang or never end
+    expect(spawnSync("mkfifo", [join(dir, "m", "f.cnn")]).status).toBe(0);
+    writeFileSync(join(dir, "m", "n.cnn"), 'use "f.cnn"\nnetwork N {\n  input x: [1]\n}\n');
+    const fifo = cnnc("check", join(dir, "m", "n.cnn"));
+    expect(fifo.code).toBe(1);
+    expect(fifo.err).toMatch(/cannot read 'f\.cnn'/);
+    writeFileSync(join(dir, "m", "u.cnn"), 'use "../up.cnn"\nnetwork N {\n  input x: [1]\n}\n');
+    const up = cnnc("check", join(dir, "m", "u.cnn"));
+    expect(up.code).toBe(1);
+    expect(up.err).toMatch(/'\.\.\/up\.cnn' lies outside/);
+  });
+
+  it("sizes are checked before anything is allocated: generated weights, random inputs", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-size-"));
+    writeFileSync(join(dir, "d.cnn"), "network D {\n  input x: [4000]\n  dense(400000)\n}\n");
+    const build = cnnc("build", join(dir, "d.cnn"), "-o", join(dir, "d.cnnb"));
+    expect(build.code, build.err).toBe(1);
+    expect(build.err).toMatch(
+      /the network's weights take 6\.0 GiB .*; cnnc generates at most 1 GiB/,
+    );
+    const batch = cnnc(
+      "run",
+      "examples/lenet5.cnn",
+      "--cpu",
+      "--input",
+      "random",
+      "--batch",
+      "3000000",
+    );
+    expect(batch.code, batch.err).toBe(1);
+    expect(batch.err).toMatch(/--batch 3000000: a random input 'x' would take 11\.4 GiB/);
+  });
+
+  it("text from files and names cannot drive the terminal (escape sequences are shown, not run)", () => {
+    expect(terminalSafe("a\u001b[2Jb\nc\td\r\u009b")).toBe("a\\x1b[2Jb\nc\td\\x0d\\x9b");
+    const r = cnnc("check", join(tmpdir(), "\u001b[31mred.cnn"));
+    expect(r.code).toBe(1);
+    expect(r.err).not.toMatch(/\u001b/);
+    expect(r.err).toMatch(/\\x1b\[31mred\.cnn/);
   });
 
   it("export writes an ONNX model ONNX Runtime loads", async () => {

@@ -199,12 +199,31 @@ output se, skip`);
       "lib/blocks.cnn": 'use "more.cnn"\nblock twice(c) { once(c) -> once(c) }',
       "lib/more.cnn": "block once(c) { conv(c, 1) }\nnetwork Ignored { input y: [1] }",
     };
-    const r = compileFrontend("nets/main.cnn", memoryHost(files));
+    // lib/ is beside nets/, not below it: reachable when the root is widened to both
+    const r = compileFrontend("nets/main.cnn", memoryHost(files), { root: "" });
     expect(r.diagnostics).toEqual([]);
     expect(r.graph!.nodes.map((n) => n.name)).toEqual([
       "twice_1.once_1.conv_1",
       "twice_1.once_2.conv_1",
     ]);
+  });
+
+  it("use reads only below the entry file's folder: never up and out, never from the root", () => {
+    const files = {
+      "nets/main.cnn":
+        'use "../secret.cnn"\nuse "/etc/passwd"\nuse "sub/ok.cnn"\nnetwork T {\n  input x: [3, 8, 8]\n  once(4)\n}',
+      "nets/sub/ok.cnn": "block once(c) { conv(c, 1) }",
+      "secret.cnn": "block leaked(c) { conv(c, 1) }",
+    };
+    const r = compileFrontend("nets/main.cnn", memoryHost(files));
+    expect(r.diagnostics.map((d) => [d.code, d.range.start.line])).toEqual([
+      ["use-outside", 1],
+      ["use-outside", 2],
+    ]);
+    expect(r.diagnostics[0]!.message).toBe(
+      "'../secret.cnn' lies outside 'nets/'; use reads only files below the entry file's folder",
+    );
+    expect([...r.sources.keys()]).toEqual(["nets/main.cnn", "nets/sub/ok.cnn"]);
   });
 
   it("chooses among several networks by name", () => {

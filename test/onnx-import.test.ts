@@ -229,7 +229,30 @@ describe("bad ONNX input", () => {
         },
       ],
     });
-    expect(() => importOnnx(external)).toThrow(/external data file 'w.bin' is missing/);
+    expect(() => importOnnx(external)).toThrow(
+      /external data 'w.bin' is not a readable file below the model's folder/,
+    );
+    // data past the end of its file, or a range the file does not hold, is refused
+    const shortFile = { readExternal: () => new Uint8Array(6) };
+    expect(() => importOnnx(external, shortFile)).toThrow(/data is shorter than its shape/);
+    const far = tiny([{ op: "Conv", inputs: ["x", "w"], output: "y" }], {
+      initializers: [
+        {
+          name: "w",
+          dims: [1, 2, 1, 1],
+          dataType: 1,
+          dataLocation: 1,
+          externalData: [
+            { key: "location", value: "w.bin" },
+            { key: "offset", value: "4" },
+            { key: "length", value: "8" },
+          ],
+        },
+      ],
+    });
+    expect(() => importOnnx(far, shortFile)).toThrow(
+      /external data \[4, \+8\) lies outside 'w.bin' \(6 bytes\)/,
+    );
     expect(() =>
       importOnnx(tiny([{ op: "LRN", inputs: ["x"], output: "y", attrs: { size: 4 } }])),
     ).toThrow(/even size/);

@@ -132,6 +132,48 @@ describe(".npy", () => {
     const int = writeNpy([2], new Float32Array(2));
     int[Buffer.from(int).indexOf("<f4") + 1] = "i".charCodeAt(0); // '<f4' -> '<i4'
 
-    expect(() => readNpy(int, "i.npy")).toThrow(/dtype <i4 is not supported/);
+    expect(() => readNpy(int, "i.npy")).toThrow(/dtype "<i4" is not supported/);
+  });
+
+  it("parses the header as the Python literal it is, not by pattern", () => {
+    const npy = (header: string, data = new Float32Array(6)): Uint8Array => {
+      const head = new TextEncoder().encode(header + "\n");
+      const out = new Uint8Array(10 + head.length + data.byteLength);
+      out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
+      new DataView(out.buffer).setUint16(8, head.length, true);
+      out.set(head, 10);
+      out.set(new Uint8Array(data.buffer), 10 + head.length);
+      return out;
+    };
+    // NumPy's own spelling, and the same dict reordered with double quotes
+    expect(
+      readNpy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }")).shape,
+    ).toEqual([2, 3]);
+    expect(readNpy(npy('{"shape": (6,), "fortran_order": False, "descr": "<f4"}')).shape).toEqual([
+      6,
+    ]);
+    for (const [header, message] of [
+      // a key inside a string value once read as the key
+      [
+        "{'descr': \"'shape': (1,)\", 'fortran_order': False, 'shape': (6,)}",
+        /dtype "'shape': \(1,\)"/,
+      ],
+      // a duplicate key once took the first
+      [
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'shape': (1,)}",
+        /the key 'shape' given twice/,
+      ],
+      ["{'descr': '<f4', 'fortran_order': False}", /the header's keys are descr, fortran_order/],
+      ["{'descr': '<f4', 'fortran_order': 0, 'shape': (6,)}", /fortran_order is not True or False/],
+      [
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (6, -1)}",
+        /the shape is not a tuple of sizes/,
+      ],
+      ["{'descr': '<f4', 'fortran_order': False, 'shape': (6,)", /unreadable header/],
+      ["[1, 2]", /the header is not a dict/],
+    ] as const) {
+      expect(() => readNpy(npy(header), "h.npy")).toThrow(NpyError);
+      expect(() => readNpy(npy(header), "h.npy")).toThrow(message);
+    }
   });
 });

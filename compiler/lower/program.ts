@@ -25,6 +25,11 @@ export interface SourceHost {
 export interface FrontendOptions {
   /** Which network of the entry file to lower, when it declares several. */
   readonly network?: string;
+  /**
+   * The folder `use` may read below ("" for any relative path); the entry file's folder by
+   * default. A `use` reaching elsewhere is an error, its file never read.
+   */
+  readonly root?: string;
 }
 
 export interface FrontendResult {
@@ -48,6 +53,7 @@ function loadFiles(
   host: SourceHost,
   sources: Map<string, string>,
   diagnostics: Diagnostic[],
+  rootOption: string | undefined,
 ): FileAst[] {
   const text = host.read(entry);
   if (text === undefined) {
@@ -55,6 +61,19 @@ function loadFiles(
     return [];
   }
   const files: FileAst[] = [];
+  // `use` reads files below the entry file's folder only (where the network and its blocks
+  // live): never a path that climbs out of it or starts at the root.
+  const folder = (p: string): string => (p.includes("/") ? p.slice(0, p.lastIndexOf("/") + 1) : "");
+  const root =
+    rootOption === undefined || rootOption === ""
+      ? (rootOption ?? folder(entry))
+      : rootOption.endsWith("/")
+        ? rootOption
+        : `${rootOption}/`;
+  const inside = (path: string): boolean =>
+    root === ""
+      ? !path.startsWith("/") && path !== ".." && !path.startsWith("../")
+      : path.startsWith(root);
   const queue: { path: string; text: string }[] = [{ path: entry, text }];
   sources.set(entry, text);
   for (let item = queue.shift(); item; item = queue.shift()) {
@@ -64,6 +83,16 @@ function loadFiles(
     for (const use of parsed.ast.uses) {
       const path = host.resolve(item.path, use.path);
       if (sources.has(path)) continue; // imported already (or a cycle): blocks are loaded once
+      if (!inside(path) || use.path.startsWith("/")) {
+        diagnostics.push(
+          error(
+            "use-outside",
+            `'${use.path}' lies outside ${root ? `'${root}'` : "the working folder"}; use reads only files below the entry file's folder`,
+            use.range,
+          ),
+        );
+        continue;
+      }
       const used = host.read(path);
       if (used === undefined) {
         diagnostics.push(
@@ -185,7 +214,7 @@ export function compileFrontend(
   host: SourceHost,
   options: FrontendOptions = {},
 ): FrontendResult {
-  const program = loadProgram(entry, host);
+  const program = loadProgram(entry, host, options.root);
   if (!program.files[0] || !program.syntaxOk) return finish(program);
   const network = chooseNetwork(program.files[0], options.network, program.diagnostics);
   if (!network) return finish(program);
@@ -225,10 +254,10 @@ interface Program {
   readonly sources: ReadonlyMap<string, string>;
 }
 
-function loadProgram(entry: string, host: SourceHost): Program {
+function loadProgram(entry: string, host: SourceHost, root?: string): Program {
   const sources = new Map<string, string>();
   const diagnostics: Diagnostic[] = [];
-  const files = loadFiles(entry, host, sources, diagnostics);
+  const files = loadFiles(entry, host, sources, diagnostics, root);
   const syntaxOk = !hasErrors(diagnostics);
   // Blocks are only read from trees without syntax errors; their own errors (a duplicate, a
   // clash with a layer) skip that block and let lowering report the rest.

@@ -42,12 +42,26 @@ function tensorData(t: TensorProto, options: ImportOptions): Constant {
   const count = dims.reduce((a, b) => a * b, 1);
   let raw = t.rawData ?? undefined;
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    const location = t.externalData?.find((e) => e.key === "location")?.value ?? "";
-    const offset = Number(t.externalData?.find((e) => e.key === "offset")?.value ?? 0);
+    const key = (k: string) => t.externalData?.find((e) => e.key === k)?.value ?? undefined;
+    const location = key("location") ?? "";
+    const offset = Number(key("offset") ?? 0);
     const file = options.readExternal?.(location);
     if (!file)
-      throw new ImportError(`tensor '${t.name}': its external data file '${location}' is missing`);
-    raw = file.subarray(offset);
+      throw new ImportError(
+        `tensor '${t.name}': its external data '${location}' is not a readable file below the model's folder`,
+      );
+    const length = key("length") === undefined ? file.length - offset : Number(key("length"));
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > file.length
+    )
+      throw new ImportError(
+        `tensor '${t.name}': external data [${offset}, +${length}) lies outside '${location}' (${file.length} bytes)`,
+      );
+    raw = file.subarray(offset, offset + length);
   }
   const data = new Float32Array(count);
   const type = t.dataType;

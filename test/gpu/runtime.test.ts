@@ -253,6 +253,22 @@ describe("runtime API", () => {
   });
 });
 
+describe("NaN in the weights is reported, not hidden", () => {
+  it("info.nonFiniteWeights counts them by weight", async () => {
+    const weights = initWeights(graph, 1);
+    const c1 = weights.get("c1.weight")!.slice();
+    c1[3] = NaN;
+    c1[5] = Infinity;
+    weights.set("c1.weight", c1);
+    const model = await Model.create(writeBundle(planGraph(graph), weights), (await gpu()).device);
+    expect(model.info.nonFiniteWeights).toEqual({ "c1.weight": 2 });
+    model.dispose();
+    const clean = await Model.create(bytes, (await gpu()).device);
+    expect(clean.info.nonFiniteWeights).toEqual({});
+    clean.dispose();
+  });
+});
+
 describe("what the GPU refuses is a RuntimeError, never data", () => {
   it("a dispatch that binds an activation where its kernel reads a weight", async () => {
     const { crc32, blobStart, headerBytes } = await import("../../runtime/format.js");
