@@ -18,7 +18,7 @@ import { CompileError } from "./errors.js";
 import { printIr, type Graph } from "./ir/index.js";
 import { compileFrontend, memoryHost, type SourceHost } from "./lower/index.js";
 import {
-  decomposeExact,
+  allPasses,
   decomposeSpatial,
   passesByName,
   runPasses,
@@ -28,7 +28,6 @@ import {
 import { deadCode } from "./passes/dce.js";
 import { foldBatchNorm } from "./passes/fold-batchnorm.js";
 import { foldPadding } from "./passes/fold-padding.js";
-import { fuseActivation, fuseResidual } from "./passes/fuse.js";
 import { legalize } from "./passes/legalize.js";
 import { summarize, type NetworkReport } from "./analysis/index.js";
 import { bindWeights, initWeights, WeightsError, type NamedTensor } from "./weights/index.js";
@@ -100,16 +99,9 @@ export const levels: Readonly<Record<OptLevel, Pipeline>> = {
     planMemory: true,
     eliminateConcat: false,
   },
+  // every pass, in the canonical order (passes/pipeline.ts)
   2: {
-    passes: [
-      legalize,
-      foldBatchNorm,
-      foldPadding,
-      decomposeExact,
-      fuseResidual,
-      fuseActivation,
-      deadCode,
-    ],
+    passes: allPasses,
     planMemory: true,
     eliminateConcat: true,
   },

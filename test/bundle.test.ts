@@ -7,7 +7,8 @@ import { planGraph } from "../compiler/codegen/index.js";
 import { printIr } from "../compiler/ir/index.js";
 import { initWeights } from "../compiler/weights/index.js";
 import { BundleError, isDerived, parseBundle, type StoredWeight } from "../runtime/index.js";
-import { blobStart, crc32, headerBytes, validateManifest } from "../runtime/format.js";
+import { validateManifest } from "../runtime/format.js";
+import { withManifest } from "./support/bundle.js";
 import { bundleReference } from "../compiler/bundle/index.js";
 import { CompileError } from "../compiler/errors.js";
 import { lowerFile } from "./support/compile.js";
@@ -173,20 +174,6 @@ describe("corrupt bundles", () => {
 });
 
 describe("a bundle on the CPU reference", () => {
-  // Re-encodes a bundle with its manifest changed (a valid file that lies about itself).
-  const withManifest = (change: (m: Record<string, unknown>) => object): Uint8Array => {
-    const { manifest, blob } = parseBundle(bytes);
-    const json = new TextEncoder().encode(JSON.stringify(change({ ...manifest })));
-    const out = new Uint8Array(blobStart(json.length) + blob.length);
-    const view = new DataView(out.buffer);
-    out.set(bytes.subarray(0, 8), 0);
-    view.setUint32(8, json.length, true);
-    view.setUint32(12, crc32(json), true);
-    out.set(json, headerBytes);
-    out.set(blob, blobStart(json.length));
-    return out;
-  };
-
   it("runs its IR on its stored tensors", () => {
     const { graph: g, weights: w } = bundleReference(parseBundle(bytes));
     expect(g.outputs.map((o) => o.name)).toEqual(["softmax_1"]);
@@ -194,15 +181,15 @@ describe("a bundle on the CPU reference", () => {
   });
 
   it("refuses an IR that is not the manifest's network, or not well-formed", () => {
-    const renamed = withManifest((m) => ({
+    const renamed = withManifest(bytes, (m) => ({
       ...m,
-      outputs: (m.outputs as { name: string }[]).map((o) => ({ ...o, name: "other" })),
+      outputs: m.outputs.map((o) => ({ ...o, name: "other" })),
     }));
     expect(() => bundleReference(parseBundle(renamed))).toThrow(CompileError);
     expect(() => bundleReference(parseBundle(renamed))).toThrow(/not the ones its manifest lists/);
-    const broken = withManifest((m) => ({
+    const broken = withManifest(bytes, (m) => ({
       ...m,
-      ir: (m.ir as string).replace("%c1 =", "%c1 = %c1 ="),
+      ir: m.ir!.replace("%c1 =", "%c1 = %c1 ="),
     }));
     expect(() => bundleReference(parseBundle(broken))).toThrow(/its IR is not well-formed/);
   });

@@ -234,7 +234,9 @@ describe("bad ONNX input", () => {
     );
     // data past the end of its file, or a range the file does not hold, is refused
     const shortFile = { readExternal: () => new Uint8Array(6) };
-    expect(() => importOnnx(external, shortFile)).toThrow(/data is shorter than its shape/);
+    expect(() => importOnnx(external, shortFile)).toThrow(
+      /6 bytes of data for 2 values of 4 bytes/,
+    );
     const far = tiny([{ op: "Conv", inputs: ["x", "w"], output: "y" }], {
       initializers: [
         {
@@ -266,6 +268,46 @@ describe("bad ONNX input", () => {
     ]);
     expect(() => importOnnx(dilated)).toThrow(
       "MaxPool node 'n1' (inputs 'x'): dilated pooling is not supported",
+    );
+  });
+
+  it("refuses attributes out of range instead of computing with them", () => {
+    const conv = (attrs: Record<string, number[]>) =>
+      tiny([{ op: "Conv", inputs: ["x", "w"], output: "y", attrs }], {
+        initializers: [
+          floatInit(
+            "w",
+            [3, 2, 3, 3],
+            Array.from({ length: 54 }, (_, i) => i / 54),
+          ),
+        ],
+      });
+    // dilation 0 once imported as a 1x1 window: a wrong answer
+    expect(() => importOnnx(conv({ dilations: [0, 0] }))).toThrow(/must be positive integers/);
+    expect(() => importOnnx(conv({ strides: [0, 1] }))).toThrow(/must be positive integers/);
+    expect(() => importOnnx(conv({ pads: [-1, 0, 0, 0] }))).toThrow(/negative pads/);
+    const leaky = tiny([{ op: "LeakyRelu", inputs: ["x"], output: "y", floats: { alpha: NaN } }]);
+    expect(() => importOnnx(leaky)).toThrow(/attribute alpha is NaN/);
+  });
+
+  it("reads tensor data exactly as its type and shape say, or refuses it", () => {
+    const withWeight = (w: object) =>
+      tiny([{ op: "Conv", inputs: ["x", "w"], output: "y" }], {
+        initializers: [{ name: "w", dims: [1, 2, 1, 1], ...w }],
+      });
+    // float16 values travel as int32 bit patterns: 0x3c00 is 1, 0xc000 is -2
+    const half = importOnnx(withWeight({ dataType: 10, int32Data: [0x3c00, 0xc000] }));
+    expect(Array.from(half.constants!.get("n1.weight")!)).toEqual([1, -2]);
+    const raw = (bytes: number) => ({ dataType: 1, rawData: new Uint8Array(bytes) });
+    expect(() => importOnnx(withWeight(raw(12)))).toThrow(
+      /12 bytes of data for 2 values of 4 bytes/,
+    );
+    expect(() => importOnnx(withWeight(raw(4)))).toThrow(/4 bytes of data for 2 values/);
+    expect(() => importOnnx(withWeight({ dataType: 1, floatData: [1] }))).toThrow(
+      /1 values for a shape of 2/,
+    );
+    expect(() => importOnnx(withWeight({ dataType: 8, stringData: [] }))).toThrow(
+      /data type STRING is not supported/,
     );
   });
 });

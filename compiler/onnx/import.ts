@@ -18,6 +18,7 @@ import {
   type Quad,
 } from "../ops/index.js";
 import { matchPattern } from "./patterns.js";
+import { halfToFloat } from "../weights/half.js";
 import { CompileError } from "../errors.js";
 
 const { onnx } = onnxProto;
@@ -63,16 +64,28 @@ function tensorData(t: TensorProto, options: ImportOptions): Constant {
       );
     raw = file.subarray(offset, offset + length);
   }
-  const data = new Float32Array(count);
-  const type = t.dataType;
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0))
+    throw new ImportError(`tensor '${t.name}': dims [${dims.join(", ")}] are not sizes`);
+  const type = t.dataType ?? 0;
   const T = onnx.TensorProto.DataType;
+  const width = (
+    { [T.FLOAT]: 4, [T.DOUBLE]: 8, [T.INT32]: 4, [T.INT64]: 8, [T.FLOAT16]: 2 } as Record<
+      number,
+      number
+    >
+  )[type];
+  if (!width)
+    throw new ImportError(
+      `tensor '${t.name}': data type ${T[type] ?? type} is not supported (float, float16, double, int32, int64 are)`,
+    );
+  const data = new Float32Array(count);
   if (raw && raw.length) {
+    // Exactly the bytes its shape needs: short data or extra data is a malformed model.
+    if (raw.length !== count * width)
+      throw new ImportError(
+        `tensor '${t.name}': ${raw.length} bytes of data for ${count} values of ${width} bytes`,
+      );
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const width =
-      type === T.FLOAT ? 4 : type === T.INT64 || type === T.DOUBLE ? 8 : type === T.INT32 ? 4 : 0;
-    if (!width) throw new ImportError(`tensor '${t.name}': data type ${type} is not supported`);
-    if (raw.length < count * width)
-      throw new ImportError(`tensor '${t.name}': data is shorter than its shape`);
     for (let i = 0; i < count; i++) {
       data[i] =
         type === T.FLOAT
@@ -81,16 +94,26 @@ function tensorData(t: TensorProto, options: ImportOptions): Constant {
             ? view.getFloat64(8 * i, true)
             : type === T.INT32
               ? view.getInt32(4 * i, true)
-              : Number(view.getBigInt64(8 * i, true));
+              : type === T.FLOAT16
+                ? halfToFloat(view.getUint16(2 * i, true))
+                : Number(view.getBigInt64(8 * i, true));
     }
-  } else {
-    // protobufjs decodes an absent repeated field as [], so take the first that holds data.
-    const fields = [t.floatData, t.int64Data, t.int32Data, t.doubleData] as (
-      LongLike[] | null | undefined
-    )[];
-    const values = fields.find((f) => f && f.length > 0) ?? [];
-    values.forEach((v, i) => (data[i] = num(v)));
+    return { dims, data };
   }
+  // The typed field of its data type (float16 values travel as int32 bit patterns).
+  const field = (
+    type === T.FLOAT
+      ? t.floatData
+      : type === T.DOUBLE
+        ? t.doubleData
+        : type === T.INT64
+          ? t.int64Data
+          : t.int32Data
+  ) as LongLike[] | null | undefined;
+  const values = field ?? [];
+  if (values.length !== count)
+    throw new ImportError(`tensor '${t.name}': ${values.length} values for a shape of ${count}`);
+  values.forEach((v, i) => (data[i] = type === T.FLOAT16 ? halfToFloat(num(v)) : num(v)));
   return { dims, data };
 }
 
@@ -184,7 +207,9 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
   };
   const attrFloat = (name: string, d: number): number => {
     const f = attr(name)?.f;
-    return f === undefined || f === null ? d : shortestF32(f);
+    if (f === undefined || f === null) return d;
+    if (!Number.isFinite(f)) fail(`attribute ${name} is ${f}`);
+    return shortestF32(f);
   };
   const attrStr = (name: string, d: string): string => {
     const s = attr(name)?.s;

@@ -22,6 +22,7 @@ import { ints, int, writePad, type OnnxReader, type OnnxWriter } from "./onnx.js
 import {
   checked,
   checkReflect,
+  checkWindow,
   checkResidual,
   dims3,
   divisible,
@@ -578,6 +579,7 @@ export const convOps: Family<ConvFamily> = {
     ],
     infer(a, [x]) {
       const [c, h, w] = spatial(x);
+      checkWindow("kernel", a.k, a.s, a.p, a.d);
       divisible("input channels", c, a.g);
       divisible("filters", a.filters, a.g);
       a.outpad.forEach((o, i) => {

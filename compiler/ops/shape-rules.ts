@@ -54,6 +54,17 @@ export function windowOutput(
   return out;
 }
 
+/** Kernel, stride and dilation of at least 1 and padding of at least 0, all integers. */
+export function checkWindow(what: string, k: Pair, s: Pair, p: Quad, d: Pair): void {
+  const positive = (v: number) => Number.isSafeInteger(v) && v >= 1;
+  if (![...k, ...s, ...d].every(positive))
+    throw new ShapeError(
+      `${what} ${formatShape(k)}, stride ${formatShape(s)} and dilation ${formatShape(d)} must be positive integers`,
+    );
+  if (!p.every((v) => Number.isSafeInteger(v) && v >= 0))
+    throw new ShapeError(`padding ${formatShape(p)} must be non-negative integers`);
+}
+
 export function slidingWindow(
   what: string,
   input: Shape | undefined,
@@ -63,6 +74,7 @@ export function slidingWindow(
   d: Pair,
   ceil: boolean,
 ): [number, number] {
+  checkWindow(what, k, s, p, d);
   const [, h, w] = spatial(input);
   const [t, l, b, r] = p;
   const ph = h + t + b;

@@ -316,6 +316,8 @@ export const shapeOps: Family<ShapeFamily> = {
     weights: () => [],
     infer(a, [x]) {
       const [c, h, w] = spatial(x);
+      if (!a.scale.every((v) => Number.isSafeInteger(v) && v >= 1))
+        throw new ShapeError(`scale ${a.scale.join("x")} must be positive integers`);
       return checked([c, h * a.scale[0], w * a.scale[1]]);
     },
     // Nearest: src = floor(dst / scale). Bilinear, align_corners = false (PyTorch's default):

@@ -1,6 +1,7 @@
 // safetensors (Hugging Face's tensor file): an 8-byte little-endian header length, a JSON
 // header `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }`, then the
 // raw little-endian data. Read: F32, F16, BF16 and F64, converted to float32. Write: F32.
+import { halfToFloat } from "./half.js";
 import { CompileError } from "../errors.js";
 
 export interface NamedTensor {
@@ -11,15 +12,6 @@ export interface NamedTensor {
 export class SafetensorsError extends CompileError {}
 
 const dtypeBytes: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
-
-function f16(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
 
 export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string, NamedTensor> {
   if (bytes.length < 8) throw new SafetensorsError(`${file}: too short to be a safetensors file`);
@@ -100,7 +92,7 @@ export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string
           data[i] = dv.getFloat64(i * 8, true);
           break;
         case "F16":
-          data[i] = f16(dv.getUint16(i * 2, true));
+          data[i] = halfToFloat(dv.getUint16(i * 2, true));
           break;
         case "BF16":
           data[i] = new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0]!;

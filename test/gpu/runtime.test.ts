@@ -8,6 +8,7 @@ import { BundleError, loadModel, Model, RuntimeError } from "../../runtime/index
 import { stagingAbove } from "../../runtime/model.js";
 import { lowerFile, lowerText } from "../support/compile.js";
 import { adapterChoice, adapterWords, gpu } from "./support.js";
+import { withManifest } from "../support/bundle.js";
 
 const graph = lowerFile("examples/lenet5.cnn");
 const bytes = writeBundle(planGraph(graph), initWeights(graph, 1));
@@ -271,8 +272,7 @@ describe("NaN in the weights is reported, not hidden", () => {
 
 describe("what the GPU refuses is a RuntimeError, never data", () => {
   it("a dispatch that binds an activation where its kernel reads a weight", async () => {
-    const { crc32, blobStart, headerBytes } = await import("../../runtime/format.js");
-    const { manifest, blob } = (await import("../../runtime/index.js")).parseBundle(bytes);
+    const { manifest } = (await import("../../runtime/index.js")).parseBundle(bytes);
     // The GEMM reads its weight read-only; bound to the activations it also writes, WebGPU
     // refuses the dispatch (one buffer both read-only and writable). The manifest is valid.
     const k = manifest.dispatches.findIndex((d) => d.bindings.some((b) => "weight" in b));
@@ -280,18 +280,10 @@ describe("what the GPU refuses is a RuntimeError, never data", () => {
     const w = d.bindings.findIndex((b) => "weight" in b);
     const value = d.bindings.find((b) => "value" in b)!;
     const bindings = d.bindings.map((b, i) => (i === w ? value : b));
-    const bad = {
-      ...manifest,
-      dispatches: manifest.dispatches.map((x, i) => (i === k ? { ...x, bindings } : x)),
-    };
-    const json = new TextEncoder().encode(JSON.stringify(bad));
-    const out = new Uint8Array(blobStart(json.length) + blob.length);
-    const view = new DataView(out.buffer);
-    out.set(bytes.subarray(0, 8), 0);
-    view.setUint32(8, json.length, true);
-    view.setUint32(12, crc32(json), true);
-    out.set(json, headerBytes);
-    out.set(blob, blobStart(json.length));
+    const out = withManifest(bytes, (m) => ({
+      ...m,
+      dispatches: m.dispatches.map((x, i) => (i === k ? { ...x, bindings } : x)),
+    }));
     const model = await Model.create(out, (await gpu()).device);
     try {
       await expect(model.run({ x: new Float32Array(1024).fill(0.5) })).rejects.toThrow(
