@@ -2,7 +2,7 @@
 // PReLU, whose slope is a weight (per channel, or one shared).
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { broadcastKernel, preluKernel } from "../codegen/direct.js";
-import { fusedActivation } from "./emit.js";
+import { fusedActivation, type Emitter } from "./emit.js";
 import { merged, perOutput, pointwise } from "./field.js";
 import { channelwise } from "./norm.js";
 import type { OnnxReader, OnnxWriter } from "./onnx.js";
@@ -64,11 +64,7 @@ function broadcastBinary(
   return result;
 }
 
-function emitBroadcast(
-  node: OpNode<PostAct>,
-  op: "add" | "mul",
-  e: import("./emit.js").Emitter,
-): void {
+function emitBroadcast(node: OpNode<PostAct>, op: "add" | "mul", e: Emitter): void {
   e.emit(
     broadcastKernel({
       op,

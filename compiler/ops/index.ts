@@ -4,7 +4,7 @@
 // Adding an op to a family is one entry there (the family's attribute map and its table, both
 // checked by the type checker), its tests and its line in docs/language.md.
 import { activationOps } from "./activation-ops.js";
-import type { ActivationAttrs } from "./activations.js";
+import type { ActivationAttrs, EpilogueAct } from "./activations.js";
 import { convOps, type ConvFamily } from "./conv.js";
 import { denseOps, type DenseFamily } from "./dense.js";
 import { elementwiseOps, type ElementwiseFamily } from "./elementwise.js";
@@ -75,14 +75,14 @@ export function attrValue(
 
 /** The activation a node applies to its result: conv2d/dense epilogues and post-activations. */
 export function nodeActivation(node: { readonly op: OpKind; readonly attrs: object }): {
-  readonly act: import("./activations.js").EpilogueAct;
+  readonly act: EpilogueAct;
   readonly alpha: number;
 } {
   const act = attrValue(node, "act");
   return act === undefined
     ? { act: "none", alpha: 0 }
     : {
-        act: act as import("./activations.js").EpilogueAct,
+        act: act as EpilogueAct,
         alpha: (attrValue(node, "alpha") as number | undefined) ?? 0,
       };
 }

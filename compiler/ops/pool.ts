@@ -4,7 +4,7 @@
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { globalPoolKernel, poolKernel } from "../codegen/direct.js";
 import { epilogueActs, type EpilogueAct } from "./activations.js";
-import { fusedActivation } from "./emit.js";
+import { fusedActivation, type Emitter } from "./emit.js";
 import { perOutput, wholeMap, windowed } from "./field.js";
 import { explicitPadding, list, type Args, type ParamSpec } from "./language.js";
 import { int, ints, type OnnxReader } from "./onnx.js";
@@ -132,7 +132,7 @@ function emitPool(
   node: OpNode<PoolAttrs & PostAct>,
   max: boolean,
   countPad: boolean,
-  e: import("./emit.js").Emitter,
+  e: Emitter,
 ): void {
   const a = node.attrs;
   const x = node.inputs[0]!;
@@ -154,7 +154,7 @@ function emitPool(
   );
 }
 
-function emitGlobal(node: OpNode<PostAct>, max: boolean, e: import("./emit.js").Emitter): void {
+function emitGlobal(node: OpNode<PostAct>, max: boolean, e: Emitter): void {
   const x = node.inputs[0]!;
   e.emit(
     globalPoolKernel({
