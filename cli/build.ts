@@ -26,6 +26,8 @@ export interface Built {
   /** The network as written, with its weights by layer path (what --weights takes). */
   readonly source: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
   readonly report: readonly string[];
+  /** What exceeds WebGPU's default limits (Compiled.warnings). */
+  readonly warnings: readonly string[];
 }
 
 /** The tensors of a --weights file, keyed by layer path. */
@@ -69,6 +71,7 @@ export function buildGraph(
     graph: { ...compiled.graph, constants },
     source: { ...compiled.source, constants: sourceConstants },
     report: compiled.report,
+    warnings: compiled.warnings ?? [],
   };
 }
 

@@ -3,7 +3,7 @@ import { compileFrontend, type FrontendResult } from "../compiler/lower/index.js
 import type { Graph } from "../compiler/ir/index.js";
 import { formatDiagnostic } from "../grammar/diagnostics.js";
 import { nodeHost } from "./host.js";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { importOnnx, ImportError } from "../compiler/onnx/index.js";
 
@@ -54,6 +54,8 @@ export function importModel(file: string): Graph {
         const path = resolve(folder, location);
         if (isAbsolute(location) || !path.startsWith(folder + sep)) return undefined;
         try {
+          // Where it really is, links followed: a link may not lead out of the folder either.
+          if (!realpathSync(path).startsWith(realpathSync(folder) + sep)) return undefined;
           if (!statSync(path).isFile()) return undefined;
           return readFileSync(path);
         } catch {
@@ -67,13 +69,23 @@ export function importModel(file: string): Graph {
   }
 }
 
-/** The network of a .cnn file (front end) or of an .onnx model (import, weights included). */
-export function sourceGraph(io: Io, file: string, network: string | undefined): Graph {
-  return file.endsWith(".onnx") ? importModel(file) : frontend(io, file, network);
+/** The flags that say which network to read and where its `use` lines may read. */
+export interface SourceFlags {
+  readonly network?: string | undefined;
+  /** The folder `use` may read below (--use-root); the file's own folder by default. */
+  readonly useRoot?: string | undefined;
 }
 
-export function frontend(io: Io, file: string, network: string | undefined): Graph {
-  const result = compileFrontend(file, nodeHost, network ? { network } : {});
+/** The network of a .cnn file (front end) or of an .onnx model (import, weights included). */
+export function sourceGraph(io: Io, file: string, flags: SourceFlags): Graph {
+  return file.endsWith(".onnx") ? importModel(file) : frontend(io, file, flags);
+}
+
+export function frontend(io: Io, file: string, flags: SourceFlags): Graph {
+  const result = compileFrontend(file, nodeHost, {
+    ...(flags.network ? { network: flags.network } : {}),
+    ...(flags.useRoot !== undefined ? { root: flags.useRoot } : {}),
+  });
   report(io, result);
   if (!result.graph) throw new Error("internal: no graph and no error");
   return result.graph;
@@ -83,14 +95,15 @@ export function frontend(io: Io, file: string, network: string | undefined): Gra
 export function seed(text: string | undefined): number {
   if (text === undefined) return 0;
   const n = Number(text);
-  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n))
-    throw new UserError(`--seed must be an integer, got '${text}'`);
+  // The generator takes 32 bits: a larger or negative seed would silently mean another one.
+  if (!/^\d+$/.test(text) || n > 0xffffffff)
+    throw new UserError(`--seed must be an integer from 0 to 4294967295, got '${text}'`);
   return n;
 }
 
 export function positiveInt(text: string, what: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1)
     throw new UserError(`${what} must be a positive integer, got '${text}'`);
   return n;
 }

@@ -1,6 +1,6 @@
 // The front end's file access in Node: regular files only (no devices, FIFOs or folders), and
 // none larger than a source file could reasonably be, checked before reading.
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { SourceHost } from "../compiler/lower/index.js";
 
@@ -18,4 +18,11 @@ export const nodeHost: SourceHost = {
     }
   },
   resolve: (from, relative) => join(dirname(from), relative),
+  real(path) {
+    try {
+      return realpathSync(path);
+    } catch {
+      return undefined;
+    }
+  },
 };

@@ -24,6 +24,7 @@ import {
   terminalSafe,
   UserError,
   type Io,
+  type SourceFlags,
 } from "./common.js";
 import { nodeHost } from "./host.js";
 import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
@@ -39,6 +40,7 @@ interface BuildCliOptions extends OptimizeOptions {
   readonly maxBinding?: string;
   readonly layout?: Layout;
   readonly network?: string;
+  readonly useRoot?: string;
 }
 
 export type { Io } from "./common.js";
@@ -52,12 +54,26 @@ function program(io: Io): Command {
   const cnnc = new Command("cnnc")
     .description("Compile declarative CNN descriptions (.cnn) to WebGPU compute pipelines.")
     .version("0.1.0")
-    .showHelpAfterError("(run 'cnnc help' for the commands)")
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      // One line, as every user error: `cnnc: unknown option '--x' (Did you mean --y?) (...)`.
+      outputError: (message, write) =>
+        write(
+          `cnnc: ${message
+            .replace(/^error: /, "")
+            .trim()
+            .replace(/\s*\n\s*/g, " ")} (run 'cnnc help' for the commands)\n`,
+        ),
+    });
   const networkOption = [
     "--network <name>",
     "which network, when the file declares several",
+  ] as const;
+  const useRootOption = [
+    "--use-root <dir>",
+    "let `use` read files below this folder (default: the .cnn file's own folder)",
   ] as const;
 
   cnnc
@@ -65,11 +81,12 @@ function program(io: Io): Command {
     .description("parse a .cnn file and infer every shape of every network; report all errors")
     .argument("<file>", "the .cnn file")
     .option("--network <name>", "check only this network")
-    .action((file: string, opts: { network?: string }) => {
+    .option(...useRootOption)
+    .action((file: string, opts: SourceFlags) => {
       const graphs = opts.network
-        ? [frontend(io, file, opts.network)]
+        ? [frontend(io, file, opts)]
         : (() => {
-            const result = checkAllNetworks(file, nodeHost);
+            const result = checkAllNetworks(file, nodeHost, opts.useRoot);
             report(io, result);
             return result.graphs;
           })();
@@ -84,6 +101,7 @@ function program(io: Io): Command {
     .description("per-layer shapes, parameters, MACs, receptive field and activation memory")
     .argument("<file>", "the .cnn file")
     .option(...networkOption)
+    .option(...useRootOption)
     .option("--json", "print the report as JSON")
     .option(
       "--optimized",
@@ -95,9 +113,14 @@ function program(io: Io): Command {
   ).action(
     (
       file: string,
-      opts: OptimizeOptions & { network?: string; json?: boolean; optimized?: boolean },
+      opts: OptimizeOptions & {
+        network?: string;
+        useRoot?: string;
+        json?: boolean;
+        optimized?: boolean;
+      },
     ) => {
-      const before = frontend(io, file, opts.network);
+      const before = frontend(io, file, opts);
       const after = opts.optimized ? optimize(io, before, opts) : before;
       const report = summarize(after);
       const comparison = opts.optimized
@@ -119,12 +142,13 @@ function program(io: Io): Command {
     .command("ir")
     .description("print the network's IR (the compiler's intermediate form) as text")
     .argument("<file>", "the .cnn file")
-    .option(...networkOption);
+    .option(...networkOption)
+    .option(...useRootOption);
   addOptimizeOptions(
     cnnc.commands.find((c) => c.name() === "ir")!,
     "0",
   ).action((file: string, opts: OptimizeOptions & { network?: string }) => {
-    const graph = optimize(io, frontend(io, file, opts.network), opts);
+    const graph = optimize(io, frontend(io, file, opts), opts);
     if (opts.dumpIr === undefined) io.out(printIr(graph));
   });
 
@@ -149,10 +173,11 @@ function program(io: Io): Command {
           "store every activation that may be either layout in this one (default: each as its readers' kernels ask; cnnc tune measures them)",
         ).choices(["nchw", "nhwc"]),
       )
-      .option(...networkOption),
+      .option(...networkOption)
+      .option(...useRootOption),
     "2",
   ).action((file: string, opts: BuildCliOptions) => {
-    const graph = sourceGraph(io, file, opts.network);
+    const graph = sourceGraph(io, file, opts);
     const built = buildGraph(io, graph, opts);
     const out = opts.output ?? `${graph.name}.cnnb`;
     writeOutput(out, built.bytes, [file, ...(opts.weights ? [opts.weights] : [])]);
@@ -163,6 +188,10 @@ function program(io: Io): Command {
       `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item${nhwc ? `, ${nhwc} of ${p.values.length} values NHWC` : ""}\n`,
     );
     for (const line of built.report) io.out(`  ${line}\n`);
+    for (const w of built.warnings)
+      io.err(
+        `cnnc: warning: beyond WebGPU's default limits at batch 1: ${terminalSafe(w)}; the bundle loads only on devices that raise them\n`,
+      );
   });
 
   cnnc
@@ -202,12 +231,13 @@ function program(io: Io): Command {
     .option("--weights <file>", "trained weights, a .safetensors file keyed by layer path")
     .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
     .option(...networkOption)
+    .option(...useRootOption)
     .action(
       (
         file: string,
         opts: { output?: string; weights?: string; seed: string; network?: string },
       ) => {
-        const graph = frontend(io, file, opts.network);
+        const graph = frontend(io, file, opts);
         // The weights as the driver binds them (given, checked, or generated from the seed).
         const { source } = compileGraph(graph, {
           ...(opts.weights
@@ -239,14 +269,20 @@ function program(io: Io): Command {
       .description("draw the network as an SVG: layers, branches, shapes on the edges")
       .argument("<file>", "the .cnn file, or an .onnx model")
       .option("-o, --output <file>", "the SVG to write (default: <network>.svg)")
-      .option(...networkOption),
+      .option(...networkOption)
+      .option(...useRootOption),
     "0",
-  ).action((file: string, opts: OptimizeOptions & { network?: string; output?: string }) => {
-    const graph = optimize(io, sourceGraph(io, file, opts.network), opts);
-    const out = opts.output ?? `${graph.name}.svg`;
-    writeOutput(out, graphSvg(graph), [file]);
-    io.out(`wrote ${out}: ${graph.nodes.length} layers\n`);
-  });
+  ).action(
+    (
+      file: string,
+      opts: OptimizeOptions & { network?: string; useRoot?: string; output?: string },
+    ) => {
+      const graph = optimize(io, sourceGraph(io, file, opts), opts);
+      const out = opts.output ?? `${graph.name}.svg`;
+      writeOutput(out, graphSvg(graph), [file]);
+      io.out(`wrote ${out}: ${graph.nodes.length} layers\n`);
+    },
+  );
 
   addOptimizeOptions(
     cnnc
@@ -275,7 +311,8 @@ function program(io: Io): Command {
           "swiftshader",
         ]),
       )
-      .option(...networkOption),
+      .option(...networkOption)
+      .option(...useRootOption),
     "2",
   ).action(async (file: string, opts: TuneCliOptions) => tuneCommand(io, file, opts));
 
@@ -304,7 +341,8 @@ function program(io: Io): Command {
     .option("--seed <n>", "seed of random inputs (and of weights for a .cnn)", "0")
     .option("--weights <file>", "for a .cnn: trained weights (.safetensors)")
     .option("--top <k>", "how many top classes to print per sample", "5")
-    .option(...networkOption);
+    .option(...networkOption)
+    .option(...useRootOption);
   addOptimizeOptions(
     cnnc.commands.find((c) => c.name() === "run")!,
     "2",

@@ -14,7 +14,12 @@ export interface NpyArray {
  * strings in either quote with escapes, integers, True/False/None, tuples and lists. Exactly
  * the keys NumPy writes, each once; anything else is an error naming what was found.
  */
-type PyValue = string | number | boolean | null | PyValue[] | Map<string, PyValue>;
+type PyValue = string | number | boolean | null | PyValue[] | Tuple | Map<string, PyValue>;
+
+/** A Python tuple: NumPy's shape is one (a list there is an error, as `(8)` is the int 8). */
+class Tuple {
+  constructor(readonly items: readonly PyValue[]) {}
+}
 
 function parsePython(text: string, file: string): PyValue {
   let i = 0;
@@ -43,6 +48,7 @@ function parsePython(text: string, file: string): PyValue {
       i++;
       const items: PyValue[] = [];
       const dict = new Map<string, PyValue>();
+      let commas = 0;
       for (;;) {
         space();
         if (text[i] === close) break;
@@ -56,11 +62,16 @@ function parsePython(text: string, file: string): PyValue {
           dict.set(item as string, value(depth + 1));
         } else items.push(item);
         space();
-        if (text[i] === ",") i++;
-        else if (text[i] !== close) fail(`a missing ',' or '${close}'`);
+        if (text[i] === ",") {
+          i++;
+          commas++;
+        } else if (text[i] !== close) fail(`a missing ',' or '${close}'`);
       }
       i++;
-      return c === "{" ? dict : items;
+      if (c === "{") return dict;
+      if (c === "[") return items;
+      // (x) is x itself; (x,) and () are tuples.
+      return items.length === 1 && commas === 0 ? items[0]! : new Tuple(items);
     }
     const word = /^(True|False|None|-?\d+)/.exec(text.slice(i))?.[0];
     if (word === undefined) fail("an unexpected character");
@@ -114,11 +125,11 @@ export function readNpy(bytes: Uint8Array, file = "array"): NpyArray {
   if (fortran)
     throw new NpyError(`${file}: Fortran-ordered arrays are not supported; save in C order`);
   if (
-    !Array.isArray(dims) ||
-    !dims.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
+    !(dims instanceof Tuple) ||
+    !dims.items.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
   )
     throw new NpyError(`${file}: the shape is not a tuple of sizes`);
-  const shape = dims as number[];
+  const shape = dims.items as number[];
   const count = shape.reduce((a, b) => a * b, 1);
   const width = descr === "<f4" ? 4 : descr === "<f8" ? 8 : 0;
   if (!width)

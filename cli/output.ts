@@ -44,13 +44,17 @@ export function writeOutput(
   const clash = inputs.find((i) => samePath(i, path));
   if (clash !== undefined)
     throw new UserError(`will not write '${path}': it is an input ('${clash}')`);
-  let isDir = false;
+  let kind: "absent" | "file" | "folder" | "special" = "absent";
   try {
-    isDir = statSync(path).isDirectory();
+    const stat = statSync(path);
+    kind = stat.isFile() ? "file" : stat.isDirectory() ? "folder" : "special";
   } catch {
     // absent: written below
   }
-  if (isDir) throw new UserError(`cannot write '${path}': it is a folder`);
+  if (kind === "folder") throw new UserError(`cannot write '${path}': it is a folder`);
+  // Renaming over a device, FIFO or socket would replace it with a file.
+  if (kind === "special")
+    throw new UserError(`cannot write '${path}': it is not a regular file (a device or a pipe)`);
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     writeFileSync(temp, data);

@@ -31,6 +31,7 @@ export interface RunOptions extends OptimizeOptions {
   readonly seed?: string;
   readonly weights?: string;
   readonly network?: string;
+  readonly useRoot?: string;
   readonly top?: string;
 }
 
@@ -43,7 +44,7 @@ interface Loaded {
 
 function load(io: Io, file: string, o: RunOptions): Loaded {
   if (file.endsWith(".cnn") || file.endsWith(".onnx")) {
-    const graph = sourceGraph(io, file, o.network);
+    const graph = sourceGraph(io, file, o);
     const { bytes } = buildGraph(io, graph, o);
     const parsed = parseBundle(bytes);
     // --cpu runs what the bundle holds, as for a .cnnb: one path for both.
@@ -79,12 +80,13 @@ function inputs(
   const named = new Map<string, string>();
   for (const spec of specs) {
     const eq = spec.indexOf("=");
-    if (eq > 0) named.set(spec.slice(0, eq), spec.slice(eq + 1));
-    else if (manifest.inputs.length === 1) named.set(manifest.inputs[0]!.name, spec);
-    else
+    if (eq <= 0 && manifest.inputs.length !== 1)
       throw new UserError(
         `the model has ${manifest.inputs.length} inputs; name each: --input ${manifest.inputs.map((i) => `${i.name}=...`).join(" --input ")}`,
       );
+    const name = eq > 0 ? spec.slice(0, eq) : manifest.inputs[0]!.name;
+    if (named.has(name)) throw new UserError(`--input gives '${name}' twice`);
+    named.set(name, eq > 0 ? spec.slice(eq + 1) : spec);
   }
   for (const name of named.keys()) {
     if (!manifest.inputs.some((i) => i.name === name))
@@ -221,7 +223,22 @@ async function benchLines(
   }
 }
 
+/** --output: which output goes to which file (`name=file`, or the first output). */
+function outputTarget(manifest: Manifest, spec: string) {
+  const eq = spec.indexOf("=");
+  const name = eq > 0 ? spec.slice(0, eq) : manifest.outputs[0]!.name;
+  const out = manifest.outputs.find((x) => x.name === name);
+  if (!out) throw new UserError(`the model has no output '${name}'`);
+  return { name, path: eq > 0 ? spec.slice(eq + 1) : spec, out };
+}
+
 export async function runCommand(io: Io, file: string, o: RunOptions): Promise<void> {
+  // Every flag checked before anything is loaded or run.
+  if (o.cpu && o.bench !== undefined)
+    throw new UserError("--bench times WebGPU runs; --cpu runs the reference interpreter once");
+  const runs = o.bench === undefined ? undefined : positiveInt(o.bench, "--bench");
+  const top = o.top === undefined ? 5 : positiveInt(o.top, "--top");
+  const seedValue = seed(o.seed);
   let loaded: Loaded;
   try {
     loaded = load(io, file, o);
@@ -230,8 +247,8 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
     throw e;
   }
   const { manifest } = loaded;
-  const { batch, data } = inputs(manifest, o.input, o.batch, seed(o.seed));
-  const top = o.top === undefined ? 5 : positiveInt(o.top, "--top");
+  const { batch, data } = inputs(manifest, o.input, o.batch, seedValue);
+  const written = o.output === undefined ? undefined : outputTarget(manifest, o.output);
   let outputs: Record<string, ArrayLike<number>>;
   // NaN or Inf anywhere makes the results meaningless, and a GPU hides it (max(NaN, 0) is 0
   // there): say so, for the inputs, the weights and the outputs.
@@ -241,8 +258,6 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
       io.err(`cnnc: warning: ${what} has ${n} NaN or infinite value${n === 1 ? "" : "s"}\n`);
   };
   for (const [name, values] of Object.entries(data)) warnNonFinite(`input '${name}'`, values);
-  if (o.cpu && o.bench !== undefined)
-    throw new UserError("--bench times WebGPU runs; --cpu runs the reference interpreter once");
   if (o.cpu) {
     const { graph, weights } = loaded.cpu();
     for (const [name, values] of weights) warnNonFinite(`weight '${name}'`, values);
@@ -269,10 +284,7 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
           `cnnc: warning: weight '${name}' has ${n} NaN or infinite value${n === 1 ? "" : "s"}\n`,
         );
       outputs = await model.run(data, { batch });
-      if (o.bench !== undefined) {
-        const runs = positiveInt(o.bench, "--bench");
-        io.out(await benchLines(model, data, batch, runs));
-      }
+      if (runs !== undefined) io.out(await benchLines(model, data, batch, runs));
     } finally {
       model.dispose();
     }
@@ -280,12 +292,8 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
   for (const out of manifest.outputs) warnNonFinite(`output '${out.name}'`, outputs[out.name]!);
   for (const out of manifest.outputs)
     io.out(describeOutput(out.name, out.shape, batch, outputs[out.name]!, top));
-  if (o.output) {
-    const eq = o.output.indexOf("=");
-    const name = eq > 0 ? o.output.slice(0, eq) : manifest.outputs[0]!.name;
-    const path = eq > 0 ? o.output.slice(eq + 1) : o.output;
-    const out = manifest.outputs.find((x) => x.name === name);
-    if (!out) throw new UserError(`the model has no output '${name}'`);
+  if (written) {
+    const { name, path, out } = written;
     const inputFiles = [
       file,
       ...o.input.map((i) => i.slice(i.indexOf("=") + 1)),

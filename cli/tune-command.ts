@@ -20,6 +20,7 @@ export interface TuneCliOptions extends OptimizeOptions {
   readonly adapter?: string;
   readonly layout?: Layout;
   readonly network?: string;
+  readonly useRoot?: string;
 }
 
 /** The whole network's round trip (upload, run, readback) and GPU time, medians of `runs`. */
@@ -59,7 +60,7 @@ function ms(x: number): string {
 }
 
 export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Promise<void> {
-  const graph = sourceGraph(io, file, o.network);
+  const graph = sourceGraph(io, file, o);
   const runs = positiveInt(o.runs ?? "3", "--runs");
   const batch = positiveInt(o.batch ?? "1", "--batch");
   const built = buildGraph(io, graph, o);

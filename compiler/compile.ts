@@ -32,6 +32,7 @@ import { legalize } from "./passes/legalize.js";
 import { summarize, type NetworkReport } from "./analysis/index.js";
 import { bindWeights, initWeights, WeightsError, type NamedTensor } from "./weights/index.js";
 import type { Manifest } from "../runtime/format.js";
+import { batchProblem, defaultLimits, fixedProblems } from "../runtime/limits.js";
 import type { Diagnostic } from "../grammar/diagnostics.js";
 
 export type OptLevel = 0 | 1 | 2;
@@ -81,6 +82,9 @@ export interface Compiled {
   readonly summary: NetworkReport;
   /** Each pass's report line. */
   readonly report: readonly string[];
+  /** What of the bundle exceeds WebGPU's default limits (or the given binding size) at batch
+   * 1: it loads only on devices that raise them. */
+  readonly warnings?: readonly string[];
 }
 
 export interface Pipeline {
@@ -208,7 +212,22 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   // The bundle carries the network as written (legalised, before the fold passes) and its
   // source weights, so that `--cpu` on it and every derived weight trace back to them.
   const bundle = writeBundle(plan, constants, printIr(optimized), options.tuning);
-  return { ...base, plan, bundle };
+  return { ...base, plan, bundle, warnings: beyondLimits(plan, options.maxBindingBytes) };
+}
+
+/** What the plan needs beyond WebGPU's default limits at batch 1; a target's larger binding
+ * size (`maxBindingBytes`) raises the binding and buffer limits to it. */
+function beyondLimits(plan: Plan, maxBinding: number | undefined): string[] {
+  const limits =
+    maxBinding === undefined
+      ? defaultLimits
+      : {
+          ...defaultLimits,
+          maxStorageBufferBindingSize: maxBinding,
+          maxBufferSize: Math.max(maxBinding, defaultLimits.maxBufferSize),
+        };
+  const atOne = batchProblem(plan, limits, 1);
+  return [...fixedProblems(plan, limits), ...(atOne ? [atOne] : [])];
 }
 
 export interface SourceOptions extends CompileOptions {

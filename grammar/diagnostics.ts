@@ -62,9 +62,29 @@ export function fileStart(file: string): SourceRange {
   return { file, start: p, end: p };
 }
 
+/** The offsets where each line starts, for the last few sources formatted: formatting many
+ * diagnostics of one file costs one scan of it, not one per diagnostic. */
+const lineStartCache = new Map<string, readonly number[]>();
+
+function lineStarts(text: string): readonly number[] {
+  const cached = lineStartCache.get(text);
+  if (cached) return cached;
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) starts.push(i + 1);
+  }
+  if (lineStartCache.size >= 4) lineStartCache.clear();
+  lineStartCache.set(text, starts);
+  return starts;
+}
+
 function sourceLine(text: string, line: number): string | undefined {
-  const lines = text.split(/\r\n|\r|\n/);
-  return lines[line - 1];
+  const starts = lineStarts(text);
+  const start = starts[line - 1];
+  if (start === undefined) return undefined;
+  const end = starts[line] ?? text.length;
+  return text.slice(start, end).replace(/\r?\n$|\r$/, "");
 }
 
 function excerpt(range: SourceRange, text: string | undefined): string[] {

@@ -12,7 +12,11 @@ import {
 import { applyLayout } from "./layout.js";
 import { CnnParser } from "./parser.js";
 import type { FileCstNode } from "./cst.js";
-import { cnnLexer } from "./tokens.js";
+import { cnnLexer, LBrace, LBracket, LParen, RBrace, RBracket, RParen } from "./tokens.js";
+
+/** Brackets of any kind may nest this deep: far beyond any real network, well within the
+ * parser's stack (chevrotain's recursive descent overflows it at a few hundred levels). */
+export const maxNesting = 100;
 
 export type * from "./ast.js";
 export * from "./diagnostics.js";
@@ -48,12 +52,36 @@ export function parseSource(text: string, file: string): ParseResult {
       },
     });
   }
+  const tooDeep = tooDeeplyNested(lexed.tokens);
+  if (tooDeep) {
+    diagnostics.push({
+      code: "too-large",
+      severity: "error",
+      message: `brackets nest deeper than ${maxNesting} levels`,
+      range: tokenRange(file, tooDeep) ?? fileStart(file),
+    });
+    return { ast: { file, uses: [], blocks: [], networks: [] }, diagnostics };
+  }
   const p = parser();
   p.input = applyLayout(lexed.tokens);
   const cst = p.file() as FileCstNode;
   for (const e of p.errors) diagnostics.push(syntaxDiagnostic(file, e));
   const ast = new AstBuilder(file).build(cst);
   return { ast, diagnostics };
+}
+
+/** The first opening bracket that nests deeper than `maxNesting`, if any. */
+function tooDeeplyNested(tokens: readonly IToken[]): IToken | undefined {
+  let depth = 0;
+  for (const t of tokens) {
+    const type = t.tokenType;
+    if (type === LBrace || type === LParen || type === LBracket) {
+      if (++depth > maxNesting) return t;
+    } else if (type === RBrace || type === RParen || type === RBracket) {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return undefined;
 }
 
 // Where to put a syntax error. When something is missing at the end of a line (the parser

@@ -10,7 +10,7 @@ import { bytes, grouped, summarize, type NetworkReport } from "../compiler/analy
 import { compileGraph } from "../compiler/compile.js";
 import type { Graph } from "../compiler/ir/index.js";
 import { compileFrontend, memoryHost } from "../compiler/lower/index.js";
-import { graphSvg } from "../compiler/viz/index.js";
+import { graphSvg, maxDrawnLayers } from "../compiler/viz/index.js";
 import { random } from "../compiler/weights/index.js";
 import { formatDiagnostic } from "../grammar/index.js";
 import { loadModel } from "../runtime/index.js";
@@ -107,6 +107,10 @@ function renderField(report: NetworkReport): void {
 }
 
 function renderGraph(graph: Graph): void {
+  if (graph.nodes.length > maxDrawnLayers) {
+    $("graph").textContent = `${graph.nodes.length} layers: too many to draw (at most ${maxDrawnLayers}).`;
+    return;
+  }
   $("graph").innerHTML = graphSvg(graph, selected ? { highlight: new Set([selected]) } : {});
 }
 

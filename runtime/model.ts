@@ -1,10 +1,12 @@
 // A loaded model: the bundle validated, weights uploaded, pipelines compiled once (async), and
-// per batch size the activation buffers and bind groups, made on first use and kept. An
+// per batch size the activation buffers and bind groups, made on first use and kept for the
+// last few batch sizes used (`batchSizesKept`). An
 // inference writes the inputs, records every dispatch in one command encoder, and reads the
 // outputs back once. Inputs may already be on the GPU (copied there, not uploaded), and
 // `encode` records an inference into the caller's own encoder, GPU buffers in and out.
 import { weightData } from "./weights.js";
-import { parseBundle, type Grid, type Manifest } from "./format.js";
+import { parseBundle, type Manifest } from "./format.js";
+import { batchProblem, boundWeights, fixedProblems, workgroups } from "./limits.js";
 
 export class RuntimeError extends Error {}
 
@@ -61,7 +63,17 @@ interface BatchState {
   readonly freeSlots: Slot[];
   /** Every buffer of every slot, for dispose. */
   readonly slotBuffers: GPUBuffer[];
+  /** Runs and measurements using these buffers now: a state in use is never released. */
+  busy: number;
+  /** Recorded into a caller's encoder by `encode`, which may not be submitted yet. */
+  encoded: boolean;
 }
+
+/**
+ * How many batch sizes keep their buffers: a model run at ever new sizes holds the last few,
+ * not one arena per size it has ever seen (300 sizes of a small network held 1.4 GB).
+ */
+export const batchSizesKept = 4;
 
 /** One run's own buffers. */
 interface Slot {
@@ -90,16 +102,6 @@ export const stagingAbove = 4 << 20;
 const bytesOf = (shape: readonly number[], batch: number): number =>
   shape.reduce((a, b) => a * b, 1) * batch * 4;
 
-function groups(grid: Grid, batch: number): [number, number, number] {
-  if (grid.kind === "flat") {
-    const total = Math.ceil((grid.perBatch * batch) / grid.groupSize);
-    const x = Math.min(total, 65535);
-    return [x, Math.ceil(total / x), 1];
-  }
-  const n = (l: { perBatch: number; fixed: number; div: number }): number =>
-    Math.ceil((l.perBatch * batch + l.fixed) / l.div);
-  return [n(grid.x), n(grid.y), n(grid.z)];
-}
 
 /**
  * The array itself when it views an ArrayBuffer, else a copy: queue.writeBuffer takes no view
@@ -168,6 +170,12 @@ async function check(errors: Promise<string | undefined>, what: string): Promise
   if (message !== undefined) throw new RuntimeError(`the GPU refused ${what}: ${message}`);
 }
 
+function destroyState(s: BatchState): void {
+  s.arena.destroy();
+  for (const b of s.slotBuffers) b.destroy();
+  s.params.destroy();
+}
+
 export class Model {
   private readonly pipelines: GPUComputePipeline[];
   private readonly weights: Map<string, GPUBuffer>;
@@ -202,21 +210,10 @@ export class Model {
   /** Validates the bundle completely, then uploads weights and compiles every kernel. */
   static async create(bytes: Uint8Array, device: GPUDevice, keepAlive?: unknown): Promise<Model> {
     const { manifest, blob } = parseBundle(bytes);
-    const limit = device.limits.maxStorageBufferBindingSize;
+    const [problem] = fixedProblems(manifest, device.limits);
+    if (problem) throw new RuntimeError(problem);
     // Buffers for the weights the kernels bind: stored ones, and derived ones made at load.
-    const bound = new Set(
-      manifest.dispatches.flatMap((d) =>
-        d.bindings.flatMap((b) => ("weight" in b ? [b.weight] : [])),
-      ),
-    );
-    for (const w of manifest.weights) {
-      const bytes = 4 * w.shape.reduce((a, b) => a * b, 1);
-      if (bound.has(w.name) && (bytes > limit || bytes > device.limits.maxBufferSize)) {
-        throw new RuntimeError(
-          `weight '${w.name}' needs ${bytes} bytes; this device binds at most ${limit}`,
-        );
-      }
-    }
+    const bound = boundWeights(manifest);
     const weights = new Map<string, GPUBuffer>();
     const data = weightData(manifest, blob, (n) => bound.has(n));
     const upload = guarded(device, () => {
@@ -291,25 +288,19 @@ export class Model {
 
   private state(batch: number): BatchState {
     const cached = this.batches.get(batch);
-    if (cached) return cached;
+    if (cached) {
+      // Most recently used last: the map's order is the order of release.
+      this.batches.delete(batch);
+      this.batches.set(batch, cached);
+      return cached;
+    }
     const device = this.device;
-    const limit = device.limits.maxStorageBufferBindingSize;
+    const problem = batchProblem(this.manifest, device.limits, batch);
+    if (problem) throw new RuntimeError(`batch ${batch} is too large: ${problem}`);
     const ranges = new Map<string, { offset: number; size: number }>();
-    for (const v of this.manifest.values) {
-      const size = v.perBatch * batch * 4;
-      if (size > limit) {
-        throw new RuntimeError(
-          `batch ${batch} is too large: '${v.name}' needs ${size} bytes; this device binds at most ${limit}`,
-        );
-      }
-      ranges.set(v.name, { offset: v.offset * batch * 4, size });
-    }
+    for (const v of this.manifest.values)
+      ranges.set(v.name, { offset: v.offset * batch * 4, size: v.perBatch * batch * 4 });
     const arenaBytes = this.manifest.arena * batch * 4;
-    if (arenaBytes > device.limits.maxBufferSize) {
-      throw new RuntimeError(
-        `batch ${batch} is too large: the activations need ${arenaBytes} bytes; this device's largest buffer is ${device.limits.maxBufferSize}`,
-      );
-    }
     const arena = device.createBuffer({
       label: `${this.manifest.network} activations`,
       size: arenaBytes,
@@ -323,12 +314,6 @@ export class Model {
     device.queue.writeBuffer(params, 0, new Uint32Array([batch, 0, 0, 0]));
     const bindGroups = this.manifest.dispatches.map((d) => {
       const pipeline = this.pipelines[d.kernel]!;
-      const size = groups(d.grid, batch);
-      if (size.some((n) => n > device.limits.maxComputeWorkgroupsPerDimension)) {
-        throw new RuntimeError(
-          `batch ${batch} is too large for layer '${d.label}': it would need ${size.join("x")} workgroups`,
-        );
-      }
       return device.createBindGroup({
         label: d.label,
         layout: pipeline.getBindGroupLayout(0),
@@ -344,9 +329,40 @@ export class Model {
         ],
       });
     });
-    const state = { arena, ranges, params, bindGroups, freeSlots: [], slotBuffers: [] };
+    const state: BatchState = {
+      arena,
+      ranges,
+      params,
+      bindGroups,
+      freeSlots: [],
+      slotBuffers: [],
+      busy: 0,
+      encoded: false,
+    };
     this.batches.set(batch, state);
+    this.release();
     return state;
+  }
+
+  /**
+   * Releases the least recently used batch sizes beyond `batchSizesKept` that no run is using.
+   * Their buffers are destroyed (work already submitted still completes); those that `encode`
+   * recorded into a caller's encoder are only dropped, for the encoder keeps them alive until
+   * it is submitted and the garbage collector frees them after.
+   */
+  private release(): void {
+    const newest = [...this.batches.keys()].at(-1);
+    for (const [batch, s] of this.batches) {
+      if (this.batches.size <= batchSizesKept) return;
+      if (s.busy > 0 || batch === newest) continue;
+      this.batches.delete(batch);
+      if (!s.encoded) destroyState(s);
+    }
+  }
+
+  /** The batch sizes whose buffers are held now, least recently used first. */
+  get batchSizesHeld(): number[] {
+    return [...this.batches.keys()];
   }
 
   /** Refuses to work on a disposed model or a lost device. */
@@ -438,6 +454,23 @@ export class Model {
     // would wait for the runs queued before this one.
     const prepared = guarded(device, () => this.state(batch));
     const s = prepared.result;
+    s.busy++;
+    try {
+      return await this.runWith(s, batch, inputs, prepared.errors);
+    } finally {
+      s.busy--;
+      this.release();
+    }
+  }
+
+  /** The rest of `run`, on buffers that stay held until it returns. */
+  private async runWith(
+    s: BatchState,
+    batch: number,
+    inputs: Readonly<Record<string, InputData>>,
+    prepared: Promise<string | undefined>,
+  ): Promise<Record<string, Float32Array>> {
+    const device = this.device;
     let slot = s.freeSlots.pop() ?? this.slot(s, batch);
     if (!(await slot.mapped)) slot = this.slot(s, batch); // (its mapping failed: a new one)
     this.usable(); // (the model may have been disposed while this run waited)
@@ -473,7 +506,7 @@ export class Model {
       read.unmap();
     }
     s.freeSlots.push(slot);
-    await check(prepared.errors, `batch ${batch}'s buffers`);
+    await check(prepared, `batch ${batch}'s buffers`);
     await check(submitted.errors, `the run of ${this.manifest.network}`);
     return out;
   }
@@ -508,6 +541,7 @@ export class Model {
       checkBuffer(buffer, `output '${name}'`, shape, bytesOf(o.shape, batch), "COPY_DST");
     }
     const s = this.state(batch);
+    s.encoded = true;
     this.recordRun(encoder, s, batch, inputs);
     for (const [name, buffer] of Object.entries(outputs)) {
       const o = this.manifest.outputs.find((x) => x.name === name)!;
@@ -556,6 +590,7 @@ export class Model {
     const prepared = guarded(this.device, () => this.state(batch));
     const s = prepared.result;
     const t0 = performance.now();
+    // (Submitted before anything could release the buffers: no need to hold them.)
     const submitted = guarded(this.device, () => {
       const encoder = this.device.createCommandEncoder({ label: `${this.manifest.network} timed` });
       this.record(encoder, s, batch, repeats);
@@ -576,7 +611,7 @@ export class Model {
       this.manifest.dispatches.forEach((d, k) => {
         pass.setPipeline(this.pipelines[d.kernel]!);
         pass.setBindGroup(0, s.bindGroups[k]!);
-        pass.dispatchWorkgroups(...groups(d.grid, batch));
+        pass.dispatchWorkgroups(...workgroups(d.grid, batch));
       });
     }
     pass.end();
@@ -586,11 +621,7 @@ export class Model {
     if (this.disposed) return;
     this.disposed = true;
     for (const b of this.weights.values()) b.destroy();
-    for (const s of this.batches.values()) {
-      s.arena.destroy();
-      for (const b of s.slotBuffers) b.destroy();
-      s.params.destroy();
-    }
+    for (const s of this.batches.values()) destroyState(s);
     this.batches.clear();
     void this.keepAlive;
   }

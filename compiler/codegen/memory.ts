@@ -55,6 +55,23 @@ function lifetimes(
     }));
 }
 
+type Placed = Buffer & { readonly offset: number };
+
+/** Sorted by first use; ties keep their order. */
+const byStart = <B extends Buffer>(buffers: B[]): B[] => buffers.sort((a, b) => a.start - b.start);
+
+/** Where a buffer at `offset` goes in a list sorted by offset (after equal offsets). */
+function insertionPoint(sorted: readonly Placed[], offset: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]!.offset <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export interface MemoryPlan {
   /** Offset of each value (aliases share their root's). */
   readonly offsets: Map<string, number>;
@@ -69,19 +86,21 @@ export function planMemory(
   outputs: readonly string[],
   reuse: boolean,
 ): MemoryPlan {
-  const buffers = lifetimes(values, dispatches, inputs, outputs).sort((a, b) => a.start - b.start);
-  const placed: (Buffer & { offset: number })[] = [];
+  const buffers = byStart(lifetimes(values, dispatches, inputs, outputs));
+  const placed: Placed[] = [];
+  // The buffers placed so far that are still live, by offset. Buffers come in order of first
+  // use, so one placed earlier is live with `b` exactly when it ends at or after b's start:
+  // the cost per buffer is the number live at once, not the number placed.
+  let live: Placed[] = [];
   let arena = 0;
   for (const b of buffers) {
     let offset = arena;
     if (reuse) {
-      const busy = placed
-        .filter((p) => p.end >= b.start && p.start <= b.end)
-        .sort((x, y) => x.offset - y.offset);
+      live = live.filter((p) => p.end >= b.start);
       let best: number | undefined;
       let bestGap = Infinity;
       let cursor = 0;
-      for (const p of busy) {
+      for (const p of live) {
         const gap = p.offset - cursor;
         if (gap >= b.size && gap < bestGap) {
           best = cursor;
@@ -91,7 +110,9 @@ export function planMemory(
       }
       offset = best ?? cursor;
     }
-    placed.push({ ...b, offset });
+    const p = { ...b, offset };
+    placed.push(p);
+    if (reuse) live.splice(insertionPoint(live, offset), 0, p);
     arena = Math.max(arena, offset + b.size);
   }
   const root = rootOf(values);
@@ -116,16 +137,18 @@ export function checkMemoryPlan(
     if (o % offsetAlignment !== 0) problems.push(`${b.name} at ${o} is not aligned`);
     if (o + b.size > arena) problems.push(`${b.name} ends past the arena`);
   }
-  for (let i = 0; i < buffers.length; i++) {
-    for (let j = i + 1; j < buffers.length; j++) {
-      const a = buffers[i]!;
-      const b = buffers[j]!;
-      const together = a.start <= b.end && b.start <= a.end;
+  // A sweep in order of first use: each buffer is compared with those still live when it
+  // starts, which are exactly the ones whose lifetimes overlap its own.
+  let live: Buffer[] = [];
+  for (const b of byStart(buffers)) {
+    live = live.filter((a) => a.end >= b.start);
+    const ob = offset.get(b.name)!;
+    for (const a of live) {
       const oa = offset.get(a.name)!;
-      const ob = offset.get(b.name)!;
-      if (together && oa < ob + b.size && ob < oa + a.size)
+      if (oa < ob + b.size && ob < oa + a.size)
         problems.push(`${a.name} and ${b.name} overlap while both live`);
     }
+    live.push(b);
   }
   return problems;
 }

@@ -14,8 +14,8 @@ import type {
 } from "../../grammar/ast.js";
 import type { Diagnostic, SourceRange } from "../../grammar/diagnostics.js";
 import { GraphBuilder } from "../ir/builder.js";
-import type { Graph, Shape } from "../ir/graph.js";
-import { ShapeError } from "../ops/index.js";
+import { elementCount, formatShape, type Graph, type Shape } from "../ir/graph.js";
+import { maxElements, ShapeError } from "../ops/index.js";
 import { verify } from "../ir/verify.js";
 import { bindArgs } from "./bind.js";
 import { LowerError } from "./errors.js";
@@ -193,6 +193,7 @@ class Lowering {
         "input",
       );
     }
+    this.inputs++; // (declared, even when its shape is wrong: no "has no input" error after)
     const dims =
       shape.kind === "list" ? shape.items.map((v) => (v.kind === "int" ? v.value : 0)) : [];
     const ok =
@@ -205,10 +206,15 @@ class Lowering {
         "input",
       );
     }
+    if (elementCount(dims) > maxElements)
+      throw new LowerError(
+        `the input ${formatShape(dims)} is too large (over 2^40 elements)`,
+        range,
+        "input",
+      );
     ctx.names.claim(name.name, name.range);
     ctx.values.define(name.name, { name: name.name, shape: dims }, name.range);
     this.builder.input(name.name, dims);
-    this.inputs++;
     return { name: name.name, shape: dims };
   }
 

@@ -20,6 +20,9 @@ export interface SourceHost {
   read(path: string): string | undefined;
   /** The path of `relative` as written in a `use` of the file `from`. */
   resolve(from: string, relative: string): string;
+  /** Where a path really leads, links followed (undefined when nothing is there); a host
+   * with links has this, so that a link cannot lead a `use` out of its folder. */
+  real?(path: string): string | undefined;
 }
 
 export interface FrontendOptions {
@@ -83,11 +86,15 @@ function loadFiles(
     for (const use of parsed.ast.uses) {
       const path = host.resolve(item.path, use.path);
       if (sources.has(path)) continue; // imported already (or a cycle): blocks are loaded once
-      if (!inside(path) || use.path.startsWith("/")) {
+      const real = host.real?.(path);
+      const realRoot = host.real?.(root === "" ? "." : root);
+      const linkedOut =
+        real !== undefined && realRoot !== undefined && !real.startsWith(`${realRoot}/`);
+      if (!inside(path) || use.path.startsWith("/") || linkedOut) {
         diagnostics.push(
           error(
             "use-outside",
-            `'${use.path}' lies outside ${root ? `'${root}'` : "the working folder"}; use reads only files below the entry file's folder`,
+            `'${use.path}' ${linkedOut ? "leads through a link to a file" : "lies"} outside ${root ? `'${root}'` : "the working folder"}; use reads only files below the entry file's folder`,
             use.range,
           ),
         );
@@ -229,8 +236,8 @@ export interface CheckResult extends Omit<FrontendResult, "graph"> {
 }
 
 /** Checks every network of the entry file (`cnnc check`): all their errors in one run. */
-export function checkAllNetworks(entry: string, host: SourceHost): CheckResult {
-  const program = loadProgram(entry, host);
+export function checkAllNetworks(entry: string, host: SourceHost, root?: string): CheckResult {
+  const program = loadProgram(entry, host, root);
   const graphs: Graph[] = [];
   const entryAst = program.files[0];
   if (entryAst && program.syntaxOk) {

@@ -78,13 +78,14 @@ function tensorData(t: TensorProto, options: ImportOptions): Constant {
     throw new ImportError(
       `tensor '${t.name}': data type ${T[type] ?? type} is not supported (float, float16, double, int32, int64 are)`,
     );
-  const data = new Float32Array(count);
+  // Exactly the data its shape needs, checked before anything is allocated: short data or
+  // extra data is a malformed model, and dims must not make a small file a huge tensor.
   if (raw && raw.length) {
-    // Exactly the bytes its shape needs: short data or extra data is a malformed model.
     if (raw.length !== count * width)
       throw new ImportError(
         `tensor '${t.name}': ${raw.length} bytes of data for ${count} values of ${width} bytes`,
       );
+    const data = new Float32Array(count);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < count; i++) {
       data[i] =
@@ -113,6 +114,7 @@ function tensorData(t: TensorProto, options: ImportOptions): Constant {
   const values = field ?? [];
   if (values.length !== count)
     throw new ImportError(`tensor '${t.name}': ${values.length} values for a shape of ${count}`);
+  const data = new Float32Array(count);
   values.forEach((v, i) => (data[i] = type === T.FLOAT16 ? halfToFloat(num(v)) : num(v)));
   return { dims, data };
 }
@@ -184,6 +186,8 @@ interface ImportState {
   readonly names: Names;
   /** Weight data by IR weight name. */
   readonly data: Map<string, Float32Array>;
+  /** The attributes the current node's reader asked for. */
+  readonly asked: Set<string>;
 }
 
 /**
@@ -200,19 +204,32 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       `${op} node '${label}' (inputs ${(node.input ?? []).map((i) => `'${i}'`).join(", ")}): ${why}`,
     );
   };
-  const attr = (name: string) => node.attribute?.find((a) => a.name === name);
+  const A = onnx.AttributeProto.AttributeType;
+  // An attribute the reader never asks for is one cnnc does not implement (or a misspelling,
+  // which ONNX Runtime refuses): checkAttributes() refuses the node rather than ignore it.
+  const asked = state.asked;
+  asked.clear();
+  const attr = (name: string, type?: onnxProto.onnx.AttributeProto.AttributeType) => {
+    asked.add(name);
+    const a = node.attribute?.find((x) => x.name === name);
+    if (a && type !== undefined && a.type !== type)
+      fail(
+        `attribute ${name} is of type ${A[a.type ?? 0] ?? a.type}, ONNX defines it as ${A[type]}`,
+      );
+    return a;
+  };
   const attrInts = (name: string, d: number[]): number[] => {
-    const a = attr(name);
+    const a = attr(name, A.INTS);
     return a?.ints?.length ? a.ints.map(num) : d;
   };
   const attrFloat = (name: string, d: number): number => {
-    const f = attr(name)?.f;
+    const f = attr(name, A.FLOAT)?.f;
     if (f === undefined || f === null) return d;
     if (!Number.isFinite(f)) fail(`attribute ${name} is ${f}`);
     return shortestF32(f);
   };
   const attrStr = (name: string, d: string): string => {
-    const s = attr(name)?.s;
+    const s = attr(name, A.STRING)?.s;
     return s ? new TextDecoder().decode(s) : d;
   };
   const out = node.output?.[0] ?? "";
@@ -222,7 +239,10 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
     fail,
     hasAttr: (name) => attr(name) !== undefined,
     attrInts,
-    attrInt: (name, d) => (attr(name) ? num(attr(name)!.i) : d),
+    attrInt: (name, d) => {
+      const a = attr(name, A.INT);
+      return a ? num(a.i) : d;
+    },
     attrFloat,
     attrStr,
     pair(name, d) {
@@ -294,6 +314,23 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
   return reader;
 }
 
+/** Attributes a reader may leave unread: they do not change what the op computes. */
+const harmlessAttributes: Readonly<Record<string, readonly string[]>> = {
+  "*": ["doc_string"],
+  BatchNormalization: ["momentum"], // (training only)
+  Dropout: ["seed"], // (training only)
+  MaxPool: ["storage_order"], // (the Indices output only, which cnnc does not give)
+  // (cubic and tf_crop_and_resize only, modes the reader refuses)
+  Resize: ["cubic_coeff_a", "exclude_outside", "extrapolation_value"],
+};
+
+function harmless(op: string, attribute: string): boolean {
+  return (
+    harmlessAttributes["*"]!.includes(attribute) ||
+    (harmlessAttributes[op]?.includes(attribute) ?? false)
+  );
+}
+
 export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Graph {
   let model: onnxProto.onnx.ModelProto;
   try {
@@ -316,6 +353,11 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
 
   for (const input of g.input ?? []) {
     if (constants.has(input.name ?? "")) continue;
+    const elem = input.type?.tensorType?.elemType ?? 0;
+    if (elem !== onnx.TensorProto.DataType.FLOAT)
+      throw new ImportError(
+        `input '${input.name}' is ${onnx.TensorProto.DataType[elem] ?? elem}; cnnc takes float inputs`,
+      );
     const dims = input.type?.tensorType?.shape?.dim ?? [];
     const shape = dims.slice(1).map((d, i) => {
       const v = num(d.dimValue);
@@ -341,7 +383,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
   for (const n of g.node)
     for (const i of n.input ?? []) if (i) readersOf.set(i, [...(readersOf.get(i) ?? []), n]);
   const consumed = new Set<NodeProto>();
-  const state: ImportState = { opset, constants, value, builder, names, data };
+  const state: ImportState = { opset, constants, value, builder, names, data, asked: new Set() };
 
   for (const node of g.node) {
     if (consumed.has(node)) continue;
@@ -355,10 +397,20 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       reader.emit(pattern.op, [reader.value(0)], pattern.attrs, pattern.weights);
       continue;
     }
+    if (node.domain && node.domain !== "ai.onnx")
+      reader.fail(`ops of the domain '${node.domain}' are not supported (only ONNX's own)`);
     const read = readers.get(node.opType ?? "");
     if (!read) reader.fail("this op is not supported");
     read!(reader);
+    const ignored = (node.attribute ?? []).filter(
+      (a) => !state.asked.has(a.name ?? "") && !harmless(node.opType ?? "", a.name ?? ""),
+    );
+    if (ignored.length)
+      reader.fail(
+        `attribute ${ignored.map((a) => `'${a.name}'`).join(", ")} is not supported${state.asked.size ? ` (cnnc reads ${[...state.asked].join(", ")})` : ""}`,
+      );
   }
+  if (!g.output?.length) throw new ImportError("the graph has no outputs");
   for (const o of g.output ?? []) {
     const v = value.get(o.name ?? "");
     if (v === undefined) throw new ImportError(`output '${o.name}' is not computed by the graph`);

@@ -389,11 +389,19 @@ export function writeEpilogue(
   if (act !== "none") activations[act].toOnnx(w, v, out, alpha);
 }
 
+/** kernel_shape, where given, must be the weight's: ONNX Runtime refuses a model where not. */
+function checkKernelShape(r: OnnxReader, k: Pair): void {
+  const given = r.attrInts("kernel_shape", [...k]);
+  if (given.length !== 2 || given[0] !== k[0] || given[1] !== k[1])
+    r.fail(`kernel_shape [${given.join(", ")}] is not the weight's ${k[0]}x${k[1]}`);
+}
+
 function readConv(r: OnnxReader): void {
   const w = r.constant(1);
   if (w.dims.length !== 4)
     r.fail(`the weight must be 4-D [F, C/groups, KH, KW], got ${w.dims.length}-D`);
   const k: Pair = [w.dims[2]!, w.dims[3]!];
+  checkKernelShape(r, k);
   const s = r.pair("strides", 1);
   const d = r.pair("dilations", 1);
   const bias = r.hasInput(2) ? r.constant(2) : undefined;
@@ -423,10 +431,12 @@ function readConvTranspose(r: OnnxReader): void {
   const g = r.attrInt("group", 1);
   const p = r.attrInts("pads", [0, 0, 0, 0]);
   if (p.length !== 4) r.fail("pads must have 4 values (2-D only)");
+  const k: Pair = [w.dims[2]!, w.dims[3]!];
+  checkKernelShape(r, k);
   const bias = r.hasInput(2) ? r.constant(2) : undefined;
   const attrs = {
     filters: w.dims[1]! * g,
-    k: [w.dims[2]!, w.dims[3]!] as Pair,
+    k,
     s: r.pair("strides", 1),
     d: r.pair("dilations", 1),
     p: [p[0]!, p[1]!, p[2]!, p[3]!] as Quad,

@@ -91,7 +91,7 @@ export * from "./types.js";
 export * from "./activations.js";
 export { isDepthwise, sourceIndex } from "./conv.js";
 export { upsampleModes, type UpsampleMode } from "./shape.js";
-export { windowOutput } from "./shape-rules.js";
+export { maxElements, windowOutput } from "./shape-rules.js";
 export { inputField } from "./field.js";
 export type { Emitter } from "./emit.js";
 export type { OnnxAttr, OnnxConstant, OnnxReader, OnnxWriter } from "./onnx.js";

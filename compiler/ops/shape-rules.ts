@@ -4,7 +4,7 @@ import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { ShapeError, type Pair, type PadMode, type Quad } from "./types.js";
 
 /** Tensors are capped so that every count below stays an exact integer in a double. */
-const maxElements = 2 ** 40;
+export const maxElements = 2 ** 40;
 
 export function checked(shape: number[]): Shape {
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 1)) {

@@ -2,6 +2,7 @@
 // to bottom from the inputs, edges labelled with the tensor shape that flows along them.
 // Pure string output (no DOM), so `cnnc graph` and the playground draw the same SVG.
 import dagre from "@dagrejs/dagre";
+import { CompileError } from "../errors.js";
 import { valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
 import { isDepthwise, nodeActivation, opDef, type Traits } from "../ops/index.js";
 
@@ -72,8 +73,16 @@ const shapeText = (s: Shape): string => s.join("x");
 const charWidth = 7.2; // 12px monospace
 const textWidth = (s: string): number => s.length * charWidth;
 
+/** The most layers drawn: a picture of more is unreadable, and the layout's depth-first
+ * searches recurse once per layer of a chain (2000 overflow the default stack). */
+export const maxDrawnLayers = 1000;
+
 /** The network as an SVG document. */
 export function graphSvg(graph: Graph, options: GraphSvgOptions = {}): string {
+  if (graph.nodes.length > maxDrawnLayers)
+    throw new CompileError(
+      `the network has ${graph.nodes.length} layers; a graph draws at most ${maxDrawnLayers} (cnnc summary lists any number)`,
+    );
   const shapes = valueShapes(graph);
   const g = new dagre.graphlib.Graph({ multigraph: true });
   g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 36, edgesep: 12, marginx: 16, marginy: 16 });

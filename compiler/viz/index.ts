@@ -1,1 +1,1 @@
-export { graphSvg, layerSummary, type GraphSvgOptions } from "./graph-svg.js";
+export { graphSvg, layerSummary, maxDrawnLayers, type GraphSvgOptions } from "./graph-svg.js";

@@ -13,6 +13,32 @@ export class SafetensorsError extends CompileError {}
 
 const dtypeBytes: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
+/** A key given twice in the top-level object of valid JSON text, if any. */
+function repeatedKey(json: string): string | undefined {
+  const keys = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (json[j] !== '"') j += json[j] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(json.slice(i, j + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === "}" || c === "]") depth--;
+    else if (c === "," && depth === 1) expectKey = true;
+  }
+  return undefined;
+}
+
 export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string, NamedTensor> {
   if (bytes.length < 8) throw new SafetensorsError(`${file}: too short to be a safetensors file`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -23,13 +49,16 @@ export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string
     );
   }
   let parsed: unknown;
+  let json: string;
   try {
-    parsed = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
-    );
+    json = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    parsed = JSON.parse(json);
   } catch {
     throw new SafetensorsError(`${file}: the header is not valid JSON`);
   }
+  // JSON.parse keeps the last of two equal keys; the reference reader refuses the file.
+  const twice = repeatedKey(json);
+  if (twice !== undefined) throw new SafetensorsError(`${file}: the header names '${twice}' twice`);
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     throw new SafetensorsError(`${file}: the header is not a JSON object of tensors`);
   const header = parsed as Record<string, unknown>;

@@ -5,7 +5,7 @@ import { writeBundle } from "../../compiler/bundle/index.js";
 import { planGraph } from "../../compiler/codegen/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { BundleError, loadModel, Model, RuntimeError } from "../../runtime/index.js";
-import { stagingAbove } from "../../runtime/model.js";
+import { batchSizesKept, stagingAbove } from "../../runtime/model.js";
 import { lowerFile, lowerText } from "../support/compile.js";
 import { adapterChoice, adapterWords, gpu } from "./support.js";
 import { withManifest } from "../support/bundle.js";
@@ -104,6 +104,29 @@ describe("runtime API", () => {
     expect(mixed[1]!.softmax_1).toEqual(
       (await model.run({ x: xs[1]!.subarray(0, 1024) })).softmax_1,
     );
+    model.dispose();
+  });
+
+  it("holds the buffers of the last few batch sizes only, never those of a run in flight", async () => {
+    const { device } = await gpu();
+    const model = await Model.create(bytes, device);
+    const sample = Float32Array.from({ length: 1024 }, (_, i) => Math.cos(i / 7));
+    const input = (batch: number): Float32Array => {
+      const x = new Float32Array(batch * 1024);
+      for (let b = 0; b < batch; b++) x.set(sample, b * 1024);
+      return x;
+    };
+    const want = (await model.run({ x: sample })).softmax_1!;
+    // Twelve sizes at once: every run keeps its buffers until it has read its result back.
+    const sizes = Array.from({ length: 12 }, (_, i) => i + 1);
+    const outs = await Promise.all(sizes.map((batch) => model.run({ x: input(batch) }, { batch })));
+    outs.forEach((o, i) => {
+      for (let b = 0; b <= i; b++) expect(o.softmax_1!.subarray(b * 10, b * 10 + 10)).toEqual(want);
+    });
+    expect(model.batchSizesHeld.length).toBe(batchSizesKept);
+    for (const batch of [20, 30, 1, 40, 20]) await model.run({ x: input(batch) }, { batch });
+    expect(model.batchSizesHeld).toEqual([30, 1, 40, 20]);
+    expect((await model.run({ x: sample })).softmax_1).toEqual(want);
     model.dispose();
   });
 
