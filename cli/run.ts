@@ -8,6 +8,7 @@ import type { Graph } from "../compiler/ir/index.js";
 import { random } from "../compiler/weights/index.js";
 import { bundleReference } from "../compiler/bundle/index.js";
 import {
+  maxRepeats,
   nonFinite,
   BundleError,
   loadModel,
@@ -213,7 +214,7 @@ async function benchLines(
   );
   try {
     const [gpuMedian] = await timed(runs, () => model.run(onGpu, { batch }));
-    const work = await model.measure({ batch, repeats: runs });
+    const work = await model.measure({ batch, repeats: Math.min(runs, maxRepeats) });
     return (
       `latency: median ${ms(median)} ms, min ${ms(min)} ms over ${runs} runs (batch ${batch}, readback included)\n` +
       `  with the input already on the GPU: median ${ms(gpuMedian)} ms; GPU work alone: ${ms(work)} ms\n`

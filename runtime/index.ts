@@ -8,6 +8,8 @@
 import { Model, RuntimeError } from "./model.js";
 
 export {
+  batchSizesKept,
+  maxRepeats,
   Model,
   nonFinite,
   RuntimeError,
@@ -24,6 +26,7 @@ export {
   type ManifestWeight,
   type StoredWeight,
 } from "./format.js";
+export { defaultLimits, type DeviceLimits } from "./limits.js";
 export { weightData } from "./weights.js";
 
 export interface LoadOptions {
@@ -72,14 +75,34 @@ async function bytesOf(
 ): Promise<Uint8Array> {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (typeof source !== "string" && !(source instanceof URL))
+    throw new RuntimeError(
+      `a bundle source is a Uint8Array, an ArrayBuffer, a path or a URL, got ${source === null ? "null" : typeof source}`,
+    );
   const text = String(source);
   if (/^(https?|blob|data):/.test(text) || typeof process === "undefined") {
     const response = await fetch(text);
     if (!response.ok) throw new RuntimeError(`cannot fetch ${text}: HTTP ${response.status}`);
     return streamed(response, onProgress);
   }
-  const { readFile } = await import("node:fs/promises");
-  return new Uint8Array(await readFile(text.startsWith("file:") ? new URL(text) : text));
+  const { readFile, stat } = await import("node:fs/promises");
+  const path = text.startsWith("file:") ? new URL(text) : text;
+  // A regular file only: a folder fails late, and a device or a FIFO never ends.
+  try {
+    if (!(await stat(path)).isFile())
+      throw new RuntimeError(`cannot read '${text}': it is not a regular file`);
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    if (e instanceof RuntimeError) throw e;
+    const code = (e as { code?: string }).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : (code ?? String(e));
+    throw new RuntimeError(`cannot read '${text}': ${why}`);
+  }
 }
 
 export async function loadModel(

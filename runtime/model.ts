@@ -11,6 +11,10 @@ import { batchProblem, boundWeights, fixedProblems, workgroups } from "./limits.
 export class RuntimeError extends Error {}
 
 function batchOf(options: RunOptions): number {
+  if (typeof options !== "object" || options === null)
+    throw new RuntimeError(
+      `options must be an object such as { batch: 2 }, got ${kindOf(options)}`,
+    );
   const batch = options.batch ?? 1;
   if (!Number.isSafeInteger(batch) || batch < 1)
     throw new RuntimeError(`batch must be a positive integer, got ${batch}`);
@@ -40,6 +44,23 @@ export interface ModelInfo {
    */
   readonly nonFiniteWeights: Readonly<Record<string, number>>;
 }
+
+/** What a value is, in words for an error: `null`, `string`, `Float64Array`. */
+function kindOf(v: unknown): string {
+  if (v === null || typeof v !== "object") return v === null ? "null" : typeof v;
+  return (v as object).constructor?.name ?? "object";
+}
+
+/** Inputs or outputs by name: a plain object, nothing else. */
+function checkNamed(given: unknown, what: string): void {
+  if (typeof given !== "object" || given === null || Array.isArray(given))
+    throw new RuntimeError(
+      `${what} must be an object by name, such as { x: data }, got ${kindOf(given)}`,
+    );
+}
+
+/** The most repeats `measure` records into one submission. */
+export const maxRepeats = 10_000;
 
 /** How many values of an array are NaN or infinite. */
 export function nonFinite(values: ArrayLike<number>): number {
@@ -101,7 +122,6 @@ export const stagingAbove = 4 << 20;
 
 const bytesOf = (shape: readonly number[], batch: number): number =>
   shape.reduce((a, b) => a * b, 1) * batch * 4;
-
 
 /**
  * The array itself when it views an ArrayBuffer, else a copy: queue.writeBuffer takes no view
@@ -376,6 +396,7 @@ export class Model {
    * of the right length, or a GPU buffer large enough to copy from.
    */
   private checkInputs(given: Readonly<Record<string, InputData>>, batch: number): void {
+    checkNamed(given, "inputs");
     const names = this.manifest.inputs.map((i) => i.name);
     for (const name of Object.keys(given)) {
       if (!names.includes(name))
@@ -527,6 +548,10 @@ export class Model {
   ): void {
     this.usable();
     const batch = batchOf(options);
+    if (typeof encoder?.beginComputePass !== "function")
+      throw new RuntimeError(`encode records into a GPUCommandEncoder, got ${kindOf(encoder)}`);
+    checkNamed(inputs, "inputs");
+    checkNamed(outputs, "outputs");
     for (const [name, data] of Object.entries(inputs)) {
       if (data instanceof Float32Array)
         throw new RuntimeError(`input '${name}': encode takes GPU buffers; run takes arrays`);
@@ -585,8 +610,8 @@ export class Model {
     this.usable();
     const batch = batchOf(options);
     const repeats = options.repeats ?? 1;
-    if (!Number.isSafeInteger(repeats) || repeats < 1)
-      throw new RuntimeError(`repeats must be a positive integer, got ${repeats}`);
+    if (!Number.isSafeInteger(repeats) || repeats < 1 || repeats > maxRepeats)
+      throw new RuntimeError(`repeats must be an integer from 1 to ${maxRepeats}, got ${repeats}`);
     const prepared = guarded(this.device, () => this.state(batch));
     const s = prepared.result;
     const t0 = performance.now();

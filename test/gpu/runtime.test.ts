@@ -66,7 +66,7 @@ describe("runtime API", () => {
       "batch must be a positive integer, got 1.5",
     );
     await expect(model.measure({ repeats: 0 })).rejects.toThrow(
-      "repeats must be a positive integer, got 0",
+      "repeats must be an integer from 1 to 10000, got 0",
     );
     model.dispose();
     await expect(model.measure()).rejects.toThrow("the model was disposed");
