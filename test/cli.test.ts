@@ -1,6 +1,13 @@
 // The CLI as users run it: the built binary, exit codes, and what it prints.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -107,7 +114,7 @@ describe("cnnc", () => {
   it("flags are checked: --seed takes an integer, --batch a decimal one, --cpu no --bench", () => {
     const run = ["run", "examples/lenet5.cnn", "--input", "random"];
     for (const [flags, message] of [
-      [["--seed", "abc"], /--seed must be an integer, got 'abc'/],
+      [["--seed", "abc"], /--seed must be an integer from 0 to 4294967295, got 'abc'/],
       [["--batch", "0x10"], /--batch must be a positive integer, got '0x10'/],
       [["--cpu", "--bench", "3"], /--bench times WebGPU runs/],
     ] as const) {
@@ -191,6 +198,74 @@ describe("cnnc", () => {
     const up = cnnc("check", join(dir, "m", "u.cnn"));
     expect(up.code).toBe(1);
     expect(up.err).toMatch(/'\.\.\/up\.cnn' lies outside/);
+    // --use-root widens it; a link cannot lead out of it
+    writeFileSync(join(dir, "up.cnn"), "block up() { relu }\n");
+    writeFileSync(
+      join(dir, "m", "u.cnn"),
+      'use "../up.cnn"\nnetwork N {\n  input x: [1]\n  up()\n}\n',
+    );
+    const widened = cnnc("check", join(dir, "m", "u.cnn"), "--use-root", dir);
+    expect(widened.code, widened.err).toBe(0);
+    symlinkSync("../up.cnn", join(dir, "m", "link.cnn"));
+    writeFileSync(
+      join(dir, "m", "l.cnn"),
+      'use "link.cnn"\nnetwork N {\n  input x: [1]\n  up()\n}\n',
+    );
+    const linked = cnnc("check", join(dir, "m", "l.cnn"));
+    expect(linked.code).toBe(1);
+    expect(linked.err).toMatch(/'link\.cnn' leads through a link to a file outside/);
+  });
+
+  it("commander's own errors are one line like every other: unknown commands and options", () => {
+    for (const args of [
+      ["bulid", "x.cnn"],
+      ["build", "--frob", "x.cnn"],
+      ["run", "x", "--adapter", "nope"],
+    ]) {
+      const r = cnnc(...args);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/^cnnc: .+ \(run 'cnnc help' for the commands\)\n$/);
+    }
+    expect(cnnc("bulid").err).toMatch(/unknown command 'bulid' \(Did you mean build\?\)/);
+  });
+
+  it("build warns when the bundle needs more than WebGPU's default limits at batch 1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-limits-"));
+    writeFileSync(
+      join(dir, "big.cnn"),
+      "network Big {\n  input x: [3, 2048, 2048]\n  conv(16, 3, pad=1)\n}\n",
+    );
+    const r = cnnc("build", join(dir, "big.cnn"), "-o", join(dir, "big.cnnb"));
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(
+      /^cnnc: warning: beyond WebGPU's default limits at batch 1: 'conv_1' needs 268435456 bytes; the device binds at most 134217728; the bundle loads only on devices that raise them$/m,
+    );
+    const fits = cnnc(
+      "build",
+      join(dir, "big.cnn"),
+      "-o",
+      join(dir, "big.cnnb"),
+      "--max-binding",
+      String(2 ** 30),
+    );
+    expect(fits.err).not.toMatch(/needs 268435456 bytes/);
+    // (what remains at that size: one dispatch of 65536 workgroups in y, over every device's
+    // 65535; the runtime refuses to run it with the same words)
+    expect(fits.err).toMatch(/layer 'conv_1' would need 1x65536x1 workgroups/);
+    expect(cnnc("build", "examples/resnet18.cnn", "-o", join(dir, "r.cnnb")).err).toBe("");
+  });
+
+  it("graph draws at most 1,000 layers, and says so beyond", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-graph-"));
+    writeFileSync(
+      join(dir, "g.cnn"),
+      `network G {\n  input x: [4, 8, 8]\n${"  relu\n".repeat(1001)}}\n`,
+    );
+    const r = cnnc("graph", join(dir, "g.cnn"), "-o", join(dir, "g.svg"));
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      "cnnc: the network has 1001 layers; a graph draws at most 1000 (cnnc summary lists any number)\n",
+    );
   });
 
   it("sizes are checked before anything is allocated: generated weights, random inputs", () => {
