@@ -108,7 +108,8 @@ function renderField(report: NetworkReport): void {
 
 function renderGraph(graph: Graph): void {
   if (graph.nodes.length > maxDrawnLayers) {
-    $("graph").textContent = `${graph.nodes.length} layers: too many to draw (at most ${maxDrawnLayers}).`;
+    $("graph").textContent =
+      `${graph.nodes.length} layers: too many to draw (at most ${maxDrawnLayers}).`;
     return;
   }
   $("graph").innerHTML = graphSvg(graph, selected ? { highlight: new Set([selected]) } : {});

@@ -2,7 +2,7 @@
 // runtime (a batch too large for this device is a RuntimeError before anything is allocated)
 // and for the compiler (a bundle that needs more than WebGPU's default limits at batch 1 is
 // built with a warning, for it loads only on devices that raise them).
-import type { Binding, Grid } from "./format.js";
+import type { Grid, Manifest } from "./format.js";
 
 /** The device limits a network's buffers and dispatches are held to. */
 export interface DeviceLimits {
@@ -26,12 +26,10 @@ export interface Demands {
   readonly arena: number;
   readonly weights: readonly { readonly name: string; readonly shape: readonly number[] }[];
   readonly kernels: readonly string[];
-  readonly dispatches: readonly {
-    readonly label: string;
-    readonly kernel: number;
-    readonly bindings: readonly Binding[];
-    readonly grid: Grid;
-  }[];
+  readonly dispatches: readonly Pick<
+    Manifest["dispatches"][number],
+    "label" | "kernel" | "bindings" | "grid"
+  >[];
 }
 
 /** The workgroups a dispatch launches at a batch size (a flat grid folds into x and y). */

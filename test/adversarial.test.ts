@@ -29,7 +29,8 @@ describe("adversarial corpus", () => {
       .map((r, i) => ({ ms: r.ms, name: `${cases[i]!.kind} ${cases[i]!.name}` }))
       .sort((a, b) => b.ms - a.ms)
       .slice(0, 12);
-    if (process.env.CNNC_CORPUS_TIMES) console.log(slow.map((s) => `${s.ms.toFixed(0)} ms ${s.name}`).join("\n"));
+    if (process.env.CNNC_CORPUS_TIMES)
+      console.log(slow.map((s) => `${s.ms.toFixed(0)} ms ${s.name}`).join("\n"));
     const bad = results
       .map((r, i) => ({ ...r, c: cases[i]! }))
       .filter((r) => r.outcome !== "clean" && r.outcome !== "ok")

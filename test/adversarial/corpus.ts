@@ -14,9 +14,10 @@ import { importOnnx } from "../../compiler/onnx/index.js";
 import { random } from "../../compiler/weights/init.js";
 import { writeSafetensors } from "../../compiler/weights/index.js";
 import { withManifest } from "../support/bundle.js";
-import { buildModel, floatInit, int64Init } from "../support/onnx-build.js";
+import { buildModel, floatInit } from "../support/onnx-build.js";
 import { runOnnx } from "../support/onnx.js";
 import { writeNpy } from "../../cli/npy.js";
+import type { Manifest } from "../../runtime/format.js";
 import { secret, type Case } from "./run.js";
 
 const { onnx } = onnxProto;
@@ -60,6 +61,41 @@ const flipped = (bytes: Uint8Array, at: number, mask: number): Uint8Array => {
 /** Equal but for JSON or Python whitespace: the only edits of a header that keep its meaning. */
 const sameButSpace = (a: string, b: string): boolean =>
   a.replace(/[ \t\n\r]/g, "") === b.replace(/[ \t\n\r]/g, "");
+
+type AddCase = (
+  name: string,
+  file: Uint8Array,
+  expect: Case["expect"],
+  verify?: Case["verify"],
+) => void;
+
+/**
+ * A file of a text header and binary data: every truncation on a grid, seeded flips in the
+ * header (a success must have changed only whitespace) and in the data (a success is right:
+ * data is data).
+ */
+function framedCases(
+  add: AddCase,
+  file: Uint8Array,
+  textStart: number,
+  textEnd: number,
+  seed: number,
+  cuts: number,
+): void {
+  const header = (b: Uint8Array) => new TextDecoder().decode(b.subarray(textStart, textEnd));
+  for (const at of cutPoints(file.length, cuts))
+    add(`truncated at ${at}`, file.subarray(0, at), "error");
+  for (const [at, mask] of flips(seed, 0, textEnd, 28)) {
+    const bad = flipped(file, at, mask);
+    add(`header byte ${at} ^ ${mask}`, bad, "either", () =>
+      at >= textStart && sameButSpace(header(bad), header(file))
+        ? undefined
+        : "read a header whose meaning changed",
+    );
+  }
+  for (const [at, mask] of flips(seed + 1, textEnd, file.length, 8))
+    add(`data byte ${at} ^ ${mask}`, flipped(file, at, mask), "success");
+}
 
 function seedBundle(): { bundle: Uint8Array; weights: Uint8Array } {
   const compiled = compile(seedCnn, { file: "T.cnn", seed: 3 });
@@ -193,7 +229,6 @@ function npyCases(bundle: Uint8Array): Case[] {
   const x = Float32Array.from({ length: 192 }, (_, i) => Math.sin(i));
   const good = writeNpy([1, 3, 8, 8], x);
   const headerEnd = 10 + new DataView(good.buffer).getUint16(8, true);
-  const headerText = (b: Uint8Array) => new TextDecoder().decode(b.subarray(10, headerEnd));
   const cases: Case[] = [];
   const run = (name: string, file: Uint8Array, expect: Case["expect"], verify?: Case["verify"]) =>
     cases.push({
@@ -204,18 +239,7 @@ function npyCases(bundle: Uint8Array): Case[] {
       expect,
       ...(verify ? { verify } : {}),
     });
-  for (const at of cutPoints(good.length, 16))
-    run(`truncated at ${at}`, good.subarray(0, at), "error");
-  for (const [at, mask] of flips(21, 0, headerEnd, 28)) {
-    const bad = flipped(good, at, mask);
-    run(`header byte ${at} ^ ${mask}`, bad, "either", () =>
-      at >= 10 && sameButSpace(headerText(bad), headerText(good))
-        ? undefined
-        : "read a header whose meaning changed",
-    );
-  }
-  for (const [at, mask] of flips(22, headerEnd, good.length, 8))
-    run(`data byte ${at} ^ ${mask}`, flipped(good, at, mask), "success");
+  framedCases(run, good, 10, headerEnd, 21, 16);
   const withHeader = (dict: string, data = new Uint8Array(768)): Uint8Array => {
     let h = dict;
     while ((10 + h.length + 1) % 64) h += " ";
@@ -303,18 +327,7 @@ function safetensorsCases(weights: Uint8Array): Case[] {
       outputs: ["out.cnnb"],
       ...(verify ? { verify } : {}),
     });
-  for (const at of cutPoints(weights.length, 20))
-    build(`truncated at ${at}`, weights.subarray(0, at), "error");
-  for (const [at, mask] of flips(31, 0, headerEnd, 28)) {
-    const bad = flipped(weights, at, mask);
-    build(`header byte ${at} ^ ${mask}`, bad, "either", () =>
-      at >= 8 && sameButSpace(headerText(bad), headerText(weights))
-        ? undefined
-        : "read a header whose meaning changed",
-    );
-  }
-  for (const [at, mask] of flips(32, headerEnd, weights.length, 8))
-    build(`data byte ${at} ^ ${mask}`, flipped(weights, at, mask), "success");
+  framedCases(build, weights, 8, headerEnd, 31, 20);
   const header = JSON.parse(headerText(weights)) as Record<
     string,
     { dtype: string; shape: number[]; data_offsets: [number, number] }
@@ -434,6 +447,13 @@ function safetensorsCases(weights: Uint8Array): Case[] {
   return cases;
 }
 
+/** A manifest as a test may edit it. */
+type Editable<T> = T extends readonly (infer U)[]
+  ? Editable<U>[]
+  : T extends object
+    ? { -readonly [K in keyof T]: Editable<T[K]> }
+    : T;
+
 /** What `cnnc run` printed, without the time it took. */
 const untimed = (stdout: string): string => stdout.replace(/[\d.]+ ms/g, "? ms");
 
@@ -454,44 +474,45 @@ function bundleCases(bundle: Uint8Array, baseline: string): Case[] {
     run(`truncated at ${at}`, bundle.subarray(0, at), "error");
   for (const [at, mask] of flips(41, 0, bundle.length, 36))
     run(`byte ${at} ^ ${mask}`, flipped(bundle, at, mask), "either");
-  const mutate = (name: string, change: (m: Record<string, any>) => unknown) =>
+  const mutate = (
+    name: string,
+    change: (m: Editable<Manifest> & { version?: number }) => unknown,
+  ) =>
     run(
       name,
       withManifest(bundle, (m) => {
-        const copy = structuredClone(m) as Record<string, any>;
+        const copy = structuredClone(m) as Editable<Manifest>;
         return (change(copy) as object | undefined) ?? copy;
       }),
       "either",
     );
-  mutate("bindings swapped", (m) => m.dispatches[0].bindings.reverse());
-  mutate("an input shape changed", (m) => (m.inputs[0].shape = [3, 8, 9]));
-  mutate("an output shape changed", (m) => (m.outputs[0].shape = [6]));
+  mutate("bindings swapped", (m) => m.dispatches[0]!.bindings.reverse());
+  mutate("an input shape changed", (m) => (m.inputs[0]!.shape = [3, 8, 9]));
+  mutate("an output shape changed", (m) => (m.outputs[0]!.shape = [6]));
   mutate("the arena 0", (m) => (m.arena = 0));
-  mutate("a value of 2^50 per item", (m) => (m.values[1].perBatch = 2 ** 50));
-  mutate("a kernel index out of range", (m) => (m.dispatches[0].kernel = 99));
+  mutate("a value of 2^50 per item", (m) => (m.values[1]!.perBatch = 2 ** 50));
+  mutate("a kernel index out of range", (m) => (m.dispatches[0]!.kernel = 99));
   mutate(
     "a grid of 2^31 workgroups",
-    (m) => (m.dispatches[0].grid = { kind: "flat", perBatch: 2 ** 40, groupSize: 1 }),
+    (m) => (m.dispatches[0]!.grid = { kind: "flat", perBatch: 2 ** 40, groupSize: 1 }),
   );
   mutate(
     "the IR without its last node",
     (m) =>
-      (m.ir = m.ir
-        .split("\n")
+      (m.ir = m
+        .ir!.split("\n")
         .filter((l: string) => !l.includes("softmax"))
         .join("\n")),
   );
   mutate(
     "the IR's conv with another kernel size",
-    (m) => (m.ir = m.ir.replace(/kernel=\[3, 3\]/, "kernel=[5, 5]")),
+    (m) => (m.ir = m.ir!.replace(/kernel=\[3, 3\]/, "kernel=[5, 5]")),
   );
   mutate("the IR unparsable", (m) => (m.ir = "network {"));
-  mutate("weights at one offset", (m) =>
-    m.weights.forEach((w: Record<string, unknown>) => "offset" in w && (w.offset = 0)),
-  );
-  mutate("a weight of 2^40 values", (m) => (m.weights[0].shape = [2 ** 40]));
+  mutate("weights at one offset", (m) => m.weights.forEach((w) => "offset" in w && (w.offset = 0)));
+  mutate("a weight of 2^40 values", (m) => (m.weights[0]!.shape = [2 ** 40]));
   mutate("a derived weight from nowhere", (m) =>
-    m.weights.push({ name: "w", shape: [1], from: "nope", transform: "hwc" }),
+    m.weights.push({ name: "w", shape: [1], source: "nope", transform: "hwc" }),
   );
   mutate("a manifest that is an array", () => []);
   mutate("version 99", (m) => (m.version = 99));
