@@ -117,15 +117,15 @@ describe("runtime API", () => {
       return x;
     };
     const want = (await model.run({ x: sample })).softmax_1!;
-    // Twelve sizes at once: every run keeps its buffers until it has read its result back.
-    const sizes = Array.from({ length: 12 }, (_, i) => i + 1);
+    // Eight sizes at once: every run keeps its buffers until it has read its result back.
+    const sizes = Array.from({ length: 8 }, (_, i) => i + 1);
     const outs = await Promise.all(sizes.map((batch) => model.run({ x: input(batch) }, { batch })));
     outs.forEach((o, i) => {
       for (let b = 0; b <= i; b++) expect(o.softmax_1!.subarray(b * 10, b * 10 + 10)).toEqual(want);
     });
     expect(model.batchSizesHeld.length).toBe(batchSizesKept);
-    for (const batch of [20, 30, 1, 40, 20]) await model.run({ x: input(batch) }, { batch });
-    expect(model.batchSizesHeld).toEqual([30, 1, 40, 20]);
+    for (const batch of [10, 11, 1, 12, 10]) await model.run({ x: input(batch) }, { batch });
+    expect(model.batchSizesHeld).toEqual([11, 1, 12, 10]);
     expect((await model.run({ x: sample })).softmax_1).toEqual(want);
     model.dispose();
   });
