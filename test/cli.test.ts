@@ -111,12 +111,19 @@ describe("cnnc", () => {
     expect(r.err).not.toMatch(/internal error|\n\s+at /);
   });
 
-  it("flags are checked: --seed takes an integer, --batch a decimal one, --cpu no --bench", () => {
+  it("flags are checked: --seed takes a 32-bit integer, --batch a decimal one, --cpu no --bench", () => {
     const run = ["run", "examples/lenet5.cnn", "--input", "random"];
     for (const [flags, message] of [
       [["--seed", "abc"], /--seed must be an integer from 0 to 4294967295, got 'abc'/],
       [["--batch", "0x10"], /--batch must be a positive integer, got '0x10'/],
       [["--cpu", "--bench", "3"], /--bench times WebGPU runs/],
+      // a seed past 32 bits or below 0 silently meant another one
+      [["--seed", "4294967296"], /--seed must be an integer from 0 to 4294967295/],
+      [["--seed", "-1"], /--seed must be an integer from 0 to 4294967295/],
+      [["--batch", " 2"], /--batch must be a positive integer, got ' 2'/],
+      [["--input", "random"], /--input gives 'x' twice/],
+      // checked before the device is made: nothing else is printed first
+      [["--bench", "0"], /^cnnc: --bench must be a positive integer, got '0'\n$/],
     ] as const) {
       const r = cnnc(...run, ...flags);
       expect(r.code, r.err).toBe(1);
@@ -129,10 +136,15 @@ describe("cnnc", () => {
     const source = join(dir, "n.cnn");
     const text = "network N {\n  input x: [2, 5, 5]\n  conv(3, 3)\n}\n";
     writeFileSync(source, text);
+    const device = join(dir, "null");
+    symlinkSync("/dev/null", device);
     for (const [target, message] of [
       [source, /will not write '.*n\.cnn': it is an input/],
       [join(dir, "missing", "n.cnnb"), /cannot write '.*n\.cnnb': its folder does not exist/],
       [dir, /cannot write '.*': it is a folder/],
+      // renamed over, a device node was replaced by the bundle (as root); a link to one here,
+      // so that a regression replaces the link, not the device
+      [device, /cannot write '.*null': it is not a regular file/],
     ] as const) {
       const r = cnnc("build", source, "-o", target);
       expect(r.code, r.err).toBe(1);
@@ -141,7 +153,7 @@ describe("cnnc", () => {
     }
     expect(readFileSync(source, "utf8")).toBe(text);
     // no temporary file is left behind
-    expect(readdirSync(dir)).toEqual(["n.cnn"]);
+    expect(readdirSync(dir).sort()).toEqual(["n.cnn", "null"]);
   });
 
   it("run --cpu prints a large map's statistics (once a stack overflow)", () => {

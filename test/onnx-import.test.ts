@@ -13,6 +13,9 @@ import { lowerText } from "./support/compile.js";
 import { runOnnx } from "./support/onnx.js";
 import { buildModel, floatInit, int64Init } from "./support/onnx-build.js";
 import { opCases } from "./support/op-cases.js";
+import onnxProto from "onnx-proto";
+
+const { onnx } = onnxProto;
 
 function inputsFor(graph: Graph, batch: number, seed: number): Record<string, Float32Array> {
   const rand = random(seed);
@@ -205,6 +208,50 @@ describe("bad ONNX input", () => {
     expect(() => importOnnx(bytes)).toThrow(
       new ImportError("Einsum node 'n1' (inputs 'x', 'x'): this op is not supported"),
     );
+  });
+
+  it("refuses what ONNX Runtime refuses rather than guess: unread attributes, kernel_shape, domains", () => {
+    // A misspelt alpha once imported as the default 0.01: every attribute a reader does not
+    // ask for is refused, unless it cannot change what the op computes.
+    const leaky = (attrs: Record<string, number>, floats: Record<string, number>) =>
+      tiny([{ op: "LeakyRelu", inputs: ["x"], output: "y", attrs, floats }]);
+    expect(() => importOnnx(leaky({}, { ampha: 0.2 }))).toThrow(
+      /LeakyRelu node 'n1' \(inputs 'x'\): attribute 'ampha' is not supported \(cnnc reads alpha\)/,
+    );
+    expect(() => importOnnx(leaky({ alpha: 2 }, {}))).toThrow(
+      /attribute alpha is of type INT, ONNX defines it as FLOAT/,
+    );
+    expect(importOnnx(leaky({}, { alpha: 0.2 })).nodes[0]!.attrs).toMatchObject({ alpha: 0.2 });
+    const dropout = tiny([{ op: "Dropout", inputs: ["x"], output: "y", floats: { ratio: 0.5 } }], {
+      opset: 11,
+    });
+    expect(importOnnx(dropout).nodes).toHaveLength(0); // (ratio: training only)
+    const conv = (kernel: number[]) =>
+      tiny([{ op: "Conv", inputs: ["x", "w"], output: "y", attrs: { kernel_shape: kernel } }], {
+        initializers: [floatInit("w", [1, 2, 3, 3], values(18))],
+      });
+    expect(importOnnx(conv([3, 3])).nodes).toHaveLength(1);
+    expect(() => importOnnx(conv([5, 5]))).toThrow(/kernel_shape \[5, 5\] is not the weight's 3x3/);
+    const other = onnx.ModelProto.decode(tiny([{ op: "Relu", inputs: ["x"], output: "y" }]));
+    other.graph!.node![0]!.domain = "com.example";
+    expect(() => importOnnx(onnx.ModelProto.encode(other).finish())).toThrow(
+      /ops of the domain 'com.example' are not supported/,
+    );
+    const int64 = onnx.ModelProto.decode(tiny([{ op: "Relu", inputs: ["x"], output: "y" }]));
+    int64.graph!.input![0]!.type!.tensorType!.elemType = 7;
+    expect(() => importOnnx(onnx.ModelProto.encode(int64).finish())).toThrow(
+      /input 'x' is INT64; cnnc takes float inputs/,
+    );
+    const none = onnx.ModelProto.decode(tiny([{ op: "Relu", inputs: ["x"], output: "y" }]));
+    none.graph!.output = [];
+    expect(() => importOnnx(onnx.ModelProto.encode(none).finish())).toThrow(
+      /the graph has no outputs/,
+    );
+    // dims of 2^40 elements with a little data: refused before anything is allocated
+    const huge = tiny([{ op: "Conv", inputs: ["x", "w"], output: "y" }], {
+      initializers: [floatInit("w", [2 ** 20, 2 ** 20, 1, 1], values(4))],
+    });
+    expect(() => importOnnx(huge)).toThrow(/4 values for a shape of 1099511627776/);
   });
 
   it("refuses what is not ONNX, a dynamic spatial shape, an old opset, missing external data", () => {

@@ -77,6 +77,14 @@ describe("safetensors", () => {
       expect(() => readSafetensors(file(header), "w.safetensors")).toThrow(message);
     }
     expect(readSafetensors(file({ a: t([0, 8]), b: t([8, 16]) })).size).toBe(2);
+    // a key given twice (JSON.parse keeps the last; the reference reader refuses the file)
+    const twice = new TextEncoder().encode(
+      '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}',
+    );
+    const dup = new Uint8Array(8 + twice.length + 16);
+    new DataView(dup.buffer).setBigUint64(0, BigInt(twice.length), true);
+    dup.set(twice, 8);
+    expect(() => readSafetensors(dup, "w.safetensors")).toThrow(/the header names 'a' twice/);
   });
 
   it("names each missing, extra or wrongly shaped tensor with both shapes", () => {
@@ -170,6 +178,9 @@ describe(".npy", () => {
         /the shape is not a tuple of sizes/,
       ],
       ["{'descr': '<f4', 'fortran_order': False, 'shape': (6,)", /unreadable header/],
+      // a shape is a tuple: a list, or (6) (the int 6), is what NumPy refuses
+      ["{'descr': '<f4', 'fortran_order': False, 'shape': [6]}", /the shape is not a tuple/],
+      ["{'descr': '<f4', 'fortran_order': False, 'shape': (6)}", /the shape is not a tuple/],
       ["[1, 2]", /the header is not a dict/],
     ] as const) {
       expect(() => readNpy(npy(header), "h.npy")).toThrow(NpyError);

@@ -318,7 +318,7 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
 const harmlessAttributes: Readonly<Record<string, readonly string[]>> = {
   "*": ["doc_string"],
   BatchNormalization: ["momentum"], // (training only)
-  Dropout: ["seed"], // (training only)
+  Dropout: ["seed", "ratio"], // (training only: at inference Dropout is the identity)
   MaxPool: ["storage_order"], // (the Indices output only, which cnnc does not give)
   // (cubic and tf_crop_and_resize only, modes the reader refuses)
   Resize: ["cubic_coeff_a", "exclude_outside", "extrapolation_value"],
