@@ -817,34 +817,18 @@ function flagCases(bundle: Uint8Array): Case[] {
     flag(`--bench ${n}`, ["run", "T.cnnb", "--input", "random", "--bench", n], "error");
   flag("--cpu --bench", ["run", "T.cnnb", "--cpu", "--input", "random", "--bench", "3"], "error");
   flag("--adapter nope", ["run", "T.cnnb", "--input", "random", "--adapter", "nope"], "error");
-  flag("--input of an unknown name", ["run", "T.cnnb", "--cpu", "--input", "y=x.npy"], "error");
-  flag(
-    "--input of a missing file",
-    ["run", "T.cnnb", "--cpu", "--input", "x=missing.npy"],
-    "error",
-  );
-  flag("--input of a folder", ["run", "T.cnnb", "--cpu", "--input", "x=."], "error");
-  flag("--input twice", ["run", "T.cnnb", "--cpu", "--input", "x=x.npy", "x=x.npy"], "error");
-  flag(
-    "--input and a batch that disagree",
-    ["run", "T.cnnb", "--cpu", "--input", "x=x.npy", "--batch", "2"],
-    "error",
-  );
-  flag(
-    "--output over the bundle",
-    ["run", "T.cnnb", "--cpu", "--input", "random", "--output", "T.cnnb"],
-    "error",
-  );
-  flag(
-    "--output over the input",
-    ["run", "T.cnnb", "--cpu", "--input", "x=x.npy", "--output", "x.npy"],
-    "error",
-  );
-  flag(
-    "--output into a missing folder",
-    ["run", "T.cnnb", "--cpu", "--input", "random", "--output", "no/such/y.npy"],
-    "error",
-  );
+  // `cnnc run T.cnnb --cpu` with inputs and outputs that must be refused
+  for (const [name, rest] of [
+    ["--input of an unknown name", ["--input", "y=x.npy"]],
+    ["--input of a missing file", ["--input", "x=missing.npy"]],
+    ["--input of a folder", ["--input", "x=."]],
+    ["--input twice", ["--input", "x=x.npy", "x=x.npy"]],
+    ["--input and a batch that disagree", ["--input", "x=x.npy", "--batch", "2"]],
+    ["--output over the bundle", ["--input", "random", "--output", "T.cnnb"]],
+    ["--output over the input", ["--input", "x=x.npy", "--output", "x.npy"]],
+    ["--output into a missing folder", ["--input", "random", "--output", "no/such/y.npy"]],
+  ] as const)
+    flag(name, ["run", "T.cnnb", "--cpu", ...rest], "error");
   flag("--output onto a folder", ["build", "T.cnn", "-o", "sub"], "error", [], {
     "sub/keep.txt": "keep",
   });
