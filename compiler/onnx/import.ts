@@ -18,6 +18,7 @@ import {
   type Quad,
 } from "../ops/index.js";
 import { matchPattern } from "./patterns.js";
+import { folders, shapeOfValue } from "./fold.js";
 import { halfToFloat } from "../weights/half.js";
 import { CompileError } from "../errors.js";
 
@@ -26,11 +27,23 @@ type NodeProto = onnxProto.onnx.INodeProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
 type LongLike = number | { toNumber(): number };
 
-export class ImportError extends CompileError {}
+export class ImportError extends CompileError {
+  constructor(
+    message: string,
+    /** Graph inputs the model uses as weights without giving their values (--freeze them). */
+    readonly weightInputs: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
 
 export interface ImportOptions {
   /** Reads a file beside the model (external tensor data); undefined when it is missing. */
   readonly readExternal?: (location: string) => Uint8Array | undefined;
+  /** Graph inputs made constants (`cnnc import --freeze name=file.npy`). */
+  readonly freeze?: ReadonlyMap<string, OnnxConstant>;
+  /** A line for each kind of thing the import folded, removed or rewrote. */
+  readonly onReport?: (line: string) => void;
 }
 
 const num = (v: LongLike | null | undefined): number =>
@@ -179,16 +192,33 @@ export const importedOnnxOps: readonly string[] = [...readers.keys()].sort();
 /** What reading one node needs of the import so far. */
 interface ImportState {
   readonly opset: number;
-  readonly constants: ReadonlyMap<string, Constant>;
+  readonly constants: Map<string, Constant>;
   /** ONNX value -> IR value. */
   readonly value: Map<string, string>;
+  /**
+   * Graph inputs without initializers, with their declared dims: a reader asking for one as a
+   * constant is refused (after reading on with zeros, so that every such input is named).
+   */
+  readonly dataInputs: ReadonlyMap<string, readonly number[]>;
+  /** The graph inputs the current node's reader asked for as constants. */
+  readonly weightInputs: Set<string>;
+  /** Values that could not be computed (an earlier node failed), with why where known. */
+  readonly poisoned: Map<string, string | undefined>;
   readonly builder: GraphBuilder;
   readonly names: Names;
   /** Weight data by IR weight name. */
   readonly data: Map<string, Float32Array>;
   /** The attributes the current node's reader asked for. */
   readonly asked: Set<string>;
+  readonly options: ImportOptions;
+  /** What the readers rewrote, for the import report. */
+  readonly notes: string[];
 }
+
+/** A node that reads a value an earlier failure left uncomputed: already reported. */
+class Unreachable extends Error {}
+
+const decoder = new TextDecoder();
 
 /**
  * The reader an op's `fromOnnx` sees for one node. Its `emit` names the IR node after the ONNX
@@ -222,16 +252,19 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
     const a = attr(name, A.INTS);
     return a?.ints?.length ? a.ints.map(num) : d;
   };
-  const attrFloat = (name: string, d: number): number => {
-    const f = attr(name, A.FLOAT)?.f;
-    if (f === undefined || f === null) return d;
+  const finite = (name: string, f: number): number => {
     if (!Number.isFinite(f)) fail(`attribute ${name} is ${f}`);
     return shortestF32(f);
   };
+  const attrFloat = (name: string, d: number): number => {
+    const f = attr(name, A.FLOAT)?.f;
+    return f === undefined || f === null ? d : finite(name, f);
+  };
   const attrStr = (name: string, d: string): string => {
     const s = attr(name, A.STRING)?.s;
-    return s ? new TextDecoder().decode(s) : d;
+    return s ? decoder.decode(s) : d;
   };
+  const inputName = (i: number): string => node.input?.[i] ?? "";
   const out = node.output?.[0] ?? "";
   const reader: OnnxReader = {
     opType: op,
@@ -244,7 +277,18 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       return a ? num(a.i) : d;
     },
     attrFloat,
+    attrFloats: (name) => (attr(name, A.FLOATS)?.floats ?? []).map((f) => finite(name, f)),
     attrStr,
+    attrTensor(name) {
+      const t = attr(name, A.TENSOR)?.t;
+      if (!t) return undefined;
+      try {
+        return tensorData(t, state.options);
+      } catch (e) {
+        if (e instanceof ImportError) fail(`attribute ${name}: ${e.message}`);
+        throw e;
+      }
+    },
     pair(name, d) {
       const v = attrInts(name, [d, d]);
       if (v.length !== 2) fail(`${name} must have 2 values (2-D only)`);
@@ -275,18 +319,48 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
     },
     hasInput: (i) => !!node.input?.[i],
     inputCount: node.input?.length ?? 0,
+    isConstant: (i) => constants.has(inputName(i)),
     value(i) {
-      const v = value.get(node.input?.[i] ?? "");
+      const name = inputName(i);
+      if (state.poisoned.has(name)) {
+        const why = state.poisoned.get(name);
+        if (why !== undefined) throw new ImportError(why);
+        throw new Unreachable();
+      }
+      const v = value.get(name);
       if (v === undefined)
         fail(
-          `input '${node.input?.[i]}' is not a computed value (cnnc takes weights only where the op has them)`,
+          constants.has(name)
+            ? `input '${name}' is a constant; cnnc takes a computed value here`
+            : `input '${name}' is not computed by any earlier node`,
         );
       return v!;
     },
     constant(i) {
-      const c = constants.get(node.input?.[i] ?? "");
-      if (!c) fail(`input '${node.input?.[i]}' must be a constant (an initializer)`);
+      const name = inputName(i);
+      const declared = state.dataInputs.get(name);
+      if (declared) {
+        state.weightInputs.add(name);
+        return { dims: declared, data: new Float32Array(declared.reduce((a, b) => a * b, 1)) };
+      }
+      if (state.poisoned.has(name)) throw new Unreachable();
+      const c = constants.get(name);
+      if (!c) fail(`input '${name}' must be a constant (an initializer)`);
+      if (c!.taint) fail(`input '${name}' depends on the batch size, which cnnc leaves open`);
       return c!;
+    },
+    reshapeTarget(i) {
+      const name = inputName(i);
+      if (state.dataInputs.has(name)) {
+        state.weightInputs.add(name);
+        throw new Unreachable();
+      }
+      const c = constants.get(name);
+      if (!c) fail(`input '${name}' must be a constant (an initializer)`);
+      const t = c!.taint;
+      if (t && ((t[0] !== 1 && t[0] !== 0) || t.subarray(1).some((v) => v > 0)))
+        fail(`the target shape depends on the batch size other than as its first dimension`);
+      return Array.from(c!.data, (v, k) => (k === 0 && t?.[0] === 1 ? 0 : v));
     },
     shapeOf: (v) => builder.shapeOf(v),
     emit(kind, inputs, attrs, weights = []) {
@@ -310,6 +384,7 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
     alias() {
       value.set(out, reader.value(0));
     },
+    note: (what) => void state.notes.push(what),
   };
   return reader;
 }
@@ -331,6 +406,28 @@ function harmless(op: string, attribute: string): boolean {
   );
 }
 
+/** ONNX's opsets cnnc reads: 6 (what PyTorch 0.4 wrote) to 21; every reader handles the
+ * versions of its op (an attribute a version adds or drops is read or refused, never ignored). */
+export const onnxOpsets = { min: 6, max: 21 } as const;
+
+/** A serialized TensorProto (ONNX's test data `.pb` files, --freeze values) as a constant. */
+export function readTensor(bytes: Uint8Array, what: string): OnnxConstant {
+  let t: TensorProto;
+  try {
+    t = onnx.TensorProto.decode(bytes);
+  } catch (e) {
+    throw new ImportError(`${what}: not an ONNX tensor (${(e as Error).message})`);
+  }
+  return tensorData(t, {});
+}
+
+/** Counts by key, printed `Constant 20, Shape 4`. */
+function tally(keys: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${k} ${n}`).join(", ");
+}
+
 export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Graph {
   let model: onnxProto.onnx.ModelProto;
   try {
@@ -341,8 +438,10 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
   const g = model.graph;
   if (!g || !g.node?.length) throw new ImportError("not an ONNX model (no graph)");
   const opset = num(model.opsetImport?.find((o) => !o.domain || o.domain === "ai.onnx")?.version);
-  if (opset < 11 || opset > 21)
-    throw new ImportError(`opset ${opset} is not supported (11 to 21 are)`);
+  if (opset < onnxOpsets.min || opset > onnxOpsets.max)
+    throw new ImportError(
+      `opset ${opset} is not supported (${onnxOpsets.min} to ${onnxOpsets.max} are)`,
+    );
 
   const constants = new Map<string, Constant>();
   for (const t of g.initializer ?? []) constants.set(t.name ?? "", tensorData(t, options));
@@ -350,32 +449,50 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
   const builder = new GraphBuilder(names.make(g.name || "Imported", "Imported"));
   const data = new Map<string, Float32Array>();
   const value = new Map<string, string>(); // ONNX value -> IR value
+  const poisoned = new Map<string, string | undefined>();
+  const dataInputs = new Map<string, readonly number[]>();
+  const frozen = options.freeze ?? new Map<string, Constant>();
+  for (const name of frozen.keys())
+    if (!(g.input ?? []).some((i) => i.name === name))
+      throw new ImportError(
+        `--freeze ${name}: the model has no input '${name}' (its inputs: ${(g.input ?? []).map((i) => i.name).join(", ")})`,
+      );
 
   for (const input of g.input ?? []) {
-    if (constants.has(input.name ?? "")) continue;
-    const elem = input.type?.tensorType?.elemType ?? 0;
-    if (elem !== onnx.TensorProto.DataType.FLOAT)
-      throw new ImportError(
-        `input '${input.name}' is ${onnx.TensorProto.DataType[elem] ?? elem}; cnnc takes float inputs`,
-      );
-    const dims = input.type?.tensorType?.shape?.dim ?? [];
-    const shape = dims.slice(1).map((d, i) => {
-      const v = num(d.dimValue);
-      if (!(v > 0)) {
-        throw new ImportError(
-          `input '${input.name}': dimension ${i + 1} is dynamic ('${d.dimParam ?? "?"}'); cnnc needs fixed C, H, W`,
-        );
-      }
-      return v;
-    });
-    if (shape.length !== 3 && shape.length !== 1) {
-      throw new ImportError(
-        `input '${input.name}': shape [N, ${shape.join(", ")}] is neither [N, C, H, W] nor [N, F]`,
-      );
+    const onnxName = input.name ?? "";
+    // An input with an initializer of its name is a constant with a default (ONNX's rule);
+    // frozen inputs are constants by the user's word.
+    if (constants.has(onnxName)) continue;
+    if (frozen.has(onnxName)) {
+      constants.set(onnxName, frozen.get(onnxName)!);
+      continue;
     }
-    const name = names.make(input.name ?? "x", "x");
+    const declared = (input.type?.tensorType?.shape?.dim ?? []).map((d) =>
+      Math.min(Math.max(num(d.dimValue), 1), 2 ** 16),
+    );
+    dataInputs.set(onnxName, declared);
+    const problem = (why: string) => poisoned.set(onnxName, `input '${onnxName}': ${why}`);
+    const elem = input.type?.tensorType?.elemType ?? 0;
+    if (elem !== onnx.TensorProto.DataType.FLOAT) {
+      problem(`it is ${onnx.TensorProto.DataType[elem] ?? elem}; cnnc takes float inputs`);
+      continue;
+    }
+    const dims = input.type?.tensorType?.shape?.dim ?? [];
+    const dynamic = dims.slice(1).findIndex((d) => !(num(d.dimValue) > 0));
+    if (dynamic >= 0) {
+      problem(
+        `dimension ${dynamic + 1} is dynamic ('${dims[dynamic + 1]!.dimParam ?? "?"}'); cnnc needs fixed C, H, W`,
+      );
+      continue;
+    }
+    const shape = dims.slice(1).map((d) => num(d.dimValue));
+    if (shape.length !== 3 && shape.length !== 1) {
+      problem(`shape [N, ${shape.join(", ")}] is neither [N, C, H, W] nor [N, F]`);
+      continue;
+    }
+    const name = names.make(onnxName || "x", "x");
     builder.input(name, shape);
-    value.set(input.name ?? "", name);
+    value.set(onnxName, name);
   }
 
   // Who reads each value: patterns only fuse values nothing else reads.
@@ -383,40 +500,127 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
   for (const n of g.node)
     for (const i of n.input ?? []) if (i) readersOf.set(i, [...(readersOf.get(i) ?? []), n]);
   const consumed = new Set<NodeProto>();
-  const state: ImportState = { opset, constants, value, builder, names, data, asked: new Set() };
+  const state: ImportState = {
+    opset,
+    constants,
+    value,
+    dataInputs,
+    poisoned,
+    builder,
+    names,
+    data,
+    asked: new Set(),
+    weightInputs: new Set(),
+    options,
+    notes: [],
+  };
+  const problems: string[] = [];
+  const unsupported = new Map<string, string[]>(); // op type -> node names
+  const weightInputs = new Set<string>();
+  const folded: string[] = [];
+  const removed: string[] = [];
+  const fused: string[] = [];
 
   for (const node of g.node) {
     if (consumed.has(node)) continue;
+    const op = node.opType ?? "";
     // The IR node computing this ONNX node's output; a pattern names a later node's output.
     let output = node.output?.[0] ?? "";
     const reader = nodeReader(node, state, () => output);
-    const pattern = matchPattern(node, { readersOf, constants, fail: reader.fail });
-    if (pattern) {
-      pattern.consumed.forEach((n) => consumed.add(n));
-      output = pattern.output;
-      reader.emit(pattern.op, [reader.value(0)], pattern.attrs, pattern.weights);
-      continue;
-    }
-    if (node.domain && node.domain !== "ai.onnx")
-      reader.fail(`ops of the domain '${node.domain}' are not supported (only ONNX's own)`);
-    const read = readers.get(node.opType ?? "");
-    if (!read) reader.fail("this op is not supported");
-    read!(reader);
-    const ignored = (node.attribute ?? []).filter(
-      (a) => !state.asked.has(a.name ?? "") && !harmless(node.opType ?? "", a.name ?? ""),
-    );
-    if (ignored.length)
-      reader.fail(
-        `attribute ${ignored.map((a) => `'${a.name}'`).join(", ")} is not supported${state.asked.size ? ` (cnnc reads ${[...state.asked].join(", ")})` : ""}`,
+    state.weightInputs.clear();
+    try {
+      if (node.domain && node.domain !== "ai.onnx")
+        reader.fail(`ops of the domain '${node.domain}' are not supported (only ONNX's own)`);
+      const inputs = node.input ?? [];
+      // Constant folding: every given input known (or a Shape of a computed value).
+      const fold = folders[op];
+      const known = (i: string) => !i || constants.has(i);
+      if (fold && op === "Shape" && value.has(inputs[0] ?? "")) {
+        constants.set(output, shapeOfValue(reader, builder.shapeOf(value.get(inputs[0]!)!)));
+        folded.push(op);
+      } else if (fold && inputs.every(known) && !inputs.some((i) => dataInputs.has(i))) {
+        const results = fold(
+          reader,
+          inputs.map((i) => (i ? constants.get(i) : undefined)),
+        );
+        (node.output ?? []).forEach((o, k) => {
+          if (o && results[k]) constants.set(o, results[k]!);
+        });
+        folded.push(op);
+      } else {
+        const pattern = matchPattern(node, { readersOf, constants, fail: reader.fail });
+        if (pattern) {
+          pattern.consumed.forEach((n) => consumed.add(n));
+          output = pattern.output;
+          reader.emit(pattern.op, [reader.value(0)], pattern.attrs, pattern.weights);
+          fused.push(
+            `${[node, ...pattern.consumed].map((n) => n.opType).join("+")} as ${pattern.op}`,
+          );
+          continue;
+        }
+        const read = readers.get(op);
+        if (!read) {
+          unsupported.set(op, [...(unsupported.get(op) ?? []), node.name || output]);
+          throw new Unreachable();
+        }
+        read(reader);
+        const passed = value.get(output);
+        if (passed !== undefined && passed === value.get(node.input?.[0] ?? "")) removed.push(op);
+      }
+      const ignored = (node.attribute ?? []).filter(
+        (a) => !state.asked.has(a.name ?? "") && !harmless(op, a.name ?? ""),
       );
+      if (ignored.length)
+        reader.fail(
+          `attribute ${ignored.map((a) => `'${a.name}'`).join(", ")} is not supported${state.asked.size ? ` (cnnc reads ${[...state.asked].join(", ")})` : ""}`,
+        );
+      if (state.weightInputs.size) throw new Unreachable();
+    } catch (e) {
+      // Weights given as inputs: the node's other complaints would be about the stand-in zeros.
+      if (state.weightInputs.size) state.weightInputs.forEach((w) => weightInputs.add(w));
+      else if (e instanceof ImportError) problems.push(e.message);
+      else if (!(e instanceof Unreachable)) throw e;
+      // Its outputs are not computed; nodes reading them are skipped, not reported again.
+      for (const o of node.output ?? []) if (o) poisoned.set(o, undefined);
+      for (const n of consumed) for (const o of n.output ?? []) if (o) poisoned.set(o, undefined);
+    }
   }
+  const lines = [...new Set(problems)];
+  for (const [op, nodes] of unsupported)
+    lines.push(
+      `${op} is not supported (${nodes.length} node${nodes.length === 1 ? "" : "s"}: ${nodes
+        .slice(0, 5)
+        .map((n) => `'${n}'`)
+        .join(", ")}${nodes.length > 5 ? ", ..." : ""})`,
+    );
+  if (weightInputs.size)
+    lines.push(
+      `graph inputs used as weights have no initializer: ${[...weightInputs].map((n) => `'${n}'`).join(", ")}; give their values with --freeze ${[...weightInputs].map((n) => `${n}=FILE.npy`).join(" --freeze ")}`,
+    );
+  if (lines.length)
+    throw new ImportError(
+      lines.length === 1 ? lines[0]! : `${lines.length} problems:\n  ${lines.join("\n  ")}`,
+      [...weightInputs],
+    );
   if (!g.output?.length) throw new ImportError("the graph has no outputs");
   for (const o of g.output ?? []) {
     const v = value.get(o.name ?? "");
-    if (v === undefined) throw new ImportError(`output '${o.name}' is not computed by the graph`);
+    if (v === undefined)
+      throw new ImportError(
+        constants.has(o.name ?? "")
+          ? `output '${o.name}' is a constant; cnnc computes outputs from the inputs`
+          : `output '${o.name}' is not computed by the graph`,
+      );
     // Keep the output's own name when it is the layer's; else a fresh legal one.
     const legal = (o.name ?? "").replace(/[^A-Za-z0-9_]+/g, "_");
     builder.output(legal === v ? v : names.make(o.name ?? "y", "y"), v);
+  }
+  const report = options.onReport;
+  if (report) {
+    if (folded.length) report(`folded ${folded.length} nodes into constants (${tally(folded)})`);
+    if (removed.length) report(`removed ${removed.length} identities (${tally(removed)})`);
+    if (fused.length) report(`fused ${fused.length} patterns (${tally(fused)})`);
+    if (state.notes.length) report(`rewrote ${state.notes.length} nodes (${tally(state.notes)})`);
   }
   return { ...builder.build(), constants: data };
 }

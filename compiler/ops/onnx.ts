@@ -56,6 +56,13 @@ export function writePad(
 export interface OnnxConstant {
   readonly dims: readonly number[];
   readonly data: Float32Array;
+  /** Integer data (int64, int32, bool, ...): shapes, axes and indices. */
+  readonly int?: boolean;
+  /**
+   * Per element, whether it depends on the batch size (constant folding of Shape, fold.ts):
+   * 1 is the batch size itself, 2 a value computed from it. Absent: none does.
+   */
+  readonly taint?: Uint8Array;
 }
 
 /** One ONNX node as an op's `fromOnnx` reads it. Every `fail` names the node and its inputs. */
@@ -68,6 +75,9 @@ export interface OnnxReader {
   attrInt(name: string, d: number): number;
   attrFloat(name: string, d: number): number;
   attrStr(name: string, d: string): string;
+  attrFloats(name: string): number[];
+  /** A tensor attribute (Constant's value), decoded; undefined when absent. */
+  attrTensor(name: string): OnnxConstant | undefined;
   /** A 2-D attribute (strides, dilations): two values, or the default for both. */
   pair(name: string, d: number): Pair;
   /** pads / auto_pad as [top, left, bottom, right] for a window over the value `x`. */
@@ -75,10 +85,17 @@ export interface OnnxReader {
   /** Whether input i is given (ONNX marks an omitted optional input with an empty name). */
   hasInput(i: number): boolean;
   readonly inputCount: number;
+  /** Whether input i is a constant (an initializer, a frozen input or a folded value). */
+  isConstant(i: number): boolean;
   /** The IR value of a computed input. */
   value(i: number): string;
   /** The data of a constant input (an initializer or a folded Constant). */
   constant(i: number): OnnxConstant;
+  /**
+   * A Reshape target: the constant's values, where a leading batch size folded from Shape
+   * (fold.ts) reads as 0 ("keep N"); any other dependence on the batch size is refused.
+   */
+  reshapeTarget(i: number): number[];
   shapeOf(value: string): Shape;
   /** Adds the IR node that computes this ONNX node's output, with its weights' data. */
   emit<K extends OpKind>(
@@ -89,4 +106,6 @@ export interface OnnxReader {
   ): void;
   /** This node's output is its first input (Identity, Dropout at inference). */
   alias(): void;
+  /** A line for the import report: what this node was rewritten as. */
+  note(what: string): void;
 }
