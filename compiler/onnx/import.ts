@@ -200,6 +200,11 @@ interface ImportState {
    * constant is refused (after reading on with zeros, so that every such input is named).
    */
   readonly dataInputs: ReadonlyMap<string, readonly number[]>;
+  /**
+   * IR values of shape [C, 1, L] standing for ONNX's [N, C, L] (1-D data: Conv1d, pooling,
+   * BatchNorm1d). A node reading one sees its spatial attributes and its weight in 2-D form.
+   */
+  readonly lifted: Set<string>;
   /** The graph inputs the current node's reader asked for as constants. */
   readonly weightInputs: Set<string>;
   /** Values that could not be computed (an earlier node failed), with why where known. */
@@ -219,6 +224,16 @@ interface ImportState {
 class Unreachable extends Error {}
 
 const decoder = new TextDecoder();
+
+/** Attributes that list one value per spatial dimension (two per dimension for pads). */
+const spatialAttributes = new Set([
+  "kernel_shape",
+  "strides",
+  "dilations",
+  "pads",
+  "output_padding",
+  "output_shape",
+]);
 
 /**
  * The reader an op's `fromOnnx` sees for one node. Its `emit` names the IR node after the ONNX
@@ -248,9 +263,15 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       );
     return a;
   };
+  // A node over 1-D data computes as 2-D with H = 1: its 1-D windows become 1 x L.
+  const lifted = state.lifted.has(value.get(node.input?.[0] ?? "") ?? "");
   const attrInts = (name: string, d: number[]): number[] => {
     const a = attr(name, A.INTS);
-    return a?.ints?.length ? a.ints.map(num) : d;
+    const v = a?.ints?.length ? a.ints.map(num) : d;
+    if (!lifted || !a?.ints?.length || !spatialAttributes.has(name)) return v;
+    if (name === "pads") return v.length === 2 ? [0, v[0]!, 0, v[1]!] : v;
+    const h = name === "output_padding" ? 0 : 1;
+    return v.length === 1 ? [h, v[0]!] : v;
   };
   const finite = (name: string, f: number): number => {
     if (!Number.isFinite(f)) fail(`attribute ${name} is ${f}`);
@@ -347,6 +368,9 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       const c = constants.get(name);
       if (!c) fail(`input '${name}' must be a constant (an initializer)`);
       if (c!.taint) fail(`input '${name}' depends on the batch size, which cnnc leaves open`);
+      // A 1-D convolution's weight [F, C, K] as [F, C, 1, K].
+      if (lifted && i === 1 && (op === "Conv" || op === "ConvTranspose") && c!.dims.length === 3)
+        return { ...c!, dims: [c!.dims[0]!, c!.dims[1]!, 1, c!.dims[2]!] };
       return c!;
     },
     reshapeTarget(i) {
@@ -362,7 +386,11 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
         fail(`the target shape depends on the batch size other than as its first dimension`);
       return Array.from(c!.data, (v, k) => (k === 0 && t?.[0] === 1 ? 0 : v));
     },
-    shapeOf: (v) => builder.shapeOf(v),
+    // As ONNX has it (without N): a lifted [C, 1, L] is [C, L].
+    shapeOf: (v) => {
+      const shape = builder.shapeOf(v);
+      return state.lifted.has(v) ? [shape[0]!, ...shape.slice(2)] : shape;
+    },
     emit(kind, inputs, attrs, weights = []) {
       const name = names.make(label, kind);
       try {
@@ -380,6 +408,8 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
         throw e;
       }
       value.set(output(), name);
+      if (inputs.some((v) => state.lifted.has(v)) && builder.shapeOf(name).length === 3)
+        state.lifted.add(name);
     },
     alias() {
       value.set(out, reader.value(0));
@@ -451,6 +481,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
   const value = new Map<string, string>(); // ONNX value -> IR value
   const poisoned = new Map<string, string | undefined>();
   const dataInputs = new Map<string, readonly number[]>();
+  const lifted = new Set<string>();
   const frozen = options.freeze ?? new Map<string, Constant>();
   for (const name of frozen.keys())
     if (!(g.input ?? []).some((i) => i.name === name))
@@ -486,12 +517,16 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       continue;
     }
     const shape = dims.slice(1).map((d) => num(d.dimValue));
-    if (shape.length !== 3 && shape.length !== 1) {
-      problem(`shape [N, ${shape.join(", ")}] is neither [N, C, H, W] nor [N, F]`);
+    if (shape.length < 1 || shape.length > 3) {
+      problem(
+        `shape [N, ${shape.join(", ")}] is not [N, C, H, W], [N, C, L] or [N, F] (cnnc computes 1-D and 2-D data)`,
+      );
       continue;
     }
     const name = names.make(onnxName || "x", "x");
-    builder.input(name, shape);
+    // [N, C, L] computes as [N, C, 1, L]: the same bytes.
+    builder.input(name, shape.length === 2 ? [shape[0]!, 1, shape[1]!] : shape);
+    if (shape.length === 2) lifted.add(name);
     value.set(onnxName, name);
   }
 
@@ -511,6 +546,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
     data,
     asked: new Set(),
     weightInputs: new Set(),
+    lifted,
     options,
     notes: [],
   };

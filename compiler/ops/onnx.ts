@@ -96,6 +96,7 @@ export interface OnnxReader {
    * (fold.ts) reads as 0 ("keep N"); any other dependence on the batch size is refused.
    */
   reshapeTarget(i: number): number[];
+  /** A value's shape as ONNX has it, without N ([C, L] for 1-D data computed as [C, 1, L]). */
   shapeOf(value: string): Shape;
   /** Adds the IR node that computes this ONNX node's output, with its weights' data. */
   emit<K extends OpKind>(
