@@ -28,7 +28,11 @@ describe("ONNX's backend tests on the CPU reference", () => {
 
   it("gives no wrong answer and no crash on an in-scope test", () => {
     const bad = [...outcomes]
-      .filter(([k, o]) => (o.verdict === "wrong" || o.verdict === "crash") && (!full || inScope(modelOf(cases.find((c) => key(c) === k)!))))
+      .filter(
+        ([k, o]) =>
+          (o.verdict === "wrong" || o.verdict === "crash") &&
+          (!full || inScope(modelOf(cases.find((c) => key(c) === k)!))),
+      )
       .map(([k, o]) => `${k}: ${o.verdict}: ${o.detail}`);
     expect(bad).toEqual([]);
   });

@@ -206,7 +206,7 @@ describe("bad ONNX input", () => {
       { op: "Einsum", inputs: ["x", "x"], output: "y", attrs: { equation: "ij,jk" } },
     ]);
     expect(() => importOnnx(bytes)).toThrow(
-      new ImportError("Einsum node 'n1' (inputs 'x', 'x'): this op is not supported"),
+      new ImportError("Einsum is not supported (1 node: 'n1')"),
     );
   });
 
@@ -240,7 +240,7 @@ describe("bad ONNX input", () => {
     const int64 = onnx.ModelProto.decode(tiny([{ op: "Relu", inputs: ["x"], output: "y" }]));
     int64.graph!.input![0]!.type!.tensorType!.elemType = 7;
     expect(() => importOnnx(onnx.ModelProto.encode(int64).finish())).toThrow(
-      /input 'x' is INT64; cnnc takes float inputs/,
+      /input 'x': it is INT64; cnnc takes float inputs/,
     );
     const none = onnx.ModelProto.decode(tiny([{ op: "Relu", inputs: ["x"], output: "y" }]));
     none.graph!.output = [];
@@ -263,8 +263,8 @@ describe("bad ONNX input", () => {
     });
     expect(() => importOnnx(dynamic)).toThrow(/dimension 2 is dynamic \('H'\)/);
     expect(() =>
-      importOnnx(tiny([{ op: "Relu", inputs: ["x"], output: "y" }], { opset: 9 })),
-    ).toThrow(/opset 9 is not supported/);
+      importOnnx(tiny([{ op: "Relu", inputs: ["x"], output: "y" }], { opset: 5 })),
+    ).toThrow(/opset 5 is not supported \(6 to 21 are\)/);
     const external = tiny([{ op: "Conv", inputs: ["x", "w"], output: "y" }], {
       initializers: [
         {

@@ -368,8 +368,8 @@ export function activationKernel({
  * input and output in one layout.
  */
 export interface BatchNorm extends InOut {
-  /** gamma, beta, mean, variance */
-  readonly weights: readonly [string, string, string, string];
+  /** gamma, beta, mean, variance; or a scale's weight and bias (y = x * weight + bias). */
+  readonly weights: readonly [string, string, string, string] | readonly [string, string];
   readonly channels: number;
   /** Elements per channel of one item (H * W, or 1 for a flat input). */
   readonly inner: number;
@@ -379,22 +379,29 @@ export interface BatchNorm extends InOut {
   readonly layout?: Layout;
 }
 
+/** Batch norm with running statistics, or a per-channel scale and shift (two weights). */
 export function batchNormKernel(g: BatchNorm): Kernel {
   const { input, output, channels, inner, eps, act, inPlace = false, layout } = g;
   const [gamma, beta, mean, variance] = g.weights;
+  const x = `${inPlace ? "y" : "x"}[i]`;
+  const value =
+    mean === undefined || variance === undefined
+      ? `${x} * gamma[ch] + beta[ch]`
+      : `(${x} - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + ${f32(eps)}) + beta[ch]`;
   return flat(
     channels * inner,
     [
       ...(inPlace ? [] : [read("x", { value: input })]),
       read("gamma", { weight: gamma }),
       read("beta", { weight: beta }),
-      read("mean", { weight: mean }),
-      read("variance", { weight: variance }),
+      ...(mean === undefined || variance === undefined
+        ? []
+        : [read("mean", { weight: mean }), read("variance", { weight: variance })]),
       write("y", output),
     ],
     { C: channels, INNER: inner },
     `let ch = ${layout === "nhwc" ? "i % C" : "(i / INNER) % C"};
-let v = (${inPlace ? "y" : "x"}[i] - mean[ch]) * gamma[ch] * inverseSqrt(variance[ch] + ${f32(eps)}) + beta[ch];
+let v = ${value};
 y[i] = ${activationWgsl(act, "v")};`,
     activationDecls(act),
   );

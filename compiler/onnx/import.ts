@@ -410,6 +410,7 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       value.set(output(), name);
       if (inputs.some((v) => state.lifted.has(v)) && builder.shapeOf(name).length === 3)
         state.lifted.add(name);
+      return name;
     },
     alias() {
       value.set(out, reader.value(0));

@@ -19,6 +19,19 @@ export interface ActivationAttrs {
   silu: NoAttrs;
   hardswish: NoAttrs;
   hardsigmoid: NoAttrs;
+  gelu_tanh: NoAttrs;
+  mish: NoAttrs;
+  softplus: NoAttrs;
+  softsign: NoAttrs;
+  selu: NoAttrs;
+  neg: NoAttrs;
+  abs: NoAttrs;
+  sqrt: NoAttrs;
+  exp: NoAttrs;
+  log: NoAttrs;
+  reciprocal: NoAttrs;
+  /** x^alpha, the exponent a constant. */
+  pow: { readonly alpha: number };
 }
 export type ActivationName = keyof ActivationAttrs;
 
@@ -78,11 +91,20 @@ export const erfWgsl = `fn erf_approx(x: f32) -> f32 {
 }`;
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+/** log(1 + exp(x)) without overflow: x + log1p(exp(-x)) for positive x. */
+const softplus = (v: number): number =>
+  v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
+const softplusWgsl = (v: string): string => `(max(${v}, 0.0) + log(1.0 + exp(-abs(${v}))))`;
+// SELU's constants (Klambauer et al. 2017), as ONNX and PyTorch define them in float32.
+const seluAlpha = 1.67326319217681884765625;
+const seluGamma = 1.05070102214813232421875;
+const geluTanh = (v: number): number =>
+  0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
 const relu6 = (v: number): number => Math.min(Math.max(v, 0), 6);
 
 /** An ONNX op with one input and the same meaning: `Relu` -> relu. */
 function same(op: ActivationName) {
-  return (r: OnnxReader): void => r.emit(op, [r.value(0)], {});
+  return (r: OnnxReader): void => void r.emit(op, [r.value(0)], {});
 }
 
 /** A scalar constant input of an ONNX node, or `d` where the input is omitted. */
@@ -91,6 +113,14 @@ function scalarInput(r: OnnxReader, i: number, d: number): number {
   const c = r.constant(i);
   if (c.data.length !== 1) r.fail(`input ${i} must be a scalar, has ${c.data.length} values`);
   return c.data[0]!;
+}
+
+/** A unary ONNX op of no attributes, read as the activation `op` and written back as itself. */
+function onnxUnary(onnxOp: string, op: ActivationName) {
+  return {
+    toOnnx: (w: OnnxWriter, x: string, y: string) => void w.node(onnxOp, [x], y),
+    fromOnnx: { [onnxOp]: same(op) },
+  };
 }
 
 export const activations: { readonly [K in ActivationName]: ActivationDef } = {
@@ -177,9 +207,9 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
     },
     fromOnnx: {
       Gelu(r) {
-        if (r.attrStr("approximate", "none") !== "none")
-          r.fail("the tanh approximation is not supported");
-        r.emit("gelu", [r.value(0)], {});
+        const form = r.attrStr("approximate", "none");
+        if (form !== "none" && form !== "tanh") r.fail(`approximate '${form}' is not an ONNX form`);
+        r.emit(form === "tanh" ? "gelu_tanh" : "gelu", [r.value(0)], {});
       },
     },
   },
@@ -216,6 +246,150 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
         if (Math.abs(a - 1 / 6) > 1e-6 || Math.abs(b - 0.5) > 1e-6)
           r.fail(`alpha ${a}, beta ${b}: only relu6(x + 3) / 6 (alpha 1/6, beta 0.5) is supported`);
         r.emit("hardsigmoid", [r.value(0)], {});
+      },
+    },
+  },
+  gelu_tanh: {
+    doc: "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GELU's tanh form)",
+    flops: 9,
+    reference: geluTanh,
+    wgsl: (v) =>
+      `(0.5 * ${v} * (1.0 + tanh(clamp(0.7978845608028654 * (${v} + 0.044715 * ${v} * ${v} * ${v}), -15.0, 15.0))))`,
+    toOnnx(w, x, y) {
+      // ONNX's Gelu op is opset 20; written out for the exporter's opset 17:
+      // 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
+      const x3 = w.node("Mul", [x, w.node("Mul", [x, x], `${y}.sq`)], `${y}.cube`);
+      const inner = w.node(
+        "Add",
+        [x, w.node("Mul", [x3, w.floats("cnnc.gelu_c", [], [0.044715])], `${y}.c`)],
+        `${y}.inner`,
+      );
+      const t = w.node(
+        "Tanh",
+        [
+          w.node(
+            "Mul",
+            [inner, w.floats("cnnc.sqrt_2_pi", [], [Math.sqrt(2 / Math.PI)])],
+            `${y}.k`,
+          ),
+        ],
+        `${y}.tanh`,
+      );
+      const one = w.node("Add", [t, w.floats("cnnc.one", [], [1])], `${y}.one`);
+      const half = w.node("Mul", [x, w.floats("cnnc.half", [], [0.5])], `${y}.half`);
+      w.node("Mul", [half, one], y);
+    },
+    // read by gelu's Gelu reader (approximate="tanh")
+    fromOnnx: {},
+  },
+  mish: {
+    doc: "x * tanh(softplus(x))",
+    flops: 8,
+    reference: (v) => v * Math.tanh(softplus(v)),
+    wgsl: (v) => `(${v} * tanh(clamp(${softplusWgsl(v)}, -15.0, 15.0)))`,
+    // ONNX's Mish op is opset 18; written out for the exporter's opset 17.
+    toOnnx(w, x, y) {
+      const sp = w.node("Softplus", [x], `${y}.softplus`);
+      w.node("Mul", [x, w.node("Tanh", [sp], `${y}.tanh`)], y);
+    },
+    fromOnnx: { Mish: same("mish") },
+  },
+  softplus: {
+    doc: "log(1 + exp(x))",
+    flops: 4,
+    reference: softplus,
+    wgsl: softplusWgsl,
+    ...onnxUnary("Softplus", "softplus"),
+  },
+  softsign: {
+    doc: "x / (1 + |x|)",
+    flops: 3,
+    reference: (v) => v / (1 + Math.abs(v)),
+    wgsl: (v) => `(${v} / (1.0 + abs(${v})))`,
+    ...onnxUnary("Softsign", "softsign"),
+  },
+  selu: {
+    doc: "1.0507 * (x if x > 0 else 1.6733 * (exp(x) - 1)) (self-normalising)",
+    flops: 4,
+    reference: (v) => seluGamma * (v > 0 ? v : seluAlpha * Math.expm1(v)),
+    wgsl: (v) =>
+      `(${seluGamma} * select(${seluAlpha} * (exp(min(${v}, 0.0)) - 1.0), ${v}, ${v} > 0.0))`,
+    toOnnx: (w, x, y) => void w.node("Selu", [x], y),
+    fromOnnx: {
+      Selu(r) {
+        const a = r.attrFloat("alpha", seluAlpha);
+        const g = r.attrFloat("gamma", seluGamma);
+        if (Math.fround(a) !== Math.fround(seluAlpha) || Math.fround(g) !== Math.fround(seluGamma))
+          r.fail(`alpha ${a}, gamma ${g}: only SELU's own constants are supported`);
+        r.emit("selu", [r.value(0)], {});
+      },
+    },
+  },
+  neg: {
+    doc: "-x",
+    flops: 1,
+    reference: (v) => -v,
+    wgsl: (v) => `(-${v})`,
+    ...onnxUnary("Neg", "neg"),
+  },
+  abs: {
+    doc: "|x|",
+    flops: 1,
+    reference: Math.abs,
+    wgsl: (v) => `abs(${v})`,
+    ...onnxUnary("Abs", "abs"),
+  },
+  sqrt: {
+    doc: "sqrt(x) (NaN below 0)",
+    flops: 1,
+    reference: Math.sqrt,
+    wgsl: (v) => `sqrt(${v})`,
+    ...onnxUnary("Sqrt", "sqrt"),
+  },
+  exp: {
+    doc: "exp(x)",
+    flops: 1,
+    reference: Math.exp,
+    wgsl: (v) => `exp(${v})`,
+    ...onnxUnary("Exp", "exp"),
+  },
+  log: {
+    doc: "log(x) (natural; NaN below 0)",
+    flops: 1,
+    reference: Math.log,
+    wgsl: (v) => `log(${v})`,
+    ...onnxUnary("Log", "log"),
+  },
+  reciprocal: {
+    doc: "1 / x",
+    flops: 1,
+    reference: (v) => 1 / v,
+    wgsl: (v) => `(1.0 / ${v})`,
+    ...onnxUnary("Reciprocal", "reciprocal"),
+  },
+  pow: {
+    doc: "x ^ alpha, the exponent a constant",
+    alpha: 2,
+    flops: 2,
+    reference: (v, alpha) => Math.pow(v, alpha),
+    // WGSL's pow is undefined for a negative base: integer exponents multiply out.
+    wgsl: (v, alpha) => `pow_const(${v}, ${alpha})`,
+    decls: [
+      `fn pow_const(x: f32, e: f32) -> f32 {
+  if (e == round(e) && abs(e) <= 16.0) {
+    var r = 1.0;
+    for (var i = 0; i < i32(abs(e)); i++) { r *= x; }
+    return select(r, 1.0 / r, e < 0.0);
+  }
+  return pow(x, e);
+}`,
+    ],
+    toOnnx: (w, x, y, alpha) => void w.node("Pow", [x, w.floats(`${y}.exponent`, [], [alpha])], y),
+    fromOnnx: {
+      Pow(r) {
+        const e = r.constant(1);
+        if (e.data.length !== 1) r.fail("only a scalar constant exponent is supported");
+        r.emit("pow", [r.value(0)], { alpha: e.data[0]! });
       },
     },
   },

@@ -105,6 +105,87 @@ function readPRelu(r: OnnxReader): void {
   r.emit("prelu", [x], { shared }, [slope.data]);
 }
 
+/**
+ * A constant operand of Add/Sub/Mul/Div against the value `x`, as one number per channel: a
+ * scalar, or [C, 1, 1] ([C] for flat data, [C, 1] for 1-D), with any leading ones.
+ */
+function perChannel(r: OnnxReader, k: number, x: string): Float32Array {
+  const c = r.constant(k);
+  const shape = r.shapeOf(x);
+  const channels = shape[0] ?? 1;
+  if (c.data.length === 1) return new Float32Array(channels).fill(c.data[0]!);
+  const dims = [...c.dims];
+  while (dims.length > shape.length) {
+    if (dims[0] !== 1) break;
+    dims.shift();
+  }
+  if (dims.length <= shape.length) {
+    const aligned = [...new Array<number>(shape.length - dims.length).fill(1), ...dims];
+    if (aligned[0] === channels && aligned.slice(1).every((d) => d === 1))
+      return Float32Array.from(c.data);
+  }
+  return r.fail(
+    `the constant operand ${formatShape(c.dims)} is neither one value nor one per channel of the ${formatShape(shape)} input`,
+  );
+}
+
+/**
+ * Add, Sub, Mul, Div. Of two computed values: add, add of a negation (a - b = a + (-b) exactly),
+ * mul; a quotient of two computed values is refused. With a constant operand: a per-channel
+ * scale (x * w + b), which batch-norm folding merges into a neighbouring conv where exact;
+ * division by c is multiplication by 1/c (within an ulp of the quotient).
+ */
+function readArithmetic(r: OnnxReader): void {
+  const op = r.opType;
+  if (r.inputCount !== 2) r.fail(`takes two inputs, has ${r.inputCount}`);
+  // Opsets before 7 broadcast only where told, along an axis; ONNX's later rule is NumPy's.
+  if (r.opset < 7 && r.attrInt("broadcast", 0) === 1 && r.hasAttr("axis"))
+    r.fail("the legacy broadcast along an axis is not supported");
+  const [c0, c1] = [r.isConstant(0), r.isConstant(1)];
+  if (!c0 && !c1) {
+    const [a, b] = [r.value(0), r.value(1)];
+    if (op === "Add") r.emit("add", [a, b], {});
+    else if (op === "Mul") r.emit("mul", [a, b], {});
+    else if (op === "Sub") r.emit("add", [a, r.emit("neg", [b], {})], {});
+    else r.fail("division of two computed values is not supported (by a constant is)");
+    return;
+  }
+  const k = c0 ? 0 : 1;
+  const x = r.value(1 - k);
+  const c = perChannel(r, k, x);
+  const ones = new Float32Array(c.length).fill(1);
+  const zeros = new Float32Array(c.length);
+  const scale = (w: Float32Array, b: Float32Array, input = x) => {
+    r.note(`${op} by a constant as scale`);
+    r.emit("scale", [input], {}, [w, b]);
+  };
+  if (op === "Add") scale(ones, c);
+  else if (op === "Mul") scale(c, zeros);
+  else if (op === "Sub")
+    k === 1
+      ? scale(
+          ones,
+          c.map((v) => -v),
+        )
+      : scale(
+          ones.map((v) => -v),
+          c,
+        );
+  else if (k === 1)
+    scale(
+      c.map((v) => Math.fround(1 / v)),
+      zeros,
+    );
+  else scale(c, zeros, r.emit("reciprocal", [x], {}));
+}
+
+/** Sum of one value is that value; of more, their sum (left to right, as ONNX adds). */
+function readSum(r: OnnxReader): void {
+  const values = Array.from({ length: r.inputCount }, (_, i) => r.value(i));
+  if (values.length === 1) r.alias();
+  else r.emit("add", values, {});
+}
+
 const binaryCost = (node: OpNode<unknown>, inputs: readonly Shape[]) =>
   perOutput(Math.max(inputs.length - 1, 1))(node);
 
@@ -132,7 +213,10 @@ function broadcastOp(
     },
     emit: (node, e) => emitBroadcast(node, op, e),
     toOnnx: (node, w) => chain(onnx, node, w),
-    fromOnnx: { [onnx]: (r: OnnxReader) => r.emit(op, [r.value(0), r.value(1)], {}) },
+    fromOnnx:
+      onnx === "Add"
+        ? { Add: readArithmetic, Sub: readArithmetic, Sum: readSum }
+        : { Mul: readArithmetic, Div: readArithmetic },
     cnn: { layers: {}, print: (node) => `${op}(${node.inputs.join(", ")})` },
   };
 }

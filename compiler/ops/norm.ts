@@ -18,6 +18,8 @@ import {
 
 export interface NormFamily {
   batchnorm: { readonly eps: number } & PostAct;
+  /** y = x * weight[c] + bias[c]: an ONNX Add/Sub/Mul/Div by a constant per channel or scalar. */
+  scale: PostAct;
   lrn: { readonly size: number; readonly alpha: number; readonly beta: number; readonly k: number };
   /** Over channels (axis 1 of NCHW), or over features for a flat input. */
   softmax: NoAttrs;
@@ -166,6 +168,75 @@ export const normOps: Family<NormFamily> = {
         },
       },
       print: (node) => `bn(eps=${num(node.attrs.eps)})`,
+    },
+  },
+  scale: {
+    attrs: postActAttrs,
+    defaults: postActDefaults,
+    arity: 1,
+    weights: (_, [x]) => {
+      const c = [x?.[0] ?? 0];
+      return [
+        // generated: factors spread around 1, shifts around 0
+        { role: "weight", shape: c, init: (u) => 0.5 + u() },
+        { role: "bias", shape: c, init: (u) => u() - 0.5 },
+      ];
+    },
+    infer(_, [x]) {
+      if (!x || (x.length !== 3 && x.length !== 1))
+        throw new ShapeError(`expects a [C, H, W] or [F] input, got ${formatShape(x ?? [])}`);
+      return x;
+    },
+    reference(_, [x], ctx) {
+      const [weight, bias] = ctx.weights as [Float32Array, Float32Array];
+      return channelwise(x!, ctx.inputShapes[0], (v, ch) => v * weight[ch]! + bias[ch]!);
+    },
+    cost: perOutput(2),
+    receptiveField: pointwise,
+    traits: { family: "norm", fusedActivation: "post", inPlace: true, anyLayout: true },
+    emit(node, e) {
+      const [w, b] = node.weights.map((n) => e.weight(n));
+      const channels = node.shape[0] ?? 1;
+      e.emit(
+        batchNormKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          weights: [w!, b!],
+          channels,
+          inner: elementCount(node.shape) / channels,
+          eps: 0,
+          act: fusedActivation(node.attrs),
+          inPlace: e.inPlace !== undefined,
+          layout: e.layout(e.output),
+        }),
+      );
+    },
+    toOnnx(node, w) {
+      // [C, 1, 1] (or [F]) broadcasts per channel against [N, C, H, W].
+      const c = node.shape[0] ?? 1;
+      const dims = node.shape.length === 3 ? [c, 1, 1] : [c];
+      const m = w.node(
+        "Mul",
+        [node.inputs[0]!, w.floats(`${node.name}.factor`, dims, w.weight(node.weights[0]!))],
+        `${node.name}.mul`,
+      );
+      w.node(
+        "Add",
+        [m, w.floats(`${node.name}.shift`, dims, w.weight(node.weights[1]!))],
+        node.name,
+      );
+    },
+    // read by the Add, Sub, Mul and Div readers (elementwise.ts) where an operand is constant
+    fromOnnx: {},
+    cnn: {
+      layers: {
+        scale: {
+          doc: "x * weight + bias per channel (weight and bias [C])",
+          params: [],
+          lower: () => ({ op: "scale", attrs: {} }),
+        },
+      },
+      print: () => "scale",
     },
   },
   lrn: {

@@ -98,13 +98,16 @@ export interface OnnxReader {
   reshapeTarget(i: number): number[];
   /** A value's shape as ONNX has it, without N ([C, L] for 1-D data computed as [C, 1, L]). */
   shapeOf(value: string): Shape;
-  /** Adds the IR node that computes this ONNX node's output, with its weights' data. */
+  /**
+   * Adds the IR node that computes this ONNX node's output, with its weights' data; returns its
+   * IR name. A reader that writes several nodes emits the last one last.
+   */
   emit<K extends OpKind>(
     op: K,
     inputs: readonly string[],
     attrs: OpAttrs[K],
     weights?: readonly Float32Array[],
-  ): void;
+  ): string;
   /** This node's output is its first input (Identity, Dropout at inference). */
   alias(): void;
   /** A line for the import report: what this node was rewritten as. */

@@ -11,14 +11,42 @@
 // That is exact unless the conv pads with zeros (a padded zero is not shifted by t; replicate
 // and reflect padding copy normalised pixels, so they stay exact). Any other batch norm stays
 // a scale-shift kernel.
+//
+// A `scale` node (x * weight + bias per channel: an imported Add/Mul by a constant) folds the
+// same way, with s = weight and t = bias.
 import type { Graph, Node, WeightDecl } from "../ir/graph.js";
+
+type Affine = Extract<Node, { op: "batchnorm" | "scale" }>;
+
+/** Channel c of a batch norm or scale: its factor s, b -> s*b + t on a bias, and t. */
+function affine(
+  node: Affine,
+  constants: ReadonlyMap<string, Float32Array>,
+): { s(c: number): number; onBias(c: number, b: number): number; t(c: number): number } {
+  if (node.op === "scale") {
+    const [w, b] = node.weights.map((n) => constants.get(n)!) as [Float32Array, Float32Array];
+    return { s: (c) => w[c]!, onBias: (c, v) => v * w[c]! + b[c]!, t: (c) => b[c]! };
+  }
+  const [gamma, beta, mean, variance] = node.weights.map((n) => constants.get(n)!) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
+  const s = (c: number) => gamma[c]! / Math.sqrt(variance[c]! + node.attrs.eps);
+  return {
+    s,
+    onBias: (c, v) => (v - mean[c]!) * s(c) + beta[c]!,
+    t: (c) => beta[c]! - mean[c]! * s(c),
+  };
+}
 import { producers, useCounts, withNodes, type Pass } from "./pass.js";
 
 export const foldBatchNorm: Pass = {
   name: "fold-batchnorm",
   summary: "fold batch norm into the conv or dense layer next to it, where exact",
   run(graph, ctx) {
-    const bns = graph.nodes.filter((n) => n.op === "batchnorm");
+    const bns = graph.nodes.filter((n): n is Affine => n.op === "batchnorm" || n.op === "scale");
     if (bns.length === 0) return graph;
     const uses = useCounts(graph);
     const made = producers(graph);
@@ -27,7 +55,6 @@ export const foldBatchNorm: Pass = {
     const weights = new Map(graph.weights.map((w) => [w.name, w]));
     const constants = graph.constants ? new Map(graph.constants) : undefined;
     for (const bn of bns) {
-      if (bn.op !== "batchnorm") continue;
       const p = made.get(bn.inputs[0]!);
       const foldable =
         p !== undefined &&
@@ -42,14 +69,14 @@ export const foldBatchNorm: Pass = {
       const channels = p.shape[0]!;
       if (!b) weights.set(bias, { name: bias, shape: [channels] });
       if (constants) {
-        const [gamma, beta, mean, variance] = bn.weights.map((n) => constants.get(n)!);
+        const f = affine(bn, constants);
         const wData = Float32Array.from(constants.get(w)!);
         const bData = b ? Float32Array.from(constants.get(b)!) : new Float32Array(channels);
         const per = wData.length / channels;
         for (let c = 0; c < channels; c++) {
-          const s = gamma![c]! / Math.sqrt(variance![c]! + bn.attrs.eps);
+          const s = f.s(c);
           for (let i = 0; i < per; i++) wData[c * per + i]! *= s;
-          bData[c] = (bData[c]! - mean![c]!) * s + beta![c]!;
+          bData[c] = f.onBias(c, bData[c]!);
         }
         constants.set(w, wData);
         constants.set(bias, bData);
@@ -62,7 +89,7 @@ export const foldBatchNorm: Pass = {
     for (const n of graph.nodes) for (const v of n.inputs) readers.set(v, n);
     const dropped = new Set<string>();
     for (const bn of bns) {
-      if (bn.op !== "batchnorm" || renamed.has(bn.name) || uses.get(bn.name) !== 1) continue;
+      if (renamed.has(bn.name) || uses.get(bn.name) !== 1) continue;
       const r = readers.get(bn.name);
       if (!r || (r.op !== "conv2d" && r.op !== "dense")) continue;
       if (r.inputs[0] !== bn.name || r.inputs[1] === bn.name || replace.has(r.name)) continue;
@@ -73,7 +100,7 @@ export const foldBatchNorm: Pass = {
       const outs = r.shape[0]!;
       if (!b) weights.set(bias, { name: bias, shape: [outs] });
       if (constants) {
-        const [gamma, beta, mean, variance] = bn.weights.map((n) => constants.get(n)!);
+        const f = affine(bn, constants);
         const wData = Float32Array.from(constants.get(w)!);
         const bData = b ? Float32Array.from(constants.get(b)!) : new Float32Array(outs);
         const groups = r.op === "conv2d" ? r.attrs.g : 1;
@@ -84,8 +111,8 @@ export const foldBatchNorm: Pass = {
           let shift = 0;
           for (let ci = 0; ci < perGroup; ci++) {
             const c = group * perGroup + ci;
-            const s = gamma![c]! / Math.sqrt(variance![c]! + bn.attrs.eps);
-            const t = beta![c]! - mean![c]! * s;
+            const s = f.s(c);
+            const t = f.t(c);
             for (let k = 0; k < taps; k++) {
               const at = (o * perGroup + ci) * taps + k;
               shift += wData[at]! * t;

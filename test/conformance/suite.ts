@@ -202,7 +202,8 @@ function compare(p: Prepared, got: (name: string) => ArrayLike<number> | undefin
     for (let i = 0; i < out.length; i++) {
       const w = want.data[i]!;
       const g = out[i]!;
-      const ok = Math.abs(g - w) <= 1e-5 + 1e-3 * Math.abs(w) || (Number.isNaN(w) && Number.isNaN(g));
+      const ok =
+        Math.abs(g - w) <= 1e-5 + 1e-3 * Math.abs(w) || (Number.isNaN(w) && Number.isNaN(g));
       if (!ok)
         return { verdict: "wrong", detail: `output '${name}'[${i}] is ${g}, ONNX says ${w}` };
     }

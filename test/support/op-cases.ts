@@ -62,6 +62,16 @@ export const opCases: [string, string, string][] = [
     "[5, 6, 7]",
     "conv(6, 3, pad=1) -> elu(0.7) -> prelu -> bn -> prelu(shared=true) -> elu",
   ],
+  [
+    "math and the activations ONNX adds (fused into a conv, then alone)",
+    "[3, 5, 7]",
+    "conv(6, 1) -> mish -> gelu_tanh -> selu -> softsign -> neg -> pow(3) -> abs -> sqrt -> softplus -> reciprocal -> exp -> log -> pow(2)",
+  ],
+  [
+    "scale: alone, folded into the convs beside it, on a flat input",
+    "[4, 5, 6]",
+    "scale -> conv(5, 3) -> scale -> relu -> flatten -> dense(6) -> scale",
+  ],
   ["prelu and elu on a flat input", "[9]", "dense(7) -> prelu -> elu(1.3) -> dense(4) -> elu"],
   ["softmax over channels and over features", "[5, 3, 2]", "softmax -> flatten -> softmax"],
   [
