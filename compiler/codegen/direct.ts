@@ -468,7 +468,14 @@ export function softmaxKernel({
   output,
   channels,
   inner,
-}: InOut & { readonly channels: number; readonly inner: number }): Kernel {
+  log = false,
+}: InOut & {
+  readonly channels: number;
+  readonly inner: number;
+  /** log(softmax(x)) = x - max - log(sum exp(x - max)), never the log of an underflow. */
+  readonly log?: boolean;
+}): Kernel {
+  const value = log ? "x[base + c * INNER] - m - log(sum)" : "exp(x[base + c * INNER] - m) / sum";
   return flat(
     inner,
     [read("x", { value: input }), write("y", output)],
@@ -480,7 +487,54 @@ var m = -3.402823e38;
 for (var c = 0u; c < C; c++) { m = max(m, x[base + c * INNER]); }
 var sum = 0.0;
 for (var c = 0u; c < C; c++) { sum += exp(x[base + c * INNER] - m); }
-for (var c = 0u; c < C; c++) { y[base + c * INNER] = exp(x[base + c * INNER] - m) / sum; }`,
+for (var c = 0u; c < C; c++) { y[base + c * INNER] = ${value}; }`,
+  );
+}
+
+/** min(max(x, lo), hi): ONNX's Clip (all hi where lo > hi), elementwise in any layout. */
+export function clipKernel({
+  input,
+  output,
+  perBatch,
+  lo,
+  hi,
+  inPlace = false,
+}: InOut & {
+  readonly perBatch: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly inPlace?: boolean;
+}): Kernel {
+  // An infinite bound is no bound (infinities pass through, as in ONNX).
+  let v = `${inPlace ? "y" : "x"}[i]`;
+  if (Number.isFinite(lo)) v = `max(${v}, ${f32(lo)})`;
+  if (Number.isFinite(hi)) v = `min(${v}, ${f32(hi)})`;
+  return flat(
+    perBatch,
+    inPlace ? [write("y", output)] : [read("x", { value: input }), write("y", output)],
+    {},
+    `y[i] = ${v};`,
+  );
+}
+
+/** Channels [start, start + C) of each NCHW item: one contiguous range per item. */
+export function channelSliceKernel({
+  input,
+  output,
+  perBatch,
+  inPerBatch,
+  offset,
+}: InOut & {
+  readonly perBatch: number;
+  readonly inPerBatch: number;
+  /** Where the slice starts in an input item (start channel * H * W). */
+  readonly offset: number;
+}): Kernel {
+  return flat(
+    perBatch,
+    [read("x", { value: input }), write("y", output)],
+    { IN: inPerBatch, OFF: offset },
+    `let n = i / PER;\ny[i] = x[n * IN + OFF + i % PER];`,
   );
 }
 

@@ -11,6 +11,8 @@ import type { Graph } from "../ir/graph.js";
 import {
   opKinds,
   registry,
+  type OpAttrs,
+  type OpKind,
   ShapeError,
   type OnnxConstant,
   type OnnxReader,
@@ -287,6 +289,33 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
   };
   const inputName = (i: number): string => node.input?.[i] ?? "";
   const out = node.output?.[0] ?? "";
+  const emitNode = <K extends OpKind>(
+    onnxOutput: string,
+    kind: K,
+    inputs: readonly string[],
+    attrs: OpAttrs[K],
+    weights: readonly Float32Array[],
+  ): string => {
+    const name = names.make(label, kind);
+    try {
+      const n = builder.node(kind, name, inputs, attrs);
+      n.weights.forEach((w, i) => {
+        const given = weights[i];
+        const want = builder.weightShape(w);
+        const count = want.reduce((a, b) => a * b, 1);
+        if (!given || given.length !== count)
+          fail(`weight '${w}' needs ${count} values, the model gives ${given?.length ?? 0}`);
+        data.set(w, given!);
+      });
+    } catch (e) {
+      if (e instanceof ShapeError) fail(e.message);
+      throw e;
+    }
+    value.set(onnxOutput, name);
+    if (inputs.some((v) => state.lifted.has(v)) && builder.shapeOf(name).length === 3)
+      state.lifted.add(name);
+    return name;
+  };
   const reader: OnnxReader = {
     opType: op,
     opset,
@@ -391,27 +420,10 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       const shape = builder.shapeOf(v);
       return state.lifted.has(v) ? [shape[0]!, ...shape.slice(2)] : shape;
     },
-    emit(kind, inputs, attrs, weights = []) {
-      const name = names.make(label, kind);
-      try {
-        const n = builder.node(kind, name, inputs, attrs);
-        n.weights.forEach((w, i) => {
-          const given = weights[i];
-          const want = builder.weightShape(w);
-          const count = want.reduce((a, b) => a * b, 1);
-          if (!given || given.length !== count)
-            fail(`weight '${w}' needs ${count} values, the model gives ${given?.length ?? 0}`);
-          data.set(w, given!);
-        });
-      } catch (e) {
-        if (e instanceof ShapeError) fail(e.message);
-        throw e;
-      }
-      value.set(output(), name);
-      if (inputs.some((v) => state.lifted.has(v)) && builder.shapeOf(name).length === 3)
-        state.lifted.add(name);
-      return name;
-    },
+    emit: (kind, inputs, attrs, weights = []) => emitNode(output(), kind, inputs, attrs, weights),
+    emitOutput: (k, kind, inputs, attrs) =>
+      emitNode(node.output?.[k] ?? "", kind, inputs, attrs, []),
+    outputCount: node.output?.length ?? 0,
     alias() {
       value.set(out, reader.value(0));
     },
@@ -424,7 +436,8 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
 const harmlessAttributes: Readonly<Record<string, readonly string[]>> = {
   "*": ["doc_string"],
   BatchNormalization: ["momentum"], // (training only)
-  Dropout: ["seed", "ratio"], // (training only: at inference Dropout is the identity)
+  // (training only: at inference Dropout is the identity; is_test: opsets before 7)
+  Dropout: ["seed", "ratio", "is_test"],
   MaxPool: ["storage_order"], // (the Indices output only, which cnnc does not give)
   // (cubic and tf_crop_and_resize only, modes the reader refuses)
   Resize: ["cubic_coeff_a", "exclude_outside", "extrapolation_value"],

@@ -141,12 +141,20 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
       void w.node("Clip", [x, w.floats("cnnc.zero", [], [0]), w.floats("cnnc.six", [], [6])], y),
     fromOnnx: {
       // Clip(0, 6) is relu6 and Clip(0, inf) relu; the bounds are inputs from opset 11.
+      // Clip(0, 6) is relu6 and Clip(0, inf) relu (which fuse into a conv); any other bounds
+      // are the clip op. The bounds are inputs from opset 11, attributes before.
       Clip(r) {
-        const lo = r.opset >= 11 ? scalarInput(r, 1, -Infinity) : r.attrFloat("min", -Infinity);
-        const hi = r.opset >= 11 ? scalarInput(r, 2, Infinity) : r.attrFloat("max", Infinity);
+        const none = 3.4028234663852886e38;
+        const bound = (v: number) => Math.max(Math.min(v, none), -none);
+        const lo = bound(
+          r.opset >= 11 ? scalarInput(r, 1, -Infinity) : r.attrFloat("min", -Infinity),
+        );
+        const hi = bound(
+          r.opset >= 11 ? scalarInput(r, 2, Infinity) : r.attrFloat("max", Infinity),
+        );
         if (lo === 0 && hi === 6) r.emit("relu6", [r.value(0)], {});
-        else if (lo === 0 && hi === Infinity) r.emit("relu", [r.value(0)], {});
-        else r.fail(`Clip(${lo}, ${hi}) is not supported (only relu and relu6)`);
+        else if (lo === 0 && hi === none) r.emit("relu", [r.value(0)], {});
+        else r.emit("clip", [r.value(0)], { min: lo, max: hi });
       },
     },
   },
@@ -243,9 +251,19 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
       HardSigmoid(r) {
         const a = r.attrFloat("alpha", 0.2);
         const b = r.attrFloat("beta", 0.5);
-        if (Math.abs(a - 1 / 6) > 1e-6 || Math.abs(b - 0.5) > 1e-6)
-          r.fail(`alpha ${a}, beta ${b}: only relu6(x + 3) / 6 (alpha 1/6, beta 0.5) is supported`);
-        r.emit("hardsigmoid", [r.value(0)], {});
+        const x = r.value(0);
+        if (Math.fround(a) === Math.fround(1 / 6) && Math.fround(b) === Math.fround(0.5)) {
+          r.emit("hardsigmoid", [x], {});
+          return;
+        }
+        // max(0, min(1, alpha x + beta)) for any constants (TensorFlow's is alpha 0.2).
+        const channels = r.shapeOf(x)[0] ?? 1;
+        r.note("HardSigmoid as scale and clip");
+        const scaled = r.emit("scale", [x], {}, [
+          new Float32Array(channels).fill(a),
+          new Float32Array(channels).fill(b),
+        ]);
+        r.emit("clip", [scaled], { min: 0, max: 1 });
       },
     },
   },

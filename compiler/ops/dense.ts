@@ -44,10 +44,13 @@ function readGemm(r: OnnxReader): void {
       else weight[j * rows + i] = v;
     }
   }
-  const bias = r.hasInput(2) ? r.constant(2) : undefined;
-  if (bias && bias.data.length !== units)
-    r.fail(`C has ${bias.data.length} values, expected ${units}`);
-  const weights = bias ? [weight, bias.data.map((v) => v * beta)] : [weight];
+  const c = r.hasInput(2) ? r.constant(2) : undefined;
+  // C broadcasts against [N, units]: one value, or one per unit ([units] or [1, units]).
+  const rowOk = c?.dims.every((d, i) => d === 1 || (i === c.dims.length - 1 && d === units));
+  if (c && !(c.data.length === 1 || (c.data.length === units && rowOk)))
+    r.fail(`C ${formatShape(c.dims)} is neither one value nor one per unit (${units})`);
+  const bias = c?.data.length === 1 ? new Float32Array(units).fill(c.data[0]!) : c?.data;
+  const weights = bias ? [weight, bias.map((v) => v * beta)] : [weight];
   r.emit("dense", [x], { units, bias: !!bias, ...noEpilogue }, weights);
 }
 

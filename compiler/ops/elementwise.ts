@@ -1,9 +1,10 @@
 // Elementwise ops of several operands (add, mul: NumPy broadcasting over [C, H, W] or [F]) and
 // PReLU, whose slope is a weight (per channel, or one shared).
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
-import { broadcastKernel, preluKernel } from "../codegen/direct.js";
+import { broadcastKernel, clipKernel, preluKernel } from "../codegen/direct.js";
 import { fusedActivation, type Emitter } from "./emit.js";
 import { merged, perOutput, pointwise } from "./field.js";
+import { num } from "./language.js";
 import { channelwise } from "./norm.js";
 import type { OnnxReader, OnnxWriter } from "./onnx.js";
 import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
@@ -22,6 +23,19 @@ export interface ElementwiseFamily {
   mul: PostAct;
   /** `shared`: one slope for every channel (PyTorch's nn.PReLU() default), else one per channel. */
   prelu: { readonly shared: boolean };
+  /** min(max(x, min), max); a bound of f32's largest magnitude is none. */
+  clip: { readonly min: number; readonly max: number };
+}
+
+/** f32's largest finite value: a clip bound this large (or larger) is no bound. */
+export const noBound = 3.4028234663852886e38;
+
+/** ONNX's Clip: all values `max` where min > max; NaN stays NaN. */
+function clipValue(v: number, lo: number, hi: number): number {
+  let y = v;
+  if (lo > -noBound) y = Math.max(y, lo);
+  if (hi < noBound) y = Math.min(y, hi);
+  return Number.isNaN(v) ? v : y;
 }
 
 /** NumPy broadcasting of same-rank [C, H, W] (or [F]) operands to the output shape. */
@@ -280,6 +294,52 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
         },
       },
       print: (node) => `prelu(shared=${node.attrs.shared})`,
+    },
+  },
+  clip: {
+    attrs: { min: "float", max: "float" },
+    arity: 1,
+    weights: () => [],
+    infer: (_, [x]) => x ?? [],
+    reference: (node, [x]) => x!.map((v) => clipValue(v, node.attrs.min, node.attrs.max)),
+    cost: perOutput(2),
+    receptiveField: pointwise,
+    traits: { family: "activation", inPlace: true, anyLayout: true },
+    emit: (node, e) =>
+      e.emit(
+        clipKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          perBatch: elementCount(node.shape),
+          lo: node.attrs.min <= -noBound ? -Infinity : node.attrs.min,
+          hi: node.attrs.max >= noBound ? Infinity : node.attrs.max,
+          inPlace: e.inPlace !== undefined,
+        }),
+      ),
+    toOnnx: (node, w) =>
+      void w.node(
+        "Clip",
+        [
+          node.inputs[0]!,
+          node.attrs.min <= -noBound ? "" : w.floats(`${node.name}.min`, [], [node.attrs.min]),
+          node.attrs.max >= noBound ? "" : w.floats(`${node.name}.max`, [], [node.attrs.max]),
+        ],
+        node.name,
+      ),
+    // read by relu6's Clip reader (activations.ts), which keeps relu and relu6 for their bounds
+    fromOnnx: {},
+    cnn: {
+      layers: {
+        clip: {
+          doc: "min(max(x, min), max)",
+          params: [
+            { name: "min", kind: "float", default: -noBound },
+            { name: "max", kind: "float", default: noBound },
+          ],
+          lower: (a) => ({ op: "clip", attrs: { min: a.float("min"), max: a.float("max") } }),
+        },
+      },
+      print: ({ attrs: a }) => `clip(min=${num(a.min)}, max=${num(a.max)})`,
     },
   },
 };

@@ -2,7 +2,7 @@
 // local response normalisation, and softmax over channels.
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { batchNormKernel, lrnKernel, softmaxKernel } from "../codegen/direct.js";
-import { float, int } from "./onnx.js";
+import { float, int, type OnnxReader } from "./onnx.js";
 import { fusedActivation } from "./emit.js";
 import { perOutput, pointwise } from "./field.js";
 import { num } from "./language.js";
@@ -23,6 +23,8 @@ export interface NormFamily {
   lrn: { readonly size: number; readonly alpha: number; readonly beta: number; readonly k: number };
   /** Over channels (axis 1 of NCHW), or over features for a flat input. */
   softmax: NoAttrs;
+  /** log(softmax(x)), over channels as softmax, computed without the log of an underflow. */
+  log_softmax: NoAttrs;
 }
 
 /** f(value, channel) over every element of an NCHW (or [N, F]) tensor. */
@@ -62,8 +64,9 @@ function lrn(a: NormFamily["lrn"], x: Tensor, ctx: ReferenceContext): Tensor {
   return out;
 }
 
-// Over channels, per pixel (per sample for flat input); max-subtracted for stability.
-function softmax(x: Tensor, ctx: ReferenceContext): Tensor {
+// Over channels, per pixel (per sample for flat input); max-subtracted for stability. `log`:
+// x - max - log(sum), which stays finite where softmax underflows to 0.
+function softmax(x: Tensor, ctx: ReferenceContext, log = false): Tensor {
   const s = ctx.inputShapes[0] ?? [];
   const c = s[0] ?? 1;
   const inner = elementCount(s.slice(1));
@@ -75,10 +78,24 @@ function softmax(x: Tensor, ctx: ReferenceContext): Tensor {
       for (let ch = 0; ch < c; ch++) max = Math.max(max, x[at(ch)]!);
       let sum = 0;
       for (let ch = 0; ch < c; ch++) sum += Math.exp(x[at(ch)]! - max);
-      for (let ch = 0; ch < c; ch++) out[at(ch)] = Math.exp(x[at(ch)]! - max) / sum;
+      for (let ch = 0; ch < c; ch++)
+        out[at(ch)] = log ? x[at(ch)]! - max - Math.log(sum) : Math.exp(x[at(ch)]! - max) / sum;
     }
   }
   return out;
+}
+
+/** Softmax and LogSoftmax: over channels only (their axis, as each opset defines it). */
+function readSoftmax(r: OnnxReader, op: "softmax" | "log_softmax"): void {
+  const axis = r.attrInt("axis", r.opset >= 13 ? -1 : 1);
+  const shape = r.shapeOf(r.value(0));
+  const rank = shape.length + 1;
+  const channels = axis === 1 || axis === 1 - rank || (rank === 2 && axis === -1);
+  // Before opset 13, softmax flattened from `axis` on: over channels only when H and W are 1.
+  const legacyOk = r.opset >= 13 || rank === 2 || shape.slice(1).every((d) => d === 1);
+  if (!channels || !legacyOk)
+    r.fail(`only ${r.opType} over channels is supported (axis ${axis}, rank ${rank})`);
+  r.emit(op, [r.value(0)], {});
 }
 
 export const normOps: Family<NormFamily> = {
@@ -145,6 +162,11 @@ export const normOps: Family<NormFamily> = {
     fromOnnx: {
       BatchNormalization(r) {
         if (r.attrInt("training_mode", 0)) r.fail("training_mode is not supported");
+        // Opsets before 9 could normalise per element (spatial=0); before 7 is_test said
+        // whether to use the running statistics (cnnc always does: inference).
+        if (r.opset < 9 && r.attrInt("spatial", 1) !== 1) r.fail("spatial=0 is not supported");
+        if (r.opset < 7 && r.attrInt("is_test", 0) !== 1)
+          r.fail("is_test=0 (batch statistics, training) is not supported");
         const channels = r.shapeOf(r.value(0))[0];
         const stats = [1, 2, 3, 4].map((i) => {
           const c = r.constant(i);
@@ -337,19 +359,7 @@ export const normOps: Family<NormFamily> = {
       );
     },
     toOnnx: (node, w) => void w.node("Softmax", [node.inputs[0]!], node.name, { axis: int(1) }),
-    fromOnnx: {
-      Softmax(r) {
-        const axis = r.attrInt("axis", r.opset >= 13 ? -1 : 1);
-        const shape = r.shapeOf(r.value(0));
-        const rank = shape.length + 1;
-        const channels = axis === 1 || axis === 1 - rank || (rank === 2 && axis === -1);
-        // Before opset 13, softmax flattened from `axis` on: over channels only when H and W are 1.
-        const legacyOk = r.opset >= 13 || rank === 2 || shape.slice(1).every((d) => d === 1);
-        if (!channels || !legacyOk)
-          r.fail(`only softmax over channels is supported (axis ${axis}, rank ${rank})`);
-        r.emit("softmax", [r.value(0)], {});
-      },
-    },
+    fromOnnx: { Softmax: (r) => readSoftmax(r, "softmax") },
     cnn: {
       layers: {
         softmax: {
@@ -359,6 +369,41 @@ export const normOps: Family<NormFamily> = {
         },
       },
       print: () => "softmax",
+    },
+  },
+  log_softmax: {
+    attrs: {},
+    arity: 1,
+    weights: () => [],
+    infer: sameShape,
+    reference: (_, [x], ctx) => softmax(x!, ctx, true),
+    // max, subtract, exp, sum, log, subtract
+    cost: perOutput(6),
+    receptiveField: pointwise,
+    traits: { family: "norm" },
+    emit(node, e) {
+      const channels = node.shape[0] ?? 1;
+      e.emit(
+        softmaxKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          channels,
+          inner: elementCount(node.shape) / channels,
+          log: true,
+        }),
+      );
+    },
+    toOnnx: (node, w) => void w.node("LogSoftmax", [node.inputs[0]!], node.name, { axis: int(1) }),
+    fromOnnx: { LogSoftmax: (r) => readSoftmax(r, "log_softmax") },
+    cnn: {
+      layers: {
+        log_softmax: {
+          doc: "log of softmax over channels",
+          params: [],
+          lower: () => ({ op: "log_softmax", attrs: {} }),
+        },
+      },
+      print: () => "log_softmax",
     },
   },
 };

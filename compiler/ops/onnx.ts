@@ -108,6 +108,15 @@ export interface OnnxReader {
     attrs: OpAttrs[K],
     weights?: readonly Float32Array[],
   ): string;
+  /** As `emit`, for the node's output k (Split's outputs). */
+  emitOutput<K extends OpKind>(
+    k: number,
+    op: K,
+    inputs: readonly string[],
+    attrs: OpAttrs[K],
+  ): string;
+  /** How many outputs the node names. */
+  readonly outputCount: number;
   /** This node's output is its first input (Identity, Dropout at inference). */
   alias(): void;
   /** A line for the import report: what this node was rewritten as. */

@@ -204,6 +204,38 @@ function poolAttrs(a: Args, input: Shape): PoolAttrs {
   return { k, s, p: explicitPadding(a.padding("pad"), input, k, s, [1, 1]), ceil: a.bool("ceil") };
 }
 
+/**
+ * ReduceMean / ReduceMax over exactly the spatial axes (H and W; L of 1-D data) is global
+ * pooling, with keepdims=0 a flatten after it. Other axes are refused.
+ */
+function readReduce(r: OnnxReader, op: "globalavgpool" | "globalmaxpool"): void {
+  const x = r.value(0);
+  const shape = r.shapeOf(x);
+  const rank = shape.length + 1;
+  // The axes are an input from opset 18 (ReduceMean, ReduceMax), an attribute before.
+  const given =
+    r.opset >= 18
+      ? r.hasInput(1)
+        ? Array.from(r.constant(1).data)
+        : undefined
+      : r.hasAttr("axes")
+        ? r.attrInts("axes", [])
+        : undefined;
+  if (!given?.length && r.attrInt("noop_with_empty_axes", 0))
+    r.fail("an empty reduction is not supported");
+  const axes = (given?.length ? given : [...Array(rank).keys()]).map((a) => (a < 0 ? a + rank : a));
+  const spatial = [...Array(rank).keys()].slice(2);
+  const same = axes.length === spatial.length && spatial.every((a) => axes.includes(a));
+  if (rank < 3 || !same)
+    r.fail(
+      `only a reduction over the spatial axes is supported (axes [${axes.join(", ")}], rank ${rank})`,
+    );
+  const keep = r.attrInt("keepdims", 1) === 1;
+  r.note(`${r.opType} over H and W as ${op}`);
+  const pooled = r.emit(op, [x], {});
+  if (!keep) r.emit("flatten", [pooled], {});
+}
+
 /** Average or maximum over H and W, to [C, 1, 1]. */
 function globalPoolOp(max: boolean): OpDef<PostAct> {
   const op = max ? "globalmaxpool" : "globalavgpool";
@@ -220,7 +252,10 @@ function globalPoolOp(max: boolean): OpDef<PostAct> {
     traits: { family: "pool", fusedActivation: "post", anyLayout: true },
     emit: (node, e) => emitGlobal(node, max, e),
     toOnnx: (node, w) => void w.node(onnx, [node.inputs[0]!], node.name),
-    fromOnnx: { [onnx]: (r: OnnxReader) => r.emit(op, [r.value(0)], {}) },
+    fromOnnx: {
+      [onnx]: (r: OnnxReader) => void r.emit(op, [r.value(0)], {}),
+      [max ? "ReduceMax" : "ReduceMean"]: (r: OnnxReader) => readReduce(r, op),
+    },
     cnn: {
       layers: {
         [op]: {

@@ -1,7 +1,12 @@
 // Data movement: flatten (a view), dropout (the identity at inference, removed by
 // legalisation), explicit padding, concatenation along channels, upsampling.
 import { elementCount, formatShape } from "../ir/graph.js";
-import { concatCopyKernel, padKernel, upsampleKernel } from "../codegen/direct.js";
+import {
+  channelSliceKernel,
+  concatCopyKernel,
+  padKernel,
+  upsampleKernel,
+} from "../codegen/direct.js";
 import { sourceIndex } from "./conv.js";
 import { free, merged, pointwise, wholeMap } from "./field.js";
 import { explicitPadding, list, num } from "./language.js";
@@ -27,6 +32,81 @@ export interface ShapeFamily {
   /** Along channels. */
   concat: NoAttrs;
   upsample: { readonly scale: Pair; readonly mode: UpsampleMode };
+  /** Channels [start, end) (ONNX's Split and Slice along channels). */
+  slice: { readonly start: number; readonly end: number };
+}
+
+/** The constant list input i (or attribute `name` before opset `inputFrom`); undefined if absent. */
+function listArg(r: OnnxReader, i: number, name: string, inputFrom: number): number[] | undefined {
+  if (r.opset >= inputFrom) return r.hasInput(i) ? Array.from(r.constant(i).data) : undefined;
+  return r.hasAttr(name) ? r.attrInts(name, []) : undefined;
+}
+
+/** An axis of the ONNX value x (rank with N), normalised; channels are axis 1. */
+function onnxAxis(r: OnnxReader, axis: number, x: string): number {
+  const rank = r.shapeOf(x).length + 1;
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) r.fail(`axis ${axis} is outside rank ${rank}`);
+  return a;
+}
+
+/** Split along channels into slices: sizes given (attribute, input) or equal parts. */
+function readSplit(r: OnnxReader): void {
+  const x = r.value(0);
+  if (onnxAxis(r, r.attrInt("axis", 0), x) !== 1)
+    r.fail("only a split along channels is supported");
+  const channels = r.shapeOf(x)[0]!;
+  const parts = r.outputCount;
+  let sizes = listArg(r, 1, "split", 13);
+  if (r.opset >= 18 && r.hasAttr("num_outputs") && r.attrInt("num_outputs", parts) !== parts)
+    r.fail("num_outputs differs from the outputs the node names");
+  if (!sizes) {
+    // Equal parts; from opset 18 the last may be smaller (ceil(C / parts) each).
+    const each = Math.ceil(channels / parts);
+    if (r.opset < 18 && channels % parts) r.fail(`${channels} channels do not split into ${parts}`);
+    sizes = Array.from({ length: parts }, (_, k) => Math.min(each, channels - k * each));
+  }
+  if (
+    sizes.length !== parts ||
+    sizes.some((v) => v < 0) ||
+    sizes.reduce((a, b) => a + b, 0) !== channels
+  )
+    r.fail(
+      `split sizes [${sizes.join(", ")}] do not add up to ${channels} channels in ${parts} parts`,
+    );
+  let start = 0;
+  sizes.forEach((size, k) => {
+    if (size === 0) r.fail("an empty split part is not supported");
+    r.emitOutput(k, "slice", [x], { start, end: start + size });
+    start += size;
+  });
+}
+
+/** Slice along channels with step 1 (other axes unchanged): a channel slice. */
+function readSlice(r: OnnxReader): void {
+  const x = r.value(0);
+  const shape = r.shapeOf(x);
+  const starts = listArg(r, 1, "starts", 10) ?? [];
+  const ends = listArg(r, 2, "ends", 10) ?? [];
+  const axes = listArg(r, 3, "axes", 10) ?? starts.map((_, k) => k);
+  const steps = (r.opset >= 10 ? listArg(r, 4, "steps", 10) : undefined) ?? axes.map(() => 1);
+  if (starts.length !== axes.length || ends.length !== axes.length || steps.length !== axes.length)
+    r.fail("starts, ends, axes and steps differ in length");
+  let range: [number, number] = [0, shape[0]!];
+  axes.forEach((axis, k) => {
+    const a = onnxAxis(r, axis, x);
+    const size = a === 0 ? Infinity : shape[a - 1]!;
+    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
+    const [b, e] = [clamp(starts[k]!), clamp(ends[k]!)];
+    const whole = b === 0 && e >= size && steps[k] === 1;
+    if (whole) return;
+    if (a !== 1 || steps[k] !== 1)
+      r.fail("only a slice of channels with step 1 is supported (other axes whole)");
+    range = [b, e];
+  });
+  if (range[0] >= range[1]) r.fail("the slice is empty");
+  if (range[0] === 0 && range[1] === shape[0]) r.alias();
+  else r.emit("slice", [x], { start: range[0], end: range[1] });
 }
 
 /** Reshape to [N, F] is flatten; any other target is refused. */
@@ -406,6 +486,74 @@ export const shapeOps: Family<ShapeFamily> = {
         },
       },
       print: ({ attrs: a }) => `upsample(${list(a.scale)}, mode=${a.mode})`,
+    },
+  },
+  slice: {
+    attrs: { start: "int", end: "int" },
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      const c = x?.[0] ?? 0;
+      if (!x || (x.length !== 3 && x.length !== 1))
+        throw new ShapeError(`expects a [C, H, W] or [F] input, got ${formatShape(x ?? [])}`);
+      if (!(Number.isSafeInteger(a.start) && a.start >= 0 && a.start < a.end && a.end <= c))
+        throw new ShapeError(`channels [${a.start}, ${a.end}) are not a range of 0..${c}`);
+      return [a.end - a.start, ...x.slice(1)];
+    },
+    reference(node, [x], ctx) {
+      const inShape = ctx.inputShapes[0]!;
+      const inner = elementCount(inShape.slice(1));
+      const per = elementCount(inShape);
+      const size = elementCount(node.shape);
+      const out = new Float64Array(ctx.batch * size);
+      for (let n = 0; n < ctx.batch; n++)
+        out.set(
+          x!.subarray(n * per + node.attrs.start * inner, n * per + node.attrs.end * inner),
+          n * size,
+        );
+      return out;
+    },
+    cost: free,
+    receptiveField: pointwise,
+    traits: { family: "shape" },
+    emit(node, e) {
+      const inShape = e.inShapes[0]!;
+      e.emit(
+        channelSliceKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          perBatch: elementCount(node.shape),
+          inPerBatch: elementCount(inShape),
+          offset: node.attrs.start * elementCount(inShape.slice(1)),
+        }),
+      );
+    },
+    toOnnx(node, w) {
+      const { start, end } = node.attrs;
+      w.node(
+        "Slice",
+        [
+          node.inputs[0]!,
+          w.int64s(`${node.name}.starts`, [start]),
+          w.int64s(`${node.name}.ends`, [end]),
+          w.int64s(`${node.name}.axes`, [1]),
+        ],
+        node.name,
+      );
+    },
+    fromOnnx: { Split: readSplit, Slice: readSlice },
+    cnn: {
+      layers: {
+        slice: {
+          doc: "channels [start, end)",
+          params: [
+            { name: "start", kind: "natural" },
+            { name: "end", kind: "count" },
+          ],
+          lower: (a) => ({ op: "slice", attrs: { start: a.int("start"), end: a.int("end") } }),
+        },
+      },
+      print: ({ attrs: a }) => `slice(${a.start}, ${a.end})`,
     },
   },
 };
