@@ -5,7 +5,9 @@ import { formatDiagnostic } from "../grammar/diagnostics.js";
 import { nodeHost } from "./host.js";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve, sep } from "node:path";
-import { importOnnx, ImportError } from "../compiler/onnx/index.js";
+import { importOnnx, ImportError, onnxDataInputs } from "../compiler/onnx/index.js";
+import type { OnnxConstant } from "../compiler/ops/index.js";
+import { NpyError, readNpy } from "./npy.js";
 
 export interface Io {
   out(text: string): void;
@@ -38,16 +40,84 @@ export function report(io: Io, result: Pick<FrontendResult, "diagnostics" | "sou
   }
 }
 
-/** An ONNX model read as IR, its weights attached (constants). */
-export function importModel(file: string): Graph {
+/** The flags that shape an ONNX import: shapes for dynamic inputs, inputs made constants. */
+export interface ModelFlags {
+  /** `name=1,3,320,320`, or the dims alone for a model of one input. */
+  readonly inputShape?: readonly string[];
+  /** `name=file.npy`: a graph input the model uses as a weight, given its value. */
+  readonly freeze?: readonly string[];
+}
+
+/** `name=value` (or the value alone, for `fallback`'s one input). */
+function named(spec: string, flag: string): { name: string | undefined; value: string } {
+  const eq = spec.indexOf("=");
+  if (eq === 0) throw new UserError(`${flag} '${spec}': the input name is missing before '='`);
+  return eq > 0
+    ? { name: spec.slice(0, eq), value: spec.slice(eq + 1) }
+    : { name: undefined, value: spec };
+}
+
+function importOptions(flags: ModelFlags): {
+  inputShapes: Map<string, readonly number[]>;
+  freeze: Map<string, OnnxConstant>;
+  unnamedShape: readonly number[] | undefined;
+} {
+  const inputShapes = new Map<string, readonly number[]>();
+  let unnamedShape: readonly number[] | undefined;
+  for (const spec of flags.inputShape ?? []) {
+    const { name, value } = named(spec, "--input-shape");
+    const dims = value.split(",").map((d) => (/^\d+$/.test(d.trim()) ? Number(d) : NaN));
+    if (!dims.length || dims.some((d) => !(d >= 1 && d <= 2 ** 31)))
+      throw new UserError(`--input-shape '${spec}': give positive integers, e.g. x=1,3,320,320`);
+    if (name === undefined) unnamedShape = dims;
+    else if (inputShapes.has(name)) throw new UserError(`--input-shape gives '${name}' twice`);
+    else inputShapes.set(name, dims);
+  }
+  const freeze = new Map<string, OnnxConstant>();
+  for (const spec of flags.freeze ?? []) {
+    const { name, value } = named(spec, "--freeze");
+    if (name === undefined) throw new UserError(`--freeze '${spec}': give it as name=file.npy`);
+    if (freeze.has(name)) throw new UserError(`--freeze gives '${name}' twice`);
+    let array;
+    try {
+      array = readNpy(readFileSync(value), value);
+    } catch (e) {
+      if (e instanceof NpyError) throw new UserError(e.message);
+      throw new UserError(`cannot read '${value}'`);
+    }
+    freeze.set(name, { dims: array.shape, data: array.data });
+  }
+  return { inputShapes, freeze, unnamedShape };
+}
+
+/** An ONNX model read as IR, its weights attached (constants); `report` gets the import's
+ * lines (what was folded, removed, rewritten). */
+export function importModel(
+  file: string,
+  flags: ModelFlags = {},
+  report?: (line: string) => void,
+): Graph {
+  const { inputShapes, freeze, unnamedShape } = importOptions(flags);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
   } catch {
     throw new UserError(`cannot read '${file}'`);
   }
+  if (unnamedShape) {
+    // The dims alone name the model's one data input.
+    const inputs = onnxDataInputs(bytes);
+    if (inputs.length !== 1)
+      throw new UserError(
+        `${file} has ${inputs.length} inputs; name the one --input-shape is for (${inputs.map((i) => `${i}=...`).join(", ")})`,
+      );
+    inputShapes.set(inputs[0]!, unnamedShape);
+  }
   try {
     return importOnnx(bytes, {
+      inputShapes,
+      freeze,
+      ...(report ? { onReport: report } : {}),
       // External tensor data: a regular file below the model's folder, nothing else.
       readExternal: (location) => {
         const folder = resolve(dirname(file));
@@ -70,7 +140,7 @@ export function importModel(file: string): Graph {
 }
 
 /** The flags that say which network to read and where its `use` lines may read. */
-export interface SourceFlags {
+export interface SourceFlags extends ModelFlags {
   readonly network?: string | undefined;
   /** The folder `use` may read below (--use-root); the file's own folder by default. */
   readonly useRoot?: string | undefined;
@@ -78,7 +148,7 @@ export interface SourceFlags {
 
 /** The network of a .cnn file (front end) or of an .onnx model (import, weights included). */
 export function sourceGraph(io: Io, file: string, flags: SourceFlags): Graph {
-  return file.endsWith(".onnx") ? importModel(file) : frontend(io, file, flags);
+  return file.endsWith(".onnx") ? importModel(file, flags) : frontend(io, file, flags);
 }
 
 export function frontend(io: Io, file: string, flags: SourceFlags): Graph {

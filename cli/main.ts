@@ -18,6 +18,7 @@ import { basename } from "node:path";
 import {
   frontend,
   importModel,
+  type ModelFlags,
   report,
   seed,
   sourceGraph,
@@ -74,6 +75,15 @@ function program(io: Io): Command {
   const useRootOption = [
     "--use-root <dir>",
     "let `use` read files below this folder (default: the .cnn file's own folder)",
+  ] as const;
+  // For an .onnx model: the shape of a dynamic input, and graph inputs that are weights.
+  const inputShapeOption = [
+    "--input-shape <spec...>",
+    "an .onnx input's shape where the model leaves it open: name=1,3,320,320 (N stays open)",
+  ] as const;
+  const freezeOption = [
+    "--freeze <spec...>",
+    "an .onnx graph input the model uses as a weight, made a constant: name=file.npy",
   ] as const;
 
   cnnc
@@ -174,7 +184,9 @@ function program(io: Io): Command {
         ).choices(["nchw", "nhwc"]),
       )
       .option(...networkOption)
-      .option(...useRootOption),
+      .option(...useRootOption)
+      .option(...inputShapeOption)
+      .option(...freezeOption),
     "2",
   ).action((file: string, opts: BuildCliOptions) => {
     const graph = sourceGraph(io, file, opts);
@@ -202,8 +214,11 @@ function program(io: Io): Command {
       "-o, --output <file>",
       "the .cnn file to write (default: <network>.cnn); weights go beside it",
     )
-    .action((file: string, opts: { output?: string }) => {
-      const graph = importModel(file);
+    .option(...inputShapeOption)
+    .option(...freezeOption)
+    .action((file: string, opts: { output?: string } & ModelFlags) => {
+      const lines: string[] = [];
+      const graph = importModel(file, opts, (line) => lines.push(line));
       const out = opts.output ?? `${graph.name}.cnn`;
       const weightsFile = out.replace(/\.cnn$/, "") + ".safetensors";
       writeOutput(
@@ -221,6 +236,7 @@ function program(io: Io): Command {
       io.out(
         `wrote ${out} (${graph.nodes.length} layers) and ${weightsFile} (${tensors.size} tensors)\n`,
       );
+      for (const line of lines) io.out(`  ${terminalSafe(line)}\n`);
     });
 
   cnnc
@@ -270,7 +286,9 @@ function program(io: Io): Command {
       .argument("<file>", "the .cnn file, or an .onnx model")
       .option("-o, --output <file>", "the SVG to write (default: <network>.svg)")
       .option(...networkOption)
-      .option(...useRootOption),
+      .option(...useRootOption)
+      .option(...inputShapeOption)
+      .option(...freezeOption),
     "0",
   ).action(
     (
@@ -312,7 +330,9 @@ function program(io: Io): Command {
         ]),
       )
       .option(...networkOption)
-      .option(...useRootOption),
+      .option(...useRootOption)
+      .option(...inputShapeOption)
+      .option(...freezeOption),
     "2",
   ).action(async (file: string, opts: TuneCliOptions) => tuneCommand(io, file, opts));
 
@@ -342,7 +362,9 @@ function program(io: Io): Command {
     .option("--weights <file>", "for a .cnn: trained weights (.safetensors)")
     .option("--top <k>", "how many top classes to print per sample", "5")
     .option(...networkOption)
-    .option(...useRootOption);
+    .option(...useRootOption)
+    .option(...inputShapeOption)
+    .option(...freezeOption);
   addOptimizeOptions(
     cnnc.commands.find((c) => c.name() === "run")!,
     "2",

@@ -18,11 +18,11 @@ import {
 } from "../runtime/index.js";
 import { buildGraph } from "./build.js";
 import { writeOutput } from "./output.js";
-import { positiveInt, seed, sourceGraph, UserError, type Io } from "./common.js";
+import { positiveInt, seed, sourceGraph, UserError, type Io, type ModelFlags } from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
 import type { OptimizeOptions } from "./optimize.js";
 
-export interface RunOptions extends OptimizeOptions {
+export interface RunOptions extends OptimizeOptions, ModelFlags {
   readonly input: readonly string[];
   readonly batch?: string;
   readonly cpu?: boolean;

@@ -57,7 +57,7 @@ describe("the registry", () => {
     ]);
     expect([...opsWith((t) => t.alias)].sort()).toEqual(["dropout", "flatten"]);
     expect([...opsWith((t) => t.inPlace)].sort()).toEqual(
-      ["add", "batchnorm", "mul", "prelu", "scale", ...activationNames].sort(),
+      ["add", "batchnorm", "clip", "mul", "prelu", "scale", ...activationNames].sort(),
     );
     // every activation of the table is a unary op of its own
     for (const a of activationNames) expect(opDef(a).traits.family).toBe("activation");

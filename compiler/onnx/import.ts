@@ -19,7 +19,7 @@ import {
   type Pair,
   type Quad,
 } from "../ops/index.js";
-import { matchPattern } from "./patterns.js";
+import { matchPattern, patternOps } from "./patterns.js";
 import { folders, shapeOfValue } from "./fold.js";
 import { halfToFloat } from "../weights/half.js";
 import { CompileError } from "../errors.js";
@@ -42,6 +42,11 @@ export class ImportError extends CompileError {
 export interface ImportOptions {
   /** Reads a file beside the model (external tensor data); undefined when it is missing. */
   readonly readExternal?: (location: string) => Uint8Array | undefined;
+  /**
+   * Shapes for inputs with dynamic dimensions (`--input-shape x=1,3,320,320`), N included; N
+   * stays open (cnnc runs any batch), every other dimension the model fixes must agree.
+   */
+  readonly inputShapes?: ReadonlyMap<string, readonly number[]>;
   /** Graph inputs made constants (`cnnc import --freeze name=file.npy`). */
   readonly freeze?: ReadonlyMap<string, OnnxConstant>;
   /** A line for each kind of thing the import folded, removed or rewrote. */
@@ -465,6 +470,18 @@ export function readTensor(bytes: Uint8Array, what: string): OnnxConstant {
   return tensorData(t, {});
 }
 
+/** The names of a model's graph inputs that have no initializer (its data inputs); [] if the
+ * bytes are not a model (importOnnx says why). */
+export function onnxDataInputs(bytes: Uint8Array): string[] {
+  try {
+    const g = onnx.ModelProto.decode(bytes).graph;
+    const init = new Set((g?.initializer ?? []).map((t) => t.name));
+    return (g?.input ?? []).map((i) => i.name ?? "").filter((n) => !init.has(n));
+  } catch {
+    return [];
+  }
+}
+
 /** Counts by key, printed `Constant 20, Shape 4`. */
 function tally(keys: readonly string[]): string {
   const counts = new Map<string, number>();
@@ -497,11 +514,15 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
   const dataInputs = new Map<string, readonly number[]>();
   const lifted = new Set<string>();
   const frozen = options.freeze ?? new Map<string, Constant>();
-  for (const name of frozen.keys())
-    if (!(g.input ?? []).some((i) => i.name === name))
-      throw new ImportError(
-        `--freeze ${name}: the model has no input '${name}' (its inputs: ${(g.input ?? []).map((i) => i.name).join(", ")})`,
-      );
+  for (const [flag, names] of [
+    ["--freeze", frozen.keys()],
+    ["--input-shape", options.inputShapes?.keys() ?? []],
+  ] as const)
+    for (const name of names)
+      if (!(g.input ?? []).some((i) => i.name === name))
+        throw new ImportError(
+          `${flag} ${name}: the model has no input '${name}' (its inputs: ${(g.input ?? []).map((i) => i.name).join(", ")})`,
+        );
 
   for (const input of g.input ?? []) {
     const onnxName = input.name ?? "";
@@ -522,15 +543,29 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       problem(`it is ${onnx.TensorProto.DataType[elem] ?? elem}; cnnc takes float inputs`);
       continue;
     }
-    const dims = input.type?.tensorType?.shape?.dim ?? [];
-    const dynamic = dims.slice(1).findIndex((d) => !(num(d.dimValue) > 0));
+    const declaredDims = (input.type?.tensorType?.shape?.dim ?? []).map((d) => ({
+      value: num(d.dimValue),
+      param: d.dimParam ?? "?",
+    }));
+    const given = options.inputShapes?.get(onnxName);
+    if (given) {
+      const fixedDiffer = declaredDims.some((d, k) => k > 0 && d.value > 0 && given[k] !== d.value);
+      if (given.length !== declaredDims.length || fixedDiffer) {
+        problem(
+          `--input-shape ${given.join(",")} does not fit the model's [${declaredDims.map((d) => (d.value > 0 ? d.value : d.param)).join(", ")}]`,
+        );
+        continue;
+      }
+    }
+    const dims = declaredDims.map((d, k) => ({ value: given?.[k] ?? d.value, param: d.param }));
+    const dynamic = dims.slice(1).findIndex((d) => !(d.value > 0));
     if (dynamic >= 0) {
       problem(
-        `dimension ${dynamic + 1} is dynamic ('${dims[dynamic + 1]!.dimParam ?? "?"}'); cnnc needs fixed C, H, W`,
+        `dimension ${dynamic + 1} is dynamic ('${dims[dynamic + 1]!.param}'); give the shape to compile for with --input-shape ${onnxName}=${dims.map((d) => (d.value > 0 ? d.value : "?")).join(",")}`,
       );
       continue;
     }
-    const shape = dims.slice(1).map((d) => num(d.dimValue));
+    const shape = dims.slice(1).map((d) => d.value);
     if (shape.length < 1 || shape.length > 3) {
       problem(
         `shape [N, ${shape.join(", ")}] is not [N, C, H, W], [N, C, L] or [N, F] (cnnc computes 1-D and 2-D data)`,
@@ -565,7 +600,15 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
     notes: [],
   };
   const problems: string[] = [];
+  // Every node of an op type nothing reads (no reader, no folding, no pattern), listed at once,
+  // reachable from the inputs or not.
   const unsupported = new Map<string, string[]>(); // op type -> node names
+  for (const node of g.node) {
+    const op = node.opType ?? "";
+    if (node.domain && node.domain !== "ai.onnx") continue; // (refused with its domain)
+    if (readers.has(op) || folders[op] || patternOps.has(op)) continue;
+    unsupported.set(op, [...(unsupported.get(op) ?? []), node.name || node.output?.[0] || op]);
+  }
   const weightInputs = new Set<string>();
   const folded: string[] = [];
   const removed: string[] = [];
@@ -582,6 +625,14 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       if (node.domain && node.domain !== "ai.onnx")
         reader.fail(`ops of the domain '${node.domain}' are not supported (only ONNX's own)`);
       const inputs = node.input ?? [];
+      // A node reading a value an earlier failure left uncomputed is not reported again. (A
+      // graph input's own problem is said where a reader takes it as a value: a reader may
+      // take it as a weight instead, and then name it for --freeze.)
+      for (const i of inputs) {
+        if (!poisoned.has(i)) continue;
+        const why = poisoned.get(i);
+        if (why === undefined) throw new Unreachable();
+      }
       // Constant folding: every given input known (or a Shape of a computed value).
       const fold = folders[op];
       const known = (i: string) => !i || constants.has(i);
@@ -610,8 +661,8 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
         }
         const read = readers.get(op);
         if (!read) {
-          unsupported.set(op, [...(unsupported.get(op) ?? []), node.name || output]);
-          throw new Unreachable();
+          if (patternOps.has(op)) reader.fail("supported only inside GELU's erf form");
+          throw new Unreachable(); // (listed above)
         }
         read(reader);
         const passed = value.get(output);

@@ -117,6 +117,9 @@ function denseWithBias(node: NodeProto, ctx: PatternContext): PatternMatch | und
   };
 }
 
+/** Op types that import only inside a pattern (no reader of their own). */
+export const patternOps: ReadonlySet<string> = new Set(["Erf"]);
+
 export function matchPattern(node: NodeProto, ctx: PatternContext): PatternMatch | undefined {
   return gelu(node, ctx) ?? silu(node, ctx) ?? denseWithBias(node, ctx);
 }

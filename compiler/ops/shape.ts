@@ -109,20 +109,29 @@ function readSlice(r: OnnxReader): void {
   else r.emit("slice", [x], { start: range[0], end: range[1] });
 }
 
-/** Reshape to [N, F] is flatten; any other target is refused. */
+/**
+ * Reshape that keeps the batch (a leading 0, -1 or the folded batch size) to [N, F] is flatten,
+ * and to the shape the value already has, nothing; any other target is refused.
+ */
 function readReshape(r: OnnxReader): void {
-  const target = r.constant(1).data;
   const x = r.value(0);
-  const per = elementCount(r.shapeOf(x));
-  const flat =
-    target.length === 2 &&
-    (target[1] === -1 || target[1] === per) &&
-    (target[0] === -1 || target[0] === 0);
-  if (!flat)
+  const shape = r.shapeOf(x);
+  const per = elementCount(shape);
+  const target = r.opset >= 5 ? r.reshapeTarget(1) : r.attrInts("shape", []);
+  if (r.attrInt("allowzero", 0) === 1 && target.includes(0))
+    r.fail("allowzero with a 0 in the target is not supported");
+  const [n, ...rest] = target;
+  const keepsBatch = n === 0 || (n === -1 && rest.every((d) => d > 0));
+  const dims = rest.map((d, i) => (d === 0 ? (shape[i] ?? 0) : d));
+  const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const resolved = dims.map((d) => (d === -1 ? per / known : d));
+  const same = resolved.length === shape.length && resolved.every((d, i) => d === shape[i]);
+  if (keepsBatch && same) r.alias();
+  else if (keepsBatch && resolved.length === 1 && resolved[0] === per) r.emit("flatten", [x], {});
+  else
     r.fail(
-      `only a reshape to [N, ${per}] (flatten) is supported, got [${Array.from(target).join(", ")}]`,
+      `only a reshape to [N, ${per}] (flatten) or to the input's own shape is supported, got [${target.join(", ")}] for [N, ${shape.join(", ")}]`,
     );
-  r.emit("flatten", [x], {});
 }
 
 function readPad(r: OnnxReader): void {
