@@ -106,7 +106,7 @@ export function importModel(
   }
   if (unnamedShape) {
     // The dims alone name the model's one data input.
-    const inputs = onnxDataInputs(bytes);
+    const inputs = onnxDataInputs(bytes).filter((i) => !freeze.has(i));
     if (inputs.length !== 1)
       throw new UserError(
         `${file} has ${inputs.length} inputs; name the one --input-shape is for (${inputs.map((i) => `${i}=...`).join(", ")})`,

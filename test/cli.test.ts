@@ -349,6 +349,56 @@ describe("cnnc", () => {
     expect(bad.err).not.toMatch(/\bat .*\.js:\d+/);
   });
 
+  it("import and run of an .onnx take --input-shape and --freeze, and import says what it folded", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-onnx-flags-"));
+    const model = join(dir, "d.onnx");
+    writeFileSync(
+      model,
+      buildModel({
+        input: ["N", 2, "H", "W"],
+        output: "y",
+        nodes: [
+          { op: "Conv", inputs: ["x", "w"], output: "c" },
+          { op: "Mul", inputs: ["c", "k"], output: "y" },
+        ],
+        inputs: [{ name: "w", dims: [3, 2, 1, 1] }],
+        initializers: [{ name: "k", dims: [], dataType: 1, floatData: [2] }],
+      }),
+    );
+    const bare = cnnc("import", model, "-o", join(dir, "d.cnn"));
+    expect(bare.code).toBe(1);
+    expect(bare.err).toMatch(
+      /dimension 2 is dynamic \('H'\); give the shape to compile for with --input-shape x=\?,2,\?,\?/,
+    );
+    expect(bare.err).toMatch(
+      /graph inputs used as weights have no initializer: 'w'; give their values with --freeze w=FILE\.npy/,
+    );
+    writeFileSync(
+      join(dir, "w.npy"),
+      writeNpy([3, 2, 1, 1], Float32Array.from([1, 0, 0, 1, 1, 1])),
+    );
+    const flags = ["--input-shape", "x=1,2,5,7", "--freeze", `w=${join(dir, "w.npy")}`];
+    const r = cnnc("import", model, "-o", join(dir, "d.cnn"), ...flags);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^  rewrote 1 nodes \(Mul by a constant as scale 1\)$/m);
+    const run = cnnc(
+      "run",
+      model,
+      "--cpu",
+      "--input",
+      "random",
+      ...flags.slice(0, 1),
+      "1,2,5,7",
+      ...flags.slice(2),
+    );
+    expect(run.code, run.err).toBe(0);
+    const wrongShape = cnnc("build", model, "--input-shape", "x=1,3,5,7", ...flags.slice(2));
+    expect(wrongShape.code).toBe(1);
+    expect(wrongShape.err).toMatch(/--input-shape 1,3,5,7 does not fit the model's \[N, 2, H, W\]/);
+    const noName = cnnc("build", model, "--freeze", join(dir, "w.npy"));
+    expect(noName.err).toMatch(/--freeze '.*w\.npy': give it as name=file\.npy/);
+  });
+
   it("build decomposes a separable kernel exactly, and --decompose-tol is checked", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-decompose-"));
     writeFileSync(

@@ -686,7 +686,12 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       for (const n of consumed) for (const o of n.output ?? []) if (o) poisoned.set(o, undefined);
     }
   }
-  const lines = [...new Set(problems)];
+  // A data input's own problem (a dynamic or unsupported shape) once, where nodes read it and
+  // it is not a weight given as an input, before what the nodes said.
+  const inputProblems = [...poisoned]
+    .filter(([name, why]) => why !== undefined && readersOf.has(name) && !weightInputs.has(name))
+    .map(([, why]) => why!);
+  const lines = [...new Set([...inputProblems, ...problems])];
   for (const [op, nodes] of unsupported)
     lines.push(
       `${op} is not supported (${nodes.length} node${nodes.length === 1 ? "" : "s"}: ${nodes

@@ -12,6 +12,10 @@ export interface TestNode {
   readonly output: string;
   readonly attrs?: Readonly<Record<string, Attr>>;
   readonly floats?: Readonly<Record<string, number>>;
+  /** Tensor attributes (Constant's value). */
+  readonly tensors?: Readonly<Record<string, onnxProto.onnx.ITensorProto>>;
+  /** More outputs than the one (Split). */
+  readonly outputs?: readonly string[];
 }
 
 export function floatInit(
@@ -32,6 +36,11 @@ export function buildModel(options: {
   readonly output: string;
   readonly nodes: readonly TestNode[];
   readonly initializers?: onnxProto.onnx.ITensorProto[];
+  /** Graph inputs beside x (weights given as inputs, initializer-backed inputs). */
+  readonly inputs?: readonly {
+    readonly name: string;
+    readonly dims: readonly (number | string)[];
+  }[];
 }): Uint8Array {
   const attribute = (n: TestNode): onnxProto.onnx.IAttributeProto[] => [
     ...Object.entries(n.attrs ?? {}).map(([name, v]) =>
@@ -42,6 +51,7 @@ export function buildModel(options: {
           : { name, type: A.INT, i: v },
     ),
     ...Object.entries(n.floats ?? {}).map(([name, f]) => ({ name, type: A.FLOAT, f })),
+    ...Object.entries(n.tensors ?? {}).map(([name, t]) => ({ name, type: A.TENSOR, t })),
   ];
   const dim = (d: number | string) => (typeof d === "number" ? { dimValue: d } : { dimParam: d });
   return onnx.ModelProto.encode({
@@ -52,7 +62,7 @@ export function buildModel(options: {
       node: options.nodes.map((n, i) => ({
         opType: n.op,
         input: [...n.inputs],
-        output: [n.output],
+        output: [n.output, ...(n.outputs ?? [])],
         name: `n${i + 1}`,
         attribute: attribute(n),
       })),
@@ -62,6 +72,10 @@ export function buildModel(options: {
           name: "x",
           type: { tensorType: { elemType: 1, shape: { dim: options.input.map(dim) } } },
         },
+        ...(options.inputs ?? []).map((i) => ({
+          name: i.name,
+          type: { tensorType: { elemType: 1, shape: { dim: i.dims.map(dim) } } },
+        })),
       ],
       output: [{ name: options.output, type: { tensorType: { elemType: 1 } } }],
     },
