@@ -55,7 +55,7 @@ describe("the registry", () => {
       "conv2d",
       "dense",
     ]);
-    expect([...opsWith((t) => t.alias)].sort()).toEqual(["dropout", "flatten"]);
+    expect([...opsWith((t) => t.alias)].sort()).toEqual(["dropout", "flatten", "reshape"]);
     expect([...opsWith((t) => t.inPlace)].sort()).toEqual(
       ["add", "batchnorm", "clip", "mul", "prelu", "scale", ...activationNames].sort(),
     );

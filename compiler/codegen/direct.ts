@@ -517,6 +517,32 @@ export function clipKernel({
   );
 }
 
+/**
+ * A permutation of an item's three dimensions: output dimension k is input dimension perm[k]
+ * (ONNX's Transpose with perm [0, 1 + perm...]), NCHW in and out.
+ */
+export function transposeKernel({
+  input,
+  output,
+  inShape,
+  perm,
+}: InOut & { readonly inShape: Dims3; readonly perm: readonly [number, number, number] }): Kernel {
+  const out = perm.map((p) => inShape[p]!);
+  const inStride = [inShape[1] * inShape[2], inShape[2], 1];
+  const stride = (k: number) => inStride[perm[k]!]!;
+  return flat(
+    inShape[0] * inShape[1] * inShape[2],
+    [read("x", { value: input }), write("y", output)],
+    { O1: out[1]!, O2: out[2]!, S0: stride(0), S1: stride(1), S2: stride(2) },
+    `let n = i / PER;
+let r = i % PER;
+let o0 = r / (O1 * O2);
+let o1 = (r / O2) % O1;
+let o2 = r % O2;
+y[i] = x[n * PER + o0 * S0 + o1 * S1 + o2 * S2];`,
+  );
+}
+
 /** Channels [start, start + C) of each NCHW item: one contiguous range per item. */
 export function channelSliceKernel({
   input,

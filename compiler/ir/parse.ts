@@ -108,6 +108,11 @@ class Reader {
 }
 
 function attrValue(r: Reader, kind: AttrKind): unknown {
+  if (kind === "dims") {
+    const items = r.list();
+    if (items.length < 1 || items.length > 3) r.fail("expected 1 to 3 sizes");
+    return items;
+  }
   if (kind === "pair" || kind === "quad") {
     const items = r.list();
     if (items.length !== (kind === "pair" ? 2 : 4))

@@ -28,6 +28,13 @@ function attrOk(kind: AttrKind, v: unknown): boolean {
       return typeof v === "number" && Number.isFinite(v);
     case "bool":
       return typeof v === "boolean";
+    case "dims":
+      return (
+        Array.isArray(v) &&
+        v.length >= 1 &&
+        v.length <= 3 &&
+        v.every((x) => Number.isSafeInteger(x) && x >= 1)
+      );
     case "pair":
     case "quad":
       return (

@@ -21,6 +21,8 @@ function kindText(kind: ArgKind): string {
       return "a positive integer or [h, w]";
     case "pair0":
       return "a non-negative integer or [h, w]";
+    case "dims":
+      return "a shape: [f], [h, w] or [c, h, w]";
     case "padding":
       return "valid, same, an integer, [h, w] or [top, left, bottom, right]";
     case "float":
@@ -62,6 +64,8 @@ function convert(kind: ArgKind, v: Val): ArgValue | undefined {
       const l = intList(v, min, [2]);
       return l && [l[0]!, l[1]!];
     }
+    case "dims":
+      return intList(v, 1, [1, 2, 3]);
     case "padding": {
       if (v.kind === "symbol" && (v.name === "valid" || v.name === "same")) return { kind: v.name };
       const n = intIn(v, 0);

@@ -212,6 +212,8 @@ interface ImportState {
    * BatchNorm1d). A node reading one sees its spatial attributes and its weight in 2-D form.
    */
   readonly lifted: Set<string>;
+  /** Graph inputs some reader took as a value (their own problems are then reported). */
+  readonly takenInputs: Set<string>;
   /** The graph inputs the current node's reader asked for as constants. */
   readonly weightInputs: Set<string>;
   /** Values that could not be computed (an earlier node failed), with why where known. */
@@ -300,6 +302,7 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
     inputs: readonly string[],
     attrs: OpAttrs[K],
     weights: readonly Float32Array[],
+    onnxRank?: number,
   ): string => {
     const name = names.make(label, kind);
     try {
@@ -317,8 +320,11 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       throw e;
     }
     value.set(onnxOutput, name);
-    if (inputs.some((v) => state.lifted.has(v)) && builder.shapeOf(name).length === 3)
-      state.lifted.add(name);
+    const lifts =
+      onnxRank === undefined
+        ? inputs.some((v) => state.lifted.has(v)) && builder.shapeOf(name).length === 3
+        : onnxRank === 3;
+    if (lifts) state.lifted.add(name);
     return name;
   };
   const reader: OnnxReader = {
@@ -379,6 +385,7 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       const name = inputName(i);
       if (state.poisoned.has(name)) {
         const why = state.poisoned.get(name);
+        if (why !== undefined) state.takenInputs.add(name);
         if (why !== undefined) throw new ImportError(why);
         throw new Unreachable();
       }
@@ -425,7 +432,8 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
       const shape = builder.shapeOf(v);
       return state.lifted.has(v) ? [shape[0]!, ...shape.slice(2)] : shape;
     },
-    emit: (kind, inputs, attrs, weights = []) => emitNode(output(), kind, inputs, attrs, weights),
+    emit: (kind, inputs, attrs, weights = [], onnxRank) =>
+      emitNode(output(), kind, inputs, attrs, weights, onnxRank),
     emitOutput: (k, kind, inputs, attrs) =>
       emitNode(node.output?.[k] ?? "", kind, inputs, attrs, []),
     outputCount: node.output?.length ?? 0,
@@ -595,6 +603,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
     data,
     asked: new Set(),
     weightInputs: new Set(),
+    takenInputs: new Set(),
     lifted,
     options,
     notes: [],
@@ -686,10 +695,10 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       for (const n of consumed) for (const o of n.output ?? []) if (o) poisoned.set(o, undefined);
     }
   }
-  // A data input's own problem (a dynamic or unsupported shape) once, where nodes read it and
-  // it is not a weight given as an input, before what the nodes said.
+  // A data input's own problem (a dynamic or unsupported shape) once, where a reader took it as
+  // a value, before what the nodes said.
   const inputProblems = [...poisoned]
-    .filter(([name, why]) => why !== undefined && readersOf.has(name) && !weightInputs.has(name))
+    .filter(([name, why]) => why !== undefined && state.takenInputs.has(name))
     .map(([, why]) => why!);
   const lines = [...new Set([...inputProblems, ...problems])];
   for (const [op, nodes] of unsupported)

@@ -14,6 +14,7 @@ export type Padding =
 /**
  * How an argument is written:
  * count: integer >= 1; natural: integer >= 0; pair: count or [h, w]; pair0: natural or [h, w];
+ * dims: a shape without N, [f], [h, w] or [c, h, w];
  * padding: valid | same | n | [ph, pw] | [top, left, bottom, right]; float; probability (0 <= p < 1);
  * bool: true | false; a list of words: one of them.
  */
@@ -22,6 +23,7 @@ export type ArgKind =
   | "natural"
   | "pair"
   | "pair0"
+  | "dims"
   | "padding"
   | "float"
   | "positive"
@@ -29,7 +31,7 @@ export type ArgKind =
   | "bool"
   | readonly string[];
 
-export type ArgValue = number | Pair | boolean | string | Padding;
+export type ArgValue = number | Pair | readonly number[] | boolean | string | Padding;
 
 export interface ParamSpec {
   readonly name: string;
@@ -51,6 +53,9 @@ export class Args {
   }
   float(name: string): number {
     return this.get(name) as number;
+  }
+  dims(name: string): readonly number[] {
+    return this.get(name) as readonly number[];
   }
   pair(name: string): Pair {
     return this.get(name) as Pair;

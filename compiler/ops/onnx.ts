@@ -107,6 +107,8 @@ export interface OnnxReader {
     inputs: readonly string[],
     attrs: OpAttrs[K],
     weights?: readonly Float32Array[],
+    /** The output's ONNX rank where it is not the input's (a reshape to [N, C, L]: 3). */
+    onnxRank?: number,
   ): string;
   /** As `emit`, for the node's output k (Split's outputs). */
   emitOutput<K extends OpKind>(

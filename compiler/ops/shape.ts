@@ -4,13 +4,14 @@ import { elementCount, formatShape } from "../ir/graph.js";
 import {
   channelSliceKernel,
   concatCopyKernel,
+  transposeKernel,
   padKernel,
   upsampleKernel,
 } from "../codegen/direct.js";
 import { sourceIndex } from "./conv.js";
 import { free, merged, pointwise, wholeMap } from "./field.js";
 import { explicitPadding, list, num } from "./language.js";
-import { int, str, writePad, type OnnxAttr, type OnnxReader } from "./onnx.js";
+import { int, ints, str, writePad, type OnnxAttr, type OnnxReader } from "./onnx.js";
 import { checked, checkReflect, dims3, spatial } from "./shape-rules.js";
 import {
   padModes,
@@ -34,7 +35,19 @@ export interface ShapeFamily {
   upsample: { readonly scale: Pair; readonly mode: UpsampleMode };
   /** Channels [start, end) (ONNX's Split and Slice along channels). */
   slice: { readonly start: number; readonly end: number };
+  /** The same values in NCHW order under another shape ([C, H, W] or [F]); N stays. */
+  reshape: { readonly shape: readonly number[] };
+  /** The item's three dimensions permuted: output dimension k is input dimension `perm[k]`
+   * (a, b, c naming the input's). */
+  transpose: { readonly perm: Perm };
 }
+
+/** The permutations of three dimensions but the identity, named by where each output's
+ * dimension comes from: `cab` is [c, a, b] of an input [a, b, c] (NHWC to NCHW). */
+export const perms = ["acb", "bac", "bca", "cab", "cba"] as const;
+export type Perm = (typeof perms)[number];
+const permAxes = (p: Perm): [number, number, number] =>
+  [...p].map((ch) => ch.charCodeAt(0) - 97) as [number, number, number];
 
 /** The constant list input i (or attribute `name` before opset `inputFrom`); undefined if absent. */
 function listArg(r: OnnxReader, i: number, name: string, inputFrom: number): number[] | undefined {
@@ -126,12 +139,76 @@ function readReshape(r: OnnxReader): void {
   const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const resolved = dims.map((d) => (d === -1 ? per / known : d));
   const same = resolved.length === shape.length && resolved.every((d, i) => d === shape[i]);
-  if (keepsBatch && same) r.alias();
-  else if (keepsBatch && resolved.length === 1 && resolved[0] === per) r.emit("flatten", [x], {});
-  else
-    r.fail(
-      `only a reshape to [N, ${per}] (flatten) or to the input's own shape is supported, got [${target.join(", ")}] for [N, ${shape.join(", ")}]`,
+  reshapeTo(r, x, keepsBatch ? resolved : undefined, `[${target.join(", ")}]`);
+}
+
+/**
+ * x under the ONNX shape `dims` (without N): itself, a flatten, or a reshape; undefined (a batch
+ * that does not stay N) or any other rank is refused.
+ */
+function reshapeTo(
+  r: OnnxReader,
+  x: string,
+  dims: readonly number[] | undefined,
+  what: string,
+): void {
+  const shape = r.shapeOf(x);
+  const per = elementCount(shape);
+  const valid = dims?.every((d) => Number.isSafeInteger(d) && d >= 1) && elementCount(dims) === per;
+  if (!dims || !valid)
+    return r.fail(
+      `a reshape to ${what} of [N, ${shape.join(", ")}] that does not keep N is not supported`,
     );
+  if (dims.length === shape.length && dims.every((d, i) => d === shape[i])) return r.alias();
+  if (dims.length === 1) return void r.emit("flatten", [x], {});
+  // [C, H, W]; [C, L] computes as [C, 1, L] (1-D data from here on)
+  if (dims.length === 2)
+    return void r.emit("reshape", [x], { shape: [dims[0]!, 1, dims[1]!] }, [], 3);
+  if (dims.length === 3) return void r.emit("reshape", [x], { shape: [...dims] }, [], 4);
+  r.fail(
+    `a reshape to rank ${dims.length + 1} is not supported (cnnc computes [N, C, H, W], [N, C, L] and [N, F])`,
+  );
+}
+
+/** Squeeze and Unsqueeze of data: reshapes that keep N (axis 0 must stay). */
+function readSqueeze(r: OnnxReader): void {
+  const x = r.value(0);
+  const shape = r.shapeOf(x);
+  const unsqueeze = r.opType === "Unsqueeze";
+  const given = listArg(r, 1, "axes", 13);
+  const rank = shape.length + 1 + (unsqueeze ? (given?.length ?? 0) : 0);
+  const axes = (
+    given ?? (unsqueeze ? [] : [...shape.keys()].filter((k) => shape[k] === 1).map((k) => k + 1))
+  ).map((a) => (a < 0 ? a + rank : a));
+  if (axes.includes(0)) r.fail("squeezing or unsqueezing N is not supported");
+  const full = [-1, ...shape];
+  let dims: number[];
+  if (unsqueeze) {
+    dims = [];
+    let k = 0;
+    for (let i = 0; i < rank; i++) dims.push(axes.includes(i) ? 1 : full[k++]!);
+  } else {
+    if (axes.some((a) => full[a] !== 1)) r.fail("cannot squeeze an axis of size other than 1");
+    dims = full.filter((_, i) => !axes.includes(i));
+  }
+  reshapeTo(r, x, dims.slice(1), `[N, ${dims.slice(1).join(", ")}]`);
+}
+
+/** Transpose that keeps N first: a permutation of [C, H, W] (an NHWC input to NCHW, ...). */
+function readTranspose(r: OnnxReader): void {
+  const x = r.value(0);
+  const rank = r.shapeOf(x).length + 1;
+  const perm = r.attrInts("perm", [...Array(rank).keys()].reverse());
+  if (perm.length !== rank || perm[0] !== 0)
+    r.fail(`only a permutation that keeps N first is supported, got perm [${perm.join(", ")}]`);
+  if (perm.every((p, i) => p === i)) return r.alias();
+  if (rank !== 4) r.fail(`only transposes of [N, C, H, W] are supported (rank ${rank})`);
+  const name = perm
+    .slice(1)
+    .map((p) => String.fromCharCode(96 + p))
+    .join("") as Perm;
+  if (!perms.includes(name)) r.fail(`perm [${perm.join(", ")}] is not a permutation`);
+  r.emit("transpose", [x], { perm: name });
 }
 
 function readPad(r: OnnxReader): void {
@@ -220,10 +297,25 @@ export const shapeOps: Family<ShapeFamily> = {
     toOnnx: (node, w) => void w.node("Flatten", [node.inputs[0]!], node.name, { axis: int(1) }),
     fromOnnx: {
       Flatten(r) {
-        if (r.attrInt("axis", 1) !== 1) r.fail("only axis 1 is supported");
-        r.emit("flatten", [r.value(0)], {});
+        const x = r.value(0);
+        const rank = r.shapeOf(x).length + 1;
+        const axis = r.attrInt("axis", 1);
+        const a = axis < 0 ? axis + rank : axis;
+        if (a === 1) r.emit("flatten", [x], {});
+        // [N, C, H, W] at axis 2 is [N, C, H * W]: N stays; axis 0 and 3 do not keep N.
+        else if (a >= 2 && a < rank) {
+          const s = r.shapeOf(x);
+          reshapeTo(
+            r,
+            x,
+            [elementCount(s.slice(0, a - 1)), elementCount(s.slice(a - 1))],
+            `axis ${axis}`,
+          );
+        } else r.fail(`Flatten at axis ${axis} does not keep N`);
       },
       Reshape: readReshape,
+      Squeeze: readSqueeze,
+      Unsqueeze: readSqueeze,
     },
     cnn: {
       layers: {
@@ -563,6 +655,95 @@ export const shapeOps: Family<ShapeFamily> = {
         },
       },
       print: ({ attrs: a }) => `slice(${a.start}, ${a.end})`,
+    },
+  },
+  reshape: {
+    attrs: { shape: "dims" },
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      if (a.shape.length === 2)
+        throw new ShapeError(`a shape is [C, H, W] or [F], got ${formatShape(a.shape)}`);
+      if (elementCount(a.shape) !== elementCount(x ?? []))
+        throw new ShapeError(
+          `${formatShape(x ?? [])} has ${elementCount(x ?? [])} values, ${formatShape(a.shape)} ${elementCount(a.shape)}`,
+        );
+      return checked([...a.shape]);
+    },
+    reference: (_, [x]) => x!,
+    cost: free,
+    receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
+    // NCHW order in and out (layout assignment pins an op without `anyLayout` to NCHW)
+    traits: { family: "shape", alias: true },
+    emit: "alias",
+    toOnnx: (node, w) =>
+      void w.node(
+        "Reshape",
+        [node.inputs[0]!, w.int64s(`${node.name}.shape`, [0, ...node.attrs.shape])],
+        node.name,
+      ),
+    fromOnnx: {},
+    cnn: {
+      layers: {
+        reshape: {
+          doc: "the same values in NCHW order as [C, H, W] or [F]",
+          params: [{ name: "shape", kind: "dims" }],
+          lower: (a) => ({ op: "reshape", attrs: { shape: a.dims("shape") } }),
+        },
+      },
+      print: ({ attrs: a }) => `reshape(${list(a.shape)})`,
+    },
+  },
+  transpose: {
+    attrs: { perm: perms },
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      const [c, h, w] = spatial(x);
+      const dims = [c, h, w];
+      return permAxes(a.perm).map((p) => dims[p]!);
+    },
+    reference(node, [x], ctx) {
+      const [a, b, c] = dims3(ctx.inputShapes[0]);
+      const inStride = [b * c, c, 1];
+      const p = permAxes(node.attrs.perm);
+      const out = dims3(node.shape);
+      const per = a * b * c;
+      const y = new Float64Array(x!.length);
+      for (let n = 0; n < ctx.batch; n++)
+        for (let i = 0; i < out[0]; i++)
+          for (let j = 0; j < out[1]; j++)
+            for (let k = 0; k < out[2]; k++)
+              y[n * per + (i * out[1] + j) * out[2] + k] =
+                x![n * per + i * inStride[p[0]]! + j * inStride[p[1]]! + k * inStride[p[2]]!]!;
+      return y;
+    },
+    cost: free,
+    receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
+    traits: { family: "shape" },
+    emit: (node, e) =>
+      e.emit(
+        transposeKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          inShape: dims3(e.inShapes[0]),
+          perm: permAxes(node.attrs.perm),
+        }),
+      ),
+    toOnnx: (node, w) =>
+      void w.node("Transpose", [node.inputs[0]!], node.name, {
+        perm: ints([0, ...permAxes(node.attrs.perm).map((p) => p + 1)]),
+      }),
+    fromOnnx: { Transpose: readTranspose },
+    cnn: {
+      layers: {
+        transpose: {
+          doc: "permutes an item's dimensions: cab of [a, b, c] is [c, a, b] (NHWC to NCHW)",
+          params: [{ name: "perm", kind: perms }],
+          lower: (a) => ({ op: "transpose", attrs: { perm: a.word("perm") as Perm } }),
+        },
+      },
+      print: ({ attrs: a }) => `transpose(${a.perm})`,
     },
   },
 };

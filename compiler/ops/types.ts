@@ -15,8 +15,9 @@ export type Quad = readonly [number, number, number, number];
 export type PadMode = "zeros" | "replicate" | "reflect";
 export const padModes: readonly PadMode[] = ["zeros", "replicate", "reflect"];
 
-/** How an attribute is written and checked: a scalar, a fixed-length list, or an enum. */
-export type AttrKind = "int" | "float" | "bool" | "pair" | "quad" | readonly string[];
+/** How an attribute is written and checked: a scalar, a fixed-length list, a shape (1 to 3
+ * positive sizes), or an enum. */
+export type AttrKind = "int" | "float" | "bool" | "pair" | "quad" | "dims" | readonly string[];
 
 export interface WeightSpec {
   /** The suffix of the weight's name: `weight`, `bias`, `gamma`, ... */

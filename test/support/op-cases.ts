@@ -77,6 +77,11 @@ export const opCases: [string, string, string][] = [
     "[6, 4, 5]",
     "let a = slice(0, 2) -> clip(min=-0.5, max=0.75)\nlet b = x -> slice(2, 6) -> clip(min=0.1) -> log_softmax\nlet c = x -> slice(1, 4) -> clip(max=-0.2)\nlet d = concat(a, b, c)\nd -> flatten -> log_softmax",
   ],
+  [
+    "transpose (NHWC to NCHW and others) and reshape",
+    "[3, 4, 5]",
+    "transpose(cab) -> conv(4, 1) -> reshape([3, 4, 4]) -> transpose(bca) -> transpose(acb) -> transpose(cba) -> transpose(bac) -> reshape([48]) -> dense(3)",
+  ],
   ["prelu and elu on a flat input", "[9]", "dense(7) -> prelu -> elu(1.3) -> dense(4) -> elu"],
   ["softmax over channels and over features", "[5, 3, 2]", "softmax -> flatten -> softmax"],
   [
