@@ -4,6 +4,7 @@
 # the build (npm ci runs the `prepare` script). README, CI and developers share this one path.
 #   - Mesa llvmpipe through OpenGL ES (compatibility mode): libegl-mesa0, libgles2
 #   - SwiftShader through Vulkan (core WebGPU): chromium ships its ICD; libvulkan1 is the loader
+#   - ONNX's own backend tests (libonnx-testdata): the ONNX conformance suite in the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,14 +14,14 @@ if [ "$major" -lt 20 ]; then
   exit 1
 fi
 
-packages=(libegl-mesa0 libgles2 libvulkan1 chromium)
+packages=(libegl-mesa0 libgles2 libvulkan1 chromium libonnx-testdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then
-    echo "setup: install ${missing[*]} (or their equivalents) for the CPU WebGPU adapters" >&2
+    echo "setup: install ${missing[*]} (or their equivalents) for the CPU WebGPU adapters and ONNX's test data" >&2
   else
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -671,6 +671,8 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
         const read = readers.get(op);
         if (!read) {
           if (patternOps.has(op)) reader.fail("supported only inside GELU's erf form");
+          if (folders[op])
+            reader.fail("supported only on constants (which fold), not on computed values");
           throw new Unreachable(); // (listed above)
         }
         read(reader);

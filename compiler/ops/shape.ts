@@ -343,7 +343,17 @@ export const shapeOps: Family<ShapeFamily> = {
     // The identity at inference: its readers read its input.
     emit: { legalize: (node) => ({ alias: node.inputs[0]! }) },
     toOnnx: "legalized",
-    fromOnnx: { Dropout: (r) => r.alias(), Identity: (r) => r.alias() },
+    fromOnnx: {
+      Dropout: (r) => r.alias(),
+      Identity: (r) => r.alias(),
+      // cnnc computes in float32: a cast to float is the identity; to anything else, refused.
+      Cast(r) {
+        const to = r.attrInt("to", 0);
+        if (to !== 1)
+          r.fail(`a cast of a computed value to data type ${to} is not supported (to float is)`);
+        r.alias();
+      },
+    },
     cnn: {
       layers: {
         dropout: {
