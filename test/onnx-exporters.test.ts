@@ -178,6 +178,55 @@ describe("arithmetic with constants, activations and reductions as exporters wri
   });
 });
 
+describe("ops as ONNX defines them", () => {
+  const deconv = (attrs: Record<string, number[] | string>) =>
+    buildModel({
+      input: ["N", 2, 5, 4],
+      output: "y",
+      nodes: [{ op: "ConvTranspose", inputs: ["x", "w", "b"], output: "y", attrs }],
+      initializers: [floatInit("w", [2, 3, 3, 3], values(54)), floatInit("b", [3], values(3))],
+    });
+
+  it("ConvTranspose with output_shape or auto_pad computes its padding as ONNX says", async () => {
+    for (const attrs of [
+      { strides: [2, 2], output_shape: [10, 8] },
+      { strides: [2, 3], output_padding: [1, 0], output_shape: [11, 10] },
+      { strides: [2, 2], auto_pad: "SAME_UPPER" },
+      { strides: [3, 2], auto_pad: "SAME_LOWER" },
+      { strides: [2, 2], auto_pad: "VALID" },
+    ])
+      expect((await agrees(deconv(attrs), [2, 2, 5, 4])).ops, JSON.stringify(attrs)).toEqual([
+        "deconv2d",
+      ]);
+    expect(() => importOnnx(deconv({ strides: [1, 1], output_shape: [9, 9] }))).toThrow(
+      /needs negative padding/,
+    );
+    expect(() => importOnnx(deconv({ strides: [2, 2], output_shape: [1, 3, 9, 7] }))).toThrow(
+      /output_shape must give H and W/,
+    );
+  });
+
+  it("DepthToSpace (DCR, CRD), SpaceToDepth, InstanceNormalization", async () => {
+    const bytes = buildModel({
+      input: ["N", 8, 4, 6],
+      output: "y",
+      nodes: [
+        { op: "DepthToSpace", inputs: ["x"], output: "a", attrs: { blocksize: 2 } },
+        { op: "SpaceToDepth", inputs: ["a"], output: "b", attrs: { blocksize: 2 } },
+        { op: "DepthToSpace", inputs: ["b"], output: "c", attrs: { blocksize: 2, mode: "CRD" } },
+        { op: "InstanceNormalization", inputs: ["c", "s", "t"], output: "y" },
+      ],
+      initializers: [floatInit("s", [2], [0.5, 2]), floatInit("t", [2], [1, -1])],
+    });
+    expect((await agrees(bytes, [2, 8, 4, 6])).ops).toEqual([
+      "depth_to_space",
+      "space_to_depth",
+      "depth_to_space",
+      "instance_norm",
+    ]);
+  });
+});
+
 describe("1-D data, as [N, C, L]", () => {
   it("Conv1d, MaxPool1d, BatchNorm1d and PReLU compute as 2-D with H = 1", async () => {
     const bytes = buildModel({

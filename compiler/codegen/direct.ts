@@ -491,6 +491,46 @@ for (var c = 0u; c < C; c++) { y[base + c * INNER] = ${value}; }`,
   );
 }
 
+/**
+ * Instance normalisation: each (item, channel) map normalised by its own mean and (population)
+ * variance over H x W, then scaled and shifted per channel. One thread per map, two passes over
+ * it (mean, then squared deviations) and one to write.
+ */
+export function instanceNormKernel({
+  input,
+  output,
+  channels,
+  inner,
+  eps,
+  weights,
+}: InOut & {
+  readonly channels: number;
+  readonly inner: number;
+  readonly eps: number;
+  /** scale, bias */
+  readonly weights: readonly [string, string];
+}): Kernel {
+  return flat(
+    channels,
+    [
+      read("x", { value: input }),
+      read("scale", { weight: weights[0] }),
+      read("bias", { weight: weights[1] }),
+      write("y", output),
+    ],
+    { INNER: inner },
+    `let ch = i % PER;
+let base = i * INNER;
+var sum = 0.0;
+for (var k = 0u; k < INNER; k++) { sum += x[base + k]; }
+let mean = sum / f32(INNER);
+var dev = 0.0;
+for (var k = 0u; k < INNER; k++) { let d = x[base + k] - mean; dev += d * d; }
+let s = scale[ch] * inverseSqrt(dev / f32(INNER) + ${f32(eps)});
+for (var k = 0u; k < INNER; k++) { y[base + k] = (x[base + k] - mean) * s + bias[ch]; }`,
+  );
+}
+
 /** min(max(x, lo), hi): ONNX's Clip (all hi where lo > hi), elementwise in any layout. */
 export function clipKernel({
   input,
@@ -540,6 +580,57 @@ let o0 = r / (O1 * O2);
 let o1 = (r / O2) % O1;
 let o2 = r % O2;
 y[i] = x[n * PER + o0 * S0 + o1 * S1 + o2 * S2];`,
+  );
+}
+
+/**
+ * Pixel shuffles, NCHW: depth to space moves b x b channel groups into b x b pixel blocks
+ * (ONNX's DCR order: channel (i b + j) C + c; CRD: c b b + i b + j), space to depth the
+ * reverse (DCR order). One thread per output element; every read is one input element.
+ */
+export function pixelShuffleKernel({
+  input,
+  output,
+  inShape,
+  block,
+  kind,
+}: InOut & {
+  readonly inShape: Dims3;
+  readonly block: number;
+  readonly kind: "dcr" | "crd" | "space_to_depth";
+}): Kernel {
+  const [c, h, w] = inShape;
+  const b = block;
+  const body =
+    kind === "space_to_depth"
+      ? // out [C b b, H / b, W / b]: channel oc = (i b + j) C + ch
+        `let oc = r / (HO * WO);
+let oh = (r / WO) % HO;
+let ow = r % WO;
+let ch = oc % C;
+let ij = oc / C;
+y[i] = x[n * PER + (ch * H + oh * B + ij / B) * W + ow * B + ij % B];`
+      : // out [C / (b b), H b, W b]
+        `let oc = r / (HO * WO);
+let oh = (r / WO) % HO;
+let ow = r % WO;
+let ij = (oh % B) * B + ow % B;
+let ic = ${kind === "dcr" ? "ij * CO + oc" : "oc * B * B + ij"};
+y[i] = x[n * PER + (ic * H + oh / B) * W + ow / B];`;
+  const [ho, wo] = kind === "space_to_depth" ? [h / b, w / b] : [h * b, w * b];
+  return flat(
+    c * h * w,
+    [read("x", { value: input }), write("y", output)],
+    {
+      C: c,
+      H: h,
+      W: w,
+      B: b,
+      HO: ho,
+      WO: wo,
+      CO: kind === "space_to_depth" ? c * b * b : c / (b * b),
+    },
+    `let n = i / PER;\nlet r = i % PER;\n${body}`,
   );
 }
 

@@ -420,31 +420,50 @@ function readConv(r: OnnxReader): void {
   r.emit("conv2d", [x], attrs, bias ? [w.data, bias.data] : [w.data]);
 }
 
+/**
+ * ConvTranspose. Padding from pads, or from output_shape or auto_pad (SAME_*: out = in * stride)
+ * as ONNX defines them: total = stride (in - 1) + output_padding + (k - 1) d + 1 - out, split
+ * with the odd pixel at the end for SAME_UPPER and at the start otherwise.
+ */
 function readConvTranspose(r: OnnxReader): void {
-  if (r.hasAttr("output_shape"))
-    r.fail("output_shape is not supported; give pads and output_padding");
-  if (r.attrStr("auto_pad", "NOTSET") !== "NOTSET")
-    r.fail("auto_pad is not supported for ConvTranspose");
   const w = r.constant(1);
   if (w.dims.length !== 4)
     r.fail(`the weight must be 4-D [C, F/groups, KH, KW], got ${w.dims.length}-D`);
   const g = r.attrInt("group", 1);
-  const p = r.attrInts("pads", [0, 0, 0, 0]);
-  if (p.length !== 4) r.fail("pads must have 4 values (2-D only)");
   const k: Pair = [w.dims[2]!, w.dims[3]!];
   checkKernelShape(r, k);
+  const s = r.pair("strides", 1);
+  const d = r.pair("dilations", 1);
+  const outpad = r.pair("output_padding", 0);
+  const x = r.value(0);
+  const [, h, wd] = r.shapeOf(x).length === 2 ? [0, 1, r.shapeOf(x)[1]!] : r.shapeOf(x);
+  const auto = r.attrStr("auto_pad", "NOTSET");
+  const given = r.hasAttr("output_shape") ? r.attrInts("output_shape", []) : undefined;
+  let p: Quad;
+  if (given || auto === "SAME_UPPER" || auto === "SAME_LOWER") {
+    // output_shape lists the spatial dims (ONNX Runtime refuses N and C in it)
+    const out = given ?? [h! * s[0], wd! * s[1]];
+    if (out.length !== 2) r.fail(`output_shape must give H and W, got [${given!.join(", ")}]`);
+    const sides = [0, 1].map((i) => {
+      const size = i === 0 ? h! : wd!;
+      const total = s[i]! * (size - 1) + outpad[i]! + (k[i]! - 1) * d[i]! + 1 - out[i]!;
+      if (total < 0)
+        r.fail(
+          `output_shape [${out.join(", ")}] needs negative padding (more than the stride and output_padding give)`,
+        );
+      const half = Math.floor(total / 2);
+      return auto === "SAME_UPPER" ? [half, total - half] : [total - half, half];
+    });
+    p = [sides[0]![0]!, sides[1]![0]!, sides[0]![1]!, sides[1]![1]!];
+  } else if (auto === "NOTSET" || auto === "VALID") {
+    const pads = auto === "VALID" ? [0, 0, 0, 0] : r.attrInts("pads", [0, 0, 0, 0]);
+    if (pads.length !== 4) r.fail("pads must have 4 values (2-D only)");
+    if (pads.some((v) => v < 0)) r.fail(`negative pads are not supported: [${pads.join(", ")}]`);
+    p = [pads[0]!, pads[1]!, pads[2]!, pads[3]!];
+  } else return r.fail(`auto_pad '${auto}' is not an ONNX mode`);
   const bias = r.hasInput(2) ? r.constant(2) : undefined;
-  const attrs = {
-    filters: w.dims[1]! * g,
-    k,
-    s: r.pair("strides", 1),
-    d: r.pair("dilations", 1),
-    p: [p[0]!, p[1]!, p[2]!, p[3]!] as Quad,
-    g,
-    outpad: r.pair("output_padding", 0),
-    bias: !!bias,
-  };
-  r.emit("deconv2d", [r.value(0)], attrs, bias ? [w.data, bias.data] : [w.data]);
+  const attrs = { filters: w.dims[1]! * g, k, s, d, p, g, outpad, bias: !!bias };
+  r.emit("deconv2d", [x], attrs, bias ? [w.data, bias.data] : [w.data]);
 }
 
 // ---- the language --------------------------------------------------------------------------

@@ -1,10 +1,15 @@
 // Normalisation across channels: batch norm at inference (running statistics), PyTorch's
 // local response normalisation, and softmax over channels.
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
-import { batchNormKernel, lrnKernel, softmaxKernel } from "../codegen/direct.js";
+import {
+  batchNormKernel,
+  instanceNormKernel,
+  lrnKernel,
+  softmaxKernel,
+} from "../codegen/direct.js";
 import { float, int, type OnnxReader } from "./onnx.js";
 import { fusedActivation } from "./emit.js";
-import { perOutput, pointwise } from "./field.js";
+import { perOutput, pointwise, wholeMap } from "./field.js";
 import { num } from "./language.js";
 import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
 import { dims3, sameShape, spatial } from "./shape-rules.js";
@@ -25,6 +30,8 @@ export interface NormFamily {
   softmax: NoAttrs;
   /** log(softmax(x)), over channels as softmax, computed without the log of an underflow. */
   log_softmax: NoAttrs;
+  /** Each (item, channel) map by its own mean and variance, then weight and bias per channel. */
+  instance_norm: { readonly eps: number };
 }
 
 /** f(value, channel) over every element of an NCHW (or [N, F]) tensor. */
@@ -404,6 +411,80 @@ export const normOps: Family<NormFamily> = {
         },
       },
       print: () => "log_softmax",
+    },
+  },
+  instance_norm: {
+    attrs: { eps: "float" },
+    arity: 1,
+    weights: (_, [x]) => {
+      const c = [x?.[0] ?? 0];
+      return [
+        { role: "weight", shape: c, init: (u) => 0.5 + u() },
+        { role: "bias", shape: c, init: (u) => u() - 0.5 },
+      ];
+    },
+    infer(a, [x]) {
+      spatial(x);
+      if (!(a.eps > 0)) throw new ShapeError(`eps must be positive, got ${a.eps}`);
+      return x ?? [];
+    },
+    reference(node, [x], ctx) {
+      const [c, h, w] = dims3(ctx.inputShapes[0]);
+      const [scale, bias] = ctx.weights as [Float32Array, Float32Array];
+      const inner = h * w;
+      const y = new Float64Array(x!.length);
+      for (let m = 0; m < ctx.batch * c; m++) {
+        const map = x!.subarray(m * inner, (m + 1) * inner);
+        const mean = map.reduce((s, v) => s + v, 0) / inner;
+        const variance = map.reduce((s, v) => s + (v - mean) ** 2, 0) / inner;
+        const s = scale[m % c]! / Math.sqrt(variance + node.attrs.eps);
+        for (let k = 0; k < inner; k++) y[m * inner + k] = (map[k]! - mean) * s + bias[m % c]!;
+      }
+      return y;
+    },
+    // sum, deviation, square, sum, normalise, scale, shift
+    cost: perOutput(7),
+    receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
+    traits: { family: "norm" },
+    emit(node, e) {
+      const [c, h, w] = dims3(node.shape);
+      e.emit(
+        instanceNormKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          channels: c,
+          inner: h * w,
+          eps: node.attrs.eps,
+          weights: [e.weight(node.weights[0]!), e.weight(node.weights[1]!)],
+        }),
+      );
+    },
+    toOnnx: (node, w) =>
+      void w.node("InstanceNormalization", [node.inputs[0]!, ...node.weights], node.name, {
+        epsilon: float(node.attrs.eps),
+      }),
+    fromOnnx: {
+      InstanceNormalization(r) {
+        const x = r.value(0);
+        const channels = r.shapeOf(x)[0];
+        const [scale, bias] = [1, 2].map((i) => {
+          const c = r.constant(i);
+          if (c.data.length !== channels)
+            r.fail(`input ${i} has ${c.data.length} values for ${channels} channels`);
+          return c.data;
+        });
+        r.emit("instance_norm", [x], { eps: r.attrFloat("epsilon", 1e-5) }, [scale!, bias!]);
+      },
+    },
+    cnn: {
+      layers: {
+        instance_norm: {
+          doc: "each map by its own mean and variance, then weight and bias per channel",
+          params: [{ name: "eps", kind: "positive", default: 1e-5 }],
+          lower: (a) => ({ op: "instance_norm", attrs: { eps: a.float("eps") } }),
+        },
+      },
+      print: (node) => `instance_norm(eps=${num(node.attrs.eps)})`,
     },
   },
 };

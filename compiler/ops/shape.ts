@@ -4,13 +4,14 @@ import { elementCount, formatShape } from "../ir/graph.js";
 import {
   channelSliceKernel,
   concatCopyKernel,
+  pixelShuffleKernel,
   transposeKernel,
   padKernel,
   upsampleKernel,
 } from "../codegen/direct.js";
 import { sourceIndex } from "./conv.js";
 import { free, merged, pointwise, wholeMap } from "./field.js";
-import { explicitPadding, list, num } from "./language.js";
+import { explicitPadding, list, num, type Args, type LayerDef } from "./language.js";
 import { int, ints, str, writePad, type OnnxAttr, type OnnxReader } from "./onnx.js";
 import { checked, checkReflect, dims3, spatial } from "./shape-rules.js";
 import {
@@ -18,6 +19,7 @@ import {
   ShapeError,
   type Family,
   type NoAttrs,
+  type OpDef,
   type Pair,
   type PadMode,
   type Quad,
@@ -40,6 +42,134 @@ export interface ShapeFamily {
   /** The item's three dimensions permuted: output dimension k is input dimension `perm[k]`
    * (a, b, c naming the input's). */
   transpose: { readonly perm: Perm };
+  /** b x b channel groups to b x b pixel blocks (PyTorch's PixelShuffle is crd). */
+  depth_to_space: { readonly block: number; readonly mode: "dcr" | "crd" };
+  /** b x b pixel blocks to channels (the inverse of depth_to_space dcr). */
+  space_to_depth: { readonly block: number };
+}
+
+/** The input element (channel, row, column) an output element of a pixel shuffle reads. */
+function shuffleSource(
+  kind: "dcr" | "crd" | "space_to_depth",
+  b: number,
+  inShape: readonly [number, number, number],
+  oc: number,
+  oh: number,
+  ow: number,
+): [number, number, number] {
+  const [c] = inShape;
+  if (kind === "space_to_depth") {
+    const ch = oc % c;
+    const ij = Math.floor(oc / c);
+    return [ch, oh * b + Math.floor(ij / b), ow * b + (ij % b)];
+  }
+  const ij = (oh % b) * b + (ow % b);
+  const co = c / (b * b);
+  return [kind === "dcr" ? ij * co + oc : oc * b * b + ij, Math.floor(oh / b), Math.floor(ow / b)];
+}
+
+function shuffleOp<K extends "depth_to_space" | "space_to_depth">(kind: K): OpDef<ShapeFamily[K]> {
+  const mode = (a: ShapeFamily[K]): "dcr" | "crd" | "space_to_depth" =>
+    kind === "space_to_depth" ? "space_to_depth" : (a as ShapeFamily["depth_to_space"]).mode;
+  const onnx = kind === "space_to_depth" ? "SpaceToDepth" : "DepthToSpace";
+  return {
+    attrs: (kind === "space_to_depth"
+      ? { block: "int" }
+      : { block: "int", mode: ["dcr", "crd"] }) as OpDef<ShapeFamily[K]>["attrs"],
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      const [c, h, w] = spatial(x);
+      const b = a.block;
+      if (!(Number.isSafeInteger(b) && b >= 1))
+        throw new ShapeError(`block must be a positive integer, got ${b}`);
+      if (kind === "space_to_depth") {
+        if (h % b || w % b) throw new ShapeError(`${h}x${w} is not a multiple of the block ${b}`);
+        return checked([c * b * b, h / b, w / b]);
+      }
+      if (c % (b * b)) throw new ShapeError(`${c} channels are not a multiple of ${b * b}`);
+      return checked([c / (b * b), h * b, w * b]);
+    },
+    reference(node, [x], ctx) {
+      const inShape = dims3(ctx.inputShapes[0]);
+      const [c, h, w] = inShape;
+      const [oc, oh, ow] = dims3(node.shape);
+      const per = c * h * w;
+      const y = new Float64Array(x!.length);
+      for (let n = 0; n < ctx.batch; n++)
+        for (let k = 0; k < oc; k++)
+          for (let i = 0; i < oh; i++)
+            for (let j = 0; j < ow; j++) {
+              const [sc, sh, sw] = shuffleSource(
+                mode(node.attrs),
+                node.attrs.block,
+                inShape,
+                k,
+                i,
+                j,
+              );
+              y[n * per + (k * oh + i) * ow + j] = x![n * per + (sc * h + sh) * w + sw]!;
+            }
+      return y;
+    },
+    cost: free,
+    receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
+    traits: { family: "shape" },
+    emit: (node, e) =>
+      e.emit(
+        pixelShuffleKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          inShape: dims3(e.inShapes[0]),
+          block: node.attrs.block,
+          kind: mode(node.attrs),
+        }),
+      ),
+    toOnnx: (node, w) =>
+      void w.node(onnx, [node.inputs[0]!], node.name, {
+        blocksize: int(node.attrs.block),
+        ...(kind === "space_to_depth" ? {} : { mode: str(mode(node.attrs).toUpperCase()) }),
+      }),
+    fromOnnx: {
+      [onnx](r: OnnxReader) {
+        const block = r.attrInt("blocksize", 0);
+        if (kind === "space_to_depth")
+          return void r.emit("space_to_depth", [r.value(0)], { block });
+        const m = r.attrStr("mode", "DCR");
+        if (m !== "DCR" && m !== "CRD") r.fail(`mode '${m}' is not an ONNX mode`);
+        r.emit("depth_to_space", [r.value(0)], { block, mode: m === "DCR" ? "dcr" : "crd" });
+      },
+    },
+    cnn: {
+      layers: {
+        [kind]: {
+          doc:
+            kind === "space_to_depth"
+              ? "b x b pixel blocks to channels"
+              : "b x b channel groups to pixel blocks (crd: PyTorch's PixelShuffle)",
+          params:
+            kind === "space_to_depth"
+              ? [{ name: "block", kind: "count" }]
+              : [
+                  { name: "block", kind: "count" },
+                  { name: "mode", kind: ["dcr", "crd"], default: "crd" },
+                ],
+          lower: (a: Args) =>
+            ({
+              op: kind,
+              attrs:
+                kind === "space_to_depth"
+                  ? { block: a.int("block") }
+                  : { block: a.int("block"), mode: a.word("mode") },
+            }) as ReturnType<LayerDef["lower"]>,
+        },
+      },
+      print: (node) =>
+        kind === "space_to_depth"
+          ? `space_to_depth(${node.attrs.block})`
+          : `depth_to_space(${node.attrs.block}, mode=${mode(node.attrs)})`,
+    },
+  };
 }
 
 /** The permutations of three dimensions but the identity, named by where each output's
@@ -756,4 +886,6 @@ export const shapeOps: Family<ShapeFamily> = {
       print: ({ attrs: a }) => `transpose(${a.perm})`,
     },
   },
+  depth_to_space: shuffleOp("depth_to_space"),
+  space_to_depth: shuffleOp("space_to_depth"),
 };

@@ -82,6 +82,11 @@ export const opCases: [string, string, string][] = [
     "[3, 4, 5]",
     "transpose(cab) -> conv(4, 1) -> reshape([3, 4, 4]) -> transpose(bca) -> transpose(acb) -> transpose(cba) -> transpose(bac) -> reshape([48]) -> dense(3)",
   ],
+  [
+    "pixel shuffles (depth to space, dcr and crd; space to depth) and instance norm",
+    "[8, 6, 4]",
+    "space_to_depth(2) -> conv(16, 1) -> depth_to_space(2, mode=dcr) -> instance_norm -> conv(8, 1) -> depth_to_space(2) -> instance_norm(eps=0.001)",
+  ],
   ["prelu and elu on a flat input", "[9]", "dense(7) -> prelu -> elu(1.3) -> dense(4) -> elu"],
   ["softmax over channels and over features", "[5, 3, 2]", "softmax -> flatten -> softmax"],
   [
