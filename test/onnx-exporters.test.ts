@@ -188,13 +188,14 @@ describe("ops as ONNX defines them", () => {
     });
 
   it("ConvTranspose with output_shape or auto_pad computes its padding as ONNX says", async () => {
-    for (const attrs of [
+    const cases: Record<string, number[] | string>[] = [
       { strides: [2, 2], output_shape: [10, 8] },
       { strides: [2, 3], output_padding: [1, 0], output_shape: [11, 10] },
       { strides: [2, 2], auto_pad: "SAME_UPPER" },
       { strides: [3, 2], auto_pad: "SAME_LOWER" },
       { strides: [2, 2], auto_pad: "VALID" },
-    ])
+    ];
+    for (const attrs of cases)
       expect((await agrees(deconv(attrs), [2, 2, 5, 4])).ops, JSON.stringify(attrs)).toEqual([
         "deconv2d",
       ]);
@@ -224,6 +225,41 @@ describe("ops as ONNX defines them", () => {
       "depth_to_space",
       "instance_norm",
     ]);
+  });
+});
+
+describe("layer normalisation over all of an item", () => {
+  it("LayerNormalization of [N, C, H, W] at axis 1 and of [N, F] at axis -1", async () => {
+    const bytes = buildModel({
+      opset: 17,
+      input: ["N", 2, 3, 4],
+      output: "y",
+      nodes: [
+        { op: "LayerNormalization", inputs: ["x", "s", "b"], output: "l", attrs: { axis: 1 } },
+        { op: "Flatten", inputs: ["l"], output: "f" },
+        { op: "LayerNormalization", inputs: ["f", "s2"], output: "y", floats: { epsilon: 0.01 } },
+      ],
+      initializers: [
+        floatInit("s", [2, 3, 4], values(24)),
+        floatInit("b", [2, 3, 4], values(24)),
+        floatInit("s2", [24], values(24)),
+      ],
+    });
+    expect((await agrees(bytes, [2, 2, 3, 4])).ops).toEqual([
+      "layer_norm",
+      "flatten",
+      "layer_norm",
+    ]);
+    const lastAxis = buildModel({
+      opset: 17,
+      input: ["N", 2, 3, 4],
+      output: "y",
+      nodes: [{ op: "LayerNormalization", inputs: ["x", "s4"], output: "y" }],
+      initializers: [floatInit("s4", [4], values(4))],
+    });
+    expect(() => importOnnx(lastAxis)).toThrow(
+      /only a normalisation over all of an item \(axis 1\)/,
+    );
   });
 });
 

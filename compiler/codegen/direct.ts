@@ -503,13 +503,17 @@ export function instanceNormKernel({
   inner,
   eps,
   weights,
+  perElement = false,
 }: InOut & {
   readonly channels: number;
   readonly inner: number;
   readonly eps: number;
   /** scale, bias */
   readonly weights: readonly [string, string];
+  /** Layer norm: one map per item (channels 1), scale and bias per element of it. */
+  readonly perElement?: boolean;
 }): Kernel {
+  const at = perElement ? "k" : "ch";
   return flat(
     channels,
     [
@@ -526,8 +530,8 @@ for (var k = 0u; k < INNER; k++) { sum += x[base + k]; }
 let mean = sum / f32(INNER);
 var dev = 0.0;
 for (var k = 0u; k < INNER; k++) { let d = x[base + k] - mean; dev += d * d; }
-let s = scale[ch] * inverseSqrt(dev / f32(INNER) + ${f32(eps)});
-for (var k = 0u; k < INNER; k++) { y[base + k] = (x[base + k] - mean) * s + bias[ch]; }`,
+let r = inverseSqrt(dev / f32(INNER) + ${f32(eps)});
+for (var k = 0u; k < INNER; k++) { y[base + k] = (x[base + k] - mean) * r * scale[${at}] + bias[${at}]; }`,
   );
 }
 

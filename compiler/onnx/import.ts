@@ -437,6 +437,7 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
     emitOutput: (k, kind, inputs, attrs) =>
       emitNode(node.output?.[k] ?? "", kind, inputs, attrs, []),
     outputCount: node.output?.length ?? 0,
+    hasOutput: (k) => !!node.output?.[k],
     alias() {
       value.set(out, reader.value(0));
     },

@@ -32,6 +32,8 @@ export interface NormFamily {
   log_softmax: NoAttrs;
   /** Each (item, channel) map by its own mean and variance, then weight and bias per channel. */
   instance_norm: { readonly eps: number };
+  /** Each item by the mean and variance of all its values, then weight and bias per value. */
+  layer_norm: { readonly eps: number };
 }
 
 /** f(value, channel) over every element of an NCHW (or [N, F]) tensor. */
@@ -437,8 +439,9 @@ export const normOps: Family<NormFamily> = {
         const map = x!.subarray(m * inner, (m + 1) * inner);
         const mean = map.reduce((s, v) => s + v, 0) / inner;
         const variance = map.reduce((s, v) => s + (v - mean) ** 2, 0) / inner;
-        const s = scale[m % c]! / Math.sqrt(variance + node.attrs.eps);
-        for (let k = 0; k < inner; k++) y[m * inner + k] = (map[k]! - mean) * s + bias[m % c]!;
+        const r = 1 / Math.sqrt(variance + node.attrs.eps);
+        for (let k = 0; k < inner; k++)
+          y[m * inner + k] = (map[k]! - mean) * r * scale[m % c]! + bias[m % c]!;
       }
       return y;
     },
@@ -485,6 +488,96 @@ export const normOps: Family<NormFamily> = {
         },
       },
       print: (node) => `instance_norm(eps=${num(node.attrs.eps)})`,
+    },
+  },
+  layer_norm: {
+    attrs: { eps: "float" },
+    arity: 1,
+    weights: (_, [x]) => [
+      { role: "weight", shape: x ?? [], init: (u) => 0.5 + u() },
+      { role: "bias", shape: x ?? [], init: (u) => u() - 0.5 },
+    ],
+    infer(a, [x]) {
+      if (!(a.eps > 0)) throw new ShapeError(`eps must be positive, got ${a.eps}`);
+      return x ?? [];
+    },
+    reference(node, [x], ctx) {
+      const [scale, bias] = ctx.weights as [Float32Array, Float32Array];
+      const per = elementCount(ctx.inputShapes[0] ?? []);
+      const y = new Float64Array(x!.length);
+      for (let n = 0; n < ctx.batch; n++) {
+        const item = x!.subarray(n * per, (n + 1) * per);
+        const mean = item.reduce((s, v) => s + v, 0) / per;
+        const variance = item.reduce((s, v) => s + (v - mean) ** 2, 0) / per;
+        const r = 1 / Math.sqrt(variance + node.attrs.eps);
+        for (let k = 0; k < per; k++) y[n * per + k] = (item[k]! - mean) * r * scale[k]! + bias[k]!;
+      }
+      return y;
+    },
+    cost: perOutput(7),
+    receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
+    traits: { family: "norm" },
+    emit(node, e) {
+      e.emit(
+        instanceNormKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          channels: 1,
+          inner: elementCount(node.shape),
+          eps: node.attrs.eps,
+          weights: [e.weight(node.weights[0]!), e.weight(node.weights[1]!)],
+          perElement: true,
+        }),
+      );
+    },
+    toOnnx: (node, w) =>
+      void w.node(
+        "LayerNormalization",
+        [
+          node.inputs[0]!,
+          w.floats(`${node.name}.scale`, node.shape, w.weight(node.weights[0]!)),
+          w.floats(`${node.name}.shift`, node.shape, w.weight(node.weights[1]!)),
+        ],
+        node.name,
+        { axis: int(1), epsilon: float(node.attrs.eps) },
+      ),
+    fromOnnx: {
+      // Over everything but N (axis 1; axis -1 of [N, F]); weights of that shape, or one value.
+      LayerNormalization(r) {
+        const x = r.value(0);
+        const shape = r.shapeOf(x);
+        const rank = shape.length + 1;
+        const axis = r.attrInt("axis", -1);
+        if ((axis < 0 ? axis + rank : axis) !== 1)
+          r.fail(
+            `only a normalisation over all of an item (axis 1) is supported, got axis ${axis} of rank ${rank}`,
+          );
+        if (r.attrInt("stash_type", 1) !== 1) r.fail("only stash_type 1 (float) is supported");
+        for (let k = 1; k < r.outputCount; k++)
+          if (r.hasOutput(k)) r.fail("the Mean and InvStdDev outputs are not supported");
+        const per = elementCount(shape);
+        const weight = (i: number, d: number) => {
+          if (!r.hasInput(i)) return new Float32Array(per).fill(d);
+          const c = r.constant(i);
+          if (c.data.length === 1) return new Float32Array(per).fill(c.data[0]!);
+          if (c.data.length !== per) r.fail(`input ${i} has ${c.data.length} values for ${per}`);
+          return c.data;
+        };
+        r.emit("layer_norm", [x], { eps: r.attrFloat("epsilon", 1e-5) }, [
+          weight(1, 1),
+          weight(2, 0),
+        ]);
+      },
+    },
+    cnn: {
+      layers: {
+        layer_norm: {
+          doc: "each item by the mean and variance of all its values, then weight and bias per value",
+          params: [{ name: "eps", kind: "positive", default: 1e-5 }],
+          lower: (a) => ({ op: "layer_norm", attrs: { eps: a.float("eps") } }),
+        },
+      },
+      print: (node) => `layer_norm(eps=${num(node.attrs.eps)})`,
     },
   },
 };

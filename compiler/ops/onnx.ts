@@ -119,6 +119,8 @@ export interface OnnxReader {
   ): string;
   /** How many outputs the node names. */
   readonly outputCount: number;
+  /** Whether output k is asked for (ONNX marks an unused optional output with an empty name). */
+  hasOutput(k: number): boolean;
   /** This node's output is its first input (Identity, Dropout at inference). */
   alias(): void;
   /** A line for the import report: what this node was rewritten as. */

@@ -87,6 +87,11 @@ export const opCases: [string, string, string][] = [
     "[8, 6, 4]",
     "space_to_depth(2) -> conv(16, 1) -> depth_to_space(2, mode=dcr) -> instance_norm -> conv(8, 1) -> depth_to_space(2) -> instance_norm(eps=0.001)",
   ],
+  [
+    "layer norm of a map and of a vector",
+    "[3, 4, 5]",
+    "layer_norm -> conv(4, 1) -> flatten -> layer_norm(eps=0.01)",
+  ],
   ["prelu and elu on a flat input", "[9]", "dense(7) -> prelu -> elu(1.3) -> dense(4) -> elu"],
   ["softmax over channels and over features", "[5, 3, 2]", "softmax -> flatten -> softmax"],
   [
