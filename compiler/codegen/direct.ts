@@ -736,6 +736,58 @@ y[i] = (1.0 - fy) * top + fy * bottom;`;
   );
 }
 
+/** Per output row (or column): the source indices and the weight of the second. */
+export interface ResizeAxis {
+  readonly i0: readonly number[];
+  readonly i1: readonly number[];
+  readonly w: readonly number[];
+}
+
+/**
+ * ONNX's Resize, nearest or linear, from per-axis tables computed once on the CPU (the same
+ * tables the reference reads, so that no rounding of a source coordinate can differ between
+ * them); the tables live in the shader as constant arrays.
+ */
+export function resizeKernel({
+  input,
+  output,
+  inShape,
+  outShape,
+  linear,
+  ty,
+  tx,
+}: InOut & {
+  readonly inShape: Dims3;
+  readonly outShape: Dims3;
+  readonly linear: boolean;
+  readonly ty: ResizeAxis;
+  readonly tx: ResizeAxis;
+}): Kernel {
+  const [c, h, w] = inShape;
+  const [, ho, wo] = outShape;
+  const u32s = (name: string, v: readonly number[]) =>
+    `const ${name} = array<u32, ${v.length}>(${v.map((x) => `${x}u`).join(", ")});`;
+  const f32s = (name: string, v: readonly number[]) =>
+    `const ${name} = array<f32, ${v.length}>(${v.map((x) => f32(Math.fround(x))).join(", ")});`;
+  const decls = [u32s("Y0", ty.i0), u32s("X0", tx.i0)];
+  if (linear) decls.push(u32s("Y1", ty.i1), u32s("X1", tx.i1), f32s("WY", ty.w), f32s("WX", tx.w));
+  const at = (y: string, x: string) => `x[(nc * H + ${y}[oy]) * W + ${x}[ox]]`;
+  const body = linear
+    ? `let wy = WY[oy];
+let wx = WX[ox];
+let top = (1.0 - wx) * ${at("Y0", "X0")} + wx * ${at("Y0", "X1")};
+let bottom = (1.0 - wx) * ${at("Y1", "X0")} + wx * ${at("Y1", "X1")};
+y[i] = (1.0 - wy) * top + wy * bottom;`
+    : `y[i] = ${at("Y0", "X0")};`;
+  return flat(
+    c * ho * wo,
+    [read("x", { value: input }), write("y", output)],
+    { H: h, W: w, HO: ho, WO: wo },
+    `let ox = i % WO;\nlet oy = (i / WO) % HO;\nlet nc = i / (WO * HO);\n${body}`,
+    decls,
+  );
+}
+
 export interface Pad extends InOut {
   readonly inShape: Dims3;
   readonly outShape: Dims3;

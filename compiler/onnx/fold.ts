@@ -9,7 +9,7 @@
 // the batch size, 2: computed from it). Ops that only move elements (Gather, Concat, Slice,
 // Unsqueeze, Reshape, ...) move the taints with them; arithmetic spreads 2. A reader asks for
 // a constant with `constant(i)`, which refuses any taint, or for a reshape target with
-// `reshapeTarget(i)`, which takes the batch size at index 0 (it means "keep N") and nothing
+// `batchShape(i)`, which takes the batch size at index 0 (it means "keep N") and nothing
 // else. So a folded shape is never silently wrong at another batch size.
 import type { OnnxConstant, OnnxReader } from "../ops/index.js";
 

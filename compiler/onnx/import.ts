@@ -414,7 +414,7 @@ function nodeReader(node: NodeProto, state: ImportState, output: () => string): 
         return { ...c!, dims: [c!.dims[0]!, c!.dims[1]!, 1, c!.dims[2]!] };
       return c!;
     },
-    reshapeTarget(i) {
+    batchShape(i) {
       const name = inputName(i);
       if (state.dataInputs.has(name)) {
         state.weightInputs.add(name);

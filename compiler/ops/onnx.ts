@@ -92,10 +92,11 @@ export interface OnnxReader {
   /** The data of a constant input (an initializer or a folded Constant). */
   constant(i: number): OnnxConstant;
   /**
-   * A Reshape target: the constant's values, where a leading batch size folded from Shape
-   * (fold.ts) reads as 0 ("keep N"); any other dependence on the batch size is refused.
+   * A shape-like constant (Reshape's target, Resize's sizes): its values, where a leading batch
+   * size folded from Shape (fold.ts) reads as 0 ("keep N"); any other dependence on the batch
+   * size is refused.
    */
-  reshapeTarget(i: number): number[];
+  batchShape(i: number): number[];
   /** A value's shape as ONNX has it, without N ([C, L] for 1-D data computed as [C, 1, L]). */
   shapeOf(value: string): Shape;
   /**

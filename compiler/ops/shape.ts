@@ -5,12 +5,14 @@ import {
   channelSliceKernel,
   concatCopyKernel,
   pixelShuffleKernel,
+  resizeKernel,
+  type ResizeAxis,
   transposeKernel,
   padKernel,
   upsampleKernel,
 } from "../codegen/direct.js";
 import { sourceIndex } from "./conv.js";
-import { free, merged, pointwise, wholeMap } from "./field.js";
+import { free, merged, perOutput, pointwise, wholeMap } from "./field.js";
 import { explicitPadding, list, num, type Args, type LayerDef } from "./language.js";
 import { int, ints, str, writePad, type OnnxAttr, type OnnxReader } from "./onnx.js";
 import { checked, checkReflect, dims3, spatial } from "./shape-rules.js";
@@ -46,6 +48,87 @@ export interface ShapeFamily {
   depth_to_space: { readonly block: number; readonly mode: "dcr" | "crd" };
   /** b x b pixel blocks to channels (the inverse of depth_to_space dcr). */
   space_to_depth: { readonly block: number };
+  /** ONNX's Resize to `size`, by its coordinate transformation and (nearest) rounding modes;
+   * sy, sx: the scales the coordinate formulas divide by. */
+  resize: {
+    readonly size: Pair;
+    readonly mode: "nearest" | "linear";
+    readonly coord: Coord;
+    readonly rounding: Rounding;
+    readonly sy: number;
+    readonly sx: number;
+  };
+}
+
+export const coords = [
+  "half_pixel",
+  "pytorch_half_pixel",
+  "align_corners",
+  "asymmetric",
+  "tf_half_pixel_for_nn",
+] as const;
+export type Coord = (typeof coords)[number];
+export const roundings = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"] as const;
+export type Rounding = (typeof roundings)[number];
+
+/**
+ * Where each output coordinate of one axis reads, as ONNX's Resize defines it: the source
+ * coordinate by the coordinate transformation, then for nearest the rounding (clamped into the
+ * input), for linear the two neighbours (the coordinate clamped into [0, in - 1]) and the
+ * second's weight. Float64; the reference and the kernel read the same table.
+ */
+export function resizeAxis(
+  outLen: number,
+  inLen: number,
+  scale: number,
+  coord: Coord,
+  linear: boolean,
+  rounding: Rounding,
+): ResizeAxis {
+  const i0: number[] = [];
+  const i1: number[] = [];
+  const w: number[] = [];
+  // ONNX's length_resized is in * scale, unrounded (the output has floor of it).
+  const resized = inLen * scale;
+  for (let x = 0; x < outLen; x++) {
+    const src =
+      coord === "half_pixel"
+        ? (x + 0.5) / scale - 0.5
+        : coord === "pytorch_half_pixel"
+          ? resized > 1
+            ? (x + 0.5) / scale - 0.5
+            : 0
+          : coord === "align_corners"
+            ? resized === 1
+              ? 0
+              : (x * (inLen - 1)) / (resized - 1)
+            : coord === "asymmetric"
+              ? x / scale
+              : (x + 0.5) / scale;
+    const clampIndex = (v: number) => Math.min(Math.max(v, 0), inLen - 1);
+    if (linear) {
+      const s = Math.min(Math.max(src, 0), inLen - 1);
+      const a = Math.floor(s);
+      i0.push(a);
+      i1.push(Math.min(a + 1, inLen - 1));
+      w.push(s - a);
+    } else {
+      const f = Math.floor(src);
+      const tie = src - f === 0.5;
+      const r =
+        rounding === "floor"
+          ? f
+          : rounding === "ceil"
+            ? Math.ceil(src)
+            : tie
+              ? rounding === "round_prefer_floor"
+                ? f
+                : f + 1
+              : Math.round(src);
+      i0.push(clampIndex(r));
+    }
+  }
+  return { i0, i1: linear ? i1 : i0, w: linear ? w : i0.map(() => 0) };
 }
 
 /** The input element (channel, row, column) an output element of a pixel shuffle reads. */
@@ -260,7 +343,7 @@ function readReshape(r: OnnxReader): void {
   const x = r.value(0);
   const shape = r.shapeOf(x);
   const per = elementCount(shape);
-  const target = r.opset >= 5 ? r.reshapeTarget(1) : r.attrInts("shape", []);
+  const target = r.opset >= 5 ? r.batchShape(1) : r.attrInts("shape", []);
   if (r.attrInt("allowzero", 0) === 1 && target.includes(0))
     r.fail("allowzero with a 0 in the target is not supported");
   const [n, ...rest] = target;
@@ -362,54 +445,104 @@ function readPad(r: OnnxReader): void {
 }
 
 /**
- * Resize/Upsample by integer scales of H and W. Nearest is floor(dst / scale), which is ONNX's
- * `asymmetric` coordinates with `floor` rounding; linear is PyTorch's half-pixel bilinear.
- * Every other mode is refused, never approximated.
+ * Resize and Upsample in every nearest and linear form ONNX defines (cubic, tf_crop_and_resize
+ * and antialiasing are refused): the upsample op where it computes exactly the same (integer
+ * scales; its kernel is simpler), else the resize op. Before opset 11 the coordinates are
+ * asymmetric and nearest takes the floor (upsampling only, as ONNX Runtime's legacy mode).
  */
 function readResize(r: OnnxReader): void {
-  const mode = r.attrStr("mode", "nearest");
   const x = r.value(0);
-  const [, h, w] = r.shapeOf(x);
+  const shape = r.shapeOf(x);
+  if (shape.length !== 3)
+    r.fail(`only [N, C, H, W] data is resized (got rank ${shape.length + 1})`);
+  const [c, h, w] = shape as [number, number, number];
+  const legacy = r.opType === "Upsample" || r.opset < 11;
+  const list = (i: number) =>
+    r.hasInput(i) && r.constant(i).data.length ? Array.from(r.constant(i).data) : undefined;
   let scales: number[] | undefined;
-  const scaleInput = r.opType === "Upsample" ? 1 : 2;
-  if (r.hasInput(scaleInput) && r.constant(scaleInput).data.length)
-    scales = Array.from(r.constant(scaleInput).data);
-  else if (r.opType === "Resize" && r.hasInput(3)) {
-    const sizes = r.constant(3).data;
-    scales = [1, 1, sizes[2]! / h!, sizes[3]! / w!];
+  let sizes: number[] | undefined;
+  if (r.opType === "Upsample" && r.opset < 9) scales = r.attrFloats("scales");
+  else if (legacy) scales = list(1);
+  else {
+    scales = list(2);
+    // (sizes[0] is N, which cnnc leaves open: computed from Shape, it reads 0)
+    sizes = r.hasInput(3) && r.batchShape(3).length ? r.batchShape(3) : undefined;
   }
-  if (
-    !scales ||
-    scales.length !== 4 ||
-    scales[0] !== 1 ||
-    scales[1] !== 1 ||
-    !scales.slice(2).every((v) => Number.isInteger(v) && v >= 1)
-  ) {
-    r.fail("only integer scales of H and W are supported");
+  // Opset 18: the axes the scales or sizes are for.
+  if (r.opset >= 18) {
+    const axes = r.attrInts("axes", [0, 1, 2, 3]).map((a) => (a < 0 ? a + 4 : a));
+    const full = (v: number[] | undefined, one: (k: number) => number) =>
+      v && axes.length !== 4
+        ? [0, 1, 2, 3].map((k) => (axes.includes(k) ? v[axes.indexOf(k)]! : one(k)))
+        : v;
+    if (axes.length !== 4 && !(axes.length === 2 && axes.includes(2) && axes.includes(3)))
+      r.fail(`axes [${axes.join(", ")}] are not supported (H and W are)`);
+    scales = full(scales, () => 1);
+    sizes = full(sizes, (k) => [1, c, h, w][k]!);
+    if (r.attrInt("antialias", 0)) r.fail("antialias is not supported");
+    const policy = r.attrStr("keep_aspect_ratio_policy", "stretch");
+    if (policy !== "stretch" && sizes)
+      r.fail(`keep_aspect_ratio_policy '${policy}' is not supported`);
   }
-  const scale: Pair = [scales![2]!, scales![3]!];
-  const coords = r.attrStr("coordinate_transformation_mode", "half_pixel");
-  if (mode === "nearest") {
-    // Resize before opset 11 and Upsample have no coordinate modes: asymmetric floor.
-    const legacy = r.opType === "Upsample" || r.opset < 11;
-    if (!legacy && coords !== "asymmetric")
-      r.fail(
-        `nearest with coordinate_transformation_mode '${coords}' is not supported (asymmetric is)`,
-      );
-    const rounding = r.attrStr("nearest_mode", "round_prefer_floor");
-    // Asymmetric source coordinates are dst / scale. floor reads floor(dst / scale), as cnnc
-    // does; round_prefer_floor reads the same pixel exactly when the fraction never exceeds
-    // 1/2, i.e. scales of 1 and 2; ceil and round_prefer_ceil read the next pixel for some.
-    const same =
-      rounding === "floor" || (rounding === "round_prefer_floor" && scale.every((v) => v <= 2));
-    if (!legacy && !same)
-      r.fail(
-        `nearest_mode '${rounding}' with scale ${scale.join("x")} is not supported (floor is, and round_prefer_floor up to 2x)`,
-      );
-    r.emit("upsample", [x], { scale, mode: "nearest" });
-  } else if (mode === "linear" && (coords === "half_pixel" || coords === "pytorch_half_pixel")) {
-    r.emit("upsample", [x], { scale, mode: "bilinear" });
-  } else r.fail(`mode '${mode}' with '${coords}' is not supported`);
+  const mode = r.attrStr("mode", "nearest");
+  const linear = mode === "linear" || mode === "bilinear";
+  if (!linear && mode !== "nearest")
+    r.fail(`mode '${mode}' is not supported (nearest and linear are)`);
+  const coord = legacy ? "asymmetric" : r.attrStr("coordinate_transformation_mode", "half_pixel");
+  if (!(coords as readonly string[]).includes(coord))
+    r.fail(`coordinate_transformation_mode '${coord}' is not supported`);
+  // (nearest_mode is read for linear too, where it changes nothing)
+  const given = legacy ? "floor" : r.attrStr("nearest_mode", "round_prefer_floor");
+  const rounding = linear ? "floor" : given;
+  if (!(roundings as readonly string[]).includes(rounding))
+    r.fail(`nearest_mode '${rounding}' is not an ONNX mode`);
+  let sy: number;
+  let sx: number;
+  let size: Pair;
+  if (scales) {
+    if (
+      scales.length !== 4 ||
+      scales[0] !== 1 ||
+      scales[1] !== 1 ||
+      !(scales[2]! > 0 && scales[3]! > 0)
+    )
+      r.fail(`scales [${scales.join(", ")}] must be 1 for N and C and positive for H and W`);
+    [sy, sx] = [scales[2]!, scales[3]!];
+    size = [Math.floor(h * sy), Math.floor(w * sx)];
+  } else if (sizes) {
+    if (sizes.length !== 4 || sizes[1] !== c)
+      r.fail(`sizes [${sizes.join(", ")}] must keep C (${c}) and give H and W`);
+    size = [sizes[2]!, sizes[3]!];
+    [sy, sx] = [size[0] / h, size[1] / w];
+  } else return r.fail("neither scales nor sizes is given");
+  if (!size.every((v) => v >= 1)) r.fail(`the output would be ${size.join("x")}`);
+  if (legacy && !linear && (sy < 1 || sx < 1))
+    r.fail("downsampling by the legacy nearest mode is not supported");
+  // The upsample op computes exactly this where the scales are integers (resize.ts's tables
+  // and its kernel agree there, see readResize's tests).
+  const integer =
+    [sy, sx].every((v) => Number.isInteger(v) && v >= 1) &&
+    size[0] === h * sy &&
+    size[1] === w * sx;
+  const nearestSame =
+    !linear &&
+    coord === "asymmetric" &&
+    (rounding === "floor" ||
+      (rounding === "round_prefer_floor" && sy <= 2 && sx <= 2) ||
+      (sy === 1 && sx === 1));
+  const linearSame =
+    linear &&
+    (coord === "half_pixel" || (coord === "pytorch_half_pixel" && size.every((v) => v > 1)));
+  if (integer && (nearestSame || linearSame))
+    return void r.emit("upsample", [x], { scale: [sy, sx], mode: linear ? "bilinear" : "nearest" });
+  r.emit("resize", [x], {
+    size,
+    mode: linear ? "linear" : "nearest",
+    coord: coord as Coord,
+    rounding: rounding as Rounding,
+    sy,
+    sx,
+  });
 }
 
 export const shapeOps: Family<ShapeFamily> = {
@@ -711,7 +844,7 @@ export const shapeOps: Family<ShapeFamily> = {
           : { mode: str("linear"), coordinate_transformation_mode: str("pytorch_half_pixel") };
       w.node("Resize", [node.inputs[0]!, "", scales], node.name, attrs);
     },
-    fromOnnx: { Resize: readResize, Upsample: readResize },
+    fromOnnx: {},
     cnn: {
       layers: {
         upsample: {
@@ -888,4 +1021,139 @@ export const shapeOps: Family<ShapeFamily> = {
   },
   depth_to_space: shuffleOp("depth_to_space"),
   space_to_depth: shuffleOp("space_to_depth"),
+  resize: {
+    attrs: {
+      size: "pair",
+      mode: ["nearest", "linear"],
+      coord: coords,
+      rounding: roundings,
+      sy: "float",
+      sx: "float",
+    },
+    arity: 1,
+    weights: () => [],
+    infer(a, [x]) {
+      const [c] = spatial(x);
+      if (!(a.sy > 0 && a.sx > 0))
+        throw new ShapeError(`scales must be positive, got ${a.sy}, ${a.sx}`);
+      if (!a.size.every((v) => Number.isSafeInteger(v) && v >= 1))
+        throw new ShapeError(`size ${a.size.join("x")} must be positive integers`);
+      return checked([c, a.size[0], a.size[1]]);
+    },
+    reference(node, [x], ctx) {
+      const [c, h, w] = dims3(ctx.inputShapes[0]);
+      const a = node.attrs;
+      const [ho, wo] = a.size;
+      const linear = a.mode === "linear";
+      const ty = resizeAxis(ho, h, a.sy, a.coord, linear, a.rounding);
+      const tx = resizeAxis(wo, w, a.sx, a.coord, linear, a.rounding);
+      const out = new Float64Array(ctx.batch * c * ho * wo);
+      const at = (nc: number, yy: number, xx: number) => x![(nc * h + yy) * w + xx]!;
+      for (let nc = 0; nc < ctx.batch * c; nc++)
+        for (let oy = 0; oy < ho; oy++)
+          for (let ox = 0; ox < wo; ox++) {
+            const [wy, wx] = [ty.w[oy]!, tx.w[ox]!];
+            const top =
+              (1 - wx) * at(nc, ty.i0[oy]!, tx.i0[ox]!) + wx * at(nc, ty.i0[oy]!, tx.i1[ox]!);
+            const bottom =
+              (1 - wx) * at(nc, ty.i1[oy]!, tx.i0[ox]!) + wx * at(nc, ty.i1[oy]!, tx.i1[ox]!);
+            out[(nc * ho + oy) * wo + ox] = linear
+              ? (1 - wy) * top + wy * bottom
+              : at(nc, ty.i0[oy]!, tx.i0[ox]!);
+          }
+      return out;
+    },
+    cost: (node) => perOutput(node.attrs.mode === "linear" ? 9 : 0)(node),
+    receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
+    traits: { family: "resample" },
+    emit(node, e) {
+      const a = node.attrs;
+      const inShape = dims3(e.inShapes[0]);
+      const linear = a.mode === "linear";
+      e.emit(
+        resizeKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          inShape,
+          outShape: dims3(node.shape),
+          linear,
+          ty: resizeAxis(a.size[0], inShape[1], a.sy, a.coord, linear, a.rounding),
+          tx: resizeAxis(a.size[1], inShape[2], a.sx, a.coord, linear, a.rounding),
+        }),
+      );
+    },
+    toOnnx(node, w) {
+      const a = node.attrs;
+      const [, h, wd] = w.shapeOf(node.inputs[0]!) as [number, number, number];
+      // sizes where the scales are their ratios (ONNX derives them so), else the scales,
+      // which must floor to the size.
+      const derived = a.sy === a.size[0] / h && a.sx === a.size[1] / wd;
+      const floors = Math.floor(h * a.sy) === a.size[0] && Math.floor(wd * a.sx) === a.size[1];
+      if (!derived && !floors)
+        w.fail(`resize to ${a.size.join("x")} by scales ${a.sy}, ${a.sx} has no ONNX form`);
+      const roi = w.floats(`${node.name}.roi`, [0], []);
+      // sizes give N too: [N, C] from Shape(x), then H and W.
+      const sizes = () => {
+        const shape = w.node("Shape", [node.inputs[0]!], `${node.name}.shape`);
+        const nc = w.node(
+          "Slice",
+          [shape, w.int64s(`${node.name}.zero`, [0]), w.int64s(`${node.name}.two`, [2])],
+          `${node.name}.nc`,
+        );
+        return w.node(
+          "Concat",
+          [nc, w.int64s(`${node.name}.hw`, [...a.size])],
+          `${node.name}.sizes`,
+          {
+            axis: int(0),
+          },
+        );
+      };
+      const inputs = derived
+        ? [node.inputs[0]!, roi, "", sizes()]
+        : [node.inputs[0]!, roi, w.floats(`${node.name}.scales`, [4], [1, 1, a.sy, a.sx])];
+      w.node("Resize", inputs, node.name, {
+        mode: str(a.mode),
+        coordinate_transformation_mode: str(a.coord),
+        ...(a.mode === "nearest" ? { nearest_mode: str(a.rounding) } : {}),
+      });
+    },
+    fromOnnx: { Resize: readResize, Upsample: readResize },
+    cnn: {
+      layers: {
+        resize: {
+          doc: "ONNX's Resize: nearest or linear to a size, by a coordinate mode",
+          params: [
+            { name: "size", kind: "pair" },
+            { name: "mode", kind: ["nearest", "linear"], default: "nearest" },
+            { name: "coord", kind: coords, default: "half_pixel" },
+            { name: "rounding", kind: roundings, default: "round_prefer_floor" },
+            // 0: the ratio of the sizes
+            { name: "sy", kind: "float", default: 0 },
+            { name: "sx", kind: "float", default: 0 },
+          ],
+          lower: (a, site) => {
+            const size = a.pair("size");
+            const [, h, w] = site.input;
+            // scales default to the ratio of the sizes
+            const sy = a.float("sy") || size[0] / (h ?? 1);
+            const sx = a.float("sx") || size[1] / (w ?? 1);
+            return {
+              op: "resize",
+              attrs: {
+                size,
+                mode: a.word("mode") as "nearest" | "linear",
+                coord: a.word("coord") as Coord,
+                rounding: a.word("rounding") as Rounding,
+                sy,
+                sx,
+              },
+            };
+          },
+        },
+      },
+      print: ({ attrs: a }) =>
+        `resize(${list(a.size)}, mode=${a.mode}, coord=${a.coord}, rounding=${a.rounding}, sy=${num(a.sy)}, sx=${num(a.sx)})`,
+    },
+  },
 };
