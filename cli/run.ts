@@ -107,12 +107,19 @@ function inputs(
       if (e instanceof NpyError) throw new UserError(e.message);
       throw new UserError(`cannot read '${spec}'`);
     }
-    const unbatched = array.shape.length === i.shape.length;
+    // The input's shape, or ONNX's for it: [N, C, L] data runs as [N, C, 1, L], the same
+    // values in the same order (dimensions of size 1 aside).
+    const squeezed = (s: readonly number[]) => s.filter((d) => d !== 1).join(",");
+    const onnxForm =
+      i.shape.length === 3 && i.shape[1] === 1 ? [i.shape[0]!, i.shape[2]!] : i.shape;
+    const rank = array.shape.length === onnxForm.length + 1 ? onnxForm.length : i.shape.length;
+    const unbatched = array.shape.length === rank;
     const fileBatch = unbatched ? 1 : array.shape[0]!;
     const sample = unbatched ? array.shape : array.shape.slice(1);
     if (
-      sample.length !== i.shape.length ||
-      sample.some((d, k) => d !== i.shape[k]) ||
+      sample.length !== rank ||
+      squeezed(sample) !== squeezed(i.shape) ||
+      sample.reduce((a, b) => a * b, 1) !== i.shape.reduce((a, b) => a * b, 1) ||
       (batch !== undefined && fileBatch !== batch)
     ) {
       throw new UserError(

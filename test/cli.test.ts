@@ -399,6 +399,27 @@ describe("cnnc", () => {
     expect(noName.err).toMatch(/--freeze '.*w\.npy': give it as name=file\.npy/);
   });
 
+  it("run of a 1-D .onnx takes the [N, C, L] input ONNX Runtime takes", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-onnx-1d-"));
+    const model = join(dir, "c.onnx");
+    writeFileSync(
+      model,
+      buildModel({
+        input: ["N", 2, 6],
+        output: "y",
+        nodes: [{ op: "Conv", inputs: ["x", "w"], output: "y" }],
+        initializers: [{ name: "w", dims: [3, 2, 3], dataType: 1, floatData: Array(18).fill(0.5) }],
+      }),
+    );
+    writeFileSync(join(dir, "x.npy"), writeNpy([2, 2, 6], new Float32Array(24).fill(1)));
+    const r = cnnc("run", model, "--cpu", "--input", join(dir, "x.npy"));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^output y \[2, 3, 1, 4\]$/m);
+    writeFileSync(join(dir, "bad.npy"), writeNpy([2, 6, 2], new Float32Array(24)));
+    const bad = cnnc("run", model, "--cpu", "--input", join(dir, "bad.npy"));
+    expect(bad.code).toBe(1);
+  });
+
   it("build decomposes a separable kernel exactly, and --decompose-tol is checked", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-decompose-"));
     writeFileSync(
