@@ -13,21 +13,9 @@ import { activationMemory, bytes, grouped, summarize } from "../dist/compiler/an
 import { compileFrontend } from "../dist/compiler/lower/index.js";
 import { Model } from "../dist/runtime/index.js";
 import { nodeDevice } from "../dist/runtime/node-device.js";
+import { median, table } from "./table.mjs";
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function table(header, rows, right = () => true) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) =>
-    cells
-      .map((c, i) => (i && right(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
-  console.log(line(header));
-  console.log(line(widths.map((w) => "-".repeat(w))));
-  for (const r of rows) console.log(line(r));
-}
 
 // 1. Front end
 const frontRows = [];
@@ -55,8 +43,8 @@ const rows = [];
 for (const net of nets) {
   const graph = compileFrontend(`examples/${net}.cnn`, nodeHost).graph;
   for (const level of ["O0", "O2"]) {
-    const built = { bytes: compileGraph(graph, { seed: 1, opt: Number(level.slice(1)) }).bundle };
-    const model = await Model.create(built.bytes, gpu.device);
+    const built = compileGraph(graph, { seed: 1, opt: Number(level.slice(1)) });
+    const model = await Model.create(built.bundle, gpu.device);
     const input = graph.inputs[0];
     const x = new Float32Array(input.shape.reduce((a, b) => a * b, 1)).fill(0.5);
     await model.run({ [input.name]: x });

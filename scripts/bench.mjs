@@ -32,6 +32,7 @@ import { tuneGraph, tuningNames } from "../dist/compiler/tune.js";
 import { ortNodeModel, ortWebInChild } from "./peers/ort.mjs";
 import { tfjsModel } from "./peers/tfjs.mjs";
 import { installWebGpuGlobals } from "./peers/webgpu-globals.mjs";
+import { median, table } from "./table.mjs";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -40,20 +41,7 @@ const tune = !args.includes("--no-tune");
 const solo = args.includes("--solo");
 const netArg = args.includes("--nets") ? args[args.indexOf("--nets") + 1].split(",") : undefined;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const min = (xs) => Math.min(...xs);
-
-function table(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) =>
-    cells
-      .map((c, i) => (i ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
-  console.log(line(header));
-  console.log(line(widths.map((w) => "-".repeat(w))));
-  for (const r of rows) console.log(line(r));
-}
 
 // --- the adapter, shared by cnnc and the peers -------------------------------------------------
 const gpu = await installWebGpuGlobals();

@@ -22,6 +22,7 @@ import { bundleReference } from "../dist/compiler/bundle/index.js";
 import { random } from "../dist/compiler/weights/index.js";
 import { Model, parseBundle } from "../dist/runtime/index.js";
 import { nodeDevice } from "../dist/runtime/node-device.js";
+import { median, table } from "./table.mjs";
 
 const ort = createRequire(import.meta.url)("onnxruntime-node");
 
@@ -78,7 +79,6 @@ const models = [
 
 const cache = new URL("../.cache/real-models/", import.meta.url).pathname;
 const runs = 5;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The package's folder, packed and unpacked once. */
 function fetchPackage(spec) {
@@ -103,18 +103,6 @@ function maxError(got, want) {
     scale = Math.max(scale, Math.abs(want[i]));
   }
   return { err, scale };
-}
-
-function table(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) =>
-    cells
-      .map((c, i) => (i ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
-  console.log(line(header));
-  console.log(line(widths.map((w) => "-".repeat(w))));
-  for (const r of rows) console.log(line(r));
 }
 
 // (`gpu` is Dawn's instance: held while the device lives.)

@@ -6,10 +6,10 @@
 import { performance } from "node:perf_hooks";
 import { nodeDevice } from "../dist/runtime/node-device.js";
 import { stagingAbove } from "../dist/runtime/model.js";
+import { median } from "./table.mjs";
 
 const node = await nodeDevice(process.argv[2] ?? "auto");
 const { device } = node;
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 console.log(`upload paths on ${node.adapter}; Model.run stages inputs over ${stagingAbove} bytes`);
 console.log("MiB    writeBuffer ms  own staging ms");

@@ -17,6 +17,7 @@ import {
   ShapeError,
   type Family,
   type NoAttrs,
+  type OpDef,
   type ReferenceContext,
   type Tensor,
 } from "./types.js";
@@ -105,6 +106,47 @@ function readSoftmax(r: OnnxReader, op: "softmax" | "log_softmax"): void {
   if (!channels || !legacyOk)
     r.fail(`only ${r.opType} over channels is supported (axis ${axis}, rank ${rank})`);
   r.emit(op, [r.value(0)], {});
+}
+
+/** Softmax over channels, or its log (x - max - log(sum), never the log of an underflow). */
+function softmaxOp(log: boolean): OpDef<NoAttrs> {
+  const op = log ? "log_softmax" : "softmax";
+  const onnx = log ? "LogSoftmax" : "Softmax";
+  return {
+    attrs: {},
+    arity: 1,
+    weights: () => [],
+    infer: sameShape,
+    reference: (_, [x], ctx) => softmax(x!, ctx, log),
+    // max, subtract, exp, sum, divide (log: log, subtract)
+    cost: perOutput(log ? 6 : 5),
+    receptiveField: pointwise,
+    traits: { family: "norm" },
+    emit(node, e) {
+      const channels = node.shape[0] ?? 1;
+      e.emit(
+        softmaxKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          channels,
+          inner: elementCount(node.shape) / channels,
+          log,
+        }),
+      );
+    },
+    toOnnx: (node, w) => void w.node(onnx, [node.inputs[0]!], node.name, { axis: int(1) }),
+    fromOnnx: { [onnx]: (r: OnnxReader) => readSoftmax(r, op) },
+    cnn: {
+      layers: {
+        [op]: {
+          doc: log ? "log of softmax over channels" : "softmax over channels",
+          params: [],
+          lower: () => ({ op, attrs: {} }),
+        },
+      },
+      print: () => op,
+    },
+  };
 }
 
 export const normOps: Family<NormFamily> = {
@@ -346,75 +388,8 @@ export const normOps: Family<NormFamily> = {
         `lrn(size=${a.size}, alpha=${num(a.alpha)}, beta=${num(a.beta)}, k=${num(a.k)})`,
     },
   },
-  softmax: {
-    attrs: {},
-    arity: 1,
-    weights: () => [],
-    infer: sameShape,
-    reference: (_, [x], ctx) => softmax(x!, ctx),
-    // max, subtract, exp, sum, divide
-    cost: perOutput(5),
-    receptiveField: pointwise,
-    traits: { family: "norm" },
-    emit(node, e) {
-      const channels = node.shape[0] ?? 1;
-      e.emit(
-        softmaxKernel({
-          input: node.inputs[0]!,
-          output: e.output,
-          channels,
-          inner: elementCount(node.shape) / channels,
-        }),
-      );
-    },
-    toOnnx: (node, w) => void w.node("Softmax", [node.inputs[0]!], node.name, { axis: int(1) }),
-    fromOnnx: { Softmax: (r) => readSoftmax(r, "softmax") },
-    cnn: {
-      layers: {
-        softmax: {
-          doc: "softmax over channels",
-          params: [],
-          lower: () => ({ op: "softmax", attrs: {} }),
-        },
-      },
-      print: () => "softmax",
-    },
-  },
-  log_softmax: {
-    attrs: {},
-    arity: 1,
-    weights: () => [],
-    infer: sameShape,
-    reference: (_, [x], ctx) => softmax(x!, ctx, true),
-    // max, subtract, exp, sum, log, subtract
-    cost: perOutput(6),
-    receptiveField: pointwise,
-    traits: { family: "norm" },
-    emit(node, e) {
-      const channels = node.shape[0] ?? 1;
-      e.emit(
-        softmaxKernel({
-          input: node.inputs[0]!,
-          output: e.output,
-          channels,
-          inner: elementCount(node.shape) / channels,
-          log: true,
-        }),
-      );
-    },
-    toOnnx: (node, w) => void w.node("LogSoftmax", [node.inputs[0]!], node.name, { axis: int(1) }),
-    fromOnnx: { LogSoftmax: (r) => readSoftmax(r, "log_softmax") },
-    cnn: {
-      layers: {
-        log_softmax: {
-          doc: "log of softmax over channels",
-          params: [],
-          lower: () => ({ op: "log_softmax", attrs: {} }),
-        },
-      },
-      print: () => "log_softmax",
-    },
-  },
+  softmax: softmaxOp(false),
+  log_softmax: softmaxOp(true),
   instance_norm: {
     attrs: { eps: "float" },
     arity: 1,
