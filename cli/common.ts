@@ -46,6 +46,8 @@ export interface ModelFlags {
   readonly inputShape?: readonly string[];
   /** `name=file.npy`: a graph input the model uses as a weight, given its value. */
   readonly freeze?: readonly string[];
+  /** `run`'s inputs: the shapes of their .npy files fix an .onnx's dynamic dimensions. */
+  readonly shapeHints?: ReadonlyMap<string, readonly number[]>;
 }
 
 /** `name=value` (or the value alone, for `fallback`'s one input). */
@@ -117,6 +119,7 @@ export function importModel(
     return importOnnx(bytes, {
       inputShapes,
       freeze,
+      ...(flags.shapeHints ? { shapeHints: flags.shapeHints } : {}),
       ...(report ? { onReport: report } : {}),
       // External tensor data: a regular file below the model's folder, nothing else.
       readExternal: (location) => {

@@ -43,9 +43,27 @@ interface Loaded {
   cpu(): { graph: Graph; weights: Map<string, Float32Array> };
 }
 
+/** The shapes of the .npy files among --input (by input name; "" for an unnamed one), read
+ * from their headers: an .onnx with dynamic dimensions compiles for them. Unreadable files are
+ * left to the input check, which says why. */
+function npyShapes(specs: readonly string[]): Map<string, readonly number[]> {
+  const shapes = new Map<string, readonly number[]>();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    const path = eq > 0 ? spec.slice(eq + 1) : spec;
+    if (path === "random") continue;
+    try {
+      shapes.set(eq > 0 ? spec.slice(0, eq) : "", readNpy(readFileSync(path), path).shape);
+    } catch {
+      // (reported by inputs())
+    }
+  }
+  return shapes;
+}
+
 function load(io: Io, file: string, o: RunOptions): Loaded {
   if (file.endsWith(".cnn") || file.endsWith(".onnx")) {
-    const graph = sourceGraph(io, file, o);
+    const graph = sourceGraph(io, file, { ...o, shapeHints: npyShapes(o.input) });
     const { bytes } = buildGraph(io, graph, o);
     const parsed = parseBundle(bytes);
     // --cpu runs what the bundle holds, as for a .cnnb: one path for both.

@@ -392,6 +392,11 @@ describe("cnnc", () => {
       ...flags.slice(2),
     );
     expect(run.code, run.err).toBe(0);
+    // the .npy's shape fixes H and W where --input-shape is not given
+    writeFileSync(join(dir, "x.npy"), writeNpy([2, 2, 4, 3], new Float32Array(48).fill(1)));
+    const byData = cnnc("run", model, "--cpu", "--input", join(dir, "x.npy"), ...flags.slice(2));
+    expect(byData.code, byData.err).toBe(0);
+    expect(byData.out).toMatch(/^output y \[2, 3, 4, 3\]$/m);
     const wrongShape = cnnc("build", model, "--input-shape", "x=1,3,5,7", ...flags.slice(2));
     expect(wrongShape.code).toBe(1);
     expect(wrongShape.err).toMatch(/--input-shape 1,3,5,7 does not fit the model's \[N, 2, H, W\]/);

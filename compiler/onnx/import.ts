@@ -47,6 +47,12 @@ export interface ImportOptions {
    * stays open (cnnc runs any batch), every other dimension the model fixes must agree.
    */
   readonly inputShapes?: ReadonlyMap<string, readonly number[]>;
+  /**
+   * Shapes of the data a run will give (`cnnc run model.onnx --input x.npy`), "" for a model's
+   * one input: where an input has dynamic dimensions and no `inputShapes` entry, a hint of its
+   * rank fixes them (its other dimensions must agree).
+   */
+  readonly shapeHints?: ReadonlyMap<string, readonly number[]>;
   /** Graph inputs made constants (`cnnc import --freeze name=file.npy`). */
   readonly freeze?: ReadonlyMap<string, OnnxConstant>;
   /** A line for each kind of thing the import folded, removed or rewrote. */
@@ -556,12 +562,16 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       value: num(d.dimValue),
       param: d.dimParam ?? "?",
     }));
-    const given = options.inputShapes?.get(onnxName);
+    const hint = options.shapeHints?.get(onnxName) ?? options.shapeHints?.get("");
+    const dynamicDims = declaredDims.slice(1).some((d) => !(d.value > 0));
+    const given =
+      options.inputShapes?.get(onnxName) ??
+      (dynamicDims && hint?.length === declaredDims.length ? hint : undefined);
     if (given) {
       const fixedDiffer = declaredDims.some((d, k) => k > 0 && d.value > 0 && given[k] !== d.value);
       if (given.length !== declaredDims.length || fixedDiffer) {
         problem(
-          `--input-shape ${given.join(",")} does not fit the model's [${declaredDims.map((d) => (d.value > 0 ? d.value : d.param)).join(", ")}]`,
+          `${options.inputShapes?.has(onnxName) ? "--input-shape" : "the --input data's shape"} ${given.join(",")} does not fit the model's [${declaredDims.map((d) => (d.value > 0 ? d.value : d.param)).join(", ")}]`,
         );
         continue;
       }
