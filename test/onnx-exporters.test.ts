@@ -228,6 +228,28 @@ describe("ops as ONNX defines them", () => {
   });
 });
 
+describe("softmax and concat along any axis but N", () => {
+  it("a detector's head: [N, A, 2] scores by Reshape, Softmax over the last axis, Concat along it", async () => {
+    const bytes = buildModel({
+      opset: 13,
+      input: ["N", 4, 3, 5],
+      output: "y",
+      nodes: [
+        { op: "Softmax", inputs: ["x"], output: "h", attrs: { axis: 2 } },
+        { op: "Softmax", inputs: ["h"], output: "w", attrs: { axis: -1 } },
+        { op: "Concat", inputs: ["w", "x"], output: "c", attrs: { axis: 3 } },
+        { op: "Reshape", inputs: ["c", "shape"], output: "s" },
+        { op: "Softmax", inputs: ["s"], output: "p" },
+        { op: "Concat", inputs: ["p", "p"], output: "y", attrs: { axis: -1 } },
+      ],
+      initializers: [int64Init("shape", [0, -1, 2])],
+    });
+    const { ops } = await agrees(bytes, [2, 4, 3, 5]);
+    // (2 around each softmax, one per input and one after each concat)
+    expect(ops.filter((o) => o === "transpose")).toHaveLength(12);
+  });
+});
+
 describe("layer normalisation over all of an item", () => {
   it("LayerNormalization of [N, C, H, W] at axis 1 and of [N, F] at axis -1", async () => {
     const bytes = buildModel({

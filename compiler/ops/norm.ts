@@ -12,6 +12,7 @@ import { fusedActivation } from "./emit.js";
 import { perOutput, pointwise, wholeMap } from "./field.js";
 import { num } from "./language.js";
 import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
+import { alongAxis } from "./shape.js";
 import { dims3, sameShape, spatial } from "./shape-rules.js";
 import {
   ShapeError,
@@ -97,15 +98,19 @@ function softmax(x: Tensor, ctx: ReferenceContext, log = false): Tensor {
 
 /** Softmax and LogSoftmax: over channels only (their axis, as each opset defines it). */
 function readSoftmax(r: OnnxReader, op: "softmax" | "log_softmax"): void {
+  const x = r.value(0);
   const axis = r.attrInt("axis", r.opset >= 13 ? -1 : 1);
-  const shape = r.shapeOf(r.value(0));
+  const shape = r.shapeOf(x);
   const rank = shape.length + 1;
-  const channels = axis === 1 || axis === 1 - rank || (rank === 2 && axis === -1);
-  // Before opset 13, softmax flattened from `axis` on: over channels only when H and W are 1.
-  const legacyOk = r.opset >= 13 || rank === 2 || shape.slice(1).every((d) => d === 1);
-  if (!channels || !legacyOk)
-    r.fail(`only ${r.opType} over channels is supported (axis ${axis}, rank ${rank})`);
-  r.emit(op, [r.value(0)], {});
+  const a = axis < 0 ? axis + rank : axis;
+  // Before opset 13, softmax flattened from `axis` on: one axis only when those after it are 1.
+  const legacyOk = r.opset >= 13 || shape.slice(a).every((d) => d === 1);
+  if (!legacyOk)
+    r.fail(
+      `${r.opType} over axes ${a} to ${rank - 1} together (opset ${r.opset}) is not supported`,
+    );
+  // Over channels, or over H or W (L) by transposes around it (detectors' [N, A, 2] scores).
+  alongAxis(r, [x], axis, ([v]) => r.emit(op, [v!], {}));
 }
 
 /** Softmax over channels, or its log (x - max - log(sum), never the log of an underflow). */

@@ -407,6 +407,38 @@ function readSqueeze(r: OnnxReader): void {
   reshapeTo(r, x, dims.slice(1), `[N, ${dims.slice(1).join(", ")}]`);
 }
 
+/**
+ * The transpose that brings ONNX axis `axis` of x to the channel axis: "" when it is there,
+ * `bac` for H, `cba` for W (L of 1-D data); each is its own inverse, so the same transpose
+ * brings the result back. Undefined for N.
+ */
+export function toChannels(r: OnnxReader, x: string, axis: number): Perm | "" | undefined {
+  const spatialRank = r.shapeOf(x).length; // 3: [C, H, W]; 2: [C, L]; 1: [F]
+  const rank = spatialRank + 1;
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 1 || a >= rank) return undefined;
+  if (a === 1) return "";
+  return spatialRank === 3 && a === 2 ? "bac" : "cba";
+}
+
+/**
+ * An op over the channel axis (softmax, concat) applied along ONNX axis `axis` instead:
+ * transposed there and back (exact: only values move). Returns the result's IR value.
+ */
+export function alongAxis(
+  r: OnnxReader,
+  inputs: readonly string[],
+  axis: number,
+  apply: (inputs: readonly string[]) => string,
+): void {
+  const perm = toChannels(r, inputs[0]!, axis);
+  if (perm === undefined) return r.fail(`axis ${axis} is N, or outside the input's rank`);
+  if (perm === "") return void apply(inputs);
+  const moved = inputs.map((v) => r.emit("transpose", [v], { perm }));
+  r.note(`${r.opType} along axis ${axis} as transposes around it`);
+  r.emit("transpose", [apply(moved)], { perm });
+}
+
 /** Transpose that keeps N first: a permutation of [C, H, W] (an NHWC input to NCHW, ...). */
 function readTranspose(r: OnnxReader): void {
   const x = r.value(0);
@@ -750,16 +782,12 @@ export const shapeOps: Family<ShapeFamily> = {
     },
     toOnnx: (node, w) => void w.node("Concat", node.inputs, node.name, { axis: int(1) }),
     fromOnnx: {
+      // Along channels; along H or W (L) by transposes around a channel concat.
       Concat(r) {
-        const axis = r.attrInt("axis", 1);
-        const rank = r.shapeOf(r.value(0)).length + 1;
-        if (axis !== 1 && axis !== 1 - rank)
-          r.fail(`only concatenation along channels (axis 1) is supported, got axis ${axis}`);
-        r.emit(
-          "concat",
-          Array.from({ length: r.inputCount }, (_, i) => r.value(i)),
-          {},
-        );
+        const inputs = Array.from({ length: r.inputCount }, (_, i) => r.value(i));
+        const ranks = new Set(inputs.map((v) => r.shapeOf(v).length));
+        if (ranks.size !== 1) r.fail("the inputs differ in rank");
+        alongAxis(r, inputs, r.attrInt("axis", 1), (moved) => r.emit("concat", moved, {}));
       },
     },
     cnn: { layers: {}, print: (node) => `concat(${node.inputs.join(", ")})` },
