@@ -272,15 +272,38 @@ describe("layer normalisation over all of an item", () => {
       "flatten",
       "layer_norm",
     ]);
-    const lastAxis = buildModel({
+    // ConvNeXt's LayerNorm over channels: NHWC transposes around a LayerNormalization at -1
+    const convnext = buildModel({
+      opset: 17,
+      input: ["N", 4, 3, 5],
+      output: "y",
+      nodes: [
+        { op: "Transpose", inputs: ["x"], output: "t", attrs: { perm: [0, 2, 3, 1] } },
+        {
+          op: "LayerNormalization",
+          inputs: ["t", "s4", "b4"],
+          output: "l",
+          floats: { epsilon: 1e-6 },
+        },
+        { op: "Transpose", inputs: ["l"], output: "u", attrs: { perm: [0, 3, 1, 2] } },
+        { op: "LayerNormalization", inputs: ["u", "s5"], output: "y" },
+      ],
+      initializers: [
+        floatInit("s4", [4], values(4)),
+        floatInit("b4", [4], values(4)),
+        floatInit("s5", [5], values(5)),
+      ],
+    });
+    expect((await agrees(convnext, [2, 4, 3, 5])).ops).toContain("channel_norm");
+    const overHW = buildModel({
       opset: 17,
       input: ["N", 2, 3, 4],
       output: "y",
-      nodes: [{ op: "LayerNormalization", inputs: ["x", "s4"], output: "y" }],
-      initializers: [floatInit("s4", [4], values(4))],
+      nodes: [{ op: "LayerNormalization", inputs: ["x", "s"], output: "y", attrs: { axis: 2 } }],
+      initializers: [floatInit("s", [3, 4], values(12))],
     });
-    expect(() => importOnnx(lastAxis)).toThrow(
-      /only a normalisation over all of an item \(axis 1\)/,
+    expect(() => importOnnx(overHW)).toThrow(
+      /only a normalisation over all of an item \(axis 1\) or over the last axis/,
     );
   });
 });

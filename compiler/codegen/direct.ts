@@ -535,6 +535,46 @@ for (var k = 0u; k < INNER; k++) { y[base + k] = (x[base + k] - mean) * r * scal
   );
 }
 
+/**
+ * Layer norm over channels at each pixel (ConvNeXt's LayerNorm2d, ONNX's LayerNormalization
+ * over one axis brought to channels): mean and variance of the C values of a pixel, then
+ * weight and bias per channel. One thread per pixel, NCHW.
+ */
+export function channelNormKernel({
+  input,
+  output,
+  channels,
+  inner,
+  eps,
+  weights,
+}: InOut & {
+  readonly channels: number;
+  readonly inner: number;
+  readonly eps: number;
+  readonly weights: readonly [string, string];
+}): Kernel {
+  return flat(
+    inner,
+    [
+      read("x", { value: input }),
+      read("scale", { weight: weights[0] }),
+      read("bias", { weight: weights[1] }),
+      write("y", output),
+    ],
+    { C: channels, INNER: inner },
+    `let n = i / INNER;
+let p = i % INNER;
+let base = n * C * INNER + p;
+var sum = 0.0;
+for (var c = 0u; c < C; c++) { sum += x[base + c * INNER]; }
+let mean = sum / f32(C);
+var dev = 0.0;
+for (var c = 0u; c < C; c++) { let d = x[base + c * INNER] - mean; dev += d * d; }
+let r = inverseSqrt(dev / f32(C) + ${f32(eps)});
+for (var c = 0u; c < C; c++) { y[base + c * INNER] = (x[base + c * INNER] - mean) * r * scale[c] + bias[c]; }`,
+  );
+}
+
 /** min(max(x, lo), hi): ONNX's Clip (all hi where lo > hi), elementwise in any layout. */
 export function clipKernel({
   input,

@@ -3,11 +3,12 @@
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import {
   batchNormKernel,
+  channelNormKernel,
   instanceNormKernel,
   lrnKernel,
   softmaxKernel,
 } from "../codegen/direct.js";
-import { float, int, type OnnxReader } from "./onnx.js";
+import { float, int, ints, type OnnxReader } from "./onnx.js";
 import { fusedActivation } from "./emit.js";
 import { perOutput, pointwise, wholeMap } from "./field.js";
 import { num } from "./language.js";
@@ -36,6 +37,8 @@ export interface NormFamily {
   instance_norm: { readonly eps: number };
   /** Each item by the mean and variance of all its values, then weight and bias per value. */
   layer_norm: { readonly eps: number };
+  /** Each pixel by the mean and variance of its channels, then weight and bias per channel. */
+  channel_norm: { readonly eps: number };
 }
 
 /** f(value, channel) over every element of an NCHW (or [N, F]) tensor. */
@@ -522,20 +525,23 @@ export const normOps: Family<NormFamily> = {
         { axis: int(1), epsilon: float(node.attrs.eps) },
       ),
     fromOnnx: {
-      // Over everything but N (axis 1; axis -1 of [N, F]); weights of that shape, or one value.
+      // Over everything but N (axis 1; axis -1 of [N, F]): layer_norm, weights of the item's
+      // shape (or one value). Over the last axis alone: channel_norm along it (transposes
+      // around; ConvNeXt's LayerNorm over channels, exported between NHWC transposes).
       LayerNormalization(r) {
         const x = r.value(0);
         const shape = r.shapeOf(x);
         const rank = shape.length + 1;
         const axis = r.attrInt("axis", -1);
-        if ((axis < 0 ? axis + rank : axis) !== 1)
+        const a = axis < 0 ? axis + rank : axis;
+        if (a !== 1 && a !== rank - 1)
           r.fail(
-            `only a normalisation over all of an item (axis 1) is supported, got axis ${axis} of rank ${rank}`,
+            `only a normalisation over all of an item (axis 1) or over the last axis is supported, got axis ${axis} of rank ${rank}`,
           );
         if (r.attrInt("stash_type", 1) !== 1) r.fail("only stash_type 1 (float) is supported");
         for (let k = 1; k < r.outputCount; k++)
           if (r.hasOutput(k)) r.fail("the Mean and InvStdDev outputs are not supported");
-        const per = elementCount(shape);
+        const per = a === 1 ? elementCount(shape) : shape[a - 1]!;
         const weight = (i: number, d: number) => {
           if (!r.hasInput(i)) return new Float32Array(per).fill(d);
           const c = r.constant(i);
@@ -543,10 +549,10 @@ export const normOps: Family<NormFamily> = {
           if (c.data.length !== per) r.fail(`input ${i} has ${c.data.length} values for ${per}`);
           return c.data;
         };
-        r.emit("layer_norm", [x], { eps: r.attrFloat("epsilon", 1e-5) }, [
-          weight(1, 1),
-          weight(2, 0),
-        ]);
+        const eps = r.attrFloat("epsilon", 1e-5);
+        const [scale, shift] = [weight(1, 1), weight(2, 0)];
+        if (a === 1) r.emit("layer_norm", [x], { eps }, [scale, shift]);
+        else alongAxis(r, [x], a, ([v]) => r.emit("channel_norm", [v!], { eps }, [scale, shift]));
       },
     },
     cnn: {
@@ -558,6 +564,88 @@ export const normOps: Family<NormFamily> = {
         },
       },
       print: (node) => `layer_norm(eps=${num(node.attrs.eps)})`,
+    },
+  },
+  channel_norm: {
+    attrs: { eps: "float" },
+    arity: 1,
+    weights: (_, [x]) => {
+      const c = [x?.[0] ?? 0];
+      return [
+        { role: "weight", shape: c, init: (u) => 0.5 + u() },
+        { role: "bias", shape: c, init: (u) => u() - 0.5 },
+      ];
+    },
+    infer(a, [x]) {
+      if (!x || x.length !== 3)
+        throw new ShapeError(`expects a [C, H, W] input, got ${formatShape(x ?? [])}`);
+      if (!(a.eps > 0)) throw new ShapeError(`eps must be positive, got ${a.eps}`);
+      return x;
+    },
+    reference(node, [x], ctx) {
+      const [c, h, w] = dims3(ctx.inputShapes[0]);
+      const [scale, bias] = ctx.weights as [Float32Array, Float32Array];
+      const inner = h * w;
+      const y = new Float64Array(x!.length);
+      for (let n = 0; n < ctx.batch; n++)
+        for (let p = 0; p < inner; p++) {
+          const at = (ch: number) => (n * c + ch) * inner + p;
+          let mean = 0;
+          for (let ch = 0; ch < c; ch++) mean += x![at(ch)]!;
+          mean /= c;
+          let variance = 0;
+          for (let ch = 0; ch < c; ch++) variance += (x![at(ch)]! - mean) ** 2;
+          const r = 1 / Math.sqrt(variance / c + node.attrs.eps);
+          for (let ch = 0; ch < c; ch++)
+            y[at(ch)] = (x![at(ch)]! - mean) * r * scale[ch]! + bias[ch]!;
+        }
+      return y;
+    },
+    cost: perOutput(7),
+    receptiveField: pointwise,
+    traits: { family: "norm" },
+    emit(node, e) {
+      const [c, h, w] = dims3(node.shape);
+      e.emit(
+        channelNormKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          channels: c,
+          inner: h * w,
+          eps: node.attrs.eps,
+          weights: [e.weight(node.weights[0]!), e.weight(node.weights[1]!)],
+        }),
+      );
+    },
+    // NHWC, LayerNormalization over the last axis, back to NCHW
+    toOnnx(node, w) {
+      const c = node.shape[0]!;
+      const t = w.node("Transpose", [node.inputs[0]!], `${node.name}.nhwc`, {
+        perm: ints([0, 2, 3, 1]),
+      });
+      const n = w.node(
+        "LayerNormalization",
+        [
+          t,
+          w.floats(`${node.name}.scale`, [c], w.weight(node.weights[0]!)),
+          w.floats(`${node.name}.shift`, [c], w.weight(node.weights[1]!)),
+        ],
+        `${node.name}.norm`,
+        { axis: int(-1), epsilon: float(node.attrs.eps) },
+      );
+      w.node("Transpose", [n], node.name, { perm: ints([0, 3, 1, 2]) });
+    },
+    // read by layer_norm's LayerNormalization reader (over the last axis)
+    fromOnnx: {},
+    cnn: {
+      layers: {
+        channel_norm: {
+          doc: "each pixel by the mean and variance of its channels, then weight and bias per channel",
+          params: [{ name: "eps", kind: "positive", default: 1e-6 }],
+          lower: (a) => ({ op: "channel_norm", attrs: { eps: a.float("eps") } }),
+        },
+      },
+      print: (node) => `channel_norm(eps=${num(node.attrs.eps)})`,
     },
   },
 };

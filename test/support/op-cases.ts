@@ -88,9 +88,9 @@ export const opCases: [string, string, string][] = [
     "space_to_depth(2) -> conv(16, 1) -> depth_to_space(2, mode=dcr) -> instance_norm -> conv(8, 1) -> depth_to_space(2) -> instance_norm(eps=0.001)",
   ],
   [
-    "layer norm of a map and of a vector",
+    "layer norm of a map and of a vector; over channels per pixel",
     "[3, 4, 5]",
-    "layer_norm -> conv(4, 1) -> flatten -> layer_norm(eps=0.01)",
+    "layer_norm -> conv(4, 1) -> channel_norm -> flatten -> layer_norm(eps=0.01)",
   ],
   [
     "resize: nearest and linear by every coordinate mode, up and down, non-integer scales",
