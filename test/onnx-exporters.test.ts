@@ -250,6 +250,42 @@ describe("softmax and concat along any axis but N", () => {
   });
 });
 
+describe("an SSD decoder's arithmetic", () => {
+  it("slices along the last axis, arithmetic with priors that vary along it, Exp, Concat", async () => {
+    const bytes = buildModel({
+      opset: 13,
+      input: ["N", 8, 2, 3],
+      output: "y",
+      nodes: [
+        { op: "Reshape", inputs: ["x", "shape"], output: "loc" },
+        { op: "Slice", inputs: ["loc", "s0", "s2", "ax"], output: "xy" },
+        { op: "Slice", inputs: ["loc", "s2", "s4", "ax"], output: "wh" },
+        { op: "Mul", inputs: ["xy", "var0"], output: "a" },
+        { op: "Mul", inputs: ["a", "pwh"], output: "b" },
+        { op: "Add", inputs: ["b", "pxy"], output: "centre" },
+        { op: "Mul", inputs: ["wh", "var1"], output: "c" },
+        { op: "Exp", inputs: ["c"], output: "e" },
+        { op: "Mul", inputs: ["e", "pwh"], output: "size" },
+        { op: "Concat", inputs: ["centre", "size"], output: "y", attrs: { axis: 2 } },
+      ],
+      initializers: [
+        int64Init("shape", [0, -1, 4]),
+        int64Init("s0", [0]),
+        int64Init("s2", [2]),
+        int64Init("s4", [4]),
+        int64Init("ax", [-1]),
+        floatInit("var0", [], [0.1]),
+        floatInit("var1", [], [0.2]),
+        floatInit("pxy", [1, 12, 2], values(24)),
+        floatInit("pwh", [1, 12, 2], values(24)),
+      ],
+    });
+    const { ops } = await agrees(bytes, [2, 8, 2, 3]);
+    expect(ops).toContain("affine");
+    expect(ops).toContain("slice");
+  });
+});
+
 describe("layer normalisation over all of an item", () => {
   it("LayerNormalization of [N, C, H, W] at axis 1 and of [N, F] at axis -1", async () => {
     const bytes = buildModel({

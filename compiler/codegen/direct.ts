@@ -575,6 +575,31 @@ for (var c = 0u; c < C; c++) { y[base + c * INNER] = (x[base + c * INNER] - mean
   );
 }
 
+/** x * weight + bias, weight and bias one per value of the item (NCHW). */
+export function affineKernel({
+  input,
+  output,
+  perBatch,
+  weights,
+  inPlace = false,
+}: InOut & {
+  readonly perBatch: number;
+  readonly weights: readonly [string, string];
+  readonly inPlace?: boolean;
+}): Kernel {
+  return flat(
+    perBatch,
+    [
+      ...(inPlace ? [] : [read("x", { value: input })]),
+      read("w", { weight: weights[0] }),
+      read("b", { weight: weights[1] }),
+      write("y", output),
+    ],
+    {},
+    `let k = i % PER;\ny[i] = ${inPlace ? "y" : "x"}[i] * w[k] + b[k];`,
+  );
+}
+
 /** min(max(x, lo), hi): ONNX's Clip (all hi where lo > hi), elementwise in any layout. */
 export function clipKernel({
   input,

@@ -1,7 +1,7 @@
 // Elementwise ops of several operands (add, mul: NumPy broadcasting over [C, H, W] or [F]) and
 // PReLU, whose slope is a weight (per channel, or one shared).
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
-import { broadcastKernel, clipKernel, preluKernel } from "../codegen/direct.js";
+import { affineKernel, broadcastKernel, clipKernel, preluKernel } from "../codegen/direct.js";
 import { fusedActivation, type Emitter } from "./emit.js";
 import { merged, perOutput, pointwise } from "./field.js";
 import { num } from "./language.js";
@@ -12,6 +12,7 @@ import { broadcast } from "./shape-rules.js";
 import {
   ShapeError,
   type Family,
+  type NoAttrs,
   type OpDef,
   type OpNode,
   type ReferenceContext,
@@ -23,6 +24,9 @@ export interface ElementwiseFamily {
   mul: PostAct;
   /** `shared`: one slope for every channel (PyTorch's nn.PReLU() default), else one per channel. */
   prelu: { readonly shared: boolean };
+  /** x * weight + bias, weight and bias of the item's shape (ONNX arithmetic by a constant
+   * that varies along H or W: an SSD decoder's priors). */
+  affine: NoAttrs;
   /** min(max(x, min), max); a bound of f32's largest magnitude is none. */
   clip: { readonly min: number; readonly max: number };
 }
@@ -120,34 +124,58 @@ function readPRelu(r: OnnxReader): void {
 }
 
 /**
- * A constant operand of Add/Sub/Mul/Div against the value `x`, as one number per channel: a
- * scalar, or [C, 1, 1] ([C] for flat data, [C, 1] for 1-D), with any leading ones.
+ * A constant operand of Add/Sub/Mul/Div against the value `x`, as values the op applies: one
+ * per channel where it broadcasts along everything else (a scalar, [C, 1, 1], [C] for flat
+ * data, [C, 1] for 1-D, with any leading ones) and `perChannel`; else, where it broadcasts to
+ * the item (NumPy's rule, N excluded), one per value of the item, expanded.
  */
-function perChannel(r: OnnxReader, k: number, x: string): Float32Array {
+function constantOperand(
+  r: OnnxReader,
+  k: number,
+  x: string,
+): { values: Float32Array; perChannel: boolean } {
   const c = r.constant(k);
   const shape = r.shapeOf(x);
   const channels = shape[0] ?? 1;
-  if (c.data.length === 1) return new Float32Array(channels).fill(c.data[0]!);
+  if (c.data.length === 1)
+    return { values: new Float32Array(channels).fill(c.data[0]!), perChannel: true };
   const dims = [...c.dims];
-  while (dims.length > shape.length) {
-    if (dims[0] !== 1) break;
-    dims.shift();
+  while (dims.length > shape.length && dims[0] === 1) dims.shift();
+  if (dims.length > shape.length)
+    r.fail(
+      `the constant operand ${formatShape(c.dims)} varies along N of the ${formatShape(shape)} input`,
+    );
+  const aligned = [...new Array<number>(shape.length - dims.length).fill(1), ...dims];
+  if (aligned[0] === channels && aligned.slice(1).every((d) => d === 1))
+    return { values: Float32Array.from(c.data), perChannel: true };
+  if (!aligned.every((d, i) => d === 1 || d === shape[i]))
+    r.fail(
+      `the constant operand ${formatShape(c.dims)} does not broadcast to the ${formatShape(shape)} input`,
+    );
+  // Expanded to the item, in its (row-major) order.
+  const size = elementCount(shape);
+  const values = new Float32Array(size);
+  const strides = aligned.map((_, i) => elementCount(aligned.slice(i + 1)));
+  for (let j = 0; j < size; j++) {
+    let rest = j;
+    let at = 0;
+    for (let i = 0; i < shape.length; i++) {
+      const step = elementCount(shape.slice(i + 1));
+      const q = Math.floor(rest / step);
+      rest -= q * step;
+      if (aligned[i] !== 1) at += q * strides[i]!;
+    }
+    values[j] = c.data[at]!;
   }
-  if (dims.length <= shape.length) {
-    const aligned = [...new Array<number>(shape.length - dims.length).fill(1), ...dims];
-    if (aligned[0] === channels && aligned.slice(1).every((d) => d === 1))
-      return Float32Array.from(c.data);
-  }
-  return r.fail(
-    `the constant operand ${formatShape(c.dims)} is neither one value nor one per channel of the ${formatShape(shape)} input`,
-  );
+  return { values, perChannel: false };
 }
 
 /**
  * Add, Sub, Mul, Div. Of two computed values: add, add of a negation (a - b = a + (-b) exactly),
- * mul; a quotient of two computed values is refused. With a constant operand: a per-channel
- * scale (x * w + b), which batch-norm folding merges into a neighbouring conv where exact;
- * division by c is multiplication by 1/c (within an ulp of the quotient).
+ * mul; a quotient of two computed values is refused. With a constant operand: x * w + b, per
+ * channel (the scale op, which batch-norm folding merges into a neighbouring conv where exact)
+ * or per value of the item (the affine op); division by c is multiplication by 1/c (within an
+ * ulp of the quotient).
  */
 function readArithmetic(r: OnnxReader): void {
   const op = r.opType;
@@ -166,31 +194,24 @@ function readArithmetic(r: OnnxReader): void {
   }
   const k = c0 ? 0 : 1;
   const x = r.value(1 - k);
-  const c = perChannel(r, k, x);
+  const { values: c, perChannel } = constantOperand(r, k, x);
+  const kind = perChannel ? "scale" : "affine";
   const ones = new Float32Array(c.length).fill(1);
   const zeros = new Float32Array(c.length);
-  const scale = (w: Float32Array, b: Float32Array, input = x) => {
-    r.note(`${op} by a constant as scale`);
-    r.emit("scale", [input], {}, [w, b]);
+  const negate = (v: Float32Array) => v.map((e) => -e);
+  const apply = (w: Float32Array, b: Float32Array, input = x) => {
+    r.note(`${op} by a constant as ${kind}`);
+    r.emit(kind, [input], {}, [w, b]);
   };
-  if (op === "Add") scale(ones, c);
-  else if (op === "Mul") scale(c, zeros);
-  else if (op === "Sub")
-    k === 1
-      ? scale(
-          ones,
-          c.map((v) => -v),
-        )
-      : scale(
-          ones.map((v) => -v),
-          c,
-        );
+  if (op === "Add") apply(ones, c);
+  else if (op === "Mul") apply(c, zeros);
+  else if (op === "Sub") k === 1 ? apply(ones, negate(c)) : apply(negate(ones), c);
   else if (k === 1)
-    scale(
+    apply(
       c.map((v) => Math.fround(1 / v)),
       zeros,
     );
-  else scale(c, zeros, r.emit("reciprocal", [x], {}));
+  else apply(c, zeros, r.emit("reciprocal", [x], {}));
 }
 
 /** Sum of one value is that value; of more, their sum (left to right, as ONNX adds). */
@@ -340,6 +361,58 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
         },
       },
       print: ({ attrs: a }) => `clip(min=${num(a.min)}, max=${num(a.max)})`,
+    },
+  },
+  affine: {
+    attrs: {},
+    arity: 1,
+    weights: (_, [x]) => [
+      { role: "weight", shape: x ?? [], init: (u) => 0.5 + u() },
+      { role: "bias", shape: x ?? [], init: (u) => u() - 0.5 },
+    ],
+    infer: (_, [x]) => x ?? [],
+    reference(_, [x], ctx) {
+      const [weight, bias] = ctx.weights as [Float32Array, Float32Array];
+      const per = weight.length;
+      return x!.map((v, i) => v * weight[i % per]! + bias[i % per]!);
+    },
+    cost: perOutput(2),
+    receptiveField: pointwise,
+    // NCHW (its weights are in the item's order): no anyLayout
+    traits: { family: "norm", inPlace: true },
+    emit: (node, e) =>
+      e.emit(
+        affineKernel({
+          input: node.inputs[0]!,
+          output: e.output,
+          perBatch: elementCount(node.shape),
+          weights: [e.weight(node.weights[0]!), e.weight(node.weights[1]!)],
+          inPlace: e.inPlace !== undefined,
+        }),
+      ),
+    toOnnx(node, w) {
+      const m = w.node(
+        "Mul",
+        [node.inputs[0]!, w.floats(`${node.name}.factor`, node.shape, w.weight(node.weights[0]!))],
+        `${node.name}.mul`,
+      );
+      w.node(
+        "Add",
+        [m, w.floats(`${node.name}.shift`, node.shape, w.weight(node.weights[1]!))],
+        node.name,
+      );
+    },
+    // read by the Add, Sub, Mul and Div readers, where a constant operand varies along H or W
+    fromOnnx: {},
+    cnn: {
+      layers: {
+        affine: {
+          doc: "x * weight + bias per value (weight and bias of the input's shape)",
+          params: [],
+          lower: () => ({ op: "affine", attrs: {} }),
+        },
+      },
+      print: () => "affine",
     },
   },
 };

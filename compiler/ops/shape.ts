@@ -318,21 +318,24 @@ function readSlice(r: OnnxReader): void {
   const steps = (r.opset >= 10 ? listArg(r, 4, "steps", 10) : undefined) ?? axes.map(() => 1);
   if (starts.length !== axes.length || ends.length !== axes.length || steps.length !== axes.length)
     r.fail("starts, ends, axes and steps differ in length");
-  let range: [number, number] = [0, shape[0]!];
+  // Each sliced axis: a channel slice, along H or W (L) by transposes around one.
+  const cuts: { axis: number; range: [number, number] }[] = [];
   axes.forEach((axis, k) => {
     const a = onnxAxis(r, axis, x);
     const size = a === 0 ? Infinity : shape[a - 1]!;
     const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
     const [b, e] = [clamp(starts[k]!), clamp(ends[k]!)];
-    const whole = b === 0 && e >= size && steps[k] === 1;
-    if (whole) return;
-    if (a !== 1 || steps[k] !== 1)
-      r.fail("only a slice of channels with step 1 is supported (other axes whole)");
-    range = [b, e];
+    if (b === 0 && e >= size && steps[k] === 1) return;
+    if (a === 0) r.fail("slicing N is not supported");
+    if (steps[k] !== 1) r.fail(`a slice with step ${steps[k]} is not supported (step 1 is)`);
+    if (b >= e) r.fail("the slice is empty");
+    if (cuts.some((c) => c.axis === a)) r.fail(`axis ${axis} is sliced twice`);
+    cuts.push({ axis: a, range: [b, e] });
   });
-  if (range[0] >= range[1]) r.fail("the slice is empty");
-  if (range[0] === 0 && range[1] === shape[0]) r.alias();
-  else r.emit("slice", [x], { start: range[0], end: range[1] });
+  if (!cuts.length) return r.alias();
+  let v = x;
+  for (const { axis, range } of cuts)
+    v = alongAxis(r, [v], axis, ([u]) => r.emit("slice", [u!], { start: range[0], end: range[1] }));
 }
 
 /**
@@ -423,20 +426,21 @@ export function toChannels(r: OnnxReader, x: string, axis: number): Perm | "" | 
 
 /**
  * An op over the channel axis (softmax, concat) applied along ONNX axis `axis` instead:
- * transposed there and back (exact: only values move). Returns the result's IR value.
+ * transposed there and back (exact: only values move). Returns the result's IR value (the
+ * node's output, emitted last).
  */
 export function alongAxis(
   r: OnnxReader,
   inputs: readonly string[],
   axis: number,
   apply: (inputs: readonly string[]) => string,
-): void {
+): string {
   const perm = toChannels(r, inputs[0]!, axis);
   if (perm === undefined) return r.fail(`axis ${axis} is N, or outside the input's rank`);
-  if (perm === "") return void apply(inputs);
+  if (perm === "") return apply(inputs);
   const moved = inputs.map((v) => r.emit("transpose", [v], { perm }));
   r.note(`${r.opType} along axis ${axis} as transposes around it`);
-  r.emit("transpose", [apply(moved)], { perm });
+  return r.emit("transpose", [apply(moved)], { perm });
 }
 
 /** Transpose that keeps N first: a permutation of [C, H, W] (an NHWC input to NCHW, ...). */

@@ -97,6 +97,11 @@ export const opCases: [string, string, string][] = [
     "[3, 5, 7]",
     "resize([8, 11], mode=linear, coord=align_corners) -> resize([4, 5], coord=asymmetric, rounding=ceil) -> resize([9, 12], mode=linear, coord=pytorch_half_pixel) -> resize([6, 6], coord=tf_half_pixel_for_nn, rounding=round_prefer_ceil) -> resize([13, 7], mode=linear) -> resize([5, 4], rounding=floor)",
   ],
+  [
+    "affine: a weight and a bias per value",
+    "[3, 4, 5]",
+    "conv(4, 1) -> affine -> relu -> flatten -> affine",
+  ],
   ["prelu and elu on a flat input", "[9]", "dense(7) -> prelu -> elu(1.3) -> dense(4) -> elu"],
   ["softmax over channels and over features", "[5, 3, 2]", "softmax -> flatten -> softmax"],
   [
