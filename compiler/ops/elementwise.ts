@@ -5,7 +5,7 @@ import { affineKernel, broadcastKernel, clipKernel, preluKernel } from "../codeg
 import { fusedActivation, type Emitter } from "./emit.js";
 import { merged, perOutput, pointwise } from "./field.js";
 import { num } from "./language.js";
-import { channelwise } from "./norm.js";
+import { channelwise, itemAffineWeights } from "./norm.js";
 import type { OnnxReader, OnnxWriter } from "./onnx.js";
 import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
 import { broadcast } from "./shape-rules.js";
@@ -366,10 +366,7 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
   affine: {
     attrs: {},
     arity: 1,
-    weights: (_, [x]) => [
-      { role: "weight", shape: x ?? [], init: (u) => 0.5 + u() },
-      { role: "bias", shape: x ?? [], init: (u) => u() - 0.5 },
-    ],
+    weights: (_, [x]) => itemAffineWeights(x),
     infer: (_, [x]) => x ?? [],
     reference(_, [x], ctx) {
       const [weight, bias] = ctx.weights as [Float32Array, Float32Array];

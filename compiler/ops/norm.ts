@@ -11,7 +11,7 @@ import {
 import { float, int, ints, type OnnxReader } from "./onnx.js";
 import { fusedActivation } from "./emit.js";
 import { perOutput, pointwise, wholeMap } from "./field.js";
-import { num } from "./language.js";
+import { num, type Args, type LayerDef } from "./language.js";
 import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
 import { alongAxis } from "./shape.js";
 import { dims3, sameShape, spatial } from "./shape-rules.js";
@@ -19,9 +19,11 @@ import {
   ShapeError,
   type Family,
   type NoAttrs,
+  type CnnSyntax,
   type OpDef,
   type ReferenceContext,
   type Tensor,
+  type WeightSpec,
 } from "./types.js";
 
 export interface NormFamily {
@@ -157,6 +159,43 @@ function softmaxOp(log: boolean): OpDef<NoAttrs> {
   };
 }
 
+/** A weight and a bias per channel (scale, instance_norm, channel_norm); generated: factors
+ * spread around 1, shifts around 0. */
+export function channelAffineWeights(x: Shape | undefined): readonly WeightSpec[] {
+  const c = [x?.[0] ?? 0];
+  return [
+    { role: "weight", shape: c, init: (u) => 0.5 + u() },
+    { role: "bias", shape: c, init: (u) => u() - 0.5 },
+  ];
+}
+
+/** A weight and a bias per value of the item (layer_norm, affine). */
+export function itemAffineWeights(x: Shape | undefined): readonly WeightSpec[] {
+  return [
+    { role: "weight", shape: x ?? [], init: (u) => 0.5 + u() },
+    { role: "bias", shape: x ?? [], init: (u) => u() - 0.5 },
+  ];
+}
+
+/** The layer of a normalisation whose one argument is eps. */
+function epsLayer<K extends "instance_norm" | "layer_norm" | "channel_norm">(
+  op: K,
+  doc: string,
+  eps: number,
+): CnnSyntax<NormFamily[K]> {
+  return {
+    layers: {
+      [op]: {
+        doc,
+        params: [{ name: "eps", kind: "positive", default: eps }],
+        lower: (a: Args) =>
+          ({ op, attrs: { eps: a.float("eps") } }) as ReturnType<LayerDef["lower"]>,
+      },
+    },
+    print: (node) => `${op}(eps=${num(node.attrs.eps)})`,
+  };
+}
+
 export const normOps: Family<NormFamily> = {
   batchnorm: {
     attrs: { eps: "float", ...postActAttrs },
@@ -255,14 +294,7 @@ export const normOps: Family<NormFamily> = {
     attrs: postActAttrs,
     defaults: postActDefaults,
     arity: 1,
-    weights: (_, [x]) => {
-      const c = [x?.[0] ?? 0];
-      return [
-        // generated: factors spread around 1, shifts around 0
-        { role: "weight", shape: c, init: (u) => 0.5 + u() },
-        { role: "bias", shape: c, init: (u) => u() - 0.5 },
-      ];
-    },
+    weights: (_, [x]) => channelAffineWeights(x),
     infer(_, [x]) {
       if (!x || (x.length !== 3 && x.length !== 1))
         throw new ShapeError(`expects a [C, H, W] or [F] input, got ${formatShape(x ?? [])}`);
@@ -401,13 +433,7 @@ export const normOps: Family<NormFamily> = {
   instance_norm: {
     attrs: { eps: "float" },
     arity: 1,
-    weights: (_, [x]) => {
-      const c = [x?.[0] ?? 0];
-      return [
-        { role: "weight", shape: c, init: (u) => 0.5 + u() },
-        { role: "bias", shape: c, init: (u) => u() - 0.5 },
-      ];
-    },
+    weights: (_, [x]) => channelAffineWeights(x),
     infer(a, [x]) {
       spatial(x);
       if (!(a.eps > 0)) throw new ShapeError(`eps must be positive, got ${a.eps}`);
@@ -462,24 +488,16 @@ export const normOps: Family<NormFamily> = {
         r.emit("instance_norm", [x], { eps: r.attrFloat("epsilon", 1e-5) }, [scale!, bias!]);
       },
     },
-    cnn: {
-      layers: {
-        instance_norm: {
-          doc: "each map by its own mean and variance, then weight and bias per channel",
-          params: [{ name: "eps", kind: "positive", default: 1e-5 }],
-          lower: (a) => ({ op: "instance_norm", attrs: { eps: a.float("eps") } }),
-        },
-      },
-      print: (node) => `instance_norm(eps=${num(node.attrs.eps)})`,
-    },
+    cnn: epsLayer(
+      "instance_norm",
+      "each map by its own mean and variance, then weight and bias per channel",
+      1e-5,
+    ),
   },
   layer_norm: {
     attrs: { eps: "float" },
     arity: 1,
-    weights: (_, [x]) => [
-      { role: "weight", shape: x ?? [], init: (u) => 0.5 + u() },
-      { role: "bias", shape: x ?? [], init: (u) => u() - 0.5 },
-    ],
+    weights: (_, [x]) => itemAffineWeights(x),
     infer(a, [x]) {
       if (!(a.eps > 0)) throw new ShapeError(`eps must be positive, got ${a.eps}`);
       return x ?? [];
@@ -555,27 +573,16 @@ export const normOps: Family<NormFamily> = {
         else alongAxis(r, [x], a, ([v]) => r.emit("channel_norm", [v!], { eps }, [scale, shift]));
       },
     },
-    cnn: {
-      layers: {
-        layer_norm: {
-          doc: "each item by the mean and variance of all its values, then weight and bias per value",
-          params: [{ name: "eps", kind: "positive", default: 1e-5 }],
-          lower: (a) => ({ op: "layer_norm", attrs: { eps: a.float("eps") } }),
-        },
-      },
-      print: (node) => `layer_norm(eps=${num(node.attrs.eps)})`,
-    },
+    cnn: epsLayer(
+      "layer_norm",
+      "each item by the mean and variance of all its values, then weight and bias per value",
+      1e-5,
+    ),
   },
   channel_norm: {
     attrs: { eps: "float" },
     arity: 1,
-    weights: (_, [x]) => {
-      const c = [x?.[0] ?? 0];
-      return [
-        { role: "weight", shape: c, init: (u) => 0.5 + u() },
-        { role: "bias", shape: c, init: (u) => u() - 0.5 },
-      ];
-    },
+    weights: (_, [x]) => channelAffineWeights(x),
     infer(a, [x]) {
       if (!x || x.length !== 3)
         throw new ShapeError(`expects a [C, H, W] input, got ${formatShape(x ?? [])}`);
@@ -637,15 +644,10 @@ export const normOps: Family<NormFamily> = {
     },
     // read by layer_norm's LayerNormalization reader (over the last axis)
     fromOnnx: {},
-    cnn: {
-      layers: {
-        channel_norm: {
-          doc: "each pixel by the mean and variance of its channels, then weight and bias per channel",
-          params: [{ name: "eps", kind: "positive", default: 1e-6 }],
-          lower: (a) => ({ op: "channel_norm", attrs: { eps: a.float("eps") } }),
-        },
-      },
-      print: (node) => `channel_norm(eps=${num(node.attrs.eps)})`,
-    },
+    cnn: epsLayer(
+      "channel_norm",
+      "each pixel by the mean and variance of its channels, then weight and bias per channel",
+      1e-6,
+    ),
   },
 };

@@ -354,7 +354,6 @@ function readReshape(r: OnnxReader): void {
   const dims = rest.map((d, i) => (d === 0 ? (shape[i] ?? 0) : d));
   const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const resolved = dims.map((d) => (d === -1 ? per / known : d));
-  const same = resolved.length === shape.length && resolved.every((d, i) => d === shape[i]);
   reshapeTo(r, x, keepsBatch ? resolved : undefined, `[${target.join(", ")}]`);
 }
 
