@@ -7,7 +7,7 @@ import { planGraph } from "../../compiler/codegen/index.js";
 import { runPasses } from "../../compiler/passes/index.js";
 import { levels } from "../../compiler/compile.js";
 import { initWeights } from "../../compiler/weights/index.js";
-import { expectParity } from "./support.js";
+import { adapterChoice, expectParity } from "./support.js";
 
 function at64(file: string): string {
   return readFileSync(file, "utf8").replace("input x: [3, 224, 224]", "input x: [3, 64, 64]");
@@ -26,9 +26,12 @@ describe("example networks on the GPU", () => {
   it("ResNet-18 at 64x64", async () => {
     await expectParity(lowerText(at64("examples/resnet18.cnn")));
   });
-  it("GoogLeNet at 64x64", async () => {
-    await expectParity(lowerText(at64("examples/googlenet.cnn")));
-  });
+  // GoogLeNet as written compiles ~60 pipelines: SwiftShader (~10x slower to compile than
+  // llvmpipe) runs it at -O2 only, below; its unfused kernels are each op case's there.
+  if (adapterChoice !== "swiftshader")
+    it("GoogLeNet at 64x64", async () => {
+      await expectParity(lowerText(at64("examples/googlenet.cnn")));
+    });
   // -O2: batch norm folded, residual adds and activations fused into the conv epilogues.
   it("ResNet-18 at 64x64, -O2, batch 2", async () => {
     await expectParity(lowerText(at64("examples/resnet18.cnn")), {
