@@ -496,32 +496,35 @@ for (var c = 0u; c < C; c++) { y[base + c * INNER] = ${value}; }`,
  * variance over H x W, then scaled and shifted per channel. One thread per map, two passes over
  * it (mean, then squared deviations) and one to write.
  */
-export function instanceNormKernel({
-  input,
-  output,
-  channels,
-  inner,
-  eps,
-  weights,
-  perElement = false,
-}: InOut & {
+/** A normalisation by its own statistics (instance, layer, channel norm), then scale and bias. */
+export interface Normalise extends InOut {
   readonly channels: number;
   readonly inner: number;
   readonly eps: number;
   /** scale, bias */
   readonly weights: readonly [string, string];
-  /** Layer norm: one map per item (channels 1), scale and bias per element of it. */
-  readonly perElement?: boolean;
-}): Kernel {
+}
+
+function normaliseBindings({ input, output, weights }: Normalise) {
+  return [
+    read("x", { value: input }),
+    read("scale", { weight: weights[0] }),
+    read("bias", { weight: weights[1] }),
+    write("y", output),
+  ];
+}
+
+export function instanceNormKernel(
+  g: Normalise & {
+    /** Layer norm: one map per item (channels 1), scale and bias per element of it. */
+    readonly perElement?: boolean;
+  },
+): Kernel {
+  const { channels, inner, eps, perElement = false } = g;
   const at = perElement ? "k" : "ch";
   return flat(
     channels,
-    [
-      read("x", { value: input }),
-      read("scale", { weight: weights[0] }),
-      read("bias", { weight: weights[1] }),
-      write("y", output),
-    ],
+    normaliseBindings(g),
     { INNER: inner },
     `let ch = i % PER;
 let base = i * INNER;
@@ -540,27 +543,11 @@ for (var k = 0u; k < INNER; k++) { y[base + k] = (x[base + k] - mean) * r * scal
  * over one axis brought to channels): mean and variance of the C values of a pixel, then
  * weight and bias per channel. One thread per pixel, NCHW.
  */
-export function channelNormKernel({
-  input,
-  output,
-  channels,
-  inner,
-  eps,
-  weights,
-}: InOut & {
-  readonly channels: number;
-  readonly inner: number;
-  readonly eps: number;
-  readonly weights: readonly [string, string];
-}): Kernel {
+export function channelNormKernel(g: Normalise): Kernel {
+  const { channels, inner, eps } = g;
   return flat(
     inner,
-    [
-      read("x", { value: input }),
-      read("scale", { weight: weights[0] }),
-      read("bias", { weight: weights[1] }),
-      write("y", output),
-    ],
+    normaliseBindings(g),
     { C: channels, INNER: inner },
     `let n = i / INNER;
 let p = i % INNER;

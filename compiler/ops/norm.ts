@@ -7,9 +7,10 @@ import {
   instanceNormKernel,
   lrnKernel,
   softmaxKernel,
+  type Normalise,
 } from "../codegen/direct.js";
 import { float, int, ints, type OnnxReader } from "./onnx.js";
-import { fusedActivation } from "./emit.js";
+import { fusedActivation, type Emitter } from "./emit.js";
 import { perOutput, pointwise, wholeMap } from "./field.js";
 import { num, type Args, type LayerDef } from "./language.js";
 import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
@@ -21,6 +22,7 @@ import {
   type NoAttrs,
   type CnnSyntax,
   type OpDef,
+  type OpNode,
   type ReferenceContext,
   type Tensor,
   type WeightSpec,
@@ -175,6 +177,19 @@ export function itemAffineWeights(x: Shape | undefined): readonly WeightSpec[] {
     { role: "weight", shape: x ?? [], init: (u) => 0.5 + u() },
     { role: "bias", shape: x ?? [], init: (u) => u() - 0.5 },
   ];
+}
+
+/** What a normalisation kernel of [C, H, W] needs of its node. */
+function normalise(node: OpNode<{ readonly eps: number }>, e: Emitter): Normalise {
+  const [c, h, w] = dims3(node.shape);
+  return {
+    input: node.inputs[0]!,
+    output: e.output,
+    channels: c,
+    inner: h * w,
+    eps: node.attrs.eps,
+    weights: [e.weight(node.weights[0]!), e.weight(node.weights[1]!)],
+  };
 }
 
 /** The layer of a normalisation whose one argument is eps. */
@@ -458,19 +473,7 @@ export const normOps: Family<NormFamily> = {
     cost: perOutput(7),
     receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
     traits: { family: "norm" },
-    emit(node, e) {
-      const [c, h, w] = dims3(node.shape);
-      e.emit(
-        instanceNormKernel({
-          input: node.inputs[0]!,
-          output: e.output,
-          channels: c,
-          inner: h * w,
-          eps: node.attrs.eps,
-          weights: [e.weight(node.weights[0]!), e.weight(node.weights[1]!)],
-        }),
-      );
-    },
+    emit: (node, e) => e.emit(instanceNormKernel(normalise(node, e))),
     toOnnx: (node, w) =>
       void w.node("InstanceNormalization", [node.inputs[0]!, ...node.weights], node.name, {
         epsilon: float(node.attrs.eps),
@@ -611,19 +614,7 @@ export const normOps: Family<NormFamily> = {
     cost: perOutput(7),
     receptiveField: pointwise,
     traits: { family: "norm" },
-    emit(node, e) {
-      const [c, h, w] = dims3(node.shape);
-      e.emit(
-        channelNormKernel({
-          input: node.inputs[0]!,
-          output: e.output,
-          channels: c,
-          inner: h * w,
-          eps: node.attrs.eps,
-          weights: [e.weight(node.weights[0]!), e.weight(node.weights[1]!)],
-        }),
-      );
-    },
+    emit: (node, e) => e.emit(channelNormKernel(normalise(node, e))),
     // NHWC, LayerNormalization over the last axis, back to NCHW
     toOnnx(node, w) {
       const c = node.shape[0]!;
