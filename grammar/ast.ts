@@ -85,10 +85,14 @@ export interface CallOp {
   readonly callee: Ident;
   /** `undefined` when written without parentheses (`relu`), `[]` for `relu()`. */
   readonly args?: readonly Arg[];
+  /** `maximum { branch {...} ... }`: branches, which only a merge takes. */
+  readonly branches?: readonly Branch[];
   readonly range: SourceRange;
 }
 
-export type Combinator = "concat" | "add" | "mul";
+/** The merges, each the op of the same name: the keywords (tokens.ts's Combinator
+ * category) and the merges that are calls to lowering (`maximum`, `minimum`, `div`). */
+export type Combinator = "concat" | "add" | "mul" | "maximum" | "minimum" | "div";
 
 export interface CombineOp {
   readonly kind: "combine";

@@ -132,31 +132,34 @@ export class AstBuilder {
     return { ...(label ? { label: this.ident(label) } : {}), op, range: this.range(node) };
   }
 
+  private branches(nodes: readonly C.BranchCstNode[] | undefined): A.Branch[] {
+    return (nodes ?? []).map((b) => ({
+      body: this.body(b.children.body?.[0]),
+      range: this.range(b),
+    }));
+  }
+
   private stepOp(ch: C.StepCstChildren): A.StepOp | undefined {
     const call = ch.call?.[0];
     if (call) {
       const args = call.children.LParen ? this.args(call.children.args?.[0]) : undefined;
+      const branches = call.children.LBrace ? this.branches(call.children.branch) : undefined;
       return {
         kind: "call",
         callee: this.ident(call.children.Identifier?.[0]),
         ...(args ? { args } : {}),
+        ...(branches ? { branches } : {}),
         range: this.range(call),
       };
     }
     const combine = ch.combine?.[0];
     if (combine) {
       const c = combine.children;
-      const kw = c.Concat?.[0] ?? c.Add?.[0] ?? c.Mul?.[0];
-      const combinator: A.Combinator = c.Concat ? "concat" : c.Add ? "add" : "mul";
+      const kw = c.Combinator?.[0];
+      const combinator = kw?.image as A.Combinator;
       const base = { kind: "combine" as const, combinator, keyword: this.tokenRange(kw) };
       const range = this.range(combine);
-      if (c.LBrace) {
-        const branches = (c.branch ?? []).map((b) => ({
-          body: this.body(b.children.body?.[0]),
-          range: this.range(b),
-        }));
-        return { ...base, branches, range };
-      }
+      if (c.LBrace) return { ...base, branches: this.branches(c.branch), range };
       return { ...base, args: this.args(c.args?.[0]), range };
     }
     const repeat = ch.repeat?.[0];

@@ -153,6 +153,9 @@ export type CallCstChildren = {
   LParen?: IToken[];
   args?: ArgsCstNode[];
   RParen?: IToken[];
+  LBrace?: IToken[];
+  branch?: BranchCstNode[];
+  RBrace?: IToken[];
 };
 
 export interface CombineCstNode extends CstNode {
@@ -161,9 +164,7 @@ export interface CombineCstNode extends CstNode {
 }
 
 export type CombineCstChildren = {
-  Concat?: IToken[];
-  Add?: IToken[];
-  Mul?: IToken[];
+  Combinator: IToken[];
   LParen?: IToken[];
   args?: ArgsCstNode[];
   RParen?: IToken[];

@@ -13,7 +13,7 @@
 //   let        := 'let' NAME '=' chain
 //   chain      := step ('->' step)*
 //   step       := (NAME ':')? (call | combine | repeat | 'identity')
-//   call       := NAME ('(' args? ')')?
+//   call       := NAME ('(' args? ')')? ('{' branch* '}')?
 //   combine    := ('concat' | 'add' | 'mul') ('(' args? ')' | '{' branch* '}')
 //   branch     := 'branch' body SEP?
 //   repeat     := 'repeat' expr body
@@ -156,14 +156,16 @@ export class CnnParser extends CstParser {
       this.OPTION2(() => this.SUBRULE(this.args));
       this.CONSUME(T.RParen);
     });
+    // branches: `maximum { branch {...} ... }` (lowering accepts them for merges only)
+    this.OPTION3(() => {
+      this.CONSUME(T.LBrace);
+      this.MANY(() => this.SUBRULE(this.branch));
+      this.CONSUME(T.RBrace);
+    });
   });
 
   combine = this.RULE("combine", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.Concat) },
-      { ALT: () => this.CONSUME(T.Add) },
-      { ALT: () => this.CONSUME(T.Mul) },
-    ]);
+    this.CONSUME(T.Combinator);
     this.OR2([
       {
         ALT: () => {

@@ -12,12 +12,24 @@ export const Identifier = createToken({
   label: "a name",
 });
 
-function keyword(word: string): TokenType {
+/**
+ * The contract's merge keywords (`concat(a, b)`, `add { branch {...} ... }`): one category, so
+ * that the parser and the AST take each as the op of the same name. (cnnc's other merges,
+ * `maximum`, `minimum`, `div`, are not reserved: calls that lowering recognises.)
+ */
+export const Combinator = createToken({
+  name: "Combinator",
+  pattern: Lexer.NA,
+  label: "'concat', 'add' or 'mul'",
+});
+
+function keyword(word: string, categories: TokenType[] = []): TokenType {
   return createToken({
     name: word[0]!.toUpperCase() + word.slice(1),
     pattern: new RegExp(word),
     longer_alt: Identifier,
     label: `'${word}'`,
+    categories,
   });
 }
 
@@ -28,9 +40,9 @@ export const Output = keyword("output");
 export const Let = keyword("let");
 export const Repeat = keyword("repeat");
 export const Branch = keyword("branch");
-export const Concat = keyword("concat");
-export const Add = keyword("add");
-export const Mul = keyword("mul");
+export const Concat = keyword("concat", [Combinator]);
+export const Add = keyword("add", [Combinator]);
+export const Mul = keyword("mul", [Combinator]);
 export const Identity = keyword("identity");
 export const Use = keyword("use");
 
@@ -109,6 +121,9 @@ export const keywords: readonly TokenType[] = [
   Use,
 ];
 
+/** The reserved words, as written. */
+export const keywordWords: readonly string[] = keywords.map((t) => t.name.toLowerCase());
+
 // Comment precedes Slash so that `//` starts a comment rather than two divisions.
 export const allTokens: readonly TokenType[] = [
   WhiteSpace,
@@ -116,6 +131,7 @@ export const allTokens: readonly TokenType[] = [
   Newline,
   Semicolon,
   Separator,
+  Combinator,
   ...keywords,
   Identifier,
   Float,

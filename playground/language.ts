@@ -2,25 +2,9 @@
 // compiler's, which also supplies the diagnostics).
 import { HighlightStyle, StreamLanguage, type StringStream } from "@codemirror/language";
 import { tags } from "@lezer/highlight";
+import { keywordWords } from "../grammar/tokens.js";
 
-const keywords = new Set([
-  "network",
-  "block",
-  "input",
-  "output",
-  "let",
-  "repeat",
-  "branch",
-  "concat",
-  "add",
-  "mul",
-  "identity",
-  "use",
-  "true",
-  "false",
-  "same",
-  "valid",
-]);
+const keywords = new Set([...keywordWords, "true", "false", "same", "valid"]);
 
 export const cnnLanguage = StreamLanguage.define<{ afterArrow: boolean }>({
   name: "cnn",

@@ -16,7 +16,7 @@ import { writeSafetensors } from "../compiler/weights/index.js";
 import { summarizeNetwork } from "../compiler/compile.js";
 import { summaryJson } from "../compiler/analysis/index.js";
 import { terminalSafe } from "../cli/common.js";
-import { writeNpy } from "../cli/npy.js";
+import { readNpy, writeNpy } from "../cli/npy.js";
 import { buildModel } from "./support/onnx-build.js";
 
 function cnnc(...args: string[]) {
@@ -404,7 +404,7 @@ describe("cnnc", () => {
     expect(noName.err).toMatch(/--freeze '.*w\.npy': give it as name=file\.npy/);
   });
 
-  it("run of a 1-D .onnx takes the [N, C, L] input ONNX Runtime takes", () => {
+  it("run of a 1-D .onnx takes the [N, C, L] input ONNX Runtime takes, and writes [N, C, L]", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-onnx-1d-"));
     const model = join(dir, "c.onnx");
     writeFileSync(
@@ -417,9 +417,13 @@ describe("cnnc", () => {
       }),
     );
     writeFileSync(join(dir, "x.npy"), writeNpy([2, 2, 6], new Float32Array(24).fill(1)));
-    const r = cnnc("run", model, "--cpu", "--input", join(dir, "x.npy"));
+    const y = join(dir, "y.npy");
+    const r = cnnc("run", model, "--cpu", "--input", join(dir, "x.npy"), "--output", y);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^output y \[2, 3, 1, 4\]$/m);
+    expect(r.out).toMatch(/^output y \[2, 3, 4\]$/m);
+    const written = readNpy(readFileSync(y));
+    expect(written.shape).toEqual([2, 3, 4]);
+    expect([...written.data]).toEqual(Array(24).fill(3));
     writeFileSync(join(dir, "bad.npy"), writeNpy([2, 6, 2], new Float32Array(24)));
     const bad = cnnc("run", model, "--cpu", "--input", join(dir, "bad.npy"));
     expect(bad.code).toBe(1);

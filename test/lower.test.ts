@@ -185,6 +185,27 @@ output se, skip`);
     ]);
   });
 
+  it("maximum, minimum and div are merges by call, not reserved words", () => {
+    const g = lowerText(`block scaled(c, div) { conv(c / div, 1) }
+network T {
+  input x: [3, 8, 8]
+  let div = scaled(8, 2)
+  let m = big: maximum(div, last) -> minimum { branch { relu } branch { identity } }
+  div(m, div)
+}`);
+    expect(node(g, "big").op).toBe("maximum");
+    expect(node(g, "minimum_1").inputs).toEqual(["branch_1.relu_1", "big"]);
+    expect(node(g, "div_1").inputs).toEqual(["minimum_1", "scaled_1.conv_1"]);
+    const errors = (text: string) =>
+      diagnosticsOf(`network T {\n  input x: [3, 8, 8]\n  ${text}\n}`);
+    expect(errors("let a = relu\ndiv(a, x, last)")[0]!.message).toBe(
+      "div needs exactly two named values, got 3",
+    );
+    expect(errors("relu { branch { identity } }")[0]!.message).toMatch(
+      /^'relu' takes no branches: only merges do \(add, concat, div, maximum, minimum, mul\)$/,
+    );
+  });
+
   it("the last value is the output unless 'output' names others", () => {
     expect(net("conv(4, 3) -> relu").outputs).toEqual([{ name: "relu_1", value: "relu_1" }]);
     expect(net("let t = conv(4, 3)\nrelu\noutput t, last").outputs).toEqual([

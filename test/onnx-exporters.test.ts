@@ -151,6 +151,81 @@ describe("arithmetic with constants, activations and reductions as exporters wri
     expect(report.join("\n")).toMatch(/rewrote \d+ nodes \(Add by a constant as scale/);
   });
 
+  it("Max, Min, Mean of computed values (broadcast), Div of two, Min with 6 as TF's relu6", async () => {
+    const bytes = buildModel({
+      opset: 13,
+      input: ["N", 3, 4, 5],
+      output: "y",
+      nodes: [
+        { op: "Conv", inputs: ["x", "w"], output: "c" },
+        { op: "GlobalAveragePool", inputs: ["c"], output: "g" },
+        { op: "Sigmoid", inputs: ["g"], output: "s" },
+        { op: "Max", inputs: ["x", "c", "s"], output: "a" },
+        { op: "Min", inputs: ["c", "s"], output: "b" },
+        { op: "Mean", inputs: ["a", "b", "x"], output: "m" },
+        { op: "Div", inputs: ["m", "s"], output: "d" },
+        { op: "Relu", inputs: ["d"], output: "r" },
+        { op: "Min", inputs: ["r", "six"], output: "r6" },
+        { op: "Max", inputs: ["r6", "lo", "c"], output: "y" },
+      ],
+      initializers: [
+        floatInit("w", [3, 3, 1, 1], values(9)),
+        floatInit("six", [], [6]),
+        floatInit("lo", [1], [-0.5]),
+      ],
+    });
+    const { ops, report } = await agrees(bytes, [2, 3, 4, 5]);
+    expect(ops).toEqual(
+      expect.arrayContaining(["maximum", "minimum", "add", "scale", "div", "clip"]),
+    );
+    expect(report.join("\n")).toMatch(/Min with a constant as clip/);
+    // a constant that varies per element has no merge to go into: refused, not guessed
+    const perElement = buildModel({
+      input: ["N", 2, 3, 3],
+      output: "y",
+      nodes: [{ op: "Max", inputs: ["x", "k"], output: "y" }],
+      initializers: [floatInit("k", [2, 1, 1], [0, 1])],
+    });
+    expect(() => importOnnx(perElement)).toThrow(
+      /Max node 'n1' .*a constant operand \(\[2,1,1\]\) is supported only as one value/,
+    );
+  });
+
+  it("MatMul by a constant along the last axis (+ bias), per channel (3-D), of 1-D data", async () => {
+    const map = buildModel({
+      input: ["N", 3, 4, 5],
+      output: "y",
+      nodes: [
+        { op: "MatMul", inputs: ["x", "w"], output: "m" },
+        { op: "Add", inputs: ["m", "b"], output: "a" },
+        { op: "Relu", inputs: ["a"], output: "r" },
+        { op: "MatMul", inputs: ["r", "wc"], output: "y" },
+      ],
+      initializers: [
+        floatInit("w", [5, 6], values(30)),
+        floatInit("b", [6], values(6)),
+        floatInit("wc", [1, 3, 6, 2], values(36)),
+      ],
+    });
+    const { ops, report } = await agrees(map, [2, 3, 4, 5]);
+    expect(ops.filter((o) => o === "conv2d")).toHaveLength(2);
+    expect(report.join("\n")).toMatch(/MatMul by one matrix per channel as a grouped 1x1 conv/);
+    const sequence = buildModel({
+      input: ["N", 3, 5],
+      output: "y",
+      nodes: [{ op: "MatMul", inputs: ["x", "w"], output: "y" }],
+      initializers: [floatInit("w", [5, 4], values(20))],
+    });
+    await agrees(sequence, [2, 3, 5]);
+    const alongN = buildModel({
+      input: ["N", 3, 4, 5],
+      output: "y",
+      nodes: [{ op: "MatMul", inputs: ["x", "w"], output: "y" }],
+      initializers: [floatInit("w", [2, 3, 5, 2], values(60))],
+    });
+    expect(() => importOnnx(alongN)).toThrow(/does not multiply the \[3,4,5\] input/);
+  });
+
   it("ReduceMean over H and W (keepdims 0) and ReduceMax over them (keepdims 1)", async () => {
     const bytes = buildModel({
       opset: 13,

@@ -305,17 +305,33 @@ describe("bad ONNX input", () => {
     expect(() =>
       importOnnx(tiny([{ op: "LRN", inputs: ["x"], output: "y", attrs: { size: 4 } }])),
     ).toThrow(/even size/);
-    const dilated = tiny([
-      {
-        op: "MaxPool",
-        inputs: ["x"],
-        output: "y",
-        attrs: { kernel_shape: [2, 2], dilations: [2, 2] },
-      },
-    ]);
-    expect(() => importOnnx(dilated)).toThrow(
-      "MaxPool node 'n1' (inputs 'x'): dilated pooling is not supported",
+    // taps at -1 and 2 of a 2-pixel row: a window of padding alone has no maximum
+    const dilated = tiny(
+      [
+        {
+          op: "MaxPool",
+          inputs: ["x"],
+          output: "y",
+          attrs: { kernel_shape: [2, 2], dilations: [3, 3], pads: [1, 1, 1, 1] },
+        },
+      ],
+      { input: ["N", 2, 2, 2] },
     );
+    expect(() => importOnnx(dilated)).toThrow(
+      "MaxPool node 'n1' (inputs 'x'): the window 2x2 dilated by 3x3 takes only padding at output row 0",
+    );
+    const dilatedAverage = tiny(
+      [
+        {
+          op: "AveragePool",
+          inputs: ["x"],
+          output: "y",
+          attrs: { kernel_shape: [2, 2], dilations: [2, 2] },
+        },
+      ],
+      { opset: 19 },
+    );
+    expect(() => importOnnx(dilatedAverage)).toThrow(/dilated average pooling is not supported/);
   });
 
   it("refuses attributes out of range instead of computing with them", () => {

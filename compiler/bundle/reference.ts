@@ -36,7 +36,9 @@ export function bundleReference(
     manifest.outputs.every((o) =>
       graph.outputs.some(
         (g) =>
-          g.name === o.name && g.value === o.value && same(irShapes.get(g.value) ?? [], o.shape),
+          g.name === o.name &&
+          g.value === o.value &&
+          same(g.declared ?? irShapes.get(g.value) ?? [], o.shape),
       ),
     );
   if (!inputsAgree || !outputsAgree)

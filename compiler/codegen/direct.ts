@@ -259,6 +259,8 @@ export interface Pool extends Layouts {
   readonly k: readonly [number, number];
   readonly s: readonly [number, number];
   readonly p: Quad;
+  /** Dilation (max pooling only): the taps of a window `d` apart. */
+  readonly d?: readonly [number, number];
   /** Applied to the pooled value (fused by fuse-activation). */
   readonly act?: Activation | undefined;
 }
@@ -268,6 +270,41 @@ export function poolKernel(g: Pool): Kernel {
   const [c, h, w] = g.inShape;
   const [, ho, wo] = g.outShape;
   const max = g.kind === "max";
+  if (g.d && (g.d[0] > 1 || g.d[1] > 1)) {
+    if (!max) throw new Error("poolKernel: a dilated window is max pooling's only");
+    return flat(
+      c * ho * wo,
+      [read("x", { value: g.input }), write("y", g.output)],
+      {
+        C: c,
+        H: h,
+        W: w,
+        HO: ho,
+        WO: wo,
+        KH: g.k[0],
+        KW: g.k[1],
+        SH: g.s[0],
+        SW: g.s[1],
+        PT: g.p[0],
+        PL: g.p[1],
+        DH: g.d[0],
+        DW: g.d[1],
+      },
+      `${split(g.outLayout, ["C", "HO", "WO"], ["n", "ch", "oy", "ox"])}
+var acc = -3.402823e38;
+for (var ky = 0u; ky < KH; ky++) {
+  let iy = i32(oy * SH + ky * DH) - i32(PT);
+  if (iy < 0 || iy >= i32(H)) { continue; }
+  for (var kx = 0u; kx < KW; kx++) {
+    let ix = i32(ox * SW + kx * DW) - i32(PL);
+    if (ix < 0 || ix >= i32(W)) { continue; }
+    acc = max(acc, x[${at(view(g.inLayout, ["C", "H", "W"]), "n", "ch", "u32(iy)", "u32(ix)")}]);
+  }
+}
+y[i] = ${activationWgsl(g.act, "acc")};`,
+      activationDecls(g.act),
+    );
+  }
   return flat(
     c * ho * wo,
     [read("x", { value: g.input }), write("y", g.output)],
@@ -407,12 +444,22 @@ y[i] = ${activationWgsl(act, "v")};`,
   );
 }
 
+/** How each merge combines two operands in WGSL, left to right over N of them. */
+const combineWgsl = {
+  add: (a: string, b: string) => `${a} + ${b}`,
+  mul: (a: string, b: string) => `${a} * ${b}`,
+  maximum: (a: string, b: string) => `max(${a}, ${b})`,
+  minimum: (a: string, b: string) => `min(${a}, ${b})`,
+  div: (a: string, b: string) => `${a} / ${b}`,
+} as const;
+
 /**
- * add / mul of N same-rank operands with NumPy broadcasting over [C, H, W] or [F]. `inPlace`:
- * the index of an operand of the output's full shape whose memory the output takes over.
+ * add / mul / maximum / minimum of N same-rank operands, div of two, with NumPy broadcasting
+ * over [C, H, W] or [F]. `inPlace`: the index of an operand of the output's full shape whose
+ * memory the output takes over.
  */
 export interface Broadcast {
-  readonly op: "add" | "mul";
+  readonly op: keyof typeof combineWgsl;
   readonly inputs: readonly string[];
   readonly inShapes: readonly (readonly number[])[];
   readonly output: string;
@@ -444,7 +491,6 @@ export function broadcastKernel({
     );
     return `a${k}[n * ${per}u + c0 * ${strides[0]}u + c1 * ${strides[1]}u + c2 * ${strides[2]}u]`;
   });
-  const sym = op === "add" ? " + " : " * ";
   return flat(
     dims[0]! * dims[1]! * dims[2]!,
     [
@@ -456,7 +502,7 @@ export function broadcastKernel({
 let c1 = (i / D2) % D1;
 let c0 = (i / (D2 * D1)) % D0;
 let n = i / PER;
-let v = ${terms.join(sym)};
+let v = ${terms.reduce(combineWgsl[op])};
 y[i] = ${activationWgsl(act, "v")};`,
     activationDecls(act),
   );

@@ -19,6 +19,8 @@ import type { Layout } from "./wgsl.js";
 
 /** Ops whose kernels read and write both layouts (the `anyLayout` trait). */
 const anyLayout = opsWith((t) => t.anyLayout);
+/** Ops that broadcast their operands: NCHW wherever an operand's shape is not the output's. */
+const broadcasting = opsWith((t) => t.broadcast);
 
 /**
  * Ops whose output is in their (first) input's layout, one flat walk over both: the in-place
@@ -68,7 +70,7 @@ export function layoutGroups(
   for (const i of graph.inputs) pinned.add(i.name);
   for (const o of graph.outputs) pinned.add(o.value);
   const broadcasts = (n: Node): boolean =>
-    (n.op === "add" || n.op === "mul") && n.inputs.some((v) => !sameShape(shapes.get(v)!, n.shape));
+    broadcasting.has(n.op) && n.inputs.some((v) => !sameShape(shapes.get(v)!, n.shape));
   for (const n of graph.nodes) {
     if (!anyLayout.has(n.op) || broadcasts(n)) {
       pinned.add(n.name);

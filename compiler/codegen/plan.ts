@@ -169,7 +169,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   const outputs = graph.outputs.map((o) => ({
     name: o.name,
     value: o.value,
-    shape: shapes.get(o.value)!,
+    shape: o.declared ?? shapes.get(o.value)!,
   }));
   const memory = planMemory(
     values,

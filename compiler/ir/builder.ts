@@ -71,9 +71,9 @@ export class GraphBuilder {
     return w.shape;
   }
 
-  output(name: string, value: string): void {
+  output(name: string, value: string, declared?: Shape): void {
     this.shapeOf(value);
-    this.outputs.push({ name, value });
+    this.outputs.push(declared ? { name, value, declared } : { name, value });
   }
 
   build(): Graph {

@@ -39,6 +39,11 @@ export interface GraphOutput {
   /** The name the user sees (`output logits`); the value it refers to may differ. */
   readonly name: string;
   readonly value: string;
+  /**
+   * The shape (without N) the source model gives it where cnnc computes it in another form of
+   * the same values: ONNX's [C, L] for data computed as [C, 1, L]. Results are written in it.
+   */
+  readonly declared?: Shape;
 }
 
 export interface WeightDecl {

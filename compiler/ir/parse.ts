@@ -196,7 +196,12 @@ export function parseIr(text: string): Graph {
       } else if (kw.text === "output") {
         const outName = r.next("word").text;
         r.next("punct", "=");
-        outputs.push({ name: outName, value: r.next("value").text });
+        const value = r.next("value").text;
+        // `: f32[N,C,L]`: the shape the source model declares (GraphOutput.declared)
+        if (r.at("punct", ":")) {
+          r.next("punct", ":");
+          outputs.push({ name: outName, value, declared: r.tensorType(true) });
+        } else outputs.push({ name: outName, value });
       } else {
         r.fail(`expected input, weight, output or a node, found '${kw.text}'`, kw);
       }

@@ -42,7 +42,10 @@ export function printIr(graph: Graph): string {
   for (const i of graph.inputs) lines.push(`  input %${i.name} : ${tensorType(i.shape)}`);
   for (const w of graph.weights) lines.push(`  weight @${w.name} : f32[${w.shape.join(",")}]`);
   for (const n of graph.nodes) lines.push(`  ${printNode(n)}`);
-  for (const o of graph.outputs) lines.push(`  output ${o.name} = %${o.value}`);
+  for (const o of graph.outputs)
+    lines.push(
+      `  output ${o.name} = %${o.value}${o.declared ? ` : ${tensorType(o.declared)}` : ""}`,
+    );
   lines.push("}");
   return lines.join("\n") + "\n";
 }

@@ -1,6 +1,6 @@
 // The verifier: the IR's invariants, checked after lowering and (in tests, or with
 // --verify-each) after every pass. It reports every problem it finds, not only the first.
-import { formatShape, type Graph, type Shape } from "./graph.js";
+import { elementCount, formatShape, type Graph, type Shape } from "./graph.js";
 import {
   arityAllows,
   arityText,
@@ -129,7 +129,12 @@ export function verifyProblems(graph: Graph): string[] {
   }
   if (graph.outputs.length === 0) problems.push("the graph has no output");
   for (const o of graph.outputs) {
-    if (!shapes.has(o.value)) problems.push(`output ${o.name} refers to undefined %${o.value}`);
+    const shape = shapes.get(o.value);
+    if (!shape) problems.push(`output ${o.name} refers to undefined %${o.value}`);
+    else if (o.declared && elementCount(o.declared) !== elementCount(shape))
+      problems.push(
+        `output ${o.name}: ${formatShape(o.declared)} does not hold the ${formatShape(shape)} of %${o.value}`,
+      );
   }
   return problems;
 }

@@ -6,6 +6,7 @@ import type {
   BlockDecl,
   Chain,
   CombineOp,
+  Combinator,
   Ident,
   NetworkDecl,
   RepeatOp,
@@ -15,7 +16,7 @@ import type {
 import type { Diagnostic, SourceRange } from "../../grammar/diagnostics.js";
 import { GraphBuilder } from "../ir/builder.js";
 import { elementCount, formatShape, type Graph, type Shape } from "../ir/graph.js";
-import { maxElements, ShapeError } from "../ops/index.js";
+import { maxElements, opDef, opsWith, ShapeError } from "../ops/index.js";
 import { verify } from "../ir/verify.js";
 import { bindArgs } from "./bind.js";
 import { LowerError } from "./errors.js";
@@ -23,6 +24,9 @@ import { layerNames, layers, type LayerDef, type NodeSpec } from "./layers.js";
 import { NameScope, poisoned, ValueScope, type Flow, type Value } from "./names.js";
 import { didYouMean } from "./suggest.js";
 import { describeVal, evaluate, type Params, type Val } from "./values.js";
+
+/** The merges (`add(a, b)`, `maximum { branch ... }`): keywords or calls by these names. */
+const mergeOps: ReadonlySet<string> = opsWith((t) => t.merge);
 
 /** Limits that keep a hostile or mistaken file from exhausting memory or time. */
 export const limits = { nodes: 100_000, repeat: 10_000, blockDepth: 64, steps: 1_000_000 };
@@ -280,6 +284,25 @@ class Lowering {
         }
         const layer = layers[name];
         const block = this.blocks.get(name);
+        // cnnc's merges beyond the contract's keywords: calls, unless a block takes the name
+        if (!block && mergeOps.has(name)) {
+          const merge: CombineOp = {
+            kind: "combine",
+            combinator: name as Combinator,
+            keyword: op.callee.range,
+            ...(op.args ? { args: op.args } : {}),
+            ...(op.branches ? { branches: op.branches } : {}),
+            range: op.range,
+          };
+          return this.combine(merge, step.label, ctx, flow);
+        }
+        if (op.branches) {
+          throw new LowerError(
+            `'${name}' takes no branches: only merges do (${[...mergeOps].sort().join(", ")})`,
+            op.callee.range,
+            "argument-type",
+          );
+        }
         if (!layer && !block) {
           if (isValue) {
             throw new LowerError(
@@ -464,11 +487,17 @@ class Lowering {
 
   private combine(op: CombineOp, label: Ident | undefined, ctx: Ctx, flow: Flow): Flow {
     const kind = op.combinator;
+    // div takes exactly two operands; the others two or more
+    const arity = opDef(kind).arity;
+    const exact = typeof arity === "number" ? arity : undefined;
+    const count = (n: number, what: string) => {
+      if (exact === undefined ? n >= 2 : n === exact) return;
+      const wanted = exact === undefined ? "two or more" : "exactly two";
+      throw new LowerError(`${kind} needs ${wanted} ${what}, got ${n}`, op.keyword, "arity");
+    };
     let inputs: Flow[];
     if (op.branches) {
-      if (op.branches.length < 2) {
-        throw new LowerError(`${kind} needs two or more branches`, op.keyword, "arity");
-      }
+      count(op.branches.length, "branches");
       if (flow === poisoned) {
         if (label) ctx.names.claim(label.name, label.range);
         return poisoned;
@@ -481,9 +510,7 @@ class Lowering {
       });
     } else {
       const args = op.args ?? [];
-      if (args.length < 2) {
-        throw new LowerError(`${kind}(...) needs two or more named values`, op.range, "arity");
-      }
+      count(args.length, "named values");
       inputs = args.map((a) => {
         if (a.name || a.value.kind !== "name") {
           throw new LowerError(

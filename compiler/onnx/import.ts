@@ -23,6 +23,7 @@ import { matchPattern, patternOps } from "./patterns.js";
 import { folders, shapeOfValue } from "./fold.js";
 import { halfToFloat } from "../weights/half.js";
 import { CompileError } from "../errors.js";
+import { keywordWords } from "../../grammar/tokens.js";
 
 const { onnx } = onnxProto;
 type NodeProto = onnxProto.onnx.INodeProto;
@@ -145,23 +146,8 @@ function tensorData(t: TensorProto, options: ImportOptions): Constant {
   return { dims, data };
 }
 
-const keywords = [
-  "network",
-  "block",
-  "input",
-  "output",
-  "let",
-  "repeat",
-  "branch",
-  "concat",
-  "add",
-  "mul",
-  "identity",
-  "use",
-  "last",
-  "true",
-  "false",
-];
+// Words a name must not take: the language's keywords, `last`, and the boolean literals.
+const keywords = [...keywordWords, "last", "true", "false"];
 
 /** A legal, unique `.cnn` identifier for an ONNX name: `/layer1/conv.1` -> `layer1_conv_1`. */
 class Names {
@@ -673,7 +659,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
         if (pattern) {
           pattern.consumed.forEach((n) => consumed.add(n));
           output = pattern.output;
-          reader.emit(pattern.op, [reader.value(0)], pattern.attrs, pattern.weights);
+          pattern.emit(reader);
           fused.push(
             `${[node, ...pattern.consumed].map((n) => n.opType).join("+")} as ${pattern.op}`,
           );
@@ -741,7 +727,10 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       );
     // Keep the output's own name when it is the layer's; else a fresh legal one.
     const legal = (o.name ?? "").replace(/[^A-Za-z0-9_]+/g, "_");
-    builder.output(legal === v ? v : names.make(o.name ?? "y", "y"), v);
+    // 1-D data leaves as ONNX has it: [N, C, L], not the [N, C, 1, L] it computes as
+    const s = builder.shapeOf(v);
+    const declared = lifted.has(v) ? [s[0]!, ...s.slice(2)] : undefined;
+    builder.output(legal === v ? v : names.make(o.name ?? "y", "y"), v, declared);
   }
   const report = options.onReport;
   if (report) {

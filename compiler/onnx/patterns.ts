@@ -6,8 +6,8 @@
 //  - silu: x * sigmoid(x);
 //  - dense with bias: MatMul by a constant [inputs, units] then Add of a constant [units].
 import type onnxProto from "onnx-proto";
-import type { OnnxConstant, OpAttrs } from "../ops/index.js";
-import { matMulWeight } from "../ops/dense.js";
+import type { OnnxConstant, OnnxReader } from "../ops/index.js";
+import { emitMatMul } from "../ops/dense.js";
 
 type NodeProto = onnxProto.onnx.INodeProto;
 
@@ -17,17 +17,21 @@ export interface PatternContext {
   fail(why: string): never;
 }
 
-export type PatternMatch = {
-  [K in "gelu" | "silu" | "dense"]: {
-    readonly op: K;
-    readonly attrs: OpAttrs[K];
-    readonly weights: readonly Float32Array[];
-    /** Later nodes the pattern swallows. */
-    readonly consumed: readonly NodeProto[];
-    /** The ONNX value the pattern's result replaces. */
-    readonly output: string;
-  };
-}["gelu" | "silu" | "dense"];
+export interface PatternMatch {
+  /** The op it imports as (for the import report). */
+  readonly op: string;
+  /** Later nodes the pattern swallows. */
+  readonly consumed: readonly NodeProto[];
+  /** The ONNX value the pattern's result replaces. */
+  readonly output: string;
+  /** Emits the op through the reader of the first node. */
+  emit(r: OnnxReader): void;
+}
+
+const unary =
+  (op: "gelu" | "silu") =>
+  (r: OnnxReader): void =>
+    void r.emit(op, [r.value(0)], {});
 
 /** A scalar constant operand equal to `want` (to f32 rounding), and the other operand. */
 function scalarOperand(
@@ -80,7 +84,7 @@ function gelu(node: NodeProto, ctx: PatternContext): PatternMatch | undefined {
     m2.input?.includes(x) &&
     m2.input.includes(out(m1)!);
   if (!xFirst && !halfFirst) return undefined;
-  return { op: "gelu", attrs: {}, weights: [], consumed: [erf, add, m1, m2], output: out(m2)! };
+  return { op: "gelu", consumed: [erf, add, m1, m2], output: out(m2)!, emit: unary("gelu") };
 }
 
 function silu(node: NodeProto, ctx: PatternContext): PatternMatch | undefined {
@@ -90,18 +94,18 @@ function silu(node: NodeProto, ctx: PatternContext): PatternMatch | undefined {
   if (m?.opType !== "Mul" || !x) return undefined;
   const [a, b] = m.input ?? [];
   if (!((a === x && b === out(node)) || (b === x && a === out(node)))) return undefined;
-  return { op: "silu", attrs: {}, weights: [], consumed: [m], output: out(m)! };
+  return { op: "silu", consumed: [m], output: out(m)!, emit: unary("silu") };
 }
 
 function denseWithBias(node: NodeProto, ctx: PatternContext): PatternMatch | undefined {
   if (node.opType !== "MatMul") return undefined;
   const w = ctx.constants.get(node.input?.[1] ?? "");
-  if (!w || w.dims.length !== 2) return undefined;
+  if (!w || w.dims.length < 2) return undefined;
   const add = soleReader(out(node), ctx);
   if (add?.opType !== "Add") return undefined;
   const biasName = add.input?.find((i) => i !== out(node));
   const bias = biasName === undefined ? undefined : ctx.constants.get(biasName);
-  const units = w.dims[1]!;
+  const units = w.dims[w.dims.length - 1]!;
   // A bias broadcast along the units: [units] or [1, units], nothing else.
   const shapeOk =
     bias &&
@@ -110,10 +114,9 @@ function denseWithBias(node: NodeProto, ctx: PatternContext): PatternMatch | und
   if (!shapeOk) return undefined;
   return {
     op: "dense",
-    attrs: { units, bias: true, act: "none", alpha: 0 },
-    weights: [matMulWeight(w), bias!.data],
     consumed: [add],
     output: out(add)!,
+    emit: (r) => emitMatMul(r, w, bias!.data),
   };
 }
 

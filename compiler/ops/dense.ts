@@ -15,6 +15,7 @@ import { wholeMap } from "./field.js";
 import { flatInput, noEpilogue } from "./language.js";
 import { int, type OnnxConstant, type OnnxReader } from "./onnx.js";
 import { checked, checkResidual } from "./shape-rules.js";
+import { alongAxis } from "./shape.js";
 import { ShapeError, type Family } from "./types.js";
 
 export interface DenseFamily {
@@ -23,7 +24,8 @@ export interface DenseFamily {
 
 /** Gemm: y = alpha * A B' + beta * C, B' = B or its transpose; A is the input, B and C constant. */
 function readGemm(r: OnnxReader): void {
-  if (r.attrInt("transA", 0)) r.fail("transA is not supported");
+  if (r.attrInt("transA", 0))
+    r.fail("transA (A's rows as features, N last) is not supported: cnnc keeps N first");
   const w = r.constant(1);
   if (w.dims.length !== 2) r.fail(`B must be 2-D, got ${w.dims.length}-D`);
   const alpha = r.attrFloat("alpha", 1);
@@ -54,25 +56,83 @@ function readGemm(r: OnnxReader): void {
   r.emit("dense", [x], { units, bias: !!bias, ...noEpilogue }, weights);
 }
 
-/** cnnc's dense weight ([units, inputs]) from a MatMul's constant operand ([inputs, units]). */
-export function matMulWeight(w: OnnxConstant): Float32Array {
-  const [inputs, units] = [w.dims[0]!, w.dims[1]!];
-  const t = new Float32Array(inputs * units);
-  for (let i = 0; i < inputs; i++)
-    for (let u = 0; u < units; u++) t[u * inputs + i] = w.data[i * units + u]!;
+/**
+ * MatMul's constant operand as weights [groups * units, inputs] (cnnc's and PyTorch's layout):
+ * each of the `groups` matrices [inputs, units] transposed.
+ */
+function matMulWeight(data: Float32Array, groups: number, inputs: number, units: number) {
+  const t = new Float32Array(groups * inputs * units);
+  for (let g = 0; g < groups; g++)
+    for (let i = 0; i < inputs; i++)
+      for (let u = 0; u < units; u++)
+        t[(g * units + u) * inputs + i] = data[(g * inputs + i) * units + u]!;
   return t;
 }
 
-/** MatMul by a constant [inputs, units] matrix (with an Add of a bias: onnx/patterns.ts). */
-function readMatMul(r: OnnxReader): void {
-  const w = r.constant(1);
-  if (w.dims.length !== 2) r.fail(`the constant operand must be 2-D, got ${w.dims.length}-D`);
-  const [inputs, units] = [w.dims[0]!, w.dims[1]!];
+/**
+ * x @ w (+ bias, per unit) for a constant w, wherever the product is a dense layer:
+ *  - [N, F] @ [F, M]: dense;
+ *  - [N, C, H, K] @ [K, M] (or [N, C, K] @ [K, M]): a dense along the last axis, the 1x1 conv
+ *    of K channels to M, transposed there and back;
+ *  - [N, C, H, K] @ [C, K, M]: a matrix per channel, the grouped 1x1 conv (C groups of K to M)
+ *    over the map as [C * K, H, 1].
+ * Leading ones of w broadcast away; anything else (w varying along N) is refused.
+ */
+export function emitMatMul(r: OnnxReader, w: OnnxConstant, bias?: Float32Array): void {
+  const dims = [...w.dims];
+  while (dims.length > 2 && dims[0] === 1) dims.shift();
   const x = r.value(0);
-  const features = r.shapeOf(x);
-  if (features.length !== 1 || features[0] !== inputs)
-    r.fail(`the constant operand takes ${inputs} inputs, the input is ${formatShape(features)}`);
-  r.emit("dense", [x], { units, bias: false, ...noEpilogue }, [matMulWeight(w)]);
+  const shape = r.shapeOf(x);
+  const [inputs, units] = [dims[dims.length - 2]!, dims[dims.length - 1]!];
+  const last = shape[shape.length - 1];
+  if (dims.length < 2 || dims.length > 3 || last !== inputs)
+    r.fail(
+      `the constant operand ${formatShape(w.dims)} does not multiply the ${formatShape(shape)} input as a dense layer`,
+    );
+  if (dims.length === 3 && (shape.length !== 3 || dims[0] !== shape[0]))
+    r.fail(
+      `the constant operand ${formatShape(w.dims)} is one matrix per channel only of a [N, C, H, K] input with C = ${dims[0]}, not of ${formatShape(shape)}`,
+    );
+  const groups = dims.length === 3 ? dims[0]! : 1;
+  const weight = matMulWeight(w.data, groups, inputs, units);
+  const weights = bias ? [weight, groups > 1 ? repeat(bias, groups) : bias] : [weight];
+  if (shape.length === 1)
+    return void r.emit("dense", [x], { units, bias: !!bias, ...noEpilogue }, weights);
+  const conv = (v: string, filters: number, g: number) =>
+    r.emit("conv2d", [v], { ...pointwise, filters, g, bias: !!bias }, weights);
+  if (groups === 1) {
+    alongAxis(r, [x], -1, ([v]) => conv(v!, units, 1));
+    return;
+  }
+  // [C, H, K] -> [C, K, H] -> [C * K, H, 1] -> conv -> [C * M, H, 1] -> [C, M, H] -> [C, H, M]
+  const [c, h] = [shape[0]!, shape[1]!];
+  r.note(`MatMul by one matrix per channel as a grouped 1x1 conv`);
+  const stacked = r.emit("reshape", [r.emit("transpose", [x], { perm: "acb" })], {
+    shape: [c * inputs, h, 1],
+  });
+  const product = r.emit("reshape", [conv(stacked, c * units, c)], { shape: [c, units, h] });
+  r.emit("transpose", [product], { perm: "acb" });
+}
+
+/** A 1x1 conv's attributes, less filters, groups and bias. */
+const pointwise = {
+  k: [1, 1],
+  s: [1, 1],
+  d: [1, 1],
+  p: [0, 0, 0, 0],
+  padmode: "zeros",
+  ...noEpilogue,
+} as const;
+
+const repeat = (v: Float32Array, n: number): Float32Array => {
+  const out = new Float32Array(v.length * n);
+  for (let i = 0; i < n; i++) out.set(v, i * v.length);
+  return out;
+};
+
+/** MatMul by a constant (with an Add of a bias: onnx/patterns.ts). */
+function readMatMul(r: OnnxReader): void {
+  emitMatMul(r, r.constant(1));
 }
 
 export const denseOps: Family<DenseFamily> = {

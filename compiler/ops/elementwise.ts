@@ -1,5 +1,6 @@
-// Elementwise ops of several operands (add, mul: NumPy broadcasting over [C, H, W] or [F]) and
-// PReLU, whose slope is a weight (per channel, or one shared).
+// Elementwise ops of several operands (add, mul, maximum, minimum of N, div of two: NumPy
+// broadcasting over [C, H, W] or [F]) and PReLU, whose slope is a weight (per channel, or one
+// shared).
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { affineKernel, broadcastKernel, clipKernel, preluKernel } from "../codegen/direct.js";
 import { fusedActivation, type Emitter } from "./emit.js";
@@ -22,6 +23,10 @@ import {
 export interface ElementwiseFamily {
   add: PostAct;
   mul: PostAct;
+  maximum: PostAct;
+  minimum: PostAct;
+  /** a / b, two operands. */
+  div: PostAct;
   /** `shared`: one slope for every channel (PyTorch's nn.PReLU() default), else one per channel. */
   prelu: { readonly shared: boolean };
   /** x * weight + bias, weight and bias of the item's shape (ONNX arithmetic by a constant
@@ -82,7 +87,7 @@ function broadcastBinary(
   return result;
 }
 
-function emitBroadcast(node: OpNode<PostAct>, op: "add" | "mul", e: Emitter): void {
+function emitBroadcast(node: OpNode<PostAct>, op: Merge, e: Emitter): void {
   e.emit(
     broadcastKernel({
       op,
@@ -172,7 +177,7 @@ function constantOperand(
 
 /**
  * Add, Sub, Mul, Div. Of two computed values: add, add of a negation (a - b = a + (-b) exactly),
- * mul; a quotient of two computed values is refused. With a constant operand: x * w + b, per
+ * mul, div. With a constant operand: x * w + b, per
  * channel (the scale op, which batch-norm folding merges into a neighbouring conv where exact)
  * or per value of the item (the affine op); division by c is multiplication by 1/c (within an
  * ulp of the quotient).
@@ -189,7 +194,7 @@ function readArithmetic(r: OnnxReader): void {
     if (op === "Add") r.emit("add", [a, b], {});
     else if (op === "Mul") r.emit("mul", [a, b], {});
     else if (op === "Sub") r.emit("add", [a, r.emit("neg", [b], {})], {});
-    else r.fail("division of two computed values is not supported (by a constant is)");
+    else r.emit("div", [a, b], {});
     return;
   }
   const k = c0 ? 0 : 1;
@@ -221,22 +226,111 @@ function readSum(r: OnnxReader): void {
   else r.emit("add", values, {});
 }
 
+/** Mean: the sum times 1/n (within an ulp of ONNX's sum / n). */
+function readMean(r: OnnxReader): void {
+  const values = Array.from({ length: r.inputCount }, (_, i) => r.value(i));
+  if (values.length === 1) return r.alias();
+  const sum = r.emit("add", values, {});
+  const channels = r.shapeOf(values[0]!)[0] ?? 1;
+  r.note("Mean as a sum and a scale");
+  const n = values.length;
+  r.emit("scale", [sum], {}, [
+    new Float32Array(channels).fill(Math.fround(1 / n)),
+    new Float32Array(channels),
+  ]);
+}
+
+/**
+ * Max and Min of several values. Constant operands must be single values (they fold into one
+ * bound, then Max(x, c) is clip(min=c) and Min(x, c) clip(max=c): TensorFlow's relu6 as
+ * Minimum(Relu(x), 6)); the computed ones merge.
+ */
+function readMaxMin(r: OnnxReader): void {
+  const max = r.opType === "Max";
+  const computed: string[] = [];
+  const bounds: number[] = [];
+  for (let i = 0; i < r.inputCount; i++) {
+    if (!r.isConstant(i)) {
+      computed.push(r.value(i));
+      continue;
+    }
+    const c = r.constant(i);
+    if (c.data.length !== 1)
+      r.fail(
+        `a constant operand (${formatShape(c.dims)}) is supported only as one value, not per element`,
+      );
+    bounds.push(c.data[0]!);
+  }
+  if (computed.length === 0) r.fail("has no computed operand"); // (constants alone fold)
+  const merged =
+    computed.length === 1 ? computed[0]! : r.emit(max ? "maximum" : "minimum", computed, {});
+  if (bounds.length === 0) {
+    if (computed.length === 1) r.alias();
+    return;
+  }
+  const bound = max ? Math.max(...bounds) : Math.min(...bounds);
+  r.note(`${r.opType} with a constant as clip`);
+  r.emit("clip", [merged], max ? { min: bound, max: noBound } : { min: -noBound, max: bound });
+}
+
 const binaryCost = (node: OpNode<unknown>, inputs: readonly Shape[]) =>
   perOutput(Math.max(inputs.length - 1, 1))(node);
 
-/** add or mul: N operands broadcast together, a post-activation fused in. */
-function broadcastOp(
-  op: "add" | "mul",
-  onnx: "Add" | "Mul",
-  f: (a: number, b: number) => number,
-): OpDef<PostAct> {
+type Merge = "add" | "mul" | "maximum" | "minimum" | "div";
+
+/** What tells one merge from another: its arithmetic, arity, ONNX side and `.cnn` doc. */
+interface MergeSpec {
+  readonly f: (a: number, b: number) => number;
+  readonly arity: "many" | 2;
+  /** The ONNX op it exports as; `variadic`: one node takes every operand (else a chain). */
+  readonly onnx: string;
+  readonly variadic: boolean;
+  readonly readers: Readonly<Record<string, (r: OnnxReader) => void>>;
+}
+
+const merges: Readonly<Record<Merge, MergeSpec>> = {
+  add: {
+    f: (a, b) => a + b,
+    arity: "many",
+    onnx: "Add",
+    variadic: false,
+    readers: { Add: readArithmetic, Sub: readArithmetic, Sum: readSum, Mean: readMean },
+  },
+  mul: {
+    f: (a, b) => a * b,
+    arity: "many",
+    onnx: "Mul",
+    variadic: false,
+    readers: { Mul: readArithmetic, Div: readArithmetic },
+  },
+  // NaN in, NaN out, as NumPy's maximum and ONNX's reference do (Math.max does too)
+  maximum: {
+    f: Math.max,
+    arity: "many",
+    onnx: "Max",
+    variadic: true,
+    readers: { Max: readMaxMin },
+  },
+  minimum: {
+    f: Math.min,
+    arity: "many",
+    onnx: "Min",
+    variadic: true,
+    readers: { Min: readMaxMin },
+  },
+  div: { f: (a, b) => a / b, arity: 2, onnx: "Div", variadic: false, readers: {} },
+};
+
+/** A merge: its operands broadcast together, a post-activation fused in. */
+function broadcastOp(op: Merge): OpDef<PostAct> {
+  const spec = merges[op];
   return {
     attrs: postActAttrs,
     defaults: postActDefaults,
-    arity: "many",
+    arity: spec.arity,
     weights: () => [],
     infer: (_, inputs) => broadcast(inputs),
-    reference: (node, inputs, ctx) => broadcastBinary(node, inputs, ctx, f),
+    reference: (node, inputs, ctx) => broadcastBinary(node, inputs, ctx, spec.f),
     cost: binaryCost,
     receptiveField: (_, inputs) => merged(inputs),
     traits: {
@@ -244,21 +338,23 @@ function broadcastOp(
       fusedActivation: "post",
       inPlace: true,
       merge: true,
+      broadcast: true,
       anyLayout: true,
     },
     emit: (node, e) => emitBroadcast(node, op, e),
-    toOnnx: (node, w) => chain(onnx, node, w),
-    fromOnnx:
-      onnx === "Add"
-        ? { Add: readArithmetic, Sub: readArithmetic, Sum: readSum }
-        : { Mul: readArithmetic, Div: readArithmetic },
+    toOnnx: (node, w) =>
+      spec.variadic ? void w.node(spec.onnx, node.inputs, node.name) : chain(spec.onnx, node, w),
+    fromOnnx: spec.readers,
     cnn: { layers: {}, print: (node) => `${op}(${node.inputs.join(", ")})` },
   };
 }
 
 export const elementwiseOps: Family<ElementwiseFamily> = {
-  add: broadcastOp("add", "Add", (a, b) => a + b),
-  mul: broadcastOp("mul", "Mul", (a, b) => a * b),
+  add: broadcastOp("add"),
+  mul: broadcastOp("mul"),
+  maximum: broadcastOp("maximum"),
+  minimum: broadcastOp("minimum"),
+  div: broadcastOp("div"),
   prelu: {
     attrs: { shared: "bool" },
     arity: 1,

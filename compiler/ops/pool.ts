@@ -40,30 +40,45 @@ interface PoolAttrs {
 }
 
 export interface PoolFamily {
-  maxpool2d: PoolAttrs & PostAct;
+  /** `d`: dilation, the taps of a window `d` apart (ONNX's MaxPool dilations). */
+  maxpool2d: PoolAttrs & { readonly d: Pair } & PostAct;
   /** `count_pad`: padded zeros count in the divisor (PyTorch's count_include_pad). */
   avgpool2d: PoolAttrs & { readonly count_pad: boolean } & PostAct;
   globalavgpool: PostAct;
   globalmaxpool: PostAct;
 }
 
-function inferPool(attrs: PoolAttrs, inputs: readonly Shape[]): Shape {
-  const [c] = spatial(inputs[0]);
+const undilated: Pair = [1, 1];
+
+/**
+ * The output of a pooling; every window must take at least one real pixel (a window of padding
+ * alone has no maximum and no average), as padding smaller than the window ensures when the
+ * window is not dilated.
+ */
+function inferPool(attrs: PoolAttrs, inputs: readonly Shape[], d = undilated): Shape {
+  const [c, h, w] = spatial(inputs[0]);
   const [t, l, b, r] = attrs.p;
   if (Math.max(t, b) >= attrs.k[0] || Math.max(l, r) >= attrs.k[1]) {
     throw new ShapeError(
       `padding ${formatShape(attrs.p)} must be smaller than the window ${pairText(...attrs.k)}`,
     );
   }
-  const [ho, wo] = slidingWindow(
-    "window",
-    inputs[0],
-    attrs.k,
-    attrs.s,
-    attrs.p,
-    [1, 1],
-    attrs.ceil,
-  );
+  const [ho, wo] = slidingWindow("window", inputs[0], attrs.k, attrs.s, attrs.p, d, attrs.ceil);
+  const empty = (size: number, k: number, s: number, p: number, d: number, n: number) => {
+    for (let o = 0; o < n; o++) {
+      let real = false;
+      for (let j = 0; j < k && !real; j++)
+        real = o * s - p + j * d >= 0 && o * s - p + j * d < size;
+      if (!real) return o;
+    }
+    return -1;
+  };
+  const row = empty(h, attrs.k[0], attrs.s[0], t, d[0], ho);
+  const col = empty(w, attrs.k[1], attrs.s[1], l, d[1], wo);
+  if (row >= 0 || col >= 0)
+    throw new ShapeError(
+      `the window ${pairText(...attrs.k)} dilated by ${pairText(...d)} takes only padding at output ${row >= 0 ? `row ${row}` : `column ${col}`}`,
+    );
   return checked([c, ho, wo]);
 }
 
@@ -82,10 +97,12 @@ function pool(
   countPad: boolean,
   x: Tensor,
   ctx: ReferenceContext,
+  d = undilated,
 ): Tensor {
   const [c, h, wd] = dims3(ctx.inputShapes[0]);
   const [, ho, wo] = dims3(node.shape);
   const { k, s, p } = node.attrs;
+  if (d[0] > 1 || d[1] > 1) return dilatedMax(node.attrs, d, x, ctx.batch * c, [h, wd], [ho, wo]);
   const out = new Float64Array(ctx.batch * c * ho * wo);
   for (let nc = 0; nc < ctx.batch * c; nc++) {
     for (let oy = 0; oy < ho; oy++) {
@@ -105,6 +122,35 @@ function pool(
           }
         }
         out[(nc * ho + oy) * wo + ox] = max ? acc : acc / (countPad ? padded : count);
+      }
+    }
+  }
+  return out;
+}
+
+/** Max pooling over the taps y0 + i * d, x0 + j * d that fall inside the input. */
+function dilatedMax(
+  a: PoolAttrs,
+  d: Pair,
+  x: Tensor,
+  maps: number,
+  [h, w]: Pair,
+  [ho, wo]: Pair,
+): Tensor {
+  const out = new Float64Array(maps * ho * wo);
+  for (let m = 0; m < maps; m++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        let acc = -Infinity;
+        for (let i = 0; i < a.k[0]; i++) {
+          const iy = oy * a.s[0] - a.p[0] + i * d[0];
+          if (iy < 0 || iy >= h) continue;
+          for (let j = 0; j < a.k[1]; j++) {
+            const ix = ox * a.s[1] - a.p[1] + j * d[1];
+            if (ix >= 0 && ix < w) acc = Math.max(acc, x[(m * h + iy) * w + ix]!);
+          }
+        }
+        out[(m * ho + oy) * wo + ox] = acc;
       }
     }
   }
@@ -133,6 +179,7 @@ function emitPool(
   max: boolean,
   countPad: boolean,
   e: Emitter,
+  d = undilated,
 ): void {
   const a = node.attrs;
   const x = node.inputs[0]!;
@@ -147,6 +194,7 @@ function emitPool(
       k: a.k,
       s: a.s,
       p: a.p,
+      d,
       act: fusedActivation(a),
       inLayout: e.layout(x),
       outLayout: e.layout(e.output),
@@ -168,23 +216,26 @@ function emitGlobal(node: OpNode<PostAct>, max: boolean, e: Emitter): void {
   );
 }
 
-function poolOnnxAttrs(a: PoolAttrs) {
+function poolOnnxAttrs(a: PoolAttrs, d = undilated) {
   return {
     kernel_shape: ints(a.k),
     strides: ints(a.s),
     pads: ints(a.p),
     ceil_mode: int(a.ceil ? 1 : 0),
+    ...(d[0] > 1 || d[1] > 1 ? { dilations: ints(d) } : {}),
   };
 }
 
 function readPool(r: OnnxReader): void {
-  if (r.attrInts("dilations", [1, 1]).some((v) => v !== 1))
-    r.fail("dilated pooling is not supported");
+  const max = r.opType === "MaxPool";
+  const d = r.pair("dilations", 1);
+  // (AveragePool's dilations, opset 19: which taps count_include_pad counts is not settled)
+  if (!max && (d[0] > 1 || d[1] > 1)) r.fail("dilated average pooling is not supported");
   const k = r.pair("kernel_shape", 1);
   const s = r.pair("strides", 1);
   const x = r.value(0);
-  const attrs = { k, s, p: r.padding(k, s, [1, 1], x), ceil: r.attrInt("ceil_mode", 0) === 1 };
-  if (r.opType === "MaxPool") r.emit("maxpool2d", [x], attrs);
+  const attrs = { k, s, p: r.padding(k, s, d, x), ceil: r.attrInt("ceil_mode", 0) === 1 };
+  if (max) r.emit("maxpool2d", [x], { ...attrs, d });
   else r.emit("avgpool2d", [x], { ...attrs, count_pad: r.attrInt("count_include_pad", 0) === 1 });
 }
 
@@ -198,10 +249,10 @@ function poolParams(extra: readonly ParamSpec[]): readonly ParamSpec[] {
   ];
 }
 
-function poolAttrs(a: Args, input: Shape): PoolAttrs {
+function poolAttrs(a: Args, input: Shape, d = undilated): PoolAttrs {
   const k = a.pair("kernel");
   const s = a.pair("stride");
-  return { k, s, p: explicitPadding(a.padding("pad"), input, k, s, [1, 1]), ceil: a.bool("ceil") };
+  return { k, s, p: explicitPadding(a.padding("pad"), input, k, s, d), ceil: a.bool("ceil") };
 }
 
 /**
@@ -273,29 +324,32 @@ const poolAttrKinds = { k: "pair", s: "pair", p: "quad", ceil: "bool" } as const
 
 export const poolOps: Family<PoolFamily> = {
   maxpool2d: {
-    attrs: { ...poolAttrKinds, ...postActAttrs },
-    defaults: postActDefaults,
+    attrs: { ...poolAttrKinds, d: "pair", ...postActAttrs },
+    defaults: { ...postActDefaults, d: undilated },
     arity: 1,
     weights: () => [],
-    infer: inferPool,
-    reference: (node, [x], ctx) => pool(node, true, false, x!, ctx),
+    infer: (a, inputs) => inferPool(a, inputs, a.d),
+    reference: (node, [x], ctx) => pool(node, true, false, x!, ctx, node.attrs.d),
     cost: windowCost,
-    receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, [1, 1]),
+    receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, node.attrs.d),
     traits: { family: "pool", fusedActivation: "post", anyLayout: true },
-    emit: (node, e) => emitPool(node, true, false, e),
+    emit: (node, e) => emitPool(node, true, false, e, node.attrs.d),
     toOnnx: (node, w) =>
-      void w.node("MaxPool", [node.inputs[0]!], node.name, poolOnnxAttrs(node.attrs)),
+      void w.node("MaxPool", [node.inputs[0]!], node.name, poolOnnxAttrs(node.attrs, node.attrs.d)),
     fromOnnx: { MaxPool: readPool },
     cnn: {
       layers: {
         maxpool: {
-          doc: "max pooling",
-          params: poolParams([]),
-          lower: (a, site) => ({ op: "maxpool2d", attrs: poolAttrs(a, site.input) }),
+          doc: "max pooling; dilation spaces a window's taps",
+          params: poolParams([{ name: "dilation", kind: "pair", default: [1, 1] }]),
+          lower: (a, site) => {
+            const d = a.pair("dilation");
+            return { op: "maxpool2d", attrs: { ...poolAttrs(a, site.input, d), d } };
+          },
         },
       },
       print: ({ attrs: a }) =>
-        `maxpool(${list(a.k)}, stride=${list(a.s)}, pad=${list(a.p)}, ceil=${a.ceil})`,
+        `maxpool(${list(a.k)}, stride=${list(a.s)}, pad=${list(a.p)}, ceil=${a.ceil}${a.d[0] > 1 || a.d[1] > 1 ? `, dilation=${list(a.d)}` : ""})`,
     },
   },
   avgpool2d: {
@@ -303,7 +357,7 @@ export const poolOps: Family<PoolFamily> = {
     defaults: postActDefaults,
     arity: 1,
     weights: () => [],
-    infer: inferPool,
+    infer: (a, inputs) => inferPool(a, inputs),
     reference: (node, [x], ctx) => pool(node, false, node.attrs.count_pad, x!, ctx),
     cost: windowCost,
     receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, [1, 1]),

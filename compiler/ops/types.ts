@@ -87,6 +87,8 @@ export interface Traits {
   readonly alias?: boolean;
   /** Written in `.cnn` as a merge of named values (`add(a, b)`), not `x -> layer`. */
   readonly merge?: boolean;
+  /** Broadcasts its operands (NumPy's rule): where shapes differ, codegen keeps it NCHW. */
+  readonly broadcast?: boolean;
   /** Reads and writes NHWC as well as NCHW (codegen's layout assignment). */
   readonly anyLayout?: boolean;
 }

@@ -42,6 +42,11 @@ export const opCases: [string, string, string][] = [
   ],
   ["deconv: pad same, stride 3", "[3, 4, 5]", "deconv(5, 3, stride=3, pad=same)"],
   ["maxpool: k3 s2 ceil, padded", "[3, 10, 9]", "maxpool(3, stride=2, pad=1, ceil=true)"],
+  [
+    "maxpool: dilated, strided, padded, ceil; dilated along W only",
+    "[3, 11, 10]",
+    "maxpool(3, stride=2, dilation=2, pad=1, ceil=true) -> maxpool(2, dilation=[1, 3])",
+  ],
   ["avgpool: count_pad false, padding", "[3, 9, 10]", "avgpool(3, stride=2, pad=1)"],
   [
     "avgpool: count_pad true, ceil",
@@ -108,6 +113,11 @@ export const opCases: [string, string, string][] = [
     "add and mul with broadcasting (squeeze-excitation)",
     "[6, 5, 7]",
     "let s = globalavgpool -> conv(6, 1) -> sigmoid\nlet g = mul(x, s)\nadd(g, x, last)",
+  ],
+  [
+    "maximum and minimum of several, div of two, broadcast; as branches too",
+    "[6, 5, 7]",
+    "let s = globalavgpool -> conv(6, 1) -> sigmoid\nlet a = x -> conv(6, 1)\nlet m = maximum(x, a, s)\nlet n = minimum(a, s) -> relu\nlet q = div(m, s)\nadd(q, n) -> div {\n branch { identity }\n branch { sigmoid }\n} -> minimum {\n branch { identity }\n branch { conv(1, 1) }\n}",
   ],
   [
     "concat of three",
