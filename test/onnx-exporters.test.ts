@@ -453,6 +453,23 @@ describe("1-D data, as [N, C, L]", () => {
       "prelu",
     ]);
   });
+
+  it("Shape of 1-D data is ONNX's [N, C, L]; Transpose to [N, L, C] and Concat along L", async () => {
+    const bytes = buildModel({
+      input: ["N", 2, 6],
+      output: "y",
+      nodes: [
+        { op: "Relu", inputs: ["x"], output: "r" },
+        { op: "Shape", inputs: ["r"], output: "s" },
+        { op: "Neg", inputs: ["x"], output: "m" },
+        { op: "Reshape", inputs: ["m", "s"], output: "z" },
+        { op: "Concat", inputs: ["r", "z"], output: "c", attrs: { axis: 2 } },
+        { op: "Transpose", inputs: ["c"], output: "t", attrs: { perm: [0, 2, 1] } },
+        { op: "Softmax", inputs: ["t"], output: "y", attrs: { axis: -1 } },
+      ],
+    });
+    await agrees(bytes, [2, 2, 6]);
+  });
 });
 
 describe("graph inputs", () => {

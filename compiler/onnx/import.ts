@@ -643,7 +643,8 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
       const fold = folders[op];
       const known = (i: string) => !i || constants.has(i);
       if (fold && op === "Shape" && value.has(inputs[0] ?? "")) {
-        constants.set(output, shapeOfValue(reader, builder.shapeOf(value.get(inputs[0]!)!)));
+        // ONNX's shape (a lifted [C, 1, L] is [C, L]), as every reader sees it
+        constants.set(output, shapeOfValue(reader, reader.shapeOf(value.get(inputs[0]!)!)));
         folded.push(op);
       } else if (fold && inputs.every(known) && !inputs.some((i) => dataInputs.has(i))) {
         const results = fold(

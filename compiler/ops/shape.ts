@@ -450,7 +450,10 @@ function readTranspose(r: OnnxReader): void {
   if (perm.length !== rank || perm[0] !== 0)
     r.fail(`only a permutation that keeps N first is supported, got perm [${perm.join(", ")}]`);
   if (perm.every((p, i) => p === i)) return r.alias();
-  if (rank !== 4) r.fail(`only transposes of [N, C, H, W] are supported (rank ${rank})`);
+  // [N, C, L] -> [N, L, C]: the lifted [C, 1, L] to [L, 1, C], lifted again
+  if (rank === 3) return void r.emit("transpose", [x], { perm: "cba" }, [], 3);
+  if (rank !== 4)
+    r.fail(`only transposes of [N, C, H, W] and [N, C, L] are supported (rank ${rank})`);
   const name = perm
     .slice(1)
     .map((p) => String.fromCharCode(96 + p))
