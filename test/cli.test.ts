@@ -35,8 +35,13 @@ describe("cnnc", () => {
   it("summary prints a per-layer table and totals", () => {
     const r = cnnc("summary", "examples/lenet5.cnn");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^layer\s+op\s+output\s+params\s+MACs\s+RF\s+jump\s+activations$/m);
-    expect(r.out).toMatch(/^c1\s+conv2d\s+\[6,28,28\]\s+156\s+118K\s+5\s+1\s+18\.4 KiB$/m);
+    expect(r.out).toMatch(
+      /^layer\s+op\s+output\s+params\s+units\s+connections\s+MACs\s+RF\s+jump\s+activations$/m,
+    );
+    expect(r.out).toMatch(
+      /^c1\s+conv2d\s+\[6,28,28\]\s+156\s+4,704\s+122,304\s+118K\s+5\s+1\s+18\.4 KiB$/m,
+    );
+    expect(r.out).toMatch(/^connections\s+435,950 /m);
     expect(r.out).toMatch(/^params\s+61,706 /m);
     expect(r.out).toMatch(/^receptive field\s+32 pixels/m);
   });

@@ -88,6 +88,25 @@ describe("per-layer figures", () => {
     expect(gap.global).toBe(true);
   });
 
+  it("LeNet-5's units and connections as LeCun et al. (1998) count them", () => {
+    const layers = new Map(
+      summarize(lowerFile("examples/lenet5.cnn")).layers.map((l) => [l.name, l]),
+    );
+    // C1: 156 params, 122,304 connections; C5 48,120; F6 10,164 (the paper's figures; its C3
+    // is partially connected, this one fully: 16 x 100 x (6 x 25 + 1))
+    expect(layers.get("c1")).toMatchObject({ params: 156, units: 4704, connections: 122_304 });
+    expect(layers.get("c3")).toMatchObject({ units: 1600, connections: 241_600 });
+    expect(layers.get("c5")?.connections).toBe(48_120);
+    expect(layers.get("f6")?.connections).toBe(10_164);
+    // a pooling unit reads its 2x2 window; an activation its one input; softmax all ten
+    expect(layers.get("s2")).toMatchObject({ units: 1176, connections: 4 * 1176 });
+    expect(layers.get("tanh_1")?.connections).toBe(4704);
+    expect(layers.get("softmax_1")?.connections).toBe(100);
+    expect(layers.get("flatten_1")?.connections).toBe(0);
+    // backward: twice the forward multiply-adds
+    expect(layers.get("c1")).toMatchObject({ macs: 117_600, backwardMacs: 235_200 });
+  });
+
   it("MobileNet's depthwise convs are shown as such and counted per channel", () => {
     const layers = summarize(lowerFile("examples/mobilenet_v1.cnn")).layers;
     const dw = layers.find((l) => l.name === "dwsep_1.dwconv_1")!;

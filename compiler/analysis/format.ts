@@ -37,18 +37,23 @@ function pairText(p: Pair): string {
 }
 
 export function formatSummary(report: NetworkReport): string {
-  const header = ["layer", "op", "output", "params", "MACs", "RF", "jump", "activations"];
+  const header = [
+    ...["layer", "op", "output", "params", "units", "connections", "MACs"],
+    ...["RF", "jump", "activations"],
+  ];
   const rows = report.layers.map((l) => [
     l.name,
     l.op,
     formatShape(l.output),
     grouped(l.params),
+    grouped(l.units),
+    grouped(l.connections),
     l.macs ? compact(l.macs) : "0",
     l.global ? "global" : pairText(l.rf),
     l.global ? "-" : pairText(l.jump),
     bytes(l.activationBytes),
   ]);
-  const right = new Set([3, 4, 5, 6, 7]);
+  const right = new Set([3, 4, 5, 6, 7, 8, 9]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
     cells
@@ -68,7 +73,11 @@ export function formatSummary(report: NetworkReport): string {
     `layers           ${report.layers.length}`,
     `params           ${grouped(t.params)} (${bytes(t.params * 4)} as f32)`,
     `BN statistics    ${grouped(t.bnStats)} (running mean and variance; not parameters)`,
+    `units            ${grouped(t.units)} (every layer's output activations, batch 1)`,
+    `connections      ${grouped(t.connections)} (the inputs each unit reads, a bias counting as one)`,
     `MACs             ${grouped(t.macs)} (${compact(t.macs)}; conv and dense layers, batch 1)`,
+    `backward MACs    ${grouped(t.backwardMacs)} (2 per forward MAC: the weight's and the input's gradient)`,
+    `FLOPs            ${grouped(t.flops)} (${compact(t.flops)}; 2 per MAC, plus every add, compare and activation)`,
     `receptive field  ${t.rf ? `${pairText(t.rf)} pixels (the last local feature map)` : "n/a (no spatial layers)"}`,
     `activations      ${bytes(t.activationBytes)} (every layer output at batch 1, f32, unplanned)`,
   ];

@@ -1,7 +1,14 @@
-// What a network costs, layer by layer: output shape, parameters, BN statistics, MACs,
-// receptive field and activation memory. Conventions (as torchvision and the papers count):
-//  - params: weights + biases + BN gamma/beta; BN running mean/var are `bnStats`, apart;
-//  - MACs: convolutions and dense layers only (each op's registry `cost`);
+// What a network costs, layer by layer: output shape, parameters, BN statistics, units,
+// connections, MACs and FLOPs (forward and backward), receptive field and activation memory.
+// Conventions (as torchvision, the papers and the course count):
+//  - params: weights + biases + BN gamma/beta (trainable); BN running mean/var are `bnStats`
+//    (not trainable), apart;
+//  - units: the layer's output activations; connections: the inputs each unit reads, summed, a
+//    bias counting as one (LeCun et al. 1998: LeNet-5's C1 has 156 params, 122,304
+//    connections; each op's registry `connections`, or the rule in OpDef's doc);
+//  - MACs: convolutions and dense layers only (each op's registry `cost`); backward MACs are
+//    twice the forward ones (each connection's weight gradient and input gradient); FLOPs count
+//    every add, compare and activation too;
 //  - activations: bytes of each layer's f32 output at batch 1; the total is their plain sum,
 //    before any memory planning;
 //  - receptive field of the network: that of its last local feature map (receptive-field.ts).
@@ -16,7 +23,13 @@ export interface LayerReport {
   readonly output: Shape;
   readonly params: number;
   readonly bnStats: number;
+  /** Output activations (per batch item). */
+  readonly units: number;
+  readonly connections: number;
   readonly macs: number;
+  /** Multiply-adds of the backward pass: 2 x macs. */
+  readonly backwardMacs: number;
+  readonly flops: number;
   readonly rf: Pair;
   readonly jump: Pair;
   /** The layer sees its whole input (global pooling, flatten, dense). */
@@ -32,7 +45,11 @@ export interface NetworkReport {
   readonly totals: {
     readonly params: number;
     readonly bnStats: number;
+    readonly units: number;
+    readonly connections: number;
     readonly macs: number;
+    readonly backwardMacs: number;
+    readonly flops: number;
     readonly activationBytes: number;
     /** Receptive field of the last local feature map; undefined for a network with none. */
     readonly rf?: Pair;
@@ -56,6 +73,19 @@ function weightCounts(node: Node, inputs: readonly Shape[]): { params: number; s
   return { params, stats };
 }
 
+/** The op's own count, else: a MAC each plus one per unit for a bias; a read per operand. */
+function connections(node: Node, inputs: readonly Shape[], macs: number): number {
+  const def = opDef(node.op);
+  if (def.connections) return def.connections(node, inputs);
+  if (def.emit === "alias") return 0;
+  const units = elementCount(node.shape);
+  if (macs > 0) {
+    const biased = def.weights(node.attrs, inputs).some((w) => w.role === "bias");
+    return macs + (biased ? units : 0);
+  }
+  return units * Math.max(node.inputs.length, 1);
+}
+
 export function summarize(graph: Graph): NetworkReport {
   const shapes = valueShapes(graph);
   const fields = new Map<string, ReceptiveField>();
@@ -74,13 +104,18 @@ export function summarize(graph: Graph): NetworkReport {
       rf = rf ? [Math.max(rf[0], field.rf[0]), Math.max(rf[1], field.rf[1])] : field.rf;
     }
     const counts = weightCounts(node, inputs);
+    const c = cost(node, inputs);
     layers.push({
       name: node.name,
       op: displayOp(node, inputs),
       output: node.shape,
       params: counts.params,
       bnStats: counts.stats,
-      macs: cost(node, inputs).macs,
+      units: elementCount(node.shape),
+      connections: connections(node, inputs, c.macs),
+      macs: c.macs,
+      backwardMacs: 2 * c.macs,
+      flops: c.flops,
       rf: field.rf,
       jump: field.jump,
       global: field.global,
@@ -96,7 +131,11 @@ export function summarize(graph: Graph): NetworkReport {
     totals: {
       params: sum((l) => l.params),
       bnStats: sum((l) => l.bnStats),
+      units: sum((l) => l.units),
+      connections: sum((l) => l.connections),
       macs: sum((l) => l.macs),
+      backwardMacs: sum((l) => l.backwardMacs),
+      flops: sum((l) => l.flops),
       activationBytes: sum((l) => l.activationBytes),
       ...(rf ? { rf } : {}),
     },

@@ -132,6 +132,8 @@ function softmaxOp(log: boolean): OpDef<NoAttrs> {
     reference: (_, [x], ctx) => softmax(x!, ctx, log),
     // max, subtract, exp, sum, divide (log: log, subtract)
     cost: perOutput(log ? 6 : 5),
+    // each output reads every value along its axis (channels, or features)
+    connections: (node) => elementCount(node.shape) * (node.shape[0] ?? 1),
     receptiveField: pointwise,
     traits: { family: "norm" },
     emit(node, e) {

@@ -169,6 +169,11 @@ function globalPool(max: boolean, x: Tensor, ctx: ReferenceContext): Tensor {
   return out;
 }
 
+/** Each output reads its window: k x k inputs (padding included, as the papers count). */
+function windowConnections(node: OpNode<PoolAttrs>): number {
+  return elementCount(node.shape) * node.attrs.k[0] * node.attrs.k[1];
+}
+
 /** One compare or add per window element of every output. */
 function windowCost(node: OpNode<PoolAttrs>): Cost {
   return { macs: 0, flops: elementCount(node.shape) * node.attrs.k[0] * node.attrs.k[1] };
@@ -297,6 +302,8 @@ function globalPoolOp(max: boolean): OpDef<PostAct> {
     arity: 1,
     weights: () => [],
     infer: inferGlobal,
+    // each output reads its channel's whole map
+    connections: (_, [x]) => (x ? elementCount(x) : 0),
     reference: (_, [x], ctx) => globalPool(max, x!, ctx),
     cost: (node, [x]) => perOutput(1)({ shape: x ?? node.shape }),
     receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
@@ -329,6 +336,7 @@ export const poolOps: Family<PoolFamily> = {
     arity: 1,
     weights: () => [],
     infer: (a, inputs) => inferPool(a, inputs, a.d),
+    connections: windowConnections,
     reference: (node, [x], ctx) => pool(node, true, false, x!, ctx, node.attrs.d),
     cost: windowCost,
     receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, node.attrs.d),
@@ -358,6 +366,7 @@ export const poolOps: Family<PoolFamily> = {
     arity: 1,
     weights: () => [],
     infer: (a, inputs) => inferPool(a, inputs),
+    connections: windowConnections,
     reference: (node, [x], ctx) => pool(node, false, node.attrs.count_pad, x!, ctx),
     cost: windowCost,
     receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, [1, 1]),

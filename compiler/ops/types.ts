@@ -110,6 +110,13 @@ export interface OpDef<A> {
   /** The float64 reference, PyTorch's definition where frameworks differ. */
   reference(node: OpNode<A>, inputs: readonly Tensor[], ctx: ReferenceContext): Tensor;
   cost(node: OpNode<A>, inputs: readonly Shape[]): Cost;
+  /**
+   * Connections, as LeCun et al. (1998) count them: the inputs each output unit reads, summed
+   * over the units, a bias counting as one. Where absent (analysis/summary.ts): a layer with
+   * MACs makes one connection per MAC plus one per unit for its bias; any other op one per
+   * unit and operand; a view (alias) none.
+   */
+  connections?(node: OpNode<A>, inputs: readonly Shape[]): number;
   receptiveField(
     node: OpNode<A>,
     inputs: readonly ReceptiveField[],
