@@ -186,9 +186,10 @@ function program(io: Io): Command {
       .option(...networkOption)
       .option(...useRootOption)
       .option(...inputShapeOption)
-      .option(...freezeOption),
+      .option(...freezeOption)
+      .option("--verbose", "also print what each optimisation pass did"),
     "2",
-  ).action((file: string, opts: BuildCliOptions) => {
+  ).action((file: string, opts: BuildCliOptions & { verbose?: boolean }) => {
     const graph = sourceGraph(io, file, opts);
     const built = buildGraph(io, graph, opts);
     const out = opts.output ?? `${graph.name}.cnnb`;
@@ -199,7 +200,7 @@ function program(io: Io): Command {
     io.out(
       `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item${nhwc ? `, ${nhwc} of ${p.values.length} values NHWC` : ""}\n`,
     );
-    for (const line of built.report) io.out(`  ${line}\n`);
+    if (opts.verbose) for (const line of built.report) io.out(`  ${line}\n`);
     for (const w of built.warnings)
       io.err(
         `cnnc: warning: beyond WebGPU's default limits at batch 1: ${terminalSafe(w)}; the bundle loads only on devices that raise them\n`,

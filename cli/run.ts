@@ -64,6 +64,11 @@ function npyShapes(specs: readonly string[]): Map<string, readonly number[]> {
 function load(io: Io, file: string, o: RunOptions): Loaded {
   if (file.endsWith(".cnn") || file.endsWith(".onnx")) {
     const graph = sourceGraph(io, file, { ...o, shapeHints: npyShapes(o.input) });
+    // (an .onnx brings its weights; a .cnn has them from --weights, or made up)
+    if (file.endsWith(".cnn") && !o.weights && graph.weights.length > 0)
+      io.err(
+        `cnnc: note: no --weights: ${graph.name} runs with generated weights (--seed ${seed(o.seed)}), not trained ones\n`,
+      );
     const { bytes } = buildGraph(io, graph, o);
     const parsed = parseBundle(bytes);
     // --cpu runs what the bundle holds, as for a .cnnb: one path for both.

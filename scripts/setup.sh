@@ -31,4 +31,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# onnxruntime-node (the test oracle) uses the CPU build it ships: its install script would
+# otherwise fetch CUDA libraries (hundreds of MB). An environment variable, not .npmrc, where
+# npm 11 warns about every setting it does not know on every command.
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund

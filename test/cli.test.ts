@@ -455,7 +455,9 @@ describe("cnnc", () => {
     ]);
     writeFileSync(join(dir, "blur.safetensors"), writeSafetensors(tensors));
     const args = ["build", join(dir, "blur.cnn"), "--weights", join(dir, "blur.safetensors")];
-    const r = cnnc(...args, "-o", join(dir, "b.cnnb"));
+    const quiet = cnnc(...args, "-o", join(dir, "b.cnnb"));
+    expect(quiet.out).toMatch(/^wrote \S+b\.cnnb: [^\n]*\n$/); // one line; passes with --verbose
+    const r = cnnc(...args, "-o", join(dir, "b.cnnb"), "--verbose");
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(
       /decompose-spatial: blur: rank 2 of 15, MACs 614,400 -> 112,640 \(-81\.7%\), weight error \S+, probe error \S+/,

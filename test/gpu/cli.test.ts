@@ -20,7 +20,10 @@ describe("cnnc build and run", () => {
   const bundle = join(dir, "l.cnnb");
 
   it("builds LeNet-5 and runs it on random input, printing the adapter and the top classes", () => {
-    const b = cnnc("build", "examples/lenet5.cnn", "-o", bundle, "--emit-dir", join(dir, "parts"));
+    const b = cnnc(
+      ...["build", "examples/lenet5.cnn", "-o", bundle, "--emit-dir", join(dir, "parts")],
+      "--verbose",
+    );
     expect(b.code, b.err).toBe(0);
     expect(b.out).toMatch(
       /^wrote .*l\.cnnb: \d+ kernels, \d+ dispatches, [\d,]+ bytes, [\d.]+ KiB of activations per batch item$/m,
@@ -32,6 +35,13 @@ describe("cnnc build and run", () => {
     expect(readFileSync(join(dir, "parts", "ir.txt"), "utf8")).toMatch(/^graph LeNet5 \{/);
     const r = cnnc("run", bundle, "--input", "random", "--batch", "2");
     expect(r.code, r.err).toBe(0);
+    // quiet: not a line from Dawn (its llvmpipe limit notices are filtered out)
+    expect(r.err).toBe("");
+    // a .cnn without --weights says its weights are made up, once, and nothing else
+    const fromSource = cnnc("run", "examples/lenet5.cnn", "--input", "random");
+    expect(fromSource.err).toBe(
+      "cnnc: note: no --weights: LeNet5 runs with generated weights (--seed 0), not trained ones\n",
+    );
     expect(r.out).toMatch(new RegExp(`^adapter: ${adapterWords.source.slice(1)}`, "m"));
     expect(r.out).toMatch(/^output softmax_1 \[2, 10\]$/m);
     expect(r.out).toMatch(/^ {2}sample 1: top 5: \d \(0\.\d+\)/m);
