@@ -1,9 +1,10 @@
 // What the commands share: output streams, the user-error convention, and the front end.
 import { compileFrontend, type FrontendResult } from "../compiler/lower/index.js";
-import type { Graph } from "../compiler/ir/index.js";
+import { parseIr, verify, type Graph } from "../compiler/ir/index.js";
+import { BundleError, parseBundle } from "../runtime/index.js";
 import { formatDiagnostic } from "../grammar/diagnostics.js";
 import { nodeHost } from "./host.js";
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { importOnnx, ImportError, onnxDataInputs } from "../compiler/onnx/index.js";
 import type { OnnxConstant } from "../compiler/ops/index.js";
@@ -30,9 +31,16 @@ export function terminalSafe(text: string): string {
 /** A user error: its message is printed as `cnnc: message`, exit code 1, no stack trace. */
 export class UserError extends Error {}
 
-/** Prints the diagnostics; a user error (exit 1) if any is an error. */
+/** At most this many diagnostics are printed; the count says how many there were. */
+export const maxPrinted = 100;
+
+/** Prints the diagnostics (the first 100); a user error (exit 1) if any is an error. */
 export function report(io: Io, result: Pick<FrontendResult, "diagnostics" | "sources">): void {
-  for (const d of result.diagnostics) io.err(formatDiagnostic(d, result.sources) + "\n");
+  const shown = result.diagnostics.slice(0, maxPrinted);
+  for (const d of shown) io.err(formatDiagnostic(d, result.sources) + "\n");
+  const more = result.diagnostics.length - shown.length;
+  if (more > 0)
+    io.err(`cnnc: ${more.toLocaleString("en-US")} more not shown (the first ${maxPrinted} are)\n`);
   const errors = result.diagnostics.filter((d) => d.severity === "error").length;
   if (errors) {
     io.err(`${errors} error${errors === 1 ? "" : "s"}\n`);
@@ -154,7 +162,62 @@ export function sourceGraph(io: Io, file: string, flags: SourceFlags): Graph {
   return file.endsWith(".onnx") ? importModel(file, flags) : frontend(io, file, flags);
 }
 
+/** The network a .cnnb bundle was built from (its IR, as built: weights not attached). */
+export function bundleGraph(file: string): Graph {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    throw new UserError(`cannot read '${file}'`);
+  }
+  try {
+    const { manifest } = parseBundle(bytes);
+    if (manifest.ir === undefined)
+      throw new UserError(`${file}: the bundle carries no IR to describe`);
+    return verify(parseIr(manifest.ir));
+  } catch (e) {
+    if (e instanceof BundleError) throw new UserError(`${file}: ${e.message}`);
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${file}: its IR does not parse (${(e as Error).message})`);
+  }
+}
+
+/** The first bytes of a file, if it can be read (the front end reports a file it cannot). */
+function head(file: string, n = 4096): Uint8Array | undefined {
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const buf = new Uint8Array(n);
+      return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** A binary file given where .cnn source goes: what it is, and which command takes it. */
+function binaryHint(file: string): string | undefined {
+  const bytes = head(file);
+  if (!bytes) return undefined;
+  const text = new TextDecoder().decode(bytes.subarray(0, 4));
+  if (text === "CNNB")
+    return `'${file}' is a cnnc bundle, not .cnn source: cnnc run runs it, cnnc summary describes it`;
+  if (file.endsWith(".onnx") || (bytes.includes(0) && bytes[0] === 0x08))
+    return `'${file}' is an ONNX model, not .cnn source: cnnc import turns it into .cnn; build, run and summary take it as it is`;
+  if (bytes.includes(0)) return `'${file}' is a binary file, not .cnn source`;
+  return undefined;
+}
+
+/** A .cnn command given a binary file: refused with what it is, before the parser sees it. */
+export function refuseBinary(file: string): void {
+  const binary = binaryHint(file);
+  if (binary) throw new UserError(binary);
+}
+
 export function frontend(io: Io, file: string, flags: SourceFlags): Graph {
+  refuseBinary(file);
   const result = compileFrontend(file, nodeHost, {
     ...(flags.network ? { network: flags.network } : {}),
     ...(flags.useRoot !== undefined ? { root: flags.useRoot } : {}),

@@ -16,8 +16,10 @@ import { writeSafetensors } from "../compiler/weights/index.js";
 import { graphSvg } from "../compiler/viz/index.js";
 import { basename } from "node:path";
 import {
+  bundleGraph,
   frontend,
   importModel,
+  refuseBinary,
   type ModelFlags,
   report,
   seed,
@@ -93,6 +95,7 @@ function program(io: Io): Command {
     .option("--network <name>", "check only this network")
     .option(...useRootOption)
     .action((file: string, opts: SourceFlags) => {
+      refuseBinary(file);
       const graphs = opts.network
         ? [frontend(io, file, opts)]
         : (() => {
@@ -109,9 +112,11 @@ function program(io: Io): Command {
   cnnc
     .command("summary")
     .description("per-layer shapes, parameters, MACs, receptive field and activation memory")
-    .argument("<file>", "the .cnn file")
+    .argument("<file>", "the .cnn file, an .onnx model or a .cnnb bundle")
     .option(...networkOption)
     .option(...useRootOption)
+    .option(...inputShapeOption)
+    .option(...freezeOption)
     .option("--json", "print the report as JSON")
     .option(
       "--optimized",
@@ -123,14 +128,15 @@ function program(io: Io): Command {
   ).action(
     (
       file: string,
-      opts: OptimizeOptions & {
-        network?: string;
-        useRoot?: string;
-        json?: boolean;
-        optimized?: boolean;
-      },
+      opts: OptimizeOptions &
+        ModelFlags & {
+          network?: string;
+          useRoot?: string;
+          json?: boolean;
+          optimized?: boolean;
+        },
     ) => {
-      const before = frontend(io, file, opts);
+      const before = file.endsWith(".cnnb") ? bundleGraph(file) : sourceGraph(io, file, opts);
       const after = opts.optimized ? optimize(io, before, opts) : before;
       const report = summarize(after);
       const comparison = opts.optimized

@@ -65,7 +65,7 @@ export function parseSource(text: string, file: string): ParseResult {
   const p = parser();
   p.input = applyLayout(lexed.tokens);
   const cst = p.file() as FileCstNode;
-  for (const e of p.errors) diagnostics.push(syntaxDiagnostic(file, e));
+  for (const e of p.errors) diagnostics.push(syntaxDiagnostic(file, e, lexed.tokens));
   const ast = new AstBuilder(file).build(cst);
   return { ast, diagnostics };
 }
@@ -84,20 +84,60 @@ function tooDeeplyNested(tokens: readonly IToken[]): IToken | undefined {
   return undefined;
 }
 
-// Where to put a syntax error. When something is missing at the end of a line (the parser
-// found the next line's first token, or the end of the file), the caret goes right after the
-// last real token, where the user has to type; otherwise on the unexpected token itself.
-function syntaxDiagnostic(file: string, e: IRecognitionException): Diagnostic {
+// Where to put a syntax error. Text after the last declaration goes on the first unexpected
+// token. A closing bracket missing where the statement runs on to a later line goes on the
+// bracket left open (the user's slip is there, not where the parser noticed). When something
+// else is missing at the end of a line (the parser found the next line's first token, or the
+// end of the file), the caret goes right after the last real token, where the user has to
+// type; otherwise on the unexpected token itself.
+function syntaxDiagnostic(
+  file: string,
+  e: IRecognitionException,
+  tokens: readonly IToken[],
+): Diagnostic {
   const found: IToken = e.token;
   const previous: IToken | undefined = (e as { previousToken?: IToken }).previousToken;
-  let range: SourceRange | undefined;
   const foundRange = tokenRange(file, found);
+  if ((e.name === "NotAllInputParsedException" || /^expected EOF/.test(e.message)) && foundRange)
+    return {
+      code: "syntax",
+      severity: "error",
+      message: `expected 'network', 'block' or 'use' (or the end of the file) but found '${found.image}'`,
+      range: foundRange,
+    };
+  // (not '{': a block spans lines by design, and a '}' missing is found where the parser is)
+  const closer = /^expected '([)\]])'/.exec(e.message)?.[1];
+  const opener = closer && unclosed(tokens, found, closer);
+  if (opener && opener.startLine !== found.startLine) {
+    const where = found.tokenType === EOF ? "the end of the file" : `line ${found.startLine}`;
+    return {
+      code: "syntax",
+      severity: "error",
+      message: `'${opener.image}' is not closed: ${e.message} (${where})`,
+      range: tokenRange(file, opener) ?? fileStart(file),
+    };
+  }
+  let range: SourceRange | undefined;
   const missingAtLineEnd =
     found.tokenType === EOF ||
     foundRange === undefined ||
     /^[\r\n]+$/.test(found.image) ||
     (previous?.endLine !== undefined && found.startLine !== previous.endLine);
-  if (missingAtLineEnd && previous) range = afterToken(file, previous);
+  if (missingAtLineEnd && previous && !(previous.startOffset > found.startOffset))
+    range = afterToken(file, previous);
   range ??= foundRange ?? fileStart(file);
   return { code: "syntax", severity: "error", message: e.message, range };
+}
+
+/** The innermost bracket still open before `at` whose closer is `closer`. */
+function unclosed(tokens: readonly IToken[], at: IToken, closer: string): IToken | undefined {
+  const pairs: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
+  const open: IToken[] = [];
+  for (const t of tokens) {
+    if (Number.isFinite(at.startOffset) && t.startOffset >= at.startOffset) break;
+    if (t.image === "(" || t.image === "[" || t.image === "{") open.push(t);
+    else if (t.image in pairs && open.at(-1)?.image === pairs[t.image]) open.pop();
+  }
+  for (let i = open.length - 1; i >= 0; i--) if (open[i]!.image === pairs[closer]) return open[i];
+  return undefined;
 }

@@ -46,6 +46,43 @@ describe("cnnc", () => {
     expect(r.out).toMatch(/^receptive field\s+32 pixels/m);
   });
 
+  it("summary describes an .onnx and a .cnnb too; a .cnn command given one says what it is", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-binary-"));
+    const bundle = join(dir, "l.cnnb");
+    expect(cnnc("build", "examples/lenet5.cnn", "-o", bundle).code).toBe(0);
+    const fromBundle = cnnc("summary", bundle);
+    expect(fromBundle.code, fromBundle.err).toBe(0);
+    // (what the bundle runs: the optimised graph, its activations fused)
+    expect(fromBundle.out).toMatch(/^params\s+61,706 /m);
+    expect(fromBundle.out).toMatch(/^c1\s+conv2d\s+\[6,28,28\]\s+156\s+4,704\s+122,304 /m);
+    const model = join(dir, "l.onnx");
+    expect(cnnc("export", "examples/lenet5.cnn", "-o", model).code).toBe(0);
+    const fromModel = cnnc("summary", model);
+    expect(fromModel.code, fromModel.err).toBe(0);
+    expect(fromModel.out).toMatch(/^params\s+61,706 /m);
+    for (const [file, what] of [
+      [bundle, "is a cnnc bundle, not .cnn source: cnnc run runs it"],
+      [model, "is an ONNX model, not .cnn source: cnnc import turns it into .cnn"],
+    ] as const) {
+      const r = cnnc("check", file);
+      expect(r.code).toBe(1);
+      expect(r.err).toBe(
+        `cnnc: '${file}' ${what}${r.err.slice(r.err.indexOf(what) + what.length)}`,
+      );
+      expect(r.err.split("\n")).toHaveLength(2); // one line
+    }
+  });
+
+  it("prints at most 100 errors, then how many there were", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-many-"));
+    const file = join(dir, "many.cnn");
+    writeFileSync(file, `network M {\n  input x: [3, 8, 8]\n${"  conv(0, 3)\n".repeat(250)}}\n`);
+    const r = cnnc("check", file);
+    expect(r.code).toBe(1);
+    expect(r.err.match(/: error: /g)).toHaveLength(100);
+    expect(r.err).toMatch(/\ncnnc: 150 more not shown \(the first 100 are\)\n250 errors\n$/);
+  });
+
   it("summary --json has the documented schema", () => {
     const r = cnnc("summary", "--json", "examples/alexnet.cnn");
     expect(r.code).toBe(0);
