@@ -265,66 +265,35 @@ export interface Pool extends Layouts {
   readonly act?: Activation | undefined;
 }
 
-/** PyTorch's pooling: max over real pixels; average over real pixels or the padded window. */
+/**
+ * PyTorch's pooling: max over real pixels; average over real pixels or the padded window. A
+ * dilated window (max pooling only) visits its taps one by one and skips those in the padding.
+ */
 export function poolKernel(g: Pool): Kernel {
   const [c, h, w] = g.inShape;
   const [, ho, wo] = g.outShape;
   const max = g.kind === "max";
-  if (g.d && (g.d[0] > 1 || g.d[1] > 1)) {
-    if (!max) throw new Error("poolKernel: a dilated window is max pooling's only");
-    return flat(
-      c * ho * wo,
-      [read("x", { value: g.input }), write("y", g.output)],
-      {
-        C: c,
-        H: h,
-        W: w,
-        HO: ho,
-        WO: wo,
-        KH: g.k[0],
-        KW: g.k[1],
-        SH: g.s[0],
-        SW: g.s[1],
-        PT: g.p[0],
-        PL: g.p[1],
-        DH: g.d[0],
-        DW: g.d[1],
-      },
-      `${split(g.outLayout, ["C", "HO", "WO"], ["n", "ch", "oy", "ox"])}
-var acc = -3.402823e38;
+  const d = g.d ?? [1, 1];
+  const dilated = d[0] > 1 || d[1] > 1;
+  if (dilated && !max) throw new Error("poolKernel: a dilated window is max pooling's only");
+  const window = {
+    ...{ C: c, H: h, W: w, HO: ho, WO: wo, KH: g.k[0], KW: g.k[1], SH: g.s[0], SW: g.s[1] },
+    ...{ PT: g.p[0], PL: g.p[1] },
+  };
+  const x = `x[${at(view(g.inLayout, ["C", "H", "W"]), "n", "ch", "u32(iy)", "u32(ix)")}]`;
+  const body = dilated
+    ? `var acc = -3.402823e38;
 for (var ky = 0u; ky < KH; ky++) {
   let iy = i32(oy * SH + ky * DH) - i32(PT);
   if (iy < 0 || iy >= i32(H)) { continue; }
   for (var kx = 0u; kx < KW; kx++) {
     let ix = i32(ox * SW + kx * DW) - i32(PL);
     if (ix < 0 || ix >= i32(W)) { continue; }
-    acc = max(acc, x[${at(view(g.inLayout, ["C", "H", "W"]), "n", "ch", "u32(iy)", "u32(ix)")}]);
+    acc = max(acc, ${x});
   }
 }
-y[i] = ${activationWgsl(g.act, "acc")};`,
-      activationDecls(g.act),
-    );
-  }
-  return flat(
-    c * ho * wo,
-    [read("x", { value: g.input }), write("y", g.output)],
-    {
-      C: c,
-      H: h,
-      W: w,
-      HO: ho,
-      WO: wo,
-      KH: g.k[0],
-      KW: g.k[1],
-      SH: g.s[0],
-      SW: g.s[1],
-      PT: g.p[0],
-      PL: g.p[1],
-      PB: g.p[2],
-      PR: g.p[3],
-    },
-    `${split(g.outLayout, ["C", "HO", "WO"], ["n", "ch", "oy", "ox"])}
-let y0 = i32(oy * SH) - i32(PT);
+y[i] = ${activationWgsl(g.act, "acc")};`
+    : `let y0 = i32(oy * SH) - i32(PT);
 let x0 = i32(ox * SW) - i32(PL);
 let y1 = min(y0 + i32(KH), i32(H + PB));
 let x1 = min(x0 + i32(KW), i32(W + PR));
@@ -332,12 +301,17 @@ var acc = ${max ? "-3.402823e38" : "0.0"};
 var count = 0.0;
 for (var iy = max(y0, 0); iy < min(y1, i32(H)); iy++) {
   for (var ix = max(x0, 0); ix < min(x1, i32(W)); ix++) {
-    let v = x[${at(view(g.inLayout, ["C", "H", "W"]), "n", "ch", "u32(iy)", "u32(ix)")}];
+    let v = ${x};
     ${max ? "acc = max(acc, v);" : "acc += v;"}
     count += 1.0;
   }
 }
-y[i] = ${activationWgsl(g.act, max ? "acc" : `(acc / ${g.countPad ? "f32((y1 - y0) * (x1 - x0))" : "count"})`)};`,
+y[i] = ${activationWgsl(g.act, max ? "acc" : `(acc / ${g.countPad ? "f32((y1 - y0) * (x1 - x0))" : "count"})`)};`;
+  return flat(
+    c * ho * wo,
+    [read("x", { value: g.input }), write("y", g.output)],
+    dilated ? { ...window, DH: d[0], DW: d[1] } : { ...window, PB: g.p[2], PR: g.p[3] },
+    `${split(g.outLayout, ["C", "HO", "WO"], ["n", "ch", "oy", "ox"])}\n${body}`,
     activationDecls(g.act),
   );
 }
