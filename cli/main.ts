@@ -29,6 +29,7 @@ import {
   type Io,
   type SourceFlags,
 } from "./common.js";
+import { inspectCommand } from "./inspect.js";
 import { nodeHost } from "./host.js";
 import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
 import { writeOutput } from "./output.js";
@@ -108,6 +109,16 @@ function program(io: Io): Command {
         io.out(`ok: ${g.name}: ${g.nodes.length} layers, output ${outs}\n`);
       }
     });
+
+  cnnc
+    .command("inspect")
+    .description(
+      "what a .cnnb bundle or an .onnx model holds: inputs, outputs, kernels, weights, tuning, op types",
+    )
+    .argument("<file>", "the .cnnb bundle or .onnx model")
+    .option(...inputShapeOption)
+    .option(...freezeOption)
+    .action((file: string, opts: ModelFlags) => inspectCommand(io, file, opts));
 
   cnnc
     .command("summary")

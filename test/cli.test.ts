@@ -73,6 +73,28 @@ describe("cnnc", () => {
     }
   });
 
+  it("inspect says what a bundle and a model hold, and whether cnnc imports the model", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-inspect-"));
+    const bundle = join(dir, "l.cnnb");
+    expect(cnnc("build", "examples/lenet5.cnn", "-o", bundle).code).toBe(0);
+    const b = cnnc("inspect", bundle);
+    expect(b.code, b.err).toBe(0);
+    expect(b.out).toMatch(/^network\s+LeNet5$/m);
+    expect(b.out).toMatch(/^inputs\s+x \[N, 1, 32, 32\]$/m);
+    expect(b.out).toMatch(/^weights\s+10 tensors, 61,706 values /m);
+    expect(b.out).toMatch(/^tuning\s+none /m);
+    const model = join(dir, "l.onnx");
+    expect(cnnc("export", "examples/lenet5.cnn", "-o", model).code).toBe(0);
+    const m = cnnc("inspect", model);
+    expect(m.code, m.err).toBe(0);
+    expect(m.out).toMatch(/^producer\s+cnnc/m);
+    expect(m.out).toMatch(/^inputs\s+x \[N, 1, 32, 32\] float$/m);
+    expect(m.out).toMatch(/^cnnc imports it\s+yes: \d+ layers$/m);
+    const source = cnnc("inspect", "examples/lenet5.cnn");
+    expect(source.code).toBe(1);
+    expect(source.err).toMatch(/inspect reads a \.cnnb bundle or an \.onnx model/);
+  });
+
   it("prints at most 100 errors, then how many there were", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-many-"));
     const file = join(dir, "many.cnn");
