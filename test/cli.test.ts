@@ -46,17 +46,24 @@ describe("cnnc", () => {
     expect(r.out).toMatch(/^receptive field\s+32 pixels/m);
   });
 
+  /** LeNet-5 built to a bundle and exported to ONNX, once for the tests that read them. */
+  let lenet: { bundle: string; model: string } | undefined;
+  const lenetFiles = () => {
+    if (lenet) return lenet;
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-lenet-"));
+    const files = { bundle: join(dir, "l.cnnb"), model: join(dir, "l.onnx") };
+    expect(cnnc("build", "examples/lenet5.cnn", "-o", files.bundle).code).toBe(0);
+    expect(cnnc("export", "examples/lenet5.cnn", "-o", files.model).code).toBe(0);
+    return (lenet = files);
+  };
+
   it("summary describes an .onnx and a .cnnb too; a .cnn command given one says what it is", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnc-binary-"));
-    const bundle = join(dir, "l.cnnb");
-    expect(cnnc("build", "examples/lenet5.cnn", "-o", bundle).code).toBe(0);
+    const { bundle, model } = lenetFiles();
     const fromBundle = cnnc("summary", bundle);
     expect(fromBundle.code, fromBundle.err).toBe(0);
     // (what the bundle runs: the optimised graph, its activations fused)
     expect(fromBundle.out).toMatch(/^params\s+61,706 /m);
     expect(fromBundle.out).toMatch(/^c1\s+conv2d\s+\[6,28,28\]\s+156\s+4,704\s+122,304 /m);
-    const model = join(dir, "l.onnx");
-    expect(cnnc("export", "examples/lenet5.cnn", "-o", model).code).toBe(0);
     const fromModel = cnnc("summary", model);
     expect(fromModel.code, fromModel.err).toBe(0);
     expect(fromModel.out).toMatch(/^params\s+61,706 /m);
@@ -74,17 +81,13 @@ describe("cnnc", () => {
   });
 
   it("inspect says what a bundle and a model hold, and whether cnnc imports the model", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnc-inspect-"));
-    const bundle = join(dir, "l.cnnb");
-    expect(cnnc("build", "examples/lenet5.cnn", "-o", bundle).code).toBe(0);
+    const { bundle, model } = lenetFiles();
     const b = cnnc("inspect", bundle);
     expect(b.code, b.err).toBe(0);
     expect(b.out).toMatch(/^network\s+LeNet5$/m);
     expect(b.out).toMatch(/^inputs\s+x \[N, 1, 32, 32\]$/m);
     expect(b.out).toMatch(/^weights\s+10 tensors, 61,706 values /m);
     expect(b.out).toMatch(/^tuning\s+none /m);
-    const model = join(dir, "l.onnx");
-    expect(cnnc("export", "examples/lenet5.cnn", "-o", model).code).toBe(0);
     const m = cnnc("inspect", model);
     expect(m.code, m.err).toBe(0);
     expect(m.out).toMatch(/^producer\s+cnnc/m);
