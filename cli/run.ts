@@ -314,7 +314,9 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
         io.err(
           `cnnc: warning: weight '${name}' has ${n} NaN or infinite value${n === 1 ? "" : "s"}\n`,
         );
-      outputs = await model.run(data, { batch });
+      outputs = Object.fromEntries(
+        Object.entries(await model.run(data, { batch })).map(([k, t]) => [k, t.data]),
+      );
       if (runs !== undefined) io.out(await benchLines(model, data, batch, runs));
     } finally {
       model.dispose();

@@ -17,7 +17,7 @@ export interface Measurable {
   run(
     inputs: Readonly<Record<string, Float32Array>>,
     options: { readonly batch: number },
-  ): Promise<Record<string, Float32Array>>;
+  ): Promise<Record<string, { readonly data: Float32Array }>>;
   /** GPU time of the inference alone, repeated `repeats` times in one submission, in ms. */
   measure(options: { readonly batch: number; readonly repeats?: number }): Promise<number>;
   dispose(): void;
@@ -87,7 +87,7 @@ async function measure(
       return [i.name, layout === "nhwc" && i.shape.length === 3 ? toNhwc(data, i.shape) : data];
     }),
   );
-  const out = (await model.run(inputs, { batch })).y!;
+  const out = (await model.run(inputs, { batch })).y!.data;
   let repeats = 1;
   let once = await model.measure({ batch }); // also the warm-up
   while (once * repeats < 2 && repeats < 4096) {

@@ -13,7 +13,7 @@ import { compileFrontend, memoryHost } from "../compiler/lower/index.js";
 import { graphSvg, maxDrawnLayers } from "../compiler/viz/index.js";
 import { random } from "../compiler/weights/index.js";
 import { formatDiagnostic } from "../grammar/index.js";
-import { loadModel } from "../runtime/index.js";
+import { loadModel } from "../runtime/browser.js";
 import { cnnHighlight, cnnLanguage } from "./language.js";
 import alexnet from "../examples/alexnet.cnn";
 import googlenet from "../examples/googlenet.cnn";
@@ -215,7 +215,7 @@ $("run").addEventListener("click", async () => {
     const runMs = performance.now() - t1;
     model.dispose();
     const [name, values] = Object.entries(out)[0]!;
-    const top = Array.from(values)
+    const top = Array.from(values.data)
       .map((v, i) => [i, v] as const)
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)

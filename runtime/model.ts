@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // A loaded model: the bundle validated, weights uploaded, pipelines compiled once (async), and
 // per batch size the activation buffers and bind groups, made on first use and kept for the
 // last few batch sizes used (`batchSizesKept`). An
@@ -7,6 +8,7 @@
 import { weightData } from "./weights.js";
 import { parseBundle, type Manifest } from "./format.js";
 import { batchProblem, boundWeights, fixedProblems, workgroups } from "./limits.js";
+import type { Tensor } from "./tensor.js";
 
 export class RuntimeError extends Error {}
 
@@ -22,15 +24,34 @@ function batchOf(options: RunOptions): number {
 }
 
 export interface RunOptions {
-  /** Batch size; inputs hold `batch` samples, NCHW. Defaults to 1. */
+  /**
+   * Batch size; inputs hold `batch` samples, NCHW. Defaults to the first dimension of the
+   * inputs given as tensors, else 1.
+   */
   readonly batch?: number;
 }
 
 /**
- * An input's values, NCHW float32: an array on the CPU (uploaded), or a GPU buffer of the
- * model's device holding them from byte 0 (usage COPY_SRC; copied on the device, no upload).
+ * An input's values, NCHW float32: a tensor (its shape checked against the model's), an array
+ * on the CPU (uploaded), or a GPU buffer of the model's device holding them from byte 0 (usage
+ * COPY_SRC; copied on the device, no upload).
  */
-export type InputData = Float32Array | GPUBuffer;
+export type InputData = Tensor | Float32Array | GPUBuffer;
+
+/** A Tensor, told from an array and a GPU buffer (whose `size` it lacks). */
+function isTensor(v: unknown): v is Tensor {
+  return typeof v === "object" && v !== null && "data" in v && "shape" in v;
+}
+
+/** The batch the tensors among the inputs give, when they agree; else undefined. */
+function tensorBatch(given: Readonly<Record<string, InputData>>): number | undefined {
+  const batches = new Set(
+    Object.values(given)
+      .filter(isTensor)
+      .map((t) => (Array.isArray(t.shape) ? t.shape[0] : undefined)),
+  );
+  return batches.size === 1 ? [...batches][0] : undefined;
+}
 
 export interface ModelInfo {
   readonly network: string;
@@ -142,7 +163,7 @@ function checkBuffer(
 ): void {
   if (typeof buffer !== "object" || buffer === null || typeof buffer.size !== "number") {
     const kind = buffer === null ? "null" : ((buffer as object).constructor?.name ?? typeof buffer);
-    const takes = usage === "COPY_SRC" ? "a Float32Array or a GPUBuffer" : "a GPUBuffer";
+    const takes = usage === "COPY_SRC" ? "a Tensor, a Float32Array or a GPUBuffer" : "a GPUBuffer";
     throw new RuntimeError(`${what} must be ${takes}, got ${kind}`);
   }
   if (buffer.size < bytes) {
@@ -227,8 +248,16 @@ export class Model {
     return `the GPU device was lost (${why}); load the model again to continue`;
   }
 
-  /** Validates the bundle completely, then uploads weights and compiles every kernel. */
-  static async create(bytes: Uint8Array, device: GPUDevice, keepAlive?: unknown): Promise<Model> {
+  /**
+   * Validates the bundle completely, then uploads weights and compiles every kernel;
+   * `onCompiled` hears of each pipeline as it is ready (done of total, and its first layer).
+   */
+  static async create(
+    bytes: Uint8Array,
+    device: GPUDevice,
+    keepAlive?: unknown,
+    onCompiled?: (done: number, total: number, layer: string) => void,
+  ): Promise<Model> {
     const { manifest, blob } = parseBundle(bytes);
     const [problem] = fixedProblems(manifest, device.limits);
     if (problem) throw new RuntimeError(problem);
@@ -262,6 +291,7 @@ export class Model {
     const users = manifest.kernels.map((_, k) =>
       manifest.dispatches.filter((d) => d.kernel === k).map((d) => d.label),
     );
+    let compiled = 0;
     const pipelines = await Promise.all(
       manifest.kernels.map(async (code, k) => {
         const label = `${users[k]![0] ?? "unused"} (kernel ${k})`;
@@ -274,11 +304,13 @@ export class Model {
           );
         }
         try {
-          return await device.createComputePipelineAsync({
+          const pipeline = await device.createComputePipelineAsync({
             label,
             layout: "auto",
             compute: { module, entryPoint: "main" },
           });
+          onCompiled?.(++compiled, manifest.kernels.length, users[k]![0] ?? "unused");
+          return pipeline;
         } catch (e) {
           throw new RuntimeError(
             `kernel ${k} for ${users[k]!.join(", ")}: ${(e as Error).message}`,
@@ -407,7 +439,18 @@ export class Model {
       const shape = `[${[batch, ...i.shape].join(", ")}]`;
       if (!data) throw new RuntimeError(`missing input '${i.name}' ${shape}`);
       const expected = i.shape.reduce((a, b) => a * b, 1) * batch;
-      if (data instanceof Float32Array) {
+      if (isTensor(data)) {
+        const want = [batch, ...i.shape];
+        const got = Array.isArray(data.shape) ? data.shape : [];
+        if (got.length !== want.length || got.some((d, k) => d !== want[k]))
+          throw new RuntimeError(
+            `input '${i.name}': expected shape ${shape}, got a tensor of shape [${got.join(", ")}]`,
+          );
+        if (!(data.data instanceof Float32Array) || data.data.length !== expected)
+          throw new RuntimeError(
+            `input '${i.name}': a tensor of shape ${shape} holds ${expected} float32 values, got ${data.data instanceof Float32Array ? data.data.length : kindOf(data.data)}`,
+          );
+      } else if (data instanceof Float32Array) {
         if (data.length !== expected) {
           throw new RuntimeError(
             `input '${i.name}': expected shape ${shape} (${expected} values), got ${data.length} values`,
@@ -429,7 +472,7 @@ export class Model {
     encoder: GPUCommandEncoder,
     s: BatchState,
     batch: number,
-    inputs: Readonly<Record<string, InputData>>,
+    inputs: Readonly<Record<string, Float32Array | GPUBuffer>>,
     slot?: Slot,
   ): GPUBuffer[] {
     const staged: GPUBuffer[] = [];
@@ -454,21 +497,30 @@ export class Model {
   }
 
   /**
-   * Runs one inference and reads its outputs back. Inputs are NCHW float32 holding `batch`
-   * samples, each an array or a GPU buffer (see InputData). Runs may overlap: one started
+   * Runs one inference and reads its outputs back, each a tensor of its shape with the batch
+   * first. Inputs are NCHW float32 holding `batch` samples, each a tensor, an array or a GPU
+   * buffer (see InputData). Runs may overlap: one started
    * before the last resolved queues behind it on the GPU, each with its own readback.
    * Arrays are copied before `run` returns: the caller may refill or reuse them at once.
    */
   async run(
     given: Readonly<Record<string, InputData>>,
     options: RunOptions = {},
-  ): Promise<Record<string, Float32Array>> {
+  ): Promise<Record<string, Tensor>> {
     this.usable();
-    const batch = batchOf(options);
+    checkNamed(given, "inputs");
+    const batch = batchOf(
+      typeof options === "object" && options !== null && options.batch === undefined
+        ? { batch: tensorBatch(given) ?? 1 }
+        : options,
+    );
     this.checkInputs(given, batch);
     // Taken now: the upload happens after awaits, and the caller's arrays are theirs again.
-    const inputs = Object.fromEntries(
-      Object.entries(given).map(([k, v]) => [k, v instanceof Float32Array ? v.slice() : v]),
+    const inputs: Record<string, Float32Array | GPUBuffer> = Object.fromEntries(
+      Object.entries(given).map(([k, v]) => [
+        k,
+        isTensor(v) ? v.data.slice() : v instanceof Float32Array ? v.slice() : v,
+      ]),
     );
     const device = this.device;
     // What the GPU refused is awaited once the run is done: awaiting an error scope earlier
@@ -488,9 +540,9 @@ export class Model {
   private async runWith(
     s: BatchState,
     batch: number,
-    inputs: Readonly<Record<string, InputData>>,
+    inputs: Readonly<Record<string, Float32Array | GPUBuffer>>,
     prepared: Promise<string | undefined>,
-  ): Promise<Record<string, Float32Array>> {
+  ): Promise<Record<string, Tensor>> {
     const device = this.device;
     let slot = s.freeSlots.pop() ?? this.slot(s, batch);
     if (!(await slot.mapped)) slot = this.slot(s, batch); // (its mapping failed: a new one)
@@ -510,7 +562,7 @@ export class Model {
     slot.mapped = Promise.all(staged.map((b) => b.mapAsync(GPUMapMode.WRITE)))
       .then(() => true)
       .catch(() => false);
-    const out: Record<string, Float32Array> = {};
+    const out: Record<string, Tensor> = {};
     for (const o of this.manifest.outputs) {
       const read = slot.readback.get(o.name)!;
       try {
@@ -523,7 +575,10 @@ export class Model {
           this.lost ?? `reading '${o.name}' back failed: ${(e as Error).message}`,
         );
       }
-      out[o.name] = new Float32Array(read.getMappedRange().slice(0));
+      out[o.name] = {
+        data: new Float32Array(read.getMappedRange().slice(0)),
+        shape: [batch, ...o.shape],
+      };
       read.unmap();
     }
     s.freeSlots.push(slot);
@@ -553,8 +608,10 @@ export class Model {
     checkNamed(inputs, "inputs");
     checkNamed(outputs, "outputs");
     for (const [name, data] of Object.entries(inputs)) {
-      if (data instanceof Float32Array)
-        throw new RuntimeError(`input '${name}': encode takes GPU buffers; run takes arrays`);
+      if (data instanceof Float32Array || isTensor(data))
+        throw new RuntimeError(
+          `input '${name}': encode takes GPU buffers; run takes tensors and arrays`,
+        );
     }
     this.checkInputs(inputs, batch);
     const names = this.manifest.outputs.map((o) => o.name);

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // A WebGPU device in Node, through Dawn (the `webgpu` package). With a real GPU, that GPU;
 // without one, a CPU adapter: Mesa llvmpipe through OpenGL ES in compatibility mode (the faster
 // emulation here, ~2x on convolutions) or SwiftShader through Vulkan (core WebGPU). Choose with
@@ -5,6 +6,8 @@
 //
 // Dawn's instance (what `create()` returns) must stay referenced while its device lives: when
 // it is garbage-collected first, Dawn crashes or hangs. Every instance made here is kept.
+
+import { RuntimeError } from "./model.js";
 
 export type AdapterChoice = "auto" | "gpu" | "llvmpipe" | "swiftshader";
 
@@ -42,8 +45,19 @@ export function wantedLimits(adapter: GPUAdapter): Record<string, number> {
 const swiftshaderIcd = "/usr/lib/chromium/vk_swiftshader_icd.json";
 const software = /swiftshader|llvmpipe|lavapipe|softpipe/i;
 
+/** The pinned version of Dawn's Node binding that cnnc is tested with (an optional peer). */
+export const webgpuVersion = "0.6.2";
+
 async function webgpu(): Promise<WebgpuModule> {
-  const mod = (await import("webgpu")) as unknown as WebgpuModule & { default?: WebgpuModule };
+  let mod: WebgpuModule & { default?: WebgpuModule };
+  try {
+    mod = (await import("webgpu")) as unknown as WebgpuModule & { default?: WebgpuModule };
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw e;
+    throw new RuntimeError(
+      `running models in Node needs WebGPU from the 'webgpu' package (Dawn), an optional peer of cnnc that is not installed: npm install webgpu@${webgpuVersion} (or run on the CPU reference with --cpu)`,
+    );
+  }
   const m = mod.default ?? mod;
   Object.assign(globalThis, m.globals);
   return m;
@@ -101,8 +115,11 @@ export async function nodeDevice(choice?: AdapterChoice): Promise<NodeDevice> {
   const order: Exclude<AdapterChoice, "auto">[] =
     wanted !== "auto" ? [wanted] : (await gpuPresent()) ? ["gpu", ...cpu] : cpu;
   if (!["auto", "gpu", "llvmpipe", "swiftshader"].includes(wanted)) {
-    throw new Error(`unknown adapter '${wanted}': choose gpu, llvmpipe, swiftshader or auto`);
+    throw new RuntimeError(
+      `unknown adapter '${wanted}': choose gpu, llvmpipe, swiftshader or auto`,
+    );
   }
+  await webgpu(); // (missing: said once, not once per adapter)
   const tried: string[] = [];
   for (const kind of order) {
     try {
@@ -113,7 +130,7 @@ export async function nodeDevice(choice?: AdapterChoice): Promise<NodeDevice> {
       tried.push(`${kind}: ${(e as Error).message}`);
     }
   }
-  throw new Error(
+  throw new RuntimeError(
     `no WebGPU adapter (${tried.join("; ")}). Without a GPU, install Mesa (libegl-mesa0 libgles2) or Chromium's SwiftShader (chromium, libvulkan1): see scripts/setup.sh`,
   );
 }

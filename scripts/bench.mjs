@@ -129,7 +129,8 @@ async function compare(graph, batch) {
     // cnnc, as `cnnc build` compiles it
     const compiled = compileGraph(withWeights);
     const built = { bytes: compiled.bundle, graph: compiled.graph };
-    const cnncRun = async (model) => (await model.run({ [input.name]: x }, { batch }))[out.name];
+    const cnncRun = async (model) =>
+      (await model.run({ [input.name]: x }, { batch }))[out.name].data;
     // cnnc's GPU time alone (Model.measure: no upload or readback), for the kernel table
     const cnncGpu = (model) => model.measure({ batch, repeats: 10 });
     await load(

@@ -15,7 +15,7 @@ await build({
   sourcemap: true,
   loader: { ".cnn": "text" },
   // The runtime's Node paths (files, the Node device helper) are never taken in a page.
-  external: ["node:*", "webgpu"],
+  external: [],
   logLevel: "warning",
 });
 copyFileSync("playground/index.html", "dist/playground/index.html");

@@ -161,7 +161,7 @@ for (const m of models) {
   let scale = 0;
   graph.outputs.forEach((o, k) => {
     const w = want[session.outputNames[k]].data;
-    gpuErr = Math.max(gpuErr, maxError(got[o.name], w).err);
+    gpuErr = Math.max(gpuErr, maxError(got[o.name].data, w).err);
     cpuErr = Math.max(cpuErr, maxError(cpu.get(o.name), w).err);
     scale = Math.max(scale, maxError(w, w).scale);
   });

@@ -39,7 +39,7 @@ const page = `<!doctype html><meta charset="utf-8"><title>cnnc</title>
       const model = await loadModel("/" + n.name + ".cnnb", { onProgress: (loaded, total) => progress.push([loaded, total]) });
       const x = Float32Array.from({ length: n.size }, (_, i) => Math.sin(i * 0.1));
       const out = await model.run({ [n.input]: x }, { batch: 2 });
-      results[n.name] = { adapter: model.adapterName, y: Array.from(out[n.output]), progress };
+      results[n.name] = { adapter: model.adapterName, y: Array.from(out[n.output].data), shape: out[n.output].shape, progress };
       model.dispose();
     } catch (e) {
       results[n.name] = { error: String(e && e.stack || e) };
@@ -122,7 +122,7 @@ it(
     const { result, requests } = await resultOf("");
     const results = result as Record<
       string,
-      { y?: number[]; error?: string; progress?: [number, number | null][] }
+      { y?: number[]; shape?: number[]; error?: string; progress?: [number, number | null][] }
     >;
     // The browser path never asks for the Node device helper.
     expect(requests).not.toContain("/runtime/node-device.js");
@@ -133,6 +133,8 @@ it(
         n.output,
       )!;
       expect(r.y, n.name).toHaveLength(want.length);
+      expect(r.shape?.[0], `${n.name}: the output's shape starts with the batch`).toBe(2);
+      expect(r.shape!.reduce((a, b) => a * b, 1)).toBe(want.length);
       const scale = Math.max(1, ...Array.from(want, Math.abs));
       r.y!.forEach((v, i) => expect(Math.abs(v - want[i]!) / scale, n.name).toBeLessThan(1e-4));
       // The bundle streamed in: progress reached the whole size, which Content-Length announced.

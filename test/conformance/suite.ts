@@ -242,7 +242,7 @@ export async function runGpu(c: Case, device: GPUDevice): Promise<Outcome> {
   try {
     model = await Model.create(p.bundle, device);
     const result = await model.run(p.inputs, { batch: p.batch });
-    return compare(p, (name) => result[name]);
+    return compare(p, (name) => result[name]?.data);
   } catch (e) {
     return failure(e);
   } finally {

@@ -116,7 +116,7 @@ describe("--cpu on a bundle runs what its GPU kernels run", () => {
         const got = await model.run(inputs, { batch });
         for (const o of graph.outputs) {
           const ref = want.get(o.name)!;
-          const out = got[o.name]!;
+          const out = got[o.name]!.data;
           const scale = Math.max(1, ...Array.from(ref, Math.abs));
           let worst = 0;
           ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - out[i]!) / scale)));

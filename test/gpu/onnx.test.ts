@@ -29,7 +29,7 @@ describe("cnnc (WebGPU, -O2) agrees with ONNX Runtime", () => {
       model.dispose();
       for (const o of graph.outputs) {
         const ref = want[o.name]!;
-        const out = got[o.name]!;
+        const out = got[o.name]!.data;
         const scale = Math.max(1, ...Array.from(ref, Math.abs));
         let err = 0;
         for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(out[i]! - ref[i]!));

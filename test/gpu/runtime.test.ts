@@ -4,7 +4,14 @@ import { describe, expect, it } from "vitest";
 import { writeBundle } from "../../compiler/bundle/index.js";
 import { planGraph } from "../../compiler/codegen/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
-import { BundleError, loadModel, Model, RuntimeError } from "../../runtime/index.js";
+import {
+  BundleError,
+  loadModel,
+  Model,
+  pixelsToInput,
+  RuntimeError,
+  type Tensor,
+} from "../../runtime/index.js";
 import { batchSizesKept, stagingAbove } from "../../runtime/model.js";
 import { lowerFile, lowerText } from "../support/compile.js";
 import { adapterChoice, adapterWords, gpu } from "./support.js";
@@ -28,8 +35,25 @@ describe("runtime API", () => {
     });
     for (const batch of [1, 4, 2]) {
       const out = await model.run({ x: new Float32Array(batch * 1024).fill(0.1) }, { batch });
-      expect(out.softmax_1!.length).toBe(batch * 10);
+      expect(out.softmax_1!.shape).toEqual([batch, 10]);
+      expect(out.softmax_1!.data.length).toBe(batch * 10);
     }
+    // A tensor in (a grey image made an input), its batch taken from its shape.
+    const pixels = {
+      data: Uint8Array.from({ length: 64 * 48 }, (_, i) => (i * 7) % 256),
+      width: 64,
+      height: 48,
+      channels: 1 as const,
+    };
+    const one = pixelsToInput(pixels, { width: 32, height: 32, channels: 1 });
+    const two = { data: new Float32Array(2048), shape: [2, 1, 32, 32] };
+    two.data.set(one.data);
+    two.data.set(one.data, 1024);
+    const byTensor = (await model.run({ x: two })).softmax_1!;
+    expect(byTensor.shape).toEqual([2, 10]);
+    const byArray = (await model.run({ x: one.data })).softmax_1!;
+    expect(byTensor.data.subarray(0, 10)).toEqual(byArray.data);
+    expect(byTensor.data.subarray(10)).toEqual(byArray.data);
     model.dispose();
   });
 
@@ -121,7 +145,8 @@ describe("runtime API", () => {
     const sizes = Array.from({ length: 8 }, (_, i) => i + 1);
     const outs = await Promise.all(sizes.map((batch) => model.run({ x: input(batch) }, { batch })));
     outs.forEach((o, i) => {
-      for (let b = 0; b <= i; b++) expect(o.softmax_1!.subarray(b * 10, b * 10 + 10)).toEqual(want);
+      for (let b = 0; b <= i; b++)
+        expect(o.softmax_1!.data.subarray(b * 10, b * 10 + 10)).toEqual(want.data);
     });
     expect(model.batchSizesHeld.length).toBe(batchSizesKept);
     for (const batch of [10, 11, 1, 12, 10]) await model.run({ x: input(batch) }, { batch });
@@ -156,12 +181,12 @@ describe("runtime API", () => {
     };
     const a = Float32Array.from({ length: 2048 }, (_, i) => Math.sin(i));
     const b = Float32Array.from({ length: 2048 }, (_, i) => Math.cos(i * 0.3));
-    const wantA = (await model.run({ x: a }, { batch: 2 })).softmax_1!;
-    const wantB = (await model.run({ x: b }, { batch: 2 })).softmax_1!;
+    const wantA = (await model.run({ x: a }, { batch: 2 })).softmax_1!.data;
+    const wantB = (await model.run({ x: b }, { batch: 2 })).softmax_1!.data;
     expect(wantA).not.toEqual(wantB);
 
     // run() with a GPU buffer: copied on the device, the same result as the array.
-    expect((await model.run({ x: upload(a) }, { batch: 2 })).softmax_1).toEqual(wantA);
+    expect((await model.run({ x: upload(a) }, { batch: 2 })).softmax_1!.data).toEqual(wantA);
 
     // encode(): two inferences in one encoder, one submission, results left on the GPU.
     const outA = device.createBuffer({
@@ -205,11 +230,11 @@ describe("runtime API", () => {
     );
     const notABuffer = { x: new Float32Array(2048) } as unknown as Record<string, GPUBuffer>;
     expect(() => model.encode(e, notABuffer, {}, { batch: 2 })).toThrow(
-      "input 'x': encode takes GPU buffers; run takes arrays",
+      "input 'x': encode takes GPU buffers; run takes tensors and arrays",
     );
     const doubles = { x: new Float64Array(1024) } as unknown as Record<string, Float32Array>;
     await expect(model.run(doubles)).rejects.toThrow(
-      "input 'x' must be a Float32Array or a GPUBuffer, got Float64Array",
+      "input 'x' must be a Tensor, a Float32Array or a GPUBuffer, got Float64Array",
     );
     model.dispose();
     expect(() => model.encode(e, { x: upload(a) }, {})).toThrow("the model was disposed");
@@ -236,7 +261,7 @@ describe("runtime API", () => {
         for (let i = 0; i < plane; i++) sum += x[p * plane + i]!;
         return sum / plane;
       });
-    const only = (out: Record<string, Float32Array>): Float32Array => Object.values(out)[0]!;
+    const only = (out: Record<string, Tensor>): Float32Array => Object.values(out)[0]!.data;
     const close = (got: Float32Array, want: number[]): void =>
       want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 3));
     // One after another (the staging buffer mapped again between), then overlapping.

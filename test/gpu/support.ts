@@ -105,7 +105,7 @@ export async function expectParity(
     const want = interpret(graph, weights, inputs, batch);
     let worst = 0;
     for (const [name, ref] of want) {
-      const out = got[name]!;
+      const out = got[name]!.data;
       expect(out.length, `${name} length`).toBe(ref.length);
       const scale = Math.max(1, ...Array.from(ref, Math.abs));
       let err = 0;

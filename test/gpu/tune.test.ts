@@ -254,7 +254,7 @@ describe("tuneGraph", () => {
     );
     const model = await Model.create(bytes, device);
     const inputs = randomInput(graph, 2, 4);
-    const got = (await model.run(inputs, { batch: 2 })).softmax_1!;
+    const got = (await model.run(inputs, { batch: 2 })).softmax_1!.data;
     model.dispose();
     const want = interpret(graph, weights, inputs, 2).get("softmax_1")!;
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
