@@ -1,6 +1,8 @@
-// The playground: write a .cnn network and see, as you type, its diagnostics (the compiler runs
-// in the page), its per-layer summary, a picture of its graph, the receptive field of any layer
-// on the input grid; then compile it to WGSL and run it on this browser's WebGPU.
+// The playground: write a .cnn network (or open an ONNX model) and see, as you type, its
+// diagnostics (the compiler runs in the page), a graph to pan, zoom, search and fold, its
+// per-layer summary, any layer's attributes and receptive field over the input image; then
+// compile it to WGSL and run it on this browser's WebGPU, with progress per pipeline. The
+// source travels in the share link; the bundle, its WGSL and an ONNX export download.
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { syntaxHighlighting } from "@codemirror/language";
 import { linter, lintGutter, type Diagnostic as EditorDiagnostic } from "@codemirror/lint";
@@ -10,10 +12,16 @@ import { bytes, grouped, summarize, type NetworkReport } from "../compiler/analy
 import { compileGraph } from "../compiler/compile.js";
 import type { Graph } from "../compiler/ir/index.js";
 import { compileFrontend, memoryHost } from "../compiler/lower/index.js";
-import { graphSvg, maxDrawnLayers } from "../compiler/viz/index.js";
-import { random } from "../compiler/weights/index.js";
+import { exportOnnx, importOnnx, printCnn } from "../compiler/onnx/index.js";
+import { blockPrefixes, graphSvg, maxDrawnLayers } from "../compiler/viz/index.js";
+import {
+  initWeights,
+  random,
+  readSafetensors,
+  type NamedTensor,
+} from "../compiler/weights/index.js";
 import { formatDiagnostic } from "../grammar/index.js";
-import { loadModel } from "../runtime/browser.js";
+import { adapterDescription, imageToInput, loadModel, parseBundle } from "../runtime/browser.js";
 import { cnnHighlight, cnnLanguage } from "./language.js";
 import alexnet from "../examples/alexnet.cnn";
 import googlenet from "../examples/googlenet.cnn";
@@ -47,7 +55,23 @@ interface Compiled {
   readonly diagnostics: EditorDiagnostic[];
 }
 
-function compile(text: string): Compiled {
+let current: Compiled = { problems: "", diagnostics: [] };
+let selected: string | undefined;
+let weights: { readonly name: string; readonly tensors: Map<string, NamedTensor> } | undefined;
+let image: { readonly name: string; readonly blob: Blob; readonly url: string } | undefined;
+let collapsed = new Set<string>();
+/** Bumped whenever another network is shown: a run of the last one then reports nothing. */
+let shown = 0;
+
+function escape(s: string): string {
+  return s
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;");
+}
+
+function compileCnn(text: string): Compiled {
   const result = compileFrontend(file, memoryHost({ [file]: text }));
   const sources = new Map([[file, text]]);
   const diagnostics = result.diagnostics.map((d) => ({
@@ -61,24 +85,63 @@ function compile(text: string): Compiled {
   return { graph: result.graph, report: summarize(result.graph), problems, diagnostics };
 }
 
-let current: Compiled = { problems: "", diagnostics: [] };
-let selected: string | undefined;
+// ---- status bar ----------------------------------------------------------------------------
 
-function escape(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+function setStatus(text: string, fraction?: number): void {
+  const status = $("status");
+  status.textContent = text;
+  status.title = text;
+  const bar = $<HTMLProgressElement>("progress");
+  bar.hidden = fraction === undefined;
+  if (fraction !== undefined) bar.value = fraction;
 }
+
+// ---- summary, layer, receptive field -------------------------------------------------------
 
 function renderSummary(report: NetworkReport): void {
   const rows = report.layers
     .map(
       (l) =>
-        `<tr data-name="${escape(l.name)}"${l.name === selected ? ' class="selected"' : ""}><td>${escape(l.name)}</td><td>${escape(l.op)}</td><td>${l.output.join("x")}</td><td>${grouped(l.params)}</td><td>${grouped(l.macs)}</td><td>${l.global ? "global" : `${l.rf[0]}x${l.rf[1]}`}</td><td>${bytes(l.activationBytes)}</td></tr>`,
+        `<tr data-name="${escape(l.name)}"${l.name === selected ? ' class="selected"' : ""}><td>${escape(l.name)}</td><td>${escape(l.op)}</td><td>${l.output.join("x")}</td><td>${grouped(l.params)}</td><td>${grouped(l.units)}</td><td>${grouped(l.connections)}</td><td>${grouped(l.macs)}</td><td>${l.global ? "global" : `${l.rf[0]}x${l.rf[1]}`}</td><td>${bytes(l.activationBytes)}</td></tr>`,
     )
     .join("");
   const t = report.totals;
   $("summary").innerHTML =
-    `<table><thead><tr><th>layer</th><th>op</th><th>output</th><th>params</th><th>MACs</th><th>RF</th><th>activations</th></tr></thead><tbody>${rows}</tbody>
-<tfoot><tr><td>total</td><td></td><td></td><td id="total-params">${grouped(t.params)}</td><td id="total-macs">${grouped(t.macs)}</td><td>${t.rf ? `${t.rf[0]}x${t.rf[1]}` : ""}</td><td>${bytes(t.activationBytes)}</td></tr></tfoot></table>`;
+    `<table><thead><tr><th>layer</th><th>op</th><th>output</th><th>params</th><th>units</th><th>connections</th><th>MACs</th><th>RF</th><th>activations</th></tr></thead><tbody>${rows}</tbody>
+<tfoot><tr><td>total</td><td></td><td></td><td id="total-params">${grouped(t.params)}</td><td>${grouped(t.units)}</td><td>${grouped(t.connections)}</td><td id="total-macs">${grouped(t.macs)}</td><td>${t.rf ? `${t.rf[0]}x${t.rf[1]}` : ""}</td><td>${bytes(t.activationBytes)}</td></tr></tfoot></table>`;
+}
+
+function attrText(v: unknown): string {
+  if (Array.isArray(v)) return v.map(attrText).join("x");
+  if (typeof v === "object" && v !== null) return JSON.stringify(v);
+  return String(v);
+}
+
+function renderLayer(graph: Graph, report: NetworkReport): void {
+  const name = selected ?? report.layers.at(-1)?.name;
+  const node = graph.nodes.find((n) => n.name === name);
+  const row = report.layers.find((l) => l.name === name);
+  if (!node || !row) {
+    $("layer").innerHTML = "<h2>Layer</h2><p>Click a layer in the graph or the summary.</p>";
+    return;
+  }
+  const fields: [string, string][] = [
+    ["op", node.op],
+    ...Object.entries(node.attrs as Record<string, unknown>).map(
+      ([k, v]) => [k, attrText(v)] as [string, string],
+    ),
+    ["inputs", node.inputs.join(", ")],
+    ["output", row.output.join("x")],
+    ["params", grouped(row.params)],
+    ["units", grouped(row.units)],
+    ["connections", grouped(row.connections)],
+    ["MACs", grouped(row.macs)],
+    ["FLOPs", grouped(row.flops)],
+    ["backward MACs", grouped(row.backwardMacs)],
+    ["activations", bytes(row.activationBytes)],
+  ];
+  $("layer").innerHTML =
+    `<h2>${escape(node.name)}</h2><dl>${fields.map(([k, v]) => `<dt>${escape(k)}</dt><dd>${escape(v)}</dd>`).join("")}</dl>`;
 }
 
 function renderField(report: NetworkReport): void {
@@ -89,7 +152,7 @@ function renderField(report: NetworkReport): void {
     return;
   }
   const [, h, w] = input.shape as [number, number, number];
-  const scale = Math.min(240 / h, 240 / w);
+  const scale = Math.min(280 / h, 280 / w);
   const [rh, rw] = layer.global ? [h, w] : [Math.min(layer.rf[0], h), Math.min(layer.rf[1], w)];
   // The field of the output pixel at the centre, clipped to the input.
   const x0 = (w - rw) / 2;
@@ -100,19 +163,89 @@ function renderField(report: NetworkReport): void {
     lines.push(`<line x1="0" y1="${y * scale}" x2="${w * scale}" y2="${y * scale}"/>`);
   for (let x = 0; x <= w; x += step)
     lines.push(`<line x1="${x * scale}" y1="0" x2="${x * scale}" y2="${h * scale}"/>`);
+  const picture = image
+    ? `<image href="${image.url}" width="${w * scale}" height="${h * scale}" preserveAspectRatio="none" opacity="0.85"/>`
+    : "";
   $("field").innerHTML =
-    `<p><b>${escape(layer.name)}</b>: each output sees ${layer.global ? "the whole input" : `${layer.rf[0]}x${layer.rf[1]} input pixels`}; neighbouring outputs are ${layer.jump[0]}x${layer.jump[1]} pixels apart. Input ${h}x${w}${step > 1 ? `, grid every ${step} pixels` : ""}.</p>
-<svg width="${w * scale}" height="${h * scale}"><g stroke="#e5e7eb">${lines.join("")}</g>
-<rect x="${x0 * scale}" y="${y0 * scale}" width="${rw * scale}" height="${rh * scale}" fill="rgba(220,38,38,0.25)" stroke="#dc2626"/></svg>`;
+    `<h2>Receptive field</h2><p><b>${escape(layer.name)}</b>: each output sees ${layer.global ? "the whole input" : `${layer.rf[0]}x${layer.rf[1]} input pixels`}; neighbouring outputs are ${layer.jump[0]}x${layer.jump[1]} pixels apart. Input ${h}x${w}${image ? ` (${escape(image.name)})` : ""}${step > 1 ? `, grid every ${step} pixels` : ""}.</p>
+<svg width="${w * scale}" height="${h * scale}" viewBox="0 0 ${w * scale} ${h * scale}">${picture}<g stroke="#d1d5db" stroke-opacity="0.7">${lines.join("")}</g>
+<rect x="${x0 * scale}" y="${y0 * scale}" width="${rw * scale}" height="${rh * scale}" fill="rgba(220,38,38,0.25)" stroke="#dc2626" stroke-width="2"/></svg>`;
+}
+
+// ---- graph: pan, zoom, search, fold --------------------------------------------------------
+
+const view = { scale: 1, x: 0, y: 0 };
+let drawnFor: Graph | undefined;
+
+function applyView(): void {
+  $("graph-canvas").style.transform = `translate(${view.x}px, ${view.y}px) scale(${view.scale})`;
+}
+
+function graphSize(): { width: number; height: number } {
+  const svg = $("graph-canvas").querySelector("svg");
+  return {
+    width: Number(svg?.getAttribute("width") ?? 0),
+    height: Number(svg?.getAttribute("height") ?? 0),
+  };
+}
+
+function fit(): void {
+  const port = $("graph-viewport").getBoundingClientRect();
+  const { width, height } = graphSize();
+  if (!width || !height || !port.width || !port.height) return;
+  // The whole graph, at most actual size; a tall one at a readable size, from its top.
+  view.scale = Math.min(1, port.width / width, Math.max(port.height / height, 0.75));
+  view.x = Math.max(0, (port.width - width * view.scale) / 2);
+  view.y = 0;
+  applyView();
+}
+
+function zoom(factor: number, at?: { x: number; y: number }): void {
+  const port = $("graph-viewport").getBoundingClientRect();
+  const cx = at?.x ?? port.width / 2;
+  const cy = at?.y ?? port.height / 2;
+  const next = Math.min(4, Math.max(0.05, view.scale * factor));
+  view.x = cx - ((cx - view.x) * next) / view.scale;
+  view.y = cy - ((cy - view.y) * next) / view.scale;
+  view.scale = next;
+  applyView();
+}
+
+/** Scrolls the graph so that the layer's box is at the centre of the pane. */
+function centreOn(name: string): void {
+  const box = $("graph-canvas").querySelector(`g.layer[data-name="${CSS.escape(name)}"] rect`);
+  if (!box) return;
+  const r = box as SVGRectElement;
+  const port = $("graph-viewport").getBoundingClientRect();
+  const x = Number(r.getAttribute("x")) + Number(r.getAttribute("width")) / 2;
+  const y = Number(r.getAttribute("y")) + Number(r.getAttribute("height")) / 2;
+  view.scale = Math.max(view.scale, 0.6);
+  view.x = port.width / 2 - x * view.scale;
+  view.y = port.height / 2 - y * view.scale;
+  applyView();
 }
 
 function renderGraph(graph: Graph): void {
+  const canvas = $("graph-canvas");
+  const blocks = blockPrefixes(graph);
+  $("collapse").hidden = blocks.length === 0;
+  $("collapse").textContent = collapsed.size ? "Expand blocks" : "Collapse blocks";
   if (graph.nodes.length > maxDrawnLayers) {
-    $("graph").textContent =
-      `${graph.nodes.length} layers: too many to draw (at most ${maxDrawnLayers}).`;
+    canvas.innerHTML = `<p id="graph-note">${graph.nodes.length} layers: too many to draw (at most ${maxDrawnLayers}); the summary lists them all.</p>`;
     return;
   }
-  $("graph").innerHTML = graphSvg(graph, selected ? { highlight: new Set([selected]) } : {});
+  canvas.innerHTML = graphSvg(graph, {
+    ...(selected ? { highlight: new Set([selected]) } : {}),
+    collapsed,
+  });
+  if (drawnFor !== graph) {
+    const first = drawnFor === undefined || drawnFor.name !== graph.name;
+    drawnFor = graph;
+    if (first) fit();
+  }
+  $("layer-names").innerHTML = graph.nodes
+    .map((n) => `<option value="${escape(n.name)}">`)
+    .join("");
 }
 
 function render(): void {
@@ -121,26 +254,111 @@ function render(): void {
   if (!current.graph || !current.report) return;
   renderSummary(current.report);
   renderGraph(current.graph);
+  renderLayer(current.graph, current.report);
   renderField(current.report);
 }
 
-function select(name: string | undefined): void {
+function select(name: string | undefined, centre = false): void {
   if (!name || !current.report?.layers.some((l) => l.name === name)) return;
   selected = name;
+  // A layer inside a folded block: unfold the blocks around it.
+  for (const b of [...collapsed]) if (name.startsWith(`${b}.`)) collapsed.delete(b);
   render();
+  if (centre) centreOn(name);
 }
 
-for (const id of ["graph", "summary"]) {
-  $(id).addEventListener("click", (e) => {
-    const el = (e.target as Element).closest("[data-name]");
+function showTab(which: "graph" | "summary"): void {
+  $("tab-graph").setAttribute("aria-selected", String(which === "graph"));
+  $("tab-summary").setAttribute("aria-selected", String(which === "summary"));
+  $("graph-viewport").hidden = which !== "graph";
+  $("graph-tools").style.visibility = which === "graph" ? "visible" : "hidden";
+  $("summary").hidden = which !== "summary";
+  if (which === "summary")
+    $("summary").querySelector("tr.selected")?.scrollIntoView({ block: "nearest" });
+}
+$("tab-graph").addEventListener("click", () => showTab("graph"));
+$("tab-summary").addEventListener("click", () => showTab("summary"));
+$("zoom-in").addEventListener("click", () => zoom(1.25));
+$("zoom-out").addEventListener("click", () => zoom(0.8));
+$("fit").addEventListener("click", fit);
+$("collapse").addEventListener("click", () => {
+  const graph = current.graph;
+  if (!graph) return;
+  // Fold the outermost blocks (an inner one would be drawn inside its outer box anyway).
+  collapsed = collapsed.size
+    ? new Set()
+    : new Set(blockPrefixes(graph).filter((b) => !b.includes(".")));
+  render();
+  fit();
+});
+$("search").addEventListener("change", () => {
+  const wanted = $<HTMLInputElement>("search").value.trim();
+  const graph = current.graph;
+  if (!wanted || !graph) return;
+  const hit =
+    graph.nodes.find((n) => n.name === wanted) ??
+    graph.nodes.find((n) => n.name.toLowerCase().includes(wanted.toLowerCase()));
+  if (hit) select(hit.name, true);
+  else setStatus(`no layer named like '${wanted}'`);
+});
+
+// Drag to pan, wheel to zoom; a click without a drag picks a layer (or unfolds a block).
+{
+  const port = $("graph-viewport");
+  let drag: { x: number; y: number; moved: boolean } | undefined;
+  port.addEventListener("pointerdown", (e) => {
+    drag = { x: e.clientX, y: e.clientY, moved: false };
+  });
+  port.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x;
+    const dy = e.clientY - drag.y;
+    if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+    if (!drag.moved) port.setPointerCapture(e.pointerId);
+    drag.moved = true;
+    port.classList.add("dragging");
+    view.x += dx;
+    view.y += dy;
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    applyView();
+  });
+  port.addEventListener("pointerup", (e) => {
+    const wasDrag = drag?.moved;
+    drag = undefined;
+    port.classList.remove("dragging");
+    if (wasDrag) return;
+    const el = (e.target as Element).closest("g.layer");
+    const block = el?.getAttribute("data-block");
+    if (block) {
+      collapsed.delete(block);
+      render();
+      centreOn(current.graph?.nodes.find((n) => n.name.startsWith(`${block}.`))?.name ?? block);
+      return;
+    }
     select(el?.getAttribute("data-name") ?? undefined);
   });
+  port.addEventListener(
+    "wheel",
+    (e) => {
+      e.preventDefault();
+      const r = port.getBoundingClientRect();
+      zoom(Math.exp(-e.deltaY * 0.0015), { x: e.clientX - r.left, y: e.clientY - r.top });
+    },
+    { passive: false },
+  );
 }
+$("summary").addEventListener("click", (e) => {
+  const el = (e.target as Element).closest("[data-name]");
+  select(el?.getAttribute("data-name") ?? undefined, true);
+});
+
+// ---- the editor and the document shown -----------------------------------------------------
 
 const editor = new EditorView({
   parent: $("editor"),
   state: EditorState.create({
-    doc: examples["LeNet-5"]!,
+    doc: "",
     extensions: [
       lineNumbers(),
       history(),
@@ -150,8 +368,8 @@ const editor = new EditorView({
       syntaxHighlighting(cnnHighlight),
       lintGutter(),
       linter(
-        (view) => {
-          current = compile(view.state.doc.toString());
+        (v) => {
+          current = compileCnn(v.state.doc.toString());
           render();
           return current.diagnostics;
         },
@@ -161,58 +379,211 @@ const editor = new EditorView({
   }),
 });
 
+/**
+ * Shows another network: what belonged to the last one (status, selection, folds, weights)
+ * goes. `note` says where it came from, above the editor.
+ */
+function show(text: string, note?: string): void {
+  shown++;
+  selected = undefined;
+  collapsed = new Set();
+  drawnFor = undefined;
+  weights = undefined;
+  setStatus("ready");
+  $("mode").hidden = note === undefined;
+  $("mode").textContent = note ?? "";
+  editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: text } });
+}
+
 const picker = $<HTMLSelectElement>("examples");
 for (const name of Object.keys(examples)) picker.add(new Option(name, name));
 picker.addEventListener("change", () => {
-  selected = undefined;
-  editor.dispatch({
-    changes: { from: 0, to: editor.state.doc.length, insert: examples[picker.value]! },
-  });
+  show(examples[picker.value]!);
+  window.history.replaceState(null, "", location.pathname + location.search);
 });
 
-/** The image in the file input, resized to the network's input and laid out NCHW in [0, 1]. */
-async function imageInput(shape: readonly number[]): Promise<Float32Array | undefined> {
-  const chosen = $<HTMLInputElement>("image").files?.[0];
-  if (!chosen || shape.length !== 3) return undefined;
-  const [c, h, w] = shape as [number, number, number];
-  const bitmap = await createImageBitmap(chosen);
-  const canvas = new OffscreenCanvas(w, h);
-  const ctx = canvas.getContext("2d")!;
-  ctx.drawImage(bitmap, 0, 0, w, h);
-  const rgba = ctx.getImageData(0, 0, w, h).data;
-  const out = new Float32Array(c * h * w);
-  for (let ch = 0; ch < c; ch++)
-    for (let p = 0; p < h * w; p++)
-      out[ch * h * w + p] =
-        c === 1
-          ? (rgba[p * 4]! + rgba[p * 4 + 1]! + rgba[p * 4 + 2]!) / 765
-          : rgba[p * 4 + Math.min(ch, 2)]! / 255;
-  return out;
+// ---- share link: the source, deflated, in the URL's fragment ------------------------------
+
+function base64url(data: Uint8Array): string {
+  let s = "";
+  for (const b of data) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-$("run").addEventListener("click", async () => {
-  const status = $("status");
-  const graph = current.graph;
-  if (!graph) {
-    status.textContent = "fix the errors first";
-    return;
+function unbase64url(text: string): Uint8Array {
+  const s = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
+async function through(data: Uint8Array, stream: GenericTransformStream): Promise<Uint8Array> {
+  const piped = new Blob([data as BlobPart]).stream().pipeThrough(stream as TransformStream);
+  return new Uint8Array(await new Response(piped).arrayBuffer());
+}
+
+$("share").addEventListener("click", async () => {
+  const packed = await through(
+    new TextEncoder().encode(editor.state.doc.toString()),
+    new CompressionStream("deflate-raw"),
+  );
+  window.history.replaceState(null, "", `#src=${base64url(packed)}`);
+  const kept = weights ? `; ${weights.name} stays on this machine` : "";
+  try {
+    await navigator.clipboard.writeText(location.href);
+    setStatus(`link copied: it holds this network's source${kept}`);
+  } catch {
+    setStatus(`the link in the address bar holds this network's source${kept}`);
   }
-  status.textContent = "compiling…";
+});
+
+async function sharedSource(): Promise<string | undefined> {
+  const m = /^#src=([\w-]+)$/.exec(location.hash);
+  if (!m) return undefined;
+  try {
+    const text = await through(unbase64url(m[1]!), new DecompressionStream("deflate-raw"));
+    return new TextDecoder().decode(text);
+  } catch {
+    setStatus("the link's source could not be read; showing LeNet-5");
+    return undefined;
+  }
+}
+
+// ---- files in: .cnn, .onnx, .safetensors, images --------------------------------------------
+
+$("upload").addEventListener("change", async () => {
+  const input = $<HTMLInputElement>("upload");
+  const chosen = input.files?.[0];
+  input.value = "";
+  if (!chosen) return;
+  const name = chosen.name;
+  try {
+    if (/\.cnn$/i.test(name)) {
+      show(await chosen.text(), name);
+    } else if (/\.onnx$/i.test(name)) {
+      setStatus(`importing ${name}…`);
+      const graph = importOnnx(new Uint8Array(await chosen.arrayBuffer()));
+      show(
+        printCnn(graph, `Imported from ${name} by the cnnc playground; its weights by layer path.`),
+        `${name}: imported as .cnn with its ${graph.weights.length} weight tensors (edits that keep layer names and shapes keep them)`,
+      );
+      weights = {
+        name,
+        tensors: new Map(
+          graph.weights.map((w) => [
+            w.name,
+            { shape: w.shape, data: graph.constants!.get(w.name)! },
+          ]),
+        ),
+      };
+      setStatus(`${name}: ${graph.nodes.length} layers imported, with its weights`);
+    } else if (/\.safetensors$/i.test(name)) {
+      const tensors = readSafetensors(new Uint8Array(await chosen.arrayBuffer()), name);
+      weights = { name, tensors };
+      setStatus(`weights: ${name} (${tensors.size} tensors), used by Run and the exports`);
+    } else if (chosen.type.startsWith("image/")) {
+      if (image) URL.revokeObjectURL(image.url);
+      image = { name, blob: chosen, url: URL.createObjectURL(chosen) };
+      setStatus(`input image: ${name}, resized to the network's input by Run`);
+      render();
+    } else {
+      setStatus(`${name}: open a .cnn, .onnx, .safetensors or an image`);
+    }
+  } catch (e) {
+    setStatus(`${name}: ${(e as Error).message}`);
+  }
+});
+
+// ---- compile, export, run ------------------------------------------------------------------
+
+function build(graph: Graph): ReturnType<typeof compileGraph> {
+  return compileGraph(graph, {
+    seed: 0,
+    ...(weights ? { weights: weights.tensors, weightsSource: weights.name } : {}),
+  });
+}
+
+function weightsNote(graph: Graph): string {
+  return weights
+    ? `weights ${weights.name}`
+    : graph.constants
+      ? "its own weights"
+      : "random weights";
+}
+
+function download(name: string, data: Uint8Array | string, type: string): void {
+  const url = URL.createObjectURL(new Blob([data as BlobPart], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+$("export").addEventListener("change", () => {
+  const select = $<HTMLSelectElement>("export");
+  const kind = select.value;
+  select.value = "";
+  const graph = current.graph;
+  if (!graph) return setStatus("fix the errors first");
+  const base = graph.name.replace(/[^\w.-]+/g, "_") || "network";
+  try {
+    if (kind === "cnnb") {
+      download(`${base}.cnnb`, build(graph).bundle!, "application/octet-stream");
+    } else if (kind === "wgsl") {
+      const { manifest } = parseBundle(build(graph).bundle!);
+      const text = manifest.kernels
+        .map((code, k) => {
+          const users = manifest.dispatches.filter((d) => d.kernel === k).map((d) => d.label);
+          return `// ---- kernel ${k}: ${users.join(", ")}\n${code}`;
+        })
+        .join("\n\n");
+      download(`${base}.wgsl`, text, "text/plain");
+    } else if (kind === "onnx") {
+      const withWeights = weights
+        ? { ...graph, constants: new Map([...weights.tensors].map(([k, t]) => [k, t.data])) }
+        : { ...graph, constants: graph.constants ?? initWeights(graph, 0) };
+      download(`${base}.onnx`, exportOnnx(withWeights), "application/octet-stream");
+    } else return;
+    setStatus(`exported ${base}.${kind} (${weightsNote(graph)})`);
+  } catch (e) {
+    setStatus(`export: ${(e as Error).message}`);
+  }
+});
+
+$("run").addEventListener("click", async () => {
+  const graph = current.graph;
+  if (!graph) return setStatus("fix the errors first");
+  const ticket = shown;
+  const mine = (text: string, fraction?: number): void => {
+    if (ticket === shown) setStatus(text, fraction);
+  };
+  mine("compiling to WGSL…", 0);
+  await new Promise((r) => setTimeout(r, 0)); // (let the status paint)
   try {
     const t0 = performance.now();
-    const { bundle, plan } = compileGraph(graph, { seed: 0 });
+    const { bundle, plan } = build(graph);
     const compileMs = performance.now() - t0;
-    status.textContent = "loading on WebGPU…";
-    const model = await loadModel(bundle!);
+    const t1 = performance.now();
+    const model = await loadModel(bundle!, {
+      onCompiled: (done, total, layer) =>
+        mine(`compiling pipelines: ${done} of ${total} (${layer})`, done / total),
+    });
+    const loadMs = performance.now() - t1;
+    $("adapter").textContent = model.adapterName;
     const input = graph.inputs[0]!;
+    const [c, h, w] = input.shape;
+    const fromImage =
+      image && input.shape.length === 3 && (c === 1 || c === 3)
+        ? await imageToInput(image.blob, { width: w!, height: h!, channels: c })
+        : undefined;
     const rand = random(1);
     const x =
-      (await imageInput(input.shape)) ??
+      fromImage?.data ??
       Float32Array.from({ length: input.shape.reduce((a, b) => a * b, 1) }, () => rand());
+    mine("running…", 1);
     await model.run({ [input.name]: x });
-    const t1 = performance.now();
+    const t2 = performance.now();
     const out = await model.run({ [input.name]: x });
-    const runMs = performance.now() - t1;
+    const runMs = performance.now() - t2;
     model.dispose();
     const [name, values] = Object.entries(out)[0]!;
     const top = Array.from(values.data)
@@ -221,8 +592,26 @@ $("run").addEventListener("click", async () => {
       .slice(0, 5)
       .map(([i, v]) => `${i}: ${v.toPrecision(4)}`)
       .join(", ");
-    status.textContent = `${plan!.dispatches.length} dispatches, compiled in ${compileMs.toFixed(0)} ms; ran in ${runMs.toFixed(1)} ms on ${model.adapterName}. ${name}, top 5 (random weights): ${top}`;
+    mine(
+      `ran in ${runMs.toFixed(1)} ms (compiled in ${compileMs.toFixed(0)} ms, ${plan!.dispatches.length} dispatches, loaded in ${loadMs.toFixed(0)} ms) on ${model.adapterName}. ${name} [${values.shape.join("x")}], top 5 (${weightsNote(graph)}, ${fromImage ? image!.name : "random input"}): ${top}`,
+    );
   } catch (e) {
-    status.textContent = `error: ${(e as Error).message}`;
+    mine(`error: ${(e as Error).message}`);
   }
+});
+
+// ---- start ---------------------------------------------------------------------------------
+
+async function describeAdapter(): Promise<void> {
+  const gpu = (navigator as { gpu?: GPU }).gpu;
+  const adapter = await gpu?.requestAdapter().catch(() => null);
+  $("adapter").textContent = adapter
+    ? `WebGPU: ${adapterDescription(adapter.info)}`
+    : "no WebGPU in this browser: Run needs it";
+}
+
+void describeAdapter();
+void sharedSource().then((text) => {
+  show(text ?? examples["LeNet-5"]!, text ? "from a share link" : undefined);
+  if (text) picker.value = "";
 });

@@ -1,44 +1,95 @@
-// The README's picture of the playground: serves dist/playground (run `npm run build` first) on
-// 127.0.0.1, opens it in headless Chromium, picks GoogLeNet's first inception block in the
-// graph and writes docs/playground.png.
+// The README's pictures of the playground: serves dist/playground (run `npm run build` first)
+// on 127.0.0.1, opens it in headless Chromium at the three widths its layout is held to
+// (scripts/playground-layout.mjs), checks that no two panes overlap, and writes
+// docs/playground-<width>.png: LeNet-5 run at 800 px, Tiny with an inception branch picked
+// and run at 1400 px, GoogLeNet with its blocks folded and one unfolded at 2560 px.
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { extname, join, normalize } from "node:path";
 import { chromium } from "playwright-core";
+import { layoutProblems } from "./playground-layout.mjs";
 
 const server = http.createServer((req, res) => {
   const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
   const file = normalize(join("dist/playground", path === "/" ? "index.html" : path));
   try {
     const type = extname(file) === ".html" ? "text/html" : "text/javascript";
-    const body = readFileSync(file);
-    res.writeHead(200, { "content-type": type }).end(body);
+    res.writeHead(200, { "content-type": type }).end(readFileSync(file));
   } catch {
     res.writeHead(404).end();
   }
 });
 await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const base = `http://127.0.0.1:${server.address().port}/`;
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--enable-unsafe-webgpu", "--no-sandbox", "--headless=new", "--no-first-run"],
 });
-const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
-await page.goto(`http://127.0.0.1:${server.address().port}/`);
-await page.waitForSelector("#total-params");
-await page.selectOption("#examples", "Tiny");
-await page.waitForFunction(
-  'document.querySelector("#summary")?.textContent?.includes("inception_1")',
-);
-await page.click('#graph g.layer[data-name="inception_1.branch_3.conv_2"]');
-await page.click("#run");
-await page.waitForFunction(
-  '/ran in|error/.test(document.querySelector("#status")?.textContent ?? "")',
-  null,
+
+const ran = (page) =>
+  page.waitForFunction(
+    '/ran in|error/.test(document.querySelector("#status")?.textContent ?? "")',
+    null,
+    {
+      timeout: 300_000,
+    },
+  );
+
+const shots = [
   {
-    timeout: 120_000,
+    width: 800,
+    height: 1000,
+    async act(page) {
+      await page.click("#run");
+      await ran(page);
+    },
   },
-);
-await page.screenshot({ path: "docs/playground.png" });
+  {
+    width: 1400,
+    height: 860,
+    async act(page) {
+      await page.selectOption("#examples", "Tiny");
+      await page.waitForFunction(
+        'document.querySelector("#summary")?.textContent?.includes("inception_1")',
+      );
+      await page.fill("#search", "inception_1.branch_3.conv_2");
+      await page.press("#search", "Enter");
+      await page.click("#run");
+      await ran(page);
+    },
+  },
+  {
+    width: 2560,
+    height: 1300,
+    async act(page) {
+      await page.selectOption("#examples", "GoogLeNet");
+      await page.waitForFunction(
+        'document.querySelector("#summary")?.textContent?.includes("inception5b")',
+      );
+      await page.click("#collapse");
+      await page.fill("#search", "inception4a.branch_2.conv_bn_2.conv_1");
+      await page.press("#search", "Enter");
+    },
+  },
+];
+
+let failed = false;
+for (const shot of shots) {
+  const page = await browser.newPage({ viewport: { width: shot.width, height: shot.height } });
+  await page.goto(base);
+  await page.waitForSelector("#total-params", { state: "attached" });
+  await shot.act(page);
+  const problems = await layoutProblems(page);
+  if (problems.length) {
+    failed = true;
+    console.error(`${shot.width} px: ${problems.join("; ")}`);
+  }
+  const path = `docs/playground-${shot.width}.png`;
+  // (at 800 px the panes stack and the page scrolls: the whole page)
+  await page.screenshot({ path, fullPage: shot.width < 900 });
+  console.log(`wrote ${path}: ${(await page.textContent("#status")).slice(0, 100)}`);
+  await page.close();
+}
 await browser.close();
 server.close();
-console.log("wrote docs/playground.png");
+process.exitCode = failed ? 1 : 0;

@@ -9,6 +9,22 @@ import { isDepthwise, nodeActivation, opDef, type Traits } from "../ops/index.js
 export interface GraphSvgOptions {
   /** Highlight these layers (e.g. the one picked in the playground). */
   readonly highlight?: ReadonlySet<string>;
+  /**
+   * Blocks drawn as one box each, by the prefix their layers' names share (`inception_3a`
+   * for `inception_3a.branch_1.conv_1`): the box says how many layers it holds, and edges
+   * inside it are left out. An outer collapsed block wins over an inner one.
+   */
+  readonly collapsed?: ReadonlySet<string>;
+}
+
+/** The blocks a network's layer names nest in, outermost first: `a`, `a.b` for `a.b.conv_1`. */
+export function blockPrefixes(graph: Graph): string[] {
+  const out = new Set<string>();
+  for (const n of graph.nodes) {
+    const parts = n.name.split(".");
+    for (let i = 1; i < parts.length; i++) out.add(parts.slice(0, i).join("."));
+  }
+  return [...out];
 }
 
 const pair = (p: readonly [number, number]): string =>
@@ -51,7 +67,7 @@ export function layerSummary(n: Node, inChannels?: number): string {
   }
 }
 
-type Family = Traits["family"] | "io";
+type Family = Traits["family"] | "io" | "block";
 
 const fills: Record<Family, string> = {
   conv: "#dbeafe",
@@ -61,6 +77,7 @@ const fills: Record<Family, string> = {
   merge: "#ede9fe",
   dense: "#fee2e2",
   io: "#fef9c3",
+  block: "#e0e7ff",
   shape: "#f5f5f4",
   resample: "#f5f5f4",
 };
@@ -101,7 +118,23 @@ export function graphSvg(graph: Graph, options: GraphSvgOptions = {}): string {
   };
   for (const i of graph.inputs)
     addBox(`in:${i.name}`, [`input ${i.name}`, shapeText(i.shape)], "io");
+  // The box a layer is drawn in: its own, or its outermost collapsed block's.
+  const collapsed = options.collapsed ?? new Set<string>();
+  const blockOf = (name: string): string | undefined => {
+    const parts = name.split(".");
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join(".");
+      if (collapsed.has(prefix)) return prefix;
+    }
+    return undefined;
+  };
+  const members = new Map<string, number>();
   for (const n of graph.nodes) {
+    const block = blockOf(n.name);
+    if (block !== undefined) {
+      members.set(block, (members.get(block) ?? 0) + 1);
+      continue;
+    }
     addBox(
       `n:${n.name}`,
       [n.name, layerSummary(n, shapes.get(n.inputs[0]!)?.[0])],
@@ -109,18 +142,34 @@ export function graphSvg(graph: Graph, options: GraphSvgOptions = {}): string {
       options.highlight?.has(n.name),
     );
   }
+  for (const [block, count] of members)
+    addBox(
+      `b:${block}`,
+      [`${block} ▸`, `block: ${count} layer${count === 1 ? "" : "s"}`],
+      "block",
+      [...(options.highlight ?? [])].some((h) => h === block || h.startsWith(`${block}.`)),
+    );
   for (const o of graph.outputs) addBox(`out:${o.name}`, [`output ${o.name}`], "io");
+  const boxOf = (name: string): string => {
+    const block = blockOf(name);
+    return block === undefined ? `n:${name}` : `b:${block}`;
+  };
   const source = (v: string): string =>
-    graph.inputs.some((i) => i.name === v) ? `in:${v}` : `n:${v}`;
+    graph.inputs.some((i) => i.name === v) ? `in:${v}` : boxOf(v);
   let edgeId = 0;
   const labels = new Map<string, string>();
+  const drawn = new Set<string>();
   const edge = (from: string, to: string, label: string): void => {
+    // (inside a collapsed block, or a second edge a block's box already draws)
+    const key = `${from}\u0000${to}\u0000${label}`;
+    if (from === to || drawn.has(key)) return;
+    drawn.add(key);
     const name = `e${edgeId++}`;
     labels.set(name, label);
     g.setEdge(from, to, { label, width: textWidth(label), height: 14, labelpos: "c" }, name);
   };
   for (const n of graph.nodes)
-    for (const v of new Set(n.inputs)) edge(source(v), `n:${n.name}`, shapeText(shapes.get(v)!));
+    for (const v of new Set(n.inputs)) edge(source(v), boxOf(n.name), shapeText(shapes.get(v)!));
   for (const o of graph.outputs)
     edge(source(o.value), `out:${o.name}`, shapeText(shapes.get(o.value)!));
   dagre.layout(g);
@@ -146,7 +195,7 @@ export function graphSvg(graph: Graph, options: GraphSvgOptions = {}): string {
     const x = n.x - n.width / 2;
     const y = n.y - n.height / 2;
     parts.push(
-      `<g class="layer" data-name="${escape(b.id.replace(/^(n|in|out):/, ""))}"><rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${n.width.toFixed(1)}" height="${n.height.toFixed(1)}" rx="5" fill="${b.fill}" stroke="${b.strong ? "#dc2626" : "#374151"}" stroke-width="${b.strong ? 2.5 : 1}"/>` +
+      `<g class="layer" data-name="${escape(b.id.replace(/^(n|in|out|b):/, ""))}"${b.id.startsWith("b:") ? ` data-block="${escape(b.id.slice(2))}"` : ""}><rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${n.width.toFixed(1)}" height="${n.height.toFixed(1)}" rx="5" fill="${b.fill}" stroke="${b.strong ? "#dc2626" : "#374151"}" stroke-width="${b.strong ? 2.5 : 1}"/>` +
         b.lines
           .map(
             (line, k) =>

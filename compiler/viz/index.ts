@@ -1,1 +1,7 @@
-export { graphSvg, layerSummary, maxDrawnLayers, type GraphSvgOptions } from "./graph-svg.js";
+export {
+  blockPrefixes,
+  graphSvg,
+  layerSummary,
+  maxDrawnLayers,
+  type GraphSvgOptions,
+} from "./graph-svg.js";
