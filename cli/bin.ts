@@ -24,7 +24,8 @@ const dawnNoise =
  * Dawn's noise removed; everything else (and the child itself) runs in this process.
  */
 function opensDevice(args: readonly string[]): boolean {
-  return (args[0] === "run" && !args.includes("--cpu")) || args[0] === "tune";
+  const command = args.find((a) => !a.startsWith("-")); // (after -q, --quiet)
+  return (command === "run" && !args.includes("--cpu")) || command === "tune";
 }
 
 function filtered(args: readonly string[]): Promise<number> {
@@ -33,7 +34,14 @@ function filtered(args: readonly string[]): Promise<number> {
     [...process.execArgv, fileURLToPath(import.meta.url), ...args],
     {
       stdio: ["inherit", "inherit", "pipe"],
-      env: { ...process.env, CNNC_STDERR_FILTERED: "1" },
+      env: {
+        ...process.env,
+        CNNC_STDERR_FILTERED: "1",
+        // (its stderr is this pipe: progress bars need to know that this one is a terminal)
+        ...(process.stderr.isTTY
+          ? { CNNC_STDERR_TTY_COLUMNS: String(process.stderr.columns || 80) }
+          : {}),
+      },
     },
   );
   // A signal to this process goes to the child (Ctrl-C reaches both: one process group), which

@@ -49,6 +49,7 @@ export function buildOptions(io: Io, o: BuildOptions, extra: CompileOptions = {}
     seed: seed(o.seed),
     ...(o.maxBinding ? { maxBindingBytes: positiveInt(o.maxBinding, "--max-binding") } : {}),
     ...(o.layout ? { layout: o.layout } : {}),
+    ...(io.progress ? { onProgress: io.progress.update } : {}),
     ...extra,
   };
 }
@@ -60,7 +61,12 @@ export function buildGraph(
   o: BuildOptions,
   extra: CompileOptions = {},
 ): Built {
-  const compiled = compileGraph(graph, buildOptions(io, o, extra));
+  let compiled;
+  try {
+    compiled = compileGraph(graph, buildOptions(io, o, extra));
+  } finally {
+    io.progress?.done();
+  }
   const constants = compiled.graph.constants;
   const sourceConstants = compiled.source.constants;
   if (!compiled.bundle || !compiled.plan || !constants || !sourceConstants)

@@ -2,6 +2,7 @@
 import { compileFrontend, type FrontendResult } from "../compiler/lower/index.js";
 import { parseIr, verify, type Graph } from "../compiler/ir/index.js";
 import { BundleError, parseBundle } from "../runtime/index.js";
+import type { Progress } from "./progress.js";
 import { formatDiagnostic } from "../grammar/diagnostics.js";
 import { nodeHost } from "./host.js";
 import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
@@ -13,6 +14,15 @@ import { NpyError, readNpy } from "./npy.js";
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** --quiet: results only (no notes, no progress). */
+  quiet?: boolean;
+  /** Progress of the long steps (cli/progress.ts); absent: none shown. */
+  progress?: Progress;
+}
+
+/** `cnnc: note: ...` on stderr, unless --quiet. */
+export function note(io: Io, text: string): void {
+  if (!io.quiet) io.err(`cnnc: note: ${text}\n`);
 }
 
 /**

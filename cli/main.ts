@@ -10,6 +10,7 @@ import { BundleError, RuntimeError } from "../runtime/index.js";
 import { printIr } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
 import { buildGraph, emitParts, weightsFile } from "./build.js";
+import { progress } from "./progress.js";
 import type { Layout } from "../compiler/codegen/index.js";
 import { ExportError, exportOnnx, exportOpset, printCnn } from "../compiler/onnx/index.js";
 import { writeSafetensors } from "../compiler/weights/index.js";
@@ -58,6 +59,7 @@ function program(io: Io): Command {
   const cnnc = new Command("cnnc")
     .description("Compile declarative CNN descriptions (.cnn) to WebGPU compute pipelines.")
     .version("0.1.0")
+    .option("-q, --quiet", "print results only: no notes and no progress bars")
     .exitOverride()
     .configureOutput({
       writeOut: io.out,
@@ -71,6 +73,11 @@ function program(io: Io): Command {
             .replace(/\s*\n\s*/g, " ")} (run 'cnnc help' for the commands)\n`,
         ),
     });
+  // Progress bars (on a terminal) and --quiet, known once the command line is parsed.
+  cnnc.hook("preAction", () => {
+    io.quiet = cnnc.opts<{ quiet?: boolean }>().quiet === true;
+    io.progress ??= progress({ quiet: io.quiet });
+  });
   const networkOption = [
     "--network <name>",
     "which network, when the file declares several",
@@ -392,11 +399,13 @@ function program(io: Io): Command {
 }
 
 /** Runs the CLI on `argv` (without node and script); returns the exit code. */
-export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+export async function main(argv: readonly string[], given: Io = processIo): Promise<number> {
+  const io: Io = { ...given }; // (--quiet and the progress bar are this run's)
   try {
     await program(io).parseAsync([...argv], { from: "user" });
     return 0;
   } catch (e) {
+    io.progress?.done();
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
     // The one rule (compiler/errors.ts): the user's, their input's or their device's problem
     // is one line and exit 1; anything else is a bug in cnnc, exit 2 with the stack.

@@ -18,7 +18,15 @@ import {
 } from "../runtime/index.js";
 import { buildGraph } from "./build.js";
 import { writeOutput } from "./output.js";
-import { positiveInt, seed, sourceGraph, UserError, type Io, type ModelFlags } from "./common.js";
+import {
+  note,
+  positiveInt,
+  seed,
+  sourceGraph,
+  UserError,
+  type Io,
+  type ModelFlags,
+} from "./common.js";
 import { NpyError, readNpy, writeNpy } from "./npy.js";
 import type { OptimizeOptions } from "./optimize.js";
 
@@ -66,8 +74,9 @@ function load(io: Io, file: string, o: RunOptions): Loaded {
     const graph = sourceGraph(io, file, { ...o, shapeHints: npyShapes(o.input) });
     // (an .onnx brings its weights; a .cnn has them from --weights, or made up)
     if (file.endsWith(".cnn") && !o.weights && graph.weights.length > 0)
-      io.err(
-        `cnnc: note: no --weights: ${graph.name} runs with generated weights (--seed ${seed(o.seed)}), not trained ones\n`,
+      note(
+        io,
+        `no --weights: ${graph.name} runs with generated weights (--seed ${seed(o.seed)}), not trained ones`,
       );
     const { bytes } = buildGraph(io, graph, o);
     const parsed = parseBundle(bytes);
@@ -206,12 +215,17 @@ function describeOutput(
 }
 
 /** Median and minimum of `runs` timings of `f`, in milliseconds. */
-async function timed(runs: number, f: () => Promise<unknown>): Promise<[number, number]> {
+async function timed(
+  runs: number,
+  f: () => Promise<unknown>,
+  onRun?: (done: number, total: number) => void,
+): Promise<[number, number]> {
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
     await f();
     times.push(performance.now() - t0);
+    onRun?.(r + 1, runs);
   }
   times.sort((a, b) => a - b);
   return [times[Math.floor(runs / 2)]!, times[0]!];
@@ -223,13 +237,16 @@ async function timed(runs: number, f: () => Promise<unknown>): Promise<[number, 
  * the GPU work alone (Model.measure).
  */
 async function benchLines(
+  io: Io,
   model: Model,
   data: Record<string, Float32Array>,
   batch: number,
   runs: number,
 ): Promise<string> {
   const ms = (t: number): string => t.toFixed(2);
-  const [median, min] = await timed(runs, () => model.run(data, { batch }));
+  const step = (what: string) => (done: number, total: number) =>
+    io.progress?.update(what, done, total);
+  const [median, min] = await timed(runs, () => model.run(data, { batch }), step("bench runs"));
   const device = model.device;
   const onGpu = Object.fromEntries(
     Object.entries(data).map(([name, values]) => {
@@ -243,7 +260,12 @@ async function benchLines(
     }),
   );
   try {
-    const [gpuMedian] = await timed(runs, () => model.run(onGpu, { batch }));
+    const [gpuMedian] = await timed(
+      runs,
+      () => model.run(onGpu, { batch }),
+      step("bench runs, input on the GPU"),
+    );
+    io.progress?.done();
     const work = await model.measure({ batch, repeats: Math.min(runs, maxRepeats) });
     return (
       `latency: median ${ms(median)} ms, min ${ms(min)} ms over ${runs} runs (batch ${batch}, readback included)\n` +
@@ -303,7 +325,16 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
       "auto" | "gpu" | "llvmpipe" | "swiftshader";
     let model;
     try {
-      model = await loadModel(loaded.bytes, { adapter });
+      model = await loadModel(loaded.bytes, {
+        adapter,
+        ...(io.progress
+          ? {
+              onCompiled: (done: number, total: number, layer: string) =>
+                io.progress!.update("compiling pipelines", done, total, layer),
+            }
+          : {}),
+      });
+      io.progress?.done();
     } catch (e) {
       if (e instanceof BundleError) throw new UserError(`${file}: ${e.message}`);
       throw e; // a RuntimeError is the device's (exit 1); anything else a bug (exit 2)
@@ -317,7 +348,7 @@ export async function runCommand(io: Io, file: string, o: RunOptions): Promise<v
       outputs = Object.fromEntries(
         Object.entries(await model.run(data, { batch })).map(([k, t]) => [k, t.data]),
       );
-      if (runs !== undefined) io.out(await benchLines(model, data, batch, runs));
+      if (runs !== undefined) io.out(await benchLines(io, model, data, batch, runs));
     } finally {
       model.dispose();
     }

@@ -70,7 +70,14 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
     runs,
     batch,
     ...(o.layout ? { layout: o.layout } : {}),
+    ...(io.progress
+      ? {
+          onProgress: (done: number, total: number, layer: string) =>
+            io.progress!.update("tuning: candidates measured", done, total, layer),
+        }
+      : {}),
   });
+  io.progress?.done();
   const width = Math.max(5, ...report.map((r) => r.shape.length));
   io.out(`GPU time per layer (no upload or readback), median of ${runs}\n`);
   io.out(`${"layer shape".padEnd(width)}  layers  default ms  best ms  kernel\n`);

@@ -50,6 +50,11 @@ export interface CompileOptions {
   readonly dumpIr?: { readonly after: string; readonly write: (text: string) => void };
   /** A line for each pass that did something (`fold-batchnorm: folded 20 batch norms`). */
   readonly onReport?: (line: string) => void;
+  /**
+   * Hears how the long steps go: `step` names one ("generating weights", "optimising",
+   * "writing the bundle"), `done` of `total` its units; for progress bars.
+   */
+  readonly onProgress?: (step: string, done: number, total: number) => void;
   /** Weights by layer path (a safetensors file's tensors); checked against the network. */
   readonly weights?: ReadonlyMap<string, NamedTensor>;
   /** Where `weights` came from, for errors. */
@@ -167,7 +172,9 @@ function weightsOf(graph: Graph, options: CompileOptions): ReadonlyMap<string, F
     throw new CompileError(
       `the network's weights take ${((values * 4) / 2 ** 30).toFixed(1)} GiB (${values.toLocaleString("en-US")} values); cnnc generates at most ${(maxGeneratedWeights * 4) / 2 ** 30} GiB of weights (give trained ones)`,
     );
-  return initWeights(graph, options.seed ?? 0);
+  return initWeights(graph, options.seed ?? 0, (done, total) =>
+    options.onProgress?.("generating weights", done, total),
+  );
 }
 
 /** Legalise, optimise, plan and bundle a network graph. */
@@ -183,6 +190,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     options.passesOnly && !options.weights && !graph.constants && options.seed === undefined;
   const withWeights = structureOnly ? graph : { ...graph, constants: weightsOf(graph, options) };
   const report: string[] = [];
+  options.onProgress?.("optimising", 0, 1);
   const optimized = runPasses(withWeights, pipeline.passes, {
     ...(options.verifyEach ? { verifyEach: true } : {}),
     ...(options.dumpIr ? { dump: options.dumpIr } : {}),
@@ -211,7 +219,13 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   }
   // The bundle carries the network as written (legalised, before the fold passes) and its
   // source weights, so that `--cpu` on it and every derived weight trace back to them.
-  const bundle = writeBundle(plan, constants, printIr(optimized), options.tuning);
+  const bundle = writeBundle(plan, constants, printIr(optimized), options.tuning, (done, total) =>
+    options.onProgress?.(
+      "writing the bundle, MiB",
+      Math.round(done / 2 ** 20),
+      Math.round(total / 2 ** 20),
+    ),
+  );
   return { ...base, plan, bundle, warnings: beyondLimits(plan, options.maxBindingBytes) };
 }
 

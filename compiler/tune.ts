@@ -154,6 +154,8 @@ export async function tuneGraph(
      * default kernel is still measured, as the reference); absent: measure both and choose.
      */
     readonly layout?: Layout;
+    /** Hears of each candidate measured: done of all candidates, with the layer's name. */
+    readonly onProgress?: (done: number, total: number, layer: string) => void;
   } = {},
 ): Promise<{ choices: Map<string, KernelChoice>; report: TunedLayer[] }> {
   const shapes = valueShapes(graph);
@@ -176,13 +178,10 @@ export async function tuneGraph(
   }
   const batch = options.batch ?? 1;
   const measured: Measured[] = [];
-  for (const nodes of groups.values()) {
+  // Every layer shape's candidates, the default first: its output is what every other
+  // candidate must reproduce. Listed up front, so that progress can say "i of N".
+  const work = [...groups.values()].map((nodes) => {
     const first = nodes[0]!;
-    const single = alone(graph, first);
-    const timings: [KernelChoice, number][] = [];
-    const rejected: string[] = [];
-    let reference: Float32Array | undefined;
-    // The default first: its output is what every other candidate must reproduce.
     const [byDefault, ...others] = candidates(
       first,
       shapes.get(first.inputs[0]!),
@@ -192,7 +191,17 @@ export async function tuneGraph(
     const wanted = (c: KernelChoice): boolean =>
       (options.filter?.(c) ?? true) &&
       (!options.layout || !nhwcReady(first) || readsIn(c) === options.layout);
-    for (const candidate of [byDefault!, ...others.filter(wanted)]) {
+    return { nodes, byDefault: byDefault!, list: [byDefault!, ...others.filter(wanted)] };
+  });
+  const total = work.reduce((n, w) => n + w.list.length, 0);
+  let done = 0;
+  for (const { nodes, byDefault, list } of work) {
+    const first = nodes[0]!;
+    const single = alone(graph, first);
+    const timings: [KernelChoice, number][] = [];
+    const rejected: string[] = [];
+    let reference: Float32Array | undefined;
+    for (const candidate of list) {
       const layout = readsIn(candidate);
       // One layer, its weights as the network has them: no pass to run on it.
       const { bundle } = compileGraph(single, {
@@ -213,8 +222,9 @@ export async function tuneGraph(
       } finally {
         model.dispose();
       }
+      options.onProgress?.(++done, total, first.name);
     }
-    measured.push({ nodes, byDefault: byDefault!, timings, rejected });
+    measured.push({ nodes, byDefault, timings, rejected });
   }
 
   const nhwcGroups =

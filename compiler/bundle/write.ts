@@ -23,6 +23,8 @@ export function writeBundle(
   weights: ReadonlyMap<string, Float32Array>,
   ir?: string,
   tuning?: Manifest["tuning"],
+  /** Hears of each stored weight as it is checksummed (done of total bytes). */
+  onProgress?: (done: number, total: number) => void,
 ): Uint8Array {
   const data = (name: string): Float32Array => {
     const d = weights.get(name);
@@ -57,10 +59,14 @@ export function writeBundle(
     data: data(name),
   }));
   let offset = 0;
+  let summed = 0;
+  const totalBytes = entries.reduce((n, e) => n + e.data.byteLength, 0);
   const table = entries.map(({ name, shape, data }) => {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const entry: StoredWeight = { name, shape, offset, bytes: bytes.length, crc32: crc32(bytes) };
     offset = alignUp(offset + bytes.length, blobAlignment);
+    summed += bytes.length;
+    onProgress?.(summed, totalBytes);
     return { entry, bytes };
   });
   const blobBytes = table.length

@@ -23,11 +23,18 @@ function normal(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
 }
 
-export function initWeights(graph: Graph, seed = 0): Map<string, Float32Array> {
+export function initWeights(
+  graph: Graph,
+  seed = 0,
+  /** Hears of each layer done (done of total layers). */
+  onLayer?: (done: number, total: number) => void,
+): Map<string, Float32Array> {
   const rand = random(seed);
   const shapes = valueShapes(graph);
   const out = new Map<string, Float32Array>();
+  let layers = 0;
   for (const node of graph.nodes) {
+    onLayer?.(layers++, graph.nodes.length);
     const inputs = node.inputs.map((v) => shapes.get(v)!);
     opDef(node.op)
       .weights(node.attrs, inputs)

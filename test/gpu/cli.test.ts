@@ -42,6 +42,16 @@ describe("cnnc build and run", () => {
     expect(fromSource.err).toBe(
       "cnnc: note: no --weights: LeNet5 runs with generated weights (--seed 0), not trained ones\n",
     );
+    // --quiet (before or after the command): the result alone, no note, no Dawn line
+    for (const args of [
+      ["--quiet", "run", "examples/lenet5.cnn", "--input", "random"],
+      ["run", "examples/lenet5.cnn", "--input", "random", "-q"],
+    ]) {
+      const quiet = cnnc(...args);
+      expect(quiet.code, quiet.err).toBe(0);
+      expect(quiet.err, args.join(" ")).toBe("");
+      expect(quiet.out).toMatch(/^output softmax_1 \[1, 10\]$/m);
+    }
     expect(r.out).toMatch(new RegExp(`^adapter: ${adapterWords.source.slice(1)}`, "m"));
     expect(r.out).toMatch(/^output softmax_1 \[2, 10\]$/m);
     expect(r.out).toMatch(/^ {2}sample 1: top 5: \d \(0\.\d+\)/m);
