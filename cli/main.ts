@@ -20,6 +20,7 @@ import {
   bundleGraph,
   frontend,
   importModel,
+  positiveInt,
   refuseBinary,
   type ModelFlags,
   report,
@@ -136,6 +137,8 @@ function program(io: Io): Command {
     .option(...inputShapeOption)
     .option(...freezeOption)
     .option("--json", "print the report as JSON")
+    .option("--batch <n>", "count units, MACs, FLOPs and memory for this batch size", "1")
+    .option("--depth <n>", "one row per block nested deeper than n, with its layers' sums")
     .option(
       "--optimized",
       "also compile, and compare dispatches, MACs and memory before and after the passes",
@@ -152,22 +155,32 @@ function program(io: Io): Command {
           useRoot?: string;
           json?: boolean;
           optimized?: boolean;
+          batch: string;
+          depth?: string;
         },
     ) => {
+      const batch = positiveInt(opts.batch, "--batch");
+      const depth = opts.depth === undefined ? undefined : positiveInt(opts.depth, "--depth");
       const before = file.endsWith(".cnnb") ? bundleGraph(file) : sourceGraph(io, file, opts);
       const after = opts.optimized ? optimize(io, before, opts) : before;
-      const report = summarize(after);
+      const report = summarize(after, { batch });
       const comparison = opts.optimized
         ? compareOptimized(before, after, `-O${opts.passes ? " (--passes)" : (opts.opt ?? "2")}`)
         : undefined;
       if (opts.json) {
-        const json = summaryJson(report) as Record<string, unknown>;
+        const json = summaryJson(report, depth === undefined ? {} : { depth }) as Record<
+          string,
+          unknown
+        >;
         io.out(
           JSON.stringify(comparison ? { ...json, optimization: comparison.json } : json, null, 2) +
             "\n",
         );
       } else {
-        io.out(formatSummary(report) + (comparison ? `\n${comparison.text}` : ""));
+        io.out(
+          formatSummary(report, depth === undefined ? {} : { depth }) +
+            (comparison ? `\n${comparison.text}` : ""),
+        );
       }
     },
   );

@@ -29,7 +29,7 @@ import { deadCode } from "./passes/dce.js";
 import { foldBatchNorm } from "./passes/fold-batchnorm.js";
 import { foldPadding } from "./passes/fold-padding.js";
 import { legalize } from "./passes/legalize.js";
-import { summarize, type NetworkReport } from "./analysis/index.js";
+import { summarize, type NetworkReport, type SummaryOptions } from "./analysis/index.js";
 import { bindWeights, initWeights, WeightsError, type NamedTensor } from "./weights/index.js";
 import type { Manifest } from "../runtime/format.js";
 import { batchProblem, defaultLimits, fixedProblems } from "../runtime/limits.js";
@@ -283,9 +283,10 @@ export function check(text: string, options: SourceOptions = {}): readonly Diagn
 /** Shapes, parameters, MACs, receptive field and memory of a `.cnn` source or a graph. */
 export function summarizeNetwork(
   input: string | Graph,
-  options: SourceOptions = {},
+  options: SourceOptions & SummaryOptions = {},
 ): NetworkReport | undefined {
-  if (typeof input !== "string") return summarize(input);
+  const counted = { ...(options.batch !== undefined ? { batch: options.batch } : {}) };
+  if (typeof input !== "string") return summarize(input, counted);
   const { graph } = frontend(input, options);
-  return graph && summarize(graph);
+  return graph && summarize(graph, counted);
 }

@@ -13,7 +13,14 @@ export {
   type SourceOptions,
 } from "./compile.js";
 export { CompileError } from "./errors.js";
-export { formatSummary, type LayerReport, type NetworkReport } from "./analysis/index.js";
+export {
+  formatSummary,
+  rowsAtDepth,
+  type LayerReport,
+  type NetworkReport,
+  type SummaryOptions,
+  type SummaryRow,
+} from "./analysis/index.js";
 export { interpret } from "./interp/index.js";
 export { exportOnnx, importOnnx } from "./onnx/index.js";
 export { parseIr, printIr, type Graph } from "./ir/index.js";

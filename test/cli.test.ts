@@ -24,6 +24,13 @@ function cnnc(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+/** What `summary --json` prints, as far as these tests read it. */
+interface Json {
+  batch: number;
+  layers: ({ name: string; inputs: string[]; layers?: number } & Record<string, unknown>)[];
+  totals: Record<string, unknown> & { params: number; memory: Record<string, number> };
+}
+
 describe("cnnc", () => {
   it("prints help", () => {
     const r = cnnc("--help");
@@ -36,14 +43,65 @@ describe("cnnc", () => {
     const r = cnnc("summary", "examples/lenet5.cnn");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(
-      /^layer\s+op\s+output\s+params\s+units\s+connections\s+MACs\s+RF\s+jump\s+activations$/m,
+      /^layer\s+op\s+output\s+kernel\s+stride\s+params\s+units\s+connections\s+MACs\s+RF\s+jump\s+activations$/m,
     );
     expect(r.out).toMatch(
-      /^c1\s+conv2d\s+\[6,28,28\]\s+156\s+4,704\s+122,304\s+118K\s+5\s+1\s+18\.4 KiB$/m,
+      /^c1\s+conv2d\s+\[6,28,28\]\s+5\s+1\s+156\s+4,704\s+122,304\s+118K\s+5\s+1\s+18\.4 KiB$/m,
     );
+    expect(r.out).toMatch(/^s2\s+avgpool2d\s+\[6,14,14\]\s+2\s+2\s+0\s+1,176\s+4,704 /m);
     expect(r.out).toMatch(/^connections\s+435,950 /m);
-    expect(r.out).toMatch(/^params\s+61,706 /m);
+    expect(r.out).toMatch(/^trainable params\s+61,706 /m);
+    expect(r.out).toMatch(/^non-trainable\s+0 /m);
     expect(r.out).toMatch(/^receptive field\s+32 pixels/m);
+    // memory as torchsummary estimates it: 4 KiB in, 61,706 x 4 B, 2 x 57.5 KiB of outputs
+    expect(r.out).toMatch(/^input size\s+4\.0 KiB \(batch 1, f32\)$/m);
+    expect(r.out).toMatch(/^params size\s+241\.0 KiB /m);
+    expect(r.out).toMatch(/^forward\/backward\s+115\.1 KiB /m);
+    expect(r.out).toMatch(/^estimated total\s+360\.1 KiB /m);
+    // a chain: no "connected to" column
+    expect(r.out).not.toContain("connected to");
+  });
+
+  it("summary --batch scales what a batch does, not the params; --json says the same", () => {
+    const one = JSON.parse(cnnc("summary", "examples/lenet5.cnn", "--json").out) as Json;
+    const four = JSON.parse(
+      cnnc("summary", "examples/lenet5.cnn", "--json", "--batch", "4").out,
+    ) as Json;
+    expect(four.batch).toBe(4);
+    expect(four.totals.params).toBe(one.totals.params);
+    for (const k of ["units", "connections", "macs", "backwardMacs", "flops", "activationBytes"])
+      expect(four.totals[k], k).toBe(4 * (one.totals[k] as number));
+    expect(four.totals.memory.inputBytes).toBe(4 * 4096);
+    expect(four.totals.memory.paramBytes).toBe(61_706 * 4);
+    const c1 = one.layers.find((l) => l.name === "c1")!;
+    expect(c1).toMatchObject({ connections: 122_304, units: 4704, kernel: [5, 5], stride: [1, 1] });
+    expect(c1.inputs).toEqual(["x"]);
+    const text = cnnc("summary", "examples/lenet5.cnn", "--batch", "4").out;
+    expect(text).toMatch(/^MACs\s+1,666,080 \(1\.67M; conv and dense layers, batch 4\)$/m);
+    expect(cnnc("summary", "examples/lenet5.cnn", "--batch", "0").err).toMatch(
+      /--batch must be a positive integer/,
+    );
+  });
+
+  it("summary --depth folds deeper blocks into rows of their sums; branches say what they read", () => {
+    const full = cnnc("summary", "examples/tiny.cnn");
+    expect(full.out).toMatch(/connected to$/m);
+    expect(full.out).toMatch(/^inception_1\.concat_1\s.*inception_1\.branch_1\.relu_1, /m);
+    const r = cnnc("summary", "examples/tiny.cnn", "--depth", "1");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^inception_1\s+block of \d+\s+\[56,32,32\]/m);
+    expect(r.out).not.toMatch(/^inception_1\.branch/m);
+    expect(r.out).toMatch(/^layers\s+\d+ \(\d+ rows at depth 1\)$/m);
+    const json = JSON.parse(
+      cnnc("summary", "examples/tiny.cnn", "--depth", "1", "--json").out,
+    ) as Json;
+    const block = json.layers.find((l) => l.name === "inception_1")!;
+    const all = (JSON.parse(cnnc("summary", "examples/tiny.cnn", "--json").out) as Json).layers;
+    const inside = all.filter((l) => l.name.startsWith("inception_1."));
+    expect(block.layers).toBe(inside.length);
+    expect(block.params).toBe(inside.reduce((n, l) => n + (l.params as number), 0));
+    expect(block.macs).toBe(inside.reduce((n, l) => n + (l.macs as number), 0));
+    expect(block.inputs).toEqual(["basic_2.relu_1"]);
   });
 
   /** LeNet-5 built to a bundle and exported to ONNX, once for the tests that read them. */
@@ -62,11 +120,11 @@ describe("cnnc", () => {
     const fromBundle = cnnc("summary", bundle);
     expect(fromBundle.code, fromBundle.err).toBe(0);
     // (what the bundle runs: the optimised graph, its activations fused)
-    expect(fromBundle.out).toMatch(/^params\s+61,706 /m);
-    expect(fromBundle.out).toMatch(/^c1\s+conv2d\s+\[6,28,28\]\s+156\s+4,704\s+122,304 /m);
+    expect(fromBundle.out).toMatch(/^trainable params\s+61,706 /m);
+    expect(fromBundle.out).toMatch(/^c1\s+conv2d\s+\[6,28,28\]\s+5\s+1\s+156\s+4,704\s+122,304 /m);
     const fromModel = cnnc("summary", model);
     expect(fromModel.code, fromModel.err).toBe(0);
-    expect(fromModel.out).toMatch(/^params\s+61,706 /m);
+    expect(fromModel.out).toMatch(/^trainable params\s+61,706 /m);
     for (const [file, what] of [
       [bundle, "is a cnnc bundle, not .cnn source: cnnc run runs it"],
       [model, "is an ONNX model, not .cnn source: cnnc import turns it into .cnn"],

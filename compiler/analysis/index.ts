@@ -1,5 +1,5 @@
-export { summarize, summaryJson, displayOp } from "./summary.js";
-export type { LayerReport, NetworkReport } from "./summary.js";
+export { summarize, summaryJson, displayOp, rowsAtDepth } from "./summary.js";
+export type { LayerReport, NetworkReport, SummaryOptions, SummaryRow } from "./summary.js";
 export { formatSummary, compact, grouped, bytes } from "./format.js";
 export { cost } from "./cost.js";
 export { receptiveField } from "./receptive-field.js";

@@ -9,8 +9,10 @@
 //  - MACs: convolutions and dense layers only (each op's registry `cost`); backward MACs are
 //    twice the forward ones (each connection's weight gradient and input gradient); FLOPs count
 //    every add, compare and activation too;
-//  - activations: bytes of each layer's f32 output at batch 1; the total is their plain sum,
-//    before any memory planning;
+//  - activations: bytes of each layer's f32 output at the batch (1 unless asked); the total is
+//    their plain sum, before any memory planning; memory as torchsummary estimates training:
+//    input + weights + every output and its gradient;
+//  - `--depth N` (rowsAtDepth): a block nested deeper than N is one row of its layers' sums;
 //  - receptive field of the network: that of its last local feature map (receptive-field.ts).
 import { elementCount, valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
 import { inputField, isDepthwise, opDef, type Pair, type ReceptiveField } from "../ops/index.js";
@@ -21,6 +23,11 @@ export interface LayerReport {
   readonly name: string;
   readonly op: string;
   readonly output: Shape;
+  /** What it reads: graph inputs or layers, by name (Keras's "connected to"). */
+  readonly inputs: readonly string[];
+  /** A windowed layer's kernel and stride (conv, pooling); absent for the others. */
+  readonly kernel?: Pair;
+  readonly stride?: Pair;
   readonly params: number;
   readonly bnStats: number;
   /** Output activations (per batch item). */
@@ -39,6 +46,8 @@ export interface LayerReport {
 
 export interface NetworkReport {
   readonly network: string;
+  /** The batch the counts are for (params are per network, everything else per batch). */
+  readonly batch: number;
   readonly inputs: readonly { readonly name: string; readonly shape: Shape }[];
   readonly outputs: readonly { readonly name: string; readonly shape: Shape }[];
   readonly layers: readonly LayerReport[];
@@ -53,7 +62,22 @@ export interface NetworkReport {
     readonly activationBytes: number;
     /** Receptive field of the last local feature map; undefined for a network with none. */
     readonly rf?: Pair;
+    /**
+     * Memory as torchsummary estimates it, f32: the inputs, the weights (params and BN
+     * statistics), every layer's output and its gradient (what training keeps), and their sum.
+     */
+    readonly memory: {
+      readonly inputBytes: number;
+      readonly paramBytes: number;
+      readonly forwardBackwardBytes: number;
+      readonly totalBytes: number;
+    };
   };
+}
+
+export interface SummaryOptions {
+  /** Count units, connections, MACs, FLOPs and memory for this batch (default 1). */
+  readonly batch?: number;
 }
 
 const bytesPerElement = 4; // f32
@@ -86,7 +110,18 @@ function connections(node: Node, inputs: readonly Shape[], macs: number): number
   return units * Math.max(node.inputs.length, 1);
 }
 
-export function summarize(graph: Graph): NetworkReport {
+/** A windowed layer's kernel and stride, from its attributes `k` and `s`. */
+function windowOf(node: Node): { kernel?: Pair; stride?: Pair } {
+  const a = node.attrs as { k?: unknown; s?: unknown };
+  const pair = (v: unknown): v is Pair =>
+    Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number");
+  return pair(a.k) && pair(a.s) ? { kernel: a.k, stride: a.s } : {};
+}
+
+export function summarize(graph: Graph, options: SummaryOptions = {}): NetworkReport {
+  const batch = options.batch ?? 1;
+  if (!Number.isSafeInteger(batch) || batch < 1)
+    throw new RangeError(`batch must be a positive integer, got ${batch}`);
   const shapes = valueShapes(graph);
   const fields = new Map<string, ReceptiveField>();
   for (const i of graph.inputs) fields.set(i.name, inputField);
@@ -109,22 +144,29 @@ export function summarize(graph: Graph): NetworkReport {
       name: node.name,
       op: displayOp(node, inputs),
       output: node.shape,
+      inputs: node.inputs,
+      ...windowOf(node),
       params: counts.params,
       bnStats: counts.stats,
-      units: elementCount(node.shape),
-      connections: connections(node, inputs, c.macs),
-      macs: c.macs,
-      backwardMacs: 2 * c.macs,
-      flops: c.flops,
+      units: batch * elementCount(node.shape),
+      connections: batch * connections(node, inputs, c.macs),
+      macs: batch * c.macs,
+      backwardMacs: batch * 2 * c.macs,
+      flops: batch * c.flops,
       rf: field.rf,
       jump: field.jump,
       global: field.global,
-      activationBytes: elementCount(node.shape) * bytesPerElement,
+      activationBytes: batch * elementCount(node.shape) * bytesPerElement,
     });
   }
   const sum = (f: (l: LayerReport) => number): number => layers.reduce((a, l) => a + f(l), 0);
+  const inputBytes =
+    batch * graph.inputs.reduce((n, i) => n + elementCount(i.shape), 0) * bytesPerElement;
+  const paramBytes = (sum((l) => l.params) + sum((l) => l.bnStats)) * bytesPerElement;
+  const forwardBackwardBytes = 2 * sum((l) => l.activationBytes);
   return {
     network: graph.name,
+    batch,
     inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape })),
     outputs: graph.outputs.map((o) => ({ name: o.name, shape: shapes.get(o.value) ?? [] })),
     layers,
@@ -138,14 +180,78 @@ export function summarize(graph: Graph): NetworkReport {
       flops: sum((l) => l.flops),
       activationBytes: sum((l) => l.activationBytes),
       ...(rf ? { rf } : {}),
+      memory: {
+        inputBytes,
+        paramBytes,
+        forwardBackwardBytes,
+        totalBytes: inputBytes + paramBytes + forwardBackwardBytes,
+      },
     },
   };
+}
+
+/** A row of the table: a layer (`layers` 1), or a block of `layers` layers summed. */
+export interface SummaryRow extends LayerReport {
+  readonly layers: number;
+}
+
+/**
+ * The rows at most `depth` deep (a layer `a.b.conv_1` is 3 deep): a block nested deeper is one
+ * row named by its path, whose counts are its layers' sums, whose output, receptive field and
+ * jump are its last layer's, and which reads what its layers read from outside it.
+ */
+export function rowsAtDepth(report: NetworkReport, depth = Infinity): SummaryRow[] {
+  if (!(depth >= 1)) throw new RangeError(`depth must be 1 or more, got ${depth}`);
+  const rows: SummaryRow[] = [];
+  const members: LayerReport[][] = [];
+  for (const l of report.layers) {
+    const parts = l.name.split(".");
+    const key = parts.length > depth ? parts.slice(0, depth).join(".") : undefined;
+    const last = rows.at(-1);
+    if (key !== undefined && last && last.name === key && last.layers > 0) {
+      members.at(-1)!.push(l);
+    } else {
+      rows.push({ ...l, name: key ?? l.name, layers: 1 });
+      members.push([l]);
+    }
+  }
+  return rows.map((row, i) => {
+    const group = members[i]!;
+    if (group.length === 1 && group[0]!.name === row.name) return row;
+    const inside = new Set(group.map((l) => l.name));
+    const sum = (f: (l: LayerReport) => number): number => group.reduce((a, l) => a + f(l), 0);
+    const lastLayer = group.at(-1)!;
+    return {
+      name: row.name,
+      op: "block",
+      output: lastLayer.output,
+      inputs: [...new Set(group.flatMap((l) => l.inputs).filter((v) => !inside.has(v)))],
+      params: sum((l) => l.params),
+      bnStats: sum((l) => l.bnStats),
+      units: sum((l) => l.units),
+      connections: sum((l) => l.connections),
+      macs: sum((l) => l.macs),
+      backwardMacs: sum((l) => l.backwardMacs),
+      flops: sum((l) => l.flops),
+      rf: lastLayer.rf,
+      jump: lastLayer.jump,
+      global: lastLayer.global,
+      activationBytes: sum((l) => l.activationBytes),
+      layers: group.length,
+    };
+  });
 }
 
 /**
  * The `cnnc summary --json` document: the report itself, field for field as the library
  * returns it (`rf: null` for a network without a local feature map).
  */
-export function summaryJson(report: NetworkReport): unknown {
-  return { ...report, totals: { ...report.totals, rf: report.totals.rf ?? null } };
+export function summaryJson(report: NetworkReport, options: { depth?: number } = {}): unknown {
+  return {
+    ...report,
+    ...(options.depth !== undefined
+      ? { depth: options.depth, layers: rowsAtDepth(report, options.depth) }
+      : {}),
+    totals: { ...report.totals, rf: report.totals.rf ?? null },
+  };
 }
