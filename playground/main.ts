@@ -49,13 +49,15 @@ const file = "main.cnn";
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 interface Compiled {
+  /** The source it was compiled from. */
+  readonly text: string;
   readonly graph?: Graph;
   readonly report?: NetworkReport;
   readonly problems: string;
   readonly diagnostics: EditorDiagnostic[];
 }
 
-let current: Compiled = { problems: "", diagnostics: [] };
+let current: Compiled = { text: "", problems: "", diagnostics: [] };
 let selected: string | undefined;
 let weights: { readonly name: string; readonly tensors: Map<string, NamedTensor> } | undefined;
 let image: { readonly name: string; readonly blob: Blob; readonly url: string } | undefined;
@@ -81,8 +83,8 @@ function compileCnn(text: string): Compiled {
     message: `${d.range.start.line}:${d.range.start.column}: ${d.message}`,
   }));
   const problems = result.diagnostics.map((d) => formatDiagnostic(d, sources)).join("\n\n");
-  if (!result.graph) return { problems, diagnostics };
-  return { graph: result.graph, report: summarize(result.graph), problems, diagnostics };
+  if (!result.graph) return { text, problems, diagnostics };
+  return { text, graph: result.graph, report: summarize(result.graph), problems, diagnostics };
 }
 
 // ---- status bar ----------------------------------------------------------------------------
@@ -518,11 +520,24 @@ function download(name: string, data: Uint8Array | string, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/**
+ * The network as the editor holds it now: the linter compiles 250 ms after the last change, so
+ * a Run or an export right after a change (or a switch of example) compiles it here first.
+ */
+function latest(): Compiled {
+  const text = editor.state.doc.toString();
+  if (current.text !== text) {
+    current = compileCnn(text);
+    render();
+  }
+  return current;
+}
+
 $("export").addEventListener("change", () => {
   const select = $<HTMLSelectElement>("export");
   const kind = select.value;
   select.value = "";
-  const graph = current.graph;
+  const graph = latest().graph;
   if (!graph) return setStatus("fix the errors first");
   const base = graph.name.replace(/[^\w.-]+/g, "_") || "network";
   try {
@@ -550,7 +565,7 @@ $("export").addEventListener("change", () => {
 });
 
 $("run").addEventListener("click", async () => {
-  const graph = current.graph;
+  const graph = latest().graph;
   if (!graph) return setStatus("fix the errors first");
   const ticket = shown;
   const mine = (text: string, fraction?: number): void => {

@@ -35,6 +35,20 @@ const ran = (page) =>
     },
   );
 
+/** Shows an example, once its summary lists a layer named like `marker`. */
+async function show(page, example, marker) {
+  await page.selectOption("#examples", example);
+  await page.waitForFunction(
+    `document.querySelector("#summary")?.textContent?.includes(${JSON.stringify(marker)})`,
+  );
+}
+
+/** Finds a layer with the graph's search box: picked, centred, its block unfolded. */
+async function find(page, layer) {
+  await page.fill("#search", layer);
+  await page.press("#search", "Enter");
+}
+
 const shots = [
   {
     width: 800,
@@ -48,12 +62,8 @@ const shots = [
     width: 1400,
     height: 860,
     async act(page) {
-      await page.selectOption("#examples", "Tiny");
-      await page.waitForFunction(
-        'document.querySelector("#summary")?.textContent?.includes("inception_1")',
-      );
-      await page.fill("#search", "inception_1.branch_3.conv_2");
-      await page.press("#search", "Enter");
+      await show(page, "Tiny", "inception_1");
+      await find(page, "inception_1.branch_3.conv_2");
       await page.click("#run");
       await ran(page);
     },
@@ -62,13 +72,9 @@ const shots = [
     width: 2560,
     height: 1300,
     async act(page) {
-      await page.selectOption("#examples", "GoogLeNet");
-      await page.waitForFunction(
-        'document.querySelector("#summary")?.textContent?.includes("inception5b")',
-      );
+      await show(page, "GoogLeNet", "inception5b");
       await page.click("#collapse");
-      await page.fill("#search", "inception4a.branch_2.conv_bn_2.conv_1");
-      await page.press("#search", "Enter");
+      await find(page, "inception4a.branch_2.conv_bn_2.conv_1");
     },
   },
 ];

@@ -118,6 +118,33 @@ function windowOf(node: Node): { kernel?: Pair; stride?: Pair } {
   return pair(a.k) && pair(a.s) ? { kernel: a.k, stride: a.s } : {};
 }
 
+/** The counts that add up over layers (a block's, a network's totals). */
+type Counts = Pick<
+  LayerReport,
+  | "params"
+  | "bnStats"
+  | "units"
+  | "connections"
+  | "macs"
+  | "backwardMacs"
+  | "flops"
+  | "activationBytes"
+>;
+
+function sums(layers: readonly LayerReport[]): Counts {
+  const sum = (f: (l: LayerReport) => number): number => layers.reduce((a, l) => a + f(l), 0);
+  return {
+    params: sum((l) => l.params),
+    bnStats: sum((l) => l.bnStats),
+    units: sum((l) => l.units),
+    connections: sum((l) => l.connections),
+    macs: sum((l) => l.macs),
+    backwardMacs: sum((l) => l.backwardMacs),
+    flops: sum((l) => l.flops),
+    activationBytes: sum((l) => l.activationBytes),
+  };
+}
+
 export function summarize(graph: Graph, options: SummaryOptions = {}): NetworkReport {
   const batch = options.batch ?? 1;
   if (!Number.isSafeInteger(batch) || batch < 1)
@@ -159,11 +186,11 @@ export function summarize(graph: Graph, options: SummaryOptions = {}): NetworkRe
       activationBytes: batch * elementCount(node.shape) * bytesPerElement,
     });
   }
-  const sum = (f: (l: LayerReport) => number): number => layers.reduce((a, l) => a + f(l), 0);
+  const totals = sums(layers);
   const inputBytes =
     batch * graph.inputs.reduce((n, i) => n + elementCount(i.shape), 0) * bytesPerElement;
-  const paramBytes = (sum((l) => l.params) + sum((l) => l.bnStats)) * bytesPerElement;
-  const forwardBackwardBytes = 2 * sum((l) => l.activationBytes);
+  const paramBytes = (totals.params + totals.bnStats) * bytesPerElement;
+  const forwardBackwardBytes = 2 * totals.activationBytes;
   return {
     network: graph.name,
     batch,
@@ -171,14 +198,7 @@ export function summarize(graph: Graph, options: SummaryOptions = {}): NetworkRe
     outputs: graph.outputs.map((o) => ({ name: o.name, shape: shapes.get(o.value) ?? [] })),
     layers,
     totals: {
-      params: sum((l) => l.params),
-      bnStats: sum((l) => l.bnStats),
-      units: sum((l) => l.units),
-      connections: sum((l) => l.connections),
-      macs: sum((l) => l.macs),
-      backwardMacs: sum((l) => l.backwardMacs),
-      flops: sum((l) => l.flops),
-      activationBytes: sum((l) => l.activationBytes),
+      ...totals,
       ...(rf ? { rf } : {}),
       memory: {
         inputBytes,
@@ -219,24 +239,16 @@ export function rowsAtDepth(report: NetworkReport, depth = Infinity): SummaryRow
     const group = members[i]!;
     if (group.length === 1 && group[0]!.name === row.name) return row;
     const inside = new Set(group.map((l) => l.name));
-    const sum = (f: (l: LayerReport) => number): number => group.reduce((a, l) => a + f(l), 0);
     const lastLayer = group.at(-1)!;
     return {
       name: row.name,
       op: "block",
       output: lastLayer.output,
       inputs: [...new Set(group.flatMap((l) => l.inputs).filter((v) => !inside.has(v)))],
-      params: sum((l) => l.params),
-      bnStats: sum((l) => l.bnStats),
-      units: sum((l) => l.units),
-      connections: sum((l) => l.connections),
-      macs: sum((l) => l.macs),
-      backwardMacs: sum((l) => l.backwardMacs),
-      flops: sum((l) => l.flops),
+      ...sums(group),
       rf: lastLayer.rf,
       jump: lastLayer.jump,
       global: lastLayer.global,
-      activationBytes: sum((l) => l.activationBytes),
       layers: group.length,
     };
   });

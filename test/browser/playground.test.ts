@@ -14,11 +14,19 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromiumFlags, chromiumPath } from "../support/chromium.js";
 import { layoutProblems, layoutWidths } from "../../scripts/playground-layout.mjs";
 import { exportOnnx } from "../../compiler/onnx/index.js";
-import { initWeights } from "../../compiler/weights/index.js";
+import { initWeights, writeSafetensors } from "../../compiler/weights/index.js";
 import { lowerFile } from "../support/compile.js";
 
 const lenet = lowerFile("examples/lenet5.cnn");
 const onnxLenet = exportOnnx({ ...lenet, constants: initWeights(lenet, 5) });
+const lenetWeights = writeSafetensors(
+  new Map(
+    [...initWeights(lenet, 6)].map(([name, data]) => [
+      name,
+      { shape: lenet.weights.find((w) => w.name === name)!.shape, data },
+    ]),
+  ),
+);
 
 let server: http.Server;
 let browser: Browser;
@@ -186,6 +194,31 @@ it(
     expect(file.suggestedFilename()).toBe("Tiny.cnnb");
     const path = await file.path();
     expect(readFileSync(path).subarray(0, 4).toString()).toBe("CNNB");
+
+    // Weights for the network shown: Run uses them, and says so; weights that do not fit
+    // are refused by name.
+    await page.selectOption("#examples", "LeNet-5");
+    await page.setInputFiles("#upload", {
+      name: "lenet5.safetensors",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.from(lenetWeights),
+    });
+    await statusMatches(page, /weights: lenet5\.safetensors \(10 tensors\)/, 10_000);
+    await page.click("#run");
+    await statusMatches(page, /ran in|error/);
+    expect(await page.textContent("#status")).toMatch(/top 5 \(weights lenet5\.safetensors, /);
+    await page.selectOption("#examples", "Tiny");
+    await page.waitForFunction(
+      'document.querySelector("#summary")?.textContent?.includes("inception_1")',
+    );
+    await page.setInputFiles("#upload", {
+      name: "lenet5.safetensors",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.from(lenetWeights),
+    });
+    await page.click("#run");
+    await statusMatches(page, /ran in|error/);
+    expect(await page.textContent("#status")).toMatch(/error: the weights do not fit the network/);
 
     // Open an ONNX model (LeNet-5 exported by cnnc): imported as .cnn, with its weights.
     await page.setInputFiles("#upload", {
