@@ -1,6 +1,6 @@
 // What `npm pack` ships: the built library, CLI and runtime with their types, the examples, the
 // README and the LICENSE that package.json names; no source map that points at a file the
-// package does not hold (the playground's carries its sources inside).
+// package does not hold; not the playground (a page of the repository: `npm run playground`).
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -29,6 +29,19 @@ describe("the npm package", () => {
     const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { license: string };
     expect(pkg.license).toBe("MIT");
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith(".d.ts"))).toEqual([]);
+    expect(files.filter((f) => f.startsWith("dist/playground/"))).toEqual([]);
+    // every file the package's entry points name is in it
+    const pkgJson = JSON.parse(readFileSync("package.json", "utf8")) as {
+      exports: Record<string, string | Record<string, string>>;
+      bin: Record<string, string>;
+    };
+    const named = [
+      ...Object.values(pkgJson.exports).flatMap((e) =>
+        typeof e === "string" ? [e] : Object.values(e),
+      ),
+      ...Object.values(pkgJson.bin),
+    ].map((p) => p.replace(/^\.\//, ""));
+    for (const path of named) expect(files, path).toContain(path);
     for (const map of files.filter((f) => f.endsWith(".map"))) {
       const m = JSON.parse(readFileSync(map, "utf8")) as {
         sources: string[];
