@@ -23,34 +23,100 @@ export interface TuneCliOptions extends OptimizeOptions {
   readonly useRoot?: string;
 }
 
-/** The whole network's round trip (upload, run, readback) and GPU time, medians of `runs`. */
-async function latency(
-  bytes: Uint8Array,
+/** A loaded bundle's inputs (0.5 everywhere) for timing. */
+function constantInputs(model: Model, batch: number): Record<string, Float32Array> {
+  return Object.fromEntries(
+    model.manifest.inputs.map((i) => [
+      i.name,
+      new Float32Array(batch * i.shape.reduce((a, b) => a * b, 1)).fill(0.5),
+    ]),
+  );
+}
+
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** One-sided sign test: the chance of `wins` or more of `n` fair coin flips. */
+function signTest(wins: number, n: number): number {
+  let p = 0;
+  let choose = 1; // C(n, k), from k = 0
+  for (let k = 0; k <= n; k++) {
+    if (k >= wins) p += choose / 2 ** n;
+    choose = (choose * (n - k)) / (k + 1);
+  }
+  return p;
+}
+
+export interface Verdict {
+  /** Median over the pairs of untuned / tuned GPU time: above 1, tuned is faster. */
+  readonly speedup: number;
+  /** Pairs in which the tuned bundle was faster, of all pairs. */
+  readonly wins: number;
+  readonly pairs: number;
+  /** The sign test's one-sided p-value for "tuned is faster". */
+  readonly p: number;
+  /** Write the tuned bundle: faster in the median pair and in most pairs. */
+  readonly keepTuned: boolean;
+}
+
+/** What alternating measurements ([untuned ms, tuned ms] pairs) say of the tuned bundle. */
+export function verdict(pairs: readonly (readonly [number, number])[]): Verdict {
+  const ratios = pairs.map(([untuned, tuned]) => untuned / tuned);
+  const wins = ratios.filter((r) => r > 1).length;
+  const speedup = median(ratios);
+  return {
+    speedup,
+    wins,
+    pairs: pairs.length,
+    p: signTest(wins, pairs.length),
+    keepTuned: speedup > 1 && wins * 2 > pairs.length,
+  };
+}
+
+/**
+ * The whole network, untuned and tuned, GPU time measured alternately (`pairs` pairs, each
+ * measurement repeated to last about 50 ms, so that a drift of the machine's load falls on
+ * both), and each one's round trip (upload, run, readback), median of `runs`.
+ */
+async function compare(
+  untunedBytes: Uint8Array,
+  tunedBytes: Uint8Array,
   device: GPUDevice,
   runs: number,
+  pairs: number,
   batch: number,
-): Promise<{ roundTrip: number; gpu: number }> {
-  const model = await Model.create(bytes, device);
+): Promise<{ pairs: [number, number][]; roundTrip: [number, number] }> {
+  const models = [await Model.create(untunedBytes, device), await Model.create(tunedBytes, device)];
   try {
-    const inputs = Object.fromEntries(
-      model.manifest.inputs.map((i) => [
-        i.name,
-        new Float32Array(batch * i.shape.reduce((a, b) => a * b, 1)).fill(0.5),
-      ]),
-    );
-    await model.run(inputs, { batch });
-    const times: number[] = [];
-    const gpu: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      await model.run(inputs, { batch });
-      times.push(performance.now() - t0);
-      gpu.push(await model.measure({ batch, repeats: 10 }));
+    const inputs = models.map((m) => constantInputs(m, batch));
+    const roundTrip = [0, 0] as [number, number];
+    const repeats = [1, 1];
+    for (const k of [0, 1]) {
+      await models[k]!.run(inputs[k]!, { batch }); // (warm-up)
+      const once = await models[k]!.measure({ batch });
+      repeats[k] = Math.min(10, Math.max(1, Math.ceil(50 / Math.max(once, 1e-3))));
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        await models[k]!.run(inputs[k]!, { batch });
+        times.push(performance.now() - t0);
+      }
+      roundTrip[k] = median(times);
     }
-    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    return { roundTrip: median(times), gpu: median(gpu) };
+    const measured: [number, number][] = [];
+    for (let i = 0; i < pairs; i++) {
+      // Alternate which goes first: a trend in the machine's load then favours neither.
+      const order = i % 2 ? [1, 0] : [0, 1];
+      const t = [0, 0];
+      for (const k of order) t[k] = await models[k]!.measure({ batch, repeats: repeats[k]! });
+      measured.push([t[0]!, t[1]!]);
+    }
+    return { pairs: measured, roundTrip };
   } finally {
-    model.dispose();
+    for (const m of models) m.dispose();
   }
 }
 
@@ -93,17 +159,26 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
     choices,
     tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
   }).bytes;
-  const before = await latency(built.bytes, gpu.device, runs, batch);
-  const after = await latency(bytes, gpu.device, runs, batch);
+  // The whole network, both ways: a tuned bundle that is not faster is not written.
+  const pairs = Math.max(9, 2 * runs + 1);
+  const measured = await compare(built.bytes, bytes, gpu.device, runs, pairs, batch);
+  const v = verdict(measured.pairs);
+  const gpuTime = [
+    median(measured.pairs.map((p) => p[0])),
+    median(measured.pairs.map((p) => p[1])),
+  ];
   const out = o.output ?? `${graph.name}.tuned.cnnb`;
-  writeOutput(out, bytes, [file, ...(o.weights ? [o.weights] : [])]);
+  writeOutput(out, v.keepTuned ? bytes : built.bytes, [file, ...(o.weights ? [o.weights] : [])]);
   const line = (what: string, x: number, y: number) =>
     `${what}: ${ms(x)} ms untuned, ${ms(y)} ms tuned (${(x / y).toFixed(2)}x)\n`;
   io.out(
-    `whole network at batch ${batch}, median of ${runs}\n` +
-      line("  GPU time", before.gpu, after.gpu) +
-      line("  round trip (upload, run, readback)", before.roundTrip, after.roundTrip) +
-      `wrote ${out}\n`,
+    `whole network at batch ${batch}: GPU time alternately, ${pairs} pairs; round trip median of ${runs}\n` +
+      line("  GPU time", gpuTime[0]!, gpuTime[1]!) +
+      line("  round trip (upload, run, readback)", measured.roundTrip[0], measured.roundTrip[1]) +
+      `  tuned faster in ${v.wins} of ${v.pairs} pairs, median ${v.speedup.toFixed(2)}x (sign test p = ${v.p < 0.001 ? v.p.toExponential(1) : v.p.toFixed(3)})\n` +
+      (v.keepTuned
+        ? `wrote ${out}\n`
+        : `wrote ${out} untuned: the tuned kernels were not faster on the whole network here\n`),
   );
   gpu.device.destroy();
 }

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 /** Commands whose sample comes from elsewhere, and why. */
 const notRun: Record<string, string> = {
   "npx cnnc tune examples/resnet18.cnn --adapter gpu --verbose --runs 5":
-    "measured on an H100 (GPU timings); the test machine has no GPU",
+    "measured on an H100 (GPU timings) before the whole-network check; the test machine has no GPU",
 };
 
 interface Sample {
@@ -39,10 +39,7 @@ function samples(markdown: string): Sample[] {
 }
 
 /** Why `actual` does not hold `expected` in order (`...` skipping any lines), or undefined. */
-function mismatch(
-  expected: readonly string[],
-  actual: readonly string[],
-): string | undefined {
+function mismatch(expected: readonly string[], actual: readonly string[]): string | undefined {
   let a = 0;
   for (let e = 0; e < expected.length; e++) {
     const want = expected[e]!;

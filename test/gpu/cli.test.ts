@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readNpy, writeNpy } from "../../cli/npy.js";
+import { parseBundle } from "../../runtime/index.js";
 import { adapterWords } from "./support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cnnc-run-"));
@@ -55,6 +56,23 @@ describe("cnnc build and run", () => {
     expect(r.out).toMatch(new RegExp(`^adapter: ${adapterWords.source.slice(1)}`, "m"));
     expect(r.out).toMatch(/^output softmax_1 \[2, 10\]$/m);
     expect(r.out).toMatch(/^ {2}sample 1: top 5: \d \(0\.\d+\)/m);
+  });
+
+  it("tune times each layer's kernels, checks the whole network both ways, writes a bundle no slower", () => {
+    const out = join(dir, "lenet.tuned.cnnb");
+    const r = cnnc("tune", "examples/lenet5.cnn", "--runs", "1", "-o", out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toBe("");
+    expect(r.out).toMatch(/^conv2d \[1,32,32\] -> \[6,28,28\]\s+1\s+[\d.]+\s+[\d.]+\s+\S+/m);
+    expect(r.out).toMatch(/^whole network at batch 1: GPU time alternately, 9 pairs/m);
+    const said =
+      /tuned faster in (\d) of 9 pairs, median ([\d.]+)x \(sign test p = [\d.e-]+\)/.exec(r.out);
+    expect(said, r.out).not.toBeNull();
+    const kept = Number(said![2]) > 1 && Number(said![1]) >= 5;
+    const manifest = parseBundle(readFileSync(out)).manifest;
+    // the bundle written is the one the verdict chose: tuned (with its record) or untuned
+    expect(manifest.tuning !== undefined, r.out).toBe(kept);
+    expect(r.out).toMatch(kept ? /^wrote .*lenet\.tuned\.cnnb$/m : /untuned: the tuned kernels/);
   });
 
   // Tiny's 32-channel 3x3 convs take Winograd by default; --layout nhwc gives its GEMMs the
