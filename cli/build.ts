@@ -2,7 +2,7 @@
 // or, without one, are initialised deterministically from --seed.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Layout, Plan } from "../compiler/codegen/index.js";
+import type { Layout, Plan, Target } from "../compiler/codegen/index.js";
 import { compileGraph, type CompileOptions } from "../compiler/compile.js";
 import { printIr, type Graph } from "../compiler/ir/index.js";
 import { readSafetensors, writeSafetensors, type NamedTensor } from "../compiler/weights/index.js";
@@ -16,6 +16,8 @@ export interface BuildOptions extends OptimizeOptions {
   readonly maxBinding?: string;
   /** Store every activation that may be either layout in this one (CodegenOptions.layout). */
   readonly layout?: Layout;
+  /** Whose default kernels: a GPU's or a CPU emulation's (CodegenOptions.target). */
+  readonly target?: Target;
 }
 
 export interface Built {
@@ -49,6 +51,7 @@ export function buildOptions(io: Io, o: BuildOptions, extra: CompileOptions = {}
     seed: seed(o.seed),
     ...(o.maxBinding ? { maxBindingBytes: positiveInt(o.maxBinding, "--max-binding") } : {}),
     ...(o.layout ? { layout: o.layout } : {}),
+    ...(o.target ? { target: o.target } : {}),
     ...(io.progress ? { onProgress: io.progress.update } : {}),
     ...extra,
   };

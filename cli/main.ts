@@ -11,7 +11,7 @@ import { printIr } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
 import { buildGraph, emitParts, weightsFile } from "./build.js";
 import { progress } from "./progress.js";
-import type { Layout } from "../compiler/codegen/index.js";
+import { targets, type Layout } from "../compiler/codegen/index.js";
 import { ExportError, exportOnnx, exportOpset, printCnn } from "../compiler/onnx/index.js";
 import { writeSafetensors } from "../compiler/weights/index.js";
 import { graphSvg } from "../compiler/viz/index.js";
@@ -219,6 +219,14 @@ function program(io: Io): Command {
           "--layout <layout>",
           "store every activation that may be either layout in this one (default: each as its readers' kernels ask; cnnc tune measures them)",
         ).choices(["nchw", "nhwc"]),
+      )
+      .addOption(
+        new Option(
+          "--target <class>",
+          "whose default kernels: a GPU's, or a CPU emulation's (llvmpipe, SwiftShader)",
+        )
+          .choices(targets)
+          .default("gpu"),
       )
       .option(...networkOption)
       .option(...useRootOption)

@@ -7,6 +7,8 @@ import { interpret } from "../compiler/interp/index.js";
 import type { Graph } from "../compiler/ir/index.js";
 import { random } from "../compiler/weights/index.js";
 import { bundleReference } from "../compiler/bundle/index.js";
+import type { Target } from "../compiler/codegen/index.js";
+import { gpuPresent } from "../runtime/node-device.js";
 import {
   maxRepeats,
   nonFinite,
@@ -69,6 +71,13 @@ function npyShapes(specs: readonly string[]): Map<string, readonly number[]> {
   return shapes;
 }
 
+/** The adapter class `run` will use: what --adapter (or CNNC_ADAPTER) says, else the machine's. */
+function targetOf(o: RunOptions): Target {
+  const adapter = o.adapter ?? process.env.CNNC_ADAPTER ?? "auto";
+  if (adapter === "llvmpipe" || adapter === "swiftshader") return "cpu";
+  return adapter === "gpu" || gpuPresent() ? "gpu" : "cpu";
+}
+
 function load(io: Io, file: string, o: RunOptions): Loaded {
   if (file.endsWith(".cnn") || file.endsWith(".onnx")) {
     const graph = sourceGraph(io, file, { ...o, shapeHints: npyShapes(o.input) });
@@ -78,7 +87,8 @@ function load(io: Io, file: string, o: RunOptions): Loaded {
         io,
         `no --weights: ${graph.name} runs with generated weights (--seed ${seed(o.seed)}), not trained ones`,
       );
-    const { bytes } = buildGraph(io, graph, o);
+    // Built for the adapter it will run on: a CPU emulation's default kernels differ.
+    const { bytes } = buildGraph(io, graph, { ...o, target: targetOf(o) });
     const parsed = parseBundle(bytes);
     // --cpu runs what the bundle holds, as for a .cnnb: one path for both.
     return { bytes, manifest: parsed.manifest, cpu: () => bundleReference(parsed) };

@@ -1,7 +1,7 @@
 // The `cnnc tune` command: build the network as `cnnc build` would, tune its GEMM layers on
 // this machine's adapter, print what each layer gained, and write the tuned bundle.
 import { performance } from "node:perf_hooks";
-import { choiceName, type Layout } from "../compiler/codegen/index.js";
+import { choiceName, type Layout, type Target } from "../compiler/codegen/index.js";
 import { Model } from "../runtime/index.js";
 import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { buildGraph } from "./build.js";
@@ -129,8 +129,10 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const graph = sourceGraph(io, file, o);
   const runs = positiveInt(o.runs ?? "3", "--runs");
   const batch = positiveInt(o.batch ?? "1", "--batch");
-  const built = buildGraph(io, graph, o);
   const gpu = await nodeDevice((o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as AdapterChoice);
+  // The untuned bundle, compared with the tuned one at the end: this adapter class's defaults.
+  const target: Target = gpu.kind === "gpu" ? "gpu" : "cpu";
+  const built = buildGraph(io, graph, { ...o, target });
   io.out(`tuning ${graph.name} on ${gpu.adapter} at batch ${batch}\n`);
   const { choices, report } = await tuneGraph(built.graph, (b) => Model.create(b, gpu.device), {
     runs,

@@ -11,6 +11,7 @@ import {
   CodegenError,
   planGraph,
   type KernelChoice,
+  type Target,
   type Layout,
   type Plan,
 } from "./codegen/index.js";
@@ -63,6 +64,8 @@ export interface CompileOptions {
   readonly seed?: number;
   /** The kernel of each tuned layer (cnnc tune); absent: the defaults. */
   readonly choices?: ReadonlyMap<string, KernelChoice>;
+  /** Whose defaults: a GPU's (the default) or a CPU emulation's (llvmpipe, SwiftShader). */
+  readonly target?: Target;
   /** Recorded in the bundle's manifest. */
   readonly tuning?: Manifest["tuning"];
   /** Store every activation that may take either layout in this one. */
@@ -210,6 +213,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
       planMemory: options.planMemory ?? pipeline.planMemory,
       eliminateConcat: pipeline.eliminateConcat,
       ...(options.choices ? { choices: options.choices } : {}),
+      ...(options.target ? { target: options.target } : {}),
       ...(options.layout ? { layout: options.layout } : {}),
       ...(options.inputLayout ? { inputLayout: options.inputLayout } : {}),
     });

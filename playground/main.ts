@@ -191,10 +191,14 @@ function graphSize(): { width: number; height: number } {
   };
 }
 
+/** A graph drawn while its pane was hidden (the Summary tab): fitted when it shows. */
+let fitPending = false;
+
 function fit(): void {
   const port = $("graph-viewport").getBoundingClientRect();
   const { width, height } = graphSize();
-  if (!width || !height || !port.width || !port.height) return;
+  fitPending = !width || !height || !port.width || !port.height;
+  if (fitPending) return;
   // The whole graph, at most actual size; a tall one at a readable size, from its top.
   view.scale = Math.min(1, port.width / width, Math.max(port.height / height, 0.75));
   view.x = Math.max(0, (port.width - width * view.scale) / 2);
@@ -275,6 +279,7 @@ function showTab(which: "graph" | "summary"): void {
   $("graph-viewport").hidden = which !== "graph";
   $("graph-tools").style.visibility = which === "graph" ? "visible" : "hidden";
   $("summary").hidden = which !== "summary";
+  if (which === "graph" && fitPending) fit();
   if (which === "summary")
     $("summary").querySelector("tr.selected")?.scrollIntoView({ block: "nearest" });
 }

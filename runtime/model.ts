@@ -38,19 +38,25 @@ export interface RunOptions {
  */
 export type InputData = Tensor | Float32Array | GPUBuffer;
 
-/** A Tensor, told from an array and a GPU buffer (whose `size` it lacks). */
+/** A Tensor (`data` and `shape`), told from an array and a GPU buffer, which have neither. */
 function isTensor(v: unknown): v is Tensor {
   return typeof v === "object" && v !== null && "data" in v && "shape" in v;
 }
 
-/** The batch the tensors among the inputs give, when they agree; else undefined. */
+/**
+ * The batch the tensors among the inputs give, when they agree on a positive integer; else
+ * undefined (batch 1, and the shape check then says what is wrong).
+ */
 function tensorBatch(given: Readonly<Record<string, InputData>>): number | undefined {
   const batches = new Set(
     Object.values(given)
       .filter(isTensor)
-      .map((t) => (Array.isArray(t.shape) ? t.shape[0] : undefined)),
+      .map((t) => (Array.isArray(t.shape) ? (t.shape[0] as unknown) : undefined)),
   );
-  return batches.size === 1 ? [...batches][0] : undefined;
+  const [only] = batches;
+  return batches.size === 1 && Number.isSafeInteger(only) && (only as number) >= 1
+    ? (only as number)
+    : undefined;
 }
 
 export interface ModelInfo {

@@ -7,6 +7,7 @@
 // Dawn's instance (what `create()` returns) must stay referenced while its device lives: when
 // it is garbage-collected first, Dawn crashes or hangs. Every instance made here is kept.
 
+import { existsSync, readdirSync } from "node:fs";
 import { RuntimeError } from "./model.js";
 
 export type AdapterChoice = "auto" | "gpu" | "llvmpipe" | "swiftshader";
@@ -99,8 +100,7 @@ async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDev
 }
 
 /** Device nodes a GPU driver exposes (NVIDIA's, or DRM render nodes); none in CPU-only boxes. */
-async function gpuPresent(): Promise<boolean> {
-  const { existsSync, readdirSync } = await import("node:fs");
+export function gpuPresent(): boolean {
   if (existsSync("/dev/nvidia0")) return true;
   try {
     return readdirSync("/dev/dri").some((f) => f.startsWith("renderD"));
@@ -113,7 +113,7 @@ export async function nodeDevice(choice?: AdapterChoice): Promise<NodeDevice> {
   const wanted = choice ?? (process.env.CNNC_ADAPTER as AdapterChoice | undefined) ?? "auto";
   const cpu: Exclude<AdapterChoice, "auto">[] = ["llvmpipe", "swiftshader"];
   const order: Exclude<AdapterChoice, "auto">[] =
-    wanted !== "auto" ? [wanted] : (await gpuPresent()) ? ["gpu", ...cpu] : cpu;
+    wanted !== "auto" ? [wanted] : gpuPresent() ? ["gpu", ...cpu] : cpu;
   if (!["auto", "gpu", "llvmpipe", "swiftshader"].includes(wanted)) {
     throw new RuntimeError(
       `unknown adapter '${wanted}': choose gpu, llvmpipe, swiftshader or auto`,

@@ -46,6 +46,8 @@ const min = (xs) => Math.min(...xs);
 // --- the adapter, shared by cnnc and the peers -------------------------------------------------
 const gpu = await installWebGpuGlobals();
 const tick = setInterval(() => {}, 10); // keeps Dawn's callbacks flowing while peers wait
+// `cnnc build --target`: the default kernels of this adapter's class (no measuring)
+const target = gpu.kind === "gpu" ? "gpu" : "cpu";
 
 const quiet = console.warn;
 console.warn = () => {}; // tfjs announces itself on load
@@ -126,8 +128,8 @@ async function compare(graph, batch) {
     });
   };
   try {
-    // cnnc, as `cnnc build` compiles it
-    const compiled = compileGraph(withWeights);
+    // cnnc, as `cnnc build --target <this adapter's class>` compiles it (untuned)
+    const compiled = compileGraph(withWeights, { target });
     const built = { bytes: compiled.bundle, graph: compiled.graph };
     const cnncRun = async (model) =>
       (await model.run({ [input.name]: x }, { batch }))[out.name].data;
@@ -233,7 +235,8 @@ const nets = [
 );
 
 console.log(
-  `cnnc vs peers on ${gpu.adapter}; Node ${process.version}; ${runs} timed runs after one warm-up` +
+  `cnnc vs peers on ${gpu.adapter}; Node ${process.version}; ${runs} timed runs after one warm-up; ` +
+    `cnnc untuned = cnnc build --target ${target}` +
     (solo ? ", each runtime alone (--solo)\n" : "\n"),
 );
 const failures = [];

@@ -94,7 +94,51 @@ export function tunable(node: Node, input: Shape | undefined): boolean {
  * fill 128 (`cnnc tune --verbose`; README). On llvmpipe, where 8 workgroups already fill the
  * CPU, the same layers ran 1.7x slower: the defaults are a GPU's, `cnnc tune` corrects them.
  */
-export function defaultChoice(node: Node, input: Shape | undefined): KernelChoice {
+/**
+ * The class of adapter a bundle's default kernels suit: "gpu" (a GPU: the defaults below) or
+ * "cpu" (a CPU emulation of WebGPU, llvmpipe or SwiftShader: each workgroup runs its threads
+ * as the SIMD lanes of one core, barriers are costly and caches do what shared tiles do).
+ */
+export type Target = "gpu" | "cpu";
+export const targets: readonly Target[] = ["gpu", "cpu"];
+
+/**
+ * The kernels `cnnc tune` chose on llvmpipe most often, as rules (from its runs on LeNet-5,
+ * SepNet, MobileNet-v1 and ResNet-18; README, "Kernels"): 1x1 convs the barrier-free pointwise
+ * kernel (13 of 13 in MobileNet-v1, 2.5-5x the best GEMM), 4x4-thread GEMM tiles (16x16 or 8x8
+ * outputs a thread), Winograd only from 14x14 maps (at 7x7 it measured 1.7x slower), GEMV 16
+ * threads by 16 rows (1.4x the default on a 4096x4096 layer).
+ */
+function cpuChoice(node: Node, input: Shape | undefined): KernelChoice | undefined {
+  if (node.op === "dense") return { kernel: "gemv", shape: { threads: 16, rows: 16, items: 1 } };
+  if (depthwiseConv(node, input) || node.op !== "conv2d") return undefined;
+  const { k, s, p } = node.attrs;
+  if (gemmConv(node) && pointwiseApplies({ k, s, pad: p, c: input?.[0] ?? 0 }))
+    return { kernel: "pointwise", blocks: { rm: 16, rp: 8, wgx: 8, wgy: 4 } };
+  const tiles: GemmTiles =
+    node.attrs.filters >= 64
+      ? { tm: 64, tn: 64, tk: 16, wgx: 4, wgy: 4 }
+      : { tm: 32, tn: 32, tk: 16, wgx: 4, wgy: 4 };
+  if (
+    winogradApplies(node) &&
+    (input?.[0] ?? 0) >= winogradMinChannels &&
+    node.attrs.filters >= winogradMinChannels &&
+    (node.shape[1] ?? 0) >= 14 &&
+    (node.shape[2] ?? 0) >= 14
+  )
+    return { kernel: "winograd", tiles };
+  return gemmConv(node) ? { kernel: "gemm", tiles } : undefined;
+}
+
+export function defaultChoice(
+  node: Node,
+  input: Shape | undefined,
+  target: Target = "gpu",
+): KernelChoice {
+  if (target === "cpu") {
+    const cpu = cpuChoice(node, input);
+    if (cpu) return cpu;
+  }
   if (node.op === "dense") return { kernel: "gemv", shape: defaultGemv };
   if (depthwiseConv(node, input)) return { kernel: "depthwise", run: depthwiseRun };
   if (

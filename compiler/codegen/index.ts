@@ -16,6 +16,8 @@ export {
   splitKParts,
   splitKTiles,
   tunable,
+  targets,
   winogradApplies,
   type KernelChoice,
+  type Target,
 } from "./choice.js";

@@ -14,6 +14,7 @@ import {
   readsLayout,
   tunable,
   type KernelChoice,
+  type Target,
 } from "./choice.js";
 import type { Kernel, Plan, PlanDispatch, PlanValue } from "./plan-types.js";
 import { CodegenError, PlanWeights } from "./weights.js";
@@ -36,6 +37,8 @@ export interface CodegenOptions {
   readonly eliminateConcat?: boolean;
   /** The kernel of a layer with a choice (measured by `cnnc tune`); absent: `defaultChoice`. */
   readonly choices?: ReadonlyMap<string, KernelChoice>;
+  /** The adapter class whose default kernels to take where `choices` has none (default gpu). */
+  readonly target?: Target;
   /**
    * Store every activation that may take either layout (layout.ts) in this one, whatever the
    * layers' choices ask: `cnnc build --layout`, and tests that run each kernel in each layout.
@@ -108,7 +111,10 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     : new Map<string, { concat: string; slice: OutputSlice }>();
   const inPlaceOf = inPlaceOperands(graph, new Set(slices.keys()));
   const choices = new Map(
-    graph.nodes.map((n) => [n.name, kernelChoice(n, shapes.get(n.inputs[0]!), options.choices)]),
+    graph.nodes.map((n) => [
+      n.name,
+      kernelChoice(n, shapes.get(n.inputs[0]!), options.choices, options.target),
+    ]),
   );
   const layouts = assignLayouts(
     graph,
@@ -195,10 +201,11 @@ function kernelChoice(
   node: Node,
   input: Shape | undefined,
   choices: ReadonlyMap<string, KernelChoice> | undefined,
+  target: Target | undefined,
 ): KernelChoice | undefined {
   if (!tunable(node, input)) return undefined;
   const given = choices?.get(node.name);
-  if (!given) return defaultChoice(node, input);
+  if (!given) return defaultChoice(node, input, target);
   const name = choiceName(given);
   if (!candidates(node, input, Infinity, true).some((c) => choiceName(c) === name)) {
     throw new CodegenError(`kernel '${name}' does not apply to layer '${node.name}' (${node.op})`);

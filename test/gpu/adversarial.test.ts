@@ -59,6 +59,11 @@ function misuses(model: Model, device: GPUDevice): [string, () => unknown, RegEx
       /holds 192 float32 values, got 191/,
     ],
     [
+      "a tensor of batch 0",
+      call({ x: { data: new Float32Array(0), shape: [0, 3, 8, 8] } }),
+      /expected shape \[1, 3, 8, 8\], got a tensor of shape \[0, 3, 8, 8\]/,
+    ],
+    [
       "tensors of a batch the option contradicts",
       call({ x: { data: x, shape: [1, 3, 8, 8] } }, { batch: 2 }),
       /expected shape \[2, 3, 8, 8\], got a tensor of shape \[1, 3, 8, 8\]/,

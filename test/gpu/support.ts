@@ -2,7 +2,12 @@
 // vitest project), and a parity check of a network on that device against the reference.
 import { expect } from "vitest";
 import { compileGraph } from "../../compiler/compile.js";
-import { tunable, type KernelChoice, type Layout } from "../../compiler/codegen/index.js";
+import {
+  tunable,
+  type KernelChoice,
+  type Layout,
+  type Target,
+} from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
 import { valueShapes, type Graph, type Node, type Shape } from "../../compiler/ir/index.js";
 import { initWeights, random } from "../../compiler/weights/index.js";
@@ -62,6 +67,8 @@ export interface ParityOptions {
   readonly weights?: Map<string, Float32Array>;
   /** Store every activation that may be either layout in this one (CodegenOptions.layout). */
   readonly layout?: Layout;
+  /** Whose default kernels (CodegenOptions.target). */
+  readonly target?: Target;
 }
 
 /**
@@ -94,6 +101,7 @@ export async function expectParity(
       ...(options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {}),
       choices,
       ...(options.layout ? { layout: options.layout } : {}),
+      ...(options.target ? { target: options.target } : {}),
       ...(options.planMemory === false ? { planMemory: false } : {}),
     },
   );
