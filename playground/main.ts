@@ -626,7 +626,7 @@ async function describeAdapter(): Promise<void> {
   const gpu = (navigator as { gpu?: GPU }).gpu;
   const adapter = await gpu?.requestAdapter().catch(() => null);
   $("adapter").textContent = adapter
-    ? `WebGPU: ${adapterDescription(adapter.info)}`
+    ? `WebGPU: ${adapterDescription(adapter.info) || "an adapter that does not describe itself"}`
     : "no WebGPU in this browser: Run needs it";
 }
 

@@ -135,13 +135,22 @@ export async function browserDevice(): Promise<{ device: GPUDevice; adapterName:
       maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
     },
   });
-  return { device, adapterName: adapterDescription(adapter.info) };
+  return {
+    device,
+    adapterName:
+      adapterDescription(adapter.info) || "WebGPU adapter (the browser does not describe it)",
+  };
 }
 
-/** An adapter in words: "nvidia ampere NVIDIA GeForce RTX 3060", "google swiftshader SwiftShader Device". */
+/**
+ * An adapter in words, from what it says of itself: "nvidia ampere NVIDIA GeForce RTX 3060",
+ * "google swiftshader"; "" when it says nothing.
+ */
 export function adapterDescription(info: GPUAdapterInfo): string {
-  const words = [info.vendor, info.architecture, info.device, info.description].filter((s) => s);
-  return words.join(" ").trim() || "WebGPU adapter (the browser does not describe it)";
+  return [info.vendor, info.architecture, info.device, info.description]
+    .filter((s) => s)
+    .join(" ")
+    .trim();
 }
 
 export async function loadWith(

@@ -8,6 +8,7 @@
 // it is garbage-collected first, Dawn crashes or hangs. Every instance made here is kept.
 
 import { existsSync, readdirSync } from "node:fs";
+import { adapterDescription } from "./load.js";
 import { RuntimeError } from "./model.js";
 
 export type AdapterChoice = "auto" | "gpu" | "llvmpipe" | "swiftshader";
@@ -64,14 +65,6 @@ async function webgpu(): Promise<WebgpuModule> {
   return m;
 }
 
-function describe(adapter: GPUAdapter): string {
-  const i = adapter.info;
-  return [i.vendor, i.architecture, i.device, i.description]
-    .filter((s) => s)
-    .join(" ")
-    .trim();
-}
-
 async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDevice | undefined> {
   if (kind === "swiftshader") process.env.VK_ICD_FILENAMES = swiftshaderIcd;
   if (kind === "llvmpipe") process.env.EGL_PLATFORM ??= "surfaceless";
@@ -84,7 +77,7 @@ async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDev
       : { powerPreference: "high-performance" };
   const adapter = await gpu.requestAdapter(adapterOptions);
   if (!adapter) return undefined;
-  const name = describe(adapter);
+  const name = adapterDescription(adapter.info);
   if (kind === "gpu" && software.test(name)) return undefined;
   if (kind === "swiftshader" && !/swiftshader/i.test(name)) return undefined;
   const device = await adapter.requestDevice({

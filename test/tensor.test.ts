@@ -1,7 +1,7 @@
 // Images made into inputs (runtime/tensor.ts), against values worked out by hand and against a
 // direct evaluation of the bilinear formula (PyTorch's interpolate, align_corners=False).
 import { describe, expect, it } from "vitest";
-import { pixelsToInput } from "../runtime/index.js";
+import { imageToInput, pixelsToInput } from "../runtime/index.js";
 
 /** PyTorch's bilinear resize of one channel, written from its definition, for comparison. */
 function bilinear(src: number[][], H: number, W: number): number[][] {
@@ -96,5 +96,12 @@ describe("pixelsToInput", () => {
       /mean has 2 values; the input has 3 channels/,
     );
     expect(() => pixelsToInput(px, { width: 2, height: 2, std: [0] })).toThrow(/std/);
+  });
+
+  it("imageToInput without a browser's decoder says to decode and call pixelsToInput", async () => {
+    // (Node has neither createImageBitmap nor OffscreenCanvas)
+    await expect(
+      imageToInput({ size: 3, type: "image/png" }, { width: 2, height: 2 }),
+    ).rejects.toThrow(/decode the image yourself and call pixelsToInput/);
   });
 });
