@@ -36,7 +36,7 @@ import { nodeHost } from "./host.js";
 import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
 import { writeOutput } from "./output.js";
 import { runCommand, type RunOptions } from "./run.js";
-import { tuneCommand, type TuneCliOptions } from "./tune-command.js";
+import { kernelFamilies, tuneCommand, type TuneCliOptions } from "./tune-command.js";
 
 interface BuildCliOptions extends OptimizeOptions {
   readonly output?: string;
@@ -361,6 +361,18 @@ function program(io: Io): Command {
       .option("--runs <n>", "timed runs per candidate (median)", "3")
       .option("--batch <n>", "the batch size to measure at", "1")
       .option("--verbose", "print every candidate's time, not only the winner's")
+      .option(
+        "--exhaustive",
+        "measure every candidate (default: in the cost model's order until two in a row are no faster)",
+      )
+      .option(
+        "--record <file>",
+        "add every candidate's time per layer to this cost-model data file (implies --exhaustive)",
+      )
+      .option(
+        "--kernels <families>",
+        `measure only these kernel families, comma-separated (${kernelFamilies.join(", ")}); each layer's default kernel is measured too`,
+      )
       .addOption(
         new Option(
           "--layout <layout>",

@@ -1,14 +1,22 @@
 // The `cnnc tune` command: build the network as `cnnc build` would, tune its GEMM layers on
 // this machine's adapter, print what each layer gained, and write the tuned bundle.
 import { performance } from "node:perf_hooks";
-import { choiceName, type Layout, type Target } from "../compiler/codegen/index.js";
+import {
+  choiceName,
+  type KernelChoice,
+  type Layout,
+  type Target,
+} from "../compiler/codegen/index.js";
+import { UserError } from "./common.js";
 import { Model } from "../runtime/index.js";
 import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { buildGraph } from "./build.js";
 import { writeOutput } from "./output.js";
 import { positiveInt, sourceGraph, type Io } from "./common.js";
 import type { OptimizeOptions } from "./optimize.js";
-import { tuneGraph, tuningNames } from "../compiler/tune.js";
+import { tuneGraph, tuningNames, type TunedLayer } from "../compiler/tune.js";
+import type { LayerFeatures, TuningData } from "../compiler/codegen/cost-model.js";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 export interface TuneCliOptions extends OptimizeOptions {
   readonly output?: string;
@@ -17,10 +25,35 @@ export interface TuneCliOptions extends OptimizeOptions {
   readonly runs?: string;
   readonly batch?: string;
   readonly verbose?: boolean;
+  readonly kernels?: string;
+  readonly exhaustive?: boolean;
+  readonly record?: string;
   readonly adapter?: string;
   readonly layout?: Layout;
   readonly network?: string;
   readonly useRoot?: string;
+}
+
+export const kernelFamilies: readonly KernelChoice["kernel"][] = [
+  "gemm",
+  "splitk",
+  "winograd",
+  "pointwise",
+  "blocked",
+  "depthwise",
+  "gemv",
+];
+
+/** `--kernels gemm,blocked`: the families to measure; all when absent. */
+function familyFilter(list: string | undefined): ((c: KernelChoice) => boolean) | undefined {
+  if (list === undefined) return undefined;
+  const names = list.split(",").map((s) => s.trim());
+  const unknown = names.filter((n) => !(kernelFamilies as readonly string[]).includes(n));
+  if (unknown.length || !names.length)
+    throw new UserError(
+      `--kernels: unknown kernel famil${unknown.length > 1 ? "ies" : "y"} ${unknown.map((n) => `'${n}'`).join(", ")}; the families are ${kernelFamilies.join(", ")}`,
+    );
+  return (c) => names.includes(c.kernel);
 }
 
 /** A loaded bundle's inputs (0.5 everywhere) for timing. */
@@ -120,6 +153,35 @@ async function compare(
   }
 }
 
+/**
+ * Adds the measured layers to a cost model's data file (compiler/codegen/cost-model.ts), made
+ * when absent; a layer measured before with the same features is replaced.
+ */
+function record(file: string, adapter: string, network: string, report: readonly TunedLayer[]) {
+  let data: TuningData = { adapter, layers: [] };
+  if (existsSync(file)) {
+    try {
+      data = JSON.parse(readFileSync(file, "utf8")) as TuningData;
+    } catch (e) {
+      throw new UserError(`--record ${file}: not a tuning data file (${(e as Error).message})`);
+    }
+    if (!Array.isArray(data.layers))
+      throw new UserError(`--record ${file}: not a tuning data file (no 'layers' list)`);
+  }
+  const key = (f: LayerFeatures): string =>
+    JSON.stringify([f.kind, f.c, f.h, f.w, f.f, f.ho, f.wo, f.k, f.s, f.d, f.batch]);
+  const layers = new Map(data.layers.map((l) => [key(l), l]));
+  for (const r of report) {
+    if (!r.features) continue;
+    const ms = Object.fromEntries(r.timings.map((t) => [t.kernel, Number(t.ms.toPrecision(4))]));
+    const old = layers.get(key(r.features));
+    // layers of one shape reading different layouts report twice: keep both's timings
+    layers.set(key(r.features), { ...r.features, network, ms: { ...old?.ms, ...ms } });
+  }
+  const out = { adapter, layers: [...layers.values()] };
+  writeFileSync(file, JSON.stringify(out, null, 1) + "\n");
+}
+
 /** Three significant digits at least: a layer takes microseconds on a GPU, seconds on a CPU. */
 function ms(x: number): string {
   return x >= 100 ? x.toFixed(1) : x.toPrecision(3);
@@ -129,6 +191,7 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const graph = sourceGraph(io, file, o);
   const runs = positiveInt(o.runs ?? "3", "--runs");
   const batch = positiveInt(o.batch ?? "1", "--batch");
+  const filter = familyFilter(o.kernels);
   const gpu = await nodeDevice((o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as AdapterChoice);
   // The untuned bundle, compared with the tuned one at the end: this adapter class's defaults.
   const target: Target = gpu.kind === "gpu" ? "gpu" : "cpu";
@@ -137,6 +200,9 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const { choices, report } = await tuneGraph(built.graph, (b) => Model.create(b, gpu.device), {
     runs,
     batch,
+    target,
+    exhaustive: !!(o.exhaustive || o.record),
+    ...(filter ? { filter } : {}),
     ...(o.layout ? { layout: o.layout } : {}),
     ...(io.progress
       ? {
@@ -146,12 +212,16 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
       : {}),
   });
   io.progress?.done();
+  if (o.record) record(o.record, gpu.adapter, graph.name, report);
   const width = Math.max(5, ...report.map((r) => r.shape.length));
-  io.out(`GPU time per layer (no upload or readback), median of ${runs}\n`);
-  io.out(`${"layer shape".padEnd(width)}  layers  default ms  best ms  kernel\n`);
+  io.out(
+    `GPU time per layer (no upload or readback), median of ${runs}; tried: candidates measured of all (${o.exhaustive || o.record ? "--exhaustive" : "in the cost model's order until two in a row were no faster"})\n`,
+  );
+  io.out(`${"layer shape".padEnd(width)}  layers  tried  default ms  best ms  kernel\n`);
   for (const r of report) {
+    const tried = `${r.timings.length + r.rejected.length}/${r.timings.length + r.rejected.length + r.skipped}`;
     io.out(
-      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${ms(r.defaultMs).padStart(10)}  ${ms(r.bestMs).padStart(7)}  ${choiceName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
+      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${tried.padStart(5)}  ${ms(r.defaultMs).padStart(10)}  ${ms(r.bestMs).padStart(7)}  ${choiceName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
     );
     if (o.verbose) {
       for (const t of r.timings) io.out(`    ${ms(t.ms).padStart(10)} ms  ${t.kernel}\n`);

@@ -36,6 +36,8 @@ import {
   type Layout,
 } from "./codegen/index.js";
 import { compileGraph } from "./compile.js";
+import type { Target } from "./codegen/choice.js";
+import { layerFeatures, type LayerFeatures } from "./codegen/cost-model.js";
 import { valueShapes, type Graph, type Node } from "./ir/index.js";
 
 type Constants = ReadonlyMap<string, Float32Array>;
@@ -135,7 +137,20 @@ export interface TunedLayer {
   readonly timings: readonly { readonly kernel: string; readonly ms: number }[];
   /** Candidates whose output differed from the default kernel's (not used). */
   readonly rejected: readonly string[];
+  /** Candidates not measured: the cost model ranked them below those that stopped improving. */
+  readonly skipped: number;
+  /** What the cost model knows of the layer (`cnnc tune --record` keeps it with the timings). */
+  readonly features?: LayerFeatures;
 }
+
+/**
+ * Without `exhaustive`, a layer's candidates are measured in the cost model's order until
+ * `patience` in a row fail to beat the fastest so far by `improvement`, and at least
+ * `minMeasured` were measured.
+ */
+const patience = 2;
+const improvement = 0.02;
+const minMeasured = 3;
 
 /** Measures every candidate for every distinct tunable layer; returns the winners. */
 export async function tuneGraph(
@@ -154,6 +169,10 @@ export async function tuneGraph(
      * default kernel is still measured, as the reference); absent: measure both and choose.
      */
     readonly layout?: Layout;
+    /** The class of adapter measured: its defaults are the reference, its model the order. */
+    readonly target?: Target;
+    /** Measure every candidate, not only the cost model's first until they stop improving. */
+    readonly exhaustive?: boolean;
     /** Hears of each candidate measured: done of all candidates, with the layer's name. */
     readonly onProgress?: (done: number, total: number, layer: string) => void;
   } = {},
@@ -187,6 +206,7 @@ export async function tuneGraph(
       shapes.get(first.inputs[0]!),
       batch,
       nhwcReady(first),
+      options.target ?? "gpu",
     );
     const wanted = (c: KernelChoice): boolean =>
       (options.filter?.(c) ?? true) &&
@@ -201,7 +221,15 @@ export async function tuneGraph(
     const timings: [KernelChoice, number][] = [];
     const rejected: string[] = [];
     let reference: Float32Array | undefined;
+    let tried = 0;
+    let misses = 0;
     for (const candidate of list) {
+      if (!options.exhaustive && tried >= minMeasured && misses >= patience) {
+        done += list.length - tried;
+        options.onProgress?.(done, total, first.name);
+        break;
+      }
+      tried++;
       const layout = readsIn(candidate);
       // One layer, its weights as the network has them: no pass to run on it.
       const { bundle } = compileGraph(single, {
@@ -217,14 +245,20 @@ export async function tuneGraph(
         reference ??= out;
         // A driver may miscompile a configuration (seen on emulated adapters): never keep one
         // whose result differs from the default kernel's.
-        if (relativeError(reference, out) > 1e-4) rejected.push(choiceName(candidate));
-        else timings.push([candidate, ms]);
+        const before = Math.min(...timings.map(([, t]) => t));
+        if (relativeError(reference, out) > 1e-4) {
+          rejected.push(choiceName(candidate));
+          misses++;
+        } else {
+          timings.push([candidate, ms]);
+          misses = ms < before * (1 - improvement) ? 0 : misses + 1;
+        }
       } finally {
         model.dispose();
       }
       options.onProgress?.(++done, total, first.name);
     }
-    measured.push({ nodes, byDefault, timings, rejected });
+    measured.push({ nodes, byDefault, timings, rejected, skipped: list.length - tried });
   }
 
   const nhwcGroups =
@@ -246,6 +280,7 @@ export async function tuneGraph(
       const layout: Layout = nhwcGroups.has(g) ? "nhwc" : "nchw";
       byLayout.set(layout, [...(byLayout.get(layout) ?? []), n]);
     }
+    const features = layerFeatures(first, shapes.get(first.inputs[0]!), batch);
     for (const [layout, nodes] of byLayout) {
       const [best, bestMs] = fastest(m, layout) ?? fastest(m, "nchw")!;
       for (const n of nodes) chosen.set(n.name, best);
@@ -260,6 +295,8 @@ export async function tuneGraph(
           .map(([c, ms]) => ({ kernel: choiceName(c), ms }))
           .sort((a, b) => a.ms - b.ms),
         rejected: m.rejected,
+        skipped: m.skipped,
+        ...(features ? { features } : {}),
       });
     }
   }
@@ -272,6 +309,7 @@ interface Measured {
   /** Each candidate that computed the right result, with its GPU time. */
   readonly timings: readonly (readonly [KernelChoice, number])[];
   readonly rejected: readonly string[];
+  readonly skipped: number;
 }
 
 /** The fastest candidate reading `layout`, if any was measured. */

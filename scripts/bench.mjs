@@ -112,6 +112,7 @@ async function compare(graph, batch) {
   const out = graph.outputs[0];
   const runners = []; // { runtime, firstMs, error, run, dispose, gpuTime? }
   let ref;
+  let tuneSeconds; // how long the tuning took (cnnc tune's per-layer search)
   const load = async (runtime, create, run, dispose, gpuTime) => {
     const t0 = performance.now();
     const handle = await create();
@@ -146,10 +147,13 @@ async function compare(graph, batch) {
     // cnnc, tuned on this adapter (`cnnc tune --batch`): kernels measured per layer at this
     // batch size, as a user tunes for the batch they run. Tuning is not in bytes->first.
     if (tune) {
+      const t0 = performance.now();
       const { choices } = await tuneGraph(built.graph, (b) => Model.create(b, gpu.device), {
         runs: 2,
         batch,
+        target,
       });
+      tuneSeconds = (performance.now() - t0) / 1000;
       const bytes = compileGraph(withWeights, {
         choices,
         tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
@@ -218,7 +222,7 @@ async function compare(graph, batch) {
         times: web.times,
       });
     };
-    return { results, macs: summarize(graph).totals.macs, ortWeb };
+    return { results, macs: summarize(graph).totals.macs, ortWeb, tuneSeconds };
   } finally {
     for (const r of runners) await r.dispose();
   }
@@ -300,6 +304,15 @@ console.log(
     "peers: model or session creation + first run). max rel err: largest\n" +
     "difference from cnnc's output over the output's largest magnitude; WRONG above 1e-3.",
 );
+const tuneTimes = measured
+  .slice(0, networks)
+  .filter((m) => m.compared.tuneSeconds !== undefined)
+  .map((m) => `${m.label} ${m.compared.tuneSeconds.toFixed(1)} s`);
+if (tuneTimes.length) {
+  console.log(
+    `\ncnnc tune's per-layer search (candidates in the cost model's order): ${tuneTimes.join(", ")}`,
+  );
+}
 if (peak) printKernels(peak, measured.slice(networks));
 for (const f of failures) console.log(f);
 clearInterval(tick);

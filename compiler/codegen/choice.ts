@@ -1,10 +1,11 @@
 // Kernel choice for the layers that have more than one good kernel: ungrouped zero-padded
 // convs (the tiled GEMM, Winograd for 3x3 stride-1 ones, split-K for long K over small maps,
-// the barrier-free pointwise kernel for 1x1 stride-1 ones), depthwise convs (how many
-// outputs of a row each thread computes) and dense layers (the GEMM or the GEMV). A conv's
-// choice also says which layout it reads its input in (NCHW, or NHWC where layout.ts allows it).
-// `cnnc build` takes the default below; `cnnc tune` measures every candidate on the adapter at
-// hand and keeps the fastest per layer.
+// the barrier-free pointwise kernel for 1x1 stride-1 ones and the blocked kernel for other
+// windows), depthwise convs (how many outputs of a row each thread computes) and dense layers
+// (the GEMM or the GEMV). A conv's choice also says which layout it reads its input in (NCHW,
+// or NHWC where layout.ts allows it). `cnnc build` takes the default below; `cnnc tune`
+// measures the candidates on the adapter at hand, in the cost model's order, and keeps the
+// fastest per layer.
 import type { Node, Shape } from "../ir/graph.js";
 import { isDepthwise } from "../ops/index.js";
 import { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.js";
@@ -17,7 +18,9 @@ import {
   pointwiseName,
   type PointwiseTiles,
 } from "./pointwise.js";
+import { blockedCandidates, blockedName, type BlockedTiles } from "./blocked.js";
 import type { Layout } from "./wgsl.js";
+import { layerFeatures, rankByModel } from "./cost-model.js";
 
 /** A conv kernel's choice of the layout it reads its input in; NCHW where absent. */
 interface Reads {
@@ -31,6 +34,8 @@ export type KernelChoice =
   | ({ readonly kernel: "winograd"; readonly tiles: GemmTiles } & Reads)
   /** A 1x1 conv over an NCHW input with register blocks and no workgroup memory. */
   | ({ readonly kernel: "pointwise"; readonly blocks: PointwiseTiles } & Reads)
+  /** A conv of any window over an NCHW input with register blocks and no workgroup memory. */
+  | ({ readonly kernel: "blocked"; readonly blocks: BlockedTiles } & Reads)
   | { readonly kernel: "gemv"; readonly shape: GemvShape }
   /** The row-blocked depthwise kernel, `run` neighbouring outputs of a row per thread. */
   | ({ readonly kernel: "depthwise"; readonly run: number } & Reads);
@@ -55,6 +60,8 @@ export function choiceName(c: KernelChoice): string {
       return `gemm ${tilesName(c.tiles)} split-k ${c.parts}${reads}`;
     case "pointwise":
       return `pointwise ${pointwiseName(c.blocks)}${reads}`;
+    case "blocked":
+      return `blocked ${blockedName(c.blocks)}${reads}`;
     default:
       return `${c.kernel} ${tilesName(c.tiles)}${reads}`;
   }
@@ -85,60 +92,33 @@ export function tunable(node: Node, input: Shape | undefined): boolean {
 }
 
 /**
- * The kernel `cnnc build` uses: the GEMV for dense layers (batch 1 is what inference in a
- * browser runs); Winograd for 3x3 stride-1 convs with at least `winogradMinChannels` input
- * and output channels (below that the transforms cost more than the 2.25x fewer multiplies
- * save) and at least `winogradMinTiles` 2x2 output tiles; the tiled GEMM otherwise. On an
- * H100 Winograd ran ResNet-18's 512-channel 7x7 convs (16 tiles) 14-37x faster than the GEMM,
- * whose 49 output rows fill 8 workgroups on a 132-core GPU while Winograd's 16 batched GEMMs
- * fill 128 (`cnnc tune --verbose`; README). On llvmpipe, where 8 workgroups already fill the
- * CPU, the same layers ran 1.7x slower: the defaults are a GPU's, `cnnc tune` corrects them.
- */
-/**
- * The class of adapter a bundle's default kernels suit: "gpu" (a GPU: the defaults below) or
- * "cpu" (a CPU emulation of WebGPU, llvmpipe or SwiftShader: each workgroup runs its threads
- * as the SIMD lanes of one core, barriers are costly and caches do what shared tiles do).
+ * The class of adapter a bundle's default kernels suit: "gpu" (a GPU) or "cpu" (a CPU
+ * emulation of WebGPU, llvmpipe or SwiftShader: each workgroup runs its threads as the SIMD
+ * lanes of one core, barriers are costly and caches do what shared tiles do).
  */
 export type Target = "gpu" | "cpu";
 export const targets: readonly Target[] = ["gpu", "cpu"];
 
 /**
- * The kernels `cnnc tune` chose on llvmpipe most often, as rules (from its runs on LeNet-5,
- * SepNet, MobileNet-v1 and ResNet-18; README, "Kernels"): 1x1 convs the barrier-free pointwise
- * kernel (13 of 13 in MobileNet-v1, 2.5-5x the best GEMM), 4x4-thread GEMM tiles (16x16 or 8x8
- * outputs a thread), Winograd only from 14x14 maps (at 7x7 it measured 1.7x slower), GEMV 16
- * threads by 16 rows (1.4x the default on a 4096x4096 layer).
+ * The kernel `cnnc build` uses. Where the repository has measurements of the target's class
+ * (cost-model.ts: llvmpipe's, for "cpu"), the candidate the cost model ranks first: on
+ * llvmpipe the register-blocked kernels for convs (pointwise for 1x1, blocked for the rest)
+ * and a 16x16 GEMV. Elsewhere (a GPU) rules: the GEMV for dense layers (batch 1 is what
+ * inference in a browser runs); Winograd for 3x3 stride-1 convs with at least
+ * `winogradMinChannels` input and output channels (below that the transforms cost more than
+ * the 2.25x fewer multiplies save) and at least `winogradMinTiles` 2x2 output tiles; the tiled
+ * GEMM otherwise. On an H100 Winograd ran ResNet-18's 512-channel 7x7 convs (16 tiles) 14-37x
+ * faster than the GEMM, whose 49 output rows fill 8 workgroups on a 132-core GPU while
+ * Winograd's 16 batched GEMMs fill 128 (`cnnc tune --verbose`; README).
  */
-function cpuChoice(node: Node, input: Shape | undefined): KernelChoice | undefined {
-  if (node.op === "dense") return { kernel: "gemv", shape: { threads: 16, rows: 16, items: 1 } };
-  if (depthwiseConv(node, input) || node.op !== "conv2d") return undefined;
-  const { k, s, p } = node.attrs;
-  if (gemmConv(node) && pointwiseApplies({ k, s, pad: p, c: input?.[0] ?? 0 }))
-    return { kernel: "pointwise", blocks: { rm: 16, rp: 8, wgx: 8, wgy: 4 } };
-  const tiles: GemmTiles =
-    node.attrs.filters >= 64
-      ? { tm: 64, tn: 64, tk: 16, wgx: 4, wgy: 4 }
-      : { tm: 32, tn: 32, tk: 16, wgx: 4, wgy: 4 };
-  if (
-    winogradApplies(node) &&
-    (input?.[0] ?? 0) >= winogradMinChannels &&
-    node.attrs.filters >= winogradMinChannels &&
-    (node.shape[1] ?? 0) >= 14 &&
-    (node.shape[2] ?? 0) >= 14
-  )
-    return { kernel: "winograd", tiles };
-  return gemmConv(node) ? { kernel: "gemm", tiles } : undefined;
-}
-
 export function defaultChoice(
   node: Node,
   input: Shape | undefined,
   target: Target = "gpu",
+  batch = 1,
 ): KernelChoice {
-  if (target === "cpu") {
-    const cpu = cpuChoice(node, input);
-    if (cpu) return cpu;
-  }
+  const ranked = modelOrder(node, input, batch, anyCandidates(node, input, batch, false), target);
+  if (ranked) return ranked[0]!;
   if (node.op === "dense") return { kernel: "gemv", shape: defaultGemv };
   if (depthwiseConv(node, input)) return { kernel: "depthwise", run: depthwiseRun };
   if (
@@ -190,10 +170,46 @@ export function candidates(
   input: Shape | undefined,
   batch = 1,
   nhwc = false,
+  target: Target = "gpu",
 ): KernelChoice[] {
+  const all = anyCandidates(node, input, batch, nhwc);
+  const ranked = modelOrder(node, input, batch, all, target) ?? all;
+  const first = choiceName(defaultChoice(node, input, target, batch));
+  return [
+    ...ranked.filter((c) => choiceName(c) === first),
+    ...ranked.filter((c) => choiceName(c) !== first),
+  ];
+}
+
+/** `all` ordered by the cost model of `target`'s class; undefined where it has no data. */
+function modelOrder(
+  node: Node,
+  input: Shape | undefined,
+  batch: number,
+  all: readonly KernelChoice[],
+  target: Target,
+): KernelChoice[] | undefined {
+  const byName = new Map(all.map((c) => [choiceName(c), c]));
+  const order = rankByModel(target, layerFeatures(node, input, batch), [...byName.keys()]);
+  return order?.map((n) => byName.get(n)!);
+}
+
+/** Every kernel that computes the layer, in no particular order. */
+function anyCandidates(
+  node: Node,
+  input: Shape | undefined,
+  batch: number,
+  nhwc: boolean,
+): KernelChoice[] {
+  // each kernel that has an NHWC form (the register-blocked ones read NCHW alone) in both
   const inBoth = (all: KernelChoice[]): KernelChoice[] =>
     nhwc && node.op === "conv2d"
-      ? [...all, ...all.map((c) => ({ ...c, layout: "nhwc" as const }))]
+      ? [
+          ...all,
+          ...all
+            .filter((c) => c.kernel !== "pointwise" && c.kernel !== "blocked")
+            .map((c) => ({ ...c, layout: "nhwc" as const })),
+        ]
       : all;
   if (depthwiseConv(node, input)) {
     return inBoth(depthwiseRuns.map((run) => ({ kernel: "depthwise", run })));
@@ -210,15 +226,11 @@ export function candidates(
       for (const parts of splitKParts) all.push({ kernel: "splitk", tiles, parts });
     }
   }
-  const first = choiceName(defaultChoice(node, input));
-  const both = inBoth(all);
   if (gemmConv(node) && node.op === "conv2d") {
     const { k, s, p } = node.attrs;
     if (pointwiseApplies({ k, s, pad: p, c: input?.[0] ?? 0 }))
-      both.push(...pointwiseCandidates.map((blocks) => ({ kernel: "pointwise" as const, blocks })));
+      all.push(...pointwiseCandidates.map((blocks) => ({ kernel: "pointwise" as const, blocks })));
+    else all.push(...blockedCandidates.map((blocks) => ({ kernel: "blocked" as const, blocks })));
   }
-  return [
-    ...both.filter((c) => choiceName(c) === first),
-    ...both.filter((c) => choiceName(c) !== first),
-  ];
+  return inBoth(all);
 }

@@ -7,6 +7,7 @@ export { defaultTiles, tileCandidates, tilesName, type GemmTiles } from "./gemm.
 export { defaultGemv, gemvCandidates, gemvName, type GemvShape } from "./gemv.js";
 export { depthwiseRun, depthwiseRuns } from "./direct.js";
 export { pointwiseCandidates, pointwiseName, type PointwiseTiles } from "./pointwise.js";
+export { blockedCandidates, blockedName, type BlockedTiles } from "./blocked.js";
 export {
   candidates,
   choiceName,

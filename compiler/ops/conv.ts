@@ -4,6 +4,7 @@
 import { elementCount, type Shape } from "../ir/graph.js";
 import { defaultTiles, gemmConvKernel, splitKReduceKernel } from "../codegen/gemm.js";
 import { pointwiseConvKernel } from "../codegen/pointwise.js";
+import { blockedConvKernel } from "../codegen/blocked.js";
 import { winogradInputKernel, winogradOutputKernel, winogradTiles } from "../codegen/winograd.js";
 import { deconvKernel, depthwiseConvKernel, directConvKernel } from "../codegen/direct.js";
 import type { KernelChoice } from "../codegen/choice.js";
@@ -258,10 +259,10 @@ function emitConv(node: OpNode<ConvFamily["conv2d"]>, e: Emitter): void {
   const resLayout =
     epilogue.residual === undefined ? {} : { resLayout: e.layout(epilogue.residual) };
   const layouts = { inLayout, outLayout, ...resLayout };
-  // The pointwise kernel reads NCHW alone; where the input's group went NHWC by the other
-  // readers' votes, the GEMM serves.
+  // The pointwise and blocked kernels read NCHW alone; where the input's group went NHWC by
+  // the other readers' votes, the GEMM serves.
   const choice: KernelChoice | undefined =
-    e.choice?.kernel === "pointwise" && inLayout === "nhwc"
+    (e.choice?.kernel === "pointwise" || e.choice?.kernel === "blocked") && inLayout === "nhwc"
       ? { kernel: "gemm", tiles: defaultTiles }
       : e.choice;
   const pad = [a.p[0], a.p[1]] as const;
@@ -312,6 +313,8 @@ function emitConv(node: OpNode<ConvFamily["conv2d"]>, e: Emitter): void {
     e.emit(gemmConvKernel({ ...operands, ...layouts, pad }, choice.tiles));
   } else if (choice?.kernel === "pointwise") {
     e.emit(pointwiseConvKernel({ ...operands, ...layouts, pad }, choice.blocks));
+  } else if (choice?.kernel === "blocked") {
+    e.emit(blockedConvKernel({ ...operands, ...layouts, pad }, choice.blocks));
   } else if (choice?.kernel === "splitk") {
     // partial sums of each K range, then their sum with the epilogue
     const parts = choice.parts;

@@ -63,7 +63,9 @@ describe("cnnc build and run", () => {
     const r = cnnc("tune", "examples/lenet5.cnn", "--runs", "1", "-o", out);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toBe("");
-    expect(r.out).toMatch(/^conv2d \[1,32,32\] -> \[6,28,28\]\s+1\s+[\d.]+\s+[\d.]+\s+\S+/m);
+    expect(r.out).toMatch(
+      /^conv2d \[1,32,32\] -> \[6,28,28\]\s+1\s+\d+\/\d+\s+[\d.]+\s+[\d.]+\s+\S+/m,
+    );
     expect(r.out).toMatch(/^whole network at batch 1: GPU time alternately, 9 pairs/m);
     const said =
       /tuned faster in (\d) of 9 pairs, median ([\d.]+)x \(sign test p = [\d.e-]+\)/.exec(r.out);
@@ -73,6 +75,37 @@ describe("cnnc build and run", () => {
     // the bundle written is the one the verdict chose: tuned (with its record) or untuned
     expect(manifest.tuning !== undefined, r.out).toBe(kept);
     expect(r.out).toMatch(kept ? /^wrote .*lenet\.tuned\.cnnb$/m : /untuned: the tuned kernels/);
+  });
+
+  it("tune --record keeps every candidate's time per layer for the cost model; --kernels picks families", () => {
+    const data = join(dir, "measured.json");
+    const args = ["tune", "examples/lenet5.cnn", "--runs", "1", "-o", join(dir, "l.rec.cnnb")];
+    const r = cnnc(...args, "--kernels", "blocked,gemv", "--record", data);
+    expect(r.code, r.err).toBe(0);
+    const kept = JSON.parse(readFileSync(data, "utf8")) as {
+      adapter: string;
+      layers: { network: string; kind: string; c: number; ms: Record<string, number> }[];
+    };
+    expect(kept.adapter).toMatch(adapterWords.source);
+    expect(kept.layers.map((l) => `${l.kind} ${l.c}`)).toEqual([
+      "conv 1",
+      "conv 6",
+      "conv 16",
+      "dense 120",
+      "dense 84",
+    ]);
+    // every blocked candidate (all were measured) and the reference, the GPU or CPU default
+    const first = kept.layers[0]!.ms;
+    expect(Object.keys(first).filter((k) => k.startsWith("blocked ")).length).toBe(5);
+    expect(Object.values(first).every((ms) => ms > 0)).toBe(true);
+    expect(r.out).toMatch(/^conv2d \[1,32,32\] -> \[6,28,28\]\s+1\s+(\d+)\/\1\s/m);
+    // measured again: the same layers replaced, not added
+    expect(cnnc(...args, "--kernels", "gemv", "--record", data).code).toBe(0);
+    expect((JSON.parse(readFileSync(data, "utf8")) as typeof kept).layers.length).toBe(5);
+    const bad = cnnc(...args, "--kernels", "gemm,fft");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--kernels: unknown kernel family 'fft'; the families are gemm, /);
+    expect(bad.err).not.toMatch(noStack);
   });
 
   // Tiny's 32-channel 3x3 convs take Winograd by default; --layout nhwc gives its GEMMs the

@@ -9,6 +9,8 @@ import {
   candidates,
   defaultTiles,
   depthwiseRuns,
+  blockedCandidates,
+  blockedName,
   pointwiseCandidates,
   pointwiseName,
   splitKApplies,
@@ -133,6 +135,57 @@ describe("pointwise 1x1 conv", () => {
       choose: (n, input) =>
         candidates(n, input).some((c) => c.kernel === "pointwise")
           ? { kernel: "pointwise", blocks: pointwiseCandidates[0]! }
+          : undefined,
+    });
+  });
+});
+
+// The register-blocked conv: a 7x7 stride-2 window over 3 channels, 3x3 with a fused residual,
+// 1x1 stride 2, a dilated 3x5 window and a 3x3 one writing into one concat's channel slices,
+// a 2x2 stride-2 one, rows no block width divides (gemmNet adds asymmetric padding).
+const blockedNet = `network B {
+  input x: [3, 27, 23]
+  let a = conv(19, 7, stride=2, pad=3) -> relu
+  conv(19, 3, pad=1)
+  let b = add(a, last) -> relu
+  let c = b -> conv(4, 1, stride=2)
+  let d = b -> conv(5, [3, 5], pad=same, dilation=2)
+  let e = b -> conv(7, 3, pad=1, bias=false)
+  concat(d, e) -> relu
+  conv(4, 2, stride=2)
+  add(c, last)
+  output last
+}`;
+
+describe("register-blocked conv", () => {
+  for (const blocks of blockedCandidates) {
+    for (const [what, net, count] of [
+      ["windows of every kind", blockedNet, 6],
+      ["asymmetric padding", gemmNet, 3],
+    ] as const) {
+      it(`${blockedName(blocks)} agrees with the reference on ${what}, batch 3`, async () => {
+        const seen: string[] = [];
+        await expectParity(net, {
+          passes: levels[2].passes,
+          batch: 3,
+          choose: (n, input) => {
+            if (!candidates(n, input).some((c) => c.kernel === "blocked")) return undefined;
+            seen.push(n.name);
+            return { kernel: "blocked", blocks };
+          },
+        });
+        expect(seen.length, seen.join(" ")).toBe(count);
+      });
+    }
+  }
+  it("falls back to the GEMM where its input is stored NHWC", async () => {
+    await expectParity(blockedNet, {
+      batch: 2,
+      passes: levels[2].passes,
+      layout: "nhwc",
+      choose: (n, input) =>
+        candidates(n, input).some((c) => c.kernel === "blocked")
+          ? { kernel: "blocked", blocks: blockedCandidates[0]! }
           : undefined,
     });
   });

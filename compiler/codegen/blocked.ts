@@ -1,0 +1,158 @@
+// A conv of any window (kernel size, stride, dilation, zero padding) over an NCHW input without
+// workgroup memory, for CPU emulations of WebGPU (llvmpipe, SwiftShader), as pointwise.ts is
+// for 1x1 convs. Each thread keeps an rm x rp block of outputs in registers: rm output
+// channels by rp neighbouring pixels of one output row. Per input channel it loads, for each
+// window row, the input row segment those rp pixels see (rp + KW - 1 values at stride 1, each
+// bounds-checked against columns and rows computed once per thread) and uses every value for
+// each of its window columns: at 3x3 stride 1, rm = rp = 8, 30 input and 72 weight loads feed
+// 576 multiply-adds. The GEMM's two barriers per K step are what a CPU emulation pays most for
+// (llvmpipe runs a workgroup's threads as coroutines); its caches do what the GEMM's workgroup
+// tiles do on a GPU. The epilogue is the GEMM's: bias, a residual, an activation, an output
+// layout or slice.
+import type { Kernel } from "./plan-types.js";
+import type { GemmConv } from "./gemm.js";
+import { activationDecls, atPixel, bindingOf, buildShader, epilogueStore, view } from "./wgsl.js";
+
+/** A thread's block (rm output channels x rp pixels of a row) and the workgroup's threads. */
+export interface BlockedTiles {
+  readonly rm: number;
+  readonly rp: number;
+  readonly wgx: number;
+  readonly wgy: number;
+}
+
+/**
+ * What `cnnc tune` measures. rp = 7 divides the maps of networks with 224x224 inputs (112,
+ * 56, 28, 14, 7), where 8 leaves an eighth of the threads' pixels past the row's end.
+ */
+export const blockedCandidates: readonly BlockedTiles[] = [
+  { rm: 8, rp: 8, wgx: 8, wgy: 8 },
+  { rm: 8, rp: 7, wgx: 8, wgy: 8 },
+  { rm: 16, rp: 7, wgx: 8, wgy: 4 },
+  { rm: 4, rp: 8, wgx: 8, wgy: 8 },
+  { rm: 16, rp: 4, wgx: 8, wgy: 4 },
+];
+
+export function blockedName(t: BlockedTiles): string {
+  return `${t.rm}x${t.rp}/${t.wgx}x${t.wgy}`;
+}
+
+const range = (n: number): number[] => [...Array(n).keys()];
+
+export function blockedConvKernel(g: GemmConv, t: BlockedTiles): Kernel {
+  const [c, h, w] = g.inShape;
+  const [f, ho, wo] = g.outShape;
+  const [kh, kw] = g.k;
+  const [sh, sw] = g.s;
+  const [dh, dw] = g.d;
+  const [n0, n1] = g.channels ?? [0, f];
+  if ((g.inLayout ?? "nchw") !== "nchw" || g.batched || g.splitK) {
+    throw new Error("internal: the blocked kernel takes an unbatched, unsplit conv over NCHW");
+  }
+  const segs = Math.ceil(wo / t.rp); // row segments per output row
+  // the input columns the block's pixels see, relative to its first pixel's window origin
+  const offsets = [...new Set(range(t.rp).flatMap((j) => range(kw).map((x) => j * sw + x * dw)))];
+  offsets.sort((a, b) => a - b);
+  const acc = (i: number, j: number): string => `a${i}_${j}`;
+  const lines: string[] = [
+    `let seg = wid.x * ${t.wgx}u + lid.x;`,
+    `let nb = (wid.y * ${t.wgy}u + lid.y) * ${t.rm}u;`,
+    `if (seg >= params.batch * HO * SEGS || nb >= NC) { return; }`,
+    `let b = seg / (HO * SEGS);`,
+    `let oy = (seg / SEGS) % HO;`,
+    `let ox0 = (seg % SEGS) * ${t.rp}u;`,
+    `let xb = b * C * H * W;`,
+    `let ix0 = i32(ox0 * SW) - i32(PL);`,
+    `let iy0 = i32(oy * SH) - i32(PT);`,
+  ];
+  // columns (clamped, and whether inside the map) and window rows: fixed for the whole loop
+  for (const o of offsets) {
+    lines.push(
+      `let cx${o} = u32(clamp(ix0 + ${o}, 0, i32(W) - 1));`,
+      `let cv${o} = ix0 + ${o} >= 0 && ix0 + ${o} < i32(W);`,
+    );
+  }
+  for (const y of range(kh)) {
+    lines.push(
+      `let ry${y} = u32(clamp(iy0 + ${y * dh}, 0, i32(H) - 1)) * W;`,
+      `let rv${y} = iy0 + ${y * dh} >= 0 && iy0 + ${y * dh} < i32(H);`,
+    );
+  }
+  for (const i of range(t.rm)) lines.push(`let w${i} = min(nb + ${i}u, NC - 1u) * K;`);
+  for (const i of range(t.rm)) for (const j of range(t.rp)) lines.push(`var ${acc(i, j)} = 0.0;`);
+  lines.push(
+    `for (var ci = 0u; ci < C; ci++) {`,
+    `  let xc = xb + ci * HW;`,
+    `  let wc = ci * KK;`,
+  );
+  for (const y of range(kh)) {
+    for (const o of offsets) {
+      lines.push(`  let v${y}_${o} = select(0.0, x[xc + ry${y} + cx${o}], rv${y} && cv${o});`);
+    }
+    for (const i of range(t.rm)) {
+      for (const x of range(kw)) {
+        lines.push(`  let u${y}_${i}_${x} = wt[w${i} + wc + ${y * kw + x}u];`);
+        const fmas = range(t.rp).map(
+          (j) => `${acc(i, j)} = fma(u${y}_${i}_${x}, v${y}_${j * sw + x * dw}, ${acc(i, j)});`,
+        );
+        lines.push(`  ${fmas.join(" ")}`);
+      }
+    }
+  }
+  lines.push(`}`);
+  const out = view(g.outLayout, ["F", "HO", "WO"], g.slice);
+  const res = view(g.resLayout, ["F", "HO", "WO"]);
+  for (const i of range(t.rm)) {
+    lines.push(`if (nb + ${i}u < NC) {`, `  let n = nb + ${i}u;`);
+    for (const j of range(t.rp)) {
+      const p = `oy * WO + ox0 + ${j}u`;
+      const store = epilogueStore(g, acc(i, j), {
+        out: atPixel(out, "b", "N0 + n", p),
+        channel: "N0 + n",
+        residual: atPixel(res, "b", "N0 + n", p),
+      });
+      lines.push(`  if (ox0 + ${j}u < WO) { ${store} }`);
+    }
+    lines.push(`}`);
+  }
+  const { wgsl, bindings } = buildShader({
+    bindings: [
+      bindingOf("x", { value: g.input }),
+      bindingOf("wt", { weight: g.weight }),
+      ...(g.bias ? [bindingOf("bias", { weight: g.bias })] : []),
+      ...(g.residual ? [bindingOf("res", { value: g.residual })] : []),
+      { name: "y", access: "read_write", bind: { value: g.output } },
+    ],
+    consts: {
+      C: c,
+      H: h,
+      W: w,
+      HW: h * w,
+      F: f,
+      HO: ho,
+      WO: wo,
+      SH: sh,
+      SW: sw,
+      PT: g.pad[0],
+      PL: g.pad[1],
+      K: c * kh * kw,
+      KK: kh * kw,
+      SEGS: segs,
+      N0: n0,
+      NC: n1 - n0,
+    },
+    decls: activationDecls(g.act),
+    workgroupSize: [t.wgx, t.wgy, 1],
+    body: lines.join("\n"),
+  });
+  return {
+    wgsl,
+    bindings,
+    grid: {
+      kind: "tiles",
+      x: { perBatch: ho * segs, fixed: 0, div: t.wgx },
+      y: { perBatch: 0, fixed: n1 - n0, div: t.wgy * t.rm },
+      z: { perBatch: 0, fixed: 1, div: 1 },
+    },
+  };
+}
