@@ -16,13 +16,15 @@ export interface BuildOptions extends OptimizeOptions {
   readonly maxBinding?: string;
   /** Store every activation that may be either layout in this one (CodegenOptions.layout). */
   readonly layout?: Layout;
-  /** Whose default kernels: a GPU's or a CPU emulation's (CodegenOptions.target). */
-  readonly target?: Target;
+  /** Whose default kernels: a GPU's, a CPU emulation's or both (CompileOptions.target). */
+  readonly target?: Target | "any";
 }
 
 export interface Built {
   readonly bytes: Uint8Array;
   readonly plan: Plan;
+  /** With --target any: the CPU emulations' plan, the bundle's variant. */
+  readonly cpuPlan?: Plan;
   /** The graph the bundle runs (after the passes), with its weights. */
   readonly graph: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
   /** The network as written, with its weights by layer path (what --weights takes). */
@@ -77,6 +79,7 @@ export function buildGraph(
   return {
     bytes: compiled.bundle,
     plan: compiled.plan,
+    ...(compiled.cpuPlan ? { cpuPlan: compiled.cpuPlan } : {}),
     graph: { ...compiled.graph, constants },
     source: { ...compiled.source, constants: sourceConstants },
     report: compiled.report,

@@ -223,9 +223,9 @@ function program(io: Io): Command {
       .addOption(
         new Option(
           "--target <class>",
-          "whose default kernels: a GPU's, or a CPU emulation's (llvmpipe, SwiftShader)",
+          "whose default kernels: a GPU's, a CPU emulation's (llvmpipe, SwiftShader), or any: both, the runtime taking its adapter's at load",
         )
-          .choices(targets)
+          .choices([...targets, "any"])
           .default("gpu"),
       )
       .option(...networkOption)
@@ -243,7 +243,7 @@ function program(io: Io): Command {
     const p = built.plan;
     const nhwc = p.values.filter((v) => v.layout === "nhwc" && !v.alias).length;
     io.out(
-      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item${nhwc ? `, ${nhwc} of ${p.values.length} values NHWC` : ""}\n`,
+      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item${nhwc ? `, ${nhwc} of ${p.values.length} values NHWC` : ""}${built.cpuPlan ? `; for CPU emulations ${built.cpuPlan.kernels.length} kernels, ${built.cpuPlan.dispatches.length} dispatches` : ""}\n`,
     );
     if (opts.verbose) for (const line of built.report) io.out(`  ${line}\n`);
     for (const w of built.warnings)

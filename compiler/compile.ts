@@ -64,8 +64,12 @@ export interface CompileOptions {
   readonly seed?: number;
   /** The kernel of each tuned layer (cnnc tune); absent: the defaults. */
   readonly choices?: ReadonlyMap<string, KernelChoice>;
-  /** Whose defaults: a GPU's (the default) or a CPU emulation's (llvmpipe, SwiftShader). */
-  readonly target?: Target;
+  /**
+   * Whose defaults: a GPU's (the default) or a CPU emulation's (llvmpipe, SwiftShader); "any":
+   * both, the CPU emulations' as a variant the runtime takes on such an adapter (a bundle for
+   * the web, whose adapter is unknown when it is built).
+   */
+  readonly target?: Target | "any";
   /** Recorded in the bundle's manifest. */
   readonly tuning?: Manifest["tuning"];
   /** Store every activation that may take either layout in this one. */
@@ -86,6 +90,8 @@ export interface Compiled {
   /** After legalisation and the passes; with weights unless `passesOnly` and none were given. */
   readonly graph: Graph;
   readonly plan?: Plan;
+  /** With target "any": the plan for CPU emulations, carried as the bundle's variant. */
+  readonly cpuPlan?: Plan;
   readonly bundle?: Uint8Array;
   readonly summary: NetworkReport;
   /** Each pass's report line. */
@@ -207,30 +213,51 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const constants = optimized.constants;
   if (!constants) throw new Error("internal: a pass dropped the weights");
   let plan: Plan;
+  let cpuPlan: Plan | undefined;
   try {
-    plan = planGraph(optimized, {
-      ...(options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {}),
-      planMemory: options.planMemory ?? pipeline.planMemory,
-      eliminateConcat: pipeline.eliminateConcat,
-      ...(options.choices ? { choices: options.choices } : {}),
-      ...(options.target ? { target: options.target } : {}),
-      ...(options.layout ? { layout: options.layout } : {}),
-      ...(options.inputLayout ? { inputLayout: options.inputLayout } : {}),
-    });
+    const planFor = (target: Target | undefined, choices = options.choices): Plan =>
+      planGraph(optimized, {
+        ...(options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {}),
+        planMemory: options.planMemory ?? pipeline.planMemory,
+        eliminateConcat: pipeline.eliminateConcat,
+        ...(choices ? { choices } : {}),
+        ...(target ? { target } : {}),
+        ...(options.layout ? { layout: options.layout } : {}),
+        ...(options.inputLayout ? { inputLayout: options.inputLayout } : {}),
+      });
+    const any = options.target === "any";
+    plan = planFor(any ? "gpu" : options.target);
+    // (a tuned layer's choice is the adapter's it was measured on: not the variant's)
+    if (any) cpuPlan = planFor("cpu", new Map());
   } catch (e) {
     if (e instanceof CodegenError) throw new CompileError(e.message);
     throw e;
   }
   // The bundle carries the network as written (legalised, before the fold passes) and its
   // source weights, so that `--cpu` on it and every derived weight trace back to them.
-  const bundle = writeBundle(plan, constants, printIr(optimized), options.tuning, (done, total) =>
-    options.onProgress?.(
-      "writing the bundle, MiB",
-      Math.round(done / 2 ** 20),
-      Math.round(total / 2 ** 20),
-    ),
+  const bundle = writeBundle(
+    plan,
+    constants,
+    printIr(optimized),
+    options.tuning,
+    (done, total) =>
+      options.onProgress?.(
+        "writing the bundle, MiB",
+        Math.round(done / 2 ** 20),
+        Math.round(total / 2 ** 20),
+      ),
+    cpuPlan ? { cpu: cpuPlan } : undefined,
   );
-  return { ...base, plan, bundle, warnings: beyondLimits(plan, options.maxBindingBytes) };
+  const warnings = [plan, ...(cpuPlan ? [cpuPlan] : [])].flatMap((p) =>
+    beyondLimits(p, options.maxBindingBytes),
+  );
+  return {
+    ...base,
+    plan,
+    ...(cpuPlan ? { cpuPlan } : {}),
+    bundle,
+    warnings: [...new Set(warnings)],
+  };
 }
 
 /** What the plan needs beyond WebGPU's default limits at batch 1; a target's larger binding

@@ -501,9 +501,13 @@ $("upload").addEventListener("change", async () => {
 
 // ---- compile, export, run ------------------------------------------------------------------
 
+// For any adapter: a page runs on a GPU or, without one, on a CPU emulation (SwiftShader in
+// Chrome); the runtime takes the kernels of the adapter it finds, and an exported bundle serves
+// either.
 function build(graph: Graph): ReturnType<typeof compileGraph> {
   return compileGraph(graph, {
     seed: 0,
+    target: "any",
     ...(weights ? { weights: weights.tensors, weightsSource: weights.name } : {}),
   });
 }

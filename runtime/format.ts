@@ -115,6 +115,55 @@ export interface Manifest {
   readonly ir?: string;
   /** `cnnc tune`'s choices: the adapter it measured on, and the GEMM tiles per layer. */
   readonly tuning?: { readonly adapter: string; readonly layers: Readonly<Record<string, string>> };
+  /**
+   * Kernels for another class of adapter (`cnnc build --target any`: those of CPU emulations
+   * beside a GPU's), which the runtime takes on such an adapter: their own activation layout,
+   * derived weights (from the stored ones above), kernels and dispatches.
+   */
+  readonly variants?: Readonly<Partial<Record<AdapterClass, ManifestVariant>>>;
+}
+
+/** A GPU, or a CPU emulation of WebGPU (llvmpipe, SwiftShader, WARP...). */
+export type AdapterClass = "gpu" | "cpu";
+
+export interface ManifestVariant {
+  readonly values: Manifest["values"];
+  readonly arena: number;
+  readonly weights: readonly DerivedWeight[];
+  readonly kernels: readonly string[];
+  readonly dispatches: Manifest["dispatches"];
+}
+
+/**
+ * The class of the adapter described: a CPU emulation when it says it is a fallback adapter or
+ * names a software rasteriser (Mesa's llvmpipe, lavapipe and softpipe, SwiftShader, WARP).
+ */
+export function adapterClass(info: GPUAdapterInfo | undefined): AdapterClass {
+  if (!info) return "gpu";
+  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const words = [info.vendor, info.architecture, info.device, info.description].join(" ");
+  return fallback || /llvmpipe|lavapipe|softpipe|swiftshader|\bwarp\b|basic render/i.test(words)
+    ? "cpu"
+    : "gpu";
+}
+
+/**
+ * The manifest as an adapter of class `cls` runs it: a variant's values, weights, kernels and
+ * dispatches where the bundle has one for the class, the bundle's own otherwise.
+ */
+export function manifestFor(manifest: Manifest, cls: AdapterClass): Manifest {
+  const v = manifest.variants?.[cls];
+  const { variants: _, ...rest } = manifest;
+  if (!v) return rest;
+  const stored = manifest.weights.filter((w) => !isDerived(w));
+  return {
+    ...rest,
+    values: v.values,
+    arena: v.arena,
+    weights: [...stored, ...v.weights],
+    kernels: v.kernels,
+    dispatches: v.dispatches,
+  };
 }
 
 export class BundleError extends Error {
@@ -392,6 +441,41 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     );
     tuning = { tuning: { adapter: str(t.adapter, "tuning.adapter"), layers } };
   }
+  let variants = {};
+  if (raw.variants !== undefined) {
+    if (!isRecord(raw.variants)) fail("manifest-schema", "variants must be an object");
+    const storedRaw = arr(raw.weights, "weights").filter((w) => isRecord(w) && w.source === undefined);
+    const parsed: Partial<Record<AdapterClass, ManifestVariant>> = {};
+    for (const [cls, v] of Object.entries(raw.variants)) {
+      if (cls !== "gpu" && cls !== "cpu")
+        fail("manifest-schema", `variants.${cls}: the classes are gpu and cpu`);
+      if (!isRecord(v)) fail("manifest-schema", `variants.${cls} must be an object`);
+      const own = arr(v.weights, `variants.${cls}.weights`);
+      if (own.some((w) => !isRecord(w) || w.source === undefined))
+        fail("manifest-schema", `variants.${cls}.weights may list derived weights only`);
+      // checked as the manifest it stands for: the stored weights with its own parts
+      const m = validateManifest(
+        {
+          ...raw,
+          values: v.values,
+          arena: v.arena,
+          weights: [...storedRaw, ...own],
+          kernels: v.kernels,
+          dispatches: v.dispatches,
+          variants: undefined,
+        },
+        blobBytes,
+      );
+      parsed[cls] = {
+        values: m.values,
+        arena: m.arena,
+        weights: m.weights.filter(isDerived),
+        kernels: m.kernels,
+        dispatches: m.dispatches,
+      };
+    }
+    variants = { variants: parsed };
+  }
   return {
     network,
     inputs,
@@ -404,6 +488,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     blobBytes,
     ...ir,
     ...tuning,
+    ...variants,
   };
 }
 

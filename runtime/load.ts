@@ -16,11 +16,15 @@ export {
   type RunOptions,
 } from "./model.js";
 export {
+  adapterClass,
   BundleError,
   isDerived,
+  manifestFor,
   parseBundle,
+  type AdapterClass,
   type DerivedWeight,
   type Manifest,
+  type ManifestVariant,
   type ManifestWeight,
   type StoredWeight,
 } from "./format.js";

@@ -6,7 +6,7 @@
 // outputs back once. Inputs may already be on the GPU (copied there, not uploaded), and
 // `encode` records an inference into the caller's own encoder, GPU buffers in and out.
 import { weightData } from "./weights.js";
-import { parseBundle, type Manifest } from "./format.js";
+import { adapterClass, manifestFor, parseBundle, type Manifest } from "./format.js";
 import { batchProblem, boundWeights, fixedProblems, workgroups } from "./limits.js";
 import type { Tensor } from "./tensor.js";
 
@@ -264,7 +264,10 @@ export class Model {
     keepAlive?: unknown,
     onCompiled?: (done: number, total: number, layer: string) => void,
   ): Promise<Model> {
-    const { manifest, blob } = parseBundle(bytes);
+    const parsed = parseBundle(bytes);
+    // a bundle built for any adapter carries CPU emulations' kernels beside a GPU's
+    const manifest = manifestFor(parsed.manifest, adapterClass(device.adapterInfo));
+    const blob = parsed.blob;
     const [problem] = fixedProblems(manifest, device.limits);
     if (problem) throw new RuntimeError(problem);
     // Buffers for the weights the kernels bind: stored ones, and derived ones made at load.

@@ -19,8 +19,10 @@
 // no kernel table: what CI runs so the harness cannot rot), --nets a,b (subset), --no-tune,
 // --solo (each runtime's runs back to back instead of taking turns), CNNC_ADAPTER (llvmpipe,
 // swiftshader, gpu). Peers are devDependencies; how they run in Node: ../shared/PEERS.md.
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { compileGraph } from "../dist/compiler/compile.js";
 import { summarize } from "../dist/compiler/analysis/index.js";
@@ -28,7 +30,6 @@ import { compileFrontend, memoryHost } from "../dist/compiler/lower/index.js";
 import { exportOnnx } from "../dist/compiler/onnx/index.js";
 import { initWeights, random } from "../dist/compiler/weights/index.js";
 import { Model } from "../dist/runtime/index.js";
-import { tuneGraph, tuningNames } from "../dist/compiler/tune.js";
 import { ortNodeModel, ortWebInChild } from "./peers/ort.mjs";
 import { tfjsModel } from "./peers/tfjs.mjs";
 import { installWebGpuGlobals } from "./peers/webgpu-globals.mjs";
@@ -63,7 +64,7 @@ function lowered(file, size) {
   if (size) text = text.replace(/input x: \[3, \d+, \d+\]/, `input x: [3, ${size}, ${size}]`);
   const r = compileFrontend(file, memoryHost({ [file]: text }));
   if (!r.graph) throw new Error(`${file} does not compile`);
-  return r.graph;
+  return { graph: r.graph, file, text };
 }
 
 async function time(fn) {
@@ -100,8 +101,8 @@ function agree(name, ref, got) {
  * all runtimes instead of whichever ran during the slow spell, so the ratios hold even when
  * the absolute times drift. ortWeb() times ORT-web and adds its row (see ortWebLast).
  */
-async function compare(graph, batch) {
-  const weights = initWeights(graph, 1);
+async function compare({ graph, file, text }, batch) {
+  const weights = initWeights(graph, 1); // as `cnnc build --seed 1` makes them
   const withWeights = { ...graph, constants: weights };
   const rand = random(3);
   const input = graph.inputs[0];
@@ -144,20 +145,28 @@ async function compare(graph, batch) {
       cnncGpu,
     );
 
-    // cnnc, tuned on this adapter (`cnnc tune --batch`): kernels measured per layer at this
-    // batch size, as a user tunes for the batch they run. Tuning is not in bytes->first.
+    // cnnc, tuned on this adapter: the bundle `cnnc tune --batch` writes (kernels measured per
+    // layer at this batch size, as a user tunes for the batch they run; never slower than the
+    // untuned one in its whole-network check). In a process of its own, as a user runs it: a
+    // tuning leaves the device busy (freeing hundreds of measured bundles' buffers), and a load
+    // right after it in the same process took up to 2.5 s longer. Not in bytes->first.
     if (tune) {
+      const dir = mkdtempSync(join(tmpdir(), "cnnc-bench-"));
+      const source = join(dir, basename(file));
+      writeFileSync(source, text);
+      const out = join(dir, "tuned.cnnb");
       const t0 = performance.now();
-      const { choices } = await tuneGraph(built.graph, (b) => Model.create(b, gpu.device), {
-        runs: 2,
-        batch,
-        target,
-      });
+      const r = spawnSync(
+        process.execPath,
+        ["dist/cli/bin.js", "tune", source, "--seed", "1", "--batch", String(batch)]
+          .concat(["--runs", "2", "-o", out, "-q"])
+          .concat(process.env.CNNC_ADAPTER ? ["--adapter", process.env.CNNC_ADAPTER] : []),
+        { encoding: "utf8" },
+      );
+      if (r.status !== 0) throw new Error(`cnnc tune failed: ${r.stderr}`);
       tuneSeconds = (performance.now() - t0) / 1000;
-      const bytes = compileGraph(withWeights, {
-        choices,
-        tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
-      }).bundle;
+      const bytes = readFileSync(out);
+      rmSync(dir, { recursive: true, force: true });
       await load(
         "cnnc tuned",
         () => Model.create(bytes, gpu.device),
@@ -309,9 +318,7 @@ const tuneTimes = measured
   .filter((m) => m.compared.tuneSeconds !== undefined)
   .map((m) => `${m.label} ${m.compared.tuneSeconds.toFixed(1)} s`);
 if (tuneTimes.length) {
-  console.log(
-    `\ncnnc tune's per-layer search (candidates in the cost model's order): ${tuneTimes.join(", ")}`,
-  );
+  console.log(`\ncnnc tune (the command, whole-network check included): ${tuneTimes.join(", ")}`);
 }
 if (peak) printKernels(peak, measured.slice(networks));
 for (const f of failures) console.log(f);
@@ -383,7 +390,7 @@ async function kernels() {
   for (const [i, [label, shape, body]] of cases.entries()) {
     const text = `network Kernel${i} {\n  input x: ${shape}\n  ${body}\n  output last\n}\n`;
     const r = compileFrontend("k.cnn", memoryHost({ "k.cnn": text }));
-    measured.push({ label, compared: await compare(r.graph, 1) });
+    measured.push({ label, compared: await compare({ graph: r.graph, file: "k.cnn", text }, 1) });
     progress(label, measured.at(-1).compared.results);
   }
   return peak;

@@ -6,7 +6,15 @@ import { writeBundle } from "../compiler/bundle/index.js";
 import { planGraph } from "../compiler/codegen/index.js";
 import { printIr } from "../compiler/ir/index.js";
 import { initWeights } from "../compiler/weights/index.js";
-import { BundleError, isDerived, parseBundle, type StoredWeight } from "../runtime/index.js";
+import {
+  adapterClass,
+  BundleError,
+  isDerived,
+  manifestFor,
+  parseBundle,
+  type StoredWeight,
+} from "../runtime/index.js";
+import { compileGraph } from "../compiler/compile.js";
 import { validateManifest } from "../runtime/format.js";
 import { withManifest } from "./support/bundle.js";
 import { bundleReference } from "../compiler/bundle/index.js";
@@ -60,6 +68,62 @@ describe("bundle round trip", () => {
       [4011, 4096],
     ]);
     expect(parts.every((w) => w.shape[0]! * 25088 * 4 <= 128 * 1024 * 1024)).toBe(true);
+  });
+});
+
+describe("a bundle for any adapter (--target any)", () => {
+  const tiny = lowerFile("examples/tiny.cnn");
+  const built = compileGraph(tiny, { seed: 2, target: "any" });
+  const { manifest } = parseBundle(built.bundle!);
+  it("carries the CPU emulations' kernels beside a GPU's, the weights stored once", () => {
+    expect(built.cpuPlan).toBeDefined();
+    expect(manifest.kernels).toEqual(built.plan!.kernels);
+    const cpu = manifest.variants?.cpu;
+    expect(cpu?.kernels).toEqual(built.cpuPlan!.kernels);
+    expect(cpu?.kernels.some((k) => k.includes("let seg = "))).toBe(true); // the blocked kernel
+    expect(cpu?.weights.every(isDerived)).toBe(true);
+    const one = compileGraph(tiny, { seed: 2, target: "gpu" }).bundle!;
+    const stored = (b: Uint8Array) => parseBundle(b).manifest.weights.filter((w) => !isDerived(w));
+    expect(stored(built.bundle!)).toEqual(stored(one));
+  });
+  it("gives an adapter of each class its own", () => {
+    const cpu = manifestFor(manifest, "cpu");
+    expect(cpu.kernels).toEqual(built.cpuPlan!.kernels);
+    expect(cpu.dispatches).toEqual(built.cpuPlan!.dispatches);
+    expect(cpu.variants).toBeUndefined();
+    expect(manifestFor(manifest, "gpu").kernels).toEqual(built.plan!.kernels);
+    // a bundle without variants runs its own everywhere
+    const plain = parseBundle(bytes).manifest;
+    expect(manifestFor(plain, "cpu").kernels).toEqual(plain.kernels);
+  });
+  it("tells CPU emulations from GPUs by the adapter's description", () => {
+    const info = (o: Partial<GPUAdapterInfo>) =>
+      ({ vendor: "", architecture: "", device: "", description: "", ...o }) as GPUAdapterInfo;
+    expect(adapterClass(info({ device: "llvmpipe-llvm-15-0-6-256-bits-" }))).toBe("cpu");
+    expect(adapterClass(info({ vendor: "google", architecture: "swiftshader" }))).toBe("cpu");
+    expect(adapterClass(info({ description: "Microsoft Basic Render Driver" }))).toBe("cpu");
+    expect(adapterClass(info({ vendor: "nvidia", architecture: "hopper" }))).toBe("gpu");
+    expect(adapterClass(info({ vendor: "apple", architecture: "metal-3" }))).toBe("gpu");
+    expect(adapterClass(undefined)).toBe("gpu");
+  });
+  it("checks a variant as the manifest it stands for", () => {
+    const check = (variants: unknown): string | undefined => {
+      try {
+        validateManifest({ ...manifest, variants }, manifest.blobBytes);
+        return undefined;
+      } catch (e) {
+        return e instanceof BundleError ? e.check : "not a BundleError";
+      }
+    };
+    const cpu = manifest.variants!.cpu!;
+    expect(check({ cpu })).toBeUndefined();
+    expect(check({ tpu: cpu })).toBe("manifest-schema");
+    expect(check({ cpu: { ...cpu, weights: manifest.weights } })).toBe("manifest-schema");
+    const d0 = cpu.dispatches[0]!;
+    const unknown = { ...d0, bindings: [{ value: "nowhere" }, ...d0.bindings.slice(1)] };
+    expect(check({ cpu: { ...cpu, dispatches: [unknown] } })).toBe("unknown-reference");
+    expect(check({ cpu: { ...cpu, arena: 1 } })).toBe("value-range");
+    expect(check({ cpu: { ...cpu, kernels: [] } })).toBe("unknown-reference");
   });
 });
 

@@ -8,8 +8,10 @@ import {
   formatVersion,
   headerBytes,
   magic,
+  type AdapterClass,
   type DerivedWeight,
   type Manifest,
+  type ManifestVariant,
   type StoredWeight,
 } from "../../runtime/format.js";
 import type { Plan } from "../codegen/plan-types.js";
@@ -25,6 +27,8 @@ export function writeBundle(
   tuning?: Manifest["tuning"],
   /** Hears of each stored weight as it is checksummed (done of total bytes). */
   onProgress?: (done: number, total: number) => void,
+  /** Plans of the same graph for other classes of adapter (Manifest.variants). */
+  variants?: Readonly<Partial<Record<AdapterClass, Plan>>>,
 ): Uint8Array {
   const data = (name: string): Float32Array => {
     const d = weights.get(name);
@@ -33,26 +37,41 @@ export function writeBundle(
   };
   const storedNames = new Set<string>();
   const shapeOf = new Map<string, readonly number[]>();
-  const derived: DerivedWeight[] = [];
-  for (const w of plan.weights) {
-    if (w.transform === undefined && w.rows === undefined) {
-      storedNames.add(w.name);
-      shapeOf.set(w.name, w.shape);
-      continue;
+  // each plan's derived weights; the tensors every plan reads or derives from, stored once
+  const derivedOf = (p: Plan): DerivedWeight[] => {
+    const derived: DerivedWeight[] = [];
+    for (const w of p.weights) {
+      if (w.transform === undefined && w.rows === undefined) {
+        storedNames.add(w.name);
+        shapeOf.set(w.name, w.shape);
+        continue;
+      }
+      storedNames.add(w.source);
+      const transform = w.transform ?? "rows";
+      derived.push({
+        name: w.name,
+        shape: w.shape,
+        source: w.source,
+        transform,
+        ...(w.rows ? { rows: w.rows } : {}),
+      });
     }
-    storedNames.add(w.source);
-    const transform = w.transform ?? "rows";
-    derived.push({
-      name: w.name,
-      shape: w.shape,
-      source: w.source,
-      transform,
-      ...(w.rows ? { rows: w.rows } : {}),
-    });
-  }
-  for (const w of plan.weights) {
-    if (w.sourceShape && !shapeOf.has(w.source)) shapeOf.set(w.source, w.sourceShape);
-  }
+    for (const w of p.weights) {
+      if (w.sourceShape && !shapeOf.has(w.source)) shapeOf.set(w.source, w.sourceShape);
+    }
+    return derived;
+  };
+  const derived = derivedOf(plan);
+  const others = Object.entries(variants ?? {}).map(([cls, p]) => {
+    const part: ManifestVariant = {
+      values: p.values,
+      arena: p.arena,
+      weights: derivedOf(p),
+      kernels: p.kernels,
+      dispatches: p.dispatches,
+    };
+    return [cls, part] as const;
+  });
   const entries = [...storedNames].map((name) => ({
     name,
     shape: shapeOf.get(name)!,
@@ -84,6 +103,7 @@ export function writeBundle(
     blobBytes,
     ...(ir === undefined ? {} : { ir }),
     ...(tuning === undefined ? {} : { tuning }),
+    ...(others.length ? { variants: Object.fromEntries(others) } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(manifest));
   const start = blobStart(json.length);

@@ -15,7 +15,7 @@ import {
 import { compileGraph } from "../../compiler/compile.js";
 import { interpret } from "../../compiler/interp/index.js";
 import { valueShapes, type Graph } from "../../compiler/ir/index.js";
-import { isDerived, Model, parseBundle } from "../../runtime/index.js";
+import { adapterClass, isDerived, Model, parseBundle } from "../../runtime/index.js";
 import { lowerText } from "../support/compile.js";
 import { splitKNet, winogradNet } from "./nets.js";
 import { gpu, randomInput } from "./support.js";
@@ -129,4 +129,34 @@ describe("--cpu on a bundle runs what its GPU kernels run", () => {
       }
     });
   }
+});
+
+describe("a bundle for any adapter", () => {
+  it("runs its adapter class's kernels (CPU emulations': the blocked convs) and agrees with the reference", async () => {
+    const source = lowerText(winogradNet());
+    const { bundle, plan, cpuPlan } = compileGraph(source, { seed: 4, target: "any" });
+    const parsed = parseBundle(bundle!);
+    const device = (await gpu()).device;
+    const cls = adapterClass(device.adapterInfo);
+    const batch = 2;
+    const inputs = randomInput(source, batch, 13);
+    const { graph, weights } = bundleReference(parsed);
+    const want = interpret(graph, weights, inputs, batch);
+    const model = await Model.create(bundle!, device);
+    try {
+      expect(model.manifest.kernels).toEqual((cls === "cpu" ? cpuPlan : plan)!.kernels);
+      expect(cpuPlan!.kernels).not.toEqual(plan!.kernels);
+      const got = await model.run(inputs, { batch });
+      for (const o of graph.outputs) {
+        const ref = want.get(o.name)!;
+        const out = got[o.name]!.data;
+        const scale = Math.max(1, ...Array.from(ref, Math.abs));
+        let worst = 0;
+        ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - out[i]!) / scale)));
+        expect(worst, o.name).toBeLessThan(1e-4);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
 });
