@@ -58,6 +58,14 @@ function inspectBundle(file: string, data: Uint8Array): string {
       `${manifest.weights.length} tensors, ${grouped(values)} values (${bytes(manifest.blobBytes)} stored)`,
     ],
     ["activations", `${bytes(manifest.arena * 4)} per batch item (one planned arena)`],
+    ...(manifest.variants?.cpu
+      ? [
+          [
+            "for CPU emulations",
+            `${manifest.variants.cpu.kernels.length} WGSL shaders, ${manifest.variants.cpu.dispatches.length} dispatches per run, ${bytes(manifest.variants.cpu.arena * 4)} of activations (the runtime takes these on llvmpipe, SwiftShader and the like)`,
+          ] as [string, string],
+        ]
+      : []),
     ["tuning", tuned],
     ["IR", manifest.ir === undefined ? "not included" : "included (cnnc run --cpu runs it)"],
   ]);

@@ -156,6 +156,22 @@ describe("cnnc", () => {
     expect(source.err).toMatch(/inspect reads a \.cnnb bundle or an \.onnx model/);
   });
 
+  it("build --target any writes CPU emulations' kernels beside a GPU's; inspect says so", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-any-"));
+    const out = join(dir, "t.cnnb");
+    const b = cnnc("build", "examples/tiny.cnn", "--target", "any", "-o", out);
+    expect(b.code, b.err).toBe(0);
+    expect(b.out).toMatch(
+      /^wrote .*t\.cnnb: \d+ kernels, \d+ dispatches, .*; for CPU emulations \d+ kernels, \d+ dispatches$/m,
+    );
+    const i = cnnc("inspect", out);
+    expect(i.code, i.err).toBe(0);
+    expect(i.out).toMatch(/^for CPU emulations\s+\d+ WGSL shaders, \d+ dispatches per run, /m);
+    const bad = cnnc("build", "examples/tiny.cnn", "--target", "tpu", "-o", out);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/Allowed choices are gpu, cpu, any/);
+  });
+
   it("prints at most 100 errors, then how many there were", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-many-"));
     const file = join(dir, "many.cnn");

@@ -45,8 +45,8 @@ describe("example networks on the GPU", () => {
   it("MobileNet-v1 at 64x64, -O2", async () => {
     await expectParity(lowerText(at64("examples/mobilenet_v1.cnn")), { passes: levels[2].passes });
   });
-  // The defaults for CPU emulations (cnnc build --target cpu): pointwise 1x1 convs, 4x4-thread
-  // GEMM and Winograd tiles, 16x16 GEMV.
+  // The defaults for CPU emulations (cnnc build --target cpu, the cost model's picks): the
+  // register-blocked convs (pointwise 1x1, blocked for other windows), row runs, 16x16 GEMV.
   it("LeNet-5, SepNet -O2 and Tiny with the CPU-emulation defaults", async () => {
     await expectParity(lowerFile("examples/lenet5.cnn"), { target: "cpu", batch: 2 });
     await expectParity(lowerFile("examples/sepnet.cnn"), {
@@ -55,7 +55,7 @@ describe("example networks on the GPU", () => {
     });
     await expectParity(lowerFile("examples/tiny.cnn"), { target: "cpu" });
   });
-  // (SwiftShader compiles ~10x slower than llvmpipe: the kernels above are each rule's there)
+  // (SwiftShader compiles ~10x slower than llvmpipe: the kernels above are each kind's there)
   if (adapterChoice !== "swiftshader")
     it("MobileNet-v1 at 64x64, -O2, with the CPU-emulation defaults", async () => {
       await expectParity(lowerText(at64("examples/mobilenet_v1.cnn")), {
