@@ -11,15 +11,19 @@
 // layout or slice.
 import type { Kernel } from "./plan-types.js";
 import type { GemmConv } from "./gemm.js";
-import { activationDecls, atPixel, bindingOf, buildShader, epilogueStore, view } from "./wgsl.js";
+import { pointwiseName, type PointwiseTiles } from "./pointwise.js";
+import {
+  activationDecls,
+  atPixel,
+  bindingOf,
+  buildShader,
+  convConsts,
+  epilogueStore,
+  view,
+} from "./wgsl.js";
 
-/** A thread's block (rm output channels x rp pixels of a row) and the workgroup's threads. */
-export interface BlockedTiles {
-  readonly rm: number;
-  readonly rp: number;
-  readonly wgx: number;
-  readonly wgy: number;
-}
+/** A thread's block (rm output channels x rp pixels of a row; rp any) and the workgroup. */
+export type BlockedTiles = PointwiseTiles;
 
 /**
  * What `cnnc tune` measures. rp = 7 divides the maps of networks with 224x224 inputs (112,
@@ -33,9 +37,7 @@ export const blockedCandidates: readonly BlockedTiles[] = [
   { rm: 16, rp: 4, wgx: 8, wgy: 4 },
 ];
 
-export function blockedName(t: BlockedTiles): string {
-  return `${t.rm}x${t.rp}/${t.wgx}x${t.wgy}`;
-}
+export const blockedName = pointwiseName;
 
 const range = (n: number): number[] => [...Array(n).keys()];
 
@@ -124,17 +126,8 @@ export function blockedConvKernel(g: GemmConv, t: BlockedTiles): Kernel {
       { name: "y", access: "read_write", bind: { value: g.output } },
     ],
     consts: {
-      C: c,
-      H: h,
-      W: w,
+      ...convConsts(g),
       HW: h * w,
-      F: f,
-      HO: ho,
-      WO: wo,
-      SH: sh,
-      SW: sw,
-      PT: g.pad[0],
-      PL: g.pad[1],
       K: c * kh * kw,
       KK: kh * kw,
       SEGS: segs,

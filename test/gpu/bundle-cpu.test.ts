@@ -86,6 +86,25 @@ const kinds: Kind[] = [
   },
 ];
 
+/** Every output within 1e-4 of the reference's scale, and the reference not constant. */
+function expectClose(
+  graph: Graph,
+  want: ReturnType<typeof interpret>,
+  got: Readonly<Record<string, { readonly data: Float32Array }>>,
+  what: string,
+): void {
+  for (const o of graph.outputs) {
+    const ref = want.get(o.name)!;
+    const out = got[o.name]!.data;
+    const scale = Math.max(1, ...Array.from(ref, Math.abs));
+    let worst = 0;
+    ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - out[i]!) / scale)));
+    expect(worst, `${what}: ${o.name}`).toBeLessThan(1e-4);
+    // a reference on zero weights would give a constant output
+    expect(new Set(Array.from(ref)).size).toBeGreaterThan(1);
+  }
+}
+
 describe("--cpu on a bundle runs what its GPU kernels run", () => {
   for (const kind of kinds) {
     it(kind.name, async () => {
@@ -114,16 +133,7 @@ describe("--cpu on a bundle runs what its GPU kernels run", () => {
       const model = await Model.create(bundle!, (await gpu()).device);
       try {
         const got = await model.run(inputs, { batch });
-        for (const o of graph.outputs) {
-          const ref = want.get(o.name)!;
-          const out = got[o.name]!.data;
-          const scale = Math.max(1, ...Array.from(ref, Math.abs));
-          let worst = 0;
-          ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - out[i]!) / scale)));
-          expect(worst, `${kind.name}: ${o.name}`).toBeLessThan(1e-4);
-          // a reference on zero weights would give a constant output
-          expect(new Set(Array.from(ref)).size).toBeGreaterThan(1);
-        }
+        expectClose(graph, want, got, kind.name);
       } finally {
         model.dispose();
       }
@@ -147,14 +157,7 @@ describe("a bundle for any adapter", () => {
       expect(model.manifest.kernels).toEqual((cls === "cpu" ? cpuPlan : plan)!.kernels);
       expect(cpuPlan!.kernels).not.toEqual(plan!.kernels);
       const got = await model.run(inputs, { batch });
-      for (const o of graph.outputs) {
-        const ref = want.get(o.name)!;
-        const out = got[o.name]!.data;
-        const scale = Math.max(1, ...Array.from(ref, Math.abs));
-        let worst = 0;
-        ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - out[i]!) / scale)));
-        expect(worst, o.name).toBeLessThan(1e-4);
-      }
+      expectClose(graph, want, got, "any");
     } finally {
       model.dispose();
     }
