@@ -11,16 +11,8 @@
 // layout or slice.
 import type { Kernel } from "./plan-types.js";
 import type { GemmConv } from "./gemm.js";
-import { pointwiseName, type PointwiseTiles } from "./pointwise.js";
-import {
-  activationDecls,
-  atPixel,
-  bindingOf,
-  buildShader,
-  convConsts,
-  epilogueStore,
-  view,
-} from "./wgsl.js";
+import { pointwiseName, registerBlockedKernel, type PointwiseTiles } from "./pointwise.js";
+import { atPixel, convConsts, epilogueStore, view } from "./wgsl.js";
 
 /** A thread's block (rm output channels x rp pixels of a row; rp any) and the workgroup. */
 export type BlockedTiles = PointwiseTiles;
@@ -117,14 +109,8 @@ export function blockedConvKernel(g: GemmConv, t: BlockedTiles): Kernel {
     }
     lines.push(`}`);
   }
-  const { wgsl, bindings } = buildShader({
-    bindings: [
-      bindingOf("x", { value: g.input }),
-      bindingOf("wt", { weight: g.weight }),
-      ...(g.bias ? [bindingOf("bias", { weight: g.bias })] : []),
-      ...(g.residual ? [bindingOf("res", { value: g.residual })] : []),
-      { name: "y", access: "read_write", bind: { value: g.output } },
-    ],
+  return registerBlockedKernel(g, t, {
+    body: lines.join("\n"),
     consts: {
       ...convConsts(g),
       HW: h * w,
@@ -134,18 +120,7 @@ export function blockedConvKernel(g: GemmConv, t: BlockedTiles): Kernel {
       N0: n0,
       NC: n1 - n0,
     },
-    decls: activationDecls(g.act),
-    workgroupSize: [t.wgx, t.wgy, 1],
-    body: lines.join("\n"),
+    blocksX: ho * segs,
+    perThreadX: 1,
   });
-  return {
-    wgsl,
-    bindings,
-    grid: {
-      kind: "tiles",
-      x: { perBatch: ho * segs, fixed: 0, div: t.wgx },
-      y: { perBatch: 0, fixed: n1 - n0, div: t.wgy * t.rm },
-      z: { perBatch: 0, fixed: 1, div: 1 },
-    },
-  };
 }

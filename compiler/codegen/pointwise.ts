@@ -126,25 +126,54 @@ export function pointwiseConvKernel(g: GemmConv, t: PointwiseTiles): Kernel {
     }
     lines.push(`}`);
   }
+  return registerBlockedKernel(g, t, {
+    body: lines.join("\n"),
+    consts: { C: c, K: c, F: f, HO: ho, WO: wo, HW: hw, QUADS: quads, N0: n0, NC: n1 - n0 },
+    vecInput: vec,
+    vecWeight: true,
+    blocksX: quads,
+    perThreadX: rq,
+  });
+}
+
+/**
+ * The shader and grid of a register-blocked conv (this file's and blocked.ts's): bindings x,
+ * wt (either as vec4s where asked), bias, res and y; the grid's x covers `blocksX` pixel blocks
+ * a batch item, `perThreadX` to a thread, its y the channels, rm to a thread.
+ */
+export function registerBlockedKernel(
+  g: GemmConv,
+  t: PointwiseTiles,
+  spec: {
+    readonly body: string;
+    readonly consts: Readonly<Record<string, number>>;
+    readonly vecInput?: boolean;
+    readonly vecWeight?: boolean;
+    readonly blocksX: number;
+    readonly perThreadX: number;
+  },
+): Kernel {
+  const vec4 = { element: "vec4<f32>" as const };
+  const [n0, n1] = g.channels ?? [0, g.outShape[0]];
   const { wgsl, bindings } = buildShader({
     bindings: [
-      { ...bindingOf("x", { value: g.input }), ...(vec ? { element: "vec4<f32>" as const } : {}) },
-      { ...bindingOf("wt", { weight: g.weight }), element: "vec4<f32>" as const },
+      { ...bindingOf("x", { value: g.input }), ...(spec.vecInput ? vec4 : {}) },
+      { ...bindingOf("wt", { weight: g.weight }), ...(spec.vecWeight ? vec4 : {}) },
       ...(g.bias ? [bindingOf("bias", { weight: g.bias })] : []),
       ...(g.residual ? [bindingOf("res", { value: g.residual })] : []),
       { name: "y", access: "read_write", bind: { value: g.output } },
     ],
-    consts: { C: c, K: c, F: f, HO: ho, WO: wo, HW: hw, QUADS: quads, N0: n0, NC: n1 - n0 },
+    consts: spec.consts,
     decls: activationDecls(g.act),
     workgroupSize: [t.wgx, t.wgy, 1],
-    body: lines.join("\n"),
+    body: spec.body,
   });
   return {
     wgsl,
     bindings,
     grid: {
       kind: "tiles",
-      x: { perBatch: quads, fixed: 0, div: t.wgx * rq },
+      x: { perBatch: spec.blocksX, fixed: 0, div: t.wgx * spec.perThreadX },
       y: { perBatch: 0, fixed: n1 - n0, div: t.wgy * t.rm },
       z: { perBatch: 0, fixed: 1, div: 1 },
     },
