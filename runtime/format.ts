@@ -444,7 +444,9 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
   let variants = {};
   if (raw.variants !== undefined) {
     if (!isRecord(raw.variants)) fail("manifest-schema", "variants must be an object");
-    const storedRaw = arr(raw.weights, "weights").filter((w) => isRecord(w) && w.source === undefined);
+    const storedRaw = arr(raw.weights, "weights").filter(
+      (w) => isRecord(w) && w.source === undefined,
+    );
     const parsed: Partial<Record<AdapterClass, ManifestVariant>> = {};
     for (const [cls, v] of Object.entries(raw.variants)) {
       if (cls !== "gpu" && cls !== "cpu")
