@@ -158,16 +158,7 @@ async function compare(
  * when absent; a layer measured before with the same features is replaced.
  */
 function record(file: string, adapter: string, network: string, report: readonly TunedLayer[]) {
-  let data: TuningData = { adapter, layers: [] };
-  if (existsSync(file)) {
-    try {
-      data = JSON.parse(readFileSync(file, "utf8")) as TuningData;
-    } catch (e) {
-      throw new UserError(`--record ${file}: not a tuning data file (${(e as Error).message})`);
-    }
-    if (!Array.isArray(data.layers))
-      throw new UserError(`--record ${file}: not a tuning data file (no 'layers' list)`);
-  }
+  const data = recorded(file) ?? { adapter, layers: [] };
   const key = (f: LayerFeatures): string =>
     JSON.stringify([f.kind, f.c, f.h, f.w, f.f, f.ho, f.wo, f.k, f.s, f.d, f.batch]);
   const layers = new Map(data.layers.map((l) => [key(l), l]));
@@ -182,6 +173,20 @@ function record(file: string, adapter: string, network: string, report: readonly
   writeFileSync(file, JSON.stringify(out, null, 1) + "\n");
 }
 
+/** A data file's measurements (undefined when there is no file yet); read before tuning too. */
+function recorded(file: string): TuningData | undefined {
+  if (!existsSync(file)) return undefined;
+  let data: TuningData;
+  try {
+    data = JSON.parse(readFileSync(file, "utf8")) as TuningData;
+  } catch (e) {
+    throw new UserError(`--record ${file}: not a tuning data file (${(e as Error).message})`);
+  }
+  if (typeof data !== "object" || data === null || !Array.isArray(data.layers))
+    throw new UserError(`--record ${file}: not a tuning data file (no 'layers' list)`);
+  return data;
+}
+
 /** Three significant digits at least: a layer takes microseconds on a GPU, seconds on a CPU. */
 function ms(x: number): string {
   return x >= 100 ? x.toFixed(1) : x.toPrecision(3);
@@ -192,6 +197,7 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const runs = positiveInt(o.runs ?? "3", "--runs");
   const batch = positiveInt(o.batch ?? "1", "--batch");
   const filter = familyFilter(o.kernels);
+  if (o.record) recorded(o.record); // a file that is not tuning data fails now, not after tuning
   const gpu = await nodeDevice((o.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as AdapterChoice);
   // The untuned bundle, compared with the tuned one at the end: this adapter class's defaults.
   const target: Target = gpu.kind === "gpu" ? "gpu" : "cpu";

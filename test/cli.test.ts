@@ -172,6 +172,23 @@ describe("cnnc", () => {
     expect(bad.err).toMatch(/Allowed choices are gpu, cpu, any/);
   });
 
+  it("tune --record refuses a file that is not tuning data before measuring anything", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-record-"));
+    for (const [text, why] of [
+      ["not json", /not a tuning data file \(Unexpected token/],
+      ['{"adapter": "x"}', /not a tuning data file \(no 'layers' list\)/],
+    ] as const) {
+      const file = join(dir, "data.json");
+      writeFileSync(file, text);
+      const r = cnnc("tune", "examples/lenet5.cnn", "--record", file);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(why);
+      expect(r.out).toBe(""); // refused before "tuning ... on <adapter>", not after the search
+      expect(r.err).not.toMatch(/\bat .*\.js:\d+/);
+      expect(readFileSync(file, "utf8")).toBe(text); // left as it was
+    }
+  });
+
   it("prints at most 100 errors, then how many there were", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-many-"));
     const file = join(dir, "many.cnn");
