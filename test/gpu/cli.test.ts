@@ -70,10 +70,12 @@ describe("cnnc build and run", () => {
     const said =
       /tuned faster in (\d) of 9 pairs, median ([\d.]+)x \(sign test p = [\d.e-]+\)/.exec(r.out);
     expect(said, r.out).not.toBeNull();
-    const kept = Number(said![2]) > 1 && Number(said![1]) >= 5;
     const manifest = parseBundle(readFileSync(out)).manifest;
-    // the bundle written is the one the verdict chose: tuned (with its record) or untuned
-    expect(manifest.tuning !== undefined, r.out).toBe(kept);
+    // the bundle written is the one the verdict chose: tuned (with its record) only when it won
+    // most pairs and the median pair (printed to two decimals: 1.00x may be just above 1)
+    const kept = manifest.tuning !== undefined;
+    if (kept) expect(Number(said![1]) >= 5 && Number(said![2]) >= 1, r.out).toBe(true);
+    else expect(Number(said![1]) < 5 || Number(said![2]) <= 1, r.out).toBe(true);
     expect(r.out).toMatch(kept ? /^wrote .*lenet\.tuned\.cnnb$/m : /untuned: the tuned kernels/);
   });
 
