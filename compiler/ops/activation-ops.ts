@@ -9,6 +9,7 @@ import {
   type ActivationName,
 } from "./activations.js";
 import { perOutput, pointwise } from "./field.js";
+import { elementwiseBackward, onlyInputs } from "./grad.js";
 import { num, type LayerDef } from "./language.js";
 import { sameShape } from "./shape-rules.js";
 import type { Family, OpDef } from "./types.js";
@@ -47,6 +48,10 @@ function activationOp<K extends ActivationName>(name: K): OpDef<ActivationAttrs[
           inPlace: e.inPlace !== undefined,
         }),
       ),
+    grad: {
+      backward: (node, [x], ctx) =>
+        onlyInputs(elementwiseBackward(x!, ctx.dy, (v) => def.derivative(v, alphaOf(node.attrs)))),
+    },
     toOnnx: (node, w) => def.toOnnx(w, node.inputs[0]!, node.name, alphaOf(node.attrs)),
     fromOnnx: def.fromOnnx,
     cnn: {

@@ -52,6 +52,9 @@ export interface ActivationDef {
   /** Floating-point operations per element (summary's FLOPs). */
   readonly flops: number;
   reference(v: number, alpha: number): number;
+  /** d reference / dv at v (the backward pass; a kink takes the right-hand side's 0 or 1 as
+   * PyTorch does: relu'(0) = 0). */
+  derivative(v: number, alpha: number): number;
   /** The WGSL expression of the activation of `v`; `alpha` is a WGSL f32 literal. */
   wgsl(v: string, alpha: string): string;
   /** Module-scope WGSL the expression needs. */
@@ -101,6 +104,11 @@ const seluGamma = 1.05070102214813232421875;
 const geluTanh = (v: number): number =>
   0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
 const relu6 = (v: number): number => Math.min(Math.max(v, 0), 6);
+function geluTanhDerivative(v: number): number {
+  const c = Math.sqrt(2 / Math.PI);
+  const t = Math.tanh(c * (v + 0.044715 * v * v * v));
+  return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v);
+}
 
 /** An ONNX op with one input and the same meaning: `Relu` -> relu. */
 function same(op: ActivationName) {
@@ -127,6 +135,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   relu: {
     doc: "max(x, 0)",
     flops: 1,
+    derivative: (v) => (v > 0 ? 1 : 0),
     reference: (v) => Math.max(v, 0),
     wgsl: (v) => `max(${v}, 0.0)`,
     toOnnx: (w, x, y) => void w.node("Relu", [x], y),
@@ -135,6 +144,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   relu6: {
     doc: "min(max(x, 0), 6)",
     flops: 2,
+    derivative: (v) => (v > 0 && v < 6 ? 1 : 0),
     reference: relu6,
     wgsl: (v) => `clamp(${v}, 0.0, 6.0)`,
     toOnnx: (w, x, y) =>
@@ -162,6 +172,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
     doc: "x if x > 0 else alpha * x",
     alpha: 0.01,
     flops: 2,
+    derivative: (v, alpha) => (v > 0 ? 1 : alpha),
     reference: (v, alpha) => (v > 0 ? v : alpha * v),
     wgsl: (v, alpha) => `select(${alpha} * ${v}, ${v}, ${v} > 0.0)`,
     toOnnx: (w, x, y, alpha) => void w.node("LeakyRelu", [x], y, { alpha: float(alpha) }),
@@ -173,6 +184,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
     doc: "x if x > 0 else alpha * (exp(x) - 1)",
     alpha: 1,
     flops: 3,
+    derivative: (v, alpha) => (v > 0 ? 1 : alpha * Math.exp(v)),
     reference: (v, alpha) => (v > 0 ? v : alpha * Math.expm1(v)),
     // exp of min(x, 0): the unused branch of select stays finite.
     wgsl: (v, alpha) => `select(${alpha} * (exp(min(${v}, 0.0)) - 1.0), ${v}, ${v} > 0.0)`,
@@ -182,6 +194,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   sigmoid: {
     doc: "1 / (1 + exp(-x))",
     flops: 4,
+    derivative: (v) => sigmoid(v) * (1 - sigmoid(v)),
     reference: sigmoid,
     wgsl: (v) => `(1.0 / (1.0 + exp(-${v})))`,
     toOnnx: (w, x, y) => void w.node("Sigmoid", [x], y),
@@ -190,6 +203,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   tanh: {
     doc: "tanh(x)",
     flops: 4,
+    derivative: (v) => 1 - Math.tanh(v) ** 2,
     reference: Math.tanh,
     // tanh saturates long before 15; clamping keeps exp-based implementations finite.
     wgsl: (v) => `tanh(clamp(${v}, -15.0, 15.0))`,
@@ -199,6 +213,8 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   gelu: {
     doc: "x * Phi(x) (exact, erf form)",
     flops: 8,
+    derivative: (v) =>
+      0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI),
     reference: (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
     wgsl: (v) => `(0.5 * ${v} * (1.0 + erf_approx(${v} * 0.7071067811865476)))`,
     decls: [erfWgsl],
@@ -224,6 +240,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   silu: {
     doc: "x * sigmoid(x) (swish)",
     flops: 5,
+    derivative: (v) => sigmoid(v) * (1 + v * (1 - sigmoid(v))),
     reference: (v) => v * sigmoid(v),
     wgsl: (v) => `(${v} / (1.0 + exp(-${v})))`,
     toOnnx(w, x, y) {
@@ -235,6 +252,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   hardswish: {
     doc: "x * relu6(x + 3) / 6",
     flops: 4,
+    derivative: (v) => (v <= -3 ? 0 : v >= 3 ? 1 : (2 * v + 3) / 6),
     reference: (v) => (v * relu6(v + 3)) / 6,
     wgsl: (v) => `(${v} * clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`,
     toOnnx: (w, x, y) => void w.node("HardSwish", [x], y),
@@ -243,6 +261,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   hardsigmoid: {
     doc: "relu6(x + 3) / 6",
     flops: 3,
+    derivative: (v) => (v > -3 && v < 3 ? 1 / 6 : 0),
     reference: (v) => relu6(v + 3) / 6,
     wgsl: (v) => `(clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`,
     toOnnx: (w, x, y) =>
@@ -270,6 +289,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   gelu_tanh: {
     doc: "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GELU's tanh form)",
     flops: 9,
+    derivative: geluTanhDerivative,
     reference: geluTanh,
     wgsl: (v) =>
       `(0.5 * ${v} * (1.0 + tanh(clamp(0.7978845608028654 * (${v} + 0.044715 * ${v} * ${v} * ${v}), -15.0, 15.0))))`,
@@ -303,6 +323,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   mish: {
     doc: "x * tanh(softplus(x))",
     flops: 8,
+    derivative: (v) => Math.tanh(softplus(v)) + v * (1 - Math.tanh(softplus(v)) ** 2) * sigmoid(v),
     reference: (v) => v * Math.tanh(softplus(v)),
     wgsl: (v) => `(${v} * tanh(clamp(${softplusWgsl(v)}, -15.0, 15.0)))`,
     // ONNX's Mish op is opset 18; written out for the exporter's opset 17.
@@ -315,6 +336,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   softplus: {
     doc: "log(1 + exp(x))",
     flops: 4,
+    derivative: sigmoid,
     reference: softplus,
     wgsl: softplusWgsl,
     ...onnxUnary("Softplus", "softplus"),
@@ -322,6 +344,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   softsign: {
     doc: "x / (1 + |x|)",
     flops: 3,
+    derivative: (v) => 1 / (1 + Math.abs(v)) ** 2,
     reference: (v) => v / (1 + Math.abs(v)),
     wgsl: (v) => `(${v} / (1.0 + abs(${v})))`,
     ...onnxUnary("Softsign", "softsign"),
@@ -329,6 +352,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   selu: {
     doc: "1.0507 * (x if x > 0 else 1.6733 * (exp(x) - 1)) (self-normalising)",
     flops: 4,
+    derivative: (v) => seluGamma * (v > 0 ? 1 : seluAlpha * Math.exp(v)),
     reference: (v) => seluGamma * (v > 0 ? v : seluAlpha * Math.expm1(v)),
     wgsl: (v) =>
       `(${seluGamma} * select(${seluAlpha} * (exp(min(${v}, 0.0)) - 1.0), ${v}, ${v} > 0.0))`,
@@ -346,6 +370,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   neg: {
     doc: "-x",
     flops: 1,
+    derivative: () => -1,
     reference: (v) => -v,
     wgsl: (v) => `(-${v})`,
     ...onnxUnary("Neg", "neg"),
@@ -353,6 +378,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   abs: {
     doc: "|x|",
     flops: 1,
+    derivative: (v) => Math.sign(v),
     reference: Math.abs,
     wgsl: (v) => `abs(${v})`,
     ...onnxUnary("Abs", "abs"),
@@ -360,6 +386,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   sqrt: {
     doc: "sqrt(x) (NaN below 0)",
     flops: 1,
+    derivative: (v) => 0.5 / Math.sqrt(v),
     reference: Math.sqrt,
     wgsl: (v) => `sqrt(${v})`,
     ...onnxUnary("Sqrt", "sqrt"),
@@ -367,6 +394,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   exp: {
     doc: "exp(x)",
     flops: 1,
+    derivative: Math.exp,
     reference: Math.exp,
     wgsl: (v) => `exp(${v})`,
     ...onnxUnary("Exp", "exp"),
@@ -374,6 +402,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   log: {
     doc: "log(x) (natural; NaN below 0)",
     flops: 1,
+    derivative: (v) => 1 / v,
     reference: Math.log,
     wgsl: (v) => `log(${v})`,
     ...onnxUnary("Log", "log"),
@@ -381,6 +410,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   reciprocal: {
     doc: "1 / x",
     flops: 1,
+    derivative: (v) => -1 / (v * v),
     reference: (v) => 1 / v,
     wgsl: (v) => `(1.0 / ${v})`,
     ...onnxUnary("Reciprocal", "reciprocal"),
@@ -389,6 +419,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
     doc: "x ^ alpha, the exponent a constant",
     alpha: 2,
     flops: 2,
+    derivative: (v, alpha) => alpha * Math.pow(v, alpha - 1),
     reference: (v, alpha) => Math.pow(v, alpha),
     // WGSL's pow is undefined for a negative base: integer exponents multiply out.
     wgsl: (v, alpha) => `pow_const(${v}, ${alpha})`,
@@ -426,6 +457,11 @@ export function activationOf(act: EpilogueAct, alpha: number): Activation | unde
 }
 
 /** act(v) on the CPU reference. */
+/** act'(v) on the CPU reference (1 for none). */
+export function activationDerivative(act: EpilogueAct, v: number, alpha: number): number {
+  return act === "none" ? 1 : activations[act].derivative(v, alpha);
+}
+
 export function applyActivation(act: EpilogueAct, v: number, alpha: number): number {
   return act === "none" ? v : activations[act].reference(v, alpha);
 }

@@ -38,9 +38,12 @@ import {
   type Pair,
   type PadMode,
   type Quad,
+  type BackwardContext,
+  type Gradients,
   type ReferenceContext,
   type Tensor,
 } from "./types.js";
+import { channelSums } from "./grad.js";
 
 interface ConvAttrs {
   readonly filters: number;
@@ -240,6 +243,138 @@ function deconv(node: OpNode<ConvFamily["deconv2d"]>, x: Tensor, ctx: ReferenceC
     }
   }
   return out;
+}
+
+/**
+ * Where each tap of each output row or column reads along one axis: `src[k * out + o]` is the
+ * input index (the padding mode's), -1 for the zero border.
+ */
+function tapSources(
+  out: number,
+  size: number,
+  k: number,
+  s: number,
+  p: number,
+  d: number,
+  mode: PadMode,
+): Int32Array {
+  const src = new Int32Array(k * out);
+  for (let t = 0; t < k; t++)
+    for (let o = 0; o < out; o++) src[t * out + o] = sourceIndex(o * s - p + t * d, size, mode);
+  return src;
+}
+
+/**
+ * The gradient of conv2d (any groups, stride, dilation, padding mode): every product
+ * x[input tap] * w[tap] of the forward sum sends dy * w to the input and dy * x to the weight
+ * (a replicate or reflect border sends it to the pixel it copied).
+ */
+function convBackward(
+  node: OpNode<ConvAttrs>,
+  x: Tensor,
+  ctx: BackwardContext,
+  padmode: PadMode,
+): Gradients {
+  const [c, h, wd] = dims3(ctx.inputShapes[0]);
+  const [f, ho, wo] = dims3(node.shape);
+  const { k, s, p, d, g } = node.attrs;
+  const [w, bias] = ctx.weights;
+  const cg = c / g;
+  const fg = f / g;
+  const rows = tapSources(ho, h, k[0], s[0], p[0], d[0], padmode);
+  const cols = tapSources(wo, wd, k[1], s[1], p[1], d[1], padmode);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w!.length);
+  const dy = ctx.dy;
+  for (let n = 0; n < ctx.batch; n++) {
+    for (let o = 0; o < f; o++) {
+      const group = Math.floor(o / fg);
+      const ob = (n * f + o) * ho * wo;
+      for (let ci = 0; ci < cg; ci++) {
+        const xb = (n * c + group * cg + ci) * h * wd;
+        for (let ky = 0; ky < k[0]; ky++) {
+          for (let kx = 0; kx < k[1]; kx++) {
+            const wi = ((o * cg + ci) * k[0] + ky) * k[1] + kx;
+            const wv = w![wi]!;
+            let acc = 0;
+            for (let oy = 0; oy < ho; oy++) {
+              const iy = rows[ky * ho + oy]!;
+              if (iy < 0) continue;
+              const row = xb + iy * wd;
+              const orow = ob + oy * wo;
+              for (let ox = 0; ox < wo; ox++) {
+                const ix = cols[kx * wo + ox]!;
+                if (ix < 0) continue;
+                const gy = dy[orow + ox]!;
+                acc += gy * x[row + ix]!;
+                dx[row + ix]! += gy * wv;
+              }
+            }
+            dw[wi]! += acc;
+          }
+        }
+      }
+    }
+  }
+  return { inputs: [dx], weights: bias ? [dw, channelSums(dy, node.shape, ctx.batch)] : [dw] };
+}
+
+/** The gradient of the transposed convolution: the scatter of `deconv`, read backwards. */
+function deconvBackward(
+  node: OpNode<ConvFamily["deconv2d"]>,
+  x: Tensor,
+  ctx: BackwardContext,
+): Gradients {
+  const [c, h, wd] = dims3(ctx.inputShapes[0]);
+  const [f, ho, wo] = dims3(node.shape);
+  const { k, s, p, d, g } = node.attrs;
+  const [w, bias] = ctx.weights;
+  const cg = c / g;
+  const fg = f / g;
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w!.length);
+  const dy = ctx.dy;
+  for (let n = 0; n < ctx.batch; n++) {
+    for (let ci = 0; ci < c; ci++) {
+      const group = Math.floor(ci / cg);
+      for (let iy = 0; iy < h; iy++) {
+        for (let ix = 0; ix < wd; ix++) {
+          const xi = ((n * c + ci) * h + iy) * wd + ix;
+          const v = x[xi]!;
+          let acc = 0;
+          for (let fo = 0; fo < fg; fo++) {
+            const o = group * fg + fo;
+            for (let ky = 0; ky < k[0]; ky++) {
+              const oy = iy * s[0] - p[0] + ky * d[0];
+              if (oy < 0 || oy >= ho) continue;
+              for (let kx = 0; kx < k[1]; kx++) {
+                const ox = ix * s[1] - p[1] + kx * d[1];
+                if (ox < 0 || ox >= wo) continue;
+                const wi = ((ci * fg + fo) * k[0] + ky) * k[1] + kx;
+                const gy = dy[((n * f + o) * ho + oy) * wo + ox]!;
+                acc += gy * w![wi]!;
+                dw[wi]! += gy * v;
+              }
+            }
+          }
+          dx[xi] = acc;
+        }
+      }
+    }
+  }
+  return { inputs: [dx], weights: bias ? [dw, channelSums(dy, node.shape, ctx.batch)] : [dw] };
+}
+
+/**
+ * The gradient of the fused epilogue's sum: the residual, where there is one, takes the
+ * output's gradient unchanged (the activation's derivative is applied before, by the trainer).
+ */
+export function withResidual(
+  grads: Gradients,
+  residual: Tensor | undefined,
+  dy: Tensor,
+): Gradients {
+  return residual ? { ...grads, inputs: [...grads.inputs, dy] } : grads;
 }
 
 // ---- kernels -------------------------------------------------------------------------------
@@ -521,6 +656,10 @@ export const convOps: Family<ConvFamily> = {
       const y = conv(x!, ctx.inputShapes[0]!, node.shape, w!, b, a, a.padmode, ctx.batch);
       return applyEpilogue(y, residual, a.act, a.alpha);
     },
+    grad: {
+      backward: (node, [x, residual], ctx) =>
+        withResidual(convBackward(node, x!, ctx, node.attrs.padmode), residual, ctx.dy),
+    },
     // C_out * H_out * W_out * (C_in / groups) * k_h * k_w
     cost(node, [x]) {
       const { k, g } = node.attrs;
@@ -627,6 +766,7 @@ export const convOps: Family<ConvFamily> = {
       return checked([a.filters, out(h, 0), out(w, 1)]);
     },
     reference: (node, [x], ctx) => deconv(node, x!, ctx),
+    grad: { backward: (node, [x], ctx) => deconvBackward(node, x!, ctx) },
     // Every input pixel scatters into (C_out / groups) * k_h * k_w outputs.
     cost(node, [x]) {
       const { k, g, filters } = node.attrs;
@@ -747,6 +887,7 @@ export const convOps: Family<ConvFamily> = {
     },
     receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, node.attrs.d),
     traits: { family: "conv" },
+    grad: "legalized",
     // A depthwise conv2d into `<name>.depthwise`, then a 1x1 conv2d keeping the layer's name
     // (its readers unchanged); the weights keep their names.
     emit: {

@@ -7,6 +7,7 @@ import {
   applyEpilogue,
   epilogueAttrs,
   epilogueDefaults,
+  withResidual,
   writeEpilogue,
   type Epilogue,
 } from "./conv.js";
@@ -163,6 +164,30 @@ export const denseOps: Family<DenseFamily> = {
         }
       }
       return applyEpilogue(out, residual, node.attrs.act, node.attrs.alpha);
+    },
+    // dx = W' dy, dW = dy x' (summed over the batch), db = dy summed
+    grad: {
+      backward(node, [x, residual], ctx) {
+        const inputs = ctx.inputShapes[0]?.[0] ?? 0;
+        const units = node.attrs.units;
+        const w = ctx.weights[0]!;
+        const dx = new Float64Array(x!.length);
+        const dw = new Float64Array(w.length);
+        const db = new Float64Array(units);
+        for (let n = 0; n < ctx.batch; n++) {
+          for (let u = 0; u < units; u++) {
+            const g = ctx.dy[n * units + u]!;
+            if (g === 0) continue;
+            db[u]! += g;
+            for (let i = 0; i < inputs; i++) {
+              dx[n * inputs + i]! += g * w[u * inputs + i]!;
+              dw[u * inputs + i]! += g * x![n * inputs + i]!;
+            }
+          }
+        }
+        const grads = { inputs: [dx], weights: node.attrs.bias ? [dw, db] : [dw] };
+        return withResidual(grads, residual, ctx.dy);
+      },
     },
     cost(node, [x]) {
       const macs = (x?.[0] ?? 0) * node.attrs.units;

@@ -10,11 +10,14 @@ import { channelwise, itemAffineWeights } from "./norm.js";
 import type { OnnxReader, OnnxWriter } from "./onnx.js";
 import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
 import { broadcast } from "./shape-rules.js";
+import { elementwiseBackward, onlyInputs } from "./grad.js";
 import {
   ShapeError,
   type Family,
   type NoAttrs,
   type OpDef,
+  type BackwardContext,
+  type Gradients,
   type OpNode,
   type ReferenceContext,
   type Tensor,
@@ -48,16 +51,18 @@ function clipValue(v: number, lo: number, hi: number): number {
 }
 
 /** NumPy broadcasting of same-rank [C, H, W] (or [F]) operands to the output shape. */
-function broadcastBinary(
-  node: OpNode<unknown>,
-  inputs: readonly Tensor[],
-  ctx: ReferenceContext,
-  f: (a: number, b: number) => number,
-): Tensor {
-  const out = node.shape;
+/**
+ * Visits every output element of a broadcast (NumPy's rule, batch outermost) with the offset
+ * each operand reads there.
+ */
+function forEachBroadcast(
+  out: Shape,
+  inputShapes: readonly Shape[],
+  batch: number,
+  visit: (o: number, offsets: Int32Array) => void,
+): void {
   const total = elementCount(out);
-  const result = new Float64Array(ctx.batch * total);
-  const strides = ctx.inputShapes.map((s) => {
+  const strides = inputShapes.map((s) => {
     // Stride 0 along broadcast dimensions.
     const st = new Array<number>(s.length).fill(0);
     let acc = 1;
@@ -67,24 +72,62 @@ function broadcastBinary(
     }
     return { st, per: acc };
   });
-  for (let n = 0; n < ctx.batch; n++) {
+  const offsets = new Int32Array(inputShapes.length);
+  const idx = new Array<number>(out.length);
+  for (let n = 0; n < batch; n++) {
     for (let i = 0; i < total; i++) {
       let rem = i;
-      const idx = new Array<number>(out.length);
       for (let d = out.length - 1; d >= 0; d--) {
         idx[d] = rem % out[d]!;
         rem = Math.floor(rem / out[d]!);
       }
-      let acc: number | undefined;
-      inputs.forEach((t, k) => {
-        const { st, per } = strides[k]!;
-        const off = n * per + idx.reduce((a, v, j) => a + v * st[j]!, 0);
-        acc = acc === undefined ? t[off]! : f(acc, t[off]!);
+      strides.forEach(({ st, per }, k) => {
+        offsets[k] = n * per + idx.reduce((a: number, v: number, j) => a + v * st[j]!, 0);
       });
-      result[n * total + i] = acc!;
+      visit(n * total + i, offsets);
     }
   }
+}
+
+function broadcastBinary(
+  node: OpNode<unknown>,
+  inputs: readonly Tensor[],
+  ctx: ReferenceContext,
+  f: (a: number, b: number) => number,
+): Tensor {
+  const result = new Float64Array(ctx.batch * elementCount(node.shape));
+  forEachBroadcast(node.shape, ctx.inputShapes, ctx.batch, (o, offsets) => {
+    let acc = inputs[0]![offsets[0]!]!;
+    for (let k = 1; k < inputs.length; k++) acc = f(acc, inputs[k]![offsets[k]!]!);
+    result[o] = acc;
+  });
   return result;
+}
+
+/**
+ * The gradient of a left fold of broadcast operands: each step's partials applied from the
+ * last operand back; an operand broadcast along a dimension sums its gradient over it.
+ */
+function broadcastBackward(
+  node: OpNode<unknown>,
+  inputs: readonly Tensor[],
+  ctx: BackwardContext,
+  spec: MergeSpec,
+): Gradients {
+  const grads = inputs.map((t) => new Float64Array(t.length));
+  const acc = new Float64Array(inputs.length);
+  forEachBroadcast(node.shape, ctx.inputShapes, ctx.batch, (o, offsets) => {
+    acc[0] = inputs[0]![offsets[0]!]!;
+    for (let k = 1; k < inputs.length; k++) acc[k] = spec.f(acc[k - 1]!, inputs[k]![offsets[k]!]!);
+    let g = ctx.dy[o]!;
+    for (let k = inputs.length - 1; k >= 1; k--) {
+      const [da, db] = spec.partials(acc[k - 1]!, inputs[k]![offsets[k]!]!);
+      grads[k]![offsets[k]!]! += g * db;
+      g *= da;
+    }
+    grads[0]![offsets[0]!]! += g;
+  });
+  return { inputs: grads, weights: [] };
 }
 
 function emitBroadcast(node: OpNode<PostAct>, op: Merge, e: Emitter): void {
@@ -281,6 +324,8 @@ type Merge = "add" | "mul" | "maximum" | "minimum" | "div";
 /** What tells one merge from another: its arithmetic, arity, ONNX side and `.cnn` doc. */
 interface MergeSpec {
   readonly f: (a: number, b: number) => number;
+  /** d f / d a and d f / d b (a tie of maximum or minimum goes to the first operand). */
+  readonly partials: (a: number, b: number) => readonly [number, number];
   readonly arity: "many" | 2;
   /** The ONNX op it exports as; `variadic`: one node takes every operand (else a chain). */
   readonly onnx: string;
@@ -291,6 +336,7 @@ interface MergeSpec {
 const merges: Readonly<Record<Merge, MergeSpec>> = {
   add: {
     f: (a, b) => a + b,
+    partials: () => [1, 1],
     arity: "many",
     onnx: "Add",
     variadic: false,
@@ -298,6 +344,7 @@ const merges: Readonly<Record<Merge, MergeSpec>> = {
   },
   mul: {
     f: (a, b) => a * b,
+    partials: (a, b) => [b, a],
     arity: "many",
     onnx: "Mul",
     variadic: false,
@@ -306,6 +353,7 @@ const merges: Readonly<Record<Merge, MergeSpec>> = {
   // NaN in, NaN out, as NumPy's maximum and ONNX's reference do (Math.max does too)
   maximum: {
     f: Math.max,
+    partials: (a, b) => (a >= b ? [1, 0] : [0, 1]),
     arity: "many",
     onnx: "Max",
     variadic: true,
@@ -313,12 +361,20 @@ const merges: Readonly<Record<Merge, MergeSpec>> = {
   },
   minimum: {
     f: Math.min,
+    partials: (a, b) => (a <= b ? [1, 0] : [0, 1]),
     arity: "many",
     onnx: "Min",
     variadic: true,
     readers: { Min: readMaxMin },
   },
-  div: { f: (a, b) => a / b, arity: 2, onnx: "Div", variadic: false, readers: {} },
+  div: {
+    f: (a, b) => a / b,
+    partials: (a, b) => [1 / b, -a / (b * b)],
+    arity: 2,
+    onnx: "Div",
+    variadic: false,
+    readers: {},
+  },
 };
 
 /** A merge: its operands broadcast together, a post-activation fused in. */
@@ -331,6 +387,7 @@ function broadcastOp(op: Merge): OpDef<PostAct> {
     weights: () => [],
     infer: (_, inputs) => broadcast(inputs),
     reference: (node, inputs, ctx) => broadcastBinary(node, inputs, ctx, spec.f),
+    grad: { backward: (node, inputs, ctx) => broadcastBackward(node, inputs, ctx, spec) },
     cost: binaryCost,
     receptiveField: (_, inputs) => merged(inputs),
     traits: {
@@ -373,6 +430,23 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
       const slope = ctx.weights[0]!;
       const at = node.attrs.shared ? () => 0 : (ch: number) => ch;
       return channelwise(x!, ctx.inputShapes[0], (v, ch) => (v > 0 ? v : slope[at(ch)]! * v));
+    },
+    grad: {
+      backward(node, [x], ctx) {
+        const slope = ctx.weights[0]!;
+        const dslope = new Float64Array(slope.length);
+        const at = node.attrs.shared ? () => 0 : (ch: number) => ch;
+        const dx = new Float64Array(x!.length);
+        const c = ctx.inputShapes[0]?.[0] ?? 1;
+        const inner = elementCount(ctx.inputShapes[0] ?? []) / c;
+        for (let i = 0; i < x!.length; i++) {
+          const ch = at(Math.floor(i / inner) % c);
+          const v = x![i]!;
+          dx[i] = v > 0 ? ctx.dy[i]! : ctx.dy[i]! * slope[ch]!;
+          if (v <= 0) dslope[ch]! += ctx.dy[i]! * v;
+        }
+        return { inputs: [dx], weights: [dslope] };
+      },
     },
     cost: perOutput(2),
     receptiveField: pointwise,
@@ -419,6 +493,15 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
     weights: () => [],
     infer: (_, [x]) => x ?? [],
     reference: (node, [x]) => x!.map((v) => clipValue(v, node.attrs.min, node.attrs.max)),
+    // inside the bounds the gradient passes; at or beyond them it stops (PyTorch's clamp)
+    grad: {
+      backward: (node, [x], ctx) =>
+        onlyInputs(
+          elementwiseBackward(x!, ctx.dy, (v) =>
+            v > node.attrs.min && v < node.attrs.max ? 1 : 0,
+          ),
+        ),
+    },
     cost: perOutput(2),
     receptiveField: pointwise,
     traits: { family: "activation", inPlace: true, anyLayout: true },
@@ -468,6 +551,20 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
       const [weight, bias] = ctx.weights as [Float32Array, Float32Array];
       const per = weight.length;
       return x!.map((v, i) => v * weight[i % per]! + bias[i % per]!);
+    },
+    grad: {
+      backward(_, [x], ctx) {
+        const weight = ctx.weights[0]!;
+        const per = weight.length;
+        const dw = new Float64Array(per);
+        const db = new Float64Array(per);
+        const dx = ctx.dy.map((g, i) => g * weight[i % per]!);
+        ctx.dy.forEach((g, i) => {
+          dw[i % per]! += g * x![i]!;
+          db[i % per]! += g;
+        });
+        return { inputs: [dx], weights: [dw, db] };
+      },
     },
     cost: perOutput(2),
     receptiveField: pointwise,

@@ -11,9 +11,11 @@ export interface Legalized {
   readonly lowered: ReadonlyMap<OpKind, number>;
 }
 
-export function legalize(graph: Graph): Legalized {
+/** `keep`: ops left as they are (training keeps dropout, which is no identity there). */
+export function legalize(graph: Graph, keep: ReadonlySet<OpKind> = new Set()): Legalized {
   const lowered = new Map<OpKind, number>();
-  if (!graph.nodes.some((n) => typeof opDef(n.op).emit === "object")) return { graph, lowered };
+  const lowers = (op: OpKind) => typeof opDef(op).emit === "object" && !keep.has(op);
+  if (!graph.nodes.some((n) => lowers(n.op))) return { graph, lowered };
   const shapes = valueShapes(graph);
   const renamed = new Map<string, string>();
   const follow = (v: string): string => {
@@ -27,7 +29,7 @@ export function legalize(graph: Graph): Legalized {
       ? ({ ...original, inputs: original.inputs.map(follow) } as Node)
       : original;
     const emit = opDef(n.op).emit;
-    if (typeof emit !== "object") {
+    if (typeof emit !== "object" || !lowers(n.op)) {
       nodes.push(n);
       continue;
     }

@@ -16,10 +16,12 @@ import { num, type Args, type LayerDef } from "./language.js";
 import { postActAttrs, postActDefaults, type PostAct } from "./pool.js";
 import { alongAxis } from "./shape.js";
 import { dims3, sameShape, spatial } from "./shape-rules.js";
+import { channelSums, normBackward, onlyInputs, type NormGroups } from "./grad.js";
 import {
   ShapeError,
   type Family,
   type NoAttrs,
+  type BackwardContext,
   type CnnSyntax,
   type OpDef,
   type OpNode,
@@ -103,6 +105,68 @@ function softmax(x: Tensor, ctx: ReferenceContext, log = false): Tensor {
   return out;
 }
 
+/** The gradient of softmax over channels (y (dy - sum dy y)), or of its log (dy - e^y sum dy). */
+function softmaxBackward(y: Tensor, ctx: BackwardContext, log: boolean): Tensor {
+  const s = ctx.inputShapes[0] ?? [];
+  const c = s[0] ?? 1;
+  const inner = elementCount(s.slice(1));
+  const dx = new Float64Array(y.length);
+  const dy = ctx.dy;
+  for (let n = 0; n < ctx.batch; n++) {
+    for (let i = 0; i < inner; i++) {
+      const at = (ch: number): number => (n * c + ch) * inner + i;
+      let sum = 0;
+      for (let ch = 0; ch < c; ch++) sum += log ? dy[at(ch)]! : dy[at(ch)]! * y[at(ch)]!;
+      for (let ch = 0; ch < c; ch++)
+        dx[at(ch)] = log
+          ? dy[at(ch)]! - Math.exp(y[at(ch)]!) * sum
+          : y[at(ch)]! * (dy[at(ch)]! - sum);
+    }
+  }
+  return dx;
+}
+
+/** The gradient of LocalResponseNorm, the window sum S_c = k + alpha / n sum a_j^2. */
+function lrnBackward(a: NormFamily["lrn"], x: Tensor, ctx: BackwardContext): Tensor {
+  const [c, h, w] = dims3(ctx.inputShapes[0]);
+  const { size: n, alpha, beta, k } = a;
+  const hw = h * w;
+  const dx = new Float64Array(x.length);
+  const sums = new Float64Array(c);
+  const lo = (ch: number) => Math.max(0, ch - Math.floor(n / 2));
+  const hi = (ch: number) => Math.min(c - 1, ch + Math.floor((n - 1) / 2));
+  for (let b = 0; b < ctx.batch; b++) {
+    for (let i = 0; i < hw; i++) {
+      const at = (ch: number) => (b * c + ch) * hw + i;
+      for (let ch = 0; ch < c; ch++) {
+        let sum = 0;
+        for (let j = lo(ch); j <= hi(ch); j++) sum += x[at(j)]! ** 2;
+        sums[ch] = k + (alpha / n) * sum;
+      }
+      for (let ch = 0; ch < c; ch++) {
+        const g = ctx.dy[at(ch)]!;
+        dx[at(ch)]! += g * Math.pow(sums[ch]!, -beta);
+        // output ch depends on x_j for j in its window: d/dx_j = -beta S^(-beta-1) 2 alpha/n x_j
+        const common = -g * x[at(ch)]! * beta * Math.pow(sums[ch]!, -beta - 1) * ((2 * alpha) / n);
+        for (let j = lo(ch); j <= hi(ch); j++) dx[at(j)]! += common * x[at(j)]!;
+      }
+    }
+  }
+  return dx;
+}
+
+/** Batch norm's groups: each channel over the batch and the map. */
+function batchGroups(shape: Shape | undefined, batch: number): NormGroups {
+  const c = shape?.[0] ?? 1;
+  const inner = elementCount(shape ?? []) / c;
+  return {
+    groups: c,
+    size: batch * inner,
+    index: (ch, k) => (Math.floor(k / inner) * c + ch) * inner + (k % inner),
+    param: (ch) => ch,
+  };
+}
+
 /** Softmax and LogSoftmax: over channels only (their axis, as each opset defines it). */
 function readSoftmax(r: OnnxReader, op: "softmax" | "log_softmax"): void {
   const x = r.value(0);
@@ -130,6 +194,7 @@ function softmaxOp(log: boolean): OpDef<NoAttrs> {
     weights: () => [],
     infer: sameShape,
     reference: (_, [x], ctx) => softmax(x!, ctx, log),
+    grad: { backward: (_, __, ctx) => onlyInputs(softmaxBackward(ctx.output, ctx, log)) },
     // max, subtract, exp, sum, divide (log: log, subtract)
     cost: perOutput(log ? 6 : 5),
     // each output reads every value along its axis (channels, or features)
@@ -249,6 +314,68 @@ export const normOps: Family<NormFamily> = {
         (v, ch) => ((v - mean[ch]!) / Math.sqrt(variance[ch]! + eps)) * gamma[ch]! + beta[ch]!,
       );
     },
+    grad: {
+      // Training mode (PyTorch's): the batch's mean and biased variance normalise; the running
+      // statistics move 0.1 of the way to the batch's (its variance unbiased).
+      train(node, [x], ctx) {
+        const [gamma, beta, mean, variance] = ctx.weights as [
+          Float32Array,
+          Float32Array,
+          Float32Array,
+          Float32Array,
+        ];
+        const at = batchGroups(ctx.inputShapes[0], ctx.batch);
+        const y = new Float64Array(x!.length);
+        const newMean = new Float32Array(at.groups);
+        const newVar = new Float32Array(at.groups);
+        for (let ch = 0; ch < at.groups; ch++) {
+          let m = 0;
+          for (let k = 0; k < at.size; k++) m += x![at.index(ch, k)]!;
+          m /= at.size;
+          let v = 0;
+          for (let k = 0; k < at.size; k++) v += (x![at.index(ch, k)]! - m) ** 2;
+          const r = 1 / Math.sqrt(v / at.size + node.attrs.eps);
+          for (let k = 0; k < at.size; k++) {
+            const i = at.index(ch, k);
+            y[i] = (x![i]! - m) * r * gamma[ch]! + beta[ch]!;
+          }
+          const momentum = 0.1;
+          newMean[ch] = (1 - momentum) * mean[ch]! + momentum * m;
+          newVar[ch] = (1 - momentum) * variance[ch]! + momentum * (v / Math.max(at.size - 1, 1));
+        }
+        return { output: y, saved: [new Float64Array(0)], stats: [newMean, newVar] };
+      },
+      backward(node, [x], ctx) {
+        const [gamma, , mean, variance] = ctx.weights as [
+          Float32Array,
+          Float32Array,
+          Float32Array,
+          Float32Array,
+        ];
+        const eps = node.attrs.eps;
+        if (ctx.saved) {
+          const g = normBackward(
+            x!,
+            ctx.dy,
+            gamma,
+            eps,
+            batchGroups(ctx.inputShapes[0], ctx.batch),
+          );
+          return { inputs: [g.dx], weights: [g.dgamma, g.dbeta, undefined, undefined] };
+        }
+        // inference mode: a fixed scale and shift per channel
+        const r = (ch: number) => 1 / Math.sqrt(variance[ch]! + eps);
+        const dx = channelwise(ctx.dy, ctx.inputShapes[0], (g, ch) => g * gamma[ch]! * r(ch));
+        const xh = channelwise(x!, ctx.inputShapes[0], (v, ch) => (v - mean[ch]!) * r(ch));
+        const dgamma = channelSums(
+          xh.map((v, i) => v * ctx.dy[i]!),
+          ctx.inputShapes[0],
+          ctx.batch,
+        );
+        const dbeta = channelSums(ctx.dy, ctx.inputShapes[0], ctx.batch);
+        return { inputs: [dx], weights: [dgamma, dbeta, undefined, undefined] };
+      },
+    },
     // a scale and a shift per element once the statistics are folded
     cost: perOutput(2),
     receptiveField: pointwise,
@@ -321,6 +448,19 @@ export const normOps: Family<NormFamily> = {
       const [weight, bias] = ctx.weights as [Float32Array, Float32Array];
       return channelwise(x!, ctx.inputShapes[0], (v, ch) => v * weight[ch]! + bias[ch]!);
     },
+    grad: {
+      backward(_, [x], ctx) {
+        const weight = ctx.weights[0]!;
+        const shape = ctx.inputShapes[0];
+        const dx = channelwise(ctx.dy, shape, (g, ch) => g * weight[ch]!);
+        const dw = channelSums(
+          x!.map((v, i) => v * ctx.dy[i]!),
+          shape,
+          ctx.batch,
+        );
+        return { inputs: [dx], weights: [dw, channelSums(ctx.dy, shape, ctx.batch)] };
+      },
+    },
     cost: perOutput(2),
     receptiveField: pointwise,
     traits: { family: "norm", fusedActivation: "post", inPlace: true, anyLayout: true },
@@ -379,6 +519,7 @@ export const normOps: Family<NormFamily> = {
       return x ?? [];
     },
     reference: (node, [x], ctx) => lrn(node.attrs, x!, ctx),
+    grad: { backward: (node, [x], ctx) => onlyInputs(lrnBackward(node.attrs, x!, ctx)) },
     cost: (node) => perOutput(2 * node.attrs.size + 3)(node),
     receptiveField: pointwise,
     traits: { family: "norm" },
@@ -471,6 +612,19 @@ export const normOps: Family<NormFamily> = {
       }
       return y;
     },
+    grad: {
+      backward(node, [x], ctx) {
+        const [c, h, w] = dims3(ctx.inputShapes[0]);
+        const inner = h * w;
+        const g = normBackward(x!, ctx.dy, ctx.weights[0]!, node.attrs.eps, {
+          groups: ctx.batch * c,
+          size: inner,
+          index: (m, k) => m * inner + k,
+          param: (m) => m % c,
+        });
+        return { inputs: [g.dx], weights: [g.dgamma, g.dbeta] };
+      },
+    },
     // sum, deviation, square, sum, normalise, scale, shift
     cost: perOutput(7),
     receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
@@ -519,6 +673,18 @@ export const normOps: Family<NormFamily> = {
         for (let k = 0; k < per; k++) y[n * per + k] = (item[k]! - mean) * r * scale[k]! + bias[k]!;
       }
       return y;
+    },
+    grad: {
+      backward(node, [x], ctx) {
+        const per = elementCount(ctx.inputShapes[0] ?? []);
+        const g = normBackward(x!, ctx.dy, ctx.weights[0]!, node.attrs.eps, {
+          groups: ctx.batch,
+          size: per,
+          index: (n, k) => n * per + k,
+          param: (_, k) => k,
+        });
+        return { inputs: [g.dx], weights: [g.dgamma, g.dbeta] };
+      },
     },
     cost: perOutput(7),
     receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
@@ -612,6 +778,19 @@ export const normOps: Family<NormFamily> = {
             y[at(ch)] = (x![at(ch)]! - mean) * r * scale[ch]! + bias[ch]!;
         }
       return y;
+    },
+    grad: {
+      backward(node, [x], ctx) {
+        const [c, h, w] = dims3(ctx.inputShapes[0]);
+        const inner = h * w;
+        const g = normBackward(x!, ctx.dy, ctx.weights[0]!, node.attrs.eps, {
+          groups: ctx.batch * inner,
+          size: c,
+          index: (q, ch) => (Math.floor(q / inner) * c + ch) * inner + (q % inner),
+          param: (_, ch) => ch,
+        });
+        return { inputs: [g.dx], weights: [g.dgamma, g.dbeta] };
+      },
     },
     cost: perOutput(7),
     receptiveField: pointwise,

@@ -17,9 +17,11 @@ import {
   type OpNode,
   type Pair,
   type Quad,
+  type BackwardContext,
   type ReferenceContext,
   type Tensor,
 } from "./types.js";
+import { onlyInputs, spatialBackward } from "./grad.js";
 
 /**
  * An activation applied to the result of a pooling, batch norm or elementwise op in the same
@@ -169,6 +171,54 @@ function globalPool(max: boolean, x: Tensor, ctx: ReferenceContext): Tensor {
   return out;
 }
 
+/**
+ * The gradient of max pooling: each output's gradient goes to the first of its taps holding
+ * the maximum (PyTorch's choice where several do).
+ */
+function maxPoolBackward(
+  node: OpNode<PoolAttrs>,
+  d: Pair,
+  x: Tensor,
+  ctx: BackwardContext,
+): Tensor {
+  const [c, h, w] = dims3(ctx.inputShapes[0]);
+  const [, ho, wo] = dims3(node.shape);
+  const { k, s, p } = node.attrs;
+  const dx = new Float64Array(x.length);
+  for (let m = 0; m < ctx.batch * c; m++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        let best = -Infinity;
+        let at = -1;
+        for (let i = 0; i < k[0]; i++) {
+          const iy = oy * s[0] - p[0] + i * d[0];
+          if (iy < 0 || iy >= h) continue;
+          for (let j = 0; j < k[1]; j++) {
+            const ix = ox * s[1] - p[1] + j * d[1];
+            if (ix < 0 || ix >= w) continue;
+            const v = x[(m * h + iy) * w + ix]!;
+            if (v > best || at < 0) [best, at] = [v, (m * h + iy) * w + ix];
+          }
+        }
+        dx[at]! += ctx.dy[(m * ho + oy) * wo + ox]!;
+      }
+    }
+  }
+  return dx;
+}
+
+/** The gradient of global max pooling: to the first maximum of each map. */
+function globalMaxBackward(x: Tensor, ctx: BackwardContext): Tensor {
+  const [, h, w] = dims3(ctx.inputShapes[0]);
+  const dx = new Float64Array(x.length);
+  for (let m = 0; m < ctx.dy.length; m++) {
+    let at = m * h * w;
+    for (let j = 1; j < h * w; j++) if (x[m * h * w + j]! > x[at]!) at = m * h * w + j;
+    dx[at] = ctx.dy[m]!;
+  }
+  return dx;
+}
+
 /** Each output reads its window: k x k inputs (padding included, as the papers count). */
 function windowConnections(node: OpNode<PoolAttrs>): number {
   return elementCount(node.shape) * node.attrs.k[0] * node.attrs.k[1];
@@ -305,6 +355,14 @@ function globalPoolOp(max: boolean): OpDef<PostAct> {
     // each output reads its channel's whole map
     connections: (_, [x]) => (x ? elementCount(x) : 0),
     reference: (_, [x], ctx) => globalPool(max, x!, ctx),
+    grad: {
+      backward: (node, [x], ctx) =>
+        onlyInputs(
+          max
+            ? globalMaxBackward(x!, ctx)
+            : spatialBackward(node, (v, c) => globalPool(false, v, c), ctx, node.shape),
+        ),
+    },
     cost: (node, [x]) => perOutput(1)({ shape: x ?? node.shape }),
     receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
     traits: { family: "pool", fusedActivation: "post", anyLayout: true },
@@ -338,6 +396,9 @@ export const poolOps: Family<PoolFamily> = {
     infer: (a, inputs) => inferPool(a, inputs, a.d),
     connections: windowConnections,
     reference: (node, [x], ctx) => pool(node, true, false, x!, ctx, node.attrs.d),
+    grad: {
+      backward: (node, [x], ctx) => onlyInputs(maxPoolBackward(node, node.attrs.d, x!, ctx)),
+    },
     cost: windowCost,
     receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, node.attrs.d),
     traits: { family: "pool", fusedActivation: "post", anyLayout: true },
@@ -368,6 +429,18 @@ export const poolOps: Family<PoolFamily> = {
     infer: (a, inputs) => inferPool(a, inputs),
     connections: windowConnections,
     reference: (node, [x], ctx) => pool(node, false, node.attrs.count_pad, x!, ctx),
+    // linear: the transpose of the averaging, found from the reference itself
+    grad: {
+      backward: (node, _, ctx) =>
+        onlyInputs(
+          spatialBackward(
+            node,
+            (v, c) => pool(node, false, node.attrs.count_pad, v, c),
+            ctx,
+            node.shape,
+          ),
+        ),
+    },
     cost: windowCost,
     receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, [1, 1]),
     traits: { family: "pool", fusedActivation: "post", anyLayout: true },

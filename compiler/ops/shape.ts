@@ -1,5 +1,6 @@
 // Data movement: flatten (a view), dropout (the identity at inference, removed by
 // legalisation), explicit padding, concatenation along channels, upsampling.
+import { gatherGrad, identityGrad, onlyInputs, spatialGrad } from "./grad.js";
 import { elementCount, formatShape } from "../ir/graph.js";
 import {
   channelSliceKernel,
@@ -155,7 +156,8 @@ function shuffleOp<K extends "depth_to_space" | "space_to_depth">(kind: K): OpDe
   const mode = (a: ShapeFamily[K]): "dcr" | "crd" | "space_to_depth" =>
     kind === "space_to_depth" ? "space_to_depth" : (a as ShapeFamily["depth_to_space"]).mode;
   const onnx = kind === "space_to_depth" ? "SpaceToDepth" : "DepthToSpace";
-  return {
+  const def: OpDef<ShapeFamily[K]> = {
+    grad: gatherGrad(() => def),
     attrs: (kind === "space_to_depth"
       ? { block: "int" }
       : { block: "int", mode: ["dcr", "crd"] }) as OpDef<ShapeFamily[K]>["attrs"],
@@ -253,6 +255,7 @@ function shuffleOp<K extends "depth_to_space" | "space_to_depth">(kind: K): OpDe
           : `depth_to_space(${node.attrs.block}, mode=${mode(node.attrs)})`,
     },
   };
+  return def;
 }
 
 /** The permutations of three dimensions but the identity, named by where each output's
@@ -589,6 +592,7 @@ export const shapeOps: Family<ShapeFamily> = {
     arity: 1,
     weights: () => [],
     infer: (_, [x]) => [elementCount(x ?? [])],
+    grad: identityGrad,
     reference: (_, [x]) => x!,
     cost: free,
     receptiveField: (_, [x], [shape]) =>
@@ -637,6 +641,18 @@ export const shapeOps: Family<ShapeFamily> = {
       if (!(a.p >= 0 && a.p < 1)) throw new ShapeError(`p must be in [0, 1), got ${a.p}`);
       return x ?? [];
     },
+    // Training: each value kept with probability 1 - p and scaled by 1 / (1 - p) (PyTorch's
+    // inverted dropout), the mask drawn from the trainer's seeded generator.
+    grad: {
+      train(node, [x], ctx) {
+        const keep = 1 - node.attrs.p;
+        const mask = new Float64Array(x!.length);
+        for (let i = 0; i < mask.length; i++) mask[i] = ctx.random() < keep ? 1 / keep : 0;
+        return { output: x!.map((v, i) => v * mask[i]!), saved: [mask] };
+      },
+      backward: (_, __, ctx) =>
+        onlyInputs(ctx.saved ? ctx.dy.map((g, i) => g * ctx.saved![0]![i]!) : ctx.dy),
+    },
     reference: (_, [x]) => x!,
     cost: free,
     receptiveField: pointwise,
@@ -676,6 +692,11 @@ export const shapeOps: Family<ShapeFamily> = {
       const [t, l, b, r] = a.p;
       return checked([c, h + t + b, w + l + r]);
     },
+    // the border's constant takes no gradient: the operator is the padding with 0 there
+    grad: spatialGrad(
+      () => shapeOps.pad,
+      (n) => ({ ...n, attrs: { ...n.attrs, value: 0 } }),
+    ),
     reference(node, [x], ctx) {
       const [c, h, w] = dims3(ctx.inputShapes[0]);
       const [, ho, wo] = dims3(node.shape);
@@ -740,6 +761,7 @@ export const shapeOps: Family<ShapeFamily> = {
       }
       return [inputs.reduce((sum, s) => sum + s[0]!, 0), ...first.slice(1)];
     },
+    grad: gatherGrad(() => shapeOps.concat),
     reference(node, inputs, ctx) {
       const total = elementCount(node.shape);
       const out = new Float64Array(ctx.batch * total);
@@ -810,6 +832,7 @@ export const shapeOps: Family<ShapeFamily> = {
     },
     // Nearest: src = floor(dst / scale). Bilinear, align_corners = false (PyTorch's default):
     // src = (dst + 0.5) / scale - 0.5, clamped at 0, between the two nearest pixels.
+    grad: spatialGrad(() => shapeOps.upsample),
     reference(node, [x], ctx) {
       const [c, h, w] = dims3(ctx.inputShapes[0]);
       const [, ho, wo] = dims3(node.shape);
@@ -908,6 +931,7 @@ export const shapeOps: Family<ShapeFamily> = {
         throw new ShapeError(`channels [${a.start}, ${a.end}) are not a range of 0..${c}`);
       return [a.end - a.start, ...x.slice(1)];
     },
+    grad: gatherGrad(() => shapeOps.slice),
     reference(node, [x], ctx) {
       const inShape = ctx.inputShapes[0]!;
       const inner = elementCount(inShape.slice(1));
@@ -977,6 +1001,7 @@ export const shapeOps: Family<ShapeFamily> = {
         );
       return checked([...a.shape]);
     },
+    grad: identityGrad,
     reference: (_, [x]) => x!,
     cost: free,
     receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
@@ -1010,6 +1035,7 @@ export const shapeOps: Family<ShapeFamily> = {
       const dims = [c, h, w];
       return permAxes(a.perm).map((p) => dims[p]!);
     },
+    grad: gatherGrad(() => shapeOps.transpose),
     reference(node, [x], ctx) {
       const [a, b, c] = dims3(ctx.inputShapes[0]);
       const inStride = [b * c, c, 1];
@@ -1074,6 +1100,7 @@ export const shapeOps: Family<ShapeFamily> = {
         throw new ShapeError(`size ${a.size.join("x")} must be positive integers`);
       return checked([c, a.size[0], a.size[1]]);
     },
+    grad: spatialGrad(() => shapeOps.resize),
     reference(node, [x], ctx) {
       const [c, h, w] = dims3(ctx.inputShapes[0]);
       const a = node.attrs;

@@ -57,6 +57,46 @@ export interface ReferenceContext {
   readonly weights: readonly Float32Array[];
 }
 
+/** What the backward pass of a node reads, besides its inputs and weights. */
+export interface BackwardContext extends ReferenceContext {
+  /** The node's output as the forward pass computed it (before any fused activation). */
+  readonly output: Tensor;
+  /** The gradient of the loss with respect to that output. */
+  readonly dy: Tensor;
+  /** What the op's training-mode forward pass saved (batch statistics, a dropout mask). */
+  readonly saved?: readonly Float64Array[];
+}
+
+/**
+ * The gradient of the loss with respect to each input of a node and each of its weights, in
+ * their order; `undefined` where none flows (running statistics, a constant).
+ */
+export interface Gradients {
+  readonly inputs: readonly (Tensor | undefined)[];
+  readonly weights: readonly (Tensor | undefined)[];
+}
+
+/** A training-mode forward pass: what it computes and keeps for the backward pass. */
+export interface TrainForward {
+  readonly output: Tensor;
+  readonly saved?: readonly Float64Array[];
+  /** New values of the op's running statistics (its `stat` weights), in their order. */
+  readonly stats?: readonly Float32Array[];
+}
+
+export interface TrainContext extends ReferenceContext {
+  /** Uniform in [0, 1), seeded by the trainer. */
+  readonly random: () => number;
+}
+
+/** How a node trains: its gradient, and its forward pass where training mode differs. */
+export interface GradDef<A> {
+  /** The vector-Jacobian product of the float64 reference (fused activations excluded). */
+  backward(node: OpNode<A>, inputs: readonly Tensor[], ctx: BackwardContext): Gradients;
+  /** The forward pass while training, where it is not `reference` (batch norm, dropout). */
+  train?(node: OpNode<A>, inputs: readonly Tensor[], ctx: TrainContext): TrainForward;
+}
+
 export interface Cost {
   /** Multiply-accumulates, as the papers count them (convolutions and dense layers). */
   readonly macs: number;
@@ -130,6 +170,11 @@ export interface OpDef<A> {
    */
   readonly emit:
     ((node: OpNode<A>, e: Emitter) => void) | "alias" | { readonly legalize: Lowering<A> };
+  /**
+   * How it trains (compiler/train/): its gradient and its training-mode forward pass;
+   * "legalized": the core ops it lowers to train in its place.
+   */
+  readonly grad: GradDef<A> | "legalized";
   /** Writes the node as ONNX nodes; "legalized" ops never reach the exporter. */
   readonly toOnnx: ((node: OpNode<A>, w: OnnxWriter) => void) | "legalized";
   /** ONNX op types this op imports, each with its reader. */
