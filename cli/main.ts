@@ -37,6 +37,14 @@ import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.j
 import { writeOutput } from "./output.js";
 import { runCommand, type RunOptions } from "./run.js";
 import { kernelFamilies, tuneCommand, type TuneCliOptions } from "./tune-command.js";
+import {
+  evalCommand,
+  optimizerKinds,
+  scheduleKinds,
+  trainCommand,
+  type EvalCliOptions,
+  type TrainCliOptions,
+} from "./train-command.js";
 
 interface BuildCliOptions extends OptimizeOptions {
   readonly output?: string;
@@ -427,6 +435,68 @@ function program(io: Io): Command {
     cnnc.commands.find((c) => c.name() === "run")!,
     "2",
   ).action(async (file: string, opts: RunOptions) => runCommand(io, file, opts));
+
+  cnnc
+    .command("train")
+    .description(
+      "train a network on labelled images (IDX files as MNIST ships them, or x.npy/y.npy) and write its weights",
+    )
+    .argument("<file>", "the .cnn file (or an .onnx model) whose output scores the classes")
+    .requiredOption(
+      "--data <dir>",
+      "the folder of the data (e.g. /usr/share/datasets/fashion-mnist)",
+    )
+    .option("-o, --output <file>", "the weights to write (default: <network>.safetensors)")
+    .option("--epochs <n>", "passes over the training items", "5")
+    .option("--batch <n>", "items per step", "32")
+    .addOption(
+      new Option("--optimizer <kind>", "the update rule").choices(optimizerKinds).default("adam"),
+    )
+    .option("--lr <rate>", "learning rate (default: 0.05 for sgd, 0.001 for adam and adamw)")
+    .option("--momentum <m>", "sgd's momentum (default 0.9)")
+    .option("--weight-decay <d>", "L2 penalty (sgd, adam) or decoupled decay (adamw, default 0.01)")
+    .addOption(
+      new Option("--schedule <kind>", "learning rate over the run")
+        .choices(scheduleKinds)
+        .default("constant"),
+    )
+    .option("--seed <n>", "seed of the initial weights, the shuffling and dropout", "0")
+    .option(
+      "--val <n>",
+      "training items held out to validate each epoch (default: a tenth, at most 5000)",
+    )
+    .option("--limit <n>", "train on the first n items only")
+    .option(
+      "--weights <file>",
+      "start from these weights (.safetensors) instead of He/Glorot draws",
+    )
+    .option("--checkpoint <file>", "write weights and optimizer state here after every epoch")
+    .option("--resume <file>", "continue from a checkpoint")
+    .option("--plot <file>", "write the loss and accuracy curves as an SVG")
+    .option("--cpu", "train on the CPU reference (float64)")
+    .option(...networkOption)
+    .option(...useRootOption)
+    .option(...inputShapeOption)
+    .option(...freezeOption)
+    .action((file: string, opts: TrainCliOptions) => trainCommand(io, file, opts));
+
+  cnnc
+    .command("eval")
+    .description(
+      "accuracy and the confusion matrix of trained weights on a data folder's test split",
+    )
+    .argument("<file>", "the .cnn file (or an .onnx model)")
+    .requiredOption("--data <dir>", "the folder of the data")
+    .requiredOption("--weights <file>", "the trained weights (.safetensors)")
+    .option("--batch <n>", "items per forward pass", "100")
+    .addOption(
+      new Option("--split <which>", "which items").choices(["test", "train"]).default("test"),
+    )
+    .option(...networkOption)
+    .option(...useRootOption)
+    .option(...inputShapeOption)
+    .option(...freezeOption)
+    .action((file: string, opts: EvalCliOptions) => evalCommand(io, file, opts));
 
   return cnnc;
 }

@@ -7,7 +7,23 @@ export class NpyError extends Error {}
 export interface NpyArray {
   readonly shape: readonly number[];
   readonly data: Float32Array;
+  /** NumPy's dtype as the header gives it ('<f4', '|u1', '<i8', ...). */
+  readonly dtype: string;
 }
+
+/** The dtypes read (little-endian, or one byte): each value's width and reader. */
+const dtypes: Readonly<Record<string, readonly [number, (v: DataView, at: number) => number]>> = {
+  "<f4": [4, (v, at) => v.getFloat32(at, true)],
+  "<f8": [8, (v, at) => v.getFloat64(at, true)],
+  "|u1": [1, (v, at) => v.getUint8(at)],
+  "|i1": [1, (v, at) => v.getInt8(at)],
+  "<i2": [2, (v, at) => v.getInt16(at, true)],
+  "<u2": [2, (v, at) => v.getUint16(at, true)],
+  "<i4": [4, (v, at) => v.getInt32(at, true)],
+  "<u4": [4, (v, at) => v.getUint32(at, true)],
+  "<i8": [8, (v, at) => Number(v.getBigInt64(at, true))],
+  "<u8": [8, (v, at) => Number(v.getBigUint64(at, true))],
+};
 
 /**
  * The header is a Python literal (a dict); it is parsed as one, as NumPy's `safe_eval` does:
@@ -131,21 +147,20 @@ export function readNpy(bytes: Uint8Array, file = "array"): NpyArray {
     throw new NpyError(`${file}: the shape is not a tuple of sizes`);
   const shape = dims.items as number[];
   const count = shape.reduce((a, b) => a * b, 1);
-  const width = descr === "<f4" ? 4 : descr === "<f8" ? 8 : 0;
-  if (!width)
+  const reader = typeof descr === "string" ? dtypes[descr] : undefined;
+  if (!reader)
     throw new NpyError(
-      `${file}: dtype ${JSON.stringify(descr)} is not supported; use float32 ('<f4') or float64`,
+      `${file}: dtype ${JSON.stringify(descr)} is not supported; use float32 ('<f4'), float64, or little-endian integers`,
     );
+  const [width, read] = reader;
   const begin = start + headerLength;
   if (bytes.length - begin < count * width)
     throw new NpyError(
       `${file}: holds ${bytes.length - begin} data bytes, shape (${shape.join(", ")}) needs ${count * width}`,
     );
   const data = new Float32Array(count);
-  for (let i = 0; i < count; i++)
-    data[i] =
-      width === 4 ? view.getFloat32(begin + 4 * i, true) : view.getFloat64(begin + 8 * i, true);
-  return { shape, data };
+  for (let i = 0; i < count; i++) data[i] = read(view, begin + width * i);
+  return { shape, data, dtype: descr as string };
 }
 
 export function writeNpy(shape: readonly number[], data: Float32Array): Uint8Array {

@@ -5,6 +5,7 @@
 #   - Mesa llvmpipe through OpenGL ES (compatibility mode): libegl-mesa0, libgles2
 #   - SwiftShader through Vulkan (core WebGPU): chromium ships its ICD; libvulkan1 is the loader
 #   - ONNX's own backend tests (libonnx-testdata): the ONNX conformance suite in the tests
+#   - Fashion-MNIST (dataset-fashion-mnist, /usr/share/datasets/fashion-mnist): `cnnc train`'s data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,7 @@ if [ "$major" -lt 20 ]; then
   exit 1
 fi
 
-packages=(libegl-mesa0 libgles2 libvulkan1 chromium libonnx-testdata)
+packages=(libegl-mesa0 libgles2 libvulkan1 chromium libonnx-testdata dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

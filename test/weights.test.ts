@@ -137,10 +137,17 @@ describe(".npy", () => {
     expect(() => readNpy(new Uint8Array(20), "x.npy")).toThrow(
       new NpyError("x.npy: not a .npy file"),
     );
+    // integers (labels, uint8 images) read as their values: '<f4' -> '<i4' over 7 and -2
     const int = writeNpy([2], new Float32Array(2));
-    int[Buffer.from(int).indexOf("<f4") + 1] = "i".charCodeAt(0); // '<f4' -> '<i4'
-
-    expect(() => readNpy(int, "i.npy")).toThrow(/dtype "<i4" is not supported/);
+    int[Buffer.from(int).indexOf("<f4") + 1] = "i".charCodeAt(0);
+    new DataView(int.buffer).setInt32(int.length - 8, 7, true);
+    new DataView(int.buffer).setInt32(int.length - 4, -2, true);
+    expect(readNpy(int, "i.npy")).toMatchObject({ dtype: "<i4", data: Float32Array.of(7, -2) });
+    const big = writeNpy([2], new Float32Array(2));
+    big[Buffer.from(big).indexOf("<f4") + 1] = ">".charCodeAt(0); // '<f4' -> '<>4'
+    big[Buffer.from(big).indexOf("<>4")] = ">".charCodeAt(0);
+    big[Buffer.from(big).indexOf(">>4") + 1] = "f".charCodeAt(0); // '>f4': big-endian
+    expect(() => readNpy(big, "b.npy")).toThrow(/dtype ">f4" is not supported/);
   });
 
   it("parses the header as the Python literal it is, not by pattern", () => {

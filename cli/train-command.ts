@@ -1,0 +1,309 @@
+// `cnnc train` and `cnnc eval`: training a network on labelled images from a folder (IDX files
+// as MNIST and Fashion-MNIST ship them, gzipped or not, or x.npy / y.npy pairs), and measuring
+// trained weights on its test split. The weights written are keyed by layer path, running
+// statistics included: `cnnc build --weights` and `cnnc export` take them unchanged.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import type { Graph } from "../compiler/ir/graph.js";
+import { dataset, fitInput, readIdx, split, type Dataset } from "../compiler/train/data.js";
+import { trainingGraph } from "../compiler/train/graph.js";
+import { trainingInit } from "../compiler/train/init.js";
+import {
+  defaultLr,
+  optimizerKinds,
+  scheduleKinds,
+  type OptimizerKind,
+  type ScheduleKind,
+} from "../compiler/train/optim.js";
+import {
+  evaluate,
+  ReferenceTrainer,
+  trainLoop,
+  type EpochReport,
+  type Evaluation,
+} from "../compiler/train/trainer.js";
+import { trainingPlot } from "../compiler/viz/train-plot.js";
+import { bindWeights, WeightsError } from "../compiler/weights/bind.js";
+import { writeSafetensors, type NamedTensor } from "../compiler/weights/safetensors.js";
+import { weightsFile } from "./build.js";
+import {
+  note,
+  positiveInt,
+  seed,
+  sourceGraph,
+  UserError,
+  type Io,
+  type SourceFlags,
+} from "./common.js";
+import { NpyError, readNpy } from "./npy.js";
+import { writeOutput } from "./output.js";
+
+export interface TrainCliOptions extends SourceFlags {
+  readonly data: string;
+  readonly output?: string;
+  readonly epochs: string;
+  readonly batch: string;
+  readonly optimizer: OptimizerKind;
+  readonly lr?: string;
+  readonly momentum?: string;
+  readonly weightDecay?: string;
+  readonly schedule: ScheduleKind;
+  readonly seed?: string;
+  readonly val?: string;
+  readonly limit?: string;
+  readonly weights?: string;
+  readonly checkpoint?: string;
+  readonly resume?: string;
+  readonly plot?: string;
+  readonly cpu?: boolean;
+}
+
+export interface EvalCliOptions extends SourceFlags {
+  readonly data: string;
+  readonly weights: string;
+  readonly batch: string;
+  readonly split: "test" | "train";
+}
+
+export { optimizerKinds, scheduleKinds };
+
+function readFile(path: string): Uint8Array {
+  try {
+    const bytes = readFileSync(path);
+    return path.endsWith(".gz") ? gunzipSync(bytes) : bytes;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === undefined)
+      throw new UserError(`'${path}' is not a readable gzip file`);
+    throw new UserError(`cannot read '${path}'`);
+  }
+}
+
+/** The first of the names that exists in the folder (each also with .gz). */
+function find(dir: string, names: readonly string[]): string | undefined {
+  for (const n of names)
+    for (const f of [n, `${n}.gz`]) if (existsSync(join(dir, f))) return join(dir, f);
+  return undefined;
+}
+
+type Split = "train" | "test";
+
+/** A split of the data folder: IDX files or .npy pairs; undefined where the folder has none. */
+function readSplit(dir: string, which: Split, classes: number): Dataset | undefined {
+  const idx = which === "train" ? "train" : "t10k";
+  const images = find(dir, [`${idx}-images-idx3-ubyte`, `${idx}-images.idx3-ubyte`]);
+  const labels = find(dir, [`${idx}-labels-idx1-ubyte`, `${idx}-labels.idx1-ubyte`]);
+  try {
+    if (images && labels)
+      return dataset(
+        readIdx(readFile(images), images),
+        readIdx(readFile(labels), labels),
+        classes,
+        images,
+      );
+    const [xn, yn] = which === "train" ? ["x.npy", "y.npy"] : ["x_test.npy", "y_test.npy"];
+    const [x, y] = [join(dir, xn), join(dir, yn)];
+    if (existsSync(x) && existsSync(y)) {
+      const xa = readNpy(readFile(x), x);
+      const ya = readNpy(readFile(y), y);
+      return dataset(
+        { dims: xa.shape, data: xa.data, bytes: xa.dtype === "|u1" },
+        { dims: ya.shape, data: ya.data },
+        classes,
+        x,
+      );
+    }
+  } catch (e) {
+    if (e instanceof NpyError) throw new UserError(e.message);
+    throw e;
+  }
+  return undefined;
+}
+
+function dataOf(dir: string, which: Split, classes: number, required: boolean) {
+  if (!existsSync(dir)) throw new UserError(`the data folder '${dir}' does not exist`);
+  const d = readSplit(dir, which, classes);
+  if (!d && required)
+    throw new UserError(
+      which === "train"
+        ? `'${dir}' has no training data: train-images-idx3-ubyte and train-labels-idx1-ubyte (or .gz), or x.npy and y.npy`
+        : `'${dir}' has no test data: t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (or .gz), or x_test.npy and y_test.npy`,
+    );
+  return d;
+}
+
+function positiveNumber(text: string | undefined, what: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!(Number.isFinite(n) && n >= 0))
+    throw new UserError(`${what} must be a number >= 0, got '${text}'`);
+  return n;
+}
+
+/** Weights from a file, checked against the network (each missing or extra one named). */
+function bound(graph: Graph, tensors: ReadonlyMap<string, NamedTensor>, file: string) {
+  try {
+    return bindWeights(graph, tensors, `'${file}'`);
+  } catch (e) {
+    if (e instanceof WeightsError)
+      throw new UserError(`the weights do not fit the network:\n  ${e.problems.join("\n  ")}`);
+    throw e;
+  }
+}
+
+const percent = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+function epochLine(r: EpochReport, epochs: number): string {
+  const val = r.valAccuracy === undefined ? "-" : percent(r.valAccuracy);
+  return `${`${r.epoch}/${epochs}`.padEnd(7)}${r.loss.toFixed(4).padEnd(8)}${percent(r.accuracy).padEnd(11)}${val.padEnd(9)}${Math.round(r.imagesPerSecond).toString().padEnd(10)}${`${r.seconds.toFixed(1)} s`.padEnd(9)}${r.lr.toPrecision(3)}\n`;
+}
+
+export function trainCommand(io: Io, file: string, opts: TrainCliOptions): void {
+  const graph = sourceGraph(io, file, opts);
+  const tg = trainingGraph(graph);
+  const input = tg.graph.inputs[0]!;
+  const epochs = positiveInt(opts.epochs, "--epochs");
+  const batch = positiveInt(opts.batch, "--batch");
+  const s = seed(opts.seed);
+  const all = fitInput(dataOf(opts.data, "train", tg.classes, true)!, input.shape, opts.data);
+  const items = opts.limit
+    ? split(all, Math.min(all.count, positiveInt(opts.limit, "--limit")))[0]
+    : all;
+  // held out from the end of the training items: a tenth, at most 5000, unless said
+  const valCount =
+    opts.val === undefined
+      ? Math.min(5000, Math.floor(items.count / 10))
+      : opts.val === "0"
+        ? 0
+        : positiveInt(opts.val, "--val");
+  if (valCount >= items.count)
+    throw new UserError(`--val ${valCount} leaves no training items (there are ${items.count})`);
+  const [train, val] = valCount ? split(items, items.count - valCount) : [items, undefined];
+  const lr = positiveNumber(opts.lr, "--lr", defaultLr[opts.optimizer]);
+  const config = {
+    kind: opts.optimizer,
+    lr,
+    ...(opts.momentum !== undefined
+      ? { momentum: positiveNumber(opts.momentum, "--momentum", 0.9) }
+      : {}),
+    ...(opts.weightDecay !== undefined
+      ? { weightDecay: positiveNumber(opts.weightDecay, "--weight-decay", 0) }
+      : {}),
+  };
+  // Where training starts: a checkpoint (weights, optimizer state, epochs done), given
+  // weights, or He/Glorot draws.
+  let startEpoch = 0;
+  let initial: ReadonlyMap<string, Float32Array>;
+  let resumed: ReadonlyMap<string, NamedTensor> | undefined;
+  if (opts.resume) {
+    resumed = weightsFile(opts.resume);
+    const done = resumed.get("train.epoch")?.data[0];
+    if (done === undefined)
+      throw new UserError(
+        `'${opts.resume}' is not a cnnc train checkpoint (it has no train.epoch)`,
+      );
+    const own = [...resumed].filter(
+      ([k]) => !k.startsWith("optimizer.") && !k.startsWith("train."),
+    );
+    initial = bound(tg.graph, new Map(own), opts.resume);
+    startEpoch = done;
+    if (startEpoch >= epochs)
+      throw new UserError(
+        `'${opts.resume}' has done ${startEpoch} epochs already (--epochs ${epochs})`,
+      );
+  } else if (opts.weights) initial = bound(tg.graph, weightsFile(opts.weights), opts.weights);
+  else initial = trainingInit(tg.graph, s);
+  const trainer = new ReferenceTrainer(graph, initial, config);
+  if (resumed) trainer.optimizer.restore(resumed);
+  return run(trainer);
+
+  function run(t: ReferenceTrainer): void {
+    if (!opts.cpu)
+      note(io, "training runs on the CPU reference (float64); the WebGPU trainer is not built yet");
+    io.out(
+      `training ${graph.name} on ${train.count.toLocaleString("en-US")} items (${valCount.toLocaleString("en-US")} held out), ${tg.params.length} weight tensors, ${opts.optimizer} lr ${lr}, batch ${batch}, ${opts.schedule} schedule\n`,
+    );
+    io.out("epoch  loss    train acc  val acc  images/s  time     lr\n");
+    const reports: EpochReport[] = [];
+    trainLoop(
+      t,
+      train,
+      valCount ? val : undefined,
+      { epochs, batch, seed: s, schedule: { kind: opts.schedule }, startEpoch },
+      {
+        onBatch: (done, total, loss) =>
+          io.progress?.update(
+            `epoch ${reports.length + startEpoch + 1}/${epochs}`,
+            done,
+            total,
+            `loss ${loss.toFixed(3)}`,
+          ),
+        onEpoch: (r) => {
+          io.progress?.done();
+          reports.push(r);
+          io.out(epochLine(r, epochs));
+          if (opts.checkpoint) {
+            const state = named(t.weights());
+            for (const [k, v] of t.optimizer.state()) state.set(k, v);
+            state.set("train.epoch", { shape: [1], data: Float32Array.of(r.epoch) });
+            writeOutput(opts.checkpoint, writeSafetensors(state), [file]);
+          }
+        },
+      },
+    );
+    const out = opts.output ?? `${graph.name.toLowerCase()}.safetensors`;
+    writeOutput(out, writeSafetensors(named(t.weights())), [file, opts.data]);
+    const test = dataOf(opts.data, "test", tg.classes, false);
+    const tested = test ? evaluate(t, fitInput(test, input.shape, opts.data), batch) : undefined;
+    io.out(
+      `wrote ${out}${tested ? `; test accuracy ${percent(tested.accuracy)} (${test!.count.toLocaleString("en-US")} items)` : ""}\n`,
+    );
+    if (opts.plot && reports.length) {
+      writeOutput(
+        opts.plot,
+        trainingPlot(reports, `${graph.name}: ${opts.optimizer}, batch ${batch}`),
+        [file],
+      );
+      io.out(`wrote ${opts.plot}\n`);
+    }
+  }
+
+  function named(w: Map<string, Float32Array>): Map<string, NamedTensor> {
+    const shapes = new Map(tg.graph.weights.map((d) => [d.name, d.shape]));
+    return new Map([...w].map(([k, v]) => [k, { shape: shapes.get(k) ?? [v.length], data: v }]));
+  }
+}
+
+/** The confusion matrix as a table: rows the true class, columns the predicted one. */
+export function confusionTable(e: Evaluation): string {
+  const k = e.classes;
+  const width = Math.max(5, ...Array.from(e.confusion, (v) => String(v).length + 1));
+  const head =
+    "true\\pred".padEnd(10) +
+    Array.from({ length: k }, (_, c) => String(c).padStart(width)).join("");
+  const rows = Array.from({ length: k }, (_, r) => {
+    const cells = Array.from({ length: k }, (_, c) =>
+      String(e.confusion[r * k + c]).padStart(width),
+    );
+    let n = 0;
+    for (let c = 0; c < k; c++) n += e.confusion[r * k + c]!;
+    const recall = n ? percent(e.confusion[r * k + r]! / n) : "-";
+    return String(r).padEnd(10) + cells.join("") + `  ${recall}`;
+  });
+  return [head + "  recall", ...rows].join("\n") + "\n";
+}
+
+export function evalCommand(io: Io, file: string, opts: EvalCliOptions): void {
+  const graph = sourceGraph(io, file, opts);
+  const tg = trainingGraph(graph);
+  const batch = positiveInt(opts.batch, "--batch");
+  const data = dataOf(opts.data, opts.split, tg.classes, true)!;
+  const items = fitInput(data, tg.graph.inputs[0]!.shape, opts.data);
+  const weights = bound(tg.graph, weightsFile(opts.weights), opts.weights);
+  const trainer = new ReferenceTrainer(graph, weights, { kind: "sgd", lr: 0 });
+  const e = evaluate(trainer, items, batch);
+  io.out(
+    `${graph.name} on the ${opts.split} split of ${opts.data} (${items.count.toLocaleString("en-US")} items): accuracy ${percent(e.accuracy)}\n`,
+  );
+  io.out(confusionTable(e));
+}

@@ -1,0 +1,366 @@
+// Training beyond the gradients (those: train-gradcheck.test.ts): optimisers and schedules
+// against PyTorch's update rules worked by hand, initialisation by layer type, the data
+// readers and their refusals, a trainer that learns, and `cnnc train` / `cnnc eval` as users
+// run them (checkpoint and resume included).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { writeNpy } from "../cli/npy.js";
+import { dataset, DataError, fitInput, readIdx, shuffled } from "../compiler/train/data.js";
+import { trainingGraph, TrainError } from "../compiler/train/graph.js";
+import { initKind, trainingInit } from "../compiler/train/init.js";
+import { learningRate, Optimizer } from "../compiler/train/optim.js";
+import { evaluate, ReferenceTrainer, trainLoop } from "../compiler/train/trainer.js";
+import { random } from "../compiler/weights/init.js";
+import { readSafetensors } from "../compiler/weights/index.js";
+import type { Node } from "../compiler/ir/graph.js";
+import { lowerText } from "./support/compile.js";
+
+const net = (input: string, body: string) =>
+  lowerText(`network T {\n  input x: ${input}\n  ${body.replace(/\n/g, "\n  ")}\n}`);
+
+/** One parameter [p], stepped with the gradients given in turn; its values after each. */
+function trajectory(opt: Optimizer, p0: number, grads: number[], lr: number): number[] {
+  const p = Float32Array.of(p0);
+  return grads.map((g) => {
+    opt.step(new Map([["w", p]]), new Map([["w", Float64Array.of(g)]]), lr);
+    return p[0]!;
+  });
+}
+
+describe("optimisers (PyTorch's update rules)", () => {
+  it("SGD: momentum buffer starts at the gradient; L2 decay joins the gradient; Nesterov", () => {
+    // buf1 = 1 + 0.1*2 = 1.2; p = 2 - 0.1*1.2 = 1.88; buf2 = 0.9*1.2 + (0.5 + 0.1*1.88)
+    const [a, b] = trajectory(
+      new Optimizer({ kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 0.1 }),
+      2,
+      [1, 0.5],
+      0.1,
+    );
+    expect(a).toBeCloseTo(1.88, 6);
+    expect(b).toBeCloseTo(1.88 - 0.1 * (0.9 * 1.2 + 0.5 + 0.188), 5);
+    // Nesterov: update = g + m * buf (buf1 = g): 1 - 0.1 * (1 + 0.9)
+    const [n] = trajectory(new Optimizer({ kind: "sgd", lr: 0.1, nesterov: true }), 1, [1], 0.1);
+    expect(n).toBeCloseTo(0.81, 6);
+  });
+
+  it("Adam: the first step moves by lr (bias-corrected); AdamW decays the weight itself", () => {
+    const [a] = trajectory(new Optimizer({ kind: "adam", lr: 0.01 }), 1, [3], 0.01);
+    expect(a).toBeCloseTo(0.99, 6);
+    // second step, gradient 1: m = 0.9*0.3 + 0.1 = 0.37 -> /0.19; v = 0.999*0.009*... worked:
+    const opt = new Optimizer({ kind: "adam", lr: 0.01 });
+    const [, b] = trajectory(opt, 1, [3, 1], 0.01);
+    const m = (0.9 * 0.3 + 0.1) / (1 - 0.81);
+    const v = (0.999 * 0.009 + 0.001) / (1 - 0.999 ** 2);
+    expect(b).toBeCloseTo(0.99 - (0.01 * m) / (Math.sqrt(v) + 1e-8), 6);
+    const [w] = trajectory(
+      new Optimizer({ kind: "adamw", lr: 0.1, weightDecay: 0.5 }),
+      2,
+      [1],
+      0.1,
+    );
+    expect(w).toBeCloseTo(2 * (1 - 0.05) - 0.1, 6);
+  });
+
+  it("saves and restores its state: a restored optimiser continues as the first would", () => {
+    const a = new Optimizer({ kind: "adam", lr: 0.01 });
+    trajectory(a, 1, [3, 1], 0.01);
+    const b = new Optimizer({ kind: "adam", lr: 0.01 });
+    b.restore(a.state());
+    expect(b.stepCount).toBe(2);
+    const p = Float32Array.of(0.5);
+    const q = Float32Array.of(0.5);
+    a.step(new Map([["w", p]]), new Map([["w", Float64Array.of(2)]]), 0.01);
+    b.step(new Map([["w", q]]), new Map([["w", Float64Array.of(2)]]), 0.01);
+    expect(q[0]).toBe(p[0]);
+  });
+
+  it("schedules: cosine from lr to 0, step by gamma every third of the run", () => {
+    const cos = { kind: "cosine" } as const;
+    expect(learningRate(0.1, cos, 0, 10)).toBeCloseTo(0.1, 12);
+    expect(learningRate(0.1, cos, 5, 10)).toBeCloseTo(0.05, 12);
+    expect(learningRate(0.1, cos, 10, 10)).toBeCloseTo(0, 12);
+    const step = { kind: "step" } as const;
+    expect([0, 2.9, 3, 6.5].map((e) => learningRate(1, step, e, 9))).toEqual([
+      1,
+      1,
+      0.1,
+      0.1 * 0.1,
+    ]);
+    expect(learningRate(0.3, { kind: "constant" }, 7, 9)).toBe(0.3);
+  });
+});
+
+describe("initialisation by layer type", () => {
+  it("He before a rectifier, Glorot before tanh and for the classifier; BN as the identity", () => {
+    const g = net(
+      "[3, 8, 8]",
+      "conv(16, 3) -> bn -> relu -> conv(8, 3) -> tanh -> flatten -> dense(10)",
+    );
+    const readers = new Map<string, Node[]>();
+    for (const n of g.nodes)
+      for (const v of n.inputs) readers.set(v, [...(readers.get(v) ?? []), n]);
+    const kinds = g.nodes
+      .filter((n) => n.weights.length && n.op !== "batchnorm")
+      .map((n) => initKind(n, readers));
+    expect(kinds).toEqual(["he", "glorot", "glorot"]);
+    const w = trainingInit(g, 3);
+    const std = (a: Float32Array) => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
+    expect(std(w.get("conv_1.weight")!)).toBeCloseTo(Math.sqrt(2 / 27), 1);
+    const dense = w.get("dense_1.weight")!;
+    const limit = Math.sqrt(6 / (128 + 10)); // 8 maps of 4x4 in, 10 out
+    expect(Math.max(...dense.map(Math.abs))).toBeLessThanOrEqual(limit);
+    expect(Math.max(...dense.map(Math.abs))).toBeGreaterThan(0.9 * limit);
+    expect([...w.get("bn_1.gamma")!]).toEqual(new Array(16).fill(1));
+    expect([...w.get("bn_1.var")!]).toEqual(new Array(16).fill(1));
+    expect([...w.get("conv_1.bias")!]).toEqual(new Array(16).fill(0));
+  });
+});
+
+describe("data", () => {
+  const idx = (type: number, dims: number[], values: number[]) => {
+    const width = type === 0x08 ? 1 : 4;
+    const out = new Uint8Array(4 + 4 * dims.length + values.length * width);
+    const view = new DataView(out.buffer);
+    out.set([0, 0, type, dims.length]);
+    dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
+    values.forEach((v, i) =>
+      width === 1
+        ? view.setUint8(4 + 4 * dims.length + i, v)
+        : view.setInt32(4 + 4 * dims.length + 4 * i, v),
+    );
+    return out;
+  };
+
+  it("reads IDX (bytes scale to [0, 1]) and refuses what is not IDX, by name", () => {
+    const images = readIdx(idx(0x08, [2, 1, 2], [0, 255, 51, 102]), "i");
+    const labels = readIdx(idx(0x0c, [2], [1, 0]), "l");
+    const d = dataset(images, labels, 2, "i");
+    expect(d.shape).toEqual([1, 2]);
+    expect([...d.x].map((v) => +v.toFixed(3))).toEqual([0, 1, 0.2, 0.4]);
+    expect([...d.labels]).toEqual([1, 0]);
+    expect(() => readIdx(new Uint8Array([1, 2, 3, 4]), "f")).toThrow("f: not an IDX file");
+    expect(() => readIdx(idx(0x08, [2, 2], [1, 2, 3]), "f")).toThrow(
+      "f: holds 3 data bytes, [2, 2] needs 4",
+    );
+    expect(() => readIdx(new Uint8Array([0, 0, 0x07, 1, 0, 0, 0, 1, 0]), "f")).toThrow(
+      "IDX element type 0x7 is unknown",
+    );
+  });
+
+  it("refuses counts that differ, labels that are not classes, items of another size", () => {
+    const x = { dims: [2, 4], data: new Float32Array(8), bytes: false };
+    expect(() => dataset(x, { dims: [3], data: new Float32Array(3) }, 2, "d")).toThrow(
+      new DataError("d: 2 items but 3 labels"),
+    );
+    expect(() => dataset(x, { dims: [2], data: Float32Array.of(0, 2) }, 2, "d")).toThrow(
+      "d: label 2 of item 1 is not a class of the network's 2",
+    );
+    const d = dataset(x, { dims: [2], data: Float32Array.of(0, 1) }, 2, "d");
+    expect(fitInput(d, [1, 2, 2], "d").shape).toEqual([1, 2, 2]);
+    expect(() => fitInput(d, [1, 3, 3], "d")).toThrow(
+      "d: items are [4], the network's input is [1,3,3]",
+    );
+  });
+
+  it("shuffles by its seed: the same order from the same seed, a permutation", () => {
+    const a = shuffled(50, random(1));
+    expect([...a].sort((p, q) => p - q)).toEqual([...Array(50).keys()]);
+    expect(shuffled(50, random(1))).toEqual(a);
+    expect(shuffled(50, random(2))).not.toEqual(a);
+  });
+});
+
+describe("the training graph", () => {
+  it("refuses networks it cannot train, saying why", () => {
+    expect(() =>
+      trainingGraph(net("[4]", "let a = dense(3)\nlet b = x -> dense(2)\noutput a, b")),
+    ).toThrow(TrainError);
+    expect(() => trainingGraph(net("[3, 4, 4]", "conv(2, 1)"))).toThrow(
+      "training needs class scores [K] (K >= 2) as the output, 'conv_1' is [2, 4, 4]",
+    );
+    expect(() => trainingGraph(net("[4]", "softmax"))).toThrow("no weights to train");
+  });
+
+  it("keeps dropout, lowers sepconv, and marks batch norm's statistics as not trained", () => {
+    const tg = trainingGraph(
+      net(
+        "[3, 8, 8]",
+        "sepconv(4, 3) -> bn -> relu -> globalavgpool -> flatten -> dropout(0.5) -> dense(3)",
+      ),
+    );
+    expect(tg.graph.nodes.map((n) => n.op)).toEqual([
+      "conv2d",
+      "conv2d",
+      "batchnorm",
+      "relu",
+      "globalavgpool",
+      "flatten",
+      "dropout",
+      "dense",
+    ]);
+    expect([...tg.stats].sort()).toEqual(["bn_1.mean", "bn_1.var"]);
+    expect(tg.params.map((p) => p.name)).not.toContain("bn_1.mean");
+    expect(tg.outputKind).toBe("logits");
+  });
+});
+
+/** Two classes of 6x6 images: a bright upper or lower half, with noise. */
+function halves(n: number, seed: number): { x: Float32Array; y: Float32Array } {
+  const rand = random(seed);
+  const x = new Float32Array(n * 36);
+  const y = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = i % 2;
+    y[i] = label;
+    for (let p = 0; p < 36; p++) {
+      const upper = p < 18;
+      x[i * 36 + p] = (upper === (label === 0) ? 0.8 : 0.2) + 0.3 * (rand() - 0.5);
+    }
+  }
+  return { x, y };
+}
+
+const halvesNet = `network Halves {
+  input x: [1, 6, 6]
+  conv(4, 3, pad=1) -> bn -> relu
+  maxpool(2)
+  flatten
+  dropout(0.1)
+  dense(2)
+  softmax
+}
+`;
+
+describe("the reference trainer", () => {
+  it("learns a separable task, deterministically by its seed", () => {
+    const g = lowerText(halvesNet);
+    const { x, y } = halves(96, 1);
+    const data = fitInput(
+      dataset({ dims: [96, 6, 6], data: x, bytes: false }, { dims: [96], data: y }, 2, "h"),
+      [1, 6, 6],
+      "h",
+    );
+    const run = () => {
+      const t = new ReferenceTrainer(g, trainingInit(g, 1), { kind: "sgd", lr: 0.1 });
+      const reports = trainLoop(t, data, data, {
+        epochs: 4,
+        batch: 16,
+        seed: 2,
+        schedule: { kind: "cosine" },
+      });
+      return { t, reports };
+    };
+    const a = run();
+    expect(a.reports[3]!.valAccuracy).toBe(1);
+    expect(a.reports[3]!.loss).toBeLessThan(a.reports[0]!.loss);
+    expect(evaluate(a.t, data, 32).accuracy).toBe(1);
+    const b = run();
+    expect(b.t.weights()).toEqual(a.t.weights());
+    // running statistics moved away from their start (mean 0, var 1)
+    expect([...a.t.weights().get("bn_1.mean")!].some((v) => Math.abs(v) > 0.01)).toBe(true);
+  });
+});
+
+function cnnc(...args: string[]) {
+  const r = spawnSync(process.execPath, ["dist/cli/bin.js", ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe("cnnc train and cnnc eval", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cnnc-train-"));
+  const data = join(dir, "data");
+  const train = halves(120, 3);
+  const test = halves(40, 4);
+  spawnSync("mkdir", ["-p", data]);
+  writeFileSync(join(data, "x.npy"), writeNpy([120, 6, 6], train.x));
+  writeFileSync(join(data, "y.npy"), writeNpy([120], train.y));
+  writeFileSync(join(data, "x_test.npy"), writeNpy([40, 6, 6], test.x));
+  writeFileSync(join(data, "y_test.npy"), writeNpy([40], test.y));
+  const netFile = join(dir, "halves.cnn");
+  writeFileSync(netFile, halvesNet);
+
+  it("trains, writes weights that build, and reports each epoch", () => {
+    const out = join(dir, "w.safetensors");
+    const plot = join(dir, "curves.svg");
+    const r = cnnc(
+      "train",
+      netFile,
+      "--data",
+      data,
+      "--epochs",
+      "3",
+      "--batch",
+      "16",
+      "--optimizer",
+      "sgd",
+      "--lr",
+      "0.1",
+      "-o",
+      out,
+      "--plot",
+      plot,
+      "--cpu",
+    );
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^training Halves on 108 items \(12 held out\)/);
+    expect(r.out).toMatch(/^epoch\s+loss\s+train acc\s+val acc\s+images\/s\s+time\s+lr$/m);
+    expect(r.out).toMatch(/^3\/3\s+\d\.\d{4}\s+\d+\.\d%\s+100\.0%/m);
+    expect(r.out).toMatch(/test accuracy 100\.0% \(40 items\)/);
+    const weights = readSafetensors(readFileSync(out));
+    expect([...weights.keys()].sort()).toContain("bn_1.mean");
+    expect(readFileSync(plot, "utf8")).toMatch(/<polyline/);
+    const build = cnnc("build", netFile, "--weights", out, "-o", join(dir, "h.cnnb"));
+    expect(build.code).toBe(0);
+    const ev = cnnc("eval", netFile, "--weights", out, "--data", data);
+    expect(ev.code).toBe(0);
+    expect(ev.out).toMatch(/accuracy 100\.0%/);
+    expect(ev.out).toMatch(/^true\\pred\s+0\s+1\s+recall$/m);
+    expect(ev.out).toMatch(/^0\s+20\s+0\s+100\.0%$/m);
+  });
+
+  it("resumes from a checkpoint to the very weights of an uninterrupted run", () => {
+    const common = ["--data", data, "--batch", "16", "--seed", "5", "--cpu", "-q"];
+    const whole = join(dir, "whole.safetensors");
+    expect(cnnc("train", netFile, ...common, "--epochs", "3", "-o", whole).code).toBe(0);
+    const ck = join(dir, "ck.safetensors");
+    const first = join(dir, "first.safetensors");
+    expect(
+      cnnc("train", netFile, ...common, "--epochs", "2", "--checkpoint", ck, "-o", first).code,
+    ).toBe(0);
+    const resumed = join(dir, "resumed.safetensors");
+    const r = cnnc("train", netFile, ...common, "--epochs", "3", "--resume", ck, "-o", resumed);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^3\/3 /m);
+    expect(r.out).not.toMatch(/^1\/3 /m);
+    expect(readFileSync(resumed)).toEqual(readFileSync(whole));
+  });
+
+  it("refuses bad data and flags in one line, exit 1", () => {
+    const missing = cnnc("train", netFile, "--data", join(dir, "nowhere"));
+    expect([missing.code, missing.err.trim()]).toEqual([
+      1,
+      `cnnc: the data folder '${join(dir, "nowhere")}' does not exist`,
+    ]);
+    const empty = cnnc("train", netFile, "--data", dir);
+    expect(empty.code).toBe(1);
+    expect(empty.err).toMatch(/has no training data: train-images-idx3-ubyte/);
+    const other = join(dir, "other.cnn");
+    writeFileSync(other, halvesNet.replace("[1, 6, 6]", "[1, 8, 8]"));
+    const shape = cnnc("train", other, "--data", data, "--cpu");
+    expect(shape.code).toBe(1);
+    expect(shape.err).toMatch(/items are \[6,6\], the network's input is \[1,8,8\]/);
+    const bad = cnnc("train", netFile, "--data", data, "--epochs", "0");
+    expect([bad.code, bad.err.trim()]).toEqual([
+      1,
+      "cnnc: --epochs must be a positive integer, got '0'",
+    ]);
+    const notCk = cnnc("train", netFile, "--data", data, "--resume", join(dir, "w.safetensors"));
+    expect(notCk.code).toBe(1);
+    expect(notCk.err).toMatch(/is not a cnnc train checkpoint/);
+    for (const r of [missing, empty, shape, bad, notCk]) expect(r.err).not.toMatch(/\n\s+at /);
+  });
+});
