@@ -25,7 +25,8 @@ const dawnNoise =
  */
 function opensDevice(args: readonly string[]): boolean {
   const command = args.find((a) => !a.startsWith("-")); // (after -q, --quiet)
-  return (command === "run" && !args.includes("--cpu")) || command === "tune";
+  const device = ["run", "train", "eval"].includes(command ?? "") && !args.includes("--cpu");
+  return device || command === "tune";
 }
 
 function filtered(args: readonly string[]): Promise<number> {

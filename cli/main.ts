@@ -473,12 +473,20 @@ function program(io: Io): Command {
     .option("--checkpoint <file>", "write weights and optimizer state here after every epoch")
     .option("--resume <file>", "continue from a checkpoint")
     .option("--plot <file>", "write the loss and accuracy curves as an SVG")
-    .option("--cpu", "train on the CPU reference (float64)")
+    .option("--cpu", "train on the CPU reference (float64) instead of WebGPU")
+    .addOption(
+      new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
+        "auto",
+        "gpu",
+        "llvmpipe",
+        "swiftshader",
+      ]),
+    )
     .option(...networkOption)
     .option(...useRootOption)
     .option(...inputShapeOption)
     .option(...freezeOption)
-    .action((file: string, opts: TrainCliOptions) => trainCommand(io, file, opts));
+    .action(async (file: string, opts: TrainCliOptions) => trainCommand(io, file, opts));
 
   cnnc
     .command("eval")
@@ -492,11 +500,20 @@ function program(io: Io): Command {
     .addOption(
       new Option("--split <which>", "which items").choices(["test", "train"]).default("test"),
     )
+    .option("--cpu", "run on the CPU reference (float64) instead of WebGPU")
+    .addOption(
+      new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
+        "auto",
+        "gpu",
+        "llvmpipe",
+        "swiftshader",
+      ]),
+    )
     .option(...networkOption)
     .option(...useRootOption)
     .option(...inputShapeOption)
     .option(...freezeOption)
-    .action((file: string, opts: EvalCliOptions) => evalCommand(io, file, opts));
+    .action(async (file: string, opts: EvalCliOptions) => evalCommand(io, file, opts));
 
   return cnnc;
 }

@@ -7,12 +7,17 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Graph } from "../compiler/ir/graph.js";
 import { dataset, fitInput, readIdx, split, type Dataset } from "../compiler/train/data.js";
-import { trainingGraph } from "../compiler/train/graph.js";
+import { trainingGraph, type TrainGraph } from "../compiler/train/graph.js";
+import { trainingPlan } from "../compiler/train/plan.js";
+import type { Target } from "../compiler/codegen/choice.js";
+import { GpuTrainer } from "../runtime/trainer.js";
+import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { trainingInit } from "../compiler/train/init.js";
 import {
   defaultLr,
   optimizerKinds,
   scheduleKinds,
+  type OptimizerConfig,
   type OptimizerKind,
   type ScheduleKind,
 } from "../compiler/train/optim.js";
@@ -22,20 +27,13 @@ import {
   trainLoop,
   type EpochReport,
   type Evaluation,
+  type Trainer,
 } from "../compiler/train/trainer.js";
 import { trainingPlot } from "../compiler/viz/train-plot.js";
 import { bindWeights, WeightsError } from "../compiler/weights/bind.js";
 import { writeSafetensors, type NamedTensor } from "../compiler/weights/safetensors.js";
 import { weightsFile } from "./build.js";
-import {
-  note,
-  positiveInt,
-  seed,
-  sourceGraph,
-  UserError,
-  type Io,
-  type SourceFlags,
-} from "./common.js";
+import { positiveInt, seed, sourceGraph, UserError, type Io, type SourceFlags } from "./common.js";
 import { NpyError, readNpy } from "./npy.js";
 import { writeOutput } from "./output.js";
 
@@ -57,6 +55,7 @@ export interface TrainCliOptions extends SourceFlags {
   readonly resume?: string;
   readonly plot?: string;
   readonly cpu?: boolean;
+  readonly adapter?: AdapterChoice;
 }
 
 export interface EvalCliOptions extends SourceFlags {
@@ -64,6 +63,8 @@ export interface EvalCliOptions extends SourceFlags {
   readonly weights: string;
   readonly batch: string;
   readonly split: "test" | "train";
+  readonly cpu?: boolean;
+  readonly adapter?: AdapterChoice;
 }
 
 export { optimizerKinds, scheduleKinds };
@@ -158,7 +159,33 @@ function epochLine(r: EpochReport, epochs: number): string {
   return `${`${r.epoch}/${epochs}`.padEnd(7)}${r.loss.toFixed(4).padEnd(8)}${percent(r.accuracy).padEnd(11)}${val.padEnd(9)}${Math.round(r.imagesPerSecond).toString().padEnd(10)}${`${r.seconds.toFixed(1)} s`.padEnd(9)}${r.lr.toPrecision(3)}\n`;
 }
 
-export function trainCommand(io: Io, file: string, opts: TrainCliOptions): void {
+/**
+ * The trainer: WebGPU (the adapter's class picks the forward kernels), or the float64
+ * reference with --cpu. A network with an op that has no WebGPU gradient is refused, naming it.
+ */
+async function makeTrainer(
+  graph: Graph,
+  tg: TrainGraph,
+  initial: ReadonlyMap<string, Float32Array>,
+  config: OptimizerConfig,
+  opts: TrainCliOptions | EvalCliOptions,
+): Promise<{ trainer: Trainer; where: string; dispose: () => void }> {
+  if (opts.cpu)
+    return {
+      trainer: new ReferenceTrainer(graph, initial, config),
+      where: "the CPU reference (float64)",
+      dispose: () => {},
+    };
+  const gpu = await nodeDevice(
+    (opts.adapter ?? process.env.CNNC_ADAPTER ?? "auto") as AdapterChoice,
+  );
+  const target: Target = gpu.kind === "gpu" ? "gpu" : "cpu";
+  const plan = trainingPlan(tg, { optimizer: config, target });
+  const trainer = await GpuTrainer.create(plan, initial, config, gpu.device, gpu);
+  return { trainer, where: gpu.adapter, dispose: () => trainer.dispose() };
+}
+
+export async function trainCommand(io: Io, file: string, opts: TrainCliOptions): Promise<void> {
   const graph = sourceGraph(io, file, opts);
   const tg = trainingGraph(graph);
   const input = tg.graph.inputs[0]!;
@@ -213,23 +240,25 @@ export function trainCommand(io: Io, file: string, opts: TrainCliOptions): void 
       );
   } else if (opts.weights) initial = bound(tg.graph, weightsFile(opts.weights), opts.weights);
   else initial = trainingInit(tg.graph, s);
-  const trainer = new ReferenceTrainer(graph, initial, config);
-  if (resumed) trainer.optimizer.restore(resumed);
-  return run(trainer);
+  const { trainer, where, dispose } = await makeTrainer(graph, tg, initial, config, opts);
+  try {
+    if (resumed) trainer.restoreOptimizer(new Map([...resumed].map(([k, t]) => [k, t.data])));
+    await run(trainer, where);
+  } finally {
+    dispose();
+  }
 
-  function run(t: ReferenceTrainer): void {
-    if (!opts.cpu)
-      note(io, "training runs on the CPU reference (float64); the WebGPU trainer is not built yet");
+  async function run(t: Trainer, on: string): Promise<void> {
     io.out(
-      `training ${graph.name} on ${train.count.toLocaleString("en-US")} items (${valCount.toLocaleString("en-US")} held out), ${tg.params.length} weight tensors, ${opts.optimizer} lr ${lr}, batch ${batch}, ${opts.schedule} schedule\n`,
+      `training ${graph.name} on ${on}: ${train.count.toLocaleString("en-US")} items (${valCount.toLocaleString("en-US")} held out), ${tg.params.length} weight tensors, ${opts.optimizer} lr ${lr}, batch ${batch}, ${opts.schedule} schedule\n`,
     );
     io.out("epoch  loss    train acc  val acc  images/s  time     lr\n");
     const reports: EpochReport[] = [];
-    trainLoop(
+    await trainLoop(
       t,
       train,
       valCount ? val : undefined,
-      { epochs, batch, seed: s, schedule: { kind: opts.schedule }, startEpoch },
+      { lr, epochs, batch, seed: s, schedule: { kind: opts.schedule }, startEpoch },
       {
         onBatch: (done, total, loss) =>
           io.progress?.update(
@@ -238,13 +267,14 @@ export function trainCommand(io: Io, file: string, opts: TrainCliOptions): void 
             total,
             `loss ${loss.toFixed(3)}`,
           ),
-        onEpoch: (r) => {
+        onEpoch: async (r) => {
           io.progress?.done();
           reports.push(r);
           io.out(epochLine(r, epochs));
           if (opts.checkpoint) {
-            const state = named(t.weights());
-            for (const [k, v] of t.optimizer.state()) state.set(k, v);
+            const state = named(await t.weights());
+            for (const [k, data] of await t.optimizerState())
+              state.set(k, { shape: [data.length], data });
             state.set("train.epoch", { shape: [1], data: Float32Array.of(r.epoch) });
             writeOutput(opts.checkpoint, writeSafetensors(state), [file]);
           }
@@ -252,9 +282,11 @@ export function trainCommand(io: Io, file: string, opts: TrainCliOptions): void 
       },
     );
     const out = opts.output ?? `${graph.name.toLowerCase()}.safetensors`;
-    writeOutput(out, writeSafetensors(named(t.weights())), [file, opts.data]);
+    writeOutput(out, writeSafetensors(named(await t.weights())), [file, opts.data]);
     const test = dataOf(opts.data, "test", tg.classes, false);
-    const tested = test ? evaluate(t, fitInput(test, input.shape, opts.data), batch) : undefined;
+    const tested = test
+      ? await evaluate(t, fitInput(test, input.shape, opts.data), batch)
+      : undefined;
     io.out(
       `wrote ${out}${tested ? `; test accuracy ${percent(tested.accuracy)} (${test!.count.toLocaleString("en-US")} items)` : ""}\n`,
     );
@@ -293,15 +325,20 @@ export function confusionTable(e: Evaluation): string {
   return [head + "  recall", ...rows].join("\n") + "\n";
 }
 
-export function evalCommand(io: Io, file: string, opts: EvalCliOptions): void {
+export async function evalCommand(io: Io, file: string, opts: EvalCliOptions): Promise<void> {
   const graph = sourceGraph(io, file, opts);
   const tg = trainingGraph(graph);
   const batch = positiveInt(opts.batch, "--batch");
   const data = dataOf(opts.data, opts.split, tg.classes, true)!;
   const items = fitInput(data, tg.graph.inputs[0]!.shape, opts.data);
   const weights = bound(tg.graph, weightsFile(opts.weights), opts.weights);
-  const trainer = new ReferenceTrainer(graph, weights, { kind: "sgd", lr: 0 });
-  const e = evaluate(trainer, items, batch);
+  const { trainer, dispose } = await makeTrainer(graph, tg, weights, { kind: "sgd", lr: 0 }, opts);
+  let e: Evaluation;
+  try {
+    e = await evaluate(trainer, items, batch);
+  } finally {
+    dispose();
+  }
   io.out(
     `${graph.name} on the ${opts.split} split of ${opts.data} (${items.count.toLocaleString("en-US")} items): accuracy ${percent(e.accuracy)}\n`,
   );

@@ -5,3 +5,6 @@
 export class CompileError extends Error {
   override name = "CompileError";
 }
+
+/** A network, data or option that training cannot take: said why, exit 1. */
+export class TrainError extends CompileError {}

@@ -542,3 +542,22 @@ export function parseBundle(bytes: Uint8Array): ParsedBundle {
   }
   return { manifest, blob };
 }
+
+/** The hyperparameters a training step writes (runtime/trainer.ts) for its kernels
+ * (compiler/train/kernels.ts): their indices in the `hyper` buffer. */
+export const hyper = {
+  lr: 0,
+  momentum: 1,
+  decay: 2,
+  beta1: 3,
+  beta2: 4,
+  eps: 5,
+  /** 1 - beta1^t and 1 - beta2^t: Adam's bias corrections at step t. */
+  c1: 6,
+  c2: 7,
+  /** 1 on the first step (SGD's momentum buffer starts at the gradient). */
+  first: 8,
+  /** The step's dropout seed (an integer below 2^24). */
+  seed: 9,
+} as const;
+export const hyperSize = 10;

@@ -235,7 +235,7 @@ const halvesNet = `network Halves {
 `;
 
 describe("the reference trainer", () => {
-  it("learns a separable task, deterministically by its seed", () => {
+  it("learns a separable task, deterministically by its seed", async () => {
     const g = lowerText(halvesNet);
     const { x, y } = halves(96, 1);
     const data = fitInput(
@@ -243,9 +243,10 @@ describe("the reference trainer", () => {
       [1, 6, 6],
       "h",
     );
-    const run = () => {
+    const run = async () => {
       const t = new ReferenceTrainer(g, trainingInit(g, 1), { kind: "sgd", lr: 0.1 });
-      const reports = trainLoop(t, data, data, {
+      const reports = await trainLoop(t, data, data, {
+        lr: 0.1,
         epochs: 4,
         batch: 16,
         seed: 2,
@@ -253,11 +254,11 @@ describe("the reference trainer", () => {
       });
       return { t, reports };
     };
-    const a = run();
+    const a = await run();
     expect(a.reports[3]!.valAccuracy).toBe(1);
     expect(a.reports[3]!.loss).toBeLessThan(a.reports[0]!.loss);
-    expect(evaluate(a.t, data, 32).accuracy).toBe(1);
-    const b = run();
+    expect((await evaluate(a.t, data, 32)).accuracy).toBe(1);
+    const b = await run();
     expect(b.t.weights()).toEqual(a.t.weights());
     // running statistics moved away from their start (mean 0, var 1)
     expect([...a.t.weights().get("bn_1.mean")!].some((v) => Math.abs(v) > 0.01)).toBe(true);

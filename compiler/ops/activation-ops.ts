@@ -1,5 +1,6 @@
 // The unary activation ops, one per entry of the activation table (activations.ts): what the
 // table says of an activation becomes an op's reference, kernel, ONNX forms and layer.
+import { activationBackward } from "../train/kernels.js";
 import { elementCount } from "../ir/graph.js";
 import { activationKernel } from "../codegen/direct.js";
 import {
@@ -51,6 +52,13 @@ function activationOp<K extends ActivationName>(name: K): OpDef<ActivationAttrs[
     grad: {
       backward: (node, [x], ctx) =>
         onlyInputs(elementwiseBackward(x!, ctx.dy, (v) => def.derivative(v, alphaOf(node.attrs)))),
+      emitBackward(node, e) {
+        const x = node.inputs[0]!;
+        const dx = e.grad(x);
+        const act = { op: name, alpha: alphaOf(node.attrs) };
+        if (dx)
+          e.emit(activationBackward(x, e.grad(node.name)!, dx, elementCount(node.shape), act));
+      },
     },
     toOnnx: (node, w) => def.toOnnx(w, node.inputs[0]!, node.name, alphaOf(node.attrs)),
     fromOnnx: def.fromOnnx,

@@ -55,6 +55,8 @@ export interface ActivationDef {
   /** d reference / dv at v (the backward pass; a kink takes the right-hand side's 0 or 1 as
    * PyTorch does: relu'(0) = 0). */
   derivative(v: number, alpha: number): number;
+  /** The WGSL expression of its derivative at `v` (training's backward kernels; `decls` apply). */
+  wgslDerivative(v: string, alpha: string): string;
   /** The WGSL expression of the activation of `v`; `alpha` is a WGSL f32 literal. */
   wgsl(v: string, alpha: string): string;
   /** Module-scope WGSL the expression needs. */
@@ -98,6 +100,11 @@ const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 const softplus = (v: number): number =>
   v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
 const softplusWgsl = (v: string): string => `(max(${v}, 0.0) + log(1.0 + exp(-abs(${v}))))`;
+const sigmoidWgsl = (v: string): string => `(1.0 / (1.0 + exp(-${v})))`;
+function geluTanhDerivativeWgsl(v: string): string {
+  const t = `tanh(clamp(0.7978845608028654 * (${v} + 0.044715 * ${v} * ${v} * ${v}), -15.0, 15.0))`;
+  return `(0.5 * (1.0 + ${t}) + 0.5 * ${v} * (1.0 - ${t} * ${t}) * 0.7978845608028654 * (1.0 + 0.134145 * ${v} * ${v}))`;
+}
 // SELU's constants (Klambauer et al. 2017), as ONNX and PyTorch define them in float32.
 const seluAlpha = 1.67326319217681884765625;
 const seluGamma = 1.05070102214813232421875;
@@ -135,6 +142,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   relu: {
     doc: "max(x, 0)",
     flops: 1,
+    wgslDerivative: (v) => `select(0.0, 1.0, ${v} > 0.0)`,
     derivative: (v) => (v > 0 ? 1 : 0),
     reference: (v) => Math.max(v, 0),
     wgsl: (v) => `max(${v}, 0.0)`,
@@ -144,6 +152,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   relu6: {
     doc: "min(max(x, 0), 6)",
     flops: 2,
+    wgslDerivative: (v) => `select(0.0, 1.0, ${v} > 0.0 && ${v} < 6.0)`,
     derivative: (v) => (v > 0 && v < 6 ? 1 : 0),
     reference: relu6,
     wgsl: (v) => `clamp(${v}, 0.0, 6.0)`,
@@ -172,6 +181,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
     doc: "x if x > 0 else alpha * x",
     alpha: 0.01,
     flops: 2,
+    wgslDerivative: (v, alpha) => `select(${alpha}, 1.0, ${v} > 0.0)`,
     derivative: (v, alpha) => (v > 0 ? 1 : alpha),
     reference: (v, alpha) => (v > 0 ? v : alpha * v),
     wgsl: (v, alpha) => `select(${alpha} * ${v}, ${v}, ${v} > 0.0)`,
@@ -184,6 +194,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
     doc: "x if x > 0 else alpha * (exp(x) - 1)",
     alpha: 1,
     flops: 3,
+    wgslDerivative: (v, alpha) => `select(${alpha} * exp(min(${v}, 0.0)), 1.0, ${v} > 0.0)`,
     derivative: (v, alpha) => (v > 0 ? 1 : alpha * Math.exp(v)),
     reference: (v, alpha) => (v > 0 ? v : alpha * Math.expm1(v)),
     // exp of min(x, 0): the unused branch of select stays finite.
@@ -194,6 +205,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   sigmoid: {
     doc: "1 / (1 + exp(-x))",
     flops: 4,
+    wgslDerivative: (v) => `(${sigmoidWgsl(v)} * (1.0 - ${sigmoidWgsl(v)}))`,
     derivative: (v) => sigmoid(v) * (1 - sigmoid(v)),
     reference: sigmoid,
     wgsl: (v) => `(1.0 / (1.0 + exp(-${v})))`,
@@ -203,6 +215,8 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   tanh: {
     doc: "tanh(x)",
     flops: 4,
+    wgslDerivative: (v) =>
+      `(1.0 - tanh(clamp(${v}, -15.0, 15.0)) * tanh(clamp(${v}, -15.0, 15.0)))`,
     derivative: (v) => 1 - Math.tanh(v) ** 2,
     reference: Math.tanh,
     // tanh saturates long before 15; clamping keeps exp-based implementations finite.
@@ -213,6 +227,8 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   gelu: {
     doc: "x * Phi(x) (exact, erf form)",
     flops: 8,
+    wgslDerivative: (v) =>
+      `(0.5 * (1.0 + erf_approx(${v} * 0.7071067811865476)) + ${v} * exp(-0.5 * ${v} * ${v}) * 0.3989422804014327)`,
     derivative: (v) =>
       0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI),
     reference: (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
@@ -240,6 +256,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   silu: {
     doc: "x * sigmoid(x) (swish)",
     flops: 5,
+    wgslDerivative: (v) => `(${sigmoidWgsl(v)} * (1.0 + ${v} * (1.0 - ${sigmoidWgsl(v)})))`,
     derivative: (v) => sigmoid(v) * (1 + v * (1 - sigmoid(v))),
     reference: (v) => v * sigmoid(v),
     wgsl: (v) => `(${v} / (1.0 + exp(-${v})))`,
@@ -252,6 +269,8 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   hardswish: {
     doc: "x * relu6(x + 3) / 6",
     flops: 4,
+    wgslDerivative: (v) =>
+      `select(select((2.0 * ${v} + 3.0) / 6.0, 1.0, ${v} >= 3.0), 0.0, ${v} <= -3.0)`,
     derivative: (v) => (v <= -3 ? 0 : v >= 3 ? 1 : (2 * v + 3) / 6),
     reference: (v) => (v * relu6(v + 3)) / 6,
     wgsl: (v) => `(${v} * clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`,
@@ -261,6 +280,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   hardsigmoid: {
     doc: "relu6(x + 3) / 6",
     flops: 3,
+    wgslDerivative: (v) => `select(0.0, 1.0 / 6.0, ${v} > -3.0 && ${v} < 3.0)`,
     derivative: (v) => (v > -3 && v < 3 ? 1 / 6 : 0),
     reference: (v) => relu6(v + 3) / 6,
     wgsl: (v) => `(clamp(${v} + 3.0, 0.0, 6.0) / 6.0)`,
@@ -289,6 +309,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   gelu_tanh: {
     doc: "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GELU's tanh form)",
     flops: 9,
+    wgslDerivative: geluTanhDerivativeWgsl,
     derivative: geluTanhDerivative,
     reference: geluTanh,
     wgsl: (v) =>
@@ -323,6 +344,8 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   mish: {
     doc: "x * tanh(softplus(x))",
     flops: 8,
+    wgslDerivative: (v) =>
+      `(tanh(clamp(${softplusWgsl(v)}, -15.0, 15.0)) + ${v} * (1.0 - tanh(clamp(${softplusWgsl(v)}, -15.0, 15.0)) * tanh(clamp(${softplusWgsl(v)}, -15.0, 15.0))) * ${sigmoidWgsl(v)})`,
     derivative: (v) => Math.tanh(softplus(v)) + v * (1 - Math.tanh(softplus(v)) ** 2) * sigmoid(v),
     reference: (v) => v * Math.tanh(softplus(v)),
     wgsl: (v) => `(${v} * tanh(clamp(${softplusWgsl(v)}, -15.0, 15.0)))`,
@@ -336,6 +359,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   softplus: {
     doc: "log(1 + exp(x))",
     flops: 4,
+    wgslDerivative: sigmoidWgsl,
     derivative: sigmoid,
     reference: softplus,
     wgsl: softplusWgsl,
@@ -344,6 +368,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   softsign: {
     doc: "x / (1 + |x|)",
     flops: 3,
+    wgslDerivative: (v) => `(1.0 / ((1.0 + abs(${v})) * (1.0 + abs(${v}))))`,
     derivative: (v) => 1 / (1 + Math.abs(v)) ** 2,
     reference: (v) => v / (1 + Math.abs(v)),
     wgsl: (v) => `(${v} / (1.0 + abs(${v})))`,
@@ -352,6 +377,8 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   selu: {
     doc: "1.0507 * (x if x > 0 else 1.6733 * (exp(x) - 1)) (self-normalising)",
     flops: 4,
+    wgslDerivative: (v) =>
+      `(${seluGamma} * select(${seluAlpha} * exp(min(${v}, 0.0)), 1.0, ${v} > 0.0))`,
     derivative: (v) => seluGamma * (v > 0 ? 1 : seluAlpha * Math.exp(v)),
     reference: (v) => seluGamma * (v > 0 ? v : seluAlpha * Math.expm1(v)),
     wgsl: (v) =>
@@ -370,6 +397,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   neg: {
     doc: "-x",
     flops: 1,
+    wgslDerivative: () => "-1.0",
     derivative: () => -1,
     reference: (v) => -v,
     wgsl: (v) => `(-${v})`,
@@ -378,6 +406,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   abs: {
     doc: "|x|",
     flops: 1,
+    wgslDerivative: (v) => `sign(${v})`,
     derivative: (v) => Math.sign(v),
     reference: Math.abs,
     wgsl: (v) => `abs(${v})`,
@@ -386,6 +415,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   sqrt: {
     doc: "sqrt(x) (NaN below 0)",
     flops: 1,
+    wgslDerivative: (v) => `(0.5 / sqrt(${v}))`,
     derivative: (v) => 0.5 / Math.sqrt(v),
     reference: Math.sqrt,
     wgsl: (v) => `sqrt(${v})`,
@@ -394,6 +424,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   exp: {
     doc: "exp(x)",
     flops: 1,
+    wgslDerivative: (v) => `exp(${v})`,
     derivative: Math.exp,
     reference: Math.exp,
     wgsl: (v) => `exp(${v})`,
@@ -402,6 +433,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   log: {
     doc: "log(x) (natural; NaN below 0)",
     flops: 1,
+    wgslDerivative: (v) => `(1.0 / ${v})`,
     derivative: (v) => 1 / v,
     reference: Math.log,
     wgsl: (v) => `log(${v})`,
@@ -410,6 +442,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
   reciprocal: {
     doc: "1 / x",
     flops: 1,
+    wgslDerivative: (v) => `(-1.0 / (${v} * ${v}))`,
     derivative: (v) => -1 / (v * v),
     reference: (v) => 1 / v,
     wgsl: (v) => `(1.0 / ${v})`,
@@ -419,6 +452,7 @@ export const activations: { readonly [K in ActivationName]: ActivationDef } = {
     doc: "x ^ alpha, the exponent a constant",
     alpha: 2,
     flops: 2,
+    wgslDerivative: (v, alpha) => `(${alpha} * pow_const(${v}, ${alpha} - 1.0))`,
     derivative: (v, alpha) => alpha * Math.pow(v, alpha - 1),
     reference: (v, alpha) => Math.pow(v, alpha),
     // WGSL's pow is undefined for a negative base: integer exponents multiply out.

@@ -1,6 +1,8 @@
 // The convolution family: conv2d (any groups, dilation, padding mode; depthwise is a conv2d
 // with one group per input channel), deconv2d (transposed) and sepconv2d (depthwise then
 // pointwise, legalised into two conv2d before any backend sees it).
+import { accumulate, channelSumGrad, convInputGrad, convWeightGrad } from "../train/kernels.js";
+import { TrainError } from "../errors.js";
 import { elementCount, type Shape } from "../ir/graph.js";
 import { defaultTiles, gemmConvKernel, splitKReduceKernel } from "../codegen/gemm.js";
 import { pointwiseConvKernel } from "../codegen/pointwise.js";
@@ -659,6 +661,36 @@ export const convOps: Family<ConvFamily> = {
     grad: {
       backward: (node, [x, residual], ctx) =>
         withResidual(convBackward(node, x!, ctx, node.attrs.padmode), residual, ctx.dy),
+      emitBackward(node, e) {
+        const a = node.attrs;
+        if (a.padmode !== "zeros")
+          throw new TrainError(
+            `layer '${node.name}': ${a.padmode} padding has no WebGPU gradient yet (cnnc train --cpu trains it)`,
+          );
+        const [w, b] = node.weights;
+        const dy = e.grad(node.name)!;
+        const outShape = dims3(node.shape);
+        const g = {
+          x: node.inputs[0]!,
+          dy,
+          weight: w!,
+          inShape: dims3(e.inShapes[0]),
+          outShape,
+          k: a.k,
+          s: a.s,
+          d: a.d,
+          p: [a.p[0], a.p[1]] as const,
+          groups: a.g,
+        };
+        const dx = e.grad(g.x);
+        if (dx) e.emit(convInputGrad(g, dx));
+        const dw = e.weightGrad(w!);
+        if (dw) e.emit(convWeightGrad(g, dw));
+        const db = b === undefined ? undefined : e.weightGrad(b);
+        if (db) e.emit(channelSumGrad(dy, db, outShape[0], outShape[1] * outShape[2]));
+        const res = node.inputs[1] === undefined ? undefined : e.grad(node.inputs[1]);
+        if (res) e.emit(accumulate(dy, res, elementCount(node.shape)));
+      },
     },
     // C_out * H_out * W_out * (C_in / groups) * k_h * k_w
     cost(node, [x]) {

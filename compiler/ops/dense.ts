@@ -1,5 +1,6 @@
 // Fully connected layers: y = act(W x + b + residual), W: [units, inputs] (PyTorch's layout).
 // ONNX writes them as Gemm or as MatMul (+ Add); both import here.
+import { accumulate, channelSumGrad, denseInputGrad, denseWeightGrad } from "../train/kernels.js";
 import { formatShape } from "../ir/graph.js";
 import { defaultTiles, gemmConvKernel } from "../codegen/gemm.js";
 import { gemvKernel } from "../codegen/gemv.js";
@@ -187,6 +188,21 @@ export const denseOps: Family<DenseFamily> = {
         }
         const grads = { inputs: [dx], weights: node.attrs.bias ? [dw, db] : [dw] };
         return withResidual(grads, residual, ctx.dy);
+      },
+      emitBackward(node, e) {
+        const units = node.attrs.units;
+        const inputs = e.inShapes[0]?.[0] ?? 0;
+        const [w, b] = node.weights;
+        const x = node.inputs[0]!;
+        const dy = e.grad(node.name)!;
+        const dx = e.grad(x);
+        if (dx) e.emit(denseInputGrad(dy, w!, dx, inputs, units));
+        const dw = e.weightGrad(w!);
+        if (dw) e.emit(denseWeightGrad(x, dy, dw, inputs, units));
+        const db = b === undefined ? undefined : e.weightGrad(b);
+        if (db) e.emit(channelSumGrad(dy, db, units, 1));
+        const res = node.inputs[1] === undefined ? undefined : e.grad(node.inputs[1]);
+        if (res) e.emit(accumulate(dy, res, units));
       },
     },
     cost(node, [x]) {

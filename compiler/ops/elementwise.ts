@@ -1,6 +1,8 @@
 // Elementwise ops of several operands (add, mul, maximum, minimum of N, div of two: NumPy
 // broadcasting over [C, H, W] or [F]) and PReLU, whose slope is a weight (per channel, or one
 // shared).
+import { accumulate, mulGrad } from "../train/kernels.js";
+import { TrainError } from "../errors.js";
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { affineKernel, broadcastKernel, clipKernel, preluKernel } from "../codegen/direct.js";
 import { fusedActivation, type Emitter } from "./emit.js";
@@ -387,7 +389,27 @@ function broadcastOp(op: Merge): OpDef<PostAct> {
     weights: () => [],
     infer: (_, inputs) => broadcast(inputs),
     reference: (node, inputs, ctx) => broadcastBinary(node, inputs, ctx, spec.f),
-    grad: { backward: (node, inputs, ctx) => broadcastBackward(node, inputs, ctx, spec) },
+    grad: {
+      backward: (node, inputs, ctx) => broadcastBackward(node, inputs, ctx, spec),
+      emitBackward(node, e) {
+        if (op !== "add" && op !== "mul")
+          throw new TrainError(
+            `layer '${node.name}': ${op} has no WebGPU gradient yet (cnnc train --cpu trains it)`,
+          );
+        const per = elementCount(node.shape);
+        const dy = e.grad(node.name)!;
+        node.inputs.forEach((v, k) => {
+          const dx = e.grad(v);
+          if (!dx) return;
+          if (elementCount(e.inShapes[k] ?? []) !== per)
+            throw new TrainError(
+              `layer '${node.name}': a broadcast operand of ${op} has no WebGPU gradient yet (cnnc train --cpu trains it)`,
+            );
+          const others = node.inputs.filter((_, j) => j !== k);
+          e.emit(op === "add" ? accumulate(dy, dx, per) : mulGrad(dy, others, dx, per));
+        });
+      },
+    },
     cost: binaryCost,
     receptiveField: (_, inputs) => merged(inputs),
     traits: {

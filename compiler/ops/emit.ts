@@ -34,6 +34,25 @@ export interface Emitter {
   readonly inPlace?: string | undefined;
 }
 
+/**
+ * What an op's training hooks (`grad.emitTrain`, `grad.emitBackward`) see of the training
+ * plan (compiler/train/plan.ts): the gradient buffers, which are accumulated into (`+=`; the
+ * plan clears them before each step), the weights' gradients, buffers of the node's own that
+ * outlive a dispatch (batch statistics) and the step's hyperparameters.
+ */
+export interface TrainEmitter {
+  readonly inShapes: readonly Shape[];
+  emit(k: Kernel): void;
+  /** The gradient buffer of a value; undefined where the loss needs none there. */
+  grad(value: string): string | undefined;
+  /** The gradient buffer of a weight; undefined for running statistics. */
+  weightGrad(weight: string): string | undefined;
+  /** A fixed-size buffer of the node's own (`<node>#<suffix>`), `size` f32. */
+  state(suffix: string, size: number): string;
+  /** The buffer of the step's hyperparameters (compiler/train/kernels.ts's `hyper`). */
+  readonly hyper: string;
+}
+
 /** The activation in a node's `act`/`alpha` attributes (epilogue or post-activation). */
 export function fusedActivation(attrs: {
   readonly act?: EpilogueAct;

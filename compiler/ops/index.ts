@@ -93,6 +93,6 @@ export { isDepthwise, sourceIndex } from "./conv.js";
 export { upsampleModes, type UpsampleMode } from "./shape.js";
 export { maxElements, windowOutput } from "./shape-rules.js";
 export { inputField } from "./field.js";
-export type { Emitter } from "./emit.js";
+export type { Emitter, TrainEmitter } from "./emit.js";
 export type { OnnxAttr, OnnxConstant, OnnxReader, OnnxWriter } from "./onnx.js";
 export type { LayerDef, NodeSpec } from "./language.js";

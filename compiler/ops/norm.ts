@@ -1,5 +1,13 @@
 // Normalisation across channels: batch norm at inference (running statistics), PyTorch's
 // local response normalisation, and softmax over channels.
+import {
+  batchNormDySum,
+  batchNormInputGrad,
+  batchNormSums,
+  batchNormTrain,
+  batchStats,
+  softmaxGrad,
+} from "../train/kernels.js";
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import {
   batchNormKernel,
@@ -155,6 +163,12 @@ function lrnBackward(a: NormFamily["lrn"], x: Tensor, ctx: BackwardContext): Ten
   return dx;
 }
 
+/** Channels and elements per channel of an item ([C, H, W], or [F] as F channels of 1). */
+function channelsOf(shape: Shape | undefined): { c: number; inner: number } {
+  const c = shape?.[0] ?? 1;
+  return { c, inner: elementCount(shape ?? []) / c };
+}
+
 /** Batch norm's groups: each channel over the batch and the map. */
 function batchGroups(shape: Shape | undefined, batch: number): NormGroups {
   const c = shape?.[0] ?? 1;
@@ -194,7 +208,14 @@ function softmaxOp(log: boolean): OpDef<NoAttrs> {
     weights: () => [],
     infer: sameShape,
     reference: (_, [x], ctx) => softmax(x!, ctx, log),
-    grad: { backward: (_, __, ctx) => onlyInputs(softmaxBackward(ctx.output, ctx, log)) },
+    grad: {
+      backward: (_, __, ctx) => onlyInputs(softmaxBackward(ctx.output, ctx, log)),
+      emitBackward(node, e) {
+        const dx = e.grad(node.inputs[0]!);
+        const { c, inner } = channelsOf(e.inShapes[0]);
+        if (dx) e.emit(softmaxGrad(node.name, e.grad(node.name)!, dx, c, inner, log));
+      },
+    },
     // max, subtract, exp, sum, divide (log: log, subtract)
     cost: perOutput(log ? 6 : 5),
     // each output reads every value along its axis (channels, or features)
@@ -374,6 +395,26 @@ export const normOps: Family<NormFamily> = {
         );
         const dbeta = channelSums(ctx.dy, ctx.inputShapes[0], ctx.batch);
         return { inputs: [dx], weights: [dgamma, dbeta, undefined, undefined] };
+      },
+      emitTrain(node, e) {
+        const [gamma, beta, mean, variance] = node.weights as [string, string, string, string];
+        const { c, inner } = channelsOf(e.inShapes[0]);
+        const stats = e.state("stats", 2 * c);
+        const x = node.inputs[0]!;
+        e.emit(batchStats(x, stats, mean, variance, c, inner, node.attrs.eps));
+        e.emit(batchNormTrain(x, node.name, stats, gamma, beta, c, inner));
+      },
+      emitBackward(node, e) {
+        const [gamma, beta] = node.weights as [string, string];
+        const { c, inner } = channelsOf(e.inShapes[0]);
+        const stats = e.state("stats", 2 * c);
+        const sums = e.state("sums", 2 * c);
+        const x = node.inputs[0]!;
+        const dy = e.grad(node.name)!;
+        e.emit(batchNormDySum(dy, sums, e.weightGrad(beta)!, c, inner));
+        e.emit(batchNormSums(x, dy, stats, sums, e.weightGrad(gamma)!, c, inner));
+        const dx = e.grad(x);
+        if (dx) e.emit(batchNormInputGrad(x, dy, dx, stats, sums, gamma, c, inner));
       },
     },
     // a scale and a shift per element once the statistics are folded

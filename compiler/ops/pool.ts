@@ -1,6 +1,8 @@
 // The pooling family: max and average pooling over windows (PyTorch's definitions, ceil mode
 // and count_include_pad included) and global pooling over the whole map. Each may carry a
 // fused post-activation (fuse-activation sets `act`).
+import { globalPoolGrad, poolGrad } from "../train/kernels.js";
+import type { TrainEmitter } from "./emit.js";
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { globalPoolKernel, poolKernel } from "../codegen/direct.js";
 import { epilogueActs, type EpilogueAct } from "./activations.js";
@@ -219,6 +221,31 @@ function globalMaxBackward(x: Tensor, ctx: BackwardContext): Tensor {
   return dx;
 }
 
+/** The WebGPU gradient of a window pooling. */
+function emitPoolGrad(
+  node: OpNode<PoolAttrs>,
+  e: TrainEmitter,
+  kind: "max" | "avg",
+  countPad: boolean,
+  d: Pair,
+): void {
+  const x = node.inputs[0]!;
+  const dx = e.grad(x);
+  if (!dx) return;
+  const a = node.attrs;
+  const g = {
+    x,
+    dy: e.grad(node.name)!,
+    inShape: dims3(e.inShapes[0]),
+    outShape: dims3(node.shape),
+    k: a.k,
+    s: a.s,
+    p: a.p,
+    d,
+  };
+  e.emit(poolGrad(g, dx, kind, countPad));
+}
+
 /** Each output reads its window: k x k inputs (padding included, as the papers count). */
 function windowConnections(node: OpNode<PoolAttrs>): number {
   return elementCount(node.shape) * node.attrs.k[0] * node.attrs.k[1];
@@ -362,6 +389,12 @@ function globalPoolOp(max: boolean): OpDef<PostAct> {
             ? globalMaxBackward(x!, ctx)
             : spatialBackward(node, (v, c) => globalPool(false, v, c), ctx, node.shape),
         ),
+      emitBackward(node, e) {
+        const x = node.inputs[0]!;
+        const dx = e.grad(x);
+        const [c, h, w] = dims3(e.inShapes[0]);
+        if (dx) e.emit(globalPoolGrad(x, node.name, e.grad(node.name)!, dx, c, h * w, max));
+      },
     },
     cost: (node, [x]) => perOutput(1)({ shape: x ?? node.shape }),
     receptiveField: (_, [x], [shape]) => wholeMap(x!, shape),
@@ -398,6 +431,7 @@ export const poolOps: Family<PoolFamily> = {
     reference: (node, [x], ctx) => pool(node, true, false, x!, ctx, node.attrs.d),
     grad: {
       backward: (node, [x], ctx) => onlyInputs(maxPoolBackward(node, node.attrs.d, x!, ctx)),
+      emitBackward: (node, e) => emitPoolGrad(node, e, "max", false, node.attrs.d),
     },
     cost: windowCost,
     receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, node.attrs.d),
@@ -440,6 +474,7 @@ export const poolOps: Family<PoolFamily> = {
             node.shape,
           ),
         ),
+      emitBackward: (node, e) => emitPoolGrad(node, e, "avg", node.attrs.count_pad, undilated),
     },
     cost: windowCost,
     receptiveField: (node, [x]) => windowed(x!, node.attrs.k, node.attrs.s, [1, 1]),

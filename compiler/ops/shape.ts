@@ -1,5 +1,6 @@
 // Data movement: flatten (a view), dropout (the identity at inference, removed by
 // legalisation), explicit padding, concatenation along channels, upsampling.
+import { concatGrad, dropoutKernel } from "../train/kernels.js";
 import { gatherGrad, identityGrad, onlyInputs, spatialGrad } from "./grad.js";
 import { elementCount, formatShape } from "../ir/graph.js";
 import {
@@ -652,6 +653,22 @@ export const shapeOps: Family<ShapeFamily> = {
       },
       backward: (_, __, ctx) =>
         onlyInputs(ctx.saved ? ctx.dy.map((g, i) => g * ctx.saved![0]![i]!) : ctx.dy),
+      emitTrain: (node, e) =>
+        e.emit(
+          dropoutKernel(
+            node.inputs[0]!,
+            node.name,
+            e.hyper,
+            elementCount(node.shape),
+            node.attrs.p,
+            false,
+          ),
+        ),
+      emitBackward(node, e) {
+        const dx = e.grad(node.inputs[0]!);
+        const per = elementCount(node.shape);
+        if (dx) e.emit(dropoutKernel(e.grad(node.name)!, dx, e.hyper, per, node.attrs.p, true));
+      },
     },
     reference: (_, [x]) => x!,
     cost: free,
@@ -761,7 +778,21 @@ export const shapeOps: Family<ShapeFamily> = {
       }
       return [inputs.reduce((sum, s) => sum + s[0]!, 0), ...first.slice(1)];
     },
-    grad: gatherGrad(() => shapeOps.concat),
+    grad: {
+      ...gatherGrad(() => shapeOps.concat),
+      emitBackward(node, e) {
+        const dy = e.grad(node.name)!;
+        const total = node.shape[0]!;
+        const inner = elementCount(node.shape) / total;
+        let offset = 0;
+        node.inputs.forEach((v, k) => {
+          const channels = e.inShapes[k]![0]!;
+          const dx = e.grad(v);
+          if (dx) e.emit(concatGrad(dy, dx, channels, inner, total, offset));
+          offset += channels;
+        });
+      },
+    },
     reference(node, inputs, ctx) {
       const total = elementCount(node.shape);
       const out = new Float64Array(ctx.batch * total);

@@ -5,7 +5,7 @@
 // removes it before codegen), ONNX export and import, and its `.cnn` syntax.
 import type { Node, Shape } from "../ir/graph.js";
 import type { LayerDef } from "./language.js";
-import type { Emitter } from "./emit.js";
+import type { Emitter, TrainEmitter } from "./emit.js";
 import type { OnnxReader, OnnxWriter } from "./onnx.js";
 import { CompileError } from "../errors.js";
 
@@ -95,6 +95,10 @@ export interface GradDef<A> {
   backward(node: OpNode<A>, inputs: readonly Tensor[], ctx: BackwardContext): Gradients;
   /** The forward pass while training, where it is not `reference` (batch norm, dropout). */
   train?(node: OpNode<A>, inputs: readonly Tensor[], ctx: TrainContext): TrainForward;
+  /** WebGPU: the kernels of `train` (where it exists, `emit` serves training otherwise). */
+  emitTrain?(node: OpNode<A>, e: TrainEmitter): void;
+  /** WebGPU: the backward pass's kernels. Absent: training on WebGPU refuses the op. */
+  emitBackward?(node: OpNode<A>, e: TrainEmitter): void;
 }
 
 export interface Cost {

@@ -6,9 +6,9 @@
 import { elementCount, valueShapes, type Graph, type Node, type WeightDecl } from "../ir/graph.js";
 import { legalize } from "../ops/legalize.js";
 import { opDef } from "../ops/index.js";
-import { CompileError } from "../errors.js";
+import { TrainError } from "../errors.js";
 
-export class TrainError extends CompileError {}
+export { TrainError };
 
 /**
  * How the output meets the cross-entropy: probabilities (a final softmax: its input is the

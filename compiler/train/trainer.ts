@@ -8,21 +8,32 @@ import { trainingGraph, type TrainGraph } from "./graph.js";
 import { learningRate, Optimizer, type OptimizerConfig, type Schedule } from "./optim.js";
 import { backwardPass, crossEntropy, forwardPass } from "./reference.js";
 
-export interface StepResult {
-  /** Mean cross-entropy of the batch. */
+export interface StepSums {
+  /** Mean cross-entropy of the items since the sums were last reset. */
   readonly loss: number;
   readonly correct: number;
+  readonly items: number;
 }
 
+/**
+ * What trains: the reference (here, on the CPU) or the WebGPU trainer (runtime/trainer.ts).
+ * Steps may queue (a GPU's do); `sums` and `predict` wait for the steps before them.
+ */
 export interface Trainer {
-  readonly graph: TrainGraph;
-  readonly optimizer: Optimizer;
-  /** One optimisation step on a batch of items and their labels. */
-  step(x: Float32Array, labels: Int32Array, lr: number, seed: number): StepResult;
-  /** The class each item scores highest, in inference mode (running statistics). */
-  predict(x: Float32Array, batch: number): Int32Array;
+  readonly classes: number;
+  /** Optimiser steps taken (a resumed run continues the count). */
+  readonly stepCount: number;
+  /** One optimisation step on a batch of items and their labels at learning rate `lr`. */
+  step(x: Float32Array, labels: ArrayLike<number>, lr: number, seed: number): void;
+  /** The loss and hits summed over the steps since the last reset. */
+  sums(reset?: boolean): StepSums | Promise<StepSums>;
+  /** The scores of a batch in inference mode (running statistics, no dropout). */
+  predict(x: Float32Array, batch: number): ArrayLike<number> | Promise<ArrayLike<number>>;
   /** Every weight as training left it: trained ones and running statistics. */
-  weights(): Map<string, Float32Array>;
+  weights(): Map<string, Float32Array> | Promise<Map<string, Float32Array>>;
+  /** The optimiser's state (`optimizer.step`, `optimizer.<weight>.<slot>`): a checkpoint's. */
+  optimizerState(): Map<string, Float32Array> | Promise<Map<string, Float32Array>>;
+  restoreOptimizer(state: ReadonlyMap<string, Float32Array>): void;
 }
 
 /** Training on the CPU in float64, op by op: the oracle, and `cnnc train --cpu`. */
@@ -31,6 +42,7 @@ export class ReferenceTrainer implements Trainer {
   readonly optimizer: Optimizer;
   private readonly values: Map<string, Float32Array>;
   private readonly input: string;
+  private total = { loss: 0, correct: 0, items: 0 };
 
   constructor(source: Graph, weights: ReadonlyMap<string, Float32Array>, config: OptimizerConfig) {
     this.graph = trainingGraph(source);
@@ -39,7 +51,15 @@ export class ReferenceTrainer implements Trainer {
     this.input = this.graph.graph.inputs[0]!.name;
   }
 
-  step(x: Float32Array, labels: Int32Array, lr: number, seed: number): StepResult {
+  get classes(): number {
+    return this.graph.classes;
+  }
+
+  get stepCount(): number {
+    return this.optimizer.stepCount;
+  }
+
+  step(x: Float32Array, labels: ArrayLike<number>, lr: number, seed: number): void {
     const batch = labels.length;
     const pass = forwardPass(this.graph, this.values, { [this.input]: x }, batch, {
       training: true,
@@ -55,18 +75,37 @@ export class ReferenceTrainer implements Trainer {
     const params = new Map(this.graph.params.map((p) => [p.name, this.values.get(p.name)!]));
     this.optimizer.step(params, grads.weights, lr);
     for (const [name, s] of pass.stats) this.values.set(name, s);
-    return { loss: loss.loss, correct: loss.correct };
+    this.total.loss += loss.loss * batch;
+    this.total.correct += loss.correct;
+    this.total.items += batch;
   }
 
-  predict(x: Float32Array, batch: number): Int32Array {
+  sums(reset = false): StepSums {
+    const t = this.total;
+    const out = { loss: t.items ? t.loss / t.items : 0, correct: t.correct, items: t.items };
+    if (reset) this.total = { loss: 0, correct: 0, items: 0 };
+    return out;
+  }
+
+  predict(x: Float32Array, batch: number): Float64Array {
     const pass = forwardPass(this.graph, this.values, { [this.input]: x }, batch, {
       training: false,
     });
-    return argmax(pass.values.get(this.graph.logits)!, batch, this.graph.classes);
+    return pass.values.get(this.graph.logits)!;
   }
 
   weights(): Map<string, Float32Array> {
     return new Map([...this.values].map(([k, v]) => [k, Float32Array.from(v)]));
+  }
+
+  optimizerState(): Map<string, Float32Array> {
+    return new Map([...this.optimizer.state()].map(([k, t]) => [k, t.data]));
+  }
+
+  restoreOptimizer(state: ReadonlyMap<string, Float32Array>): void {
+    this.optimizer.restore(
+      new Map([...state].map(([k, data]) => [k, { shape: [data.length], data }])),
+    );
   }
 }
 
@@ -88,15 +127,19 @@ export interface Evaluation {
   readonly classes: number;
 }
 
-export function evaluate(trainer: Trainer, data: Dataset, batch: number): Evaluation {
-  const k = trainer.graph.classes;
+export async function evaluate(
+  trainer: Trainer,
+  data: Dataset,
+  batch: number,
+): Promise<Evaluation> {
+  const k = trainer.classes;
   const confusion = new Int32Array(k * k);
   const order = Int32Array.from({ length: data.count }, (_, i) => i);
   let correct = 0;
   for (let at = 0; at < data.count; at += batch) {
     const n = Math.min(batch, data.count - at);
     const b = gather(data, order, at, n);
-    const predicted = trainer.predict(b.x, n);
+    const predicted = argmax(await trainer.predict(b.x, n), n, k);
     for (let i = 0; i < n; i++) {
       confusion[b.labels[i]! * k + predicted[i]!]!++;
       if (predicted[i] === b.labels[i]) correct++;
@@ -106,6 +149,8 @@ export function evaluate(trainer: Trainer, data: Dataset, batch: number): Evalua
 }
 
 export interface LoopOptions {
+  /** The learning rate the schedule starts from. */
+  readonly lr: number;
   readonly epochs: number;
   readonly batch: number;
   readonly seed: number;
@@ -130,51 +175,53 @@ export interface EpochReport {
 export interface LoopEvents {
   /** After each batch: items done of the epoch's, the running mean loss. */
   onBatch?(done: number, total: number, loss: number): void;
-  onEpoch?(report: EpochReport): void;
+  /** Awaited before the next epoch starts (a checkpoint reads the weights of this one). */
+  onEpoch?(report: EpochReport): void | Promise<void>;
 }
 
 /**
  * Epochs of shuffled batches (a generator seeded by the seed and the epoch, so a resumed run
  * draws what an uninterrupted one would), each step at the schedule's rate.
  */
-export function trainLoop(
+export async function trainLoop(
   trainer: Trainer,
   train: Dataset,
   val: Dataset | undefined,
   options: LoopOptions,
   events: LoopEvents = {},
-): EpochReport[] {
+): Promise<EpochReport[]> {
   const reports: EpochReport[] = [];
-  const lr0 = trainer.optimizer.config.lr;
   const steps = Math.ceil(train.count / options.batch);
+  await trainer.sums(true);
   for (let epoch = options.startEpoch ?? 0; epoch < options.epochs; epoch++) {
     const order = shuffled(train.count, random(options.seed * 7919 + epoch));
     const start = performance.now();
-    let lossSum = 0;
-    let correct = 0;
-    let lr = lr0;
+    let lr = options.lr;
     for (let s = 0; s < steps; s++) {
       const at = s * options.batch;
       const n = Math.min(options.batch, train.count - at);
       const b = gather(train, order, at, n);
-      lr = learningRate(lr0, options.schedule, epoch + s / steps, options.epochs);
-      const r = trainer.step(b.x, b.labels, lr, options.seed * 1_000_003 + epoch * steps + s);
-      lossSum += r.loss * n;
-      correct += r.correct;
-      events.onBatch?.(at + n, train.count, lossSum / (at + n));
+      lr = learningRate(options.lr, options.schedule, epoch + s / steps, options.epochs);
+      trainer.step(b.x, b.labels, lr, options.seed * 1_000_003 + epoch * steps + s);
+      // (reading the sums waits for the queued steps: now and then, for the progress line)
+      if (events.onBatch && (s % 20 === 19 || s === steps - 1))
+        events.onBatch(at + n, train.count, (await trainer.sums()).loss);
     }
+    const sums = await trainer.sums(true);
     const seconds = (performance.now() - start) / 1000;
     const report: EpochReport = {
       epoch: epoch + 1,
-      loss: lossSum / train.count,
-      accuracy: correct / train.count,
-      ...(val && val.count ? { valAccuracy: evaluate(trainer, val, options.batch).accuracy } : {}),
+      loss: sums.loss,
+      accuracy: sums.correct / sums.items,
+      ...(val && val.count
+        ? { valAccuracy: (await evaluate(trainer, val, options.batch)).accuracy }
+        : {}),
       imagesPerSecond: train.count / seconds,
       seconds,
       lr,
     };
     reports.push(report);
-    events.onEpoch?.(report);
+    await events.onEpoch?.(report);
   }
   return reports;
 }

@@ -1,0 +1,762 @@
+// WGSL kernels of training on WebGPU: training-mode forward passes (batch norm's batch
+// statistics, dropout's mask), the loss, each op's backward pass and the optimisers' updates.
+// Backward kernels gather: one thread per element of the gradient they produce, which adds
+// its whole sum once (`+=`: gradient buffers are cleared before each step, and a value read
+// by several layers gathers each one's share). Reductions over the batch and the map (weight
+// gradients, batch statistics) take a workgroup per result and reduce in workgroup memory.
+import type { Kernel } from "../codegen/plan-types.js";
+import { buildShader, flatGroup, flatIndex, f32, type ShaderBinding } from "../codegen/wgsl.js";
+import { activations, type Activation } from "../ops/activations.js";
+
+type Bind = ShaderBinding;
+const value = (name: string, v: string): Bind => ({
+  name,
+  access: "read_write",
+  bind: { value: v },
+});
+const fixed = (name: string, w: string, write = false): Bind => ({
+  name,
+  access: write ? "read_write" : "read",
+  bind: { weight: w },
+});
+
+import { hyper } from "../../runtime/format.js";
+export { hyper, hyperSize } from "../../runtime/format.js";
+
+/** One thread per element: `perBatch` per item (or `count` in all, batch-independent). */
+function flatKernel(
+  size: { perBatch: number } | { count: number },
+  bindings: readonly Bind[],
+  consts: Record<string, number>,
+  body: string,
+  decls: readonly string[] = [],
+): Kernel {
+  const perBatch = "perBatch" in size;
+  // (a batch-independent kernel still names the batch uniform: the bind group binds it)
+  const total = perBatch ? "params.batch * PER" : "COUNT + 0u * params.batch";
+  const shader = buildShader({
+    bindings,
+    consts: perBatch ? { PER: size.perBatch, ...consts } : { COUNT: size.count, ...consts },
+    decls,
+    workgroupSize: [flatGroup, 1, 1],
+    body: `${flatIndex}\nif (i >= ${total}) { return; }\n${body}`,
+  });
+  const grid = perBatch
+    ? ({ kind: "flat", perBatch: size.perBatch, groupSize: flatGroup } as const)
+    : ({
+        kind: "tiles",
+        x: { perBatch: 0, fixed: Math.min(size.count, 65535 * flatGroup), div: flatGroup },
+        y: { perBatch: 0, fixed: Math.ceil(size.count / (65535 * flatGroup)), div: 1 },
+        z: { perBatch: 0, fixed: 1, div: 1 },
+      } as const);
+  return { ...shader, grid };
+}
+
+/** Threads of a reducing workgroup. */
+const reduceGroup = 64;
+
+/**
+ * One workgroup per result (`count` of them, folded into x and y): its threads take the terms
+ * `t` from 0 to `terms` (WGSL, may use params.batch) a stride apart, each adding `term(r, t)`
+ * (a WGSL expression) into `acc`, then the workgroup sums and `finish` stores `total` for `r`.
+ */
+function reduceKernel(
+  count: number,
+  bindings: readonly Bind[],
+  consts: Record<string, number>,
+  terms: string,
+  term: string,
+  finish: string,
+  decls: readonly string[] = [],
+  setup = "",
+): Kernel {
+  const x = Math.min(count, 32768);
+  const shader = buildShader({
+    bindings,
+    consts: { COUNT: count, ...consts },
+    decls: [`var<workgroup> part: array<f32, ${reduceGroup}>;`, ...decls],
+    workgroupSize: [reduceGroup, 1, 1],
+    body: `let r = wid.x + wid.y * nwg.x;
+if (r >= COUNT) { return; }
+${setup}
+var acc = 0.0;
+let terms = ${terms};
+for (var t = lid.x; t < terms; t += ${reduceGroup}u) {
+  acc += ${term};
+}
+part[lid.x] = acc;
+workgroupBarrier();
+for (var s = ${reduceGroup / 2}u; s > 0u; s >>= 1u) {
+  if (lid.x < s) { part[lid.x] += part[lid.x + s]; }
+  workgroupBarrier();
+}
+if (lid.x == 0u) {
+  let total = part[0];
+  ${finish}
+}`,
+  });
+  return {
+    ...shader,
+    grid: {
+      kind: "tiles",
+      x: { perBatch: 0, fixed: x, div: 1 },
+      y: { perBatch: 0, fixed: Math.ceil(count / x), div: 1 },
+      z: { perBatch: 0, fixed: 1, div: 1 },
+    },
+  };
+}
+
+// ---- activations -----------------------------------------------------------------------------
+
+/** dx += dy * act'(x), from the activation table's WGSL derivative. */
+export function activationBackward(
+  x: string,
+  dy: string,
+  dx: string,
+  perBatch: number,
+  act: Activation,
+): Kernel {
+  const def = activations[act.op];
+  return flatKernel(
+    { perBatch },
+    [value("x", x), value("dy", dy), value("dx", dx)],
+    {},
+    `let v = x[i];\ndx[i] += dy[i] * (${def.wgslDerivative("v", f32(act.alpha))});`,
+    def.decls ?? [],
+  );
+}
+
+// ---- convolution -------------------------------------------------------------------------------
+
+export interface ConvGrad {
+  readonly x: string;
+  readonly dy: string;
+  readonly weight: string;
+  readonly inShape: readonly [number, number, number];
+  readonly outShape: readonly [number, number, number];
+  readonly k: readonly [number, number];
+  readonly s: readonly [number, number];
+  readonly d: readonly [number, number];
+  /** Top and left padding (zeros). */
+  readonly p: readonly [number, number];
+  readonly groups: number;
+}
+
+function convConstsOf(g: ConvGrad): Record<string, number> {
+  const [c, h, w] = g.inShape;
+  const [f, ho, wo] = g.outShape;
+  return {
+    C: c,
+    H: h,
+    W: w,
+    F: f,
+    HO: ho,
+    WO: wo,
+    KH: g.k[0],
+    KW: g.k[1],
+    SY: g.s[0],
+    SX: g.s[1],
+    DY: g.d[0],
+    DX: g.d[1],
+    PT: g.p[0],
+    PL: g.p[1],
+    CG: c / g.groups,
+    FG: f / g.groups,
+  };
+}
+
+/**
+ * dx of a zero-padded conv: each input pixel gathers dy * w over the outputs whose window
+ * tap lands on it (oy * s - p + ky * d = iy, for each filter of its group).
+ */
+export function convInputGrad(g: ConvGrad, dx: string): Kernel {
+  const [c, h, w] = g.inShape;
+  return flatKernel(
+    { perBatch: c * h * w },
+    [value("dy", g.dy), fixed("wt", g.weight), value("dx", dx)],
+    convConstsOf(g),
+    `let n = i / (C * H * W);
+let ci = (i / (H * W)) % C;
+let iy = i32((i / W) % H);
+let ix = i32(i % W);
+let grp = ci / CG;
+let cl = ci % CG;
+var acc = 0.0;
+for (var fo = 0u; fo < FG; fo++) {
+  let o = grp * FG + fo;
+  for (var ky = 0u; ky < KH; ky++) {
+    let ny = iy + i32(PT) - i32(ky * DY);
+    if (ny < 0 || ny % i32(SY) != 0) { continue; }
+    let oy = u32(ny) / SY;
+    if (oy >= HO) { continue; }
+    for (var kx = 0u; kx < KW; kx++) {
+      let nx = ix + i32(PL) - i32(kx * DX);
+      if (nx < 0 || nx % i32(SX) != 0) { continue; }
+      let ox = u32(nx) / SX;
+      if (ox >= WO) { continue; }
+      acc += dy[((n * F + o) * HO + oy) * WO + ox] * wt[((o * CG + cl) * KH + ky) * KW + kx];
+    }
+  }
+}
+dx[i] += acc;`,
+  );
+}
+
+/** dw of a zero-padded conv: a workgroup per weight sums x * dy over the batch and the map. */
+export function convWeightGrad(g: ConvGrad, dw: string): Kernel {
+  const count = g.outShape[0] * (g.inShape[0] / g.groups) * g.k[0] * g.k[1];
+  return reduceKernel(
+    count,
+    [value("x", g.x), value("dy", g.dy), fixed("dw", dw, true)],
+    convConstsOf(g),
+    "params.batch * HO * WO",
+    "tap(t)",
+    "dw[r] += total;",
+    [
+      `var<private> o: u32;
+var<private> cin: u32;
+var<private> ky: u32;
+var<private> kx: u32;
+fn tap(t: u32) -> f32 {
+  let n = t / (HO * WO);
+  let oy = (t / WO) % HO;
+  let ox = t % WO;
+  let iy = i32(oy * SY + ky * DY) - i32(PT);
+  let ix = i32(ox * SX + kx * DX) - i32(PL);
+  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
+  return x[((n * C + cin) * H + u32(iy)) * W + u32(ix)] * dy[((n * F + o) * HO + oy) * WO + ox];
+}`,
+    ],
+    `o = r / (CG * KH * KW);
+cin = (o / FG) * CG + (r / (KH * KW)) % CG;
+ky = (r / KW) % KH;
+kx = r % KW;`,
+  );
+}
+
+/** A bias's (or batch norm beta's) gradient: a workgroup per channel sums dy over N, H, W. */
+export function channelSumGrad(dy: string, db: string, channels: number, inner: number): Kernel {
+  return reduceKernel(
+    channels,
+    [value("dy", dy), fixed("db", db, true)],
+    { C: channels, INNER: inner },
+    "params.batch * INNER",
+    "dy[((t / INNER) * C + r) * INNER + t % INNER]",
+    "db[r] += total;",
+  );
+}
+
+// ---- dense -----------------------------------------------------------------------------------
+
+/** dx[n, i] += sum_u dy[n, u] w[u, i]. */
+export function denseInputGrad(
+  dy: string,
+  weight: string,
+  dx: string,
+  inputs: number,
+  units: number,
+): Kernel {
+  return flatKernel(
+    { perBatch: inputs },
+    [value("dy", dy), fixed("wt", weight), value("dx", dx)],
+    { IN: inputs, U: units },
+    `let n = i / IN;
+let k = i % IN;
+var acc = 0.0;
+for (var u = 0u; u < U; u++) { acc += dy[n * U + u] * wt[u * IN + k]; }
+dx[i] += acc;`,
+  );
+}
+
+/** dw[u, i] += sum_n dy[n, u] x[n, i]. */
+export function denseWeightGrad(
+  x: string,
+  dy: string,
+  dw: string,
+  inputs: number,
+  units: number,
+): Kernel {
+  return flatKernel(
+    { count: inputs * units },
+    [value("x", x), value("dy", dy), fixed("dw", dw, true)],
+    { IN: inputs, U: units },
+    `let u = i / IN;
+let k = i % IN;
+var acc = 0.0;
+for (var n = 0u; n < params.batch; n++) { acc += dy[n * U + u] * x[n * IN + k]; }
+dw[i] += acc;`,
+  );
+}
+
+// ---- pooling -----------------------------------------------------------------------------------
+
+export interface PoolGrad {
+  readonly x: string;
+  readonly dy: string;
+  readonly inShape: readonly [number, number, number];
+  readonly outShape: readonly [number, number, number];
+  readonly k: readonly [number, number];
+  readonly s: readonly [number, number];
+  /** [top, left, bottom, right] */
+  readonly p: readonly [number, number, number, number];
+  readonly d: readonly [number, number];
+}
+
+/**
+ * Pooling's gradient, gathered by each input pixel over the windows that hold it: max pooling
+ * passes a window's gradient to its first maximum (the window's taps scanned as the forward
+ * pass scans them), average pooling divides it by the window's count (PyTorch's divisor).
+ */
+export function poolGrad(g: PoolGrad, dx: string, kind: "max" | "avg", countPad: boolean): Kernel {
+  const [c, h, w] = g.inShape;
+  const [, ho, wo] = g.outShape;
+  const contribution =
+    kind === "max"
+      ? `// the window's first maximum
+var best = -3.4e38;
+var at = -1;
+for (var a = 0u; a < KH; a++) {
+  let yy = i32(oy * SY + a * DY) - i32(PT);
+  if (yy < 0 || yy >= i32(H)) { continue; }
+  for (var b = 0u; b < KW; b++) {
+    let xx = i32(ox * SX + b * DX) - i32(PL);
+    if (xx < 0 || xx >= i32(W)) { continue; }
+    let v = x[base + u32(yy) * W + u32(xx)];
+    if (v > best || at < 0) { best = v; at = yy * i32(W) + xx; }
+  }
+}
+if (at == iy * i32(W) + ix) { acc += dy[obase + oy * WO + ox]; }`
+      : `let y0 = i32(oy * SY) - i32(PT);
+let x0 = i32(ox * SX) - i32(PL);
+let y1 = min(y0 + i32(KH), i32(H + PB));
+let x1 = min(x0 + i32(KW), i32(W + PR));
+var count = f32((y1 - y0) * (x1 - x0));
+if (${countPad ? "false" : "true"}) {
+  count = f32((min(y1, i32(H)) - max(y0, 0)) * (min(x1, i32(W)) - max(x0, 0)));
+}
+acc += dy[obase + oy * WO + ox] / count;`;
+  return flatKernel(
+    { perBatch: c * h * w },
+    // (average pooling does not read x: an unused binding would not be in the layout)
+    kind === "max"
+      ? [value("x", g.x), value("dy", g.dy), value("dx", dx)]
+      : [value("dy", g.dy), value("dx", dx)],
+    {
+      H: h,
+      W: w,
+      HO: ho,
+      WO: wo,
+      KH: g.k[0],
+      KW: g.k[1],
+      SY: g.s[0],
+      SX: g.s[1],
+      DY: g.d[0],
+      DX: g.d[1],
+      PT: g.p[0],
+      PL: g.p[1],
+      PB: g.p[2],
+      PR: g.p[3],
+    },
+    `let m = i / (H * W);
+let iy = i32((i / W) % H);
+let ix = i32(i % W);
+let base = m * H * W;
+let obase = m * HO * WO;
+var acc = 0.0;
+for (var a = 0u; a < KH; a++) {
+  let ny = iy + i32(PT) - i32(a * DY);
+  if (ny < 0 || ny % i32(SY) != 0) { continue; }
+  let oy = u32(ny) / SY;
+  if (oy >= HO) { continue; }
+  for (var b = 0u; b < KW; b++) {
+    let nx = ix + i32(PL) - i32(b * DX);
+    if (nx < 0 || nx % i32(SX) != 0) { continue; }
+    let ox = u32(nx) / SX;
+    if (ox >= WO) { continue; }
+    ${contribution.replace(/\n/g, "\n    ")}
+  }
+}
+dx[i] += acc;`,
+  );
+}
+
+/** Global pooling's gradient: the average's share, or all of it to the map's first maximum. */
+export function globalPoolGrad(
+  x: string,
+  y: string,
+  dy: string,
+  dx: string,
+  channels: number,
+  inner: number,
+  max: boolean,
+): Kernel {
+  return flatKernel(
+    { perBatch: channels * inner },
+    // (average pooling reads neither x nor y: unused bindings would not be in the layout)
+    max
+      ? [value("x", x), value("y", y), value("dy", dy), value("dx", dx)]
+      : [value("dy", dy), value("dx", dx)],
+    { INNER: inner },
+    max
+      ? `let m = i / INNER;
+let top = y[m];
+var first = m * INNER;
+loop {
+  if (x[first] == top || first >= i) { break; }
+  first++;
+}
+if (first == i && x[i] == top) { dx[i] += dy[m]; }`
+      : `dx[i] += dy[i / INNER] / f32(INNER);`,
+  );
+}
+
+// ---- batch norm --------------------------------------------------------------------------------
+
+/**
+ * Batch statistics: a workgroup per channel; `stats` gets [mean, 1 / sqrt(var + eps)] per
+ * channel, and the running statistics move `momentum` of the way (the variance unbiased).
+ */
+export function batchStats(
+  x: string,
+  stats: string,
+  runMean: string,
+  runVar: string,
+  channels: number,
+  inner: number,
+  eps: number,
+): Kernel {
+  return reduceKernel(
+    channels,
+    [
+      value("x", x),
+      fixed("stats", stats, true),
+      fixed("rmean", runMean, true),
+      fixed("rvar", runVar, true),
+    ],
+    { C: channels, INNER: inner },
+    "params.batch * INNER",
+    "sq(t, r)",
+    `let m = f32(params.batch * INNER);
+let mean = mean_of[0] / m;
+let variance = total / m;
+stats[2u * r] = mean;
+stats[2u * r + 1u] = inverseSqrt(variance + ${f32(eps)});
+rmean[r] = 0.9 * rmean[r] + 0.1 * mean;
+rvar[r] = 0.9 * rvar[r] + 0.1 * variance * m / max(m - 1.0, 1.0);`,
+    [
+      `var<workgroup> mean_of: array<f32, 1>;
+// the squared deviation from the mean (two passes: no cancellation)
+fn sq(t: u32, r: u32) -> f32 {
+  let v = x[((t / INNER) * C + r) * INNER + t % INNER] - mean_of[0] / f32(params.batch * INNER);
+  return v * v;
+}`,
+    ],
+    // the mean first, by the same reduction
+    `{
+  var s = 0.0;
+  for (var t = lid.x; t < params.batch * INNER; t += ${reduceGroup}u) {
+    s += x[((t / INNER) * C + r) * INNER + t % INNER];
+  }
+  part[lid.x] = s;
+  workgroupBarrier();
+  for (var k = ${reduceGroup / 2}u; k > 0u; k >>= 1u) {
+    if (lid.x < k) { part[lid.x] += part[lid.x + k]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { mean_of[0] = part[0]; }
+  workgroupBarrier();
+}`,
+  );
+}
+
+/** y = (x - mean) * istd * gamma + beta with the batch's statistics. */
+export function batchNormTrain(
+  x: string,
+  y: string,
+  stats: string,
+  gamma: string,
+  beta: string,
+  channels: number,
+  inner: number,
+): Kernel {
+  return flatKernel(
+    { perBatch: channels * inner },
+    [
+      value("x", x),
+      fixed("stats", stats),
+      fixed("gamma", gamma),
+      fixed("beta", beta),
+      value("y", y),
+    ],
+    { C: channels, INNER: inner },
+    `let c = (i / INNER) % C;
+y[i] = (x[i] - stats[2u * c]) * stats[2u * c + 1u] * gamma[c] + beta[c];`,
+  );
+}
+
+/** Sum of dy * xhat per channel into `sums` (its odd entries), and gamma's gradient. */
+export function batchNormSums(
+  x: string,
+  dy: string,
+  stats: string,
+  sums: string,
+  dgamma: string,
+  channels: number,
+  inner: number,
+): Kernel {
+  return reduceKernel(
+    channels,
+    [
+      value("x", x),
+      value("dy", dy),
+      fixed("stats", stats),
+      fixed("sums", sums, true),
+      fixed("dg", dgamma, true),
+    ],
+    { C: channels, INNER: inner },
+    "params.batch * INNER",
+    "dy[at(t, r)] * (x[at(t, r)] - stats[2u * r]) * stats[2u * r + 1u]",
+    "sums[2u * r + 1u] = total;\ndg[r] += total;",
+    [`fn at(t: u32, r: u32) -> u32 { return ((t / INNER) * C + r) * INNER + t % INNER; }`],
+  );
+}
+
+/** dbeta and sum dy per channel. */
+export function batchNormDySum(
+  dy: string,
+  sums: string,
+  dbeta: string,
+  channels: number,
+  inner: number,
+): Kernel {
+  return reduceKernel(
+    channels,
+    [value("dy", dy), fixed("sums", sums, true), fixed("db", dbeta, true)],
+    { C: channels, INNER: inner },
+    "params.batch * INNER",
+    "dy[((t / INNER) * C + r) * INNER + t % INNER]",
+    "sums[2u * r] = total;\ndb[r] += total;",
+  );
+}
+
+/** dx += gamma istd (dy - sum dy / M - xhat sum(dy xhat) / M). */
+export function batchNormInputGrad(
+  x: string,
+  dy: string,
+  dx: string,
+  stats: string,
+  sums: string,
+  gamma: string,
+  channels: number,
+  inner: number,
+): Kernel {
+  return flatKernel(
+    { perBatch: channels * inner },
+    [
+      value("x", x),
+      value("dy", dy),
+      fixed("stats", stats),
+      fixed("sums", sums),
+      fixed("gamma", gamma),
+      value("dx", dx),
+    ],
+    { C: channels, INNER: inner },
+    `let c = (i / INNER) % C;
+let m = f32(params.batch * INNER);
+let istd = stats[2u * c + 1u];
+let xh = (x[i] - stats[2u * c]) * istd;
+dx[i] += gamma[c] * istd * (dy[i] - sums[2u * c] / m - xh * sums[2u * c + 1u] / m);`,
+  );
+}
+
+// ---- dropout -----------------------------------------------------------------------------------
+
+/** A counter-based hash (PCG's output function) of the step's seed and the element: uniform. */
+const dropoutHash = `fn keep_mask(i: u32, seed: u32) -> f32 {
+  var s = i * 747796405u + seed * 2891336453u + 1u;
+  s = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+  s = (s >> 22u) ^ s;
+  return f32(s >> 8u) / 16777216.0;
+}`;
+
+/** y = x * mask / keep (backward: dx += dy * mask / keep), the mask drawn from the seed. */
+export function dropoutKernel(
+  from: string,
+  to: string,
+  hyperBuf: string,
+  perBatch: number,
+  p: number,
+  accumulate: boolean,
+): Kernel {
+  const keep = 1 - p;
+  return flatKernel(
+    { perBatch },
+    [value("a", from), fixed("hyper", hyperBuf), value("b", to)],
+    {},
+    `let m = select(0.0, ${f32(1 / keep)}, keep_mask(i, u32(hyper[${hyper.seed}])) < ${f32(keep)});
+b[i] ${accumulate ? "+=" : "="} a[i] * m;`,
+    [dropoutHash],
+  );
+}
+
+// ---- elementwise merges and copies -----------------------------------------------------------
+
+/** dx += dy (an add's operand of the output's shape, an identity). */
+export function accumulate(dy: string, dx: string, perBatch: number): Kernel {
+  return flatKernel({ perBatch }, [value("dy", dy), value("dx", dx)], {}, "dx[i] += dy[i];");
+}
+
+/** y = x. */
+export function copyKernel(x: string, y: string, perBatch: number): Kernel {
+  return flatKernel({ perBatch }, [value("x", x), value("y", y)], {}, "y[i] = x[i];");
+}
+
+/** A mul's operand of the output's shape: dx += dy * (the product of the others). */
+export function mulGrad(
+  dy: string,
+  others: readonly string[],
+  dx: string,
+  perBatch: number,
+): Kernel {
+  return flatKernel(
+    { perBatch },
+    [value("dy", dy), ...others.map((o, k) => value(`o${k}`, o)), value("dx", dx)],
+    {},
+    `dx[i] += dy[i]${others.map((_, k) => ` * o${k}[i]`).join("")};`,
+  );
+}
+
+/** A concat input's gradient: its channels' slice of the output's. */
+export function concatGrad(
+  dy: string,
+  dx: string,
+  channels: number,
+  inner: number,
+  total: number,
+  offset: number,
+): Kernel {
+  return flatKernel(
+    { perBatch: channels * inner },
+    [value("dy", dy), value("dx", dx)],
+    { CI: channels, INNER: inner, CT: total, OFF: offset },
+    `let n = i / (CI * INNER);
+let r = i % (CI * INNER);
+dx[i] += dy[n * CT * INNER + OFF * INNER + r];`,
+  );
+}
+
+/** Softmax's (or log-softmax's) gradient over channels, per item and pixel. */
+export function softmaxGrad(
+  y: string,
+  dy: string,
+  dx: string,
+  channels: number,
+  inner: number,
+  log: boolean,
+): Kernel {
+  return flatKernel(
+    { perBatch: channels * inner },
+    [value("y", y), value("dy", dy), value("dx", dx)],
+    { C: channels, INNER: inner },
+    `let n = i / (C * INNER);
+let p = i % INNER;
+var s = 0.0;
+for (var c = 0u; c < C; c++) {
+  let j = (n * C + c) * INNER + p;
+  s += ${log ? "dy[j]" : "dy[j] * y[j]"};
+}
+dx[i] += ${log ? "dy[i] - exp(y[i]) * s" : "y[i] * (dy[i] - s)"};`,
+  );
+}
+
+// ---- loss --------------------------------------------------------------------------------------
+
+/**
+ * Softmax cross-entropy per item from the logits and the label: the gradient
+ * (softmax - one-hot) / batch into `dz`, the item's loss and whether its top class is its label
+ * into `out` (2 per item).
+ */
+export function crossEntropyKernel(
+  z: string,
+  labels: string,
+  dz: string,
+  out: string,
+  classes: number,
+): Kernel {
+  return flatKernel(
+    { perBatch: 1 },
+    [value("z", z), value("labels", labels), value("dz", dz), value("out", out)],
+    { K: classes },
+    `let n = i;
+let y = u32(labels[n]);
+var top = z[n * K];
+var best = 0u;
+for (var c = 1u; c < K; c++) {
+  let v = z[n * K + c];
+  if (v > top) { top = v; best = c; }
+}
+var s = 0.0;
+for (var c = 0u; c < K; c++) { s += exp(z[n * K + c] - top); }
+let inv = 1.0 / (s * f32(params.batch));
+for (var c = 0u; c < K; c++) {
+  dz[n * K + c] = exp(z[n * K + c] - top) * inv - select(0.0, 1.0 / f32(params.batch), c == y);
+}
+out[2u * n] = log(s) + top - z[n * K + y];
+out[2u * n + 1u] = select(0.0, 1.0, best == y);`,
+  );
+}
+
+/** Adds the batch's losses and hits to the running sums [loss, correct, items]. */
+export function lossSum(out: string, sums: string): Kernel {
+  return flatKernel(
+    { count: 1 },
+    [value("out", out), fixed("sums", sums, true)],
+    {},
+    `var l = 0.0;
+var c = 0.0;
+for (var n = 0u; n < params.batch; n++) { l += out[2u * n]; c += out[2u * n + 1u]; }
+sums[0] += l;
+sums[1] += c;
+sums[2] += f32(params.batch);`,
+  );
+}
+
+// ---- optimisers --------------------------------------------------------------------------------
+
+/** One parameter's update (compiler/train/optim.ts's rules), the rates from `hyper`. */
+export function updateKernel(
+  kind: "sgd" | "nesterov" | "adam" | "adamw",
+  param: string,
+  grad: string,
+  slots: readonly string[],
+  hyperBuf: string,
+  count: number,
+): Kernel {
+  const h = (k: keyof typeof hyper) => `hyper[${hyper[k]}]`;
+  const body =
+    kind === "sgd" || kind === "nesterov"
+      ? `let d = g[i] + ${h("decay")} * p[i];
+let b = select(${h("momentum")} * m[i] + d, d, ${h("first")} > 0.5 || ${h("momentum")} == 0.0);
+m[i] = b;
+p[i] = p[i] - ${h("lr")} * ${kind === "nesterov" ? `(d + ${h("momentum")} * b)` : "b"};`
+      : `var d = g[i];
+var w = p[i];
+${kind === "adamw" ? `w = w - ${h("lr")} * ${h("decay")} * w;` : `d = d + ${h("decay")} * w;`}
+let mm = ${h("beta1")} * m[i] + (1.0 - ${h("beta1")}) * d;
+let vv = ${h("beta2")} * v[i] + (1.0 - ${h("beta2")}) * d * d;
+m[i] = mm;
+v[i] = vv;
+p[i] = w - ${h("lr")} * (mm / ${h("c1")}) / (sqrt(vv / ${h("c2")}) + ${h("eps")});`;
+  return flatKernel(
+    { count },
+    [
+      fixed("p", param, true),
+      fixed("g", grad),
+      fixed("m", slots[0]!, true),
+      ...(slots[1] ? [fixed("v", slots[1], true)] : []),
+      fixed("hyper", hyperBuf),
+    ],
+    {},
+    body,
+  );
+}

@@ -1,0 +1,262 @@
+// The training plan: the training graph's kernels for WebGPU, as dispatch lists a runtime
+// trainer (runtime/trainer.ts) runs. One step is: the forward pass in training mode (each
+// op's `emit`, or its `grad.emitTrain` where training differs), the loss, the backward pass
+// (each op's `grad.emitBackward`, last layer first) and the optimiser's update of each trained
+// weight. `predict` is the forward pass in inference mode. Every forward value keeps its own
+// buffer (the backward pass reads them); gradients live in a second arena, cleared each step.
+import { elementCount, valueShapes, type Shape } from "../ir/graph.js";
+import type { Kernel, PlanDispatch } from "../codegen/plan-types.js";
+import { defaultChoice, tunable, type KernelChoice, type Target } from "../codegen/choice.js";
+import { defaultTiles } from "../codegen/gemm.js";
+import { nodeActivation, opDef, type Emitter, type TrainEmitter } from "../ops/index.js";
+import { TrainError } from "../errors.js";
+import type { TrainGraph } from "./graph.js";
+import { copyKernel, crossEntropyKernel, hyperSize, lossSum, updateKernel } from "./kernels.js";
+import type { OptimizerConfig } from "./optim.js";
+
+export interface TrainValue {
+  readonly name: string;
+  /** f32 per item. */
+  readonly perBatch: number;
+  /** Another value whose buffer this one is (a view: flatten, reshape). */
+  readonly alias?: string;
+  /** "grad": in the gradient arena, cleared before each step. */
+  readonly arena: "act" | "grad";
+}
+
+export interface TrainBuffer {
+  readonly name: string;
+  readonly size: number;
+  /**
+   * What it holds: a weight of the network (trained, or running statistics), a weight's
+   * gradient (cleared each step), optimiser state, a layer's own state, the hyperparameters,
+   * the loss sums.
+   */
+  readonly role: "weight" | "grad" | "slot" | "state" | "hyper" | "sums";
+}
+
+export interface TrainPlan {
+  readonly network: string;
+  readonly input: { readonly name: string; readonly shape: Shape };
+  readonly classes: number;
+  readonly logits: string;
+  /** The value the labels are written to (one f32 per item). */
+  readonly labels: string;
+  readonly values: readonly TrainValue[];
+  readonly buffers: readonly TrainBuffer[];
+  /** Trained weights: their gradient buffer and optimiser slots. */
+  readonly params: readonly {
+    readonly name: string;
+    readonly grad: string;
+    readonly slots: readonly string[];
+  }[];
+  readonly kernels: readonly string[];
+  readonly forward: readonly PlanDispatch[];
+  readonly loss: readonly PlanDispatch[];
+  readonly backward: readonly PlanDispatch[];
+  readonly update: readonly PlanDispatch[];
+  readonly predict: readonly PlanDispatch[];
+  readonly hyper: string;
+  readonly sums: string;
+}
+
+export interface TrainPlanOptions {
+  readonly optimizer: OptimizerConfig;
+  /** Whose default kernels the forward pass takes (the adapter's class). */
+  readonly target?: Target;
+}
+
+/** The forward kernel a conv or dense layer takes while training: one that reads the weight
+ * as it is (Winograd's derived weight would need deriving again after every update). */
+function trainingChoice(choice: KernelChoice | undefined): KernelChoice | undefined {
+  return choice?.kernel === "winograd" ? { kernel: "gemm", tiles: defaultTiles } : choice;
+}
+
+export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPlan {
+  const graph = tg.graph;
+  const shapes = valueShapes(graph);
+  const kernels: string[] = [];
+  const kernelIndex = new Map<string, number>();
+  const lists = {
+    forward: [] as PlanDispatch[],
+    loss: [] as PlanDispatch[],
+    backward: [] as PlanDispatch[],
+    update: [] as PlanDispatch[],
+    predict: [] as PlanDispatch[],
+  };
+  const dispatch = (list: PlanDispatch[], label: string, k: Kernel) => {
+    let index = kernelIndex.get(k.wgsl);
+    if (index === undefined) {
+      index = kernels.length;
+      kernels.push(k.wgsl);
+      kernelIndex.set(k.wgsl, index);
+    }
+    list.push({ label, kernel: index, bindings: k.bindings, grid: k.grid });
+  };
+  const values: TrainValue[] = [];
+  const buffers: TrainBuffer[] = [];
+  const addValue = (v: TrainValue) => {
+    if (!values.some((x) => x.name === v.name)) values.push(v);
+  };
+  const addBuffer = (b: TrainBuffer) => {
+    if (!buffers.some((x) => x.name === b.name)) buffers.push(b);
+    return b.name;
+  };
+  const hyper = addBuffer({ name: "train#hyper", size: hyperSize, role: "hyper" });
+  const sums = addBuffer({ name: "train#sums", size: 4, role: "sums" });
+  for (const w of graph.weights)
+    addBuffer({ name: w.name, size: elementCount(w.shape), role: "weight" });
+
+  for (const i of graph.inputs)
+    addValue({ name: i.name, perBatch: elementCount(i.shape), arena: "act" });
+
+  // ---- forward, in training and in inference mode
+  const aliasOf = new Map<string, string>();
+  for (const node of graph.nodes) {
+    const def = opDef(node.op);
+    if (nodeActivation(node).act !== "none")
+      throw new TrainError(
+        `layer '${node.name}' has a fused activation: train the network before optimisation`,
+      );
+    const per = elementCount(node.shape);
+    if (def.emit === "alias") {
+      addValue({ name: node.name, perBatch: per, alias: node.inputs[0]!, arena: "act" });
+      aliasOf.set(node.name, node.inputs[0]!);
+      continue;
+    }
+    addValue({ name: node.name, perBatch: per, arena: "act" });
+    const inShapes = node.inputs.map((v) => shapes.get(v)!);
+    const grad = def.grad;
+    if (grad === "legalized") throw new Error(`internal: '${node.op}' reached training unlowered`);
+    const emitter = (list: PlanDispatch[]): Emitter => ({
+      inShapes,
+      output: node.name,
+      writtenInSlice: () => false,
+      choice: tunable(node, inShapes[0])
+        ? trainingChoice(defaultChoice(node, inShapes[0], options.target ?? "gpu"))
+        : undefined,
+      layout: () => "nchw",
+      emit: (k) => dispatch(list, node.name, k),
+      weight: (name) => name,
+      hwcWeight: () => {
+        throw new Error("internal: training reads weights as stored");
+      },
+      winogradWeight: () => {
+        throw new Error("internal: training reads weights as stored");
+      },
+      temp: (suffix, perBatch) => {
+        const name = `${node.name}#${suffix}`;
+        addValue({ name, perBatch, arena: "act" });
+        return name;
+      },
+      splitRows: (name, rows) => [{ name, rows: [0, rows] }],
+    });
+    const trainer = trainEmitter(node.name, inShapes, (k) => dispatch(lists.forward, node.name, k));
+    if (grad.emitTrain) grad.emitTrain(node, trainer);
+    else if (typeof def.emit === "function") def.emit(node, emitter(lists.forward));
+    // inference: the op's own kernels; dropout (lowered away for inference) a copy
+    if (typeof def.emit === "function") def.emit(node, emitter(lists.predict));
+    else dispatch(lists.predict, node.name, copyKernel(node.inputs[0]!, node.name, per));
+  }
+
+  // ---- gradient buffers: the logits', and every value the backward pass reaches
+  const gradName = (v: string): string => {
+    let at = v;
+    while (aliasOf.has(at)) at = aliasOf.get(at)!;
+    return `d:${at}`;
+  };
+  const needsGrad = new Set<string>([tg.logits]);
+  for (const n of tg.backward)
+    n.inputs.forEach((v, k) => tg.inputGrads.get(n.name)![k] && needsGrad.add(v));
+  for (const v of needsGrad) {
+    let at = v;
+    while (aliasOf.has(at)) {
+      needsGrad.add(aliasOf.get(at)!);
+      at = aliasOf.get(at)!;
+    }
+  }
+  for (const v of needsGrad) {
+    if (aliasOf.has(v)) continue;
+    addValue({ name: gradName(v), perBatch: elementCount(shapes.get(v)!), arena: "grad" });
+  }
+
+  // ---- loss: softmax cross-entropy on the logits
+  const labels = "train#labels";
+  const out = "train#loss";
+  addValue({ name: labels, perBatch: 1, arena: "act" });
+  addValue({ name: out, perBatch: 2, arena: "act" });
+  dispatch(
+    lists.loss,
+    "loss",
+    crossEntropyKernel(tg.logits, labels, gradName(tg.logits), out, tg.classes),
+  );
+  dispatch(lists.loss, "loss", lossSum(out, sums));
+
+  // ---- backward, last layer first
+  const trained = new Set(tg.params.map((p) => p.name));
+  const params = tg.params.map((p) => ({
+    name: p.name,
+    grad: addBuffer({ name: `grad:${p.name}`, size: elementCount(p.shape), role: "grad" }),
+    slots: (options.optimizer.kind === "sgd" ? ["m"] : ["m", "v"]).map((s) =>
+      addBuffer({ name: `${s}:${p.name}`, size: elementCount(p.shape), role: "slot" }),
+    ),
+  }));
+  for (const node of tg.backward) {
+    const def = opDef(node.op);
+    if (def.emit === "alias") continue; // its gradient is its input's buffer
+    const grad = def.grad;
+    if (grad === "legalized" || !grad.emitBackward)
+      throw new TrainError(
+        `layer '${node.name}' (${node.op}) has no WebGPU gradient yet (cnnc train --cpu trains it)`,
+      );
+    const inShapes = node.inputs.map((v) => shapes.get(v)!);
+    const needs = tg.inputGrads.get(node.name)!;
+    const e = trainEmitter(node.name, inShapes, (k) => dispatch(lists.backward, node.name, k));
+    grad.emitBackward(node, {
+      ...e,
+      grad: (v) =>
+        v === node.name || node.inputs.some((x, k) => x === v && needs[k])
+          ? gradName(v)
+          : undefined,
+      weightGrad: (w) => (trained.has(w) ? `grad:${w}` : undefined),
+    });
+  }
+
+  // ---- the optimiser's update
+  const o = options.optimizer;
+  const kind = o.kind === "sgd" ? (o.nesterov ? "nesterov" : "sgd") : o.kind;
+  for (const p of params) {
+    const size = elementCount(tg.params.find((x) => x.name === p.name)!.shape);
+    dispatch(lists.update, p.name, updateKernel(kind, p.name, p.grad, p.slots, hyper, size));
+  }
+
+  return {
+    network: graph.name,
+    input: { name: graph.inputs[0]!.name, shape: graph.inputs[0]!.shape },
+    classes: tg.classes,
+    logits: tg.logits,
+    labels,
+    values,
+    buffers,
+    params,
+    kernels,
+    ...lists,
+    hyper,
+    sums,
+  };
+
+  function trainEmitter(
+    name: string,
+    inShapes: readonly Shape[],
+    emit: (k: Kernel) => void,
+  ): TrainEmitter {
+    return {
+      inShapes,
+      emit,
+      grad: () => undefined,
+      weightGrad: () => undefined,
+      state: (suffix, size) => addBuffer({ name: `${name}#${suffix}`, size, role: "state" }),
+      hyper,
+    };
+  }
+}

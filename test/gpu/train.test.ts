@@ -1,0 +1,217 @@
+// Training on WebGPU against the float64 reference trainer (itself checked against finite
+// differences in train-gradcheck.test.ts): every op with a WebGPU gradient, its weight
+// gradients after one forward and backward pass of a batch; the loss; the optimisers' updates;
+// batch norm's running statistics; dropout's masks, forward and backward the same.
+import { afterAll, describe, expect, it } from "vitest";
+import type { Graph } from "../../compiler/ir/graph.js";
+import { trainingGraph } from "../../compiler/train/graph.js";
+import { trainingInit } from "../../compiler/train/init.js";
+import { trainingPlan } from "../../compiler/train/plan.js";
+import type { OptimizerConfig } from "../../compiler/train/optim.js";
+import { backwardPass, crossEntropy, forwardPass } from "../../compiler/train/reference.js";
+import { ReferenceTrainer } from "../../compiler/train/trainer.js";
+import { random } from "../../compiler/weights/init.js";
+import { GpuTrainer } from "../../runtime/trainer.js";
+import { lowerText } from "../support/compile.js";
+import { gpu } from "./support.js";
+
+const net = (input: string, body: string) =>
+  lowerText(`network T {\n  input x: ${input}\n  ${body.replace(/\n/g, "\n  ")}\n}`);
+
+const trainers: GpuTrainer[] = [];
+afterAll(() => trainers.forEach((t) => t.dispose()));
+
+async function gpuTrainer(g: Graph, weights: Map<string, Float32Array>, config: OptimizerConfig) {
+  const d = await gpu();
+  const tg = trainingGraph(g);
+  const t = await GpuTrainer.create(
+    trainingPlan(tg, { optimizer: config }),
+    weights,
+    config,
+    d.device,
+    d,
+  );
+  trainers.push(t);
+  return t;
+}
+
+function batchOf(g: Graph, batch: number, seed: number) {
+  const rand = random(seed);
+  const per = g.inputs[0]!.shape.reduce((a, b) => a * b, 1);
+  const x = Float32Array.from({ length: per * batch }, () => rand() * 2 - 1);
+  const classes = g.nodes.at(-1)!.shape.reduce((a, b) => a * b, 1);
+  const y = Array.from({ length: batch }, (_, i) => (i * 3) % classes);
+  return { x, y };
+}
+
+/**
+ * Largest |a - b| over a tensor, relative to its largest |b| but at least 1e-4 (a bias before
+ * batch norm has a gradient of 0 in exact arithmetic, float32 rounding noise on the GPU).
+ */
+function relError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-4): number {
+  let worst = 0;
+  let scale = floor;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst / scale;
+}
+
+/** One forward and backward pass of a batch on the GPU and on the reference: the weights'
+ * gradients (training mode: batch norm's batch statistics) and the loss. */
+async function gradParity(g: Graph, batch = 3, tolerance = 2e-3): Promise<void> {
+  const weights = trainingInit(trainingGraph(g).graph, 1);
+  const { x, y } = batchOf(g, batch, 2);
+  const t = await gpuTrainer(g, weights, { kind: "sgd", lr: 0 });
+  t.step(x, y, 0, 1, false);
+  const got = await t.gradients();
+  const sums = await t.sums(true);
+  const tg = trainingGraph(g);
+  const pass = forwardPass(tg, weights, { [tg.graph.inputs[0]!.name]: x }, batch, {
+    training: true,
+  });
+  const loss = crossEntropy(tg, pass, y);
+  const want = backwardPass(tg, weights, pass, new Map([[tg.logits, loss.dlogits]])).weights;
+  expect(sums.loss).toBeCloseTo(loss.loss, 4);
+  expect(sums.correct).toBe(loss.correct);
+  const errors = Object.fromEntries(
+    [...want].map(([name, w]) => [
+      name,
+      relError(got.get(name)!, w) < tolerance ? "ok" : relError(got.get(name)!, w),
+    ]),
+  );
+  expect(errors).toEqual(Object.fromEntries([...want.keys()].map((k) => [k, "ok"])));
+}
+
+describe("WebGPU gradients against the reference trainer", () => {
+  it("conv: stride, dilation, asymmetric padding, groups, depthwise; dense; bias", async () => {
+    await gradParity(
+      net(
+        "[4, 11, 9]",
+        `conv(6, [3, 5], stride=[2, 1], pad=[1, 2, 0, 1], dilation=[1, 2]) -> tanh
+conv(6, 3, groups=2, pad=1) -> sigmoid
+dwconv(3, stride=2, multiplier=2) -> relu
+conv(5, 1, bias=false)
+flatten -> dense(7) -> elu -> dense(4, bias=false)`,
+      ),
+    );
+  });
+
+  it("pools: max (ceil, padded, dilated), average (count_pad both ways), global max and average", async () => {
+    await gradParity(
+      net(
+        "[3, 12, 11]",
+        `conv(4, 3, pad=1)
+let a = maxpool(3, stride=2, pad=1, ceil=true) -> avgpool(2, pad=1, count_pad=true) -> avgpool(3, stride=2, pad=1) -> globalavgpool
+let b = x -> maxpool(3, dilation=2, stride=2) -> conv(4, 1) -> globalmaxpool
+concat(a, b) -> flatten -> dense(3)`,
+      ),
+    );
+  });
+
+  it("batch norm in training mode over maps and vectors; residual adds; mul; concat of maps", async () => {
+    await gradParity(
+      net(
+        "[3, 6, 6]",
+        `conv(8, 3, pad=1, bias=false) -> bn -> relu
+add {
+  branch { conv(8, 3, pad=1, bias=false) -> bn -> relu -> conv(8, 3, pad=1, bias=false) -> bn }
+  branch { identity }
+} -> relu
+let s = conv(8, 1) -> sigmoid
+let m = mul(last, s)
+concat(m, s) -> globalavgpool -> flatten -> dense(6, bias=false) -> bn -> relu -> dense(3)`,
+      ),
+      4,
+    );
+  });
+
+  it("every activation's derivative", async () => {
+    await gradParity(
+      net(
+        "[3, 4, 5]",
+        `conv(4, 1) -> leaky_relu(0.1) -> conv(4, 1) -> gelu -> conv(4, 1) -> silu -> conv(4, 1) -> hardswish -> conv(4, 1) -> relu6 -> conv(4, 1) -> hardsigmoid -> conv(4, 1) -> mish -> conv(4, 1) -> gelu_tanh -> conv(4, 1) -> selu -> conv(4, 1) -> softsign -> conv(4, 1) -> softplus -> conv(4, 1) -> elu(0.5)
+conv(4, 1) -> abs -> sqrt -> conv(4, 1) -> exp -> log -> conv(4, 1) -> pow(3) -> neg -> reciprocal -> conv(4, 1) -> tanh
+flatten -> log_softmax -> dense(3)`,
+      ),
+    );
+  });
+
+  it("softmax inside the network, and a final log_softmax", async () => {
+    await gradParity(
+      net("[5, 3, 2]", "conv(6, 1) -> softmax -> flatten -> dense(4) -> log_softmax"),
+    );
+  });
+});
+
+describe("WebGPU training steps", () => {
+  // (no bias before batch norm: its gradient is 0 but for rounding, which Adam would amplify
+  // into steps of the learning rate in either direction)
+  const g = net(
+    "[2, 6, 6]",
+    "conv(4, 3, pad=1, bias=false) -> bn -> relu -> maxpool(2) -> flatten -> dense(3) -> softmax",
+  );
+
+  for (const config of [
+    { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 0.01 },
+    { kind: "sgd", lr: 0.1, nesterov: true },
+    { kind: "adam", lr: 0.01 },
+    { kind: "adamw", lr: 0.01, weightDecay: 0.1 },
+  ] as const) {
+    it(`${config.kind}${"nesterov" in config ? " (Nesterov)" : ""}: three steps give the reference's weights and running statistics`, async () => {
+      const weights = trainingInit(trainingGraph(g).graph, 3);
+      const t = await gpuTrainer(g, weights, config);
+      const ref = new ReferenceTrainer(g, weights, config);
+      for (let s = 0; s < 3; s++) {
+        const { x, y } = batchOf(g, 4, 10 + s);
+        t.step(x, y, config.lr, s);
+        ref.step(x, y, config.lr, s);
+      }
+      const got = await t.weights();
+      const want = ref.weights();
+      expect(t.stepCount).toBe(3);
+      for (const [name, w] of want)
+        expect([name, relError(got.get(name)!, w) < 2e-3]).toEqual([name, true]);
+      const a = await t.sums(true);
+      const b = ref.sums(true);
+      expect(a.loss).toBeCloseTo(b.loss, 4);
+      expect(a.items).toBe(12);
+      // the optimiser's state carries over: a restored trainer continues as the first would
+      const state = await t.optimizerState();
+      expect(state.get("optimizer.step")).toEqual(Float32Array.of(3));
+    });
+  }
+
+  it("predicts in inference mode: the reference interpreter's scores", async () => {
+    const weights = trainingInit(trainingGraph(g).graph, 4);
+    const t = await gpuTrainer(g, weights, { kind: "sgd", lr: 0.1 });
+    const ref = new ReferenceTrainer(g, weights, { kind: "sgd", lr: 0.1 });
+    const { x, y } = batchOf(g, 5, 7);
+    t.step(x, y, 0.1, 0);
+    ref.step(x, y, 0.1, 0);
+    expect(relError(await t.predict(x, 5), ref.predict(x, 5))).toBeLessThan(2e-3);
+  });
+
+  it("dropout: a fresh mask per step, the same forward and backward, scaled by 1 / (1 - p)", async () => {
+    const d = net("[64]", "dense(64) -> dropout(0.5) -> dense(2)");
+    const weights = trainingInit(trainingGraph(d).graph, 5);
+    const t = await gpuTrainer(d, weights, { kind: "sgd", lr: 0 });
+    const { x, y } = batchOf(d, 8, 3);
+    t.step(x, y, 0, 1, false);
+    const g1 = (await t.gradients()).get("dense_2.weight")!;
+    t.step(x, y, 0, 2, false);
+    const g2 = (await t.gradients()).get("dense_2.weight")!;
+    expect(g1).not.toEqual(g2);
+    // the classifier's weight gradient sums dy * dropped activations: some columns are 0 in
+    // every item only where the mask dropped that unit for all 8 items (rare); about half of
+    // the first layer's units feed each item. The same seed gives the same gradients.
+    t.step(x, y, 0, 1, false);
+    expect(await t.gradients().then((m) => m.get("dense_2.weight"))).toEqual(g1);
+  });
+
+  it("refuses an op without a WebGPU gradient, naming the layer", () => {
+    const g2 = net("[3, 6, 6]", "conv(4, 3, pad=1, padmode=reflect) -> flatten -> dense(2)");
+    expect(() => trainingPlan(trainingGraph(g2), { optimizer: { kind: "sgd", lr: 0.1 } })).toThrow(
+      "layer 'conv_1': reflect padding has no WebGPU gradient yet (cnnc train --cpu trains it)",
+    );
+  });
+});
