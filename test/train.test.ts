@@ -307,7 +307,7 @@ describe("cnnc train and cnnc eval", () => {
     );
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^training Halves on 108 items \(12 held out\)/);
+    expect(r.out).toMatch(/^training Halves on the CPU reference \(float64\): 108 items \(12 held out\)/);
     expect(r.out).toMatch(/^epoch\s+loss\s+train acc\s+val acc\s+images\/s\s+time\s+lr$/m);
     expect(r.out).toMatch(/^3\/3\s+\d\.\d{4}\s+\d+\.\d%\s+100\.0%/m);
     expect(r.out).toMatch(/test accuracy 100\.0% \(40 items\)/);
@@ -316,7 +316,7 @@ describe("cnnc train and cnnc eval", () => {
     expect(readFileSync(plot, "utf8")).toMatch(/<polyline/);
     const build = cnnc("build", netFile, "--weights", out, "-o", join(dir, "h.cnnb"));
     expect(build.code).toBe(0);
-    const ev = cnnc("eval", netFile, "--weights", out, "--data", data);
+    const ev = cnnc("eval", netFile, "--weights", out, "--data", data, "--cpu");
     expect(ev.code).toBe(0);
     expect(ev.out).toMatch(/accuracy 100\.0%/);
     expect(ev.out).toMatch(/^true\\pred\s+0\s+1\s+recall$/m);

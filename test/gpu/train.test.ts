@@ -13,7 +13,12 @@ import { ReferenceTrainer } from "../../compiler/train/trainer.js";
 import { random } from "../../compiler/weights/init.js";
 import { GpuTrainer } from "../../runtime/trainer.js";
 import { lowerText } from "../support/compile.js";
-import { gpu } from "./support.js";
+import { adapterChoice, adapterWords, gpu } from "./support.js";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeNpy } from "../../cli/npy.js";
 
 const net = (input: string, body: string) =>
   lowerText(`network T {\n  input x: ${input}\n  ${body.replace(/\n/g, "\n  ")}\n}`);
@@ -213,5 +218,66 @@ describe("WebGPU training steps", () => {
     expect(() => trainingPlan(trainingGraph(g2), { optimizer: { kind: "sgd", lr: 0.1 } })).toThrow(
       "layer 'conv_1': reflect padding has no WebGPU gradient yet (cnnc train --cpu trains it)",
     );
+  });
+});
+
+describe("cnnc train and eval on WebGPU", () => {
+  it("trains to the reference's accuracy on a separable task and evaluates on the device", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-gpu-train-"));
+    const data = join(dir, "data");
+    mkdirSync(data);
+    // two classes of 6x6 images: a bright upper or lower half, with noise
+    const halves = (n: number, seed: number) => {
+      const rand = random(seed);
+      const x = new Float32Array(n * 36);
+      const y = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        y[i] = i % 2;
+        for (let p = 0; p < 36; p++)
+          x[i * 36 + p] = (p < 18 === (i % 2 === 0) ? 0.8 : 0.2) + 0.3 * (rand() - 0.5);
+      }
+      return { x, y };
+    };
+    const train = halves(120, 3);
+    const test = halves(40, 4);
+    writeFileSync(join(data, "x.npy"), writeNpy([120, 6, 6], train.x));
+    writeFileSync(join(data, "y.npy"), writeNpy([120], train.y));
+    writeFileSync(join(data, "x_test.npy"), writeNpy([40, 6, 6], test.x));
+    writeFileSync(join(data, "y_test.npy"), writeNpy([40], test.y));
+    const file = join(dir, "halves.cnn");
+    writeFileSync(
+      file,
+      "network Halves {\n  input x: [1, 6, 6]\n  conv(4, 3, pad=1, bias=false) -> bn -> relu\n  maxpool(2)\n  flatten\n  dropout(0.1)\n  dense(2)\n  softmax\n}\n",
+    );
+    const cnnc = (...args: string[]) =>
+      spawnSync(process.execPath, ["dist/cli/bin.js", ...args, "--adapter", adapterChoice], {
+        encoding: "utf8",
+      });
+    const out = join(dir, "w.safetensors");
+    const r = cnnc(
+      "train",
+      file,
+      "--data",
+      data,
+      "--epochs",
+      "3",
+      "--batch",
+      "16",
+      "--optimizer",
+      "sgd",
+      "--lr",
+      "0.1",
+      "-o",
+      out,
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const on = /^training Halves on (.*?): 108 items/m.exec(r.stdout);
+    expect(on?.[1]).toMatch(adapterWords);
+    expect(r.stdout).toMatch(/^3\/3\s+\d\.\d{4}\s+\d+\.\d%\s+100\.0%/m);
+    expect(r.stdout).toMatch(/test accuracy 100\.0% \(40 items\)/);
+    const ev = cnnc("eval", file, "--weights", out, "--data", data);
+    expect(ev.status).toBe(0);
+    expect(ev.stdout).toMatch(/accuracy 100\.0%/);
   });
 });
