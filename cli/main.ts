@@ -36,6 +36,7 @@ import { nodeHost } from "./host.js";
 import { addOptimizeOptions, optimize, type OptimizeOptions } from "./optimize.js";
 import { writeOutput } from "./output.js";
 import { runCommand, type RunOptions } from "./run.js";
+import { trainingMemoryText } from "./train-command.js";
 import { kernelFamilies, tuneCommand, type TuneCliOptions } from "./tune-command.js";
 import {
   evalCommand,
@@ -150,6 +151,10 @@ function program(io: Io): Command {
     .option(
       "--optimized",
       "also compile, and compare dispatches, MACs and memory before and after the passes",
+    )
+    .option(
+      "--train",
+      "also the memory training takes on WebGPU beside inference's (activations kept, gradients, optimizer state)",
     );
   addOptimizeOptions(
     cnnc.commands.find((c) => c.name() === "summary")!,
@@ -163,6 +168,7 @@ function program(io: Io): Command {
           useRoot?: string;
           json?: boolean;
           optimized?: boolean;
+          train?: boolean;
           batch: string;
           depth?: string;
         },
@@ -187,7 +193,8 @@ function program(io: Io): Command {
       } else {
         io.out(
           formatSummary(report, depth === undefined ? {} : { depth }) +
-            (comparison ? `\n${comparison.text}` : ""),
+            (comparison ? `\n${comparison.text}` : "") +
+            (opts.train ? `\n${trainingMemoryText(before, batch)}` : ""),
         );
       }
     },

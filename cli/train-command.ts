@@ -8,7 +8,9 @@ import { gunzipSync } from "node:zlib";
 import type { Graph } from "../compiler/ir/graph.js";
 import { dataset, fitInput, readIdx, split, type Dataset } from "../compiler/train/data.js";
 import { trainingGraph, type TrainGraph } from "../compiler/train/graph.js";
-import { trainingPlan } from "../compiler/train/plan.js";
+import { trainingMemory, trainingPlan } from "../compiler/train/plan.js";
+import { bytes } from "../compiler/analysis/format.js";
+import { planGraph } from "../compiler/codegen/plan.js";
 import type { Target } from "../compiler/codegen/choice.js";
 import { GpuTrainer } from "../runtime/trainer.js";
 import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
@@ -343,4 +345,29 @@ export async function evalCommand(io: Io, file: string, opts: EvalCliOptions): P
     `${graph.name} on the ${opts.split} split of ${opts.data} (${items.count.toLocaleString("en-US")} items): accuracy ${percent(e.accuracy)}\n`,
   );
   io.out(confusionTable(e));
+}
+
+/**
+ * `summary --train`: the memory of training on WebGPU (Adam, every forward value kept for the
+ * backward pass) beside inference's (the -O0 plan's arena and its weights), at a batch size.
+ */
+export function trainingMemoryText(graph: Graph, batch: number): string {
+  const tg = trainingGraph(graph);
+  const m = trainingMemory(trainingPlan(tg, { optimizer: { kind: "adam", lr: 0.001 } }), batch);
+  const inference = planGraph(tg.graph, { planMemory: true });
+  const weights = tg.graph.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0) * 4;
+  const rows: [string, string, string][] = [
+    ["activations", bytes(inference.arena * batch * 4), bytes(m.activationBytes)],
+    ["activation gradients", "-", bytes(m.gradientBytes)],
+    ["weights", bytes(weights), bytes(m.weightBytes)],
+    ["weight gradients", "-", bytes(m.weightGradientBytes)],
+    ["optimizer (Adam)", "-", bytes(m.optimizerBytes)],
+    ["total", bytes(inference.arena * batch * 4 + weights), bytes(m.totalBytes)],
+  ];
+  const w = [22, 12];
+  return (
+    `${`memory at batch ${batch}`.padEnd(w[0]!)}${"inference".padEnd(w[1]!)}training\n` +
+    rows.map(([a, b, c]) => `${a.padEnd(w[0]!)}${b.padEnd(w[1]!)}${c}`).join("\n") +
+    "\n(inference: the planned arena, values sharing memory; training: every forward value kept for the backward pass)\n"
+  );
 }

@@ -28,3 +28,17 @@ export { readSafetensors, writeSafetensors, type NamedTensor } from "./weights/i
 export { registry, opKinds, type OpKind, type OpDef } from "./ops/index.js";
 export { formatDiagnostic, type Diagnostic } from "../grammar/diagnostics.js";
 export { tuneGraph, tuningNames, type Loader, type Measurable, type TunedLayer } from "./tune.js";
+// Training (compiler/train/): the training graph, the float64 reference trainer and the loop;
+// `trainingPlan` is what the runtime's GpuTrainer runs on WebGPU.
+export { trainingGraph, TrainError, type TrainGraph } from "./train/graph.js";
+export { trainingPlan, trainingMemory, type TrainPlan } from "./train/plan.js";
+export { trainingInit } from "./train/init.js";
+export { Optimizer, learningRate, type OptimizerConfig, type Schedule } from "./train/optim.js";
+export { readIdx, dataset, fitInput, type Dataset } from "./train/data.js";
+export {
+  ReferenceTrainer,
+  evaluate,
+  trainLoop,
+  type EpochReport,
+  type Trainer,
+} from "./train/trainer.js";

@@ -15,6 +15,7 @@ import {
 } from "./load.js";
 
 export * from "./load.js";
+export { GpuTrainer } from "./trainer.js";
 
 /** Loads a bundle from bytes or a URL and compiles it for this page's WebGPU device. */
 export function loadModel(source: BundleSource, options: LoadOptions = {}): Promise<LoadedModel> {

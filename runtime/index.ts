@@ -20,6 +20,7 @@ import {
 } from "./load.js";
 
 export * from "./load.js";
+export { GpuTrainer } from "./trainer.js";
 
 /** A path's bytes: a regular file only (a folder fails late, a device or a FIFO never ends). */
 async function readPath(text: string): Promise<Uint8Array> {

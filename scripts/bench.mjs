@@ -58,6 +58,16 @@ await tf.setBackend("webgpu");
 await tf.ready();
 console.warn = quiet;
 
+// `--train`: training throughput against TensorFlow.js (scripts/train-bench.mjs), then done
+if (args.includes("--train")) {
+  const { trainBench } = await import("./train-bench.mjs");
+  const opt = (name) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : undefined);
+  const failures = await trainBench(gpu, { quick, items: opt("--items"), epochs: opt("--epochs") });
+  clearInterval(tick);
+  for (const f of failures) process.stderr.write(`bench: ${f}\n`);
+  process.exit(failures.length ? 1 : 0);
+}
+
 // --- one network on every runtime ----------------------------------------------------------------
 function lowered(file, size) {
   let text = readFileSync(file, "utf8");

@@ -307,7 +307,9 @@ describe("cnnc train and cnnc eval", () => {
     );
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^training Halves on the CPU reference \(float64\): 108 items \(12 held out\)/);
+    expect(r.out).toMatch(
+      /^training Halves on the CPU reference \(float64\): 108 items \(12 held out\)/,
+    );
     expect(r.out).toMatch(/^epoch\s+loss\s+train acc\s+val acc\s+images\/s\s+time\s+lr$/m);
     expect(r.out).toMatch(/^3\/3\s+\d\.\d{4}\s+\d+\.\d%\s+100\.0%/m);
     expect(r.out).toMatch(/test accuracy 100\.0% \(40 items\)/);

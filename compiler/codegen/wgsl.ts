@@ -84,7 +84,11 @@ export function buildShader(spec: ShaderSpec): { wgsl: string; bindings: BufferR
     } else renames.set(b.name, seen);
   }
   const rename = (code: string): string =>
-    [...renames].reduce((c, [from, to]) => c.replace(new RegExp(`\\b${from}\\b`, "g"), to), code);
+    // (a member access such as `wid.y` is not the binding `y`)
+    [...renames].reduce(
+      (c, [from, to]) => c.replace(new RegExp(`(?<![.\\w])${from}\\b`, "g"), to),
+      code,
+    );
   const wgsl = shaderText({
     ...spec,
     bindings: unique,

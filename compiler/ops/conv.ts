@@ -1,7 +1,16 @@
 // The convolution family: conv2d (any groups, dilation, padding mode; depthwise is a conv2d
 // with one group per input channel), deconv2d (transposed) and sepconv2d (depthwise then
 // pointwise, legalised into two conv2d before any backend sees it).
-import { accumulate, channelSumGrad, convInputGrad, convWeightGrad } from "../train/kernels.js";
+import {
+  accumulate,
+  channelSumGrad,
+  convInputGrad,
+  convWeightGrad,
+  flippedWeight,
+  type ConvGrad,
+} from "../train/kernels.js";
+import type { Node } from "../ir/graph.js";
+import type { TrainEmitter } from "./emit.js";
 import { TrainError } from "../errors.js";
 import { elementCount, type Shape } from "../ir/graph.js";
 import { defaultTiles, gemmConvKernel, splitKReduceKernel } from "../codegen/gemm.js";
@@ -368,6 +377,50 @@ function deconvBackward(
 }
 
 /**
+ * dx of a zero-padded conv. Stride 1: a conv itself (the adapter's fast forward kernels), of
+ * the output gradient by the flipped weight (`flippedWeight`) with the padding that makes it
+ * full, accumulated into dx through its residual input. Other strides: the gather kernel.
+ */
+function emitInputGrad(
+  node: OpNode<ConvFamily["conv2d"]>,
+  g: ConvGrad,
+  dx: string,
+  e: TrainEmitter,
+): void {
+  const a = node.attrs;
+  const [c, h, w] = g.inShape;
+  const [f, ho, wo] = g.outShape;
+  const span = [a.d[0] * (a.k[0] - 1), a.d[1] * (a.k[1] - 1)] as const;
+  const p: Quad = [span[0] - a.p[0], span[1] - a.p[1], 0, 0];
+  const full: Quad = [p[0], p[1], h - ho + span[0] - p[0], w - wo + span[1] - p[1]];
+  if (a.s[0] !== 1 || a.s[1] !== 1 || full.some((v) => v < 0)) {
+    e.emit(convInputGrad(g, dx));
+    return;
+  }
+  const flipped = e.state("flipped", f * (c / a.g) * a.k[0] * a.k[1]);
+  e.emit(flippedWeight(g.weight, flipped, f, c, a.g, a.k));
+  const transposed = {
+    name: `${node.name}#dx`,
+    op: "conv2d",
+    inputs: [g.dy, dx],
+    weights: [flipped],
+    attrs: {
+      filters: c,
+      k: a.k,
+      s: [1, 1],
+      p: full,
+      d: a.d,
+      g: a.g,
+      padmode: "zeros",
+      bias: false,
+      ...noEpilogue,
+    },
+    shape: [c, h, w],
+  } as const;
+  e.forward(transposed as Node, [g.outShape, g.inShape], dx);
+}
+
+/**
  * The gradient of the fused epilogue's sum: the residual, where there is one, takes the
  * output's gradient unchanged (the activation's derivative is applied before, by the trainer).
  */
@@ -683,9 +736,10 @@ export const convOps: Family<ConvFamily> = {
           groups: a.g,
         };
         const dx = e.grad(g.x);
-        if (dx) e.emit(convInputGrad(g, dx));
+        if (dx) emitInputGrad(node, g, dx, e);
         const dw = e.weightGrad(w!);
-        if (dw) e.emit(convWeightGrad(g, dw));
+        const weights = a.filters * (g.inShape[0] / a.g) * a.k[0] * a.k[1];
+        if (dw) convWeightGrad(g, e.temp("dw", weights), dw).forEach((k) => e.emit(k));
         const db = b === undefined ? undefined : e.weightGrad(b);
         if (db) e.emit(channelSumGrad(dy, db, outShape[0], outShape[1] * outShape[2]));
         const res = node.inputs[1] === undefined ? undefined : e.grad(node.inputs[1]);

@@ -2,7 +2,7 @@
 // goes, the kernel choice made for it (codegen/choice.ts), and the calls that add a dispatch,
 // a weight (or a weight derived from one at load) and a temporary. Selection happened before
 // (choice, layout, memory); emission only writes kernels for what was chosen.
-import type { Shape } from "../ir/graph.js";
+import type { Node, Shape } from "../ir/graph.js";
 import type { KernelChoice } from "../codegen/choice.js";
 import type { Kernel } from "../codegen/plan-types.js";
 import type { Layout, OutputSlice } from "../codegen/wgsl.js";
@@ -49,6 +49,13 @@ export interface TrainEmitter {
   weightGrad(weight: string): string | undefined;
   /** A fixed-size buffer of the node's own (`<node>#<suffix>`), `size` f32. */
   state(suffix: string, size: number): string;
+  /** A per-item buffer of the node's own for one step (`<node>#<suffix>`), `perBatch` f32. */
+  temp(suffix: string, perBatch: number): string;
+  /**
+   * The forward kernels of another node (its op's `emit`, the adapter's default kernel),
+   * reading `inShapes` and writing `output`: a backward pass made of forward ops.
+   */
+  forward(node: Node, inShapes: readonly Shape[], output: string): void;
   /** The buffer of the step's hyperparameters (compiler/train/kernels.ts's `hyper`). */
   readonly hyper: string;
 }

@@ -171,66 +171,122 @@ function convConstsOf(g: ConvGrad): Record<string, number> {
  */
 export function convInputGrad(g: ConvGrad, dx: string): Kernel {
   const [c, h, w] = g.inShape;
+  // Threads side by side take columns of one phase (ix mod the stride), so that they find the
+  // same taps valid: no lane of a SIMD group waits on another's branch.
+  const wp = Math.ceil(w / g.s[1]);
   return flatKernel(
-    { perBatch: c * h * w },
+    { perBatch: c * h * g.s[1] * wp },
     [value("dy", g.dy), fixed("wt", g.weight), value("dx", dx)],
-    convConstsOf(g),
-    `let n = i / (C * H * W);
-let ci = (i / (H * W)) % C;
-let iy = i32((i / W) % H);
-let ix = i32(i % W);
+    { ...convConstsOf(g), WP: wp },
+    `let n = i / (C * H * SX * WP);
+let ci = (i / (H * SX * WP)) % C;
+let iy = i32((i / (SX * WP)) % H);
+let ix = i32(((i / WP) % SX) + (i % WP) * SX);
+if (ix >= i32(W)) { return; }
+let at_x = ((n * C + ci) * H + u32(iy)) * W + u32(ix);
 let grp = ci / CG;
 let cl = ci % CG;
 var acc = 0.0;
-for (var fo = 0u; fo < FG; fo++) {
-  let o = grp * FG + fo;
-  for (var ky = 0u; ky < KH; ky++) {
-    let ny = iy + i32(PT) - i32(ky * DY);
-    if (ny < 0 || ny % i32(SY) != 0) { continue; }
-    let oy = u32(ny) / SY;
-    if (oy >= HO) { continue; }
-    for (var kx = 0u; kx < KW; kx++) {
-      let nx = ix + i32(PL) - i32(kx * DX);
-      if (nx < 0 || nx % i32(SX) != 0) { continue; }
-      let ox = u32(nx) / SX;
-      if (ox >= WO) { continue; }
-      acc += dy[((n * F + o) * HO + oy) * WO + ox] * wt[((o * CG + cl) * KH + ky) * KW + kx];
+// each tap's output pixel found once, then every filter of the group at that pixel
+for (var ky = 0u; ky < KH; ky++) {
+  let ny = iy + i32(PT) - i32(ky * DY);
+  if (ny < 0 || ny % i32(SY) != 0) { continue; }
+  let oy = u32(ny) / SY;
+  if (oy >= HO) { continue; }
+  for (var kx = 0u; kx < KW; kx++) {
+    let nx = ix + i32(PL) - i32(kx * DX);
+    if (nx < 0 || nx % i32(SX) != 0) { continue; }
+    let ox = u32(nx) / SX;
+    if (ox >= WO) { continue; }
+    var at = ((n * F + grp * FG) * HO + oy) * WO + ox;
+    var wi = ((grp * FG * CG + cl) * KH + ky) * KW + kx;
+    for (var fo = 0u; fo < FG; fo++) {
+      acc += dy[at] * wt[wi];
+      at += HO * WO;
+      wi += CG * KH * KW;
     }
   }
 }
-dx[i] += acc;`,
+dx[at_x] += acc;`,
   );
 }
 
-/** dw of a zero-padded conv: a workgroup per weight sums x * dy over the batch and the map. */
-export function convWeightGrad(g: ConvGrad, dw: string): Kernel {
+/**
+ * dw of a zero-padded conv, in two dispatches without barriers: each item's share of each
+ * weight's sum (x * dy over the output map) into `partial` ([N, weights]), then the sum over
+ * the items. A thread per (item, weight) keeps every adapter busy, from a CPU emulation's
+ * SIMD lanes to a GPU's thousands of threads.
+ */
+export function convWeightGrad(g: ConvGrad, partial: string, dw: string): Kernel[] {
   const count = g.outShape[0] * (g.inShape[0] / g.groups) * g.k[0] * g.k[1];
-  return reduceKernel(
-    count,
-    [value("x", g.x), value("dy", g.dy), fixed("dw", dw, true)],
-    convConstsOf(g),
-    "params.batch * HO * WO",
-    "tap(t)",
-    "dw[r] += total;",
-    [
-      `var<private> o: u32;
-var<private> cin: u32;
-var<private> ky: u32;
-var<private> kx: u32;
-fn tap(t: u32) -> f32 {
-  let n = t / (HO * WO);
-  let oy = (t / WO) % HO;
-  let ox = t % WO;
+  // a thread per (item, filter, channel, window row) keeps a whole window row's KW sums in
+  // registers: each output gradient it loads serves KW products
+  const share = flatKernel(
+    { perBatch: count / g.k[1] },
+    [value("x", g.x), value("dy", g.dy), value("part", partial)],
+    { ...convConstsOf(g), WN: count },
+    `let rows = WN / KW;
+let n = i / rows;
+let r = i % rows;
+let ky = r % KH;
+let o = r / (CG * KH);
+let cin = (o / FG) * CG + (r / KH) % CG;
+var acc: array<f32, KW>;
+for (var oy = 0u; oy < HO; oy++) {
   let iy = i32(oy * SY + ky * DY) - i32(PT);
-  let ix = i32(ox * SX + kx * DX) - i32(PL);
-  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((n * C + cin) * H + u32(iy)) * W + u32(ix)] * dy[((n * F + o) * HO + oy) * WO + ox];
-}`,
-    ],
-    `o = r / (CG * KH * KW);
-cin = (o / FG) * CG + (r / (KH * KW)) % CG;
-ky = (r / KW) % KH;
-kx = r % KW;`,
+  if (iy < 0 || iy >= i32(H)) { continue; }
+  let xrow = ((n * C + cin) * H + u32(iy)) * W;
+  let yrow = ((n * F + o) * HO + oy) * WO;
+  for (var ox = 0u; ox < WO; ox++) {
+    let d = dy[yrow + ox];
+    let x0 = i32(ox * SX) - i32(PL);
+    for (var kx = 0u; kx < KW; kx++) {
+      let ix = x0 + i32(kx * DX);
+      if (ix >= 0 && ix < i32(W)) { acc[kx] += x[xrow + u32(ix)] * d; }
+    }
+  }
+}
+for (var kx = 0u; kx < KW; kx++) { part[n * WN + r * KW + kx] = acc[kx]; }`,
+  );
+  return [share, batchSum(partial, dw, count)];
+}
+
+/** dw[r] += sum over the items of partial[n, r]. */
+export function batchSum(partial: string, dw: string, count: number): Kernel {
+  return flatKernel(
+    { count },
+    [value("part", partial), fixed("dw", dw, true)],
+    {},
+    `var acc = 0.0;
+for (var n = 0u; n < params.batch; n++) { acc += part[n * COUNT + i]; }
+dw[i] += acc;`,
+  );
+}
+
+/**
+ * The weight of the conv that computes a stride-1 conv's input gradient: each group's
+ * [F/g, C/g] blocks transposed and every window turned half a circle,
+ * out[c, f, ky, kx] = w[group * F/g + f, c % (C/g), KH - 1 - ky, KW - 1 - kx].
+ */
+export function flippedWeight(
+  weight: string,
+  out: string,
+  filters: number,
+  channels: number,
+  groups: number,
+  k: readonly [number, number],
+): Kernel {
+  const count = filters * (channels / groups) * k[0] * k[1];
+  return flatKernel(
+    { count },
+    [fixed("wt", weight), fixed("wf", out, true)],
+    { CG: channels / groups, FG: filters / groups, KH: k[0], KW: k[1] },
+    `let kx = i % KW;
+let ky = (i / KW) % KH;
+let f = (i / (KH * KW)) % FG;
+let c = i / (FG * KH * KW);
+let o = (c / CG) * FG + f;
+wf[i] = wt[((o * CG + c % CG) * KH + (KH - 1u - ky)) * KW + (KW - 1u - kx)];`,
   );
 }
 

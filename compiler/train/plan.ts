@@ -4,11 +4,11 @@
 // (each op's `grad.emitBackward`, last layer first) and the optimiser's update of each trained
 // weight. `predict` is the forward pass in inference mode. Every forward value keeps its own
 // buffer (the backward pass reads them); gradients live in a second arena, cleared each step.
-import { elementCount, valueShapes, type Shape } from "../ir/graph.js";
+import { elementCount, valueShapes, type Node, type Shape } from "../ir/graph.js";
 import type { Kernel, PlanDispatch } from "../codegen/plan-types.js";
 import { defaultChoice, tunable, type KernelChoice, type Target } from "../codegen/choice.js";
 import { defaultTiles } from "../codegen/gemm.js";
-import { nodeActivation, opDef, type Emitter, type TrainEmitter } from "../ops/index.js";
+import { nodeActivation, opDef, type TrainEmitter } from "../ops/index.js";
 import { TrainError } from "../errors.js";
 import type { TrainGraph } from "./graph.js";
 import { copyKernel, crossEntropyKernel, hyperSize, lossSum, updateKernel } from "./kernels.js";
@@ -128,34 +128,16 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
     const inShapes = node.inputs.map((v) => shapes.get(v)!);
     const grad = def.grad;
     if (grad === "legalized") throw new Error(`internal: '${node.op}' reached training unlowered`);
-    const emitter = (list: PlanDispatch[]): Emitter => ({
+    const trainer = trainEmitter(
+      node.name,
       inShapes,
-      output: node.name,
-      writtenInSlice: () => false,
-      choice: tunable(node, inShapes[0])
-        ? trainingChoice(defaultChoice(node, inShapes[0], options.target ?? "gpu"))
-        : undefined,
-      layout: () => "nchw",
-      emit: (k) => dispatch(list, node.name, k),
-      weight: (name) => name,
-      hwcWeight: () => {
-        throw new Error("internal: training reads weights as stored");
-      },
-      winogradWeight: () => {
-        throw new Error("internal: training reads weights as stored");
-      },
-      temp: (suffix, perBatch) => {
-        const name = `${node.name}#${suffix}`;
-        addValue({ name, perBatch, arena: "act" });
-        return name;
-      },
-      splitRows: (name, rows) => [{ name, rows: [0, rows] }],
-    });
-    const trainer = trainEmitter(node.name, inShapes, (k) => dispatch(lists.forward, node.name, k));
+      (k) => dispatch(lists.forward, node.name, k),
+      lists.forward,
+    );
     if (grad.emitTrain) grad.emitTrain(node, trainer);
-    else if (typeof def.emit === "function") def.emit(node, emitter(lists.forward));
+    else emitForward(node, inShapes, node.name, lists.forward);
     // inference: the op's own kernels; dropout (lowered away for inference) a copy
-    if (typeof def.emit === "function") def.emit(node, emitter(lists.predict));
+    if (typeof def.emit === "function") emitForward(node, inShapes, node.name, lists.predict);
     else dispatch(lists.predict, node.name, copyKernel(node.inputs[0]!, node.name, per));
   }
 
@@ -211,7 +193,12 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
       );
     const inShapes = node.inputs.map((v) => shapes.get(v)!);
     const needs = tg.inputGrads.get(node.name)!;
-    const e = trainEmitter(node.name, inShapes, (k) => dispatch(lists.backward, node.name, k));
+    const e = trainEmitter(
+      node.name,
+      inShapes,
+      (k) => dispatch(lists.backward, node.name, k),
+      lists.backward,
+    );
     grad.emitBackward(node, {
       ...e,
       grad: (v) =>
@@ -245,18 +232,102 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
     sums,
   };
 
+  /**
+   * A node's forward kernels (its op's `emit`) into `list`, writing `output`: the network's own
+   * nodes, and the forward-op nodes a backward pass is made of (a conv's input gradient is a
+   * conv of the output gradient).
+   */
+  function emitForward(
+    node: Node,
+    inShapes: readonly Shape[],
+    output: string,
+    list: PlanDispatch[],
+  ): void {
+    const def = opDef(node.op);
+    if (typeof def.emit !== "function") throw new Error(`internal: '${node.op}' has no kernels`);
+    def.emit(node, {
+      inShapes,
+      output,
+      writtenInSlice: () => false,
+      choice: tunable(node, inShapes[0])
+        ? trainingChoice(defaultChoice(node, inShapes[0], options.target ?? "gpu"))
+        : undefined,
+      layout: () => "nchw",
+      emit: (k) => dispatch(list, node.name, k),
+      weight: (name) => name,
+      hwcWeight: () => {
+        throw new Error("internal: training reads weights as stored");
+      },
+      winogradWeight: () => {
+        throw new Error("internal: training reads weights as stored");
+      },
+      temp: (suffix, perBatch) => {
+        const name = `${node.name}#${suffix}`;
+        addValue({ name, perBatch, arena: "act" });
+        return name;
+      },
+      splitRows: (name, rows) => [{ name, rows: [0, rows] }],
+    });
+  }
+
   function trainEmitter(
     name: string,
     inShapes: readonly Shape[],
     emit: (k: Kernel) => void,
+    list: PlanDispatch[],
   ): TrainEmitter {
     return {
       inShapes,
       emit,
+      forward: (n, shapesIn, output) => emitForward(n, shapesIn, output, list),
       grad: () => undefined,
       weightGrad: () => undefined,
       state: (suffix, size) => addBuffer({ name: `${name}#${suffix}`, size, role: "state" }),
+      temp: (suffix, perBatch) => {
+        addValue({ name: `${name}#${suffix}`, perBatch, arena: "act" });
+        return `${name}#${suffix}`;
+      },
       hyper,
     };
   }
+}
+
+export interface TrainingMemory {
+  /** Activations the backward pass reads, kept from the forward pass (per batch). */
+  readonly activationBytes: number;
+  /** Gradients of the activations (per batch; cleared each step). */
+  readonly gradientBytes: number;
+  readonly weightBytes: number;
+  readonly weightGradientBytes: number;
+  /** The optimiser's slots (SGD's momentum, Adam's two moments). */
+  readonly optimizerBytes: number;
+  readonly totalBytes: number;
+}
+
+/** What a training plan's buffers take at a batch size (views counted once). */
+export function trainingMemory(plan: TrainPlan, batch: number): TrainingMemory {
+  const per = (arena: "act" | "grad") =>
+    plan.values.filter((v) => v.arena === arena && !v.alias).reduce((n, v) => n + v.perBatch, 0) *
+    batch *
+    4;
+  const fixed = (...roles: TrainBuffer["role"][]) =>
+    plan.buffers.filter((b) => roles.includes(b.role)).reduce((n, b) => n + b.size * 4, 0);
+  const m = {
+    activationBytes: per("act"),
+    gradientBytes: per("grad"),
+    weightBytes: fixed("weight"),
+    weightGradientBytes: fixed("grad"),
+    optimizerBytes: fixed("slot"),
+  };
+  const other = fixed("state", "hyper", "sums");
+  return {
+    ...m,
+    totalBytes:
+      m.activationBytes +
+      m.gradientBytes +
+      m.weightBytes +
+      m.weightGradientBytes +
+      m.optimizerBytes +
+      other,
+  };
 }
