@@ -21,9 +21,25 @@ import {
   type NamedTensor,
 } from "../compiler/weights/index.js";
 import { formatDiagnostic } from "../grammar/index.js";
-import { adapterDescription, imageToInput, loadModel, parseBundle } from "../runtime/browser.js";
+import {
+  adapterClass,
+  adapterDescription,
+  browserDevice,
+  GpuTrainer,
+  imageToInput,
+  loadModel,
+  parseBundle,
+} from "../runtime/browser.js";
+import { dataset, fitInput, readIdx, type Dataset } from "../compiler/train/data.js";
+import { trainingGraph } from "../compiler/train/graph.js";
+import { trainingInit } from "../compiler/train/init.js";
+import { trainingPlan } from "../compiler/train/plan.js";
+import type { OptimizerKind } from "../compiler/train/optim.js";
+import { trainLoop } from "../compiler/train/trainer.js";
 import { cnnHighlight, cnnLanguage } from "./language.js";
 import alexnet from "../examples/alexnet.cnn";
+import fashionLenet from "../examples/fashion_lenet.cnn";
+import fashionResnet from "../examples/fashion_resnet.cnn";
 import googlenet from "../examples/googlenet.cnn";
 import lenet5 from "../examples/lenet5.cnn";
 import mobilenet from "../examples/mobilenet_v1.cnn";
@@ -43,6 +59,8 @@ const examples: Record<string, string> = {
   "ResNet-18": resnet18,
   "ResNet-50": resnet50,
   "MobileNet-v1": mobilenet,
+  "Fashion LeNet": fashionLenet,
+  "Fashion ResNet": fashionResnet,
 };
 
 const file = "main.cnn";
@@ -273,18 +291,21 @@ function select(name: string | undefined, centre = false): void {
   if (centre) centreOn(name);
 }
 
-function showTab(which: "graph" | "summary"): void {
+function showTab(which: "graph" | "summary" | "train"): void {
   $("tab-graph").setAttribute("aria-selected", String(which === "graph"));
   $("tab-summary").setAttribute("aria-selected", String(which === "summary"));
+  $("tab-train").setAttribute("aria-selected", String(which === "train"));
   $("graph-viewport").hidden = which !== "graph";
   $("graph-tools").style.visibility = which === "graph" ? "visible" : "hidden";
   $("summary").hidden = which !== "summary";
+  $("train").hidden = which !== "train";
   if (which === "graph" && fitPending) fit();
   if (which === "summary")
     $("summary").querySelector("tr.selected")?.scrollIntoView({ block: "nearest" });
 }
 $("tab-graph").addEventListener("click", () => showTab("graph"));
 $("tab-summary").addEventListener("click", () => showTab("summary"));
+$("tab-train").addEventListener("click", () => showTab("train"));
 $("zoom-in").addEventListener("click", () => zoom(1.25));
 $("zoom-out").addEventListener("click", () => zoom(0.8));
 $("fit").addEventListener("click", fit);
@@ -621,6 +642,142 @@ $("run").addEventListener("click", async () => {
     );
   } catch (e) {
     mine(`error: ${(e as Error).message}`);
+  }
+});
+
+// ---- train ---------------------------------------------------------------------------------
+
+/** The Fashion-MNIST sample the build copies beside the page (scripts/build-playground.mjs). */
+let sample: Promise<{ train: Dataset; test: Dataset }> | undefined;
+
+function fashionSample(): Promise<{ train: Dataset; test: Dataset }> {
+  sample ??= (async () => {
+    const idx = async (name: string) => {
+      const response = await fetch(`fashion/${name}.gz`);
+      if (!response.ok)
+        throw new Error(`the Fashion-MNIST sample is not beside the page (${name})`);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      return readIdx(await through(bytes, new DecompressionStream("gzip")), name);
+    };
+    const [xs, ys, xt, yt] = await Promise.all(
+      ["train-images", "train-labels", "test-images", "test-labels"].map(idx),
+    );
+    return {
+      train: dataset(xs!, ys!, 10, "the sample"),
+      test: dataset(xt!, yt!, 10, "the sample"),
+    };
+  })();
+  sample.catch(() => (sample = undefined));
+  return sample;
+}
+
+/** The live loss curve: the training loss every few steps, on an axis from 0 to its start. */
+function drawCurve(points: readonly (readonly [number, number])[], epochs: number): void {
+  const top = Math.max(0.5, ...points.map((p) => p[1]));
+  const [w, h] = [600, 200];
+  const x = (e: number) => 40 + (e / epochs) * (w - 80);
+  const y = (v: number) => h - 20 - (v / top) * (h - 30);
+  const line = points.map(([e, v]) => `${x(e).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+  const grid = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (f) =>
+        `<line x1="40" x2="${x(epochs)}" y1="${y(f * top)}" y2="${y(f * top)}" stroke="#e5e7eb"/>` +
+        `<text x="34" y="${y(f * top) + 4}" text-anchor="end">${(f * top).toFixed(2)}</text>`,
+    )
+    .join("");
+  const ticks = Array.from({ length: epochs + 1 }, (_, e) =>
+    e === 0
+      ? ""
+      : `<line x1="${x(e)}" x2="${x(e)}" y1="${y(top)}" y2="${h - 20}" stroke="#e5e7eb"/>` +
+        `<text x="${x(e)}" y="${h - 5}" text-anchor="middle">epoch ${e}</text>`,
+  ).join("");
+  $("train-curve").innerHTML =
+    `<g font-size="11" fill="#4b5563">${grid}${ticks}</g>` +
+    `<polyline fill="none" stroke="#1e3a8a" stroke-width="2" points="${line}"/>`;
+  $("train-curve-note").textContent =
+    `training loss (cross-entropy) of the last few steps: ${points.at(-1)?.[1].toFixed(3) ?? "-"}`;
+}
+
+$("train-start").addEventListener("click", async () => {
+  const graph = latest().graph;
+  if (!graph) return setStatus("fix the errors first");
+  const ticket = shown;
+  const mine = (text: string, fraction?: number): void => {
+    if (ticket === shown) setStatus(text, fraction);
+  };
+  const button = $<HTMLButtonElement>("train-start");
+  button.disabled = true;
+  let trainer: GpuTrainer | undefined;
+  try {
+    const epochs = Math.max(
+      1,
+      Math.min(50, Math.round(Number($<HTMLInputElement>("train-epochs").value) || 1)),
+    );
+    const lr = Number($<HTMLInputElement>("train-lr").value);
+    if (!(lr > 0)) throw new Error("the learning rate must be a positive number");
+    const kind = $<HTMLSelectElement>("train-optimizer").value as OptimizerKind;
+    const tg = trainingGraph(graph);
+    mine("loading the Fashion-MNIST sample…", 0);
+    const { train, test } = await fashionSample();
+    const input = tg.graph.inputs[0]!;
+    const items = fitInput(train, input.shape, "the sample");
+    const testItems = fitInput(test, input.shape, "the sample");
+    const { device, adapterName } = await browserDevice();
+    $("adapter").textContent = adapterName;
+    const config = { kind, lr };
+    const plan = trainingPlan(tg, {
+      optimizer: config,
+      target: adapterClass(device.adapterInfo),
+    });
+    const start = weights
+      ? new Map([...weights.tensors].map(([k, t]) => [k, t.data]))
+      : trainingInit(tg.graph, 1);
+    trainer = await GpuTrainer.create(plan, start, config, device);
+    const points: [number, number][] = [];
+    let epoch = 0;
+    // the loss of the steps since the last report, from the epoch's running mean
+    let before = { done: 0, loss: 0 };
+    const t0 = performance.now();
+    const reports = await trainLoop(
+      trainer,
+      items,
+      testItems,
+      { lr, epochs, batch: 32, seed: 1, schedule: { kind: "constant" }, reportEvery: 4 },
+      {
+        onBatch: (done, total, mean) => {
+          if (done < before.done) before = { done: 0, loss: 0 };
+          const loss = (mean * done - before.loss * before.done) / (done - before.done);
+          before = { done, loss: mean };
+          points.push([epoch + done / total, loss]);
+          drawCurve(points, epochs);
+          mine(
+            `training: epoch ${epoch + 1} of ${epochs}, loss ${loss.toFixed(3)}`,
+            (epoch + done / total) / epochs,
+          );
+        },
+        onEpoch: (r) => {
+          epoch = r.epoch;
+          $("train-result").textContent =
+            `epoch ${r.epoch}: loss ${r.loss.toFixed(4)}, training accuracy ${(r.accuracy * 100).toFixed(1)}%, test accuracy ${((r.valAccuracy ?? 0) * 100).toFixed(1)}%, ${Math.round(r.imagesPerSecond)} images/s`;
+        },
+      },
+    );
+    const trained = await trainer.weights();
+    const shapes = new Map(tg.graph.weights.map((w) => [w.name, w.shape]));
+    weights = {
+      name: "trained in the page",
+      tensors: new Map([...trained].map(([k, data]) => [k, { shape: shapes.get(k)!, data }])),
+    };
+    const last = reports.at(-1)!;
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    mine(
+      `trained ${graph.name} for ${epochs} epoch${epochs > 1 ? "s" : ""} in ${seconds} s on ${adapterName}: test accuracy ${((last.valAccuracy ?? 0) * 100).toFixed(1)}% (${testItems.count} images); Run uses these weights`,
+    );
+  } catch (e) {
+    mine(`training: ${(e as Error).message}`);
+  } finally {
+    trainer?.dispose();
+    button.disabled = false;
   }
 });
 

@@ -2,7 +2,8 @@
 // on 127.0.0.1, opens it in headless Chromium at the three widths its layout is held to
 // (scripts/playground-layout.mjs), checks that no two panes overlap, and writes
 // docs/playground-<width>.png: LeNet-5 run at 800 px, Tiny with an inception branch picked
-// and run at 1400 px, GoogLeNet with its blocks folded and one unfolded at 2560 px.
+// and run at 1400 px, GoogLeNet with its blocks folded and one unfolded at 2560 px; and
+// docs/playground-train.png: Fashion LeNet trained 3 epochs in the Train tab at 1400 px.
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { extname, join, normalize } from "node:path";
@@ -13,7 +14,12 @@ const server = http.createServer((req, res) => {
   const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
   const file = normalize(join("dist/playground", path === "/" ? "index.html" : path));
   try {
-    const type = extname(file) === ".html" ? "text/html" : "text/javascript";
+    const type =
+      extname(file) === ".html"
+        ? "text/html"
+        : extname(file) === ".gz"
+          ? "application/octet-stream"
+          : "text/javascript";
     res.writeHead(200, { "content-type": type }).end(readFileSync(file));
   } catch {
     res.writeHead(404).end();
@@ -50,6 +56,21 @@ async function find(page, layer) {
 }
 
 const shots = [
+  {
+    width: 1400,
+    height: 860,
+    name: "train",
+    async act(page) {
+      await show(page, "Fashion LeNet", "output_layer");
+      await page.click("#tab-train");
+      await page.click("#train-start");
+      await page.waitForFunction(
+        '/^trained|^training: (?!epoch)/.test(document.querySelector("#status")?.textContent ?? "")',
+        null,
+        { timeout: 600_000 },
+      );
+    },
+  },
   {
     width: 800,
     height: 1000,
@@ -90,7 +111,7 @@ for (const shot of shots) {
     failed = true;
     console.error(`${shot.width} px: ${problems.join("; ")}`);
   }
-  const path = `docs/playground-${shot.width}.png`;
+  const path = `docs/playground-${shot.name ?? shot.width}.png`;
   // (at 800 px the panes stack and the page scrolls: the whole page)
   await page.screenshot({ path, fullPage: shot.width < 900 });
   console.log(`wrote ${path}: ${(await page.textContent("#status")).slice(0, 100)}`);

@@ -17,6 +17,7 @@ import { random } from "../compiler/weights/init.js";
 import { readSafetensors } from "../compiler/weights/index.js";
 import type { Node } from "../compiler/ir/graph.js";
 import { lowerText } from "./support/compile.js";
+import { runOnnx } from "./support/onnx.js";
 
 const net = (input: string, body: string) =>
   lowerText(`network T {\n  input x: ${input}\n  ${body.replace(/\n/g, "\n  ")}\n}`);
@@ -283,7 +284,7 @@ describe("cnnc train and cnnc eval", () => {
   const netFile = join(dir, "halves.cnn");
   writeFileSync(netFile, halvesNet);
 
-  it("trains, writes weights that build, and reports each epoch", () => {
+  it("trains, writes weights that build, export and score alike under ONNX Runtime", async () => {
     const out = join(dir, "w.safetensors");
     const plot = join(dir, "curves.svg");
     const r = cnnc(
@@ -323,6 +324,16 @@ describe("cnnc train and cnnc eval", () => {
     expect(ev.out).toMatch(/accuracy 100\.0%/);
     expect(ev.out).toMatch(/^true\\pred\s+0\s+1\s+recall$/m);
     expect(ev.out).toMatch(/^0\s+20\s+0\s+100\.0%$/m);
+    // exported to ONNX, the trained weights score the test items the same under ONNX Runtime
+    const onnx = join(dir, "halves.onnx");
+    expect(cnnc("export", netFile, "--weights", out, "-o", onnx).code).toBe(0);
+    const scores = (await runOnnx(readFileSync(onnx), lowerText(halvesNet), { x: test.x }, 40))
+      .softmax_1!;
+    const hits = test.y.filter((label, n) => {
+      const s = scores.subarray(n * 2, n * 2 + 2);
+      return (s[1]! > s[0]! ? 1 : 0) === label;
+    }).length;
+    expect(hits).toBe(40);
   });
 
   it("resumes from a checkpoint to the very weights of an uninterrupted run", () => {

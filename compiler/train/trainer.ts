@@ -157,6 +157,8 @@ export interface LoopOptions {
   readonly schedule: Schedule;
   /** Epochs already done (a resumed run starts after them). */
   readonly startEpoch?: number;
+  /** Steps between `onBatch` reports (each waits for the steps queued before it; 20). */
+  readonly reportEvery?: number;
 }
 
 export interface EpochReport {
@@ -204,7 +206,8 @@ export async function trainLoop(
       lr = learningRate(options.lr, options.schedule, epoch + s / steps, options.epochs);
       trainer.step(b.x, b.labels, lr, options.seed * 1_000_003 + epoch * steps + s);
       // (reading the sums waits for the queued steps: now and then, for the progress line)
-      if (events.onBatch && (s % 20 === 19 || s === steps - 1))
+      const every = options.reportEvery ?? 20;
+      if (events.onBatch && (s % every === every - 1 || s === steps - 1))
         events.onBatch(at + n, train.count, (await trainer.sums()).loss);
     }
     const sums = await trainer.sums(true);
