@@ -65,6 +65,15 @@ export const processIo: Io = {
   err: (t) => process.stderr.write(terminalSafe(t)),
 };
 
+/** `--adapter`: which WebGPU adapter a device command opens in Node. */
+const adapterOption = (): Option =>
+  new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
+    "auto",
+    "gpu",
+    "llvmpipe",
+    "swiftshader",
+  ]);
+
 function program(io: Io): Command {
   const cnnc = new Command("cnnc")
     .description("Compile declarative CNN descriptions (.cnn) to WebGPU compute pipelines.")
@@ -394,14 +403,7 @@ function program(io: Io): Command {
           "give every conv that may read either layout a kernel reading this one (default: measure both)",
         ).choices(["nchw", "nhwc"]),
       )
-      .addOption(
-        new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
-          "auto",
-          "gpu",
-          "llvmpipe",
-          "swiftshader",
-        ]),
-      )
+      .addOption(adapterOption())
       .option(...networkOption)
       .option(...useRootOption)
       .option(...inputShapeOption)
@@ -423,14 +425,7 @@ function program(io: Io): Command {
       "--bench <n>",
       "also time n more runs: median latency, then with the input already on the GPU, and the GPU work alone",
     )
-    .addOption(
-      new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
-        "auto",
-        "gpu",
-        "llvmpipe",
-        "swiftshader",
-      ]),
-    )
+    .addOption(adapterOption())
     .option("--seed <n>", "seed of random inputs (and of weights for a .cnn)", "0")
     .option("--weights <file>", "for a .cnn: trained weights (.safetensors)")
     .option("--top <k>", "how many top classes to print per sample", "5")
@@ -481,14 +476,7 @@ function program(io: Io): Command {
     .option("--resume <file>", "continue from a checkpoint")
     .option("--plot <file>", "write the loss and accuracy curves as an SVG")
     .option("--cpu", "train on the CPU reference (float64) instead of WebGPU")
-    .addOption(
-      new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
-        "auto",
-        "gpu",
-        "llvmpipe",
-        "swiftshader",
-      ]),
-    )
+    .addOption(adapterOption())
     .option(...networkOption)
     .option(...useRootOption)
     .option(...inputShapeOption)
@@ -508,14 +496,7 @@ function program(io: Io): Command {
       new Option("--split <which>", "which items").choices(["test", "train"]).default("test"),
     )
     .option("--cpu", "run on the CPU reference (float64) instead of WebGPU")
-    .addOption(
-      new Option("--adapter <kind>", "WebGPU adapter in Node").choices([
-        "auto",
-        "gpu",
-        "llvmpipe",
-        "swiftshader",
-      ]),
-    )
+    .addOption(adapterOption())
     .option(...networkOption)
     .option(...useRootOption)
     .option(...inputShapeOption)

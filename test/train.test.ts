@@ -17,6 +17,7 @@ import { random } from "../compiler/weights/init.js";
 import { readSafetensors } from "../compiler/weights/index.js";
 import type { Node } from "../compiler/ir/graph.js";
 import { lowerText } from "./support/compile.js";
+import { halves, halvesNet } from "./support/halves.js";
 import { runOnnx } from "./support/onnx.js";
 
 const net = (input: string, body: string) =>
@@ -207,33 +208,6 @@ describe("the training graph", () => {
     expect(tg.outputKind).toBe("logits");
   });
 });
-
-/** Two classes of 6x6 images: a bright upper or lower half, with noise. */
-function halves(n: number, seed: number): { x: Float32Array; y: Float32Array } {
-  const rand = random(seed);
-  const x = new Float32Array(n * 36);
-  const y = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const label = i % 2;
-    y[i] = label;
-    for (let p = 0; p < 36; p++) {
-      const upper = p < 18;
-      x[i * 36 + p] = (upper === (label === 0) ? 0.8 : 0.2) + 0.3 * (rand() - 0.5);
-    }
-  }
-  return { x, y };
-}
-
-const halvesNet = `network Halves {
-  input x: [1, 6, 6]
-  conv(4, 3, pad=1) -> bn -> relu
-  maxpool(2)
-  flatten
-  dropout(0.1)
-  dense(2)
-  softmax
-}
-`;
 
 describe("the reference trainer", () => {
   it("learns a separable task, deterministically by its seed", async () => {

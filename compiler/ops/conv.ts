@@ -732,7 +732,7 @@ export const convOps: Family<ConvFamily> = {
           k: a.k,
           s: a.s,
           d: a.d,
-          p: [a.p[0], a.p[1]] as const,
+          pad: [a.p[0], a.p[1]] as const,
           groups: a.g,
         };
         const dx = e.grad(g.x);

@@ -5,7 +5,15 @@
 // by several layers gathers each one's share). Reductions over the batch and the map (weight
 // gradients, batch statistics) take a workgroup per result and reduce in workgroup memory.
 import type { Kernel } from "../codegen/plan-types.js";
-import { buildShader, flatGroup, flatIndex, f32, type ShaderBinding } from "../codegen/wgsl.js";
+import {
+  buildShader,
+  convConsts,
+  flatGroup,
+  flatIndex,
+  f32,
+  type ConvWindow,
+  type ShaderBinding,
+} from "../codegen/wgsl.js";
 import { activations, type Activation } from "../ops/activations.js";
 
 type Bind = ShaderBinding;
@@ -128,41 +136,17 @@ export function activationBackward(
 
 // ---- convolution -------------------------------------------------------------------------------
 
-export interface ConvGrad {
+/** A zero-padded conv's window and shapes, its input, weight and output gradient. */
+export interface ConvGrad extends ConvWindow {
   readonly x: string;
   readonly dy: string;
   readonly weight: string;
-  readonly inShape: readonly [number, number, number];
-  readonly outShape: readonly [number, number, number];
-  readonly k: readonly [number, number];
-  readonly s: readonly [number, number];
-  readonly d: readonly [number, number];
-  /** Top and left padding (zeros). */
-  readonly p: readonly [number, number];
   readonly groups: number;
 }
 
+/** convConsts (C H W, F HO WO, KH KW, SH SW, DH DW, PT PL) and the group sizes CG, FG. */
 function convConstsOf(g: ConvGrad): Record<string, number> {
-  const [c, h, w] = g.inShape;
-  const [f, ho, wo] = g.outShape;
-  return {
-    C: c,
-    H: h,
-    W: w,
-    F: f,
-    HO: ho,
-    WO: wo,
-    KH: g.k[0],
-    KW: g.k[1],
-    SY: g.s[0],
-    SX: g.s[1],
-    DY: g.d[0],
-    DX: g.d[1],
-    PT: g.p[0],
-    PL: g.p[1],
-    CG: c / g.groups,
-    FG: f / g.groups,
-  };
+  return { ...convConsts(g), CG: g.inShape[0] / g.groups, FG: g.outShape[0] / g.groups };
 }
 
 /**
@@ -178,10 +162,10 @@ export function convInputGrad(g: ConvGrad, dx: string): Kernel {
     { perBatch: c * h * g.s[1] * wp },
     [value("dy", g.dy), fixed("wt", g.weight), value("dx", dx)],
     { ...convConstsOf(g), WP: wp },
-    `let n = i / (C * H * SX * WP);
-let ci = (i / (H * SX * WP)) % C;
-let iy = i32((i / (SX * WP)) % H);
-let ix = i32(((i / WP) % SX) + (i % WP) * SX);
+    `let n = i / (C * H * SW * WP);
+let ci = (i / (H * SW * WP)) % C;
+let iy = i32((i / (SW * WP)) % H);
+let ix = i32(((i / WP) % SW) + (i % WP) * SW);
 if (ix >= i32(W)) { return; }
 let at_x = ((n * C + ci) * H + u32(iy)) * W + u32(ix);
 let grp = ci / CG;
@@ -189,14 +173,14 @@ let cl = ci % CG;
 var acc = 0.0;
 // each tap's output pixel found once, then every filter of the group at that pixel
 for (var ky = 0u; ky < KH; ky++) {
-  let ny = iy + i32(PT) - i32(ky * DY);
-  if (ny < 0 || ny % i32(SY) != 0) { continue; }
-  let oy = u32(ny) / SY;
+  let ny = iy + i32(PT) - i32(ky * DH);
+  if (ny < 0 || ny % i32(SH) != 0) { continue; }
+  let oy = u32(ny) / SH;
   if (oy >= HO) { continue; }
   for (var kx = 0u; kx < KW; kx++) {
-    let nx = ix + i32(PL) - i32(kx * DX);
-    if (nx < 0 || nx % i32(SX) != 0) { continue; }
-    let ox = u32(nx) / SX;
+    let nx = ix + i32(PL) - i32(kx * DW);
+    if (nx < 0 || nx % i32(SW) != 0) { continue; }
+    let ox = u32(nx) / SW;
     if (ox >= WO) { continue; }
     var at = ((n * F + grp * FG) * HO + oy) * WO + ox;
     var wi = ((grp * FG * CG + cl) * KH + ky) * KW + kx;
@@ -233,15 +217,15 @@ let o = r / (CG * KH);
 let cin = (o / FG) * CG + (r / KH) % CG;
 var acc: array<f32, KW>;
 for (var oy = 0u; oy < HO; oy++) {
-  let iy = i32(oy * SY + ky * DY) - i32(PT);
+  let iy = i32(oy * SH + ky * DH) - i32(PT);
   if (iy < 0 || iy >= i32(H)) { continue; }
   let xrow = ((n * C + cin) * H + u32(iy)) * W;
   let yrow = ((n * F + o) * HO + oy) * WO;
   for (var ox = 0u; ox < WO; ox++) {
     let d = dy[yrow + ox];
-    let x0 = i32(ox * SX) - i32(PL);
+    let x0 = i32(ox * SW) - i32(PL);
     for (var kx = 0u; kx < KW; kx++) {
-      let ix = x0 + i32(kx * DX);
+      let ix = x0 + i32(kx * DW);
       if (ix >= 0 && ix < i32(W)) { acc[kx] += x[xrow + u32(ix)] * d; }
     }
   }

@@ -19,6 +19,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeNpy } from "../../cli/npy.js";
+import { halves, halvesNet } from "../support/halves.js";
 
 const net = (input: string, body: string) =>
   lowerText(`network T {\n  input x: ${input}\n  ${body.replace(/\n/g, "\n  ")}\n}`);
@@ -226,18 +227,6 @@ describe("cnnc train and eval on WebGPU", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-gpu-train-"));
     const data = join(dir, "data");
     mkdirSync(data);
-    // two classes of 6x6 images: a bright upper or lower half, with noise
-    const halves = (n: number, seed: number) => {
-      const rand = random(seed);
-      const x = new Float32Array(n * 36);
-      const y = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        y[i] = i % 2;
-        for (let p = 0; p < 36; p++)
-          x[i * 36 + p] = (p < 18 === (i % 2 === 0) ? 0.8 : 0.2) + 0.3 * (rand() - 0.5);
-      }
-      return { x, y };
-    };
     const train = halves(120, 3);
     const test = halves(40, 4);
     writeFileSync(join(data, "x.npy"), writeNpy([120, 6, 6], train.x));
@@ -245,10 +234,7 @@ describe("cnnc train and eval on WebGPU", () => {
     writeFileSync(join(data, "x_test.npy"), writeNpy([40, 6, 6], test.x));
     writeFileSync(join(data, "y_test.npy"), writeNpy([40], test.y));
     const file = join(dir, "halves.cnn");
-    writeFileSync(
-      file,
-      "network Halves {\n  input x: [1, 6, 6]\n  conv(4, 3, pad=1, bias=false) -> bn -> relu\n  maxpool(2)\n  flatten\n  dropout(0.1)\n  dense(2)\n  softmax\n}\n",
-    );
+    writeFileSync(file, halvesNet);
     const cnnc = (...args: string[]) =>
       spawnSync(process.execPath, ["dist/cli/bin.js", ...args, "--adapter", adapterChoice], {
         encoding: "utf8",

@@ -1,0 +1,27 @@
+// A task any trainer must learn: 6x6 images of two classes, the upper or the lower half bright,
+// with noise; and a small network for it (a conv with batch norm, pooling, dropout, a dense).
+import { random } from "../../compiler/weights/init.js";
+
+export function halves(n: number, seed: number): { x: Float32Array; y: Float32Array } {
+  const rand = random(seed);
+  const x = new Float32Array(n * 36);
+  const y = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = i % 2;
+    y[i] = label;
+    for (let p = 0; p < 36; p++)
+      x[i * 36 + p] = (p < 18 === (label === 0) ? 0.8 : 0.2) + 0.3 * (rand() - 0.5);
+  }
+  return { x, y };
+}
+
+export const halvesNet = `network Halves {
+  input x: [1, 6, 6]
+  conv(4, 3, pad=1) -> bn -> relu
+  maxpool(2)
+  flatten
+  dropout(0.1)
+  dense(2)
+  softmax
+}
+`;
