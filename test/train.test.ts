@@ -209,6 +209,27 @@ describe("the training graph", () => {
   });
 });
 
+describe("batch norm's momentum", () => {
+  it("moves the running statistics by the layer's momentum, kept through the IR and ONNX", async () => {
+    const g = net("[2]", "bn(momentum=0.3) -> dense(2)");
+    const bn = g.nodes.find((n) => n.op === "batchnorm")!;
+    expect(bn.attrs).toMatchObject({ momentum: 0.3 });
+    const plain = net("[2]", "bn -> dense(2)").nodes[0]!.attrs as { momentum?: number };
+    expect(plain.momentum ?? 0.1).toBe(0.1);
+    const t = new ReferenceTrainer(g, trainingInit(g, 1), { kind: "sgd", lr: 0 });
+    t.step(Float32Array.of(1, 2, 3, 6), [0, 1], 0, 1);
+    // batch means 2 and 4, unbiased variances 2 and 8, from 0 and 1
+    expect([...t.weights().get("bn_1.mean")!]).toEqual([0.3 * 2, 0.3 * 4].map(Math.fround));
+    expect([...t.weights().get("bn_1.var")!]).toEqual(
+      [0.7 + 0.3 * 2, 0.7 + 0.3 * 8].map(Math.fround),
+    );
+    const { exportOnnx, importOnnx } = await import("../compiler/onnx/index.js");
+    const back = importOnnx(exportOnnx({ ...g, constants: trainingInit(g, 1) }));
+    const imported = back.nodes.find((n) => n.op === "batchnorm")!.attrs as { momentum?: number };
+    expect(imported.momentum).toBeCloseTo(0.3, 6);
+  });
+});
+
 describe("the reference trainer", () => {
   it("learns a separable task, deterministically by its seed", async () => {
     const g = lowerText(halvesNet);

@@ -1,13 +1,13 @@
 // Normalisation across channels: batch norm at inference (running statistics), PyTorch's
 // local response normalisation, and softmax over channels.
 import {
-  batchNormDySum,
-  batchNormInputGrad,
-  batchNormSums,
+  batchNormBackward,
   batchNormTrain,
   batchStats,
   softmaxGrad,
+  type BatchNormBuffers,
 } from "../train/kernels.js";
+import type { TrainEmitter } from "./emit.js";
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import {
   batchNormKernel,
@@ -39,7 +39,8 @@ import {
 } from "./types.js";
 
 export interface NormFamily {
-  batchnorm: { readonly eps: number } & PostAct;
+  /** `momentum`: how far training moves the running statistics each step (PyTorch's, 0.1). */
+  batchnorm: { readonly eps: number; readonly momentum?: number } & PostAct;
   /** y = x * weight[c] + bias[c]: an ONNX Add/Sub/Mul/Div by a constant per channel or scalar. */
   scale: PostAct;
   lrn: { readonly size: number; readonly alpha: number; readonly beta: number; readonly k: number };
@@ -161,6 +162,29 @@ function lrnBackward(a: NormFamily["lrn"], x: Tensor, ctx: BackwardContext): Ten
     }
   }
   return dx;
+}
+
+/** A batch norm node's buffers in training (compiler/train/kernels.ts). */
+function batchNormBuffers(
+  node: OpNode<NormFamily["batchnorm"]>,
+  e: TrainEmitter,
+): BatchNormBuffers {
+  const [gamma, beta, mean, variance] = node.weights as [string, string, string, string];
+  const { c, inner } = channelsOf(e.inShapes[0]);
+  return {
+    x: node.inputs[0]!,
+    y: node.name,
+    gamma,
+    beta,
+    mean,
+    variance,
+    stats: e.state("stats", 2 * c),
+    sums: e.state("sums", 2 * c),
+    channels: c,
+    inner,
+    eps: node.attrs.eps,
+    momentum: node.attrs.momentum ?? 0.1,
+  };
 }
 
 /** Channels and elements per channel of an item ([C, H, W], or [F] as F channels of 1). */
@@ -301,8 +325,8 @@ function epsLayer<K extends "instance_norm" | "layer_norm" | "channel_norm">(
 
 export const normOps: Family<NormFamily> = {
   batchnorm: {
-    attrs: { eps: "float", ...postActAttrs },
-    defaults: postActDefaults,
+    attrs: { eps: "float", momentum: "float", ...postActAttrs },
+    defaults: { ...postActDefaults, momentum: 0.1 },
     arity: 1,
     weights: (_, [x]) => {
       const c = [x?.[0] ?? 0];
@@ -360,7 +384,7 @@ export const normOps: Family<NormFamily> = {
             const i = at.index(ch, k);
             y[i] = (x![i]! - m) * r * gamma[ch]! + beta[ch]!;
           }
-          const momentum = 0.1;
+          const momentum = node.attrs.momentum ?? 0.1;
           newMean[ch] = (1 - momentum) * mean[ch]! + momentum * m;
           newVar[ch] = (1 - momentum) * variance[ch]! + momentum * (v / Math.max(at.size - 1, 1));
         }
@@ -396,25 +420,20 @@ export const normOps: Family<NormFamily> = {
         const dbeta = channelSums(ctx.dy, ctx.inputShapes[0], ctx.batch);
         return { inputs: [dx], weights: [dgamma, dbeta, undefined, undefined] };
       },
-      emitTrain(node, e) {
-        const [gamma, beta, mean, variance] = node.weights as [string, string, string, string];
-        const { c, inner } = channelsOf(e.inShapes[0]);
-        const stats = e.state("stats", 2 * c);
-        const x = node.inputs[0]!;
-        e.emit(batchStats(x, stats, mean, variance, c, inner, node.attrs.eps));
-        e.emit(batchNormTrain(x, node.name, stats, gamma, beta, c, inner));
+      emitTrain: (node, e) => {
+        const b = batchNormBuffers(node, e);
+        e.emit(batchStats(b));
+        e.emit(batchNormTrain(b));
       },
       emitBackward(node, e) {
-        const [gamma, beta] = node.weights as [string, string];
-        const { c, inner } = channelsOf(e.inShapes[0]);
-        const stats = e.state("stats", 2 * c);
-        const sums = e.state("sums", 2 * c);
-        const x = node.inputs[0]!;
-        const dy = e.grad(node.name)!;
-        e.emit(batchNormDySum(dy, sums, e.weightGrad(beta)!, c, inner));
-        e.emit(batchNormSums(x, dy, stats, sums, e.weightGrad(gamma)!, c, inner));
-        const dx = e.grad(x);
-        if (dx) e.emit(batchNormInputGrad(x, dy, dx, stats, sums, gamma, c, inner));
+        const b = batchNormBuffers(node, e);
+        const grads = {
+          dy: e.grad(node.name)!,
+          dx: e.grad(node.inputs[0]!),
+          dgamma: e.weightGrad(b.gamma)!,
+          dbeta: e.weightGrad(b.beta)!,
+        };
+        batchNormBackward(b, grads).forEach((k) => e.emit(k));
       },
     },
     // a scale and a shift per element once the statistics are folded
@@ -438,9 +457,13 @@ export const normOps: Family<NormFamily> = {
         }),
       );
     },
+    // ONNX's momentum is the share the running statistics keep: 1 - PyTorch's (default 0.9)
     toOnnx: (node, w) =>
       void w.node("BatchNormalization", [node.inputs[0]!, ...node.weights], node.name, {
         epsilon: float(node.attrs.eps),
+        ...(node.attrs.momentum !== undefined && node.attrs.momentum !== 0.1
+          ? { momentum: float(1 - node.attrs.momentum) }
+          : {}),
       }),
     fromOnnx: {
       BatchNormalization(r) {
@@ -457,7 +480,10 @@ export const normOps: Family<NormFamily> = {
             r.fail(`input ${i} has ${c.data.length} values for ${channels} channels`);
           return c.data;
         });
-        r.emit("batchnorm", [r.value(0)], { eps: r.attrFloat("epsilon", 1e-5) }, stats);
+        const momentum = 1 - r.attrFloat("momentum", 0.9);
+        const attrs = { eps: r.attrFloat("epsilon", 1e-5) };
+        const kept = Math.abs(momentum - 0.1) > 1e-6 ? { ...attrs, momentum } : attrs;
+        r.emit("batchnorm", [r.value(0)], kept, stats);
       },
     },
     cnn: {
@@ -466,13 +492,20 @@ export const normOps: Family<NormFamily> = {
           doc: "batch normalisation with running statistics",
           params: [
             { name: "eps", kind: "positive", default: 1e-5 },
-            // Training-only; accepted so that models written for training read unchanged.
+            // how far each training step moves the running statistics
             { name: "momentum", kind: "probability", default: 0.1 },
           ],
-          lower: (a) => ({ op: "batchnorm", attrs: { eps: a.float("eps") } }),
+          lower: (a) => {
+            const momentum = a.float("momentum");
+            return {
+              op: "batchnorm",
+              attrs: { eps: a.float("eps"), ...(momentum !== 0.1 ? { momentum } : {}) },
+            };
+          },
         },
       },
-      print: (node) => `bn(eps=${num(node.attrs.eps)})`,
+      print: (node) =>
+        `bn(eps=${num(node.attrs.eps)}${(node.attrs.momentum ?? 0.1) !== 0.1 ? `, momentum=${num(node.attrs.momentum!)}` : ""})`,
     },
   },
   scale: {

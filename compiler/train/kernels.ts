@@ -453,50 +453,73 @@ if (first == i && x[i] == top) { dx[i] += dy[m]; }`
 // ---- batch norm --------------------------------------------------------------------------------
 
 /**
- * Batch statistics: a workgroup per channel; `stats` gets [mean, 1 / sqrt(var + eps)] per
- * channel, and the running statistics move `momentum` of the way (the variance unbiased).
+ * The buffers of a batch norm in training mode: its input and output, their gradients, its
+ * weights and their gradients, `stats` ([mean, 1 / sqrt(var + eps)] per channel, the batch's)
+ * and `sums` ([sum dy, sum dy * xhat] per channel); `inner` elements per channel and item.
  */
-export function batchStats(
-  x: string,
-  stats: string,
-  runMean: string,
-  runVar: string,
-  channels: number,
-  inner: number,
-  eps: number,
-): Kernel {
+export interface BatchNormBuffers {
+  readonly x: string;
+  readonly y: string;
+  readonly gamma: string;
+  readonly beta: string;
+  readonly mean: string;
+  readonly variance: string;
+  readonly stats: string;
+  readonly sums: string;
+  readonly channels: number;
+  readonly inner: number;
+  readonly eps: number;
+  /** How far the running statistics move to the batch's (PyTorch's momentum). */
+  readonly momentum: number;
+}
+
+/** The buffers a backward pass adds: the gradients. */
+export interface BatchNormGrads {
+  readonly dy: string;
+  readonly dx: string | undefined;
+  readonly dgamma: string;
+  readonly dbeta: string;
+}
+
+/** Every channel's element `t` of the batch and the map (a reduction's term). */
+const channelElement = `fn at(t: u32, r: u32) -> u32 { return ((t / INNER) * C + r) * INNER + t % INNER; }`;
+
+/**
+ * Batch statistics: a workgroup per channel takes the mean, then the mean squared deviation
+ * (two passes: no cancellation) into `stats`; the running statistics move `momentum` of the way
+ * (the variance unbiased).
+ */
+export function batchStats(b: BatchNormBuffers): Kernel {
   return reduceKernel(
-    channels,
+    b.channels,
     [
-      value("x", x),
-      fixed("stats", stats, true),
-      fixed("rmean", runMean, true),
-      fixed("rvar", runVar, true),
+      value("x", b.x),
+      fixed("stats", b.stats, true),
+      fixed("rmean", b.mean, true),
+      fixed("rvar", b.variance, true),
     ],
-    { C: channels, INNER: inner },
+    { C: b.channels, INNER: b.inner },
     "params.batch * INNER",
     "sq(t, r)",
     `let m = f32(params.batch * INNER);
 let mean = mean_of[0] / m;
 let variance = total / m;
 stats[2u * r] = mean;
-stats[2u * r + 1u] = inverseSqrt(variance + ${f32(eps)});
-rmean[r] = 0.9 * rmean[r] + 0.1 * mean;
-rvar[r] = 0.9 * rvar[r] + 0.1 * variance * m / max(m - 1.0, 1.0);`,
+stats[2u * r + 1u] = inverseSqrt(variance + ${f32(b.eps)});
+rmean[r] = ${f32(1 - b.momentum)} * rmean[r] + ${f32(b.momentum)} * mean;
+rvar[r] = ${f32(1 - b.momentum)} * rvar[r] + ${f32(b.momentum)} * variance * m / max(m - 1.0, 1.0);`,
     [
+      channelElement,
       `var<workgroup> mean_of: array<f32, 1>;
-// the squared deviation from the mean (two passes: no cancellation)
 fn sq(t: u32, r: u32) -> f32 {
-  let v = x[((t / INNER) * C + r) * INNER + t % INNER] - mean_of[0] / f32(params.batch * INNER);
+  let v = x[at(t, r)] - mean_of[0] / f32(params.batch * INNER);
   return v * v;
 }`,
     ],
     // the mean first, by the same reduction
     `{
   var s = 0.0;
-  for (var t = lid.x; t < params.batch * INNER; t += ${reduceGroup}u) {
-    s += x[((t / INNER) * C + r) * INNER + t % INNER];
-  }
+  for (var t = lid.x; t < params.batch * INNER; t += ${reduceGroup}u) { s += x[at(t, r)]; }
   part[lid.x] = s;
   workgroupBarrier();
   for (var k = ${reduceGroup / 2}u; k > 0u; k >>= 1u) {
@@ -510,103 +533,65 @@ fn sq(t: u32, r: u32) -> f32 {
 }
 
 /** y = (x - mean) * istd * gamma + beta with the batch's statistics. */
-export function batchNormTrain(
-  x: string,
-  y: string,
-  stats: string,
-  gamma: string,
-  beta: string,
-  channels: number,
-  inner: number,
-): Kernel {
+export function batchNormTrain(b: BatchNormBuffers): Kernel {
   return flatKernel(
-    { perBatch: channels * inner },
+    { perBatch: b.channels * b.inner },
     [
-      value("x", x),
-      fixed("stats", stats),
-      fixed("gamma", gamma),
-      fixed("beta", beta),
-      value("y", y),
+      value("x", b.x),
+      fixed("stats", b.stats),
+      fixed("gamma", b.gamma),
+      fixed("beta", b.beta),
+      value("y", b.y),
     ],
-    { C: channels, INNER: inner },
+    { C: b.channels, INNER: b.inner },
     `let c = (i / INNER) % C;
 y[i] = (x[i] - stats[2u * c]) * stats[2u * c + 1u] * gamma[c] + beta[c];`,
   );
 }
 
-/** Sum of dy * xhat per channel into `sums` (its odd entries), and gamma's gradient. */
-export function batchNormSums(
-  x: string,
-  dy: string,
-  stats: string,
-  sums: string,
-  dgamma: string,
-  channels: number,
-  inner: number,
-): Kernel {
-  return reduceKernel(
-    channels,
+/**
+ * The backward pass: per channel the sums of dy (beta's gradient) and of dy * xhat (gamma's),
+ * then dx += gamma istd (dy - sum dy / M - xhat sum(dy xhat) / M), M the batch times the map.
+ */
+export function batchNormBackward(b: BatchNormBuffers, g: BatchNormGrads): Kernel[] {
+  const consts = { C: b.channels, INNER: b.inner };
+  const sum = (term: string, into: 0 | 1, grad: string, reads: readonly Bind[]) =>
+    reduceKernel(
+      b.channels,
+      [...reads, fixed("sums", b.sums, true), fixed("dw", grad, true)],
+      consts,
+      "params.batch * INNER",
+      term,
+      `sums[2u * r + ${into}u] = total;\ndw[r] += total;`,
+      [channelElement],
+    );
+  const kernels = [
+    sum("dy[at(t, r)]", 0, g.dbeta, [value("dy", g.dy)]),
+    sum("dy[at(t, r)] * (x[at(t, r)] - stats[2u * r]) * stats[2u * r + 1u]", 1, g.dgamma, [
+      value("x", b.x),
+      value("dy", g.dy),
+      fixed("stats", b.stats),
+    ]),
+  ];
+  if (!g.dx) return kernels;
+  const dx = flatKernel(
+    { perBatch: b.channels * b.inner },
     [
-      value("x", x),
-      value("dy", dy),
-      fixed("stats", stats),
-      fixed("sums", sums, true),
-      fixed("dg", dgamma, true),
+      value("x", b.x),
+      value("dy", g.dy),
+      fixed("stats", b.stats),
+      fixed("sums", b.sums),
+      fixed("gamma", b.gamma),
+      value("dx", g.dx),
     ],
-    { C: channels, INNER: inner },
-    "params.batch * INNER",
-    "dy[at(t, r)] * (x[at(t, r)] - stats[2u * r]) * stats[2u * r + 1u]",
-    "sums[2u * r + 1u] = total;\ndg[r] += total;",
-    [`fn at(t: u32, r: u32) -> u32 { return ((t / INNER) * C + r) * INNER + t % INNER; }`],
-  );
-}
-
-/** dbeta and sum dy per channel. */
-export function batchNormDySum(
-  dy: string,
-  sums: string,
-  dbeta: string,
-  channels: number,
-  inner: number,
-): Kernel {
-  return reduceKernel(
-    channels,
-    [value("dy", dy), fixed("sums", sums, true), fixed("db", dbeta, true)],
-    { C: channels, INNER: inner },
-    "params.batch * INNER",
-    "dy[((t / INNER) * C + r) * INNER + t % INNER]",
-    "sums[2u * r] = total;\ndb[r] += total;",
-  );
-}
-
-/** dx += gamma istd (dy - sum dy / M - xhat sum(dy xhat) / M). */
-export function batchNormInputGrad(
-  x: string,
-  dy: string,
-  dx: string,
-  stats: string,
-  sums: string,
-  gamma: string,
-  channels: number,
-  inner: number,
-): Kernel {
-  return flatKernel(
-    { perBatch: channels * inner },
-    [
-      value("x", x),
-      value("dy", dy),
-      fixed("stats", stats),
-      fixed("sums", sums),
-      fixed("gamma", gamma),
-      value("dx", dx),
-    ],
-    { C: channels, INNER: inner },
+    consts,
     `let c = (i / INNER) % C;
 let m = f32(params.batch * INNER);
 let istd = stats[2u * c + 1u];
 let xh = (x[i] - stats[2u * c]) * istd;
 dx[i] += gamma[c] * istd * (dy[i] - sums[2u * c] / m - xh * sums[2u * c + 1u] / m);`,
   );
+  return [...kernels, dx];
 }
 
 // ---- dropout -----------------------------------------------------------------------------------

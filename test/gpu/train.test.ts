@@ -154,7 +154,7 @@ describe("WebGPU training steps", () => {
   // into steps of the learning rate in either direction)
   const g = net(
     "[2, 6, 6]",
-    "conv(4, 3, pad=1, bias=false) -> bn -> relu -> maxpool(2) -> flatten -> dense(3) -> softmax",
+    "conv(4, 3, pad=1, bias=false) -> bn(momentum=0.3) -> relu -> maxpool(2) -> flatten -> dense(3) -> softmax",
   );
 
   for (const config of [
