@@ -262,21 +262,21 @@ it(
     await page.click("#tab-train");
     expect(await page.isVisible("#train")).toBe(true);
     expect(await layoutProblems(page)).toEqual([]);
-    await page.fill("#train-epochs", "2");
+    await page.fill("#train-epochs", "1");
     await page.click("#train-start");
     await statusMatches(page, /^trained|^training: (?!epoch)/, 540_000);
     const status = (await page.textContent("#status"))!;
     expect(status).toMatch(
-      /^trained FashionLeNet for 2 epochs in [\d.]+ s on .*: test accuracy [\d.]+% \(500 images\); Run uses these weights$/,
+      /^trained FashionLeNet for 1 epoch in [\d.]+ s on .*: test accuracy [\d.]+% \(500 images\); Run uses these weights$/,
     );
-    // 2 epochs of 2,000 images: far above chance (10%); the reference reaches about 70%
-    expect(Number(/test accuracy ([\d.]+)%/.exec(status)![1])).toBeGreaterThan(55);
+    // 1 epoch of 2,000 images: far above chance (10%); the reference reaches about 70%
+    expect(Number(/test accuracy ([\d.]+)%/.exec(status)![1])).toBeGreaterThan(50);
     expect(await page.textContent("#train-result")).toMatch(
-      /^epoch 2: loss [\d.]+, training accuracy/,
+      /^epoch 1: loss [\d.]+, training accuracy/,
     );
     // the live curve: a point every 4 steps and at each epoch's end (63 steps an epoch)
     const points = await page.getAttribute("#train-curve polyline", "points");
-    expect(points!.trim().split(/\s+/).length).toBe(2 * 16);
+    expect(points!.trim().split(/\s+/).length).toBe(16);
     expect(await page.textContent("#train-curve-note")).toMatch(
       /^training loss \(cross-entropy\) of the last few steps: [\d.]+$/,
     );
