@@ -67,6 +67,14 @@ export class GpuTrainer implements Trainer {
         size: Math.max(4, b.size * 4),
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
       });
+      if (b.init)
+        device.queue.writeBuffer(
+          buffer,
+          0,
+          b.init.buffer as ArrayBuffer,
+          b.init.byteOffset,
+          b.init.byteLength,
+        );
       if (b.role === "weight") {
         const data = weights.get(b.name);
         if (!data || data.length !== b.size)

@@ -1,7 +1,14 @@
 // Elementwise ops of several operands (add, mul, maximum, minimum of N, div of two: NumPy
 // broadcasting over [C, H, W] or [F]) and PReLU, whose slope is a weight (per channel, or one
 // shared).
-import { accumulate, mulGrad } from "../train/kernels.js";
+import {
+  accumulate,
+  channelTermSum,
+  elementTermSum,
+  mulGrad,
+  scaledGrad,
+} from "../train/kernels.js";
+import { f32 } from "../codegen/wgsl.js";
 import { TrainError } from "../errors.js";
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { affineKernel, broadcastKernel, clipKernel, preluKernel } from "../codegen/direct.js";
@@ -469,6 +476,30 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
         }
         return { inputs: [dx], weights: [dslope] };
       },
+      emitBackward(node, e) {
+        const shape = e.inShapes[0] ?? [];
+        const c = shape[0] ?? 1;
+        const inner = elementCount(shape) / c;
+        const x = node.inputs[0]!;
+        const dy = e.grad(node.name)!;
+        const slope = node.weights[0]!;
+        const dx = e.grad(x);
+        const at = node.attrs.shared ? "0u" : "c";
+        if (dx)
+          e.emit(scaledGrad(x, dy, dx, slope, c, inner, `select(wt[${at}], 1.0, x[i] > 0.0)`));
+        // one slope for all: one sum over every channel
+        const [groups, per] = node.attrs.shared ? [1, c * inner] : [c, inner];
+        e.emit(
+          channelTermSum(
+            x,
+            dy,
+            e.weightGrad(slope)!,
+            groups,
+            per,
+            "select(0.0, g * xv, xv <= 0.0)",
+          ),
+        );
+      },
     },
     cost: perOutput(2),
     receptiveField: pointwise,
@@ -517,6 +548,17 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
     reference: (node, [x]) => x!.map((v) => clipValue(v, node.attrs.min, node.attrs.max)),
     // inside the bounds the gradient passes; at or beyond them it stops (PyTorch's clamp)
     grad: {
+      emitBackward(node, e) {
+        const x = node.inputs[0]!;
+        const dx = e.grad(x);
+        const bound = (v: number) =>
+          f32(Math.min(Math.max(v, -3.4028234663852886e38), 3.4028234663852886e38));
+        const inside = `select(0.0, 1.0, x[i] > ${bound(node.attrs.min)} && x[i] < ${bound(node.attrs.max)})`;
+        if (dx)
+          e.emit(
+            scaledGrad(x, e.grad(node.name)!, dx, undefined, 1, elementCount(node.shape), inside),
+          );
+      },
       backward: (node, [x], ctx) =>
         onlyInputs(
           elementwiseBackward(x!, ctx.dy, (v) =>
@@ -586,6 +628,16 @@ export const elementwiseOps: Family<ElementwiseFamily> = {
           db[i % per]! += g;
         });
         return { inputs: [dx], weights: [dw, db] };
+      },
+      emitBackward(node, e) {
+        const [w, b] = node.weights as [string, string];
+        const per = elementCount(node.shape);
+        const x = node.inputs[0]!;
+        const dy = e.grad(node.name)!;
+        const dx = e.grad(x);
+        if (dx) e.emit(scaledGrad(x, dy, dx, w, 1, per, "wt[i % INNER]"));
+        e.emit(elementTermSum(x, dy, e.weightGrad(w)!, per, "dy[j] * x[j]"));
+        e.emit(elementTermSum(undefined, dy, e.weightGrad(b)!, per, "dy[j]"));
       },
     },
     cost: perOutput(2),

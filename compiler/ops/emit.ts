@@ -49,6 +49,8 @@ export interface TrainEmitter {
   weightGrad(weight: string): string | undefined;
   /** A fixed-size buffer of the node's own (`<node>#<suffix>`), `size` f32. */
   state(suffix: string, size: number): string;
+  /** A constant buffer of the node's own (`<node>#<suffix>`): tables made at plan time. */
+  constant(suffix: string, data: Float32Array): string;
   /** A per-item buffer of the node's own for one step (`<node>#<suffix>`), `perBatch` f32. */
   temp(suffix: string, perBatch: number): string;
   /**

@@ -3,6 +3,8 @@
 // with the forward pass), the normalisations' common gradient, and fan-in helpers.
 import { elementCount, type Shape } from "../ir/graph.js";
 import { dims3 } from "./shape-rules.js";
+import { adjointKernel } from "../train/kernels.js";
+import type { TrainEmitter } from "./emit.js";
 import type {
   BackwardContext,
   GradDef,
@@ -89,7 +91,29 @@ export function spatialBackward(
   const [c, h, w] = dims3(ctx.inputShapes[0]);
   const hw = h * w;
   const out = elementCount(outShape) / (outShape[0] ?? 1);
-  const adj = cached(spatials, node, `${h}x${w}`, () => {
+  const adj = spatialAdjoint(node, run, [h, w], out, ctx.weights);
+  const dx = new Float64Array(ctx.batch * c * hw);
+  for (let m = 0; m < ctx.batch * c; m++) {
+    for (let i = 0; i < hw; i++) {
+      let acc = 0;
+      for (let e = adj.start[i]!; e < adj.start[i + 1]!; e++)
+        acc += adj.weight[e]! * ctx.dy[m * out + adj.to[e]!]!;
+      dx[m * hw + i] = acc;
+    }
+  }
+  return dx;
+}
+
+/** The transpose of a per-channel linear map of [h, w] to `out` pixels, from its reference. */
+export function spatialAdjoint(
+  node: object,
+  run: (x: Tensor, ctx: ReferenceContext) => Tensor,
+  [h, w]: readonly [number, number],
+  out: number,
+  weights: readonly Float32Array[],
+): Adjoint {
+  const hw = h * w;
+  return cached(spatials, node, `${h}x${w}`, () => {
     const start = new Int32Array(hw + 1);
     const to: number[] = [];
     const weight: number[] = [];
@@ -98,7 +122,7 @@ export function spatialBackward(
       const k = Math.min(chunk, hw - i0);
       const probe = new Float64Array(k * hw);
       for (let j = 0; j < k; j++) probe[j * hw + i0 + j] = 1;
-      const y = run(probe, { batch: 1, inputShapes: [[k, h, w]], weights: ctx.weights });
+      const y = run(probe, { batch: 1, inputShapes: [[k, h, w]], weights });
       for (let j = 0; j < k; j++) {
         for (let o = 0; o < out; o++) {
           const v = y[j * out + o]!;
@@ -112,16 +136,29 @@ export function spatialBackward(
     }
     return { start, to: Int32Array.from(to), weight: Float64Array.from(weight) };
   });
-  const dx = new Float64Array(ctx.batch * c * hw);
-  for (let m = 0; m < ctx.batch * c; m++) {
-    for (let i = 0; i < hw; i++) {
-      let acc = 0;
-      for (let e = adj.start[i]!; e < adj.start[i + 1]!; e++)
-        acc += adj.weight[e]! * ctx.dy[m * out + adj.to[e]!]!;
-      dx[m * hw + i] = acc;
-    }
-  }
-  return dx;
+}
+
+/**
+ * Where each input element of a copying op went, per item: the outputs that copied it (an
+ * adjoint whose weights are all 1), from the op's reference run on one item's indices.
+ */
+export function gatherAdjoint(
+  node: object,
+  run: (inputs: readonly Tensor[]) => Tensor,
+  inSize: number,
+): Adjoint {
+  const encoded = new Float64Array(inSize);
+  for (let i = 0; i < inSize; i++) encoded[i] = i + 1;
+  const y = run([encoded]);
+  const count = new Int32Array(inSize + 1);
+  for (let o = 0; o < y.length; o++) if (y[o]! > 0) count[y[o]!]!++;
+  const start = new Int32Array(inSize + 1);
+  for (let i = 0; i < inSize; i++) start[i + 1] = start[i]! + count[i + 1]!;
+  const to = new Int32Array(start[inSize]!);
+  const fill = start.slice(0, inSize);
+  for (let o = 0; o < y.length; o++) if (y[o]! > 0) to[fill[y[o]! - 1]!++] = o;
+  void node;
+  return { start, to, weight: new Float64Array(to.length).fill(1) };
 }
 
 /**
@@ -214,6 +251,16 @@ export function gatherGrad<A>(def: () => OpDef<A>): GradDef<A> {
   return {
     backward: (node, inputs, ctx) =>
       onlyInputs(...gatherBackward(node, (ins) => def().reference(node, ins, ctx), inputs, ctx.dy)),
+    // WebGPU (one input): each input element sums the gradients of the outputs that copied it
+    emitBackward(node, e) {
+      const x = node.inputs[0]!;
+      const dx = e.grad(x);
+      if (!dx) return;
+      const inSize = elementCount(e.inShapes[0] ?? []);
+      const ctx = { batch: 1, inputShapes: e.inShapes, weights: [] };
+      const adj = gatherAdjoint(node, (ins) => def().reference(node, ins, ctx), inSize);
+      emitAdjoint(e, adj, node.name, dx, 1, inSize, elementCount(node.shape), false);
+    },
   };
 }
 
@@ -226,12 +273,39 @@ export function spatialGrad<A>(
   def: () => OpDef<A>,
   linear: (node: OpNode<A>) => OpNode<A> = (n) => n,
 ): GradDef<A> {
+  const run = (node: OpNode<A>) => (x: Tensor, ctx: ReferenceContext) =>
+    def().reference(linear(node), [x], ctx);
   return {
-    backward: (node, _, ctx) =>
-      onlyInputs(
-        spatialBackward(node, (x, c) => def().reference(linear(node), [x], c), ctx, node.shape),
-      ),
+    backward: (node, _, ctx) => onlyInputs(spatialBackward(node, run(node), ctx, node.shape)),
+    // WebGPU: the operator's transpose per channel, its table made here from the reference
+    emitBackward(node, e) {
+      const dx = e.grad(node.inputs[0]!);
+      if (!dx) return;
+      const [c, h, w] = dims3(e.inShapes[0]);
+      const out = elementCount(node.shape) / c;
+      const adj = spatialAdjoint(node, run(node), [h, w], out, []);
+      emitAdjoint(e, adj, node.name, dx, c, h * w, out, true);
+    },
   };
+}
+
+/** The kernel applying an adjoint's transpose, its tables as constant buffers. */
+function emitAdjoint(
+  e: TrainEmitter,
+  adj: Adjoint,
+  output: string,
+  dx: string,
+  groups: number,
+  inSize: number,
+  outSize: number,
+  weighted: boolean,
+): void {
+  const tables = {
+    start: e.constant("adjoint-start", Float32Array.from(adj.start)),
+    to: e.constant("adjoint-to", Float32Array.from(adj.to)),
+    ...(weighted ? { weight: e.constant("adjoint-weight", Float32Array.from(adj.weight)) } : {}),
+  };
+  e.emit(adjointKernel(e.grad(output)!, dx, tables, groups, inSize, outSize));
 }
 
 /** The gradient of an op whose output is its input's values unchanged. */

@@ -2,10 +2,13 @@
 // local response normalisation, and softmax over channels.
 import {
   batchNormBackward,
+  type BatchNormBuffers,
   batchNormTrain,
   batchStats,
+  channelSumGrad,
+  channelTermSum,
+  scaledGrad,
   softmaxGrad,
-  type BatchNormBuffers,
 } from "../train/kernels.js";
 import type { TrainEmitter } from "./emit.js";
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
@@ -533,6 +536,16 @@ export const normOps: Family<NormFamily> = {
           ctx.batch,
         );
         return { inputs: [dx], weights: [dw, channelSums(ctx.dy, shape, ctx.batch)] };
+      },
+      emitBackward(node, e) {
+        const [w, b] = node.weights as [string, string];
+        const { c, inner } = channelsOf(e.inShapes[0]);
+        const x = node.inputs[0]!;
+        const dy = e.grad(node.name)!;
+        const dx = e.grad(x);
+        if (dx) e.emit(scaledGrad(x, dy, dx, w, c, inner, "wt[c]"));
+        e.emit(channelTermSum(x, dy, e.weightGrad(w)!, c, inner, "xv * g"));
+        e.emit(channelSumGrad(dy, e.weightGrad(b)!, c, inner));
       },
     },
     cost: perOutput(2),

@@ -594,6 +594,112 @@ dx[i] += gamma[c] * istd * (dy[i] - sums[2u * c] / m - xh * sums[2u * c + 1u] / 
   return [...kernels, dx];
 }
 
+// ---- per-channel and per-element affine maps, clip, prelu --------------------------------------
+
+/** dx += dy * f, f a WGSL expression of x[i], c (the channel) and the bound `wt` weight. */
+export function scaledGrad(
+  x: string,
+  dy: string,
+  dx: string,
+  weight: string | undefined,
+  channels: number,
+  inner: number,
+  factor: string,
+): Kernel {
+  return flatKernel(
+    { perBatch: channels * inner },
+    [
+      ...(factor.includes("x[i]") ? [value("x", x)] : []),
+      value("dy", dy),
+      ...(weight ? [fixed("wt", weight)] : []),
+      value("dx", dx),
+    ],
+    { C: channels, INNER: inner },
+    `let c = (i / INNER) % C;
+dx[i] += dy[i] * (${factor});`,
+  );
+}
+
+/**
+ * A per-channel weight's gradient: a workgroup per channel sums `term` (a WGSL expression of
+ * `xv` and `g`, the input and output gradient at one element) over the batch and the map.
+ */
+export function channelTermSum(
+  x: string,
+  dy: string,
+  dw: string,
+  channels: number,
+  inner: number,
+  term: string,
+): Kernel {
+  return reduceKernel(
+    channels,
+    [value("x", x), value("dy", dy), fixed("dw", dw, true)],
+    { C: channels, INNER: inner },
+    "params.batch * INNER",
+    "tm(at(t, r))",
+    "dw[r] += total;",
+    [channelElement, `fn tm(j: u32) -> f32 { let xv = x[j]; let g = dy[j]; return ${term}; }`],
+  );
+}
+
+/** An element-wise weight's gradient: dw[k] += sum over the batch of `term` at n * PER + k. */
+export function elementTermSum(
+  x: string | undefined,
+  dy: string,
+  dw: string,
+  per: number,
+  term: string,
+): Kernel {
+  return flatKernel(
+    { count: per },
+    [...(x ? [value("x", x)] : []), value("dy", dy), fixed("dw", dw, true)],
+    { PER: per },
+    `var acc = 0.0;
+for (var n = 0u; n < params.batch; n++) {
+  let j = n * PER + i;
+  acc += ${term};
+}
+dw[i] += acc;`,
+  );
+}
+
+// ---- linear maps given as tables ----------------------------------------------------------
+
+/**
+ * dx += the transpose of a linear map applied to dy: input element i of each of `groups`
+ * groups per item (an item's channels, or the item itself) sums `weight[e] * dy[to[e]]` over
+ * its entries e from `start[i]` (the tables f32 constants, exact below 2^24; no `weight`: 1).
+ */
+export function adjointKernel(
+  dy: string,
+  dx: string,
+  tables: { readonly start: string; readonly to: string; readonly weight?: string },
+  groups: number,
+  inSize: number,
+  outSize: number,
+): Kernel {
+  if (outSize >= 2 ** 24) throw new Error("internal: an adjoint table index beyond f32's integers");
+  return flatKernel(
+    { perBatch: groups * inSize },
+    [
+      value("dy", dy),
+      fixed("start", tables.start),
+      fixed("to", tables.to),
+      ...(tables.weight ? [fixed("wt", tables.weight)] : []),
+      value("dx", dx),
+    ],
+    { IN: inSize, OUT: outSize },
+    `let m = i / IN;
+let k = i % IN;
+var acc = 0.0;
+for (var e = u32(start[k]); e < u32(start[k + 1u]); e++) {
+  acc += ${tables.weight ? "wt[e] * " : ""}dy[m * OUT + u32(to[e])];
+}
+dx[i] += acc;`,
+  );
+}
+
 // ---- dropout -----------------------------------------------------------------------------------
 
 /** A counter-based hash (PCG's output function) of the step's seed and the element: uniform. */

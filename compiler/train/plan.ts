@@ -32,7 +32,9 @@ export interface TrainBuffer {
    * gradient (cleared each step), optimiser state, a layer's own state, the hyperparameters,
    * the loss sums.
    */
-  readonly role: "weight" | "grad" | "slot" | "state" | "hyper" | "sums";
+  readonly role: "weight" | "grad" | "slot" | "state" | "hyper" | "sums" | "const";
+  /** A constant's values (tables of a backward kernel), uploaded at load. */
+  readonly init?: Float32Array;
 }
 
 export interface TrainPlan {
@@ -283,6 +285,8 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
       grad: () => undefined,
       weightGrad: () => undefined,
       state: (suffix, size) => addBuffer({ name: `${name}#${suffix}`, size, role: "state" }),
+      constant: (suffix, data) =>
+        addBuffer({ name: `${name}#${suffix}`, size: data.length, role: "const", init: data }),
       temp: (suffix, perBatch) => {
         addValue({ name: `${name}#${suffix}`, perBatch, arena: "act" });
         return `${name}#${suffix}`;
@@ -319,7 +323,7 @@ export function trainingMemory(plan: TrainPlan, batch: number): TrainingMemory {
     weightGradientBytes: fixed("grad"),
     optimizerBytes: fixed("slot"),
   };
-  const other = fixed("state", "hyper", "sums");
+  const other = fixed("state", "hyper", "sums", "const");
   return {
     ...m,
     totalBytes:

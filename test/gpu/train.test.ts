@@ -142,6 +142,33 @@ flatten -> log_softmax -> dense(3)`,
     );
   });
 
+  it("data movement and resampling: padding of every mode, upsampling, resizing, transposes, pixel shuffles, slices", async () => {
+    await gradParity(
+      net(
+        "[4, 5, 6]",
+        `conv(8, 1)
+pad([1, 2, 0, 3], value=0.5) -> pad(1, mode=replicate) -> pad([2, 1], mode=reflect)
+upsample([2, 3]) -> conv(8, 3, stride=2) -> upsample(2, mode=bilinear)
+resize([9, 7], mode=linear, coord=align_corners) -> resize([6, 5], coord=asymmetric)
+transpose(cab) -> conv(8, 1) -> transpose(bca)
+let d = space_to_depth(2) -> conv(32, 1) -> depth_to_space(2, mode=dcr)
+let a = d -> slice(0, 3)
+let b = d -> slice(2, 8)
+concat(a, b) -> flatten -> dense(3)`,
+      ),
+    );
+  });
+
+  it("scale, affine, clip (both bounds, one open), prelu (per channel, shared, on vectors)", async () => {
+    await gradParity(
+      net(
+        "[4, 5, 6]",
+        `conv(6, 1) -> scale -> prelu -> conv(6, 1) -> affine -> clip(min=-0.5, max=0.75)
+conv(6, 1) -> prelu(shared=true) -> clip(min=-0.2) -> flatten -> dense(7) -> prelu -> scale -> dense(3)`,
+      ),
+    );
+  });
+
   it("softmax inside the network, and a final log_softmax", async () => {
     await gradParity(
       net("[5, 3, 2]", "conv(6, 1) -> softmax -> flatten -> dense(4) -> log_softmax"),
