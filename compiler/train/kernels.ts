@@ -33,18 +33,24 @@ export { hyper, hyperSize } from "../../runtime/format.js";
 
 /** One thread per element: `perBatch` per item (or `count` in all, batch-independent). */
 function flatKernel(
-  size: { perBatch: number } | { count: number },
+  size: { perBatch: number } | { count: number; lengthOf?: string },
   bindings: readonly Bind[],
   consts: Record<string, number>,
   body: string,
   decls: readonly string[] = [],
 ): Kernel {
   const perBatch = "perBatch" in size;
-  // (a batch-independent kernel still names the batch uniform: the bind group binds it)
-  const total = perBatch ? "params.batch * PER" : "COUNT + 0u * params.batch";
+  // A batch-independent kernel still names the batch uniform (the bind group binds it). One
+  // bounded by a binding's length is the same shader whatever the size: compiled once for all
+  // the weights it serves.
+  const lengthOf = "lengthOf" in size ? size.lengthOf : undefined;
+  const total = perBatch
+    ? "params.batch * PER"
+    : `${lengthOf ? `arrayLength(&${lengthOf})` : "COUNT"} + 0u * params.batch`;
+  const counted: Record<string, number> = perBatch || lengthOf ? {} : { COUNT: size.count };
   const shader = buildShader({
     bindings,
-    consts: perBatch ? { PER: size.perBatch, ...consts } : { COUNT: size.count, ...consts },
+    consts: perBatch ? { PER: size.perBatch, ...consts } : { ...counted, ...consts },
     decls,
     workgroupSize: [flatGroup, 1, 1],
     body: `${flatIndex}\nif (i >= ${total}) { return; }\n${body}`,
@@ -238,11 +244,12 @@ for (var kx = 0u; kx < KW; kx++) { part[n * WN + r * KW + kx] = acc[kx]; }`,
 /** dw[r] += sum over the items of partial[n, r]. */
 export function batchSum(partial: string, dw: string, count: number): Kernel {
   return flatKernel(
-    { count },
+    { count, lengthOf: "dw" },
     [value("part", partial), fixed("dw", dw, true)],
     {},
     `var acc = 0.0;
-for (var n = 0u; n < params.batch; n++) { acc += part[n * COUNT + i]; }
+let count = arrayLength(&dw);
+for (var n = 0u; n < params.batch; n++) { acc += part[n * count + i]; }
 dw[i] += acc;`,
   );
 }
@@ -879,7 +886,7 @@ m[i] = mm;
 v[i] = vv;
 p[i] = w - ${h("lr")} * (mm / ${h("c1")}) / (sqrt(vv / ${h("c2")}) + ${h("eps")});`;
   return flatKernel(
-    { count },
+    { count, lengthOf: "p" },
     [
       fixed("p", param, true),
       fixed("g", grad),
