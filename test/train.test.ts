@@ -3,11 +3,9 @@
 // readers and their refusals, a trainer that learns, and `cnnc train` / `cnnc eval` as users
 // run them (checkpoint and resume included).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writeNpy } from "../cli/npy.js";
 import { dataset, DataError, fitInput, readIdx, shuffled } from "../compiler/train/data.js";
 import { trainingGraph, TrainError } from "../compiler/train/graph.js";
 import { initKind, trainingInit } from "../compiler/train/init.js";
@@ -17,7 +15,7 @@ import { random } from "../compiler/weights/init.js";
 import { readSafetensors } from "../compiler/weights/index.js";
 import type { Node } from "../compiler/ir/graph.js";
 import { lowerText } from "./support/compile.js";
-import { halves, halvesNet } from "./support/halves.js";
+import { halves, halvesFolder, halvesNet } from "./support/halves.js";
 import { runOnnx } from "./support/onnx.js";
 
 const net = (input: string, body: string) =>
@@ -267,17 +265,7 @@ function cnnc(...args: string[]) {
 }
 
 describe("cnnc train and cnnc eval", () => {
-  const dir = mkdtempSync(join(tmpdir(), "cnnc-train-"));
-  const data = join(dir, "data");
-  const train = halves(120, 3);
-  const test = halves(40, 4);
-  spawnSync("mkdir", ["-p", data]);
-  writeFileSync(join(data, "x.npy"), writeNpy([120, 6, 6], train.x));
-  writeFileSync(join(data, "y.npy"), writeNpy([120], train.y));
-  writeFileSync(join(data, "x_test.npy"), writeNpy([40, 6, 6], test.x));
-  writeFileSync(join(data, "y_test.npy"), writeNpy([40], test.y));
-  const netFile = join(dir, "halves.cnn");
-  writeFileSync(netFile, halvesNet);
+  const { dir, data, netFile, test } = halvesFolder("cnnc-train-");
 
   it("trains, writes weights that build, export and score alike under ONNX Runtime", async () => {
     const out = join(dir, "w.safetensors");

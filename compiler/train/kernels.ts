@@ -356,25 +356,24 @@ export interface PoolGrad {
  */
 export function poolGrad(g: PoolGrad, dx: string, kind: "max" | "avg", countPad: boolean): Kernel {
   const [c, h, w] = g.inShape;
-  const [, ho, wo] = g.outShape;
   const contribution =
     kind === "max"
       ? `// the window's first maximum
 var best = -3.4e38;
 var at = -1;
 for (var a = 0u; a < KH; a++) {
-  let yy = i32(oy * SY + a * DY) - i32(PT);
+  let yy = i32(oy * SH + a * DH) - i32(PT);
   if (yy < 0 || yy >= i32(H)) { continue; }
   for (var b = 0u; b < KW; b++) {
-    let xx = i32(ox * SX + b * DX) - i32(PL);
+    let xx = i32(ox * SW + b * DW) - i32(PL);
     if (xx < 0 || xx >= i32(W)) { continue; }
     let v = x[base + u32(yy) * W + u32(xx)];
     if (v > best || at < 0) { best = v; at = yy * i32(W) + xx; }
   }
 }
 if (at == iy * i32(W) + ix) { acc += dy[obase + oy * WO + ox]; }`
-      : `let y0 = i32(oy * SY) - i32(PT);
-let x0 = i32(ox * SX) - i32(PL);
+      : `let y0 = i32(oy * SH) - i32(PT);
+let x0 = i32(ox * SW) - i32(PL);
 let y1 = min(y0 + i32(KH), i32(H + PB));
 let x1 = min(x0 + i32(KW), i32(W + PR));
 var count = f32((y1 - y0) * (x1 - x0));
@@ -389,18 +388,14 @@ acc += dy[obase + oy * WO + ox] / count;`;
       ? [value("x", g.x), value("dy", g.dy), value("dx", dx)]
       : [value("dy", g.dy), value("dx", dx)],
     {
-      H: h,
-      W: w,
-      HO: ho,
-      WO: wo,
-      KH: g.k[0],
-      KW: g.k[1],
-      SY: g.s[0],
-      SX: g.s[1],
-      DY: g.d[0],
-      DX: g.d[1],
-      PT: g.p[0],
-      PL: g.p[1],
+      ...convConsts({
+        inShape: g.inShape,
+        outShape: g.outShape,
+        k: g.k,
+        s: g.s,
+        d: g.d,
+        pad: [g.p[0], g.p[1]],
+      }),
       PB: g.p[2],
       PR: g.p[3],
     },
@@ -411,14 +406,14 @@ let base = m * H * W;
 let obase = m * HO * WO;
 var acc = 0.0;
 for (var a = 0u; a < KH; a++) {
-  let ny = iy + i32(PT) - i32(a * DY);
-  if (ny < 0 || ny % i32(SY) != 0) { continue; }
-  let oy = u32(ny) / SY;
+  let ny = iy + i32(PT) - i32(a * DH);
+  if (ny < 0 || ny % i32(SH) != 0) { continue; }
+  let oy = u32(ny) / SH;
   if (oy >= HO) { continue; }
   for (var b = 0u; b < KW; b++) {
-    let nx = ix + i32(PL) - i32(b * DX);
-    if (nx < 0 || nx % i32(SX) != 0) { continue; }
-    let ox = u32(nx) / SX;
+    let nx = ix + i32(PL) - i32(b * DW);
+    if (nx < 0 || nx % i32(SW) != 0) { continue; }
+    let ox = u32(nx) / SW;
     if (ox >= WO) { continue; }
     ${contribution.replace(/\n/g, "\n    ")}
   }

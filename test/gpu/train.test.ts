@@ -15,11 +15,8 @@ import { GpuTrainer } from "../../runtime/trainer.js";
 import { lowerText } from "../support/compile.js";
 import { adapterChoice, adapterWords, gpu } from "./support.js";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeNpy } from "../../cli/npy.js";
-import { halves, halvesNet } from "../support/halves.js";
+import { halvesFolder } from "../support/halves.js";
 
 const net = (input: string, body: string) =>
   lowerText(`network T {\n  input x: ${input}\n  ${body.replace(/\n/g, "\n  ")}\n}`);
@@ -267,17 +264,7 @@ describe("WebGPU training steps", () => {
 
 describe("cnnc train and eval on WebGPU", () => {
   it("trains to the reference's accuracy on a separable task and evaluates on the device", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnc-gpu-train-"));
-    const data = join(dir, "data");
-    mkdirSync(data);
-    const train = halves(120, 3);
-    const test = halves(40, 4);
-    writeFileSync(join(data, "x.npy"), writeNpy([120, 6, 6], train.x));
-    writeFileSync(join(data, "y.npy"), writeNpy([120], train.y));
-    writeFileSync(join(data, "x_test.npy"), writeNpy([40, 6, 6], test.x));
-    writeFileSync(join(data, "y_test.npy"), writeNpy([40], test.y));
-    const file = join(dir, "halves.cnn");
-    writeFileSync(file, halvesNet);
+    const { dir, data, netFile: file } = halvesFolder("cnnc-gpu-train-");
     const cnnc = (...args: string[]) =>
       spawnSync(process.execPath, ["dist/cli/bin.js", ...args, "--adapter", adapterChoice], {
         encoding: "utf8",
