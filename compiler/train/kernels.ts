@@ -155,88 +155,123 @@ function convConstsOf(g: ConvGrad): Record<string, number> {
   return { ...convConsts(g), CG: g.inShape[0] / g.groups, FG: g.outShape[0] / g.groups };
 }
 
+/** The largest of `options` that divides `n` (a register block that never crosses a group). */
+const blockOf = (n: number, options: readonly number[]): number =>
+  options.find((b) => n % b === 0) ?? 1;
+
+const upto = (n: number): number[] => [...Array(n).keys()];
+
 /**
  * dx of a zero-padded conv: each input pixel gathers dy * w over the outputs whose window
- * tap lands on it (oy * s - p + ky * d = iy, for each filter of its group).
+ * tap lands on it (oy * s - p + ky * d = iy, for each filter of its group). A thread keeps a
+ * block in registers: RC input channels of one group by RP pixels of one input row that share
+ * a column phase (ix mod the stride), so that every tap valid for one is valid for all and
+ * their outputs are RP neighbouring columns of dy: per tap and filter RP output gradients and
+ * RC weights feed RC x RP multiply-adds. Threads side by side take neighbouring blocks of one
+ * row and phase: no lane of a SIMD group waits on another's branch.
  */
 export function convInputGrad(g: ConvGrad, dx: string): Kernel {
   const [c, h, w] = g.inShape;
-  // Threads side by side take columns of one phase (ix mod the stride), so that they find the
-  // same taps valid: no lane of a SIMD group waits on another's branch.
-  const wp = Math.ceil(w / g.s[1]);
+  const rc = blockOf(c / g.groups, [4, 2]);
+  const rp = rc === 1 ? 8 : 4;
+  const wp = Math.ceil(w / g.s[1]); // columns of one phase
+  const segs = Math.ceil(wp / rp);
+  const j = upto(rp);
+  const r = upto(rc);
+  const a = (ri: number, ji: number) => `a${ri}_${ji}`;
   return flatKernel(
-    { perBatch: c * h * g.s[1] * wp },
+    { perBatch: (c / rc) * h * g.s[1] * segs },
     [value("dy", g.dy), fixed("wt", g.weight), value("dx", dx)],
-    { ...convConstsOf(g), WP: wp },
-    `let n = i / (C * H * SW * WP);
-let ci = (i / (H * SW * WP)) % C;
-let iy = i32((i / (SW * WP)) % H);
-let ix = i32(((i / WP) % SW) + (i % WP) * SW);
-if (ix >= i32(W)) { return; }
-let at_x = ((n * C + ci) * H + u32(iy)) * W + u32(ix);
-let grp = ci / CG;
-let cl = ci % CG;
-var acc = 0.0;
-// each tap's output pixel found once, then every filter of the group at that pixel
+    { ...convConstsOf(g), RC: rc, RP: rp, SEGS: segs },
+    `let seg = i % SEGS;
+let px = (i / SEGS) % SW;
+let iy = i32((i / (SEGS * SW)) % H);
+let ci0 = ((i / (SEGS * SW * H)) % (C / RC)) * RC;
+let n = i / (SEGS * SW * H * (C / RC));
+let ix0 = px + SW * seg * RP;
+if (ix0 >= W) { return; }
+let grp = ci0 / CG;
+let cl0 = ci0 % CG;
+${r.flatMap((ri) => j.map((ji) => `var ${a(ri, ji)} = 0.0;`)).join("\n")}
 for (var ky = 0u; ky < KH; ky++) {
   let ny = iy + i32(PT) - i32(ky * DH);
   if (ny < 0 || ny % i32(SH) != 0) { continue; }
   let oy = u32(ny) / SH;
   if (oy >= HO) { continue; }
   for (var kx = 0u; kx < KW; kx++) {
-    let nx = ix + i32(PL) - i32(kx * DW);
-    if (nx < 0 || nx % i32(SW) != 0) { continue; }
-    let ox = u32(nx) / SW;
-    if (ox >= WO) { continue; }
-    var at = ((n * F + grp * FG) * HO + oy) * WO + ox;
-    var wi = ((grp * FG * CG + cl) * KH + ky) * KW + kx;
+    let nx = i32(ix0 + PL) - i32(kx * DW);
+    if (((nx % i32(SW)) + i32(SW)) % i32(SW) != 0) { continue; }
+    let ox0 = nx / i32(SW);
+${j
+  .map(
+    (ji) => `    let in${ji} = ox0 + ${ji} >= 0 && ox0 + ${ji} < i32(WO);
+    let at${ji} = u32(clamp(ox0 + ${ji}, 0, i32(WO) - 1));`,
+  )
+  .join("\n")}
+    var yb = ((n * F + grp * FG) * HO + oy) * WO;
+    var wi = ((grp * FG * CG + cl0) * KH + ky) * KW + kx;
     for (var fo = 0u; fo < FG; fo++) {
-      acc += dy[at] * wt[wi];
-      at += HO * WO;
+${j.map((ji) => `      let d${ji} = select(0.0, dy[yb + at${ji}], in${ji});`).join("\n")}
+${r.map((ri) => `      let w${ri} = wt[wi + ${ri}u * KH * KW];`).join("\n")}
+${r.flatMap((ri) => j.map((ji) => `      ${a(ri, ji)} += w${ri} * d${ji};`)).join("\n")}
+      yb += HO * WO;
       wi += CG * KH * KW;
     }
   }
 }
-dx[at_x] += acc;`,
+let xb = ((n * C + ci0) * H + u32(iy)) * W + ix0;
+${j
+  .map(
+    (ji) =>
+      `if (ix0 + ${ji}u * SW < W) {
+${r.map((ri) => `  dx[xb + ${ri}u * H * W + ${ji}u * SW] += ${a(ri, ji)};`).join("\n")}
+}`,
+  )
+  .join("\n")}`,
   );
 }
 
 /**
  * dw of a zero-padded conv, in two dispatches without barriers: each item's share of each
  * weight's sum (x * dy over the output map) into `partial` ([N, weights]), then the sum over
- * the items. A thread per (item, weight) keeps every adapter busy, from a CPU emulation's
- * SIMD lanes to a GPU's thousands of threads.
+ * the items. A thread per (item, input channel, window row, block of RF filters of its group)
+ * keeps RF x KW sums in registers: per output pixel it loads KW inputs and RF output gradients
+ * for RF x KW multiply-adds. The per-item shares keep a GPU's thousands of threads busy.
  */
 export function convWeightGrad(g: ConvGrad, partial: string, dw: string): Kernel[] {
-  const count = g.outShape[0] * (g.inShape[0] / g.groups) * g.k[0] * g.k[1];
-  // a thread per (item, filter, channel, window row) keeps a whole window row's KW sums in
-  // registers: each output gradient it loads serves KW products
+  const cg = g.inShape[0] / g.groups;
+  const fg = g.outShape[0] / g.groups;
+  const count = g.outShape[0] * cg * g.k[0] * g.k[1];
+  const rf = blockOf(fg, [8, 4, 2]);
+  const r = upto(rf);
+  const kx = upto(g.k[1]);
+  const a = (ri: number, k: number) => `a${ri}_${k}`;
   const share = flatKernel(
-    { perBatch: count / g.k[1] },
+    { perBatch: g.inShape[0] * g.k[0] * (fg / rf) },
     [value("x", g.x), value("dy", g.dy), value("part", partial)],
-    { ...convConstsOf(g), WN: count },
-    `let rows = WN / KW;
-let n = i / rows;
-let r = i % rows;
-let ky = r % KH;
-let o = r / (CG * KH);
-let cin = (o / FG) * CG + (r / KH) % CG;
-var acc: array<f32, KW>;
+    { ...convConstsOf(g), WN: count, RF: rf },
+    `let fb = i % (FG / RF);
+let ky = (i / (FG / RF)) % KH;
+let cin = (i / (FG / RF * KH)) % C;
+let n = i / (FG / RF * KH * C);
+let grp = cin / CG;
+let cl = cin % CG;
+let o0 = grp * FG + fb * RF;
+${r.flatMap((ri) => kx.map((k) => `var ${a(ri, k)} = 0.0;`)).join("\n")}
 for (var oy = 0u; oy < HO; oy++) {
   let iy = i32(oy * SH + ky * DH) - i32(PT);
   if (iy < 0 || iy >= i32(H)) { continue; }
   let xrow = ((n * C + cin) * H + u32(iy)) * W;
-  let yrow = ((n * F + o) * HO + oy) * WO;
+  let yrow = ((n * F + o0) * HO + oy) * WO;
   for (var ox = 0u; ox < WO; ox++) {
-    let d = dy[yrow + ox];
-    let x0 = i32(ox * SW) - i32(PL);
-    for (var kx = 0u; kx < KW; kx++) {
-      let ix = x0 + i32(kx * DW);
-      if (ix >= 0 && ix < i32(W)) { acc[kx] += x[xrow + u32(ix)] * d; }
-    }
+    let xs = i32(ox * SW) - i32(PL);
+${kx.map((k) => `    let x${k} = select(0.0, x[xrow + u32(clamp(xs + ${k * g.d[1]}, 0, i32(W) - 1))], xs + ${k * g.d[1]} >= 0 && xs + ${k * g.d[1]} < i32(W));`).join("\n")}
+${r.map((ri) => `    let d${ri} = dy[yrow + ${ri}u * HO * WO + ox];`).join("\n")}
+${r.flatMap((ri) => kx.map((k) => `    ${a(ri, k)} += d${ri} * x${k};`)).join("\n")}
   }
 }
-for (var kx = 0u; kx < KW; kx++) { part[n * WN + r * KW + kx] = acc[kx]; }`,
+let wb = n * WN + ((o0 * CG + cl) * KH + ky) * KW;
+${r.flatMap((ri) => kx.map((k) => `part[wb + ${ri}u * CG * KH * KW + ${k}u] = ${a(ri, k)};`)).join("\n")}`,
   );
   return [share, batchSum(partial, dw, count)];
 }

@@ -104,6 +104,17 @@ conv(5, 1, bias=false)
 flatten -> dense(7) -> elu -> dense(4, bias=false)`,
       ),
     );
+    // the strided input gradient's and the weight gradient's register blocks: 2 and 4 channels
+    // by pixels of a phase (rows that end mid-block), 8 and 4 filters
+    await gradParity(
+      net(
+        "[6, 13, 17]",
+        `conv(8, 3, stride=2, pad=1) -> relu
+conv(16, [3, 2], stride=[1, 3], pad=1, groups=2) -> tanh
+conv(8, 3, stride=2, pad=1, groups=2) -> relu
+flatten -> dense(4)`,
+      ),
+    );
   });
 
   onceOnLlvmpipe(
