@@ -4,7 +4,9 @@
 import { readFileSync } from "node:fs";
 import onnxProto from "onnx-proto";
 import { bytes, grouped } from "../compiler/analysis/index.js";
-import { BundleError, parseBundle } from "../runtime/index.js";
+import { BundleError, parseBundle, parseTrainingBundle } from "../runtime/index.js";
+import { bundleKind, readContainer } from "../runtime/format.js";
+import { trainingMemory } from "../compiler/train/plan.js";
 import { importModel, UserError, type Io, type ModelFlags } from "./common.js";
 
 const { onnx } = onnxProto;
@@ -25,9 +27,47 @@ function lines(rows: readonly (readonly [string, string])[]): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
 }
 
+/** A training bundle: its plan's parts, the optimiser, the memory a step takes. */
+function inspectTrainingBundle(file: string, data: Uint8Array): string {
+  let parsed;
+  try {
+    parsed = parseTrainingBundle(data);
+  } catch (e) {
+    if (e instanceof BundleError) throw new UserError(`${file}: ${e.message}`);
+    throw e;
+  }
+  const { plan, optimizer } = parsed;
+  const sizeOf = (role: string) =>
+    plan.buffers.filter((b) => b.role === role).reduce((n, b) => n + b.size, 0);
+  const m = trainingMemory(plan, 32);
+  const o = optimizer;
+  const extra = [
+    o.momentum === undefined ? "" : `momentum ${o.momentum}`,
+    o.weightDecay === undefined ? "" : `weight decay ${o.weightDecay}`,
+  ].filter((t) => t);
+  return lines([
+    ["bundle", `${file} (${grouped(data.length)} bytes), a training bundle (loadTrainer)`],
+    ["network", plan.network],
+    ["input", `${plan.input.name} ${dims(["N", ...plan.input.shape])}`],
+    ["scores", `${plan.classes} classes ('${plan.logits}'), softmax cross-entropy loss`],
+    ["optimizer", `${o.kind}, lr ${o.lr}${extra.length ? `, ${extra.join(", ")}` : ""}`],
+    [
+      "kernels",
+      `${plan.kernels.length} WGSL shaders; a step: ${plan.forward.length} forward, ${plan.loss.length} loss, ${plan.backward.length} backward, ${plan.update.length} update dispatches; predict ${plan.predict.length}`,
+    ],
+    [
+      "weights",
+      `${plan.params.length} trained of ${plan.buffers.filter((b) => b.role === "weight").length} tensors, ${grouped(sizeOf("weight"))} values (${bytes(sizeOf("weight") * 4)} stored)`,
+    ],
+    ["memory", `${bytes(m.totalBytes)} on the device at batch 32 (cnnc summary --train)`],
+  ]);
+}
+
 function inspectBundle(file: string, data: Uint8Array): string {
   let manifest;
   try {
+    const { raw } = readContainer(data);
+    if (bundleKind(raw) === "training") return inspectTrainingBundle(file, data);
     manifest = parseBundle(data).manifest;
   } catch (e) {
     if (e instanceof BundleError) throw new UserError(`${file}: ${e.message}`);

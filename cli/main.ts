@@ -11,7 +11,7 @@ import { printIr } from "../compiler/ir/index.js";
 import { checkAllNetworks } from "../compiler/lower/index.js";
 import { buildGraph, emitParts, weightsFile } from "./build.js";
 import { progress } from "./progress.js";
-import { targets, type Layout } from "../compiler/codegen/index.js";
+import { targets, type Layout, type Target } from "../compiler/codegen/index.js";
 import { ExportError, exportOnnx, exportOpset, printCnn } from "../compiler/onnx/index.js";
 import { writeSafetensors } from "../compiler/weights/index.js";
 import { graphSvg } from "../compiler/viz/index.js";
@@ -43,11 +43,15 @@ import {
   optimizerKinds,
   scheduleKinds,
   trainCommand,
+  trainingBundleCommand,
   type EvalCliOptions,
+  type OptimizerFlags,
   type TrainCliOptions,
 } from "./train-command.js";
 
-interface BuildCliOptions extends OptimizeOptions {
+interface BuildCliOptions extends OptimizeOptions, OptimizerFlags {
+  readonly train?: boolean;
+  readonly target: Target | "any";
   readonly output?: string;
   readonly weights?: string;
   readonly seed: string;
@@ -256,9 +260,22 @@ function program(io: Io): Command {
       .option(...useRootOption)
       .option(...inputShapeOption)
       .option(...freezeOption)
-      .option("--verbose", "also print what each optimisation pass did"),
+      .option("--verbose", "also print what each optimisation pass did")
+      .option(
+        "--train",
+        "write a training bundle instead (default <network>.train.cnnb): loadTrainer trains it in a page",
+      )
+      .addOption(
+        new Option("--optimizer <kind>", "with --train: the update rule")
+          .choices(optimizerKinds)
+          .default("adam"),
+      )
+      .option("--lr <rate>", "with --train: learning rate (default 0.05 for sgd, 0.001 for adam)")
+      .option("--momentum <m>", "with --train: sgd's momentum (default 0.9)")
+      .option("--weight-decay <d>", "with --train: L2 penalty, or adamw's decoupled decay"),
     "2",
   ).action((file: string, opts: BuildCliOptions & { verbose?: boolean }) => {
+    if (opts.train) return trainingBundleCommand(io, file, opts);
     const graph = sourceGraph(io, file, opts);
     const built = buildGraph(io, graph, opts);
     const out = opts.output ?? `${graph.name}.cnnb`;

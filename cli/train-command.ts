@@ -33,21 +33,25 @@ import {
 } from "../compiler/train/trainer.js";
 import { trainingPlot } from "../compiler/viz/train-plot.js";
 import { bindWeights, WeightsError } from "../compiler/weights/bind.js";
+import { writeTrainingBundle } from "../compiler/bundle/write.js";
 import { writeSafetensors, type NamedTensor } from "../compiler/weights/safetensors.js";
 import { weightsFile } from "./build.js";
 import { positiveInt, seed, sourceGraph, UserError, type Io, type SourceFlags } from "./common.js";
 import { NpyError, readNpy } from "./npy.js";
 import { writeOutput } from "./output.js";
 
-export interface TrainCliOptions extends SourceFlags {
-  readonly data: string;
-  readonly output?: string;
-  readonly epochs: string;
-  readonly batch: string;
+export interface OptimizerFlags {
   readonly optimizer: OptimizerKind;
   readonly lr?: string;
   readonly momentum?: string;
   readonly weightDecay?: string;
+}
+
+export interface TrainCliOptions extends SourceFlags, OptimizerFlags {
+  readonly data: string;
+  readonly output?: string;
+  readonly epochs: string;
+  readonly batch: string;
   readonly schedule: ScheduleKind;
   readonly seed?: string;
   readonly val?: string;
@@ -187,6 +191,54 @@ async function makeTrainer(
   return { trainer, where: gpu.adapter, dispose: () => trainer.dispose() };
 }
 
+/** The optimiser the flags say: --optimizer, --lr, --momentum, --weight-decay. */
+function optimizerOf(opts: OptimizerFlags): OptimizerConfig {
+  return {
+    kind: opts.optimizer,
+    lr: positiveNumber(opts.lr, "--lr", defaultLr[opts.optimizer]),
+    ...(opts.momentum !== undefined
+      ? { momentum: positiveNumber(opts.momentum, "--momentum", 0.9) }
+      : {}),
+    ...(opts.weightDecay !== undefined
+      ? { weightDecay: positiveNumber(opts.weightDecay, "--weight-decay", 0) }
+      : {}),
+  };
+}
+
+export interface TrainingBundleOptions extends SourceFlags, OptimizerFlags {
+  readonly output?: string;
+  readonly weights?: string;
+  readonly seed: string;
+  readonly target: Target | "any";
+}
+
+/**
+ * `cnnc build --train`: a training bundle (runtime/train-format.ts) of the network, its
+ * optimiser and its initial weights (given, or He/Glorot draws), for `loadTrainer` in a page
+ * or in Node. Its forward kernels are the target class's.
+ */
+export function trainingBundleCommand(io: Io, file: string, opts: TrainingBundleOptions): void {
+  if (opts.target !== "gpu" && opts.target !== "cpu")
+    throw new UserError(
+      `a training bundle holds one class of kernels: --target gpu or cpu, not '${opts.target}'`,
+    );
+  const graph = sourceGraph(io, file, opts);
+  const tg = trainingGraph(graph);
+  const config = optimizerOf(opts);
+  const initial = opts.weights
+    ? bound(tg.graph, weightsFile(opts.weights), opts.weights)
+    : trainingInit(tg.graph, seed(opts.seed));
+  const plan = trainingPlan(tg, { optimizer: config, target: opts.target });
+  const bundle = writeTrainingBundle(plan, initial, config);
+  const out = opts.output ?? `${graph.name}.train.cnnb`;
+  writeOutput(out, bundle, [file, ...(opts.weights ? [opts.weights] : [])]);
+  const steps = plan.forward.length + plan.loss.length + plan.backward.length + plan.update.length;
+  const m = trainingMemory(plan, 32);
+  io.out(
+    `wrote ${out}: a training bundle, ${plan.kernels.length} kernels, ${steps} dispatches a step, ${tg.params.length} trained weight tensors (${config.kind} lr ${config.lr}), ${bundle.length.toLocaleString("en-US")} bytes; ${bytes(m.totalBytes)} on the device at batch 32\n`,
+  );
+}
+
 export async function trainCommand(io: Io, file: string, opts: TrainCliOptions): Promise<void> {
   const graph = sourceGraph(io, file, opts);
   const tg = trainingGraph(graph);
@@ -208,17 +260,8 @@ export async function trainCommand(io: Io, file: string, opts: TrainCliOptions):
   if (valCount >= items.count)
     throw new UserError(`--val ${valCount} leaves no training items (there are ${items.count})`);
   const [train, val] = valCount ? split(items, items.count - valCount) : [items, undefined];
-  const lr = positiveNumber(opts.lr, "--lr", defaultLr[opts.optimizer]);
-  const config = {
-    kind: opts.optimizer,
-    lr,
-    ...(opts.momentum !== undefined
-      ? { momentum: positiveNumber(opts.momentum, "--momentum", 0.9) }
-      : {}),
-    ...(opts.weightDecay !== undefined
-      ? { weightDecay: positiveNumber(opts.weightDecay, "--weight-decay", 0) }
-      : {}),
-  };
+  const config = optimizerOf(opts);
+  const lr = config.lr;
   // Where training starts: a checkpoint (weights, optimizer state, epochs done), given
   // weights, or He/Glorot draws.
   let startEpoch = 0;

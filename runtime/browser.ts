@@ -8,16 +8,25 @@
 /// <reference types="@webgpu/types" preserve="true" />
 import {
   browserDevice,
+  loadTrainerWith,
   loadWith,
   type BundleSource,
   type LoadedModel,
+  type LoadedTrainer,
   type LoadOptions,
 } from "./load.js";
 
 export * from "./load.js";
-export { GpuTrainer } from "./trainer.js";
 
 /** Loads a bundle from bytes or a URL and compiles it for this page's WebGPU device. */
 export function loadModel(source: BundleSource, options: LoadOptions = {}): Promise<LoadedModel> {
   return loadWith(source, options, { device: browserDevice });
+}
+
+/** Loads a training bundle (`cnnc build --train`) from bytes, a path (Node) or a URL. */
+export function loadTrainer(
+  source: BundleSource,
+  options: LoadOptions = {},
+): Promise<LoadedTrainer> {
+  return loadTrainerWith(source, options, { device: browserDevice });
 }

@@ -203,34 +203,34 @@ export function blobStart(manifestBytes: number): number {
 // ---- validation ------------------------------------------------------------------------------
 
 /** Elements a tensor may have: keeps every byte count an exact integer and allocations sane. */
-const maxElements = 2 ** 40;
+export const maxElements = 2 ** 40;
 
-function fail(check: string, message: string): never {
+export function fail(check: string, message: string): never {
   throw new BundleError(check, message);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function count(v: unknown, what: string, min = 0): number {
+export function count(v: unknown, what: string, min = 0): number {
   if (!Number.isSafeInteger(v) || (v as number) < min)
     fail("manifest-schema", `${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   return v as number;
 }
 
-function str(v: unknown, what: string): string {
+export function str(v: unknown, what: string): string {
   if (typeof v !== "string" || v.length === 0)
     fail("manifest-schema", `${what} must be a non-empty string`);
   return v;
 }
 
-function arr(v: unknown, what: string): unknown[] {
+export function arr(v: unknown, what: string): unknown[] {
   if (!Array.isArray(v)) fail("manifest-schema", `${what} must be a list`);
   return v;
 }
 
-function shape(v: unknown, what: string): number[] {
+export function shape(v: unknown, what: string): number[] {
   const dims = arr(v, what).map((d, i) => count(d, `${what}[${i}]`, 1));
   if (dims.reduce((a, b) => a * b, 1) > maxElements)
     fail("tensor-size", `${what} ${JSON.stringify(dims)} is absurdly large`);
@@ -246,7 +246,7 @@ function linear(v: unknown, what: string): Linear {
   };
 }
 
-function grid(v: unknown, what: string): Grid {
+export function grid(v: unknown, what: string): Grid {
   if (!isRecord(v)) fail("manifest-schema", `${what} must be an object`);
   if (v.kind === "flat") {
     return {
@@ -263,6 +263,51 @@ function grid(v: unknown, what: string): Grid {
       z: linear(v.z, `${what}.z`),
     };
   return fail("manifest-schema", `${what}.kind must be "flat" or "tiles"`);
+}
+
+/**
+ * A list of dispatches, each checked against the kernels (an index among them, as many
+ * bindings as its kernel declares besides the batch uniform) and the names it may bind.
+ */
+export function dispatchList(
+  raw: unknown,
+  what: string,
+  kernels: readonly string[],
+  isValue: (name: string) => boolean,
+  isWeight: (name: string) => boolean,
+): Manifest["dispatches"] {
+  return arr(raw, what).map((v, i) => {
+    const at = `${what}[${i}]`;
+    if (!isRecord(v)) fail("manifest-schema", `${at} must be an object`);
+    const kernel = count(v.kernel, `${at}.kernel`);
+    if (kernel >= kernels.length)
+      fail("unknown-reference", `${at} uses kernel ${kernel} of ${kernels.length}`);
+    const bindings = arr(v.bindings, `${at}.bindings`).map((b, j): Binding => {
+      if (isRecord(b) && typeof b.value === "string") {
+        if (!isValue(b.value)) fail("unknown-reference", `${at} binds unknown value '${b.value}'`);
+        return { value: b.value };
+      }
+      if (isRecord(b) && typeof b.weight === "string") {
+        if (!isWeight(b.weight))
+          fail("unknown-reference", `${at} binds unknown weight '${b.weight}'`);
+        return { weight: b.weight };
+      }
+      return fail("manifest-schema", `${at}.bindings[${j}] must name a value or a weight`);
+    });
+    // Binding 0 is the batch uniform; the kernel declares one more for each listed binding.
+    const declared = (kernels[kernel]!.match(/@binding\(/g) ?? []).length;
+    if (declared !== bindings.length + 1)
+      fail(
+        "binding-count",
+        `${at} ('${String(v.label)}') lists ${bindings.length} bindings; its kernel declares ${declared - 1} besides the batch uniform`,
+      );
+    return {
+      label: str(v.label, `${at}.label`),
+      kernel,
+      bindings,
+      grid: grid(v.grid, `${at}.grid`),
+    };
+  });
 }
 
 /** Checks a parsed manifest against the format and against the blob it describes. */
@@ -396,41 +441,13 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
       );
   }
   const kernels = arr(raw.kernels, "kernels").map((k, i) => str(k, `kernels[${i}]`));
-  const dispatches = arr(raw.dispatches, "dispatches").map((v, i) => {
-    if (!isRecord(v)) fail("manifest-schema", `dispatches[${i}] must be an object`);
-    const kernel = count(v.kernel, `dispatches[${i}].kernel`);
-    if (kernel >= kernels.length)
-      fail("unknown-reference", `dispatch ${i} uses kernel ${kernel} of ${kernels.length}`);
-    const bindings = arr(v.bindings, `dispatches[${i}].bindings`).map((b, j): Binding => {
-      if (isRecord(b) && typeof b.value === "string") {
-        if (!valueNames.has(b.value))
-          fail("unknown-reference", `dispatch ${i} binds unknown value '${b.value}'`);
-        return { value: b.value };
-      }
-      if (isRecord(b) && typeof b.weight === "string") {
-        if (!weightNames.has(b.weight))
-          fail("unknown-reference", `dispatch ${i} binds unknown weight '${b.weight}'`);
-        return { weight: b.weight };
-      }
-      return fail(
-        "manifest-schema",
-        `dispatches[${i}].bindings[${j}] must name a value or a weight`,
-      );
-    });
-    // Binding 0 is the batch uniform; the kernel declares one more for each listed binding.
-    const declared = (kernels[kernel]!.match(/@binding\(/g) ?? []).length;
-    if (declared !== bindings.length + 1)
-      fail(
-        "binding-count",
-        `dispatch ${i} ('${String(v.label)}') lists ${bindings.length} bindings; its kernel declares ${declared - 1} besides the batch uniform`,
-      );
-    return {
-      label: str(v.label, `dispatches[${i}].label`),
-      kernel,
-      bindings,
-      grid: grid(v.grid, `dispatches[${i}].grid`),
-    };
-  });
+  const dispatches = dispatchList(
+    raw.dispatches,
+    "dispatches",
+    kernels,
+    (v) => valueNames.has(v),
+    (w) => weightNames.has(w),
+  );
   const ir = raw.ir === undefined ? {} : { ir: str(raw.ir, "ir") };
   let tuning = {};
   if (raw.tuning !== undefined) {
@@ -500,8 +517,11 @@ export interface ParsedBundle {
   readonly blob: Uint8Array;
 }
 
-/** Reads and checks a whole bundle: header, manifest, blob size and every weight checksum. */
-export function parseBundle(bytes: Uint8Array): ParsedBundle {
+/**
+ * The container every bundle shares: header, the manifest's checksum and JSON, and the blob
+ * after it (its contents are the manifest's to describe).
+ */
+export function readContainer(bytes: Uint8Array): { raw: unknown; blob: Uint8Array } {
   if (bytes.length < headerBytes)
     fail(
       "truncated",
@@ -532,14 +552,37 @@ export function parseBundle(bytes: Uint8Array): ParsedBundle {
   }
   const start = blobStart(manifestBytes);
   if (start > bytes.length) fail("truncated", "the file ends before its weights");
-  const blob = bytes.subarray(start);
-  const manifest = validateManifest(raw, blob.length);
-  for (const w of manifest.weights) {
-    if (isDerived(w)) continue;
-    if (crc32(blob.subarray(w.offset, w.offset + w.bytes)) !== w.crc32) {
+  return { raw, blob: bytes.subarray(start) };
+}
+
+/** Every tensor of the blob against its checksum. */
+export function checkTensors(
+  blob: Uint8Array,
+  tensors: readonly { name: string; offset: number; bytes: number; crc32: number }[],
+): void {
+  for (const w of tensors)
+    if (crc32(blob.subarray(w.offset, w.offset + w.bytes)) !== w.crc32)
       fail("weight-checksum", `weight '${w.name}' does not match its checksum`);
-    }
-  }
+}
+
+/** What kind of bundle a manifest describes: a network to run, or one to train. */
+export function bundleKind(raw: unknown): "inference" | "training" {
+  return isRecord(raw) && raw.kind === "training" ? "training" : "inference";
+}
+
+/** Reads and checks a whole bundle: header, manifest, blob size and every weight checksum. */
+export function parseBundle(bytes: Uint8Array): ParsedBundle {
+  const { raw, blob } = readContainer(bytes);
+  if (bundleKind(raw) === "training")
+    fail(
+      "bundle-kind",
+      "this is a training bundle (cnnc build --train): loadTrainer reads it; build without --train for one that runs",
+    );
+  const manifest = validateManifest(raw, blob.length);
+  checkTensors(
+    blob,
+    manifest.weights.filter((w): w is StoredWeight => !isDerived(w)),
+  );
   return { manifest, blob };
 }
 

@@ -11,16 +11,17 @@
 /// <reference types="@webgpu/types" preserve="true" />
 import {
   browserDevice,
+  loadTrainerWith,
   loadWith,
   RuntimeError,
   type BundleSource,
   type Host,
   type LoadedModel,
+  type LoadedTrainer,
   type LoadOptions,
 } from "./load.js";
 
 export * from "./load.js";
-export { GpuTrainer } from "./trainer.js";
 
 /** A path's bytes: a regular file only (a folder fails late, a device or a FIFO never ends). */
 async function readPath(text: string): Promise<Uint8Array> {
@@ -57,4 +58,12 @@ const node: Host = {
 /** Loads a bundle from bytes, a path (Node) or a URL, and compiles it for a WebGPU device. */
 export function loadModel(source: BundleSource, options: LoadOptions = {}): Promise<LoadedModel> {
   return loadWith(source, options, inNode ? node : { device: browserDevice });
+}
+
+/** Loads a training bundle (`cnnc build --train`) from bytes, a path (Node) or a URL. */
+export function loadTrainer(
+  source: BundleSource,
+  options: LoadOptions = {},
+): Promise<LoadedTrainer> {
+  return loadTrainerWith(source, options, inNode ? node : { device: browserDevice });
 }

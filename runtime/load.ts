@@ -4,6 +4,8 @@
 // module, so that bundlers need no flags for it.
 /// <reference types="@webgpu/types" preserve="true" />
 import { Model, RuntimeError } from "./model.js";
+import { GpuTrainer } from "./trainer.js";
+import { parseTrainingBundle } from "./train-format.js";
 
 export {
   batchSizesKept,
@@ -29,6 +31,16 @@ export {
   type StoredWeight,
 } from "./format.js";
 export { defaultLimits, type DeviceLimits } from "./limits.js";
+export { GpuTrainer } from "./trainer.js";
+export {
+  optimizerKinds,
+  parseTrainingBundle,
+  type OptimizerConfig,
+  type OptimizerKind,
+  type ParsedTrainingBundle,
+  type TrainingManifest,
+  type TrainPlan,
+} from "./train-format.js";
 export { weightData } from "./weights.js";
 export {
   imageToInput,
@@ -170,4 +182,31 @@ export async function loadWith(
     : await host.device(options);
   const model = await Model.create(bytes, found.device, found.keepAlive, options.onCompiled);
   return Object.assign(model, { adapterName: found.adapterName });
+}
+
+export interface LoadedTrainer extends GpuTrainer {
+  /** The adapter it trains on, in words. */
+  readonly adapterName: string;
+}
+
+/**
+ * Loads a training bundle (`cnnc build --train`) and makes a trainer of it on a WebGPU device:
+ * `step(x, labels)` takes one optimiser step on a batch (the bundle's learning rate unless
+ * given), `weights()` reads every weight back, `predict(x, batch)` scores in inference mode.
+ * Every check of the bundle runs before anything is allocated on the GPU.
+ */
+export async function loadTrainerWith(
+  source: BundleSource,
+  options: LoadOptions,
+  host: Host,
+): Promise<LoadedTrainer> {
+  if (typeof options !== "object" || options === null)
+    throw new RuntimeError("load options must be an object such as { onProgress }");
+  const bytes = await bytesOf(source, options, host);
+  const { plan, optimizer, weights } = parseTrainingBundle(bytes);
+  const found = options.device
+    ? { device: options.device, adapterName: "the given device", keepAlive: undefined }
+    : await host.device(options);
+  const trainer = await GpuTrainer.create(plan, weights, optimizer, found.device, found.keepAlive);
+  return Object.assign(trainer, { adapterName: found.adapterName });
 }

@@ -3,11 +3,9 @@
 // a batch and its labels and records the forward pass, the loss, the backward pass and the
 // optimiser's update in one submission; nothing is read back until asked (`sums`, `weights`),
 // so steps queue on the GPU without waiting for each other.
-import type { TrainPlan } from "../compiler/train/plan.js";
-import type { OptimizerConfig } from "../compiler/train/optim.js";
+import type { OptimizerConfig, TrainDispatch, TrainPlan } from "./train-format.js";
 import type { StepSums, Trainer } from "../compiler/train/trainer.js";
 import { hyper, hyperSize } from "./format.js";
-import type { PlanDispatch } from "../compiler/codegen/plan-types.js";
 import { workgroups } from "./limits.js";
 import { RuntimeError } from "./model.js";
 
@@ -18,7 +16,7 @@ interface BatchState {
   readonly arenas: Record<"act" | "grad", GPUBuffer>;
   readonly ranges: ReadonlyMap<string, { arena: "act" | "grad"; offset: number; size: number }>;
   readonly params: GPUBuffer;
-  readonly groups: ReadonlyMap<PlanDispatch, GPUBindGroup>;
+  readonly groups: ReadonlyMap<TrainDispatch, GPUBindGroup>;
 }
 
 export class GpuTrainer implements Trainer {
@@ -138,7 +136,7 @@ export class GpuTrainer implements Trainer {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     device.queue.writeBuffer(params, 0, new Uint32Array([batch, 0, 0, 0]));
-    const groups = new Map<PlanDispatch, GPUBindGroup>();
+    const groups = new Map<TrainDispatch, GPUBindGroup>();
     const p = this.plan;
     for (const d of [...p.forward, ...p.loss, ...p.backward, ...p.update, ...p.predict]) {
       groups.set(
@@ -184,7 +182,7 @@ export class GpuTrainer implements Trainer {
   private record(
     pass: GPUComputePassEncoder,
     s: BatchState,
-    list: readonly PlanDispatch[],
+    list: readonly TrainDispatch[],
     batch: number,
   ): void {
     for (const d of list) {
@@ -195,6 +193,8 @@ export class GpuTrainer implements Trainer {
   }
 
   private checkBatch(x: Float32Array, batch: number): void {
+    if (!(Number.isSafeInteger(batch) && batch >= 1))
+      throw new RuntimeError(`a batch has at least one item, got ${batch}`);
     const per = this.plan.input.shape.reduce((a, b) => a * b, 1);
     if (x.length !== per * batch)
       throw new RuntimeError(
@@ -203,13 +203,27 @@ export class GpuTrainer implements Trainer {
   }
 
   /**
-   * One optimisation step at learning rate `lr`: forward (training mode), loss, backward,
-   * update. `seed` draws the step's dropout masks. `update: false` stops after the backward
-   * pass (the gradients stay in their buffers: `gradients`).
+   * One optimisation step at learning rate `lr` (the configuration's unless given): forward
+   * (training mode), loss, backward, update. `seed` draws the step's dropout masks (the step's
+   * number unless given). `update: false` stops after the backward pass (the gradients stay in
+   * their buffers: `gradients`).
    */
-  step(x: Float32Array, labels: ArrayLike<number>, lr: number, seed: number, update = true): void {
+  step(
+    x: Float32Array,
+    labels: ArrayLike<number>,
+    lr = this.config.lr,
+    seed = this.steps,
+    update = true,
+  ): void {
     const batch = labels.length;
     this.checkBatch(x, batch);
+    for (let i = 0; i < batch; i++) {
+      const y = labels[i]!;
+      if (!(Number.isInteger(y) && y >= 0 && y < this.plan.classes))
+        throw new RuntimeError(
+          `label ${i} of the batch is ${y}: labels are class indices 0..${this.plan.classes - 1}`,
+        );
+    }
     const s = this.state(batch);
     this.upload(s, this.plan.input.name, x);
     this.upload(s, this.plan.labels, Float32Array.from(labels));

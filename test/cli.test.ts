@@ -172,6 +172,63 @@ describe("cnnc", () => {
     expect(bad.err).toMatch(/Allowed choices are gpu, cpu, any/);
   });
 
+  it("build --train writes a training bundle: inspect describes it, run refuses it by name", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-train-bundle-"));
+    const out = join(dir, "f.train.cnnb");
+    const b = cnnc(
+      "build",
+      "examples/fashion_lenet.cnn",
+      "--train",
+      "--optimizer",
+      "sgd",
+      "--lr",
+      "0.02",
+      "--target",
+      "cpu",
+      "-o",
+      out,
+    );
+    expect(b.err).toBe("");
+    expect(b.code).toBe(0);
+    expect(b.out).toMatch(
+      /^wrote .*f\.train\.cnnb: a training bundle, \d+ kernels, \d+ dispatches a step, 10 trained weight tensors \(sgd lr 0\.02\), [\d,]+ bytes; 4\.\d MiB on the device at batch 32$/m,
+    );
+    const i = cnnc("inspect", out);
+    expect(i.code, i.err).toBe(0);
+    expect(i.out).toMatch(/^bundle\s+.*a training bundle \(loadTrainer\)$/m);
+    expect(i.out).toMatch(/^optimizer\s+sgd, lr 0\.02$/m);
+    expect(i.out).toMatch(/^weights\s+10 trained of 10 tensors, 61,706 values/m);
+    const run = cnnc("run", out, "--input", "random");
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/^cnnc: .*invalid bundle \(bundle-kind\): this is a training bundle/);
+    expect(run.err.trim().split("\n")).toHaveLength(1);
+    const any = cnnc(
+      "build",
+      "examples/fashion_lenet.cnn",
+      "--train",
+      "--target",
+      "any",
+      "-o",
+      out,
+    );
+    expect([any.code, any.err]).toEqual([
+      1,
+      "cnnc: a training bundle holds one class of kernels: --target gpu or cpu, not 'any'\n",
+    ]);
+    // a layer without a WebGPU gradient is refused by name, nothing written
+    const net = join(dir, "reflect.cnn");
+    writeFileSync(
+      net,
+      "network R {\n  input x: [1, 8, 8]\n  conv(4, 3, pad=1, padmode=reflect)\n  flatten\n  dense(2)\n}\n",
+    );
+    const refused = cnnc("build", net, "--train", "-o", join(dir, "r.cnnb"));
+    expect([refused.code, refused.err]).toEqual([
+      1,
+      "cnnc: layer 'conv_1': reflect padding has no WebGPU gradient yet (cnnc train --cpu trains it)\n",
+    ]);
+    expect(readdirSync(dir)).not.toContain("r.cnnb");
+  });
+
   it("tune --record refuses a file that is not tuning data before measuring anything", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-record-"));
     for (const [text, why] of [

@@ -15,6 +15,7 @@ import {
   type StoredWeight,
 } from "../../runtime/format.js";
 import type { Plan } from "../codegen/plan-types.js";
+import type { OptimizerConfig, TrainingManifest, TrainPlan } from "../../runtime/train-format.js";
 
 /**
  * The plan's weights as the manifest lists them: the network's tensors stored (every source a
@@ -77,20 +78,7 @@ export function writeBundle(
     shape: shapeOf.get(name)!,
     data: data(name),
   }));
-  let offset = 0;
-  let summed = 0;
-  const totalBytes = entries.reduce((n, e) => n + e.data.byteLength, 0);
-  const table = entries.map(({ name, shape, data }) => {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const entry: StoredWeight = { name, shape, offset, bytes: bytes.length, crc32: crc32(bytes) };
-    offset = alignUp(offset + bytes.length, blobAlignment);
-    summed += bytes.length;
-    onProgress?.(summed, totalBytes);
-    return { entry, bytes };
-  });
-  const blobBytes = table.length
-    ? table[table.length - 1]!.entry.offset + table[table.length - 1]!.entry.bytes
-    : 0;
+  const { table, blobBytes } = blobTable(entries, onProgress);
   const manifest: Manifest = {
     network: plan.network,
     inputs: plan.inputs,
@@ -105,7 +93,37 @@ export function writeBundle(
     ...(tuning === undefined ? {} : { tuning }),
     ...(others.length ? { variants: Object.fromEntries(others) } : {}),
   };
+  return container(manifest, table);
+}
+
+/** Each tensor's place in the blob (256-byte aligned) and checksum, in the order given. */
+function blobTable(
+  entries: readonly { name: string; shape: readonly number[]; data: Float32Array }[],
+  onProgress?: (done: number, total: number) => void,
+): { table: { entry: StoredWeight; bytes: Uint8Array }[]; blobBytes: number } {
+  let offset = 0;
+  let summed = 0;
+  const totalBytes = entries.reduce((n, e) => n + e.data.byteLength, 0);
+  const table = entries.map(({ name, shape, data }) => {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const entry: StoredWeight = { name, shape, offset, bytes: bytes.length, crc32: crc32(bytes) };
+    offset = alignUp(offset + bytes.length, blobAlignment);
+    summed += bytes.length;
+    onProgress?.(summed, totalBytes);
+    return { entry, bytes };
+  });
+  const last = table.at(-1)?.entry;
+  return { table, blobBytes: last ? last.offset + last.bytes : 0 };
+}
+
+/** Header, manifest and blob: the container every bundle shares. */
+function container(
+  manifest: unknown,
+  table: readonly { entry: StoredWeight; bytes: Uint8Array }[],
+): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(manifest));
+  const last = table.at(-1)?.entry;
+  const blobBytes = last ? last.offset + last.bytes : 0;
   const start = blobStart(json.length);
   const out = new Uint8Array(start + blobBytes);
   const view = new DataView(out.buffer);
@@ -116,4 +134,36 @@ export function writeBundle(
   out.set(json, headerBytes);
   for (const t of table) out.set(t.bytes, start + t.entry.offset);
   return out;
+}
+
+/**
+ * A training bundle (runtime/train-format.ts): the plan, the optimiser it updates with, and in
+ * the blob the initial weights (`weights`, every weight buffer of the plan) and the constants.
+ */
+export function writeTrainingBundle(
+  plan: TrainPlan,
+  weights: ReadonlyMap<string, Float32Array>,
+  optimizer: OptimizerConfig,
+): Uint8Array {
+  const stored = plan.buffers.filter((b) => b.role === "weight" || b.role === "const");
+  const { table, blobBytes } = blobTable(
+    stored.map((b) => {
+      const data = b.role === "const" ? b.init : weights.get(b.name);
+      if (!data || data.length !== b.size)
+        throw new Error(`internal: no data of ${b.size} values for '${b.name}'`);
+      return { name: b.name, shape: [b.size], data };
+    }),
+  );
+  const at = new Map(table.map((t) => [t.entry.name, t.entry]));
+  const manifest: TrainingManifest = {
+    kind: "training",
+    ...plan,
+    buffers: plan.buffers.map(({ init: _, ...b }) => {
+      const e = at.get(b.name);
+      return e ? { ...b, data: { offset: e.offset, bytes: e.bytes, crc32: e.crc32 } } : b;
+    }),
+    optimizer,
+    blobBytes,
+  };
+  return container(manifest, table);
 }

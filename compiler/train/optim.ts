@@ -4,22 +4,13 @@
 // count) is named tensors, so a checkpoint saves and resumes it.
 import type { NamedTensor } from "../weights/safetensors.js";
 
-export type OptimizerKind = "sgd" | "adam" | "adamw";
-export const optimizerKinds: readonly OptimizerKind[] = ["sgd", "adam", "adamw"];
+import type { OptimizerConfig, OptimizerKind } from "../../runtime/train-format.js";
 
-export interface OptimizerConfig {
-  readonly kind: OptimizerKind;
-  /** The learning rate the schedule starts from. */
-  readonly lr: number;
-  /** SGD's momentum (0.9 unless said). */
-  readonly momentum?: number;
-  readonly nesterov?: boolean;
-  /** L2 penalty (SGD, Adam) or decoupled decay (AdamW; 0.01 unless said). */
-  readonly weightDecay?: number;
-  readonly beta1?: number;
-  readonly beta2?: number;
-  readonly eps?: number;
-}
+export {
+  optimizerKinds,
+  type OptimizerConfig,
+  type OptimizerKind,
+} from "../../runtime/train-format.js";
 
 /** Default learning rates: what trains the examples well in a few epochs. */
 export const defaultLr: Readonly<Record<OptimizerKind, number>> = {

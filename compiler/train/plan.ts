@@ -12,55 +12,14 @@ import { nodeActivation, opDef, type TrainEmitter } from "../ops/index.js";
 import { TrainError } from "../errors.js";
 import type { TrainGraph } from "./graph.js";
 import { copyKernel, crossEntropyKernel, hyperSize, lossSum, updateKernel } from "./kernels.js";
-import type { OptimizerConfig } from "./optim.js";
+import type {
+  OptimizerConfig,
+  TrainBuffer,
+  TrainPlan,
+  TrainValue,
+} from "../../runtime/train-format.js";
 
-export interface TrainValue {
-  readonly name: string;
-  /** f32 per item. */
-  readonly perBatch: number;
-  /** Another value whose buffer this one is (a view: flatten, reshape). */
-  readonly alias?: string;
-  /** "grad": in the gradient arena, cleared before each step. */
-  readonly arena: "act" | "grad";
-}
-
-export interface TrainBuffer {
-  readonly name: string;
-  readonly size: number;
-  /**
-   * What it holds: a weight of the network (trained, or running statistics), a weight's
-   * gradient (cleared each step), optimiser state, a layer's own state, the hyperparameters,
-   * the loss sums.
-   */
-  readonly role: "weight" | "grad" | "slot" | "state" | "hyper" | "sums" | "const";
-  /** A constant's values (tables of a backward kernel), uploaded at load. */
-  readonly init?: Float32Array;
-}
-
-export interface TrainPlan {
-  readonly network: string;
-  readonly input: { readonly name: string; readonly shape: Shape };
-  readonly classes: number;
-  readonly logits: string;
-  /** The value the labels are written to (one f32 per item). */
-  readonly labels: string;
-  readonly values: readonly TrainValue[];
-  readonly buffers: readonly TrainBuffer[];
-  /** Trained weights: their gradient buffer and optimiser slots. */
-  readonly params: readonly {
-    readonly name: string;
-    readonly grad: string;
-    readonly slots: readonly string[];
-  }[];
-  readonly kernels: readonly string[];
-  readonly forward: readonly PlanDispatch[];
-  readonly loss: readonly PlanDispatch[];
-  readonly backward: readonly PlanDispatch[];
-  readonly update: readonly PlanDispatch[];
-  readonly predict: readonly PlanDispatch[];
-  readonly hyper: string;
-  readonly sums: string;
-}
+export type { TrainBuffer, TrainPlan, TrainValue };
 
 export interface TrainPlanOptions {
   readonly optimizer: OptimizerConfig;

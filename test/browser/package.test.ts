@@ -4,7 +4,9 @@
 // - TypeScript 5 type-checks that page against the package's own .d.ts (library checks on,
 //   so a GPU type that does not resolve fails), with @webgpu/types installed as its dependency;
 // - headless Chromium runs the bundle: an image drawn on a canvas made an input by
-//   `imageToInput`, LeNet-5 run on it, the output compared with the CPU reference.
+//   `imageToInput`, LeNet-5 run on it, the output compared with the CPU reference; then a
+//   training bundle (`cnnc build --train`) trained three steps by `loadTrainer`, its weights
+//   compared with the float64 reference trainer's.
 import { execFileSync } from "node:child_process";
 import {
   mkdirSync,
@@ -24,16 +26,37 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileGraph } from "../../compiler/compile.js";
 import { interpret } from "../../compiler/interp/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
-import { lowerFile } from "../support/compile.js";
+import { lowerFile, lowerText } from "../support/compile.js";
+import { writeTrainingBundle } from "../../compiler/bundle/write.js";
+import { trainingGraph } from "../../compiler/train/graph.js";
+import { trainingInit } from "../../compiler/train/init.js";
+import { trainingPlan } from "../../compiler/train/plan.js";
+import { ReferenceTrainer } from "../../compiler/train/trainer.js";
 import { chromiumFlags, chromiumPath } from "../support/chromium.js";
 
 const graph = lowerFile("examples/lenet5.cnn");
 const source = { ...graph, constants: initWeights(graph, 3) };
 const bundle = compileGraph(source).bundle!;
 
+// The training bundle: batch norm, pooling, a classifier; three Adam steps on a fixed batch.
+const small = lowerText(`network S {
+  input x: [2, 6, 6]
+  conv(4, 3, pad=1, bias=false) -> bn -> relu -> maxpool(2)
+  flatten -> dense(3) -> softmax
+}`);
+const adam = { kind: "adam", lr: 0.01 } as const;
+const start = trainingInit(trainingGraph(small).graph, 4);
+const trainBundle = writeTrainingBundle(
+  trainingPlan(trainingGraph(small), { optimizer: adam, target: "cpu" }),
+  start,
+  adam,
+);
+const batchX = Float32Array.from({ length: 4 * 72 }, (_, i) => Math.sin(i * 0.37));
+const batchY = [0, 1, 2, 0];
+
 // The page: a 40x30 colour gradient drawn on a canvas, made a 32x32 grey input both from the
 // canvas (imageToInput: the browser decodes) and from its pixels (pixelsToInput), then run.
-const page = `import { imageToInput, loadModel, pixelsToInput, type Tensor } from "cnnc/runtime";
+const page = `import { imageToInput, loadModel, loadTrainer, pixelsToInput, type Tensor } from "cnnc/runtime";
 
 async function main(): Promise<unknown> {
   const canvas = new OffscreenCanvas(40, 30);
@@ -52,7 +75,13 @@ async function main(): Promise<unknown> {
   // @ts-expect-error: an output is a Tensor, not an array (fails if the types were any)
   const wrong: Float32Array = softmax_1;
   void wrong;
+  const trainer = await loadTrainer("/s.train.cnnb");
+  const bx = Float32Array.from({ length: 4 * 72 }, (_, i) => Math.sin(i * 0.37));
+  for (let s = 0; s < 3; s++) trainer.step(bx, [0, 1, 2, 0]);
+  const trained = Object.fromEntries([...(await trainer.weights())].map(([k, v]) => [k, Array.from(v)]));
+  trainer.dispose();
   return {
+    trained,
     adapter: model.adapterName,
     x: Array.from(x.data),
     xShape: x.shape,
@@ -145,7 +174,7 @@ describe("the packed package in an app", () => {
     expect(version.version).toMatch(/^5\./);
   });
 
-  it("runs in Chromium: an image made an input, LeNet-5 on it, the reference's answer", async () => {
+  it("runs in Chromium: an image made an input, LeNet-5 on it, the reference's answer; a training bundle trained", async () => {
     expect(script, "the bundle test ran first").toBeDefined();
     server = http.createServer((req, res) => {
       const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
@@ -159,6 +188,8 @@ describe("the packed package in an app", () => {
         res.writeHead(200, { "content-type": "text/javascript" }).end(script);
       else if (path === "/lenet5.cnnb")
         res.writeHead(200, { "content-type": "application/octet-stream" }).end(bundle);
+      else if (path === "/s.train.cnnb")
+        res.writeHead(200, { "content-type": "application/octet-stream" }).end(trainBundle);
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -180,6 +211,7 @@ describe("the packed package in an app", () => {
       same: number[];
       y: number[];
       yShape: number[];
+      trained: Record<string, number[]>;
     };
     expect(r.error).toBeUndefined();
     expect(r.adapter).toMatch(/swiftshader/i);
@@ -192,6 +224,18 @@ describe("the packed package in an app", () => {
       "softmax_1",
     )!;
     want.forEach((v, i) => expect(Math.abs(r.y[i]! - v)).toBeLessThan(1e-5));
+    // the page trained: three steps of the bundle's Adam, as the float64 reference takes them
+    const ref = new ReferenceTrainer(small, start, adam);
+    for (let s = 0; s < 3; s++) ref.step(batchX, batchY, adam.lr, s);
+    const reference = ref.weights();
+    expect(Object.keys(r.trained).sort()).toEqual([...reference.keys()].sort());
+    for (const [name, w] of reference) {
+      const got = r.trained[name]!;
+      const scale = Math.max(1e-4, ...w.map(Math.abs));
+      const worst = Math.max(...got.map((v, i) => Math.abs(v - w[i]!)));
+      expect([name, worst / scale < 2e-3]).toEqual([name, true]);
+      expect(got).not.toEqual(Array.from(start.get(name)!)); // it moved (running stats too)
+    }
     await tab.close();
   });
 });

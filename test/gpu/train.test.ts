@@ -17,6 +17,10 @@ import { adapterChoice, adapterWords, gpu } from "./support.js";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { halvesFolder } from "../support/halves.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { writeTrainingBundle } from "../../compiler/bundle/write.js";
+import { loadTrainer } from "../../runtime/index.js";
 
 const net = (input: string, body: string) =>
   lowerText(`network T {\n  input x: ${input}\n  ${body.replace(/\n/g, "\n  ")}\n}`);
@@ -237,6 +241,36 @@ describe("WebGPU training steps", () => {
       expect(state.get("optimizer.step")).toEqual(Float32Array.of(3));
     });
   }
+
+  it("a training bundle (cnnc build --train) loads with loadTrainer and steps as its plan does", async () => {
+    const config = { kind: "adam", lr: 0.01 } as const;
+    const weights = trainingInit(trainingGraph(g).graph, 6);
+    const plan = trainingPlan(trainingGraph(g), { optimizer: config });
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-train-bundle-"));
+    const file = join(dir, "t.train.cnnb");
+    writeFileSync(file, writeTrainingBundle(plan, weights, config));
+    const d = await gpu();
+    const loaded = await loadTrainer(file, { device: d.device });
+    trainers.push(loaded);
+    const direct = await gpuTrainer(g, weights, config);
+    const ref = new ReferenceTrainer(g, weights, config);
+    for (let s = 0; s < 3; s++) {
+      const { x, y } = batchOf(g, 4, 20 + s);
+      loaded.step(x, y); // the bundle's learning rate, the step's number as the seed
+      direct.step(x, y, config.lr, s);
+      ref.step(x, y, config.lr, s);
+    }
+    const got = await loaded.weights();
+    expect(got).toEqual(await direct.weights());
+    for (const [name, w] of ref.weights())
+      expect([name, relError(got.get(name)!, w) < 2e-3]).toEqual([name, true]);
+    expect((await loaded.sums()).items).toBe(12);
+    // a page's mistakes are named, not run
+    expect(() => loaded.step(new Float32Array(72 * 2), [0, 3])).toThrow(
+      "label 1 of the batch is 3: labels are class indices 0..2",
+    );
+    expect(() => loaded.step(new Float32Array(5), [0])).toThrow(/expected 72 values/);
+  });
 
   it("predicts in inference mode: the reference interpreter's scores", async () => {
     const weights = trainingInit(trainingGraph(g).graph, 4);
