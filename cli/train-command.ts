@@ -391,26 +391,30 @@ export async function evalCommand(io: Io, file: string, opts: EvalCliOptions): P
 }
 
 /**
- * `summary --train`: the memory of training on WebGPU (Adam, every forward value kept for the
- * backward pass) beside inference's (the -O0 plan's arena and its weights), at a batch size.
+ * `summary --train`: the memory of training on WebGPU (Adam; activations and their gradients
+ * in one arena planned over the step) beside inference's (the -O0 plan's values, its planned
+ * arena and its weights), at a batch size.
  */
 export function trainingMemoryText(graph: Graph, batch: number): string {
   const tg = trainingGraph(graph);
   const m = trainingMemory(trainingPlan(tg, { optimizer: { kind: "adam", lr: 0.001 } }), batch);
   const inference = planGraph(tg.graph, { planMemory: true });
+  const kept = inference.values.filter((v) => !v.alias).reduce((n, v) => n + v.perBatch, 0);
   const weights = tg.graph.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0) * 4;
+  const arena = inference.arena * batch * 4;
   const rows: [string, string, string][] = [
-    ["activations", bytes(inference.arena * batch * 4), bytes(m.activationBytes)],
+    ["activations", bytes(kept * batch * 4), bytes(m.activationBytes)],
     ["activation gradients", "-", bytes(m.gradientBytes)],
+    ["arena (planned)", bytes(arena), bytes(m.arenaBytes)],
     ["weights", bytes(weights), bytes(m.weightBytes)],
     ["weight gradients", "-", bytes(m.weightGradientBytes)],
     ["optimizer (Adam)", "-", bytes(m.optimizerBytes)],
-    ["total", bytes(inference.arena * batch * 4 + weights), bytes(m.totalBytes)],
+    ["total", bytes(arena + weights), bytes(m.totalBytes)],
   ];
   const w = [22, 12];
   return (
     `${`memory at batch ${batch}`.padEnd(w[0]!)}${"inference".padEnd(w[1]!)}training\n` +
     rows.map(([a, b, c]) => `${a.padEnd(w[0]!)}${b.padEnd(w[1]!)}${c}`).join("\n") +
-    "\n(inference: the planned arena, values sharing memory; training: every forward value kept for the backward pass)\n"
+    "\n(the arena holds the values, sharing memory once a value's last reader has run: in training an activation lives until its layer's backward pass, a gradient until it has reached the layer's inputs)\n"
   );
 }

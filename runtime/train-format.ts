@@ -46,8 +46,18 @@ export interface TrainValue {
   readonly perBatch: number;
   /** Another value whose buffer this one is (a view: flatten, reshape). */
   readonly alias?: string;
-  /** "grad": in the gradient arena, cleared before each step. */
-  readonly arena: "act" | "grad";
+  /**
+   * What it holds: a forward value of a step (or a kernel's scratch), a gradient (which the
+   * backward kernels accumulate into: zeroed by a dispatch just before its first use in a
+   * step), or a value of prediction.
+   */
+  readonly arena: "act" | "grad" | "predict";
+  /**
+   * Where it lives in the one arena, f32 elements per item (a multiple of 64: 256-byte
+   * aligned at every batch size). Values share memory when their lifetimes in a step (or in
+   * a prediction) do not overlap; a view shares its root's.
+   */
+  readonly offset: number;
 }
 
 export const bufferRoles = ["weight", "grad", "slot", "state", "hyper", "sums", "const"] as const;
@@ -81,6 +91,14 @@ export interface TrainPlan {
   /** The value the labels are written to (one f32 per item). */
   readonly labels: string;
   readonly values: readonly TrainValue[];
+  /** The arena's size, f32 elements per item. */
+  readonly arena: number;
+  /**
+   * Prediction's own values (inference mode: no gradients, nothing kept), planned apart and
+   * laid over the same arena: where `predict` reads its input and leaves the scores.
+   */
+  readonly predictInput: string;
+  readonly predictLogits: string;
   readonly buffers: readonly TrainBuffer[];
   /** Trained weights: their gradient buffer and optimiser slots. */
   readonly params: readonly {
@@ -140,16 +158,25 @@ export function validateTrainingManifest(raw: unknown, blobBytes: number): Train
   if (!isRecord(raw) || raw.kind !== "training")
     fail("bundle-kind", "not a training bundle (cnnc build --train writes them)");
   const network = str(raw.network, "network");
+  const arena = count(raw.arena, "arena", 1);
+  if (arena > maxElements) fail("tensor-size", `the arena of ${arena} elements is absurdly large`);
   const values = arr(raw.values, "values").map((v, i): TrainValue => {
     if (!isRecord(v)) fail("manifest-schema", `values[${i}] must be an object`);
     const perBatch = count(v.perBatch, `values[${i}].perBatch`, 1);
     if (perBatch > maxElements) fail("tensor-size", `values[${i}] is absurdly large`);
-    if (v.arena !== "act" && v.arena !== "grad")
-      fail("manifest-schema", `values[${i}].arena must be "act" or "grad"`);
+    if (v.arena !== "act" && v.arena !== "grad" && v.arena !== "predict")
+      fail("manifest-schema", `values[${i}].arena must be "act", "grad" or "predict"`);
+    const offset = count(v.offset, `values[${i}].offset`);
+    if (offset % 64 !== 0 || offset + perBatch > arena)
+      fail(
+        "value-range",
+        `value ${i} [${offset}, ${offset + perBatch}) is misaligned or outside the ${arena}-element arena`,
+      );
     return {
       name: str(v.name, `values[${i}].name`),
       perBatch,
       arena: v.arena,
+      offset,
       ...(v.alias === undefined ? {} : { alias: str(v.alias, `values[${i}].alias`) }),
     };
   });
@@ -159,8 +186,14 @@ export function validateTrainingManifest(raw: unknown, blobBytes: number): Train
     const root = v.alias === undefined ? undefined : valueOf.get(v.alias);
     if (v.alias !== undefined && !root)
       fail("unknown-reference", `value '${v.name}' aliases unknown '${v.alias}'`);
-    if (root && (root.perBatch !== v.perBatch || root.arena !== v.arena))
-      fail("value-range", `value '${v.name}' is a view of '${v.alias}' of another size`);
+    if (
+      root &&
+      (root.perBatch !== v.perBatch || root.arena !== v.arena || root.offset !== v.offset)
+    )
+      fail(
+        "value-range",
+        `value '${v.name}' is a view of '${v.alias}' elsewhere or of another size`,
+      );
     valueOf.set(v.name, v);
   }
   const declaredBlob = count(raw.blobBytes, "blobBytes");
@@ -284,6 +317,12 @@ export function validateTrainingManifest(raw: unknown, blobBytes: number): Train
     logits: value(str(raw.logits, "logits"), classes),
     labels: value(str(raw.labels, "labels"), 1),
     values,
+    arena,
+    predictInput: value(
+      str(raw.predictInput, "predictInput"),
+      input.shape.reduce((a, b) => a * b, 1),
+    ),
+    predictLogits: value(str(raw.predictLogits, "predictLogits"), classes),
     buffers,
     params,
     kernels,

@@ -9,12 +9,9 @@ import { hyper, hyperSize } from "./format.js";
 import { workgroups } from "./limits.js";
 import { RuntimeError } from "./model.js";
 
-/** Per-item offsets are multiples of this many f32: 256-byte aligned at every batch size. */
-const align = 64;
-
 interface BatchState {
-  readonly arenas: Record<"act" | "grad", GPUBuffer>;
-  readonly ranges: ReadonlyMap<string, { arena: "act" | "grad"; offset: number; size: number }>;
+  readonly arena: GPUBuffer;
+  readonly ranges: ReadonlyMap<string, { offset: number; size: number }>;
   readonly params: GPUBuffer;
   readonly groups: ReadonlyMap<TrainDispatch, GPUBindGroup>;
 }
@@ -106,30 +103,17 @@ export class GpuTrainer implements Trainer {
     if (cached) return cached;
     const device = this.device;
     device.pushErrorScope("validation");
-    const sizes = { act: 0, grad: 0 };
-    const ranges = new Map<string, { arena: "act" | "grad"; offset: number; size: number }>();
-    for (const v of this.plan.values) {
-      if (v.alias) continue;
-      ranges.set(v.name, {
-        arena: v.arena,
-        offset: sizes[v.arena] * batch * 4,
-        size: v.perBatch * batch * 4,
-      });
-      sizes[v.arena] += Math.ceil(v.perBatch / align) * align;
-    }
-    for (const v of this.plan.values) {
-      if (!v.alias) continue;
-      let root = v.alias;
-      while (!ranges.has(root)) root = this.plan.values.find((x) => x.name === root)!.alias!;
-      ranges.set(v.name, ranges.get(root)!);
-    }
-    const arena = (which: "act" | "grad") =>
-      device.createBuffer({
-        label: `training ${which} (batch ${batch})`,
-        size: Math.max(4, sizes[which] * batch * 4),
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-      });
-    const arenas = { act: arena("act"), grad: arena("grad") };
+    const ranges = new Map<string, { offset: number; size: number }>(
+      this.plan.values.map((v) => [
+        v.name,
+        { offset: v.offset * batch * 4, size: v.perBatch * batch * 4 },
+      ]),
+    );
+    const arena = device.createBuffer({
+      label: `training arena (batch ${batch})`,
+      size: this.plan.arena * batch * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
     const params = device.createBuffer({
       label: "params",
       size: 16,
@@ -153,14 +137,14 @@ export class GpuTrainer implements Trainer {
               if (!r) throw new Error(`internal: training value '${b.value}' has no buffer`);
               return {
                 binding: i + 1,
-                resource: { buffer: arenas[r.arena], offset: r.offset, size: r.size },
+                resource: { buffer: arena, offset: r.offset, size: r.size },
               };
             }),
           ],
         }),
       );
     }
-    const s = { arenas, ranges, params, groups };
+    const s = { arena, ranges, params, groups };
     this.pending.push(device.popErrorScope());
     this.batches.set(batch, s);
     return s;
@@ -171,7 +155,7 @@ export class GpuTrainer implements Trainer {
     if (data.byteLength !== r.size)
       throw new Error(`internal: '${value}' takes ${r.size} bytes, got ${data.byteLength}`);
     this.device.queue.writeBuffer(
-      s.arenas[r.arena],
+      s.arena,
       r.offset,
       data.buffer as ArrayBuffer,
       data.byteOffset,
@@ -244,7 +228,6 @@ export class GpuTrainer implements Trainer {
     this.device.queue.writeBuffer(this.buffers.get(this.plan.hyper)!, 0, h);
     this.device.pushErrorScope("validation");
     const encoder = this.device.createCommandEncoder({ label: "training step" });
-    encoder.clearBuffer(s.arenas.grad);
     for (const p of this.plan.params) encoder.clearBuffer(this.buffers.get(p.grad)!);
     const pass = encoder.beginComputePass({ label: "training step" });
     const p = this.plan;
@@ -296,14 +279,14 @@ export class GpuTrainer implements Trainer {
   async predict(x: Float32Array, batch: number): Promise<Float32Array> {
     this.checkBatch(x, batch);
     const s = this.state(batch);
-    this.upload(s, this.plan.input.name, x);
+    this.upload(s, this.plan.predictInput, x);
     const encoder = this.device.createCommandEncoder({ label: "predict" });
     const pass = encoder.beginComputePass();
     this.record(pass, s, this.plan.predict, batch);
     pass.end();
     this.device.queue.submit([encoder.finish()]);
-    const r = s.ranges.get(this.plan.logits)!;
-    return this.read(s.arenas[r.arena], r.offset, r.size);
+    const r = s.ranges.get(this.plan.predictLogits)!;
+    return this.read(s.arena, r.offset, r.size);
   }
 
   /** Every weight of the network as the GPU holds it (trained ones and running statistics). */
@@ -355,8 +338,7 @@ export class GpuTrainer implements Trainer {
   dispose(): void {
     for (const b of this.buffers.values()) b.destroy();
     for (const s of this.batches.values()) {
-      s.arenas.act.destroy();
-      s.arenas.grad.destroy();
+      s.arena.destroy();
       s.params.destroy();
     }
     this.batches.clear();

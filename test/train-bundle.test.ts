@@ -95,6 +95,16 @@ describe("corrupt training bundles", () => {
         w1!.data = { ...w1!.data!, offset: w0!.data!.offset };
       }),
     ).toBe("weight-overlap");
+    // values inside the arena, aligned; a view where its root is
+    type V = { offset: number; alias?: string };
+    expect(edit((m) => ((m.values[1] as V).offset += 1))).toBe("value-range");
+    expect(edit((m) => ((m.values.at(-1) as V).offset = m.arena))).toBe("value-range");
+    expect(
+      edit((m) => {
+        const view = m.values.find((v) => v.alias) as V;
+        view.offset = view.offset === 0 ? 64 : 0;
+      }),
+    ).toBe("value-range");
     // an optimiser whose slots the plan does not have, a gradient of another size
     expect(edit((m) => ((m.optimizer as { kind: string }).kind = "adam"))).toBe("manifest-schema");
     expect(edit((m) => ((m.optimizer as { lr: unknown }).lr = "fast"))).toBe("manifest-schema");

@@ -14,7 +14,9 @@ import { evaluate, ReferenceTrainer, trainLoop } from "../compiler/train/trainer
 import { random } from "../compiler/weights/init.js";
 import { readSafetensors } from "../compiler/weights/index.js";
 import type { Node } from "../compiler/ir/graph.js";
-import { lowerText } from "./support/compile.js";
+import { lowerFile, lowerText } from "./support/compile.js";
+import { trainingMemory, trainingPlan, type TrainValue } from "../compiler/train/plan.js";
+import type { PlanDispatch } from "../compiler/codegen/plan-types.js";
 import { halves, halvesFolder, halvesNet } from "./support/halves.js";
 import { runOnnx } from "./support/onnx.js";
 
@@ -204,6 +206,82 @@ describe("the training graph", () => {
     expect([...tg.stats].sort()).toEqual(["bn_1.mean", "bn_1.var"]);
     expect(tg.params.map((p) => p.name)).not.toContain("bn_1.mean");
     expect(tg.outputKind).toBe("logits");
+  });
+});
+
+describe("training memory", () => {
+  const nets = {
+    lenet: lowerFile("examples/fashion_lenet.cnn"),
+    resnet: lowerFile("examples/fashion_resnet.cnn"),
+    // views, a concat, a padding whose gradient reads tables, dropout, a mid-network softmax
+    mixed: net(
+      "[3, 9, 9]",
+      `let a = conv(4, 3, pad=1) -> bn -> relu
+let b = a -> pad(1, mode=reflect) -> conv(4, 3) -> softmax
+concat(a, b) -> maxpool(2) -> flatten -> dropout(0.3) -> dense(5)`,
+    ),
+  };
+
+  for (const [name, g] of Object.entries(nets))
+    it(`${name}: one arena over the step and prediction, no two live values sharing memory`, () => {
+      const plan = trainingPlan(trainingGraph(g), { optimizer: { kind: "adam", lr: 0.001 } });
+      const step = [...plan.forward, ...plan.loss, ...plan.backward];
+      const own = (kind: string) =>
+        plan.values.filter((v) => (v.arena === "predict") === (kind === "predict"));
+      // the planner's own check is not the oracle here: the sweep below is written out again
+      const live = (
+        values: readonly TrainValue[],
+        list: readonly PlanDispatch[],
+        from: string[],
+        to: string[],
+      ) => {
+        const root = new Map<string, TrainValue>();
+        for (const v of values) root.set(v.name, v.alias ? root.get(v.alias)! : v);
+        const span = new Map<TrainValue, [number, number]>();
+        const touch = (n: string, at: number) => {
+          const r = root.get(n)!;
+          const [a, b] = span.get(r) ?? [at, at];
+          span.set(r, [Math.min(a, at), Math.max(b, at)]);
+        };
+        from.forEach((n) => touch(n, -1));
+        list.forEach((d, i) => d.bindings.forEach((b) => "value" in b && touch(b.value, i)));
+        to.forEach((n) => touch(n, list.length));
+        const all = [...span];
+        for (const [i, [x, [xs, xe]]] of all.entries())
+          for (const [y, [ys, ye]] of all.slice(i + 1))
+            if (xs <= ye && ys <= xe)
+              expect(
+                x.offset + x.perBatch <= y.offset || y.offset + y.perBatch <= x.offset,
+                `${x.name} and ${y.name} share memory while both live`,
+              ).toBe(true);
+        for (const v of values) expect(v.offset + v.perBatch).toBeLessThanOrEqual(plan.arena);
+      };
+      live(own("step"), step, [plan.input.name, plan.labels], []);
+      live(own("predict"), plan.predict, [plan.predictInput], [plan.predictLogits]);
+      // every gradient is zeroed by the dispatch just before its first use
+      for (const v of plan.values.filter((x) => x.arena === "grad")) {
+        const first = step.findIndex((d) =>
+          d.bindings.some((b) => "value" in b && b.value === v.name),
+        );
+        expect(plan.kernels[step[first]!.kernel]).toMatch(/g\[i\] = 0\.0;/);
+      }
+      const m = trainingMemory(plan, 32);
+      expect(m.arenaBytes).toBeLessThan(m.activationBytes + m.gradientBytes);
+    });
+
+  it("summary --train: the planned arena beside what each kind of value takes", () => {
+    const r = spawnSync(
+      process.execPath,
+      ["dist/cli/bin.js", "summary", "examples/fashion_lenet.cnn", "--train", "--batch", "32"],
+      { encoding: "utf8" },
+    );
+    expect(r.status).toBe(0);
+    // LeNet at batch 32: the forward values (2.2 MiB) and gradients (1.8 MiB) fit, planned,
+    // in 2.1 MiB
+    expect(r.stdout).toMatch(/^activations\s+1\.1 MiB\s+2\.2 MiB$/m);
+    expect(r.stdout).toMatch(/^activation gradients\s+-\s+1\.8 MiB$/m);
+    expect(r.stdout).toMatch(/^arena \(planned\)\s+848\.0 KiB\s+2\.1 MiB$/m);
+    expect(r.stdout).toMatch(/^total\s+1\.1 MiB\s+3\.1 MiB$/m);
   });
 });
 

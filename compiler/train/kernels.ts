@@ -774,6 +774,20 @@ export function accumulate(dy: string, dx: string, perBatch: number): Kernel {
   return flatKernel({ perBatch }, [value("dy", dy), value("dx", dx)], {}, "dx[i] += dy[i];");
 }
 
+/**
+ * v = 0 before a gradient's first use in a step (its memory may have held another value): one
+ * shader for every size, bounded by the binding's length.
+ */
+export function zeroKernel(v: string, perBatch: number): Kernel {
+  const shader = buildShader({
+    bindings: [value("g", v)],
+    consts: {},
+    workgroupSize: [flatGroup, 1, 1],
+    body: `${flatIndex}\nif (i >= arrayLength(&g) + 0u * params.batch) { return; }\ng[i] = 0.0;`,
+  });
+  return { ...shader, grid: { kind: "flat", perBatch, groupSize: flatGroup } };
+}
+
 /** y = x. */
 export function copyKernel(x: string, y: string, perBatch: number): Kernel {
   return flatKernel({ perBatch }, [value("x", x), value("y", y)], {}, "y[i] = x[i];");

@@ -11,7 +11,15 @@ import { defaultTiles } from "../codegen/gemm.js";
 import { nodeActivation, opDef, type TrainEmitter } from "../ops/index.js";
 import { TrainError } from "../errors.js";
 import type { TrainGraph } from "./graph.js";
-import { copyKernel, crossEntropyKernel, hyperSize, lossSum, updateKernel } from "./kernels.js";
+import {
+  copyKernel,
+  crossEntropyKernel,
+  hyperSize,
+  lossSum,
+  updateKernel,
+  zeroKernel,
+} from "./kernels.js";
+import { planMemory } from "../codegen/memory.js";
 import type {
   OptimizerConfig,
   TrainBuffer,
@@ -20,6 +28,9 @@ import type {
 } from "../../runtime/train-format.js";
 
 export type { TrainBuffer, TrainPlan, TrainValue };
+
+/** A value before memory planning places it. */
+type Unplaced = Omit<TrainValue, "offset">;
 
 export interface TrainPlanOptions {
   readonly optimizer: OptimizerConfig;
@@ -54,9 +65,9 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
     }
     list.push({ label, kernel: index, bindings: k.bindings, grid: k.grid });
   };
-  const values: TrainValue[] = [];
+  const values: Unplaced[] = [];
   const buffers: TrainBuffer[] = [];
-  const addValue = (v: TrainValue) => {
+  const addValue = (v: Unplaced) => {
     if (!values.some((x) => x.name === v.name)) values.push(v);
   };
   const addBuffer = (b: TrainBuffer) => {
@@ -178,17 +189,70 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
     dispatch(lists.update, p.name, updateKernel(kind, p.name, p.grad, p.slots, hyper, size));
   }
 
+  // ---- memory: zero each gradient just before its first use (it may lie where another value
+  // lived), then place the step's values and, apart, prediction's, over one arena
+  const gradients = new Map(
+    values.filter((v) => v.arena === "grad").map((v) => [v.name, v.perBatch]),
+  );
+  const zeroed = new Set<string>();
+  for (const list of [lists.loss, lists.backward]) {
+    const out: PlanDispatch[] = [];
+    for (const d of list) {
+      for (const b of d.bindings)
+        if ("value" in b && gradients.has(b.value) && !zeroed.has(b.value)) {
+          zeroed.add(b.value);
+          dispatch(out, d.label, zeroKernel(b.value, gradients.get(b.value)!));
+        }
+      out.push(d);
+    }
+    list.splice(0, list.length, ...out);
+  }
+  const input = graph.inputs[0]!.name;
+  const step = planMemory(
+    values,
+    [...lists.forward, ...lists.loss, ...lists.backward],
+    [input, labels],
+    [],
+    true,
+  );
+  const p = (v: string) => `predict:${v}`;
+  const predicted = new Set<string>([input, tg.logits]);
+  for (const d of lists.predict)
+    for (const b of d.bindings) if ("value" in b) predicted.add(b.value);
+  for (const v of values) if (predicted.has(v.name) && v.alias) predicted.add(v.alias);
+  const predictValues = values
+    .filter((v) => predicted.has(v.name))
+    .map((v) => ({
+      ...v,
+      name: p(v.name),
+      arena: "predict" as const,
+      ...(v.alias ? { alias: p(v.alias) } : {}),
+    }));
+  const predict = lists.predict.map((d) => ({
+    ...d,
+    bindings: d.bindings.map((b) => ("value" in b ? { value: p(b.value) } : b)),
+  }));
+  const alone = planMemory(predictValues, predict, [p(input)], [p(tg.logits)], true);
+  const placed: TrainValue[] = [
+    ...values.map((v) => ({ ...v, offset: step.offsets.get(v.name)! })),
+    ...predictValues.map((v) => ({ ...v, offset: alone.offsets.get(v.name)! })),
+  ];
+
   return {
     network: graph.name,
-    input: { name: graph.inputs[0]!.name, shape: graph.inputs[0]!.shape },
+    input: { name: input, shape: graph.inputs[0]!.shape },
     classes: tg.classes,
     logits: tg.logits,
     labels,
-    values,
+    values: placed,
+    arena: Math.max(step.arena, alone.arena, 1),
+    predictInput: p(input),
+    predictLogits: p(tg.logits),
     buffers,
     params,
     kernels,
     ...lists,
+    predict,
     hyper,
     sums,
   };
@@ -256,10 +320,16 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
 }
 
 export interface TrainingMemory {
-  /** Activations the backward pass reads, kept from the forward pass (per batch). */
+  /** Forward values a step writes and the backward pass reads (per batch, views once). */
   readonly activationBytes: number;
-  /** Gradients of the activations (per batch; cleared each step). */
+  /** Gradients of the activations (per batch). */
   readonly gradientBytes: number;
+  /**
+   * The one arena both live in, planned: a value's memory is reused once its last reader in
+   * the step has run (an activation after its layer's backward, a gradient after it has
+   * flowed to the layer's inputs). Prediction's values are laid over the same memory.
+   */
+  readonly arenaBytes: number;
   readonly weightBytes: number;
   readonly weightGradientBytes: number;
   /** The optimiser's slots (SGD's momentum, Adam's two moments). */
@@ -269,7 +339,7 @@ export interface TrainingMemory {
 
 /** What a training plan's buffers take at a batch size (views counted once). */
 export function trainingMemory(plan: TrainPlan, batch: number): TrainingMemory {
-  const per = (arena: "act" | "grad") =>
+  const per = (arena: TrainValue["arena"]) =>
     plan.values.filter((v) => v.arena === arena && !v.alias).reduce((n, v) => n + v.perBatch, 0) *
     batch *
     4;
@@ -278,6 +348,7 @@ export function trainingMemory(plan: TrainPlan, batch: number): TrainingMemory {
   const m = {
     activationBytes: per("act"),
     gradientBytes: per("grad"),
+    arenaBytes: plan.arena * batch * 4,
     weightBytes: fixed("weight"),
     weightGradientBytes: fixed("grad"),
     optimizerBytes: fixed("slot"),
@@ -285,12 +356,6 @@ export function trainingMemory(plan: TrainPlan, batch: number): TrainingMemory {
   const other = fixed("state", "hyper", "sums", "const");
   return {
     ...m,
-    totalBytes:
-      m.activationBytes +
-      m.gradientBytes +
-      m.weightBytes +
-      m.weightGradientBytes +
-      m.optimizerBytes +
-      other,
+    totalBytes: m.arenaBytes + m.weightBytes + m.weightGradientBytes + m.optimizerBytes + other,
   };
 }
