@@ -60,7 +60,16 @@ export interface TrainValue {
   readonly offset: number;
 }
 
-export const bufferRoles = ["weight", "grad", "slot", "state", "hyper", "sums", "const"] as const;
+export const bufferRoles = [
+  "weight",
+  "grad",
+  "slot",
+  "state",
+  "hyper",
+  "sums",
+  "const",
+  "pack",
+] as const;
 
 export interface TrainBuffer {
   readonly name: string;
@@ -69,11 +78,16 @@ export interface TrainBuffer {
   /**
    * What it holds: a weight of the network (trained, or running statistics), a weight's
    * gradient (cleared each step), optimiser state, a layer's own state, the hyperparameters,
-   * the loss sums, a constant (tables of a backward kernel).
+   * the loss sums, a constant (tables of a backward kernel), a pack of others.
    */
   readonly role: (typeof bufferRoles)[number];
   /** A constant's values, uploaded at load. */
   readonly init?: Float32Array;
+  /**
+   * A range of a pack (role "pack": the trained weights, their gradients or an optimiser
+   * slot, each tensor at a multiple of 64 elements) rather than a buffer of its own.
+   */
+  readonly within?: { readonly buffer: string; readonly offset: number };
 }
 
 export interface TrainDispatch {
@@ -202,7 +216,7 @@ export function validateTrainingManifest(raw: unknown, blobBytes: number): Train
       "truncated",
       `the weights take ${declaredBlob} bytes but the file holds ${blobBytes} after the manifest`,
     );
-  const buffers = arr(raw.buffers, "buffers").map((b, i) => {
+  const buffers = arr(raw.buffers, "buffers").map((b, i): TrainingManifest["buffers"][number] => {
     if (!isRecord(b)) fail("manifest-schema", `buffers[${i}] must be an object`);
     const name = str(b.name, `buffers[${i}].name`);
     const size = count(b.size, `buffers[${i}].size`, 1);
@@ -218,7 +232,18 @@ export function validateTrainingManifest(raw: unknown, blobBytes: number): Train
           ? `${role} '${name}' has no data in the blob`
           : `buffer '${name}' (${role}) starts empty but lists data`,
       );
-    if (!needsData) return { name, size, role };
+    let within: Pick<TrainBuffer, "within"> = {};
+    if (b.within !== undefined) {
+      const w = b.within;
+      if (!isRecord(w)) fail("manifest-schema", `buffers[${i}].within must be an object`);
+      within = {
+        within: {
+          buffer: str(w.buffer, `buffers[${i}].within.buffer`),
+          offset: count(w.offset, `buffers[${i}].within.offset`),
+        },
+      };
+    }
+    if (!needsData) return { name, size, role, ...within };
     const d = b.data;
     if (!isRecord(d)) fail("manifest-schema", `buffers[${i}].data must be an object`);
     const data = {
@@ -233,13 +258,40 @@ export function validateTrainingManifest(raw: unknown, blobBytes: number): Train
         "weight-range",
         `buffer '${name}' [${data.offset}, ${data.offset + data.bytes}) lies outside the ${blobBytes}-byte blob`,
       );
-    return { name, size, role, data };
+    return { name, size, role, data, ...within };
   });
   const bufferOf = new Map<string, (typeof buffers)[number]>();
   for (const b of buffers) {
     if (bufferOf.has(b.name) || valueOf.has(b.name))
       fail("duplicate-name", `buffer '${b.name}' is listed twice`);
     bufferOf.set(b.name, b);
+  }
+  // A range of a pack lies inside it, aligned, and shares no element with another range.
+  const members = new Map<string, { name: string; offset: number; size: number }[]>();
+  for (const b of buffers) {
+    const w = b.within;
+    if (!w) continue;
+    const pack = bufferOf.get(w.buffer);
+    if (!pack || pack.role !== "pack")
+      fail("unknown-reference", `buffer '${b.name}' lies in '${w.buffer}', which is not a pack`);
+    if (b.role === "pack") fail("manifest-schema", `pack '${b.name}' lies in another`);
+    if (w.offset % 64 !== 0 || w.offset + b.size > pack.size)
+      fail(
+        "value-range",
+        `buffer '${b.name}' [${w.offset}, ${w.offset + b.size}) is misaligned or outside its ${pack.size}-element pack`,
+      );
+    members.set(w.buffer, [
+      ...(members.get(w.buffer) ?? []),
+      { name: b.name, offset: w.offset, size: b.size },
+    ]);
+  }
+  for (const list of members.values()) {
+    list.sort((a, b) => a.offset - b.offset);
+    list.forEach((m, k) => {
+      const next = list[k + 1];
+      if (next && m.offset + m.size > next.offset)
+        fail("value-range", `buffers '${m.name}' and '${next.name}' overlap in their pack`);
+    });
   }
   const stored = buffers.flatMap((b) => (b.data ? [{ name: b.name, ...b.data }] : []));
   const byOffset = [...stored].sort((a, b) => a.offset - b.offset);

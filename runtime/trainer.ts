@@ -9,6 +9,13 @@ import { hyper, hyperSize } from "./format.js";
 import { workgroups } from "./limits.js";
 import { RuntimeError } from "./model.js";
 
+/** Where a named buffer of the plan lives: a GPU buffer, or a range of a pack (bytes). */
+interface Place {
+  readonly buffer: GPUBuffer;
+  readonly offset: number;
+  readonly size: number;
+}
+
 interface BatchState {
   readonly arena: GPUBuffer;
   readonly ranges: ReadonlyMap<string, { offset: number; size: number }>;
@@ -27,7 +34,8 @@ export class GpuTrainer implements Trainer {
     readonly plan: TrainPlan,
     readonly config: OptimizerConfig,
     private readonly pipelines: readonly GPUComputePipeline[],
-    private readonly buffers: ReadonlyMap<string, GPUBuffer>,
+    /** Every buffer of the plan by name: its own, or its range of a pack. */
+    private readonly places: ReadonlyMap<string, Place>,
     /** What must stay referenced while the device lives (Dawn's instance in Node). */
     private readonly keepAlive: unknown,
   ) {}
@@ -55,38 +63,44 @@ export class GpuTrainer implements Trainer {
         });
       }),
     );
-    const buffers = new Map<string, GPUBuffer>();
+    // Buffers of their own, then the ranges of packs (trained weights, their gradients, the
+    // optimiser's slots): every named buffer a place, in bytes.
+    const places = new Map<string, Place>();
     for (const b of plan.buffers) {
+      if (b.within) continue;
       const buffer = device.createBuffer({
         label: b.name,
         size: Math.max(4, b.size * 4),
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
       });
-      if (b.init)
-        device.queue.writeBuffer(
-          buffer,
-          0,
-          b.init.buffer as ArrayBuffer,
-          b.init.byteOffset,
-          b.init.byteLength,
-        );
+      places.set(b.name, { buffer, offset: 0, size: b.size * 4 });
+    }
+    for (const b of plan.buffers) {
+      if (!b.within) continue;
+      const pack = places.get(b.within.buffer);
+      if (!pack) throw new Error(`internal: '${b.name}' lies in unknown '${b.within.buffer}'`);
+      places.set(b.name, { buffer: pack.buffer, offset: b.within.offset * 4, size: b.size * 4 });
+    }
+    const write = (at: Place, data: Float32Array) =>
+      device.queue.writeBuffer(
+        at.buffer,
+        at.offset,
+        data.buffer as ArrayBuffer,
+        data.byteOffset,
+        data.byteLength,
+      );
+    for (const b of plan.buffers) {
+      if (b.init) write(places.get(b.name)!, b.init);
       if (b.role === "weight") {
         const data = weights.get(b.name);
         if (!data || data.length !== b.size)
           throw new RuntimeError(
             `weight '${b.name}': expected ${b.size} values, got ${data?.length ?? "none"}`,
           );
-        device.queue.writeBuffer(
-          buffer,
-          0,
-          data.buffer as ArrayBuffer,
-          data.byteOffset,
-          data.byteLength,
-        );
+        write(places.get(b.name)!, data);
       }
-      buffers.set(b.name, buffer);
     }
-    return new GpuTrainer(device, plan, config, pipelines, buffers, keepAlive);
+    return new GpuTrainer(device, plan, config, pipelines, places, keepAlive);
   }
 
   get classes(): number {
@@ -131,8 +145,7 @@ export class GpuTrainer implements Trainer {
           entries: [
             { binding: 0, resource: { buffer: params } },
             ...d.bindings.map((b, i) => {
-              if ("weight" in b)
-                return { binding: i + 1, resource: { buffer: this.buffers.get(b.weight)! } };
+              if ("weight" in b) return { binding: i + 1, resource: this.places.get(b.weight)! };
               const r = ranges.get(b.value);
               if (!r) throw new Error(`internal: training value '${b.value}' has no buffer`);
               return {
@@ -225,10 +238,11 @@ export class GpuTrainer implements Trainer {
     h[hyper.c2] = 1 - b2 ** t;
     h[hyper.first] = t === 1 ? 1 : 0;
     h[hyper.seed] = seed % 16777216;
-    this.device.queue.writeBuffer(this.buffers.get(this.plan.hyper)!, 0, h);
+    this.device.queue.writeBuffer(this.places.get(this.plan.hyper)!.buffer, 0, h);
     this.device.pushErrorScope("validation");
     const encoder = this.device.createCommandEncoder({ label: "training step" });
-    for (const p of this.plan.params) encoder.clearBuffer(this.buffers.get(p.grad)!);
+    for (const b of new Set(this.plan.params.map((p) => this.places.get(p.grad)!.buffer)))
+      encoder.clearBuffer(b);
     const pass = encoder.beginComputePass({ label: "training step" });
     const p = this.plan;
     this.record(
@@ -269,7 +283,7 @@ export class GpuTrainer implements Trainer {
 
   /** The loss and hits summed since the last reset (waits for the steps queued before). */
   async sums(reset = false): Promise<StepSums> {
-    const b = this.buffers.get(this.plan.sums)!;
+    const b = this.places.get(this.plan.sums)!.buffer;
     const [loss, correct, items] = await this.read(b, 0, 12);
     if (reset) this.device.queue.writeBuffer(b, 0, new Float32Array(4));
     return { loss: items ? loss! / items : 0, correct: correct!, items: items! };
@@ -289,22 +303,23 @@ export class GpuTrainer implements Trainer {
     return this.read(s.arena, r.offset, r.size);
   }
 
+  private readPlace(name: string): Promise<Float32Array> {
+    const at = this.places.get(name)!;
+    return this.read(at.buffer, at.offset, at.size);
+  }
+
   /** Every weight of the network as the GPU holds it (trained ones and running statistics). */
   async weights(): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     for (const b of this.plan.buffers)
-      if (b.role === "weight")
-        out.set(b.name, await this.read(this.buffers.get(b.name)!, 0, b.size * 4));
+      if (b.role === "weight") out.set(b.name, await this.readPlace(b.name));
     return out;
   }
 
   /** The gradients the last step left, by weight (a step with `update: false` first). */
   async gradients(): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
-    for (const p of this.plan.params) {
-      const size = this.plan.buffers.find((b) => b.name === p.grad)!.size;
-      out.set(p.name, await this.read(this.buffers.get(p.grad)!, 0, size * 4));
-    }
+    for (const p of this.plan.params) out.set(p.name, await this.readPlace(p.grad));
     return out;
   }
 
@@ -312,22 +327,31 @@ export class GpuTrainer implements Trainer {
   async optimizerState(): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>([["optimizer.step", Float32Array.of(this.steps)]]);
     for (const p of this.plan.params)
-      for (const [i, slot] of p.slots.entries()) {
-        const size = this.plan.buffers.find((b) => b.name === slot)!.size;
-        out.set(`optimizer.${p.name}.${i}`, await this.read(this.buffers.get(slot)!, 0, size * 4));
-      }
+      for (const [i, slot] of p.slots.entries())
+        out.set(`optimizer.${p.name}.${i}`, await this.readPlace(slot));
     return out;
   }
 
+  /** Takes up an optimiser's state (`optimizerState`'s, a checkpoint's), each slot checked. */
   restoreOptimizer(state: ReadonlyMap<string, Float32Array>): void {
+    for (const p of this.plan.params)
+      for (const [i, slot] of p.slots.entries()) {
+        const data = state.get(`optimizer.${p.name}.${i}`);
+        const at = this.places.get(slot)!;
+        if (data && data.byteLength !== at.size)
+          throw new RuntimeError(
+            `optimizer state of '${p.name}': expected ${at.size / 4} values, got ${data.length}`,
+          );
+      }
     this.steps = state.get("optimizer.step")?.[0] ?? 0;
     for (const p of this.plan.params)
       for (const [i, slot] of p.slots.entries()) {
         const data = state.get(`optimizer.${p.name}.${i}`);
+        const at = this.places.get(slot)!;
         if (data)
           this.device.queue.writeBuffer(
-            this.buffers.get(slot)!,
-            0,
+            at.buffer,
+            at.offset,
             data.buffer as ArrayBuffer,
             data.byteOffset,
             data.byteLength,
@@ -336,7 +360,7 @@ export class GpuTrainer implements Trainer {
   }
 
   dispose(): void {
-    for (const b of this.buffers.values()) b.destroy();
+    for (const b of new Set([...this.places.values()].map((at) => at.buffer))) b.destroy();
     for (const s of this.batches.values()) {
       s.arena.destroy();
       s.params.destroy();

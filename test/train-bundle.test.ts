@@ -105,6 +105,16 @@ describe("corrupt training bundles", () => {
         view.offset = view.offset === 0 ? 64 : 0;
       }),
     ).toBe("value-range");
+    // a trained tensor's range of its pack: inside it, aligned, apart from the others, in a pack
+    type W = { within?: { buffer: string; offset: number }; size: number; role: string };
+    const packed = (m: TrainingManifest) =>
+      m.buffers.filter((x) => x.within && x.role === "grad") as W[];
+    expect(edit((m) => (packed(m)[1]!.within!.offset = packed(m)[0]!.within!.offset))).toBe(
+      "value-range",
+    );
+    expect(edit((m) => (packed(m)[0]!.within!.offset += 4))).toBe("value-range");
+    expect(edit((m) => (packed(m)[0]!.within!.offset = 1 << 20))).toBe("value-range");
+    expect(edit((m) => (packed(m)[0]!.within!.buffer = m.hyper))).toBe("unknown-reference");
     // an optimiser whose slots the plan does not have, a gradient of another size
     expect(edit((m) => ((m.optimizer as { kind: string }).kind = "adam"))).toBe("manifest-schema");
     expect(edit((m) => ((m.optimizer as { lr: unknown }).lr = "fast"))).toBe("manifest-schema");

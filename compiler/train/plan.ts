@@ -29,6 +29,11 @@ import type {
 
 export type { TrainBuffer, TrainPlan, TrainValue };
 
+/** A pack's size limit, f32 elements: 128 MiB, WebGPU's default largest storage binding. */
+export const defaultPackLimit = 2 ** 25;
+
+const alignUp = (n: number) => Math.ceil(n / 64) * 64;
+
 /** A value before memory planning places it. */
 type Unplaced = Omit<TrainValue, "offset">;
 
@@ -36,6 +41,8 @@ export interface TrainPlanOptions {
   readonly optimizer: OptimizerConfig;
   /** Whose default kernels the forward pass takes (the adapter's class). */
   readonly target?: Target;
+  /** Elements a pack of trained weights (or their gradients, or a slot) holds at most. */
+  readonly packLimit?: number;
 }
 
 /** The forward kernel a conv or dense layer takes while training: one that reads the weight
@@ -76,8 +83,36 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
   };
   const hyper = addBuffer({ name: "train#hyper", size: hyperSize, role: "hyper" });
   const sums = addBuffer({ name: "train#sums", size: 4, role: "sums" });
+  // The trained weights, their gradients and the optimiser's slots each lie in packs (one
+  // buffer of many, each tensor 256-byte aligned, a pack at most a binding's worth), so that
+  // one dispatch updates a whole pack and one clear zeroes its gradients. A kernel binds a
+  // tensor as its range of the pack.
+  const slotNames = options.optimizer.kind === "sgd" ? ["m"] : ["m", "v"];
+  const packed = new Map<string, { pack: number; offset: number }>();
+  const packSizes: number[] = [];
+  const limit = options.packLimit ?? defaultPackLimit;
+  for (const w of tg.params) {
+    const size = elementCount(w.shape);
+    let k = packSizes.length - 1;
+    if (k < 0 || (packSizes[k]! > 0 && packSizes[k]! + size > limit)) packSizes.push(0);
+    k = packSizes.length - 1;
+    packed.set(w.name, { pack: k, offset: packSizes[k]! });
+    packSizes[k] = alignUp(packSizes[k]! + size);
+  }
+  const packName = (what: string, k: number) => `pack:${what}:${k}`;
+  for (const what of ["weight", "grad", ...slotNames])
+    packSizes.forEach((size, k) => addBuffer({ name: packName(what, k), size, role: "pack" }));
+  const member = (what: string, w: string) => {
+    const at = packed.get(w)!;
+    return { within: { buffer: packName(what, at.pack), offset: at.offset } };
+  };
   for (const w of graph.weights)
-    addBuffer({ name: w.name, size: elementCount(w.shape), role: "weight" });
+    addBuffer({
+      name: w.name,
+      size: elementCount(w.shape),
+      role: "weight",
+      ...(packed.has(w.name) ? member("weight", w.name) : {}),
+    });
 
   for (const i of graph.inputs)
     addValue({ name: i.name, perBatch: elementCount(i.shape), arena: "act" });
@@ -150,9 +185,19 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
   const trained = new Set(tg.params.map((p) => p.name));
   const params = tg.params.map((p) => ({
     name: p.name,
-    grad: addBuffer({ name: `grad:${p.name}`, size: elementCount(p.shape), role: "grad" }),
-    slots: (options.optimizer.kind === "sgd" ? ["m"] : ["m", "v"]).map((s) =>
-      addBuffer({ name: `${s}:${p.name}`, size: elementCount(p.shape), role: "slot" }),
+    grad: addBuffer({
+      name: `grad:${p.name}`,
+      size: elementCount(p.shape),
+      role: "grad",
+      ...member("grad", p.name),
+    }),
+    slots: slotNames.map((s) =>
+      addBuffer({
+        name: `${s}:${p.name}`,
+        size: elementCount(p.shape),
+        role: "slot",
+        ...member(s, p.name),
+      }),
     ),
   }));
   for (const node of tg.backward) {
@@ -184,10 +229,11 @@ export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPl
   // ---- the optimiser's update
   const o = options.optimizer;
   const kind = o.kind === "sgd" ? (o.nesterov ? "nesterov" : "sgd") : o.kind;
-  for (const p of params) {
-    const size = elementCount(tg.params.find((x) => x.name === p.name)!.shape);
-    dispatch(lists.update, p.name, updateKernel(kind, p.name, p.grad, p.slots, hyper, size));
-  }
+  packSizes.forEach((size, k) => {
+    const slots = slotNames.map((s) => packName(s, k));
+    const [w, g] = [packName("weight", k), packName("grad", k)];
+    dispatch(lists.update, `update ${k}`, updateKernel(kind, w, g, slots, hyper, size));
+  });
 
   // ---- memory: zero each gradient just before its first use (it may lie where another value
   // lived), then place the step's values and, apart, prediction's, over one arena

@@ -265,6 +265,19 @@ describe("WebGPU training steps", () => {
     for (const [name, w] of ref.weights())
       expect([name, relError(got.get(name)!, w) < 2e-3]).toEqual([name, true]);
     expect((await loaded.sums()).items).toBe(12);
+    // the trained weights in packs of at most 100 values: each tensor its own pack but the
+    // smallest, which share; one update dispatch per pack, the same steps
+    const small = trainingPlan(trainingGraph(g), { optimizer: config, packLimit: 100 });
+    expect(small.update.length).toBeGreaterThan(1);
+    expect(small.update.length).toBeLessThan(small.params.length);
+    expect(plan.update).toHaveLength(1);
+    const packs = await GpuTrainer.create(small, weights, config, d.device, d);
+    trainers.push(packs);
+    for (let s = 0; s < 3; s++) {
+      const { x, y } = batchOf(g, 4, 20 + s);
+      packs.step(x, y);
+    }
+    expect(await packs.weights()).toEqual(got);
     // a page's mistakes are named, not run
     expect(() => loaded.step(new Float32Array(72 * 2), [0, 3])).toThrow(
       "label 1 of the batch is 3: labels are class indices 0..2",
