@@ -216,15 +216,15 @@ describe("cnnc", () => {
       "cnnc: a training bundle holds one class of kernels: --target gpu or cpu, not 'any'\n",
     ]);
     // a layer without a WebGPU gradient is refused by name, nothing written
-    const net = join(dir, "reflect.cnn");
+    const net = join(dir, "lrn.cnn");
     writeFileSync(
       net,
-      "network R {\n  input x: [1, 8, 8]\n  conv(4, 3, pad=1, padmode=reflect)\n  flatten\n  dense(2)\n}\n",
+      "network R {\n  input x: [1, 8, 8]\n  conv(4, 3, pad=1)\n  lrn(size=3)\n  flatten\n  dense(2)\n}\n",
     );
     const refused = cnnc("build", net, "--train", "-o", join(dir, "r.cnnb"));
     expect([refused.code, refused.err]).toEqual([
       1,
-      "cnnc: layer 'conv_1': reflect padding has no WebGPU gradient yet (cnnc train --cpu trains it)\n",
+      "cnnc: layer 'lrn_1' (lrn) has no WebGPU gradient yet (cnnc train --cpu trains it)\n",
     ]);
     expect(readdirSync(dir)).not.toContain("r.cnnb");
   });

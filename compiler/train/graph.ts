@@ -32,6 +32,8 @@ export interface TrainGraph {
   readonly backward: readonly Node[];
   /** Per node of `backward`: which inputs take a gradient. */
   readonly inputGrads: ReadonlyMap<string, readonly boolean[]>;
+  /** What it was made with (a rewrite of the graph makes its own with the same). */
+  readonly options: TrainGraphOptions;
 }
 
 export interface TrainGraphOptions {
@@ -102,5 +104,16 @@ export function trainingGraph(source: Graph, options: TrainGraphOptions = {}): T
   }
   if (params.length === 0 && !options.inputGradients)
     throw new TrainError("the network has no weights to train");
-  return { graph, output, outputKind, logits, classes, params, stats, backward, inputGrads };
+  return {
+    graph,
+    output,
+    outputKind,
+    logits,
+    classes,
+    params,
+    stats,
+    backward,
+    inputGrads,
+    options,
+  };
 }

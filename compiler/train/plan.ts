@@ -4,13 +4,13 @@
 // (each op's `grad.emitBackward`, last layer first) and the optimiser's update of each trained
 // weight. `predict` is the forward pass in inference mode. Every forward value keeps its own
 // buffer (the backward pass reads them); gradients live in a second arena, cleared each step.
-import { elementCount, valueShapes, type Node, type Shape } from "../ir/graph.js";
+import { elementCount, valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
 import type { Kernel, PlanDispatch } from "../codegen/plan-types.js";
 import { defaultChoice, tunable, type KernelChoice, type Target } from "../codegen/choice.js";
 import { defaultTiles } from "../codegen/gemm.js";
 import { nodeActivation, opDef, type TrainEmitter } from "../ops/index.js";
 import { TrainError } from "../errors.js";
-import type { TrainGraph } from "./graph.js";
+import { trainingGraph, type TrainGraph } from "./graph.js";
 import {
   copyKernel,
   crossEntropyKernel,
@@ -51,7 +51,38 @@ function trainingChoice(choice: KernelChoice | undefined): KernelChoice | undefi
   return choice?.kernel === "winograd" ? { kernel: "gemm", tiles: defaultTiles } : choice;
 }
 
-export function trainingPlan(tg: TrainGraph, options: TrainPlanOptions): TrainPlan {
+/**
+ * The graph as the WebGPU trainer runs it: a conv that pads by reflection or replication
+ * becomes that padding (a pad op, whose gradient is the transpose of its map) and a conv that
+ * does not pad, so that the conv's gradient kernels need only know zero padding.
+ */
+function explicitPadding(graph: Graph): Graph {
+  const nodes = graph.nodes.flatMap((n): Node[] => {
+    if (n.op !== "conv2d" || n.attrs.padmode === "zeros" || n.attrs.p.every((v) => v === 0))
+      return [n];
+    const [c, h, w] = valueShapes(graph).get(n.inputs[0]!)!;
+    const [t, l, b, r] = n.attrs.p;
+    const pad = {
+      name: `${n.name}#pad`,
+      op: "pad" as const,
+      inputs: [n.inputs[0]!],
+      weights: [],
+      attrs: { p: n.attrs.p, mode: n.attrs.padmode, value: 0 },
+      shape: [c!, h! + t + b, w! + l + r],
+    };
+    const conv = {
+      ...n,
+      inputs: [pad.name, ...n.inputs.slice(1)],
+      attrs: { ...n.attrs, p: [0, 0, 0, 0] as const, padmode: "zeros" as const },
+    };
+    return [pad, conv];
+  });
+  return nodes.length === graph.nodes.length ? graph : { ...graph, nodes };
+}
+
+export function trainingPlan(source: TrainGraph, options: TrainPlanOptions): TrainPlan {
+  const explicit = explicitPadding(source.graph);
+  const tg = explicit === source.graph ? source : trainingGraph(explicit, source.options);
   const graph = tg.graph;
   const shapes = valueShapes(graph);
   const kernels: string[] = [];

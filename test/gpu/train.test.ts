@@ -109,13 +109,16 @@ flatten -> dense(7) -> elu -> dense(4, bias=false)`,
       ),
     );
     // the strided input gradient's and the weight gradient's register blocks: 2 and 4 channels
-    // by pixels of a phase (rows that end mid-block), 8 and 4 filters
+    // by pixels of a phase (rows that end mid-block), 8 and 4 filters; reflected and replicated
+    // padding (the trainer's pad op and a conv without padding, against the reference's conv)
     await gradParity(
       net(
         "[6, 13, 17]",
         `conv(8, 3, stride=2, pad=1) -> relu
+conv(8, 3, pad=[1, 2, 0, 1], padmode=reflect) -> relu
 conv(16, [3, 2], stride=[1, 3], pad=1, groups=2) -> tanh
 conv(8, 3, stride=2, pad=1, groups=2) -> relu
+conv(8, [2, 3], stride=2, pad=1, padmode=replicate, groups=4)
 flatten -> dense(4)`,
       ),
     );
@@ -313,9 +316,9 @@ describe("WebGPU training steps", () => {
   });
 
   it("refuses an op without a WebGPU gradient, naming the layer", () => {
-    const g2 = net("[3, 6, 6]", "conv(4, 3, pad=1, padmode=reflect) -> flatten -> dense(2)");
+    const g2 = net("[3, 6, 6]", "conv(4, 3, pad=1) -> lrn(size=3) -> flatten -> dense(2)");
     expect(() => trainingPlan(trainingGraph(g2), { optimizer: { kind: "sgd", lr: 0.1 } })).toThrow(
-      "layer 'conv_1': reflect padding has no WebGPU gradient yet (cnnc train --cpu trains it)",
+      "layer 'lrn_1' (lrn) has no WebGPU gradient yet (cnnc train --cpu trains it)",
     );
   });
 });
