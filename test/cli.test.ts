@@ -191,7 +191,7 @@ describe("cnnc", () => {
     expect(b.err).toBe("");
     expect(b.code).toBe(0);
     expect(b.out).toMatch(
-      /^wrote .*f\.train\.cnnb: a training bundle, \d+ kernels, \d+ dispatches a step, 10 trained weight tensors \(sgd lr 0\.02\), [\d,]+ bytes; 4\.\d MiB on the device at batch 32$/m,
+      /^wrote .*f\.train\.cnnb: a training bundle, \d+ kernels, \d+ dispatches a step, 10 trained weight tensors \(sgd lr 0\.02\), [\d,]+ bytes; 2\.9 MiB on the device at batch 32$/m,
     );
     const i = cnnc("inspect", out);
     expect(i.code, i.err).toBe(0);
