@@ -852,7 +852,62 @@ export const convOps: Family<ConvFamily> = {
       return checked([a.filters, out(h, 0), out(w, 1)]);
     },
     reference: (node, [x], ctx) => deconv(node, x!, ctx),
-    grad: { backward: (node, [x], ctx) => deconvBackward(node, x!, ctx) },
+    grad: {
+      backward: (node, [x], ctx) => deconvBackward(node, x!, ctx),
+      // The transposed conv's gradients are a conv's, roles exchanged: dx is the conv of dy by
+      // the same weight ([C_in, C_out/g, kh, kw] is a conv's [F, C/g, kh, kw]) with the same
+      // stride, padding and dilation; dw is that conv's weight gradient with dy as its input
+      // and x as its output's gradient.
+      emitBackward(node, e) {
+        const a = node.attrs;
+        const [w, b] = node.weights;
+        const dy = e.grad(node.name)!;
+        const inShape = dims3(e.inShapes[0]);
+        const outShape = dims3(node.shape);
+        const x = node.inputs[0]!;
+        const dx = e.grad(x);
+        if (dx) {
+          const conv = {
+            name: `${node.name}#dx`,
+            op: "conv2d",
+            inputs: [dy, dx],
+            weights: [w!],
+            attrs: {
+              filters: inShape[0],
+              k: a.k,
+              s: a.s,
+              p: a.p,
+              d: a.d,
+              g: a.g,
+              padmode: "zeros",
+              bias: false,
+              ...noEpilogue,
+            },
+            shape: inShape,
+          } as const;
+          e.forward(conv as Node, [outShape, inShape], dx);
+        }
+        const dw = e.weightGrad(w!);
+        const count = inShape[0] * (outShape[0] / a.g) * a.k[0] * a.k[1];
+        if (dw) {
+          const g = {
+            x: dy,
+            dy: x,
+            weight: w!,
+            inShape: outShape,
+            outShape: inShape,
+            k: a.k,
+            s: a.s,
+            d: a.d,
+            pad: [a.p[0], a.p[1]] as const,
+            groups: a.g,
+          };
+          convWeightGrad(g, e.temp("dw", count), dw).forEach((k) => e.emit(k));
+        }
+        const db = b === undefined ? undefined : e.weightGrad(b);
+        if (db) e.emit(channelSumGrad(dy, db, outShape[0], outShape[1] * outShape[2]));
+      },
+    },
     // Every input pixel scatters into (C_out / groups) * k_h * k_w outputs.
     cost(node, [x]) {
       const { k, g, filters } = node.attrs;

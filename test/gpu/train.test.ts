@@ -97,7 +97,7 @@ async function gradParity(g: Graph, batch = 3, tolerance = 2e-3): Promise<void> 
 const onceOnLlvmpipe = it.skipIf(adapterChoice === "swiftshader");
 
 describe("WebGPU gradients against the reference trainer", () => {
-  it("conv: stride, dilation, asymmetric padding, groups, depthwise; dense; bias", async () => {
+  it("conv: stride, dilation, asymmetric padding, groups, depthwise; deconv; dense; bias", async () => {
     await gradParity(
       net(
         "[4, 11, 9]",
@@ -120,6 +120,15 @@ conv(16, [3, 2], stride=[1, 3], pad=1, groups=2) -> tanh
 conv(8, 3, stride=2, pad=1, groups=2) -> relu
 conv(8, [2, 3], stride=2, pad=1, padmode=replicate, groups=4)
 flatten -> dense(4)`,
+      ),
+    );
+    // transposed convs: their gradients are a conv's with the roles exchanged
+    await gradParity(
+      net(
+        "[4, 5, 6]",
+        `deconv(6, 3, stride=2, pad=1, output_pad=1) -> relu
+deconv(4, [2, 3], stride=[1, 2], pad=[0, 1, 1, 0], dilation=[2, 1], groups=2, bias=false) -> tanh
+deconv(8, 1) -> flatten -> dense(3)`,
       ),
     );
   });
