@@ -5,6 +5,7 @@ import {
   accumulate,
   channelTermSum,
   elementTermSum,
+  mergeGrad,
   mulGrad,
   scaledGrad,
 } from "../train/kernels.js";
@@ -398,22 +399,20 @@ function broadcastOp(op: Merge): OpDef<PostAct> {
     reference: (node, inputs, ctx) => broadcastBinary(node, inputs, ctx, spec.f),
     grad: {
       backward: (node, inputs, ctx) => broadcastBackward(node, inputs, ctx, spec),
+      // Operands of the output's shape take add's and mul's gradients directly; any other
+      // (a broadcast operand; maximum, minimum, div) the fold's chain of partials, gathered
+      // over the output elements it reaches.
       emitBackward(node, e) {
-        if (op !== "add" && op !== "mul")
-          throw new TrainError(
-            `layer '${node.name}': ${op} has no WebGPU gradient yet (cnnc train --cpu trains it)`,
-          );
         const per = elementCount(node.shape);
         const dy = e.grad(node.name)!;
+        const simple = e.inShapes.every((s) => elementCount(s) === per);
         node.inputs.forEach((v, k) => {
           const dx = e.grad(v);
           if (!dx) return;
-          if (elementCount(e.inShapes[k] ?? []) !== per)
-            throw new TrainError(
-              `layer '${node.name}': a broadcast operand of ${op} has no WebGPU gradient yet (cnnc train --cpu trains it)`,
-            );
           const others = node.inputs.filter((_, j) => j !== k);
-          e.emit(op === "add" ? accumulate(dy, dx, per) : mulGrad(dy, others, dx, per));
+          if (simple && op === "add") e.emit(accumulate(dy, dx, per));
+          else if (simple && op === "mul") e.emit(mulGrad(dy, others, dx, per));
+          else e.emit(mergeGrad(op, dy, node.inputs, e.inShapes, node.shape, k, dx));
         });
       },
     },

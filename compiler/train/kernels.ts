@@ -808,6 +808,89 @@ export function mulGrad(
   );
 }
 
+/** A merge's step in WGSL: the fold's value and its partials in the running value and the
+ * next operand (the reference's `merges` table, compiler/ops/elementwise.ts). */
+export const mergeWgsl = {
+  add: { f: "a + b", da: "1.0", db: "1.0" },
+  mul: { f: "a * b", da: "b", db: "a" },
+  maximum: { f: "max(a, b)", da: "select(0.0, 1.0, a >= b)", db: "select(1.0, 0.0, a >= b)" },
+  minimum: { f: "min(a, b)", da: "select(0.0, 1.0, a <= b)", db: "select(1.0, 0.0, a <= b)" },
+  div: { f: "a / b", da: "1.0 / b", db: "-a / (b * b)" },
+} as const;
+
+/**
+ * The gradient of operand `k` of a merge (a left fold of operands broadcast together, NumPy's
+ * rule over same-rank shapes): a thread per element of the operand gathers, over the output
+ * elements it was broadcast to, dy times the fold's chain of partials (each later step's
+ * partial in its running value, then this step's in the operand).
+ */
+export function mergeGrad(
+  op: keyof typeof mergeWgsl,
+  dy: string,
+  operands: readonly string[],
+  shapes: readonly (readonly number[])[],
+  out: readonly number[],
+  k: number,
+  dx: string,
+): Kernel {
+  const m = mergeWgsl[op];
+  const rank = out.length;
+  const per = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  const strides = (s: readonly number[]) => {
+    const st: number[] = [];
+    let acc = 1;
+    for (let d = rank - 1; d >= 0; d--) {
+      st[d] = s[d] === 1 && out[d] !== 1 ? 0 : acc;
+      acc *= s[d]!;
+    }
+    return st;
+  };
+  const own = shapes[k]!;
+  const dims = [...Array(rank).keys()];
+  const spread = dims.filter((d) => own[d] === 1 && out[d] !== 1);
+  const outStrides = strides(out);
+  const lines = [
+    `let n = i / ${per(own)}u;`,
+    `var j = i % ${per(own)}u;`,
+    // the operand's own index along each dimension
+    ...dims
+      .slice()
+      .reverse()
+      .map((d) => `let e${d} = j % ${own[d]}u; j = j / ${own[d]}u;`),
+    "var total = 0.0;",
+    ...spread.map((d) => `for (var b${d} = 0u; b${d} < ${out[d]}u; b${d}++) {`),
+    ...dims.map((d) => `let q${d} = ${spread.includes(d) ? `b${d}` : `e${d}`};`),
+    `let o = n * ${per(out)}u${dims.map((d) => ` + q${d} * ${outStrides[d]}u`).join("")};`,
+    ...operands.map((_, t) => {
+      const st = strides(shapes[t]!);
+      return `let v${t} = x${t}[n * ${per(shapes[t]!)}u${dims.map((d) => (st[d] ? ` + q${d} * ${st[d]}u` : "")).join("")}];`;
+    }),
+    // the fold's running values
+    "let r0 = v0;",
+    ...operands.slice(1).map((_, t) => `let r${t + 1} = fold(r${t}, v${t + 1});`),
+    "var g = dy[o];",
+    ...operands
+      .map((_, t) => t)
+      .filter((t) => t > k)
+      .reverse()
+      .map((t) => `g = g * part_a(r${t - 1}, v${t});`),
+    k === 0 ? "total += g;" : `total += g * part_b(r${k - 1}, v${k});`,
+    ...spread.map(() => "}"),
+    "dx[i] += total;",
+  ];
+  return flatKernel(
+    { perBatch: per(own) },
+    [value("dy", dy), ...operands.map((o, t) => value(`x${t}`, o)), value("dx", dx)],
+    {},
+    lines.join("\n"),
+    [
+      `fn fold(a: f32, b: f32) -> f32 { return ${m.f}; }`,
+      `fn part_a(a: f32, b: f32) -> f32 { return ${m.da}; }`,
+      `fn part_b(a: f32, b: f32) -> f32 { return ${m.db}; }`,
+    ],
+  );
+}
+
 /** A concat input's gradient: its channels' slice of the output's. */
 export function concatGrad(
   dy: string,

@@ -148,6 +148,28 @@ concat(a, b) -> flatten -> dense(3)`,
     },
   );
 
+  onceOnLlvmpipe(
+    "maximum, minimum and div; merges that broadcast (per channel, per pixel)",
+    async () => {
+      // the denominators are sigmoids (between 0 and 1, far from 0 at these activations)
+      await gradParity(
+        net(
+          "[3, 5, 6]",
+          `let c = conv(6, 3, pad=1) -> tanh
+let s = c -> globalavgpool -> conv(6, 1) -> sigmoid
+let p = c -> conv(1, 1) -> sigmoid
+let a = c -> conv(6, 1)
+let m = maximum(c, a, s)
+let n = minimum(a, s, p) -> relu
+let q = div(m, s)
+let r = div(n, p)
+let t = add(q, r, p)
+mul(t, s, p) -> flatten -> dense(3)`,
+        ),
+      );
+    },
+  );
+
   it("batch norm in training mode over maps and vectors; residual adds; mul; concat of maps", async () => {
     await gradParity(
       net(
