@@ -10,7 +10,6 @@ import {
   scaledGrad,
 } from "../train/kernels.js";
 import { f32 } from "../codegen/wgsl.js";
-import { TrainError } from "../errors.js";
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
 import { affineKernel, broadcastKernel, clipKernel, preluKernel } from "../codegen/direct.js";
 import { fusedActivation, type Emitter } from "./emit.js";
