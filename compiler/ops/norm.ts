@@ -9,6 +9,8 @@ import {
   channelTermSum,
   scaledGrad,
   softmaxGrad,
+  groupNormBackward,
+  type GroupNormGrad,
 } from "../train/kernels.js";
 import type { TrainEmitter } from "./emit.js";
 import { elementCount, formatShape, type Shape } from "../ir/graph.js";
@@ -305,6 +307,29 @@ function normalise(node: OpNode<{ readonly eps: number }>, e: Emitter): Normalis
     eps: node.attrs.eps,
     weights: [e.weight(node.weights[0]!), e.weight(node.weights[1]!)],
   };
+}
+
+/** The WebGPU backward pass of instance, layer and channel norm: a group normalisation's. */
+function emitGroupNorm(
+  node: OpNode<{ readonly eps: number }>,
+  e: TrainEmitter,
+  groups: Pick<GroupNormGrad, "groups" | "size" | "at" | "paramPer">,
+): void {
+  const [gamma, beta] = node.weights;
+  const n = {
+    x: node.inputs[0]!,
+    dy: e.grad(node.name)!,
+    gamma: gamma!,
+    eps: node.attrs.eps,
+    ...groups,
+  };
+  const grads = {
+    dx: e.grad(n.x),
+    dgamma: e.weightGrad(gamma!),
+    dbeta: e.weightGrad(beta!),
+  };
+  const stats = e.temp("stats", groups.groups * 4);
+  groupNormBackward(n, stats, grads).forEach((k) => e.emit(k));
 }
 
 /** The layer of a normalisation whose one argument is eps. */
@@ -711,6 +736,10 @@ export const normOps: Family<NormFamily> = {
         });
         return { inputs: [g.dx], weights: [g.dgamma, g.dbeta] };
       },
+      emitBackward(node, e) {
+        const [c, h, w] = dims3(node.shape);
+        emitGroupNorm(node, e, { groups: c, size: h * w, at: "g * S + k", paramPer: "group" });
+      },
     },
     // sum, deviation, square, sum, normalise, scale, shift
     cost: perOutput(7),
@@ -771,6 +800,10 @@ export const normOps: Family<NormFamily> = {
           param: (_, k) => k,
         });
         return { inputs: [g.dx], weights: [g.dgamma, g.dbeta] };
+      },
+      emitBackward(node, e) {
+        const per = elementCount(node.shape);
+        emitGroupNorm(node, e, { groups: 1, size: per, at: "k", paramPer: "element" });
       },
     },
     cost: perOutput(7),
@@ -877,6 +910,10 @@ export const normOps: Family<NormFamily> = {
           param: (_, ch) => ch,
         });
         return { inputs: [g.dx], weights: [g.dgamma, g.dbeta] };
+      },
+      emitBackward(node, e) {
+        const [c, h, w] = dims3(node.shape);
+        emitGroupNorm(node, e, { groups: h * w, size: c, at: "k * G + g", paramPer: "element" });
       },
     },
     cost: perOutput(7),

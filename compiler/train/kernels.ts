@@ -701,6 +701,130 @@ dw[i] += acc;`,
   );
 }
 
+// ---- normalisations of each item's groups (instance, layer, channel norm) ---------------------
+
+/**
+ * A normalisation by groups of each item: G groups of S elements, each by its own mean and
+ * variance, then a weight and a bias per group (instance norm: a channel's map) or per element
+ * of a group (layer norm: one group of the whole item; channel norm: a pixel's channels).
+ */
+export interface GroupNormGrad {
+  readonly x: string;
+  readonly dy: string;
+  readonly gamma: string;
+  readonly eps: number;
+  readonly groups: number;
+  readonly size: number;
+  /** WGSL: the offset within an item of element k of group g. */
+  readonly at: string;
+  /** Whose weights: one per group, or one per element of a group. */
+  readonly paramPer: "group" | "element";
+}
+
+function groupNormFns(n: GroupNormGrad): string[] {
+  return [
+    `fn at(b: u32, g: u32, k: u32) -> u32 { return b * G * S + ${n.at}; }`,
+    `fn param(g: u32, k: u32) -> u32 { return ${n.paramPer === "group" ? "g" : "k"}; }`,
+  ];
+}
+
+/**
+ * The backward pass of a group normalisation, PyTorch's formula: per group its mean, 1/std
+ * and the means of dxhat and dxhat * xhat (dxhat = dy * weight) into `stats`, a thread per
+ * (item, group); then dx += r * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), a thread
+ * per element; the weight and bias gradients sum dy * xhat and dy over the batch and what
+ * shares their weight.
+ */
+export function groupNormBackward(
+  n: GroupNormGrad,
+  stats: string,
+  grads: { readonly dx?: string; readonly dgamma?: string; readonly dbeta?: string },
+): Kernel[] {
+  const consts = { G: n.groups, S: n.size };
+  const fns = groupNormFns(n);
+  const eps = f32(n.eps);
+  const out: Kernel[] = [
+    flatKernel(
+      { perBatch: n.groups },
+      [value("x", n.x), value("dy", n.dy), fixed("gamma", n.gamma), value("st", stats)],
+      consts,
+      `let b = i / G;
+let g = i % G;
+var mean = 0.0;
+for (var k = 0u; k < S; k++) { mean += x[at(b, g, k)]; }
+mean = mean / f32(S);
+var vr = 0.0;
+for (var k = 0u; k < S; k++) { let d = x[at(b, g, k)] - mean; vr += d * d; }
+let r = 1.0 / sqrt(vr / f32(S) + ${eps});
+var s1 = 0.0;
+var s2 = 0.0;
+for (var k = 0u; k < S; k++) {
+  let e = at(b, g, k);
+  let dxh = dy[e] * gamma[param(g, k)];
+  s1 += dxh;
+  s2 += dxh * (x[e] - mean) * r;
+}
+st[i * 4u] = mean;
+st[i * 4u + 1u] = r;
+st[i * 4u + 2u] = s1 / f32(S);
+st[i * 4u + 3u] = s2 / f32(S);`,
+      fns,
+    ),
+  ];
+  if (grads.dx)
+    out.push(
+      flatKernel(
+        { perBatch: n.groups * n.size },
+        [
+          value("x", n.x),
+          value("dy", n.dy),
+          fixed("gamma", n.gamma),
+          value("st", stats),
+          value("dx", grads.dx),
+        ],
+        consts,
+        `let b = i / (G * S);
+let g = (i / S) % G;
+let k = i % S;
+let e = at(b, g, k);
+let q = (b * G + g) * 4u;
+let r = st[q + 1u];
+let xh = (x[e] - st[q]) * r;
+dx[e] += r * (dy[e] * gamma[param(g, k)] - st[q + 2u] - xh * st[q + 3u]);`,
+        fns,
+      ),
+    );
+  // a thread per weight: over the batch and the groups (or the elements) that share it
+  const count = n.paramPer === "group" ? n.groups : n.size;
+  const [loop, g, k] = n.paramPer === "group" ? ["S", "i", "j"] : ["G", "j", "i"];
+  const sum = (dw: string, binds: Bind[], term: string) =>
+    flatKernel(
+      { count },
+      [...binds, fixed("dw", dw, true)],
+      consts,
+      `var acc = 0.0;
+for (var b = 0u; b < params.batch; b++) {
+  for (var j = 0u; j < ${loop}; j++) {
+    let e = at(b, ${g}, ${k});
+    let q = (b * G + ${g}) * 4u;
+    acc += ${term};
+  }
+}
+dw[i] += acc;`,
+      fns,
+    );
+  if (grads.dgamma)
+    out.push(
+      sum(
+        grads.dgamma,
+        [value("x", n.x), value("dy", n.dy), value("st", stats)],
+        "dy[e] * (x[e] - st[q]) * st[q + 1u]",
+      ),
+    );
+  if (grads.dbeta) out.push(sum(grads.dbeta, [value("dy", n.dy)], "dy[e]"));
+  return out;
+}
+
 // ---- linear maps given as tables ----------------------------------------------------------
 
 /**

@@ -148,6 +148,18 @@ concat(a, b) -> flatten -> dense(3)`,
     },
   );
 
+  onceOnLlvmpipe("instance, layer and channel norm (maps and vectors)", async () => {
+    await gradParity(
+      net(
+        "[3, 5, 6]",
+        `conv(6, 3, pad=1) -> instance_norm -> relu
+conv(4, 1) -> layer_norm(eps=0.001) -> tanh
+conv(5, 1) -> channel_norm -> sigmoid
+flatten -> dense(8) -> layer_norm -> relu -> dense(3)`,
+      ),
+    );
+  });
+
   onceOnLlvmpipe(
     "maximum, minimum and div; merges that broadcast (per channel, per pixel)",
     async () => {
