@@ -215,16 +215,13 @@ describe("cnnc", () => {
       1,
       "cnnc: a training bundle holds one class of kernels: --target gpu or cpu, not 'any'\n",
     ]);
-    // a layer without a WebGPU gradient is refused by name, nothing written
-    const net = join(dir, "lrn.cnn");
-    writeFileSync(
-      net,
-      "network R {\n  input x: [1, 8, 8]\n  conv(4, 3, pad=1)\n  lrn(size=3)\n  flatten\n  dense(2)\n}\n",
-    );
+    // a network whose output is not class scores is refused, saying why, nothing written
+    const net = join(dir, "maps.cnn");
+    writeFileSync(net, "network R {\n  input x: [1, 8, 8]\n  conv(4, 3, pad=1)\n}\n");
     const refused = cnnc("build", net, "--train", "-o", join(dir, "r.cnnb"));
     expect([refused.code, refused.err]).toEqual([
       1,
-      "cnnc: layer 'lrn_1' (lrn) has no WebGPU gradient yet (cnnc train --cpu trains it)\n",
+      "cnnc: training needs class scores [K] (K >= 2) as the output, 'conv_1' is [4, 8, 8]\n",
     ]);
     expect(readdirSync(dir)).not.toContain("r.cnnb");
   });

@@ -10,6 +10,7 @@ import {
   scaledGrad,
   softmaxGrad,
   groupNormBackward,
+  lrnBackward as lrnKernels,
   type GroupNormGrad,
 } from "../train/kernels.js";
 import type { TrainEmitter } from "./emit.js";
@@ -631,7 +632,17 @@ export const normOps: Family<NormFamily> = {
       return x ?? [];
     },
     reference: (node, [x], ctx) => lrn(node.attrs, x!, ctx),
-    grad: { backward: (node, [x], ctx) => onlyInputs(lrnBackward(node.attrs, x!, ctx)) },
+    grad: {
+      backward: (node, [x], ctx) => onlyInputs(lrnBackward(node.attrs, x!, ctx)),
+      emitBackward(node, e) {
+        const x = node.inputs[0]!;
+        const dx = e.grad(x);
+        if (!dx) return;
+        const shape = dims3(node.shape);
+        const t = e.temp("terms", elementCount(node.shape));
+        lrnKernels(node.attrs, shape, x, e.grad(node.name)!, t, dx).forEach((k) => e.emit(k));
+      },
+    },
     cost: (node) => perOutput(2 * node.attrs.size + 3)(node),
     receptiveField: pointwise,
     traits: { family: "norm" },

@@ -825,6 +825,63 @@ dw[i] += acc;`,
   return out;
 }
 
+/**
+ * LocalResponseNorm's backward pass (PyTorch's window: channels c - floor(n/2) to
+ * c + floor((n-1)/2)), S_c = k + alpha/n * the window's sum of squares: t_c = dy_c x_c
+ * S_c^(-beta-1) into `t`, then dx_j += dy_j S_j^(-beta) - 2 alpha beta / n * x_j * the sum of
+ * t over the channels whose window holds j.
+ */
+export function lrnBackward(
+  a: { readonly size: number; readonly alpha: number; readonly beta: number; readonly k: number },
+  shape: readonly [number, number, number],
+  x: string,
+  dy: string,
+  t: string,
+  dx: string,
+): Kernel[] {
+  const [c, h, w] = shape;
+  const consts = {
+    C: c,
+    HW: h * w,
+    BEHIND: Math.floor(a.size / 2),
+    AHEAD: Math.floor((a.size - 1) / 2),
+  };
+  const fns = [
+    `fn window(b: u32, ch: u32, px: u32) -> f32 {
+  var sum = 0.0;
+  let j0 = u32(max(0, i32(ch) - i32(BEHIND)));
+  let j1 = min(C - 1u, ch + AHEAD);
+  for (var j = j0; j <= j1; j++) { let v = x[(b * C + j) * HW + px]; sum += v * v; }
+  return ${f32(a.k)} + ${f32(a.alpha / a.size)} * sum;
+}`,
+  ];
+  const index = `let b = i / (C * HW);
+let ch = (i / HW) % C;
+let px = i % HW;`;
+  return [
+    flatKernel(
+      { perBatch: c * h * w },
+      [value("x", x), value("dy", dy), value("t", t)],
+      consts,
+      `${index}
+t[i] = dy[i] * x[i] * pow(window(b, ch, px), ${f32(-a.beta - 1)});`,
+      fns,
+    ),
+    flatKernel(
+      { perBatch: c * h * w },
+      [value("x", x), value("dy", dy), value("t", t), value("dx", dx)],
+      consts,
+      `${index}
+var near = 0.0;
+let c0 = u32(max(0, i32(ch) - i32(AHEAD)));
+let c1 = min(C - 1u, ch + BEHIND);
+for (var q = c0; q <= c1; q++) { near += t[(b * C + q) * HW + px]; }
+dx[i] += dy[i] * pow(window(b, ch, px), ${f32(-a.beta)}) - ${f32((2 * a.alpha * a.beta) / a.size)} * x[i] * near;`,
+      fns,
+    ),
+  ];
+}
+
 // ---- linear maps given as tables ----------------------------------------------------------
 
 /**

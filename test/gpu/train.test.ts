@@ -148,6 +148,16 @@ concat(a, b) -> flatten -> dense(3)`,
     },
   );
 
+  onceOnLlvmpipe("local response normalisation (windows of odd and even size)", async () => {
+    await gradParity(
+      net(
+        "[3, 5, 6]",
+        `conv(7, 3, pad=1) -> lrn(size=3, alpha=0.1, beta=0.75, k=1) -> tanh
+conv(6, 1) -> lrn(size=4, alpha=0.2, beta=0.5, k=2) -> flatten -> dense(3)`,
+      ),
+    );
+  });
+
   onceOnLlvmpipe("instance, layer and channel norm (maps and vectors)", async () => {
     await gradParity(
       net(
@@ -358,11 +368,23 @@ describe("WebGPU training steps", () => {
     expect(await t.gradients().then((m) => m.get("dense_2.weight"))).toEqual(g1);
   });
 
-  it("refuses an op without a WebGPU gradient, naming the layer", () => {
-    const g2 = net("[3, 6, 6]", "conv(4, 3, pad=1) -> lrn(size=3) -> flatten -> dense(2)");
-    expect(() => trainingPlan(trainingGraph(g2), { optimizer: { kind: "sgd", lr: 0.1 } })).toThrow(
-      "layer 'lrn_1' (lrn) has no WebGPU gradient yet (cnnc train --cpu trains it)",
-    );
+  it("refuses an optimised network (a fused activation), naming the layer", () => {
+    const g2 = net("[3, 6, 6]", "conv(4, 3, pad=1) -> relu -> flatten -> dense(2)");
+    const fused = {
+      ...g2,
+      nodes: g2.nodes
+        .filter((n) => n.op !== "relu")
+        .map((n) =>
+          n.op === "conv2d"
+            ? { ...n, attrs: { ...n.attrs, act: "relu" as const } }
+            : n.op === "flatten"
+              ? { ...n, inputs: ["conv_1"] }
+              : n,
+        ),
+    } as Graph;
+    expect(() =>
+      trainingPlan(trainingGraph(fused), { optimizer: { kind: "sgd", lr: 0.1 } }),
+    ).toThrow("layer 'conv_1' has a fused activation: train the network before optimisation");
   });
 });
 
