@@ -1,9 +1,11 @@
 // The training plan: the training graph's kernels for WebGPU, as dispatch lists a runtime
 // trainer (runtime/trainer.ts) runs. One step is: the forward pass in training mode (each
 // op's `emit`, or its `grad.emitTrain` where training differs), the loss, the backward pass
-// (each op's `grad.emitBackward`, last layer first) and the optimiser's update of each trained
-// weight. `predict` is the forward pass in inference mode. Every forward value keeps its own
-// buffer (the backward pass reads them); gradients live in a second arena, cleared each step.
+// (each op's `grad.emitBackward`, last layer first) and the optimiser's update, a dispatch per
+// pack of trained weights. `predict` is the forward pass in inference mode. Activations and
+// their gradients share one arena planned over the step (an activation lives until its
+// layer's backward pass, a gradient until it reaches the layer's inputs); prediction's values
+// are planned apart over the same memory.
 import { elementCount, valueShapes, type Graph, type Node, type Shape } from "../ir/graph.js";
 import type { Kernel, PlanDispatch } from "../codegen/plan-types.js";
 import { defaultChoice, tunable, type KernelChoice, type Target } from "../codegen/choice.js";
