@@ -310,30 +310,37 @@ export function dispatchList(
   });
 }
 
+/** Values[i] of a manifest: a name, its size and its place in the arena (f32 per item). */
+export function placedValue(
+  v: unknown,
+  i: number,
+  arena: number,
+): { name: string; perBatch: number; offset: number; alias?: string } {
+  if (!isRecord(v)) fail("manifest-schema", `values[${i}] must be an object`);
+  const perBatch = count(v.perBatch, `values[${i}].perBatch`, 1);
+  if (perBatch > maxElements) fail("tensor-size", `values[${i}] is absurdly large`);
+  const offset = count(v.offset, `values[${i}].offset`);
+  if (offset % 64 !== 0 || offset + perBatch > arena) {
+    fail(
+      "value-range",
+      `value ${i} [${offset}, ${offset + perBatch}) is misaligned or outside the ${arena}-element arena`,
+    );
+  }
+  return {
+    name: str(v.name, `values[${i}].name`),
+    perBatch,
+    offset,
+    ...(v.alias === undefined ? {} : { alias: str(v.alias, `values[${i}].alias`) }),
+  };
+}
+
 /** Checks a parsed manifest against the format and against the blob it describes. */
 export function validateManifest(raw: unknown, blobBytes: number): Manifest {
   if (!isRecord(raw)) fail("manifest-schema", "the manifest must be a JSON object");
   const network = str(raw.network, "network");
   const arena = count(raw.arena, "arena", 1);
   if (arena > maxElements) fail("tensor-size", `the arena of ${arena} elements is absurdly large`);
-  const values = arr(raw.values, "values").map((v, i) => {
-    if (!isRecord(v)) fail("manifest-schema", `values[${i}] must be an object`);
-    const perBatch = count(v.perBatch, `values[${i}].perBatch`, 1);
-    if (perBatch > maxElements) fail("tensor-size", `values[${i}] is absurdly large`);
-    const offset = count(v.offset, `values[${i}].offset`);
-    if (offset % 64 !== 0 || offset + perBatch > arena) {
-      fail(
-        "value-range",
-        `value ${i} [${offset}, ${offset + perBatch}) is misaligned or outside the ${arena}-element arena`,
-      );
-    }
-    return {
-      name: str(v.name, `values[${i}].name`),
-      perBatch,
-      offset,
-      ...(v.alias === undefined ? {} : { alias: str(v.alias, `values[${i}].alias`) }),
-    };
-  });
+  const values = arr(raw.values, "values").map((v, i) => placedValue(v, i, arena));
   const valueNames = new Set<string>();
   for (const v of values) {
     if (valueNames.has(v.name)) fail("duplicate-name", `value '${v.name}' is listed twice`);

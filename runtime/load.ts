@@ -169,17 +169,27 @@ export function adapterDescription(info: GPUAdapterInfo): string {
     .trim();
 }
 
+/** The bundle's bytes; the device comes later, once they have passed their checks. */
+async function bytesFor(source: BundleSource, options: LoadOptions, host: Host) {
+  if (typeof options !== "object" || options === null)
+    throw new RuntimeError("load options must be an object such as { onProgress }");
+  return bytesOf(source, options, host);
+}
+
+/** The given device, or the host's. */
+async function deviceFor(options: LoadOptions, host: Host) {
+  return options.device
+    ? { device: options.device, adapterName: "the given device", keepAlive: undefined }
+    : host.device(options);
+}
+
 export async function loadWith(
   source: BundleSource,
   options: LoadOptions,
   host: Host,
 ): Promise<LoadedModel> {
-  if (typeof options !== "object" || options === null)
-    throw new RuntimeError("load options must be an object such as { onProgress }");
-  const bytes = await bytesOf(source, options, host);
-  const found = options.device
-    ? { device: options.device, adapterName: "the given device", keepAlive: undefined }
-    : await host.device(options);
+  const bytes = await bytesFor(source, options, host);
+  const found = await deviceFor(options, host);
   const model = await Model.create(bytes, found.device, found.keepAlive, options.onCompiled);
   return Object.assign(model, { adapterName: found.adapterName });
 }
@@ -200,13 +210,8 @@ export async function loadTrainerWith(
   options: LoadOptions,
   host: Host,
 ): Promise<LoadedTrainer> {
-  if (typeof options !== "object" || options === null)
-    throw new RuntimeError("load options must be an object such as { onProgress }");
-  const bytes = await bytesOf(source, options, host);
-  const { plan, optimizer, weights } = parseTrainingBundle(bytes);
-  const found = options.device
-    ? { device: options.device, adapterName: "the given device", keepAlive: undefined }
-    : await host.device(options);
+  const { plan, optimizer, weights } = parseTrainingBundle(await bytesFor(source, options, host));
+  const found = await deviceFor(options, host);
   const trainer = await GpuTrainer.create(plan, weights, optimizer, found.device, found.keepAlive);
   return Object.assign(trainer, { adapterName: found.adapterName });
 }

@@ -15,6 +15,7 @@ import {
   hyperSize,
   isRecord,
   maxElements,
+  placedValue,
   readContainer,
   bundleKind,
   shape,
@@ -175,24 +176,11 @@ export function validateTrainingManifest(raw: unknown, blobBytes: number): Train
   const arena = count(raw.arena, "arena", 1);
   if (arena > maxElements) fail("tensor-size", `the arena of ${arena} elements is absurdly large`);
   const values = arr(raw.values, "values").map((v, i): TrainValue => {
-    if (!isRecord(v)) fail("manifest-schema", `values[${i}] must be an object`);
-    const perBatch = count(v.perBatch, `values[${i}].perBatch`, 1);
-    if (perBatch > maxElements) fail("tensor-size", `values[${i}] is absurdly large`);
-    if (v.arena !== "act" && v.arena !== "grad" && v.arena !== "predict")
+    const placed = placedValue(v, i, arena);
+    const kind = (v as { arena?: unknown }).arena;
+    if (kind !== "act" && kind !== "grad" && kind !== "predict")
       fail("manifest-schema", `values[${i}].arena must be "act", "grad" or "predict"`);
-    const offset = count(v.offset, `values[${i}].offset`);
-    if (offset % 64 !== 0 || offset + perBatch > arena)
-      fail(
-        "value-range",
-        `value ${i} [${offset}, ${offset + perBatch}) is misaligned or outside the ${arena}-element arena`,
-      );
-    return {
-      name: str(v.name, `values[${i}].name`),
-      perBatch,
-      arena: v.arena,
-      offset,
-      ...(v.alias === undefined ? {} : { alias: str(v.alias, `values[${i}].alias`) }),
-    };
+    return { ...placed, arena: kind };
   });
   const valueOf = new Map<string, TrainValue>();
   for (const v of values) {
