@@ -167,7 +167,7 @@ function epochLine(r: EpochReport, epochs: number): string {
 
 /**
  * The trainer: WebGPU (the adapter's class picks the forward kernels), or the float64
- * reference with --cpu. A network with an op that has no WebGPU gradient is refused, naming it.
+ * reference with --cpu (the oracle: every op trains on both).
  */
 async function makeTrainer(
   graph: Graph,
