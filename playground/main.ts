@@ -34,6 +34,7 @@ import { dataset, fitInput, readIdx, type Dataset } from "../compiler/train/data
 import { trainingGraph } from "../compiler/train/graph.js";
 import { trainingInit } from "../compiler/train/init.js";
 import { trainingPlan } from "../compiler/train/plan.js";
+import { writeTrainingBundle } from "../compiler/bundle/write.js";
 import type { OptimizerKind } from "../compiler/train/optim.js";
 import { trainLoop } from "../compiler/train/trainer.js";
 import { cnnHighlight, cnnLanguage } from "./language.js";
@@ -563,6 +564,18 @@ function latest(): Compiled {
   return current;
 }
 
+/** Where training starts: the weights opened, or He/Glorot draws. */
+function startWeights(g: Graph): Map<string, Float32Array> {
+  return weights ? new Map([...weights.tensors].map(([k, t]) => [k, t.data])) : trainingInit(g, 1);
+}
+
+/** The Train tab's optimiser and learning rate. */
+function trainConfig(): { kind: OptimizerKind; lr: number } {
+  const lr = Number($<HTMLInputElement>("train-lr").value);
+  if (!(lr > 0)) throw new Error("the learning rate must be a positive number");
+  return { kind: $<HTMLSelectElement>("train-optimizer").value as OptimizerKind, lr };
+}
+
 $("export").addEventListener("change", () => {
   const select = $<HTMLSelectElement>("export");
   const kind = select.value;
@@ -587,6 +600,19 @@ $("export").addEventListener("change", () => {
         ? { ...graph, constants: new Map([...weights.tensors].map(([k, t]) => [k, t.data])) }
         : { ...graph, constants: graph.constants ?? initWeights(graph, 0) };
       download(`${base}.onnx`, exportOnnx(withWeights), "application/octet-stream");
+    } else if (kind === "train") {
+      // what the Train tab would start from: its optimiser and rate, these weights or draws
+      const tg = trainingGraph(graph);
+      const config = trainConfig();
+      const plan = trainingPlan(tg, { optimizer: config });
+      download(
+        `${base}.train.cnnb`,
+        writeTrainingBundle(plan, startWeights(tg.graph), config),
+        "application/octet-stream",
+      );
+      return setStatus(
+        `exported ${base}.train.cnnb: a training bundle (${config.kind}, lr ${config.lr}; loadTrainer trains it in a page)`,
+      );
     } else return;
     setStatus(`exported ${base}.${kind} (${weightsNote(graph)})`);
   } catch (e) {
@@ -713,9 +739,8 @@ $("train-start").addEventListener("click", async () => {
       1,
       Math.min(50, Math.round(Number($<HTMLInputElement>("train-epochs").value) || 1)),
     );
-    const lr = Number($<HTMLInputElement>("train-lr").value);
-    if (!(lr > 0)) throw new Error("the learning rate must be a positive number");
-    const kind = $<HTMLSelectElement>("train-optimizer").value as OptimizerKind;
+    const config = trainConfig();
+    const { lr } = config;
     const tg = trainingGraph(graph);
     mine("loading the Fashion-MNIST sample…", 0);
     const { train, test } = await fashionSample();
@@ -724,15 +749,11 @@ $("train-start").addEventListener("click", async () => {
     const testItems = fitInput(test, input.shape, "the sample");
     const { device, adapterName } = await browserDevice();
     $("adapter").textContent = adapterName;
-    const config = { kind, lr };
     const plan = trainingPlan(tg, {
       optimizer: config,
       target: adapterClass(device.adapterInfo),
     });
-    const start = weights
-      ? new Map([...weights.tensors].map(([k, t]) => [k, t.data]))
-      : trainingInit(tg.graph, 1);
-    trainer = await GpuTrainer.create(plan, start, config, device);
+    trainer = await GpuTrainer.create(plan, startWeights(tg.graph), config, device);
     const points: [number, number][] = [];
     let epoch = 0;
     // the loss of the steps since the last report, from the epoch's running mean

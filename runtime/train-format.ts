@@ -23,6 +23,7 @@ import {
   type Binding,
   type Grid,
 } from "./format.js";
+import { storedData } from "./weights.js";
 
 export type OptimizerKind = "sgd" | "adam" | "adamw";
 export const optimizerKinds: readonly OptimizerKind[] = ["sgd", "adam", "adamw"];
@@ -393,10 +394,8 @@ export function parseTrainingBundle(bytes: Uint8Array): ParsedTrainingBundle {
   const m = validateTrainingManifest(raw, blob.length);
   const stored = m.buffers.flatMap((b) => (b.data ? [{ name: b.name, ...b.data }] : []));
   checkTensors(blob, stored);
-  const read = (r: BlobRange) => {
-    const copy = blob.slice(r.offset, r.offset + r.bytes);
-    return new Float32Array(copy.buffer, 0, r.bytes / 4);
-  };
+  // (copies, aligned: a Node Buffer's `slice` would be a view into a shared pool)
+  const read = (r: BlobRange) => storedData(r, blob);
   const weights = new Map<string, Float32Array>();
   const buffers = m.buffers.map(({ data, ...b }): TrainBuffer => {
     if (data && b.role === "weight") weights.set(b.name, read(data));

@@ -4,7 +4,10 @@
 import { isDerived, type DerivedWeight, type Manifest, type StoredWeight } from "./format.js";
 
 /** A stored tensor's values (a copy: the file's bytes may sit at any alignment). */
-export function storedData(w: StoredWeight, blob: Uint8Array): Float32Array {
+export function storedData(
+  w: Pick<StoredWeight, "offset" | "bytes">,
+  blob: Uint8Array,
+): Float32Array {
   const bytes = new Uint8Array(w.bytes);
   bytes.set(blob.subarray(w.offset, w.offset + w.bytes));
   return new Float32Array(bytes.buffer);

@@ -47,6 +47,10 @@ describe("training bundle round trip", () => {
     expect(consts.length).toBeGreaterThan(0);
     expect([...back.weights.keys()].sort()).toEqual([...weights.keys()].sort());
     for (const [name, w] of weights) expect(back.weights.get(name)).toEqual(w);
+    // from a Node Buffer too (its `slice` is a view into a pool, not a copy)
+    const pooled = Buffer.concat([Buffer.from("padding"), Buffer.from(bytes)]).subarray(7);
+    const again = parseTrainingBundle(pooled);
+    for (const [name, w] of weights) expect(again.weights.get(name)).toEqual(w);
   });
 
   it("each reader refuses the other kind of bundle by name", () => {

@@ -16,6 +16,7 @@ import { layoutProblems, layoutWidths } from "../../scripts/playground-layout.mj
 import { exportOnnx } from "../../compiler/onnx/index.js";
 import { initWeights, writeSafetensors } from "../../compiler/weights/index.js";
 import { lowerFile } from "../support/compile.js";
+import { parseTrainingBundle } from "../../runtime/train-format.js";
 
 const lenet = lowerFile("examples/lenet5.cnn");
 const onnxLenet = exportOnnx({ ...lenet, constants: initWeights(lenet, 5) });
@@ -207,6 +208,16 @@ it(
     await page.click("#run");
     await statusMatches(page, /ran in|error/);
     expect(await page.textContent("#status")).toMatch(/top 5 \(weights lenet5\.safetensors, /);
+    // A training bundle of it: the Train tab's optimiser, starting from those weights.
+    const trainDownload = page.waitForEvent("download");
+    await page.selectOption("#export", "train");
+    const trainFile = await trainDownload;
+    expect(trainFile.suggestedFilename()).toBe("LeNet5.train.cnnb");
+    const trainBundle = parseTrainingBundle(readFileSync(await trainFile.path()));
+    expect(trainBundle.plan.network).toBe("LeNet5");
+    expect(trainBundle.optimizer.kind).toBe("adam");
+    expect(trainBundle.weights.get("c1.weight")).toEqual(initWeights(lenet, 6).get("c1.weight"));
+    await statusMatches(page, /exported LeNet5\.train\.cnnb: a training bundle \(adam, /);
     await page.selectOption("#examples", "Tiny");
     await page.waitForFunction(
       'document.querySelector("#summary")?.textContent?.includes("inception_1")',
