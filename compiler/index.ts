@@ -29,8 +29,10 @@ export { registry, opKinds, type OpKind, type OpDef } from "./ops/index.js";
 export { formatDiagnostic, type Diagnostic } from "../grammar/diagnostics.js";
 export { tuneGraph, tuningNames, type Loader, type Measurable, type TunedLayer } from "./tune.js";
 // Training (compiler/train/): the training graph, the float64 reference trainer and the loop;
-// `trainingPlan` is what the runtime's GpuTrainer runs on WebGPU.
+// `trainingPlan` is what the runtime's GpuTrainer runs on WebGPU; `writeTrainingBundle` puts it
+// in a training bundle for the runtime's loadTrainer.
 export { trainingGraph, TrainError, type TrainGraph } from "./train/graph.js";
+export { writeTrainingBundle } from "./bundle/write.js";
 export { trainingPlan, trainingMemory, type TrainPlan } from "./train/plan.js";
 export { trainingInit } from "./train/init.js";
 export { Optimizer, learningRate, type OptimizerConfig, type Schedule } from "./train/optim.js";
