@@ -78,6 +78,8 @@ export interface CompileOptions {
   readonly inputLayout?: Layout;
   /** The largest storage binding of the target (WebGPU's default 128 MiB). */
   readonly maxBindingBytes?: number;
+  /** One shader per shape family, the sizes in the uniform (default true; codegen/families.ts). */
+  readonly shapeFamilies?: boolean;
   /** Override the level's memory planning (tests that give every value its own buffer). */
   readonly planMemory?: boolean;
   /** Stop after the passes: no plan, no bundle (cnnc ir, graph, summary --optimized). */
@@ -224,6 +226,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
         ...(target ? { target } : {}),
         ...(options.layout ? { layout: options.layout } : {}),
         ...(options.inputLayout ? { inputLayout: options.inputLayout } : {}),
+        ...(options.shapeFamilies === false ? { shapeFamilies: false } : {}),
       });
     const any = options.target === "any";
     plan = planFor(any ? "gpu" : options.target);

@@ -18,7 +18,12 @@
 // rule it broke, and all of them run before anything is allocated on the GPU.
 
 export const magic = "CNNB";
-export const formatVersion = 2;
+/**
+ * 3: a dispatch may carry `params`, the sizes its shape family's shader reads from the uniform
+ * (a runtime reading only 2 would bind too small a uniform). Version 2 bundles read as they were.
+ */
+export const formatVersion = 3;
+const readableVersions = [2, 3];
 export const headerBytes = 16;
 export const blobAlignment = 256;
 
@@ -109,6 +114,8 @@ export interface Manifest {
     readonly kernel: number;
     readonly bindings: readonly Binding[];
     readonly grid: Grid;
+    /** Sizes its kernel reads from the uniform after the batch (a shape family's shader). */
+    readonly params?: readonly number[];
   }[];
   readonly blobBytes: number;
   /** The network's IR as text, for inspection and for running on the CPU reference. */
@@ -219,6 +226,13 @@ export function count(v: unknown, what: string, min = 0): number {
   return v as number;
 }
 
+/** A value a kernel's uniform holds as a u32. */
+function u32(v: unknown, what: string): number {
+  const n = count(v, what);
+  if (n > 0xffffffff) fail("manifest-schema", `${what} must fit a u32, got ${n}`);
+  return n;
+}
+
 export function str(v: unknown, what: string): string {
   if (typeof v !== "string" || v.length === 0)
     fail("manifest-schema", `${what} must be a non-empty string`);
@@ -294,6 +308,19 @@ export function dispatchList(
       }
       return fail("manifest-schema", `${at}.bindings[${j}] must name a value or a weight`);
     });
+    // The uniform holds the batch and as many sizes as the kernel's `Params` declares after it.
+    const sizes = uniformSizes(kernels[kernel]!);
+    if (sizes === undefined)
+      fail("kernel-params", `kernel ${kernel} does not begin with its uniform's struct Params`);
+    const params =
+      v.params === undefined
+        ? []
+        : arr(v.params, `${at}.params`).map((p, j) => u32(p, `${at}.params[${j}]`));
+    if (params.length !== sizes)
+      fail(
+        "kernel-params",
+        `${at} ('${String(v.label)}') gives ${params.length} sizes; its kernel reads ${sizes} after the batch`,
+      );
     // Binding 0 is the batch uniform; the kernel declares one more for each listed binding.
     const declared = (kernels[kernel]!.match(/@binding\(/g) ?? []).length;
     if (declared !== bindings.length + 1)
@@ -306,8 +333,21 @@ export function dispatchList(
       kernel,
       bindings,
       grid: grid(v.grid, `${at}.grid`),
+      ...(params.length ? { params } : {}),
     };
   });
+}
+
+/**
+ * How many sizes a kernel reads from its uniform after the batch: the fields of the
+ * `struct Params { batch: u32, ... }` its first line declares (a shape family's shader has
+ * some, compiler/codegen/families.ts); undefined when the first line is not that struct.
+ */
+export function uniformSizes(wgsl: string): number | undefined {
+  const header = wgsl.slice(0, wgsl.indexOf("\n"));
+  const m = /^struct Params \{ batch: u32((?:, \w+: u32)*) \}$/.exec(header);
+  if (!m) return undefined;
+  return m[1] ? m[1].split(",").length - 1 : 0;
 }
 
 /** Values[i] of a manifest: a name, its size and its place in the arena (f32 per item). */
@@ -539,8 +579,11 @@ export function readContainer(bytes: Uint8Array): { raw: unknown; blob: Uint8Arr
   if (head !== magic)
     fail("magic", `not a cnnc bundle (starts with ${JSON.stringify(head)}, expected "${magic}")`);
   const version = view.getUint32(4, true);
-  if (version !== formatVersion)
-    fail("version", `format version ${version}; this runtime reads version ${formatVersion}`);
+  if (!readableVersions.includes(version))
+    fail(
+      "version",
+      `format version ${version}; this runtime reads versions ${readableVersions.join(" and ")}`,
+    );
   const manifestBytes = view.getUint32(8, true);
   if (headerBytes + manifestBytes > bytes.length) {
     fail(

@@ -9,6 +9,7 @@ import { weightData } from "./weights.js";
 import { adapterClass, manifestFor, parseBundle, type Manifest } from "./format.js";
 import { batchProblem, boundWeights, fixedProblems, workgroups } from "./limits.js";
 import type { Tensor } from "./tensor.js";
+import { dispatchUniforms } from "./uniforms.js";
 
 export class RuntimeError extends Error {}
 
@@ -367,19 +368,15 @@ export class Model {
       size: arenaBytes,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
     });
-    const params = device.createBuffer({
-      label: "params",
-      size: 16,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    device.queue.writeBuffer(params, 0, new Uint32Array([batch, 0, 0, 0]));
-    const bindGroups = this.manifest.dispatches.map((d) => {
+    const uniforms = dispatchUniforms(device, batch, this.manifest.dispatches);
+    const params = uniforms.buffer;
+    const bindGroups = this.manifest.dispatches.map((d, i) => {
       const pipeline = this.pipelines[d.kernel]!;
       return device.createBindGroup({
         label: d.label,
         layout: pipeline.getBindGroupLayout(0),
         entries: [
-          { binding: 0, resource: { buffer: params } },
+          { binding: 0, resource: uniforms.binding(i) },
           ...d.bindings.map((b, i) => ({
             binding: i + 1,
             resource:

@@ -97,6 +97,8 @@ export interface TrainDispatch {
   readonly kernel: number;
   readonly bindings: readonly Binding[];
   readonly grid: Grid;
+  /** Sizes its kernel reads from the uniform after the batch (a shape family's shader). */
+  readonly params?: readonly number[];
 }
 
 export interface TrainPlan {

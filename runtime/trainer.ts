@@ -8,6 +8,7 @@ import type { StepSums, Trainer } from "../compiler/train/trainer.js";
 import { hyper, hyperSize } from "./format.js";
 import { workgroups } from "./limits.js";
 import { RuntimeError } from "./model.js";
+import { dispatchUniforms } from "./uniforms.js";
 
 /** Where a named buffer of the plan lives: a GPU buffer, or a range of a pack (bytes). */
 interface Place {
@@ -128,22 +129,19 @@ export class GpuTrainer implements Trainer {
       size: this.plan.arena * batch * 4,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
     });
-    const params = device.createBuffer({
-      label: "params",
-      size: 16,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    device.queue.writeBuffer(params, 0, new Uint32Array([batch, 0, 0, 0]));
-    const groups = new Map<TrainDispatch, GPUBindGroup>();
     const p = this.plan;
-    for (const d of [...p.forward, ...p.loss, ...p.backward, ...p.update, ...p.predict]) {
+    const all = [...p.forward, ...p.loss, ...p.backward, ...p.update, ...p.predict];
+    const uniforms = dispatchUniforms(device, batch, all);
+    const params = uniforms.buffer;
+    const groups = new Map<TrainDispatch, GPUBindGroup>();
+    for (const [i, d] of all.entries()) {
       groups.set(
         d,
         device.createBindGroup({
           label: d.label,
           layout: this.pipelines[d.kernel]!.getBindGroupLayout(0),
           entries: [
-            { binding: 0, resource: { buffer: params } },
+            { binding: 0, resource: uniforms.binding(i) },
             ...d.bindings.map((b, i) => {
               if ("weight" in b) return { binding: i + 1, resource: this.places.get(b.weight)! };
               const r = ranges.get(b.value);

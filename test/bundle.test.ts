@@ -189,6 +189,26 @@ describe("corrupt bundles", () => {
     const [first, ...rest] = manifest.dispatches;
     const short = { ...first!, bindings: first!.bindings.slice(1) };
     expect(check({ ...manifest, dispatches: [short, ...rest] })).toBe("binding-count");
+    // a shape family's dispatch (c1 and c3 share a shader) giving its kernel too few or too
+    // many sizes, or sizes that are no u32; a kernel without the uniform's struct
+    expect(first!.params).toHaveLength(8);
+    const sized = (params: unknown) => ({
+      ...manifest,
+      dispatches: [{ ...first!, params }, ...rest],
+    });
+    expect(check(sized(first!.params!.slice(1)))).toBe("kernel-params");
+    expect(check(sized([...first!.params!, 3]))).toBe("kernel-params");
+    expect(check(sized(undefined))).toBe("kernel-params");
+    expect(check(sized(first!.params!.map((v, i) => (i ? v : 2 ** 32))))).toBe("manifest-schema");
+    expect(check(sized(first!.params!.map((v, i) => (i ? v : -1))))).toBe("manifest-schema");
+    const tanh = manifest.dispatches[1]!;
+    expect(tanh.params).toBeUndefined();
+    const dispatches = [first!, { ...tanh, params: [4] }, ...rest.slice(1)];
+    expect(check({ ...manifest, dispatches })).toBe("kernel-params");
+    const kernels = manifest.kernels.map((k, i) =>
+      i === tanh.kernel ? k.replace("struct Params { batch: u32 }", "struct P { batch: u32 }") : k,
+    );
+    expect(check({ ...manifest, kernels })).toBe("kernel-params");
     // an input or output whose shape is not its value's size (the run once returned zeros)
     const [input] = manifest.inputs;
     expect(check({ ...manifest, inputs: [{ ...input, shape: [1, 16, 16] }] })).toBe(

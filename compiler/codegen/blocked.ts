@@ -12,7 +12,7 @@
 import type { Kernel } from "./plan-types.js";
 import type { GemmConv } from "./gemm.js";
 import { pointwiseName, registerBlockedKernel, type PointwiseTiles } from "./pointwise.js";
-import { atPixel, convConsts, epilogueStore, view } from "./wgsl.js";
+import { atPixel, convConsts, epilogueStore, sliceConsts, view } from "./wgsl.js";
 
 /** A thread's block (rm output channels x rp pixels of a row; rp any) and the workgroup. */
 export type BlockedTiles = PointwiseTiles;
@@ -66,11 +66,18 @@ export function blockedConvKernel(g: GemmConv, t: BlockedTiles): Kernel {
       `let cv${o} = ix0 + ${o} >= 0 && ix0 + ${o} < i32(W);`,
     );
   }
-  for (const y of range(kh)) {
-    lines.push(
-      `let ry${y} = u32(clamp(iy0 + ${y * dh}, 0, i32(H) - 1)) * W;`,
-      `let rv${y} = iy0 + ${y * dh} >= 0 && iy0 + ${y * dh} < i32(H);`,
-    );
+  // Up to 3x3 every window row is written out; a larger window loops over its rows, one row's
+  // loads and multiply-adds written out: a 7x7 window's whole body was 140 KB of WGSL that a
+  // CPU emulation's JIT took seconds to compile, for no faster a kernel.
+  const rolled = kh * kw > 9;
+  const rows = rolled ? [0] : range(kh);
+  if (!rolled) {
+    for (const y of rows) {
+      lines.push(
+        `let ry${y} = u32(clamp(iy0 + ${y * dh}, 0, i32(H) - 1)) * W;`,
+        `let rv${y} = iy0 + ${y * dh} >= 0 && iy0 + ${y * dh} < i32(H);`,
+      );
+    }
   }
   for (const i of range(t.rm)) lines.push(`let w${i} = min(nb + ${i}u, NC - 1u) * K;`);
   for (const i of range(t.rm)) for (const j of range(t.rp)) lines.push(`var ${acc(i, j)} = 0.0;`);
@@ -79,20 +86,32 @@ export function blockedConvKernel(g: GemmConv, t: BlockedTiles): Kernel {
     `  let xc = xb + ci * HW;`,
     `  let wc = ci * KK;`,
   );
-  for (const y of range(kh)) {
+  const pad = rolled ? "    " : "  ";
+  if (rolled) {
+    lines.push(
+      `  for (var ky = 0u; ky < KH; ky++) {`,
+      `    let iy = iy0 + i32(ky * DH);`,
+      `    let ry0 = u32(clamp(iy, 0, i32(H) - 1)) * W;`,
+      `    let rv0 = iy >= 0 && iy < i32(H);`,
+      `    let wy = wc + ky * KW;`,
+    );
+  }
+  for (const y of rows) {
     for (const o of offsets) {
-      lines.push(`  let v${y}_${o} = select(0.0, x[xc + ry${y} + cx${o}], rv${y} && cv${o});`);
+      lines.push(`${pad}let v${y}_${o} = select(0.0, x[xc + ry${y} + cx${o}], rv${y} && cv${o});`);
     }
     for (const i of range(t.rm)) {
       for (const x of range(kw)) {
-        lines.push(`  let u${y}_${i}_${x} = wt[w${i} + wc + ${y * kw + x}u];`);
+        const tap = rolled ? `wy + ${x}u` : `wc + ${y * kw + x}u`;
+        lines.push(`${pad}let u${y}_${i}_${x} = wt[w${i} + ${tap}];`);
         const fmas = range(t.rp).map(
           (j) => `${acc(i, j)} = fma(u${y}_${i}_${x}, v${y}_${j * sw + x * dw}, ${acc(i, j)});`,
         );
-        lines.push(`  ${fmas.join(" ")}`);
+        lines.push(`${pad}${fmas.join(" ")}`);
       }
     }
   }
+  if (rolled) lines.push(`  }`);
   lines.push(`}`);
   const out = view(g.outLayout, ["F", "HO", "WO"], g.slice);
   const res = view(g.resLayout, ["F", "HO", "WO"]);
@@ -119,6 +138,7 @@ export function blockedConvKernel(g: GemmConv, t: BlockedTiles): Kernel {
       SEGS: segs,
       N0: n0,
       NC: n1 - n0,
+      ...sliceConsts(g.slice),
     },
     blocksX: ho * segs,
     perThreadX: 1,

@@ -19,6 +19,7 @@ import {
   at,
   atPixel,
   split,
+  sliceConsts,
   view,
   type Activation,
   type Layout,
@@ -94,6 +95,7 @@ export function directConvKernel(g: DirectConv): Kernel {
     ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),
     CG: c / g.groups,
     FG: f / g.groups,
+    ...sliceConsts(g.slice),
   };
   return flat(
     f * ho * wo,
@@ -154,6 +156,7 @@ export function depthwiseConvKernel(g: DirectConv, run = depthwiseRun): Kernel {
     ...convConsts({ ...g, pad: [g.p[0], g.p[1]] }),
     FG: f / c,
     WQ: wq,
+    ...sliceConsts(g.slice),
   };
   const xv = view(g.inLayout, ["C", "H", "W"]);
   return flat(
@@ -757,7 +760,7 @@ export function concatCopyKernel({
     return flat(
       perBatch,
       [read("x", { value: input }), write("y", output)],
-      {},
+      sliceConsts(layouts.slice),
       `${split(layouts.inLayout, layouts.inShape, ["n", "c", "py", "px"])}\ny[${at(out, "n", "c", "py", "px")}] = x[i];`,
     );
   }

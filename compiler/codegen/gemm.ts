@@ -28,6 +28,7 @@ import {
   flatIndex,
   type Activation,
   atPixel,
+  sliceConsts,
   view,
   type ConvWindow,
   type Layouts,
@@ -219,6 +220,7 @@ export function gemmConvKernel(g: GemmConv, tiles: GemmTiles = defaultTiles): Ke
     ...(S > 1 ? { S, KS: splitRange(c * g.k[0] * g.k[1], S, T.tk) } : {}),
     N0: n0,
     NC: n1 - n0,
+    ...sliceConsts(g.slice),
   };
   const K = c * g.k[0] * g.k[1];
   const vecB = K % 4 === 0 && T.tk % 4 === 0 && (T.tk * T.tn) / 4 === threads;
@@ -302,6 +304,7 @@ ${
   return {
     wgsl,
     bindings,
+    shapeFamily: true,
     grid: {
       kind: "tiles",
       x: { perBatch: 0, fixed: n1 - n0, div: T.tn },
@@ -342,6 +345,7 @@ export function splitKReduceKernel(
       WO: wo,
       P: ho * wo,
       S: r.parts,
+      ...sliceConsts(r.slice),
     },
     decls: activationDecls(r.act),
     workgroupSize: [flatGroup, 1, 1],

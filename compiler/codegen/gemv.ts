@@ -126,6 +126,7 @@ for (var j = t; j < ${R * B}u; j += ${T}u) {
   return {
     wgsl,
     bindings,
+    shapeFamily: true,
     grid: {
       kind: "tiles",
       x: { perBatch: 0, fixed: n1 - n0, div: R },

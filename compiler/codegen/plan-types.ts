@@ -8,6 +8,13 @@ export interface Kernel {
   readonly wgsl: string;
   readonly grid: Grid;
   readonly bindings: readonly Binding[];
+  /**
+   * Whether kernels of this kind at other sizes may share its shader, reading the sizes that
+   * differ from the uniform (families.ts): kernels looping over many multiply-adds a thread,
+   * against which a few divisions by a uniform size cost nothing. A kernel of one thread per
+   * output keeps its sizes constant (llvmpipe's depthwise convs ran 8% slower dividing by them).
+   */
+  readonly shapeFamily?: boolean;
 }
 
 export interface PlanValue {
@@ -32,6 +39,11 @@ export interface PlanDispatch {
   readonly kernel: number;
   readonly bindings: readonly Binding[];
   readonly grid: Grid;
+  /**
+   * The sizes its kernel reads from the uniform besides the batch, in the order its `Params`
+   * declares them: the kernel serves a shape family (families.ts). Absent: none.
+   */
+  readonly params?: readonly number[];
 }
 
 export interface PlanWeight {

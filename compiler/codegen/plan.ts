@@ -21,6 +21,7 @@ import { CodegenError, PlanWeights } from "./weights.js";
 import type { Layout, OutputSlice } from "./wgsl.js";
 import { planMemory } from "./memory.js";
 import { assignLayouts, layoutGroups } from "./layout.js";
+import { shapeFamilies } from "./families.js";
 
 export interface CodegenOptions {
   /**
@@ -49,6 +50,11 @@ export interface CodegenOptions {
    * `cnnc tune` measures a layer alone reading an NHWC input; it feeds the input in that order.
    */
   readonly inputLayout?: Layout;
+  /**
+   * Merge kernels that differ only in their sizes into one shader each, the sizes read from
+   * the dispatch's uniform (families.ts): fewer shaders to compile at load. Default true.
+   */
+  readonly shapeFamilies?: boolean;
 }
 
 /** The convs that write into a concat's slice, by the value they would have produced. */
@@ -95,6 +101,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   const kernels: string[] = [];
   const kernelIndex = new Map<string, number>();
   const dispatches: PlanDispatch[] = [];
+  const familyKernels = new Set<number>(); // those that may share a shader (Kernel.shapeFamily)
 
   const emit = (label: string, k: Kernel): void => {
     let index = kernelIndex.get(k.wgsl);
@@ -102,6 +109,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
       index = kernels.length;
       kernels.push(k.wgsl);
       kernelIndex.set(k.wgsl, index);
+      if (k.shapeFamily) familyKernels.add(index);
     }
     dispatches.push({ label, kernel: index, bindings: k.bindings, grid: k.grid });
   };
@@ -184,6 +192,10 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     outputs.map((o) => o.value),
     options.planMemory ?? false,
   );
+  const merged =
+    options.shapeFamilies === false
+      ? { kernels, dispatches }
+      : shapeFamilies(kernels, dispatches, (k) => familyKernels.has(k));
   return {
     network: graph.name,
     inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape })),
@@ -191,8 +203,8 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     values: values.map((v) => ({ ...v, offset: memory.offsets.get(v.name)! })),
     arena: memory.arena,
     weights: weights.list(),
-    kernels,
-    dispatches,
+    kernels: merged.kernels,
+    dispatches: merged.dispatches,
   };
 }
 

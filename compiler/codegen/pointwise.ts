@@ -9,7 +9,15 @@
 // The epilogue is the GEMM's: bias, a residual, an activation, an output layout or slice.
 import type { Kernel } from "./plan-types.js";
 import type { GemmConv } from "./gemm.js";
-import { bindingOf, activationDecls, atPixel, buildShader, epilogueStore, view } from "./wgsl.js";
+import {
+  bindingOf,
+  activationDecls,
+  atPixel,
+  buildShader,
+  epilogueStore,
+  sliceConsts,
+  view,
+} from "./wgsl.js";
 
 /** A thread's block (rm output channels x rp pixels, rp a multiple of 4) and the workgroup. */
 export interface PointwiseTiles {
@@ -87,13 +95,19 @@ export function pointwiseConvKernel(g: GemmConv, t: PointwiseTiles): Kernel {
   for (const i of range(t.rm))
     for (const j of range(rq)) lines.push(`var ${acc(i, j)} = vec4<f32>(0.0);`);
   // four pixels of channel k at x_j + p_j: one vec4, or four clamped scalars
+  // (vec4 addresses: each quad's start s_j, channel k's offset k * HW / 4 once an iteration)
+  if (vec) {
+    lines.push(`let hq = HW / 4u;`);
+    for (const j of range(rq)) lines.push(`let s${j} = (x${j} + p${j}) / 4u;`);
+  }
   const load = (j: number, kk: number): string =>
     vec
-      ? `x[(x${j} + (k + ${kk}u) * HW + p${j}) / 4u]`
+      ? `x[s${j} + kq${kk ? ` + ${kk === 1 ? "" : `${kk}u * `}hq` : ""}]`
       : `vec4<f32>(${range(4)
           .map((l) => `x[x${j} + (k + ${kk}u) * HW + min(p${j} + ${l}u, HW - 1u)]`)
           .join(", ")})`;
   lines.push(`for (var k = 0u; k < K; k += 4u) {`);
+  if (vec) lines.push(`  let kq = k * hq;`);
   for (const j of range(rq))
     for (const kk of range(4)) lines.push(`  let v${j}_${kk} = ${load(j, kk)};`);
   for (const i of range(t.rm)) {
@@ -128,7 +142,10 @@ export function pointwiseConvKernel(g: GemmConv, t: PointwiseTiles): Kernel {
   }
   return registerBlockedKernel(g, t, {
     body: lines.join("\n"),
-    consts: { C: c, K: c, F: f, HO: ho, WO: wo, HW: hw, QUADS: quads, N0: n0, NC: n1 - n0 },
+    consts: {
+      ...{ C: c, K: c, F: f, HO: ho, WO: wo, HW: hw, QUADS: quads, N0: n0, NC: n1 - n0 },
+      ...sliceConsts(g.slice),
+    },
     vecInput: vec,
     vecWeight: true,
     blocksX: quads,
@@ -171,6 +188,7 @@ export function registerBlockedKernel(
   return {
     wgsl,
     bindings,
+    shapeFamily: true,
     grid: {
       kind: "tiles",
       x: { perBatch: spec.blocksX, fixed: 0, div: t.wgx * spec.perThreadX },

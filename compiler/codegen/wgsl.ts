@@ -246,11 +246,23 @@ export interface TensorView {
   readonly channels: Dim;
   readonly h: Dim;
   readonly w: Dim;
-  /** The first channel of the slice (0 when the tensor is the whole buffer). */
-  readonly offset?: number;
+  /** The first channel of the slice (absent when the tensor is the whole buffer). */
+  readonly offset?: Dim;
 }
 
-/** A view of a whole [C, H, W] tensor, or of a channel slice of a larger one. */
+/**
+ * The constants a kernel writing into a channel slice declares for `view`: the channels of the
+ * buffer (SC) and the slice's first (SO). Named, not written into the text, so that the kernels
+ * of two branches of a concat that differ only there are one shader (families.ts).
+ */
+export function sliceConsts(slice: OutputSlice | undefined): Record<string, number> {
+  return slice ? { SC: slice.channels, SO: slice.offset } : {};
+}
+
+/**
+ * A view of a whole [C, H, W] tensor, or of a channel slice of a larger one (its sizes named
+ * as `sliceConsts` declares them).
+ */
 export function view(
   layout: Layout | undefined,
   [c, h, w]: readonly [Dim, Dim, Dim],
@@ -258,16 +270,16 @@ export function view(
 ): TensorView {
   return {
     layout: layout ?? "nchw",
-    channels: slice?.channels ?? c,
+    channels: slice ? "SC" : c,
     h,
     w,
-    ...(slice ? { offset: slice.offset } : {}),
+    ...(slice ? { offset: "SO" } : {}),
   };
 }
 
 /** The WGSL expression of element (n, c, y, x)'s index; the arguments are u32 expressions. */
 export function at(t: TensorView, n: string, c: string, y: string, x: string): string {
-  const ch = t.offset ? `(${t.offset}u + ${c})` : c;
+  const ch = t.offset !== undefined ? `(${lit(t.offset)} + ${c})` : c;
   const [C, H, W] = [lit(t.channels), lit(t.h), lit(t.w)];
   return t.layout === "nchw"
     ? `((${n} * ${C} + ${ch}) * ${H} + ${y}) * ${W} + ${x}`
@@ -276,7 +288,7 @@ export function at(t: TensorView, n: string, c: string, y: string, x: string): s
 
 /** `at` with the pixel as one index `p` = y * W + x. */
 export function atPixel(t: TensorView, n: string, c: string, p: string): string {
-  const ch = t.offset ? `(${t.offset}u + ${c})` : c;
+  const ch = t.offset !== undefined ? `(${lit(t.offset)} + ${c})` : c;
   const hw = lit(product(t.h, t.w));
   return t.layout === "nchw"
     ? `(${n} * ${lit(t.channels)} + ${ch}) * ${hw} + ${p}`

@@ -1,16 +1,10 @@
-// ---- kernel 0: c1
-struct Params { batch: u32 }
+// ---- kernel 0: c1, c3
+struct Params { batch: u32, C: u32, H: u32, W: u32, F: u32, HO: u32, WO: u32, K: u32, NC: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 1u;
-const H: u32 = 32u;
-const W: u32 = 32u;
-const F: u32 = 6u;
-const HO: u32 = 28u;
-const WO: u32 = 28u;
 const KH: u32 = 5u;
 const KW: u32 = 5u;
 const SH: u32 = 1u;
@@ -19,31 +13,29 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 0u;
 const PL: u32 = 0u;
-const K: u32 = 25u;
 const N0: u32 = 0u;
-const NC: u32 = 6u;
 var<workgroup> tileA: array<array<f32, 16>, 64>;
 var<workgroup> tileB: array<array<f32, 64>, 16>;
 fn loadA(m: u32, k: u32, rows: u32) -> f32 {
-  if (m >= rows || k >= K) { return 0.0; }
-  let b = m / (HO * WO);
-  let p = m % (HO * WO);
+  if (m >= rows || k >= params.K) { return 0.0; }
+  let b = m / (params.HO * params.WO);
+  let p = m % (params.HO * params.WO);
   let ci = k / (KH * KW);
   let r = k % (KH * KW);
-  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
-  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
-  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+  let iy = i32((p / params.WO) * SH + (r / KW) * DH) - i32(PT);
+  let ix = i32((p % params.WO) * SW + (r % KW) * DW) - i32(PL);
+  if (iy < 0 || iy >= i32(params.H) || ix < 0 || ix >= i32(params.W)) { return 0.0; }
+  return x[((b * params.C + ci) * params.H + u32(iy)) * params.W + u32(ix)];
 }
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
+  let rows = params.batch * params.HO * params.WO;
   let row0 = wid.y * 64u;
   let col0 = wid.x * 64u;
   let t = lid.y * 16u + lid.x;
   var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
+  for (var k0 = 0u; k0 < params.K; k0 += 16u) {
     for (var l = 0u; l < 4u; l++) {
       let e = t + l * 256u;
       if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
@@ -53,7 +45,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       let k = k0 + e / 64u;
       let n = col0 + e % 64u;
       var v = 0.0;
-      if (e < 1024u && k < K && n < NC) { v = wt[n * K + k]; }
+      if (e < 1024u && k < params.K && n < params.NC) { v = wt[n * params.K + k]; }
       if (e < 1024u) { tileB[e / 64u][e % 64u] = v; }
     }
     workgroupBarrier();
@@ -71,12 +63,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var i = 0u; i < 4u; i++) {
     let m = row0 + lid.y * 4u + i;
     if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
+    let b = m / (params.HO * params.WO);
+    let p = m % (params.HO * params.WO);
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp((acc[i][j] + bias[N0 + n]), -15.0, 15.0));
+      if (n >= params.NC) { continue; }
+      y[(b * params.F + N0 + n) * (params.HO * params.WO) + p] = tanh(clamp((acc[i][j] + bias[N0 + n]), -15.0, 15.0));
     }
   }
 }
@@ -125,90 +117,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = (acc / count);
 }
 
-// ---- kernel 2: c3
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 6u;
-const H: u32 = 14u;
-const W: u32 = 14u;
-const F: u32 = 16u;
-const HO: u32 = 10u;
-const WO: u32 = 10u;
-const KH: u32 = 5u;
-const KW: u32 = 5u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 0u;
-const PL: u32 = 0u;
-const K: u32 = 150u;
-const N0: u32 = 0u;
-const NC: u32 = 16u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-fn loadA(m: u32, k: u32, rows: u32) -> f32 {
-  if (m >= rows || k >= K) { return 0.0; }
-  let b = m / (HO * WO);
-  let p = m % (HO * WO);
-  let ci = k / (KH * KW);
-  let r = k % (KH * KW);
-  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
-  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
-  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
-}
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    for (var l = 0u; l < 4u; l++) {
-      let e = t + l * 256u;
-      if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
-    }
-    for (var l = 0u; l < 4u; l++) {
-      let e = t + l * 256u;
-      let k = k0 + e / 64u;
-      let n = col0 + e % 64u;
-      var v = 0.0;
-      if (e < 1024u && k < K && n < NC) { v = wt[n * K + k]; }
-      if (e < 1024u) { tileB[e / 64u][e % 64u] = v; }
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = tanh(clamp((acc[i][j] + bias[N0 + n]), -15.0, 15.0));
-    }
-  }
-}
-
-// ---- kernel 3: s4
+// ---- kernel 2: s4
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -252,7 +161,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = (acc / count);
 }
 
-// ---- kernel 4: c5
+// ---- kernel 3: c5
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -339,7 +248,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 5: f6
+// ---- kernel 4: f6
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -392,7 +301,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 6: output_layer
+// ---- kernel 5: output_layer
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -445,7 +354,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 7: softmax_1
+// ---- kernel 6: softmax_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;

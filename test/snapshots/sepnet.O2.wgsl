@@ -134,19 +134,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 2: sepconv_1
-struct Params { batch: u32 }
+// ---- kernel 2: sepconv_1, sepconv_2, sepconv_3, sepconv_4
+struct Params { batch: u32, C: u32, H: u32, W: u32, F: u32, HO: u32, WO: u32, K: u32, NC: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 16u;
-const H: u32 = 32u;
-const W: u32 = 32u;
-const F: u32 = 32u;
-const HO: u32 = 32u;
-const WO: u32 = 32u;
 const KH: u32 = 1u;
 const KW: u32 = 1u;
 const SH: u32 = 1u;
@@ -155,27 +149,25 @@ const DH: u32 = 1u;
 const DW: u32 = 1u;
 const PT: u32 = 0u;
 const PL: u32 = 0u;
-const K: u32 = 16u;
 const N0: u32 = 0u;
-const NC: u32 = 32u;
 var<workgroup> tileA: array<array<f32, 16>, 64>;
 var<workgroup> tileB: array<array<f32, 64>, 16>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
+  let rows = params.batch * params.HO * params.WO;
   let row0 = wid.y * 64u;
   let col0 = wid.x * 64u;
   let t = lid.y * 16u + lid.x;
   var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
+  for (var k0 = 0u; k0 < params.K; k0 += 16u) {
     {
       let kk = t / 16u;
       let mq = t % 16u;
       let m = row0 + mq * 4u;
       let k = k0 + kk;
       var v = vec4<f32>(0.0);
-      if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
+      if (m < rows && k < params.K) { v = x[((m / (params.HO * params.WO)) * params.C + k) * (params.HO * params.WO) / 4u + (m % (params.HO * params.WO)) / 4u]; }
       tileA[mq * 4u][kk] = v.x;
       tileA[mq * 4u + 1u][kk] = v.y;
       tileA[mq * 4u + 2u][kk] = v.z;
@@ -187,7 +179,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       let n = col0 + nn;
       let k = k0 + kq * 4u;
       var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+      if (k < params.K && n < params.NC) { v = wt[(n * params.K + k) / 4u]; }
       tileB[kq * 4u][nn] = v.x;
       tileB[kq * 4u + 1u][nn] = v.y;
       tileB[kq * 4u + 2u][nn] = v.z;
@@ -208,12 +200,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   for (var i = 0u; i < 4u; i++) {
     let m = row0 + lid.y * 4u + i;
     if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
+    let b = m / (params.HO * params.WO);
+    let p = m % (params.HO * params.WO);
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
+      if (n >= params.NC) { continue; }
+      y[(b * params.F + N0 + n) * (params.HO * params.WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
     }
   }
 }
@@ -315,91 +307,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 5: sepconv_2
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 32u;
-const H: u32 = 16u;
-const W: u32 = 16u;
-const F: u32 = 64u;
-const HO: u32 = 16u;
-const WO: u32 = 16u;
-const KH: u32 = 1u;
-const KW: u32 = 1u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 0u;
-const PL: u32 = 0u;
-const K: u32 = 32u;
-const N0: u32 = 0u;
-const NC: u32 = 64u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    {
-      let kk = t / 16u;
-      let mq = t % 16u;
-      let m = row0 + mq * 4u;
-      let k = k0 + kk;
-      var v = vec4<f32>(0.0);
-      if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
-      tileA[mq * 4u][kk] = v.x;
-      tileA[mq * 4u + 1u][kk] = v.y;
-      tileA[mq * 4u + 2u][kk] = v.z;
-      tileA[mq * 4u + 3u][kk] = v.w;
-    }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
-    }
-  }
-}
-
-// ---- kernel 6: sepconv_3.depthwise
+// ---- kernel 5: sepconv_3.depthwise
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -452,91 +360,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 7: sepconv_3
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 64u;
-const H: u32 = 16u;
-const W: u32 = 16u;
-const F: u32 = 64u;
-const HO: u32 = 16u;
-const WO: u32 = 16u;
-const KH: u32 = 1u;
-const KW: u32 = 1u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 0u;
-const PL: u32 = 0u;
-const K: u32 = 64u;
-const N0: u32 = 0u;
-const NC: u32 = 64u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    {
-      let kk = t / 16u;
-      let mq = t % 16u;
-      let m = row0 + mq * 4u;
-      let k = k0 + kk;
-      var v = vec4<f32>(0.0);
-      if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
-      tileA[mq * 4u][kk] = v.x;
-      tileA[mq * 4u + 1u][kk] = v.y;
-      tileA[mq * 4u + 2u][kk] = v.z;
-      tileA[mq * 4u + 3u][kk] = v.w;
-    }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
-    }
-  }
-}
-
-// ---- kernel 8: maxpool_2
+// ---- kernel 6: maxpool_2
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -580,7 +404,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = acc;
 }
 
-// ---- kernel 9: sepconv_4.depthwise
+// ---- kernel 7: sepconv_4.depthwise
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -633,91 +457,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 10: sepconv_4
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 64u;
-const H: u32 = 4u;
-const W: u32 = 4u;
-const F: u32 = 128u;
-const HO: u32 = 4u;
-const WO: u32 = 4u;
-const KH: u32 = 1u;
-const KW: u32 = 1u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 0u;
-const PL: u32 = 0u;
-const K: u32 = 64u;
-const N0: u32 = 0u;
-const NC: u32 = 128u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    {
-      let kk = t / 16u;
-      let mq = t % 16u;
-      let m = row0 + mq * 4u;
-      let k = k0 + kk;
-      var v = vec4<f32>(0.0);
-      if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
-      tileA[mq * 4u][kk] = v.x;
-      tileA[mq * 4u + 1u][kk] = v.y;
-      tileA[mq * 4u + 2u][kk] = v.z;
-      tileA[mq * 4u + 3u][kk] = v.w;
-    }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = max((acc[i][j] + bias[N0 + n]), 0.0);
-    }
-  }
-}
-
-// ---- kernel 11: globalavgpool_1
+// ---- kernel 8: globalavgpool_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -735,7 +475,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = (acc / f32(HW));
 }
 
-// ---- kernel 12: classifier
+// ---- kernel 9: classifier
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
@@ -788,7 +528,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-// ---- kernel 13: softmax_1
+// ---- kernel 10: softmax_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;

@@ -324,8 +324,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = v;
 }
 
-// ---- kernel 7: inception_1.branch_1.conv_1, inception_1.branch_2.conv_1
-struct Params { batch: u32 }
+// ---- kernel 7: inception_1.branch_1.conv_1, inception_1.branch_2.conv_1, inception_1.branch_3.conv_1, inception_1.branch_4.conv_1
+struct Params { batch: u32, F: u32, NC: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
@@ -334,7 +334,6 @@ struct Params { batch: u32 }
 const C: u32 = 32u;
 const H: u32 = 32u;
 const W: u32 = 32u;
-const F: u32 = 16u;
 const HO: u32 = 32u;
 const WO: u32 = 32u;
 const KH: u32 = 1u;
@@ -347,7 +346,6 @@ const PT: u32 = 0u;
 const PL: u32 = 0u;
 const K: u32 = 32u;
 const N0: u32 = 0u;
-const NC: u32 = 16u;
 var<workgroup> tileA: array<array<f32, 16>, 64>;
 var<workgroup> tileB: array<array<f32, 64>, 16>;
 @compute @workgroup_size(16, 16, 1)
@@ -377,7 +375,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       let n = col0 + nn;
       let k = k0 + kq * 4u;
       var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+      if (k < K && n < params.NC) { v = wt[(n * K + k) / 4u]; }
       tileB[kq * 4u][nn] = v.x;
       tileB[kq * 4u + 1u][nn] = v.y;
       tileB[kq * 4u + 2u][nn] = v.z;
@@ -402,8 +400,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let p = m % (HO * WO);
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
+      if (n >= params.NC) { continue; }
+      y[(b * params.F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -423,42 +421,34 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = max(v, 0.0);
 }
 
-// ---- kernel 9: inception_1.branch_2.conv_2
-struct Params { batch: u32 }
+// ---- kernel 9: inception_1.branch_2.conv_2, inception_1.branch_3.conv_2
+struct Params { batch: u32, C: u32, F: u32, KH: u32, KW: u32, PT: u32, PL: u32, K: u32, NC: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 16u;
 const H: u32 = 32u;
 const W: u32 = 32u;
-const F: u32 = 24u;
 const HO: u32 = 32u;
 const WO: u32 = 32u;
-const KH: u32 = 3u;
-const KW: u32 = 3u;
 const SH: u32 = 1u;
 const SW: u32 = 1u;
 const DH: u32 = 1u;
 const DW: u32 = 1u;
-const PT: u32 = 1u;
-const PL: u32 = 1u;
-const K: u32 = 144u;
 const N0: u32 = 0u;
-const NC: u32 = 24u;
 var<workgroup> tileA: array<array<f32, 16>, 64>;
 var<workgroup> tileB: array<array<f32, 64>, 16>;
 fn loadA(m: u32, k: u32, rows: u32) -> f32 {
-  if (m >= rows || k >= K) { return 0.0; }
+  if (m >= rows || k >= params.K) { return 0.0; }
   let b = m / (HO * WO);
   let p = m % (HO * WO);
-  let ci = k / (KH * KW);
-  let r = k % (KH * KW);
-  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
-  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
+  let ci = k / (params.KH * params.KW);
+  let r = k % (params.KH * params.KW);
+  let iy = i32((p / WO) * SH + (r / params.KW) * DH) - i32(params.PT);
+  let ix = i32((p % WO) * SW + (r % params.KW) * DW) - i32(params.PL);
   if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
+  return x[((b * params.C + ci) * H + u32(iy)) * W + u32(ix)];
 }
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
@@ -468,7 +458,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   let col0 = wid.x * 64u;
   let t = lid.y * 16u + lid.x;
   var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
+  for (var k0 = 0u; k0 < params.K; k0 += 16u) {
     for (var l = 0u; l < 4u; l++) {
       let e = t + l * 256u;
       if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
@@ -479,7 +469,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
       let n = col0 + nn;
       let k = k0 + kq * 4u;
       var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
+      if (k < params.K && n < params.NC) { v = wt[(n * params.K + k) / 4u]; }
       tileB[kq * 4u][nn] = v.x;
       tileB[kq * 4u + 1u][nn] = v.y;
       tileB[kq * 4u + 2u][nn] = v.z;
@@ -504,8 +494,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
     let p = m % (HO * WO);
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
+      if (n >= params.NC) { continue; }
+      y[(b * params.F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
     }
   }
 }
@@ -525,91 +515,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = max(v, 0.0);
 }
 
-// ---- kernel 11: inception_1.branch_3.conv_1
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 32u;
-const H: u32 = 32u;
-const W: u32 = 32u;
-const F: u32 = 4u;
-const HO: u32 = 32u;
-const WO: u32 = 32u;
-const KH: u32 = 1u;
-const KW: u32 = 1u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 0u;
-const PL: u32 = 0u;
-const K: u32 = 32u;
-const N0: u32 = 0u;
-const NC: u32 = 4u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    {
-      let kk = t / 16u;
-      let mq = t % 16u;
-      let m = row0 + mq * 4u;
-      let k = k0 + kk;
-      var v = vec4<f32>(0.0);
-      if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
-      tileA[mq * 4u][kk] = v.x;
-      tileA[mq * 4u + 1u][kk] = v.y;
-      tileA[mq * 4u + 2u][kk] = v.z;
-      tileA[mq * 4u + 3u][kk] = v.w;
-    }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
-    }
-  }
-}
-
-// ---- kernel 12: inception_1.branch_3.relu_1
+// ---- kernel 11: inception_1.branch_3.relu_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -624,94 +530,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = max(v, 0.0);
 }
 
-// ---- kernel 13: inception_1.branch_3.conv_2
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 4u;
-const H: u32 = 32u;
-const W: u32 = 32u;
-const F: u32 = 8u;
-const HO: u32 = 32u;
-const WO: u32 = 32u;
-const KH: u32 = 5u;
-const KW: u32 = 5u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 2u;
-const PL: u32 = 2u;
-const K: u32 = 100u;
-const N0: u32 = 0u;
-const NC: u32 = 8u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-fn loadA(m: u32, k: u32, rows: u32) -> f32 {
-  if (m >= rows || k >= K) { return 0.0; }
-  let b = m / (HO * WO);
-  let p = m % (HO * WO);
-  let ci = k / (KH * KW);
-  let r = k % (KH * KW);
-  let iy = i32((p / WO) * SH + (r / KW) * DH) - i32(PT);
-  let ix = i32((p % WO) * SW + (r % KW) * DW) - i32(PL);
-  if (iy < 0 || iy >= i32(H) || ix < 0 || ix >= i32(W)) { return 0.0; }
-  return x[((b * C + ci) * H + u32(iy)) * W + u32(ix)];
-}
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    for (var l = 0u; l < 4u; l++) {
-      let e = t + l * 256u;
-      if (e < 1024u) { tileA[e / 16u][e % 16u] = loadA(row0 + e / 16u, k0 + e % 16u, rows); }
-    }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
-    }
-  }
-}
-
-// ---- kernel 14: inception_1.branch_3.relu_2, inception_1.branch_4.relu_1
+// ---- kernel 12: inception_1.branch_3.relu_2, inception_1.branch_4.relu_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -726,7 +545,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = max(v, 0.0);
 }
 
-// ---- kernel 15: inception_1.branch_4.maxpool_1
+// ---- kernel 13: inception_1.branch_4.maxpool_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -770,91 +589,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = acc;
 }
 
-// ---- kernel 16: inception_1.branch_4.conv_1
-struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-const C: u32 = 32u;
-const H: u32 = 32u;
-const W: u32 = 32u;
-const F: u32 = 8u;
-const HO: u32 = 32u;
-const WO: u32 = 32u;
-const KH: u32 = 1u;
-const KW: u32 = 1u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const DH: u32 = 1u;
-const DW: u32 = 1u;
-const PT: u32 = 0u;
-const PL: u32 = 0u;
-const K: u32 = 32u;
-const N0: u32 = 0u;
-const NC: u32 = 8u;
-var<workgroup> tileA: array<array<f32, 16>, 64>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let rows = params.batch * HO * WO;
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
-  let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    {
-      let kk = t / 16u;
-      let mq = t % 16u;
-      let m = row0 + mq * 4u;
-      let k = k0 + kk;
-      var v = vec4<f32>(0.0);
-      if (m < rows && k < K) { v = x[((m / (HO * WO)) * C + k) * (HO * WO) / 4u + (m % (HO * WO)) / 4u]; }
-      tileA[mq * 4u][kk] = v.x;
-      tileA[mq * 4u + 1u][kk] = v.y;
-      tileA[mq * 4u + 2u][kk] = v.z;
-      tileA[mq * 4u + 3u][kk] = v.w;
-    }
-    {
-      let nn = t % 64u;
-      let kq = t / 64u;
-      let n = col0 + nn;
-      let k = k0 + kq * 4u;
-      var v = vec4<f32>(0.0);
-      if (k < K && n < NC) { v = wt[(n * K + k) / 4u]; }
-      tileB[kq * 4u][nn] = v.x;
-      tileB[kq * 4u + 1u][nn] = v.y;
-      tileB[kq * 4u + 2u][nn] = v.z;
-      tileB[kq * 4u + 3u][nn] = v.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = tileA[lid.y * 4u + i][kk]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[kk][lid.x * 4u + j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= rows) { continue; }
-    let b = m / (HO * WO);
-    let p = m % (HO * WO);
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= NC) { continue; }
-      y[(b * F + N0 + n) * (HO * WO) + p] = (acc[i][j] + bias[N0 + n]);
-    }
-  }
-}
-
-// ---- kernel 17: inception_1.concat_1
+// ---- kernel 14: inception_1.concat_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -871,7 +606,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[n * OUT + OFF + i % PER] = x[i];
 }
 
-// ---- kernel 18: inception_1.concat_1
+// ---- kernel 15: inception_1.concat_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -888,7 +623,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[n * OUT + OFF + i % PER] = x[i];
 }
 
-// ---- kernel 19: inception_1.concat_1
+// ---- kernel 16: inception_1.concat_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -905,7 +640,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[n * OUT + OFF + i % PER] = x[i];
 }
 
-// ---- kernel 20: inception_1.concat_1
+// ---- kernel 17: inception_1.concat_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -922,7 +657,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[n * OUT + OFF + i % PER] = x[i];
 }
 
-// ---- kernel 21: globalavgpool_1
+// ---- kernel 18: globalavgpool_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -940,7 +675,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id)
   y[i] = (acc / f32(HW));
 }
 
-// ---- kernel 22: dense_1
+// ---- kernel 19: dense_1
 struct Params { batch: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;

@@ -1,0 +1,143 @@
+// Shape families (compiler/codegen/families.ts): kernels equal but for their sizes become one
+// shader reading the sizes from its dispatch's uniform. What may and may not vary, and that
+// the plans of the example networks shrink with every dispatch's sizes accounted for. That
+// the merged shaders compute what the separate ones did is test/gpu/networks.test.ts's (every
+// network there runs merged, against the reference) and test/gpu/runtime.test.ts's.
+import { describe, expect, it } from "vitest";
+import { shapeFamilies } from "../compiler/codegen/families.js";
+import { planGraph } from "../compiler/codegen/index.js";
+import type { PlanDispatch } from "../compiler/codegen/plan-types.js";
+import { levels } from "../compiler/compile.js";
+import { runPasses } from "../compiler/passes/index.js";
+import { uniformSizes } from "../runtime/format.js";
+import { lowerFile } from "./support/compile.js";
+
+const kernel = (consts: Record<string, number>, body: string, decls = ""): string =>
+  [
+    "struct Params { batch: u32 }",
+    "@group(0) @binding(0) var<uniform> params: Params;",
+    "@group(0) @binding(1) var<storage, read_write> y: array<f32>;",
+    ...Object.entries(consts).map(([n, v]) => `const ${n}: u32 = ${v}u;`),
+    ...(decls ? [decls] : []),
+    "@compute @workgroup_size(64, 1, 1)",
+    "fn main(@builtin(global_invocation_id) gid: vec3u) {",
+    body,
+    "}",
+    "",
+  ].join("\n");
+
+const dispatch = (kernel: number): PlanDispatch => ({
+  label: `d${kernel}`,
+  kernel,
+  bindings: [{ value: "y" }],
+  grid: { kind: "flat", perBatch: 64, groupSize: 64 },
+});
+
+describe("shape families", () => {
+  const body = "  let i = gid.x;\n  if (i < params.batch * N) { y[i] = f32(i % W) + f32(wid.x); }";
+
+  it("merges kernels that differ only in sizes; the sizes they share stay constants", () => {
+    const kernels = [
+      kernel({ N: 100, W: 10, C: 3 }, body),
+      kernel({ N: 400, W: 20, C: 3 }, body),
+      kernel({ N: 100, W: 10, C: 3 }, body.replace("+ f32", "- f32")),
+    ];
+    const r = shapeFamilies(kernels, [0, 1, 2, 1].map(dispatch));
+    expect(r.kernels).toHaveLength(2);
+    const merged = r.kernels[0]!;
+    expect(merged.split("\n")[0]).toBe("struct Params { batch: u32, N: u32, W: u32 }");
+    expect(merged).toContain("const C: u32 = 3u;");
+    expect(merged).not.toMatch(/const [NW]:/);
+    // every use, and only uses: `params.batch` and `wid.x` are untouched
+    expect(merged).toContain(
+      "if (i < params.batch * params.N) { y[i] = f32(i % params.W) + f32(wid.x); }",
+    );
+    expect(uniformSizes(merged)).toBe(2);
+    expect(r.dispatches.map((d) => [d.kernel, d.params])).toEqual([
+      [0, [100, 10]],
+      [0, [400, 20]],
+      [1, undefined],
+      [0, [400, 20]],
+    ]);
+    expect(r.kernels[1]).toBe(kernels[2]);
+  });
+
+  it("keeps a size a constant where WGSL needs one, splitting the family by its value", () => {
+    const tile = "var<workgroup> tile: array<f32, T>;";
+    const kernels = [
+      kernel({ N: 100, T: 64 }, body.replace("% W", "% T"), tile),
+      kernel({ N: 200, T: 64 }, body.replace("% W", "% T"), tile),
+      kernel({ N: 300, T: 32 }, body.replace("% W", "% T"), tile),
+    ];
+    const r = shapeFamilies(kernels, [0, 1, 2].map(dispatch));
+    expect(r.kernels).toHaveLength(2);
+    expect(r.kernels[0]).toContain("const T: u32 = 64u;");
+    expect(r.kernels[0]!.split("\n")[0]).toBe("struct Params { batch: u32, N: u32 }");
+    expect(r.kernels[1]).toBe(kernels[2]); // alone with T = 32: as it was
+    expect(r.dispatches.map((d) => d.params)).toEqual([[100], [200], undefined]);
+  });
+
+  it("keeps a size constant when a local, a parameter or another constant shares its name", () => {
+    for (const clash of [
+      "  let N = 4u;",
+      "  const M = N * 2u;",
+      "  switch (gid.y) { case N: { } default: { } }",
+    ]) {
+      const kernels = [
+        kernel({ N: 1 }, `${clash}\n${body}`),
+        kernel({ N: 2 }, `${clash}\n${body}`),
+      ];
+      // N is the only size, and it may not vary here: nothing merges
+      expect(shapeFamilies(kernels, [0, 1].map(dispatch)).kernels).toEqual(kernels);
+    }
+    const helper = "fn f(N: u32) -> u32 { return N; }";
+    const kernels = [kernel({ N: 1 }, body, helper), kernel({ N: 2 }, body, helper)];
+    expect(shapeFamilies(kernels, [0, 1].map(dispatch)).kernels).toEqual(kernels);
+  });
+
+  it("leaves the kernels the caller keeps apart (one thread per output) as they are", () => {
+    const kernels = [kernel({ N: 100 }, body), kernel({ N: 200 }, body), kernel({ N: 300 }, body)];
+    const r = shapeFamilies(kernels, [0, 1, 2].map(dispatch), (k) => k !== 1);
+    expect(r.kernels).toHaveLength(2);
+    expect(r.kernels[1]).toBe(kernels[1]);
+    expect(r.dispatches.map((d) => [d.kernel, d.params])).toEqual([
+      [0, [100]],
+      [1, undefined],
+      [0, [300]],
+    ]);
+  });
+
+  it("leaves a kernel without buildShader's uniform header as it is", () => {
+    const odd = kernel({ N: 1 }, body).replace("{ batch: u32 }", "{ batch: u32, pad: u32 }");
+    const r = shapeFamilies([odd, odd.replace("= 1u", "= 2u")], [0, 1].map(dispatch));
+    expect(r.kernels).toEqual([odd, odd.replace("= 1u", "= 2u")]);
+    expect(r.dispatches.every((d) => d.params === undefined)).toBe(true);
+  });
+
+  it("shrinks the example networks' plans; every dispatch gives its kernel's sizes", () => {
+    for (const [net, target, before, after] of [
+      ["mobilenet_v1", "cpu", 21, 16],
+      ["mobilenet_v1", "gpu", 0, 0],
+      ["resnet18", "cpu", 21, 15],
+      ["googlenet", "cpu", 72, 35],
+      ["googlenet", "gpu", 0, 0],
+    ] as const) {
+      const graph = runPasses(lowerFile(`examples/${net}.cnn`), levels[2].passes);
+      const options = { planMemory: true, eliminateConcat: true, target } as const;
+      const separate = planGraph(graph, { ...options, shapeFamilies: false });
+      const merged = planGraph(graph, options);
+      if (before) expect([net, separate.kernels.length]).toEqual([net, before]);
+      if (after) expect([net, merged.kernels.length]).toEqual([net, after]);
+      expect(merged.kernels.length).toBeLessThan(separate.kernels.length);
+      expect(merged.dispatches.map((d) => d.label)).toEqual(
+        separate.dispatches.map((d) => d.label),
+      );
+      for (const d of merged.dispatches) {
+        expect(d.params?.length ?? 0).toBe(uniformSizes(merged.kernels[d.kernel]!));
+      }
+      // the same values, weights and memory: only kernels and dispatches' kernels change
+      expect(merged.values).toEqual(separate.values);
+      expect(merged.weights).toEqual(separate.weights);
+    }
+  });
+});
