@@ -17,7 +17,9 @@
 // does (each layer's kernel measured on this adapter at the batch size timed: GEMM tiles,
 // Winograd, split-K, pointwise, depthwise runs, GEMV). Options: --quick (LeNet only, 3 runs,
 // no kernel table: what CI runs so the harness cannot rot), --nets a,b (subset), --no-tune,
-// --solo (each runtime's runs back to back instead of taking turns), CNNC_ADAPTER (llvmpipe,
+// --solo (each runtime's runs back to back instead of taking turns), --cold (Mesa's on-disk
+// shader cache off, for this process and its children: bytes->first as on a machine that never
+// compiled these shaders; without it, as on one that has), CNNC_ADAPTER (llvmpipe,
 // swiftshader, gpu). Peers are devDependencies; how they run in Node: ../shared/PEERS.md.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -40,6 +42,10 @@ const quick = args.includes("--quick");
 const runs = Number(process.env.BENCH_RUNS ?? (quick ? 3 : 10));
 const tune = !args.includes("--no-tune");
 const solo = args.includes("--solo");
+// Read when Mesa creates its shader cache, with the adapter below (llvmpipe JIT-compiles each
+// pipeline at its first dispatch and keeps the machine code on disk; a warm cache skips that).
+const cold = args.includes("--cold");
+if (cold) process.env.MESA_SHADER_CACHE_DISABLE = "true";
 const netArg = args.includes("--nets") ? args[args.indexOf("--nets") + 1].split(",") : undefined;
 
 const min = (xs) => Math.min(...xs);
@@ -260,7 +266,8 @@ const nets = [
 console.log(
   `cnnc vs peers on ${gpu.adapter}; Node ${process.version}; ${runs} timed runs after one warm-up; ` +
     `cnnc untuned = cnnc build --target ${target}` +
-    (solo ? ", each runtime alone (--solo)\n" : "\n"),
+    (solo ? ", each runtime alone (--solo)" : "") +
+    (cold ? ", shader cache off (--cold)\n" : "\n"),
 );
 const failures = [];
 const progress = (label, results) => {
@@ -320,7 +327,9 @@ table(
 console.log(
   "\nx cnnc, x tuned: the runtime's median over cnnc's, untuned and tuned (above 1: cnnc is\n" +
     "faster). bytes->first: bundle or model bytes to the first result (cnnc: load + first run;\n" +
-    "peers: model or session creation + first run). max rel err: largest\n" +
+    "peers: model or session creation + first run), with the shader cache " +
+    (cold ? "off (--cold).\n" : "as this machine left it.\n") +
+    "max rel err: largest\n" +
     "difference from cnnc's output over the output's largest magnitude; WRONG above 1e-3.",
 );
 const tuneTimes = measured
