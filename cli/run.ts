@@ -256,6 +256,7 @@ async function benchLines(
   const ms = (t: number): string => t.toFixed(2);
   const step = (what: string) => (done: number, total: number) =>
     io.progress?.update(what, done, total);
+  await model.ready; // (the bundle's own kernels, not its quick start's)
   const [median, min] = await timed(runs, () => model.run(data, { batch }), step("bench runs"));
   const device = model.device;
   const onGpu = Object.fromEntries(

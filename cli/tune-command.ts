@@ -122,7 +122,12 @@ async function compare(
   pairs: number,
   batch: number,
 ): Promise<{ pairs: [number, number][]; roundTrip: [number, number] }> {
-  const models = [await Model.create(untunedBytes, device), await Model.create(tunedBytes, device)];
+  // (each bundle's own kernels: a quick start would only add compiling)
+  const own = { quickStart: false };
+  const models = [
+    await Model.create(untunedBytes, device, undefined, undefined, own),
+    await Model.create(tunedBytes, device, undefined, undefined, own),
+  ];
   try {
     const inputs = models.map((m) => constantInputs(m, batch));
     const roundTrip = [0, 0] as [number, number];
@@ -233,10 +238,15 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
       for (const t of r.timings) io.out(`    ${ms(t.ms).padStart(10)} ms  ${t.kernel}\n`);
     }
   }
-  const bytes = buildGraph(io, graph, o, {
-    choices,
-    tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
-  }).bytes;
+  const bytes = buildGraph(
+    io,
+    graph,
+    { ...o, target },
+    {
+      choices,
+      tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
+    },
+  ).bytes;
   // The whole network, both ways: a tuned bundle that is not faster is not written.
   const pairs = Math.max(9, 2 * runs + 1);
   const measured = await compare(built.bytes, bytes, gpu.device, runs, pairs, batch);

@@ -80,6 +80,13 @@ export interface CompileOptions {
   readonly maxBindingBytes?: number;
   /** One shader per shape family, the sizes in the uniform (default true; codegen/families.ts). */
   readonly shapeFamilies?: boolean;
+  /**
+   * Carry a quick start for CPU emulations (default true): a second plan of kernels quick to
+   * compile, which the runtime runs until the chosen ones are compiled (codegen/plan.ts
+   * `quick`), where it saves most of the compiling before the first result; "always": even
+   * where it saves little (tests of its kernels).
+   */
+  readonly quickStart?: boolean | "always";
   /** Override the level's memory planning (tests that give every value its own buffer). */
   readonly planMemory?: boolean;
   /** Stop after the passes: no plan, no bundle (cnnc ir, graph, summary --optimized). */
@@ -94,6 +101,8 @@ export interface Compiled {
   readonly plan?: Plan;
   /** With target "any": the plan for CPU emulations, carried as the bundle's variant. */
   readonly cpuPlan?: Plan;
+  /** The quick start for CPU emulations, where the bundle carries one (Manifest.quick). */
+  readonly quickPlan?: Plan;
   readonly bundle?: Uint8Array;
   readonly summary: NetworkReport;
   /** Each pass's report line. */
@@ -216,9 +225,11 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   if (!constants) throw new Error("internal: a pass dropped the weights");
   let plan: Plan;
   let cpuPlan: Plan | undefined;
+  let quickPlan: Plan | undefined;
   try {
-    const planFor = (target: Target | undefined, choices = options.choices): Plan =>
+    const planFor = (target: Target | undefined, choices = options.choices, quick = false): Plan =>
       planGraph(optimized, {
+        ...(quick ? { quick } : {}),
         ...(options.maxBindingBytes ? { maxBindingBytes: options.maxBindingBytes } : {}),
         planMemory: options.planMemory ?? pipeline.planMemory,
         eliminateConcat: pipeline.eliminateConcat,
@@ -232,6 +243,11 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     plan = planFor(any ? "gpu" : options.target);
     // (a tuned layer's choice is the adapter's it was measured on: not the variant's)
     if (any) cpuPlan = planFor("cpu", new Map());
+    const cpuMain = any ? cpuPlan : options.target === "cpu" ? plan : undefined;
+    if (cpuMain && options.quickStart !== false) {
+      const quick = planFor("cpu", undefined, true);
+      if (options.quickStart === "always" || quickStartPays(cpuMain, quick)) quickPlan = quick;
+    }
   } catch (e) {
     if (e instanceof CodegenError) throw new CompileError(e.message);
     throw e;
@@ -250,18 +266,32 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
         Math.round(total / 2 ** 20),
       ),
     cpuPlan ? { cpu: cpuPlan } : undefined,
+    quickPlan ? { cpu: quickPlan } : undefined,
   );
-  const warnings = [plan, ...(cpuPlan ? [cpuPlan] : [])].flatMap((p) =>
-    beyondLimits(p, options.maxBindingBytes),
+  const warnings = [plan, ...(cpuPlan ? [cpuPlan] : []), ...(quickPlan ? [quickPlan] : [])].flatMap(
+    (p) => beyondLimits(p, options.maxBindingBytes),
   );
   return {
     ...base,
     plan,
     ...(cpuPlan ? { cpuPlan } : {}),
+    ...(quickPlan ? { quickPlan } : {}),
     bundle,
     warnings: [...new Set(warnings)],
   };
 }
+
+/**
+ * Whether a quick start saves enough compiling to carry: its shaders at most half the chosen
+ * plan's WGSL and at least `quickStartMinSaving` bytes fewer. On llvmpipe compile time goes with
+ * the WGSL's size (about 15 ms a KB for the register-blocked kernels); a small network's
+ * kernels compile in a fraction of a second, and a second plan would only add to that.
+ */
+export function quickStartPays(main: Plan, quick: Plan): boolean {
+  const bytes = (p: Plan): number => p.kernels.reduce((n, k) => n + k.length, 0);
+  return bytes(quick) * 2 <= bytes(main) && bytes(main) - bytes(quick) >= quickStartMinSaving;
+}
+export const quickStartMinSaving = 64 * 1024;
 
 /** What the plan needs beyond WebGPU's default limits at batch 1; a target's larger binding
  * size (`maxBindingBytes`) raises the binding and buffer limits to it. */

@@ -128,6 +128,12 @@ export interface Manifest {
    * derived weights (from the stored ones above), kernels and dispatches.
    */
   readonly variants?: Readonly<Partial<Record<AdapterClass, ManifestVariant>>>;
+  /**
+   * A quick start by class of adapter: a plan of kernels quick to compile (`cnnc build` adds
+   * one for CPU emulations where it saves most of the compiling), which the runtime runs for
+   * the first results while the class's own kernels compile, then puts aside.
+   */
+  readonly quick?: Readonly<Partial<Record<AdapterClass, ManifestVariant>>>;
 }
 
 /** A GPU, or a CPU emulation of WebGPU (llvmpipe, SwiftShader, WARP...). */
@@ -159,8 +165,18 @@ export function adapterClass(info: GPUAdapterInfo | undefined): AdapterClass {
  * dispatches where the bundle has one for the class, the bundle's own otherwise.
  */
 export function manifestFor(manifest: Manifest, cls: AdapterClass): Manifest {
-  const v = manifest.variants?.[cls];
-  const { variants: _, ...rest } = manifest;
+  return withPlan(manifest, manifest.variants?.[cls]);
+}
+
+/** The manifest as its quick start for class `cls` runs it; undefined where it has none. */
+export function quickManifestFor(manifest: Manifest, cls: AdapterClass): Manifest | undefined {
+  const q = manifest.quick?.[cls];
+  return q && withPlan(manifest, q);
+}
+
+/** The manifest with a variant's parts in place of its own, and no other plans. */
+function withPlan(manifest: Manifest, v: ManifestVariant | undefined): Manifest {
+  const { variants: _, quick: __, ...rest } = manifest;
   if (!v) return rest;
   const stored = manifest.weights.filter((w) => !isDerived(w));
   return {
@@ -505,21 +521,23 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     );
     tuning = { tuning: { adapter: str(t.adapter, "tuning.adapter"), layers } };
   }
-  let variants = {};
-  if (raw.variants !== undefined) {
-    if (!isRecord(raw.variants)) fail("manifest-schema", "variants must be an object");
+  // Plans for other classes of adapter, and quick starts: each checked as the manifest it
+  // stands for, the stored weights with its own parts.
+  const plansBy = (field: "variants" | "quick") => {
+    const given = raw[field];
+    if (given === undefined) return {};
+    if (!isRecord(given)) fail("manifest-schema", `${field} must be an object`);
     const storedRaw = arr(raw.weights, "weights").filter(
       (w) => isRecord(w) && w.source === undefined,
     );
     const parsed: Partial<Record<AdapterClass, ManifestVariant>> = {};
-    for (const [cls, v] of Object.entries(raw.variants)) {
+    for (const [cls, v] of Object.entries(given)) {
       if (cls !== "gpu" && cls !== "cpu")
-        fail("manifest-schema", `variants.${cls}: the classes are gpu and cpu`);
-      if (!isRecord(v)) fail("manifest-schema", `variants.${cls} must be an object`);
-      const own = arr(v.weights, `variants.${cls}.weights`);
+        fail("manifest-schema", `${field}.${cls}: the classes are gpu and cpu`);
+      if (!isRecord(v)) fail("manifest-schema", `${field}.${cls} must be an object`);
+      const own = arr(v.weights, `${field}.${cls}.weights`);
       if (own.some((w) => !isRecord(w) || w.source === undefined))
-        fail("manifest-schema", `variants.${cls}.weights may list derived weights only`);
-      // checked as the manifest it stands for: the stored weights with its own parts
+        fail("manifest-schema", `${field}.${cls}.weights may list derived weights only`);
       const m = validateManifest(
         {
           ...raw,
@@ -529,6 +547,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
           kernels: v.kernels,
           dispatches: v.dispatches,
           variants: undefined,
+          quick: undefined,
         },
         blobBytes,
       );
@@ -540,8 +559,10 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
         dispatches: m.dispatches,
       };
     }
-    variants = { variants: parsed };
-  }
+    return { [field]: parsed };
+  };
+  const variants = plansBy("variants");
+  const quick = plansBy("quick");
   return {
     network,
     inputs,
@@ -555,6 +576,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     ...ir,
     ...tuning,
     ...variants,
+    ...quick,
   };
 }
 

@@ -13,6 +13,7 @@ export {
   Model,
   nonFinite,
   RuntimeError,
+  type CreateOptions,
   type InputData,
   type ModelInfo,
   type RunOptions,
@@ -23,6 +24,7 @@ export {
   isDerived,
   manifestFor,
   parseBundle,
+  quickManifestFor,
   type AdapterClass,
   type DerivedWeight,
   type Manifest,
@@ -63,6 +65,11 @@ export interface LoadOptions {
    * runs): on CPU adapters the first load of a large network spends seconds here.
    */
   readonly onCompiled?: (done: number, total: number, layer: string) => void;
+  /**
+   * Run the bundle's quick start, where it has one for the adapter, until its own kernels have
+   * compiled in the background (`ready`). Default true; false: load waits for them.
+   */
+  readonly quickStart?: boolean;
 }
 
 export interface LoadedModel extends Model {
@@ -190,7 +197,13 @@ export async function loadWith(
 ): Promise<LoadedModel> {
   const bytes = await bytesFor(source, options, host);
   const found = await deviceFor(options, host);
-  const model = await Model.create(bytes, found.device, found.keepAlive, options.onCompiled);
+  const model = await Model.create(
+    bytes,
+    found.device,
+    found.keepAlive,
+    options.onCompiled,
+    options.quickStart === undefined ? {} : { quickStart: options.quickStart },
+  );
   return Object.assign(model, { adapterName: found.adapterName });
 }
 

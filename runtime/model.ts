@@ -6,7 +6,13 @@
 // outputs back once. Inputs may already be on the GPU (copied there, not uploaded), and
 // `encode` records an inference into the caller's own encoder, GPU buffers in and out.
 import { weightData } from "./weights.js";
-import { adapterClass, manifestFor, parseBundle, type Manifest } from "./format.js";
+import {
+  adapterClass,
+  manifestFor,
+  parseBundle,
+  quickManifestFor,
+  type Manifest,
+} from "./format.js";
 import { batchProblem, boundWeights, fixedProblems, workgroups } from "./limits.js";
 import type { Tensor } from "./tensor.js";
 import { dispatchUniforms } from "./uniforms.js";
@@ -67,6 +73,11 @@ export interface ModelInfo {
   readonly dispatches: number;
   readonly kernels: number;
   /**
+   * Running the bundle's quick start (kernels quick to compile) while its own kernels compile
+   * in the background; `Model.ready` resolves once they run.
+   */
+  readonly quickStart: boolean;
+  /**
    * Weights that are NaN or infinite, by name, with their count: a GPU's max(), clamp() and
    * comparisons turn NaN into confident-looking numbers, so results mean nothing when any is.
    */
@@ -97,7 +108,21 @@ export function nonFinite(values: ArrayLike<number>): number {
   return n;
 }
 
+/**
+ * A plan the model runs: the bundle's own for the adapter's class, or its quick start until
+ * that is compiled. Each has its kernels, its activation layout, and its buffers per batch.
+ */
+interface Program {
+  readonly manifest: Manifest;
+  readonly pipelines: readonly GPUComputePipeline[];
+  /** Per batch size, its buffers: made on first use, the last `batchSizesKept` kept. */
+  readonly batches: Map<number, BatchState>;
+}
+
 interface BatchState {
+  readonly program: Program;
+  /** Set when the model has put its program aside: destroyed once no run uses it. */
+  retired: boolean;
   /** All activations, each a range of this one buffer (see the bundle's memory plan). */
   readonly arena: GPUBuffer;
   /** Each value's byte range in the arena at this batch size. */
@@ -224,28 +249,121 @@ function destroyState(s: BatchState): void {
   s.params.destroy();
 }
 
+/** Uploads weights into storage buffers of their own, added to `into`. */
+async function upload(
+  device: GPUDevice,
+  data: ReadonlyMap<string, Float32Array>,
+  into: Map<string, GPUBuffer>,
+): Promise<void> {
+  const done = guarded(device, () => {
+    for (const [name, values] of data) {
+      const buffer = device.createBuffer({
+        label: name,
+        size: Math.max(values.byteLength, 4),
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
+      device.queue.writeBuffer(
+        buffer,
+        0,
+        values.buffer as ArrayBuffer,
+        values.byteOffset,
+        values.byteLength,
+      );
+      into.set(name, buffer);
+    }
+  });
+  await check(done.errors, "the weights");
+}
+
+/**
+ * A pipeline for each of the manifest's kernels. All at once, or (given `shared`: pipelines
+ * already made, by WGSL) one at a time, taking a shared one where the text is the same and
+ * calling `between` before each: compiling behind a quick start, where runs go between.
+ */
+async function compileKernels(
+  device: GPUDevice,
+  manifest: Manifest,
+  shared?: ReadonlyMap<string, GPUComputePipeline>,
+  onEach?: (layer: string) => void,
+  between?: () => void,
+): Promise<GPUComputePipeline[]> {
+  const users = manifest.kernels.map((_, k) =>
+    manifest.dispatches.filter((d) => d.kernel === k).map((d) => d.label),
+  );
+  const one = async (code: string, k: number): Promise<GPUComputePipeline> => {
+    const label = `${users[k]![0] ?? "unused"} (kernel ${k})`;
+    const module = device.createShaderModule({ label, code });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === "error");
+    if (errors.length) {
+      throw new RuntimeError(
+        `kernel ${k} for ${users[k]!.join(", ")} does not compile: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("; ")}`,
+      );
+    }
+    try {
+      const pipeline = await device.createComputePipelineAsync({
+        label,
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      onEach?.(users[k]![0] ?? "unused");
+      return pipeline;
+    } catch (e) {
+      throw new RuntimeError(`kernel ${k} for ${users[k]!.join(", ")}: ${(e as Error).message}`);
+    }
+  };
+  if (!shared) return Promise.all(manifest.kernels.map(one));
+  const pipelines: GPUComputePipeline[] = [];
+  for (const [k, code] of manifest.kernels.entries()) {
+    between?.();
+    pipelines.push(shared.get(code) ?? (await one(code, k)));
+  }
+  return pipelines;
+}
+
+export interface CreateOptions {
+  /**
+   * Where the bundle carries a quick start for the adapter's class (`cnnc build` adds one for
+   * CPU emulations of large networks), run it for the first results and compile the bundle's
+   * own kernels in the background (`Model.ready`). Default true; false waits for them.
+   */
+  readonly quickStart?: boolean;
+}
+
 export class Model {
-  private readonly pipelines: GPUComputePipeline[];
+  /** The plan running now: the quick start until the bundle's own kernels are compiled. */
+  private program: Program;
   private readonly weights: Map<string, GPUBuffer>;
-  private readonly batches = new Map<number, BatchState>();
   private disposed = false;
   /** Set when the device is lost (driver reset, GPU removed, tab in the background too long). */
   private lostInfo: GPUDeviceLostInfo | undefined;
+  /**
+   * Resolves once the model runs the bundle's own kernels for its adapter: at once without a
+   * quick start, else when they have compiled in the background. Rejects if they fail to (the
+   * quick start keeps running) or the model is disposed first.
+   */
+  readonly ready: Promise<void>;
 
   private constructor(
     readonly device: GPUDevice,
+    /** The bundle's plan for the adapter's class, the one `ready` says runs. */
     readonly manifest: Manifest,
     weights: Map<string, GPUBuffer>,
-    pipelines: GPUComputePipeline[],
+    program: Program,
     /** Whatever must stay referenced while the device lives (Dawn's instance in Node). */
     private readonly keepAlive: unknown,
-    private readonly nonFiniteWeights: Readonly<Record<string, number>> = {},
+    private readonly nonFiniteWeights: Readonly<Record<string, number>>,
+    /** The own plan's weights, to derive and upload when it is compiled behind a quick start. */
+    own?: { readonly data: Map<string, Float32Array> },
   ) {
     this.weights = weights;
-    this.pipelines = pipelines;
+    this.program = program;
     void device.lost.then((info) => {
       this.lostInfo = info;
     });
+    this.ready = own ? this.upgrade(own.data) : Promise.resolve();
+    // (awaited or not: a failure is the caller's to hear through `ready`, never unhandled)
+    this.ready.catch(() => undefined);
   }
 
   /** Why the device was lost, once it has been: a page can show this and load the model again. */
@@ -258,82 +376,160 @@ export class Model {
   /**
    * Validates the bundle completely, then uploads weights and compiles every kernel;
    * `onCompiled` hears of each pipeline as it is ready (done of total, and its first layer).
+   * With a quick start (CreateOptions), those are the quick start's kernels; the bundle's own
+   * compile after the model is returned.
    */
   static async create(
     bytes: Uint8Array,
     device: GPUDevice,
     keepAlive?: unknown,
     onCompiled?: (done: number, total: number, layer: string) => void,
+    options: CreateOptions = {},
   ): Promise<Model> {
     const parsed = parseBundle(bytes);
     // a bundle built for any adapter carries CPU emulations' kernels beside a GPU's
-    const manifest = manifestFor(parsed.manifest, adapterClass(device.adapterInfo));
+    const cls = adapterClass(device.adapterInfo);
+    const manifest = manifestFor(parsed.manifest, cls);
+    const quick = options.quickStart === false ? undefined : quickManifestFor(parsed.manifest, cls);
     const blob = parsed.blob;
-    const [problem] = fixedProblems(manifest, device.limits);
-    if (problem) throw new RuntimeError(problem);
+    for (const m of [manifest, ...(quick ? [quick] : [])]) {
+      const [problem] = fixedProblems(m, device.limits);
+      if (problem) throw new RuntimeError(problem);
+    }
+    const first = quick ?? manifest;
     // Buffers for the weights the kernels bind: stored ones, and derived ones made at load.
-    const bound = boundWeights(manifest);
+    const bound = boundWeights(first);
     const weights = new Map<string, GPUBuffer>();
-    const data = weightData(manifest, blob, (n) => bound.has(n));
-    const upload = guarded(device, () => {
-      for (const [name, values] of data) {
-        const buffer = device.createBuffer({
-          label: name,
-          size: Math.max(values.byteLength, 4),
-          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-        });
-        device.queue.writeBuffer(
-          buffer,
-          0,
-          values.buffer as ArrayBuffer,
-          values.byteOffset,
-          values.byteLength,
-        );
-        weights.set(name, buffer);
-      }
-    });
+    const data = weightData(first, blob, (n) => bound.has(n));
+    // the own plan's, derived now (every check of the bundle before the model exists)
+    const ownBound = boundWeights(manifest);
+    const ownData = quick
+      ? weightData(manifest, blob, (n) => ownBound.has(n) && !data.has(n))
+      : new Map<string, Float32Array>();
     try {
-      await check(upload.errors, "the weights");
+      await upload(device, data, weights);
     } catch (e) {
       for (const b of weights.values()) b.destroy();
       throw e;
     }
-    const users = manifest.kernels.map((_, k) =>
-      manifest.dispatches.filter((d) => d.kernel === k).map((d) => d.label),
-    );
     let compiled = 0;
-    const pipelines = await Promise.all(
-      manifest.kernels.map(async (code, k) => {
-        const label = `${users[k]![0] ?? "unused"} (kernel ${k})`;
-        const module = device.createShaderModule({ label, code });
-        const info = await module.getCompilationInfo();
-        const errors = info.messages.filter((m) => m.type === "error");
-        if (errors.length) {
-          throw new RuntimeError(
-            `kernel ${k} for ${users[k]!.join(", ")} does not compile: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("; ")}`,
-          );
-        }
-        try {
-          const pipeline = await device.createComputePipelineAsync({
-            label,
-            layout: "auto",
-            compute: { module, entryPoint: "main" },
-          });
-          onCompiled?.(++compiled, manifest.kernels.length, users[k]![0] ?? "unused");
-          return pipeline;
-        } catch (e) {
-          throw new RuntimeError(
-            `kernel ${k} for ${users[k]!.join(", ")}: ${(e as Error).message}`,
-          );
-        }
-      }),
+    const pipelines = await compileKernels(device, first, undefined, (layer) =>
+      onCompiled?.(++compiled, first.kernels.length, layer),
     );
     const bad: Record<string, number> = {};
-    for (const [name, values] of data) {
-      const n = nonFinite(values);
-      if (n > 0) bad[name] = n;
+    for (const values of [data, ownData]) {
+      for (const [name, v] of values) {
+        const n = nonFinite(v);
+        if (n > 0) bad[name] = n;
+      }
     }
-    return new Model(device, manifest, weights, pipelines, keepAlive, bad);
+    const program: Program = { manifest: first, pipelines, batches: new Map() };
+    return new Model(
+      device,
+      manifest,
+      weights,
+      program,
+      keepAlive,
+      bad,
+      quick ? { data: ownData } : undefined,
+    );
+  }
+
+  /**
+   * Behind a quick start: uploads the own plan's weights, compiles its kernels one at a time
+   * (a run started meanwhile waits for one kernel at most), has each run once so that drivers
+   * that compile at the first dispatch (llvmpipe) do it now, then runs the own plan from the
+   * next run on. The quick start's buffers go when no run uses them.
+   */
+  private async upgrade(data: Map<string, Float32Array>): Promise<void> {
+    const device = this.device;
+    const quick = this.program;
+    const stop = (): void => {
+      if (this.disposed)
+        throw new RuntimeError("the model was disposed before its kernels compiled");
+      if (this.lost) throw new RuntimeError(this.lost);
+    };
+    await Promise.resolve(); // (the constructor has returned)
+    stop();
+    await upload(device, data, this.weights);
+    const shared = new Map(quick.manifest.kernels.map((code, k) => [code, quick.pipelines[k]!]));
+    const pipelines = await compileKernels(device, this.manifest, shared, undefined, stop);
+    stop();
+    const own: Program = { manifest: this.manifest, pipelines, batches: new Map() };
+    // One workgroup of each new kernel's first dispatch at batch 1, on the own plan's buffers
+    // (every value is written before it is read in a run: what this leaves there is overwritten).
+    const prepared = guarded(device, () => this.stateOf(own, 1));
+    try {
+      await this.warm(own, prepared.result, new Set(shared.values()), stop);
+      await check(prepared.errors, "the buffers of the compiled kernels");
+      stop();
+    } catch (e) {
+      destroyState(prepared.result);
+      throw e;
+    }
+    this.program = own;
+    const quickBound = boundWeights(quick.manifest);
+    for (const s of quick.batches.values()) {
+      s.retired = true;
+      if (s.busy === 0) this.dropState(s);
+      else this.retiredInUse++;
+    }
+    quick.batches.clear();
+    const ownBound = boundWeights(this.manifest);
+    this.retiredWeights = [...quickBound].filter((n) => !ownBound.has(n));
+    this.dropRetiredWeights();
+  }
+
+  /**
+   * Runs one workgroup of the first dispatch of each kernel not in `done`, one submission
+   * each, on the program's buffers `s` (every value is written before it is read in a run: what
+   * this leaves in them is overwritten).
+   */
+  private async warm(
+    program: Program,
+    s: BatchState,
+    done: Set<GPUComputePipeline>,
+    stop: () => void,
+  ): Promise<void> {
+    const device = this.device;
+    for (const [k, d] of program.manifest.dispatches.entries()) {
+      const pipeline = program.pipelines[d.kernel]!;
+      if (done.has(pipeline)) continue;
+      done.add(pipeline);
+      stop();
+      const ran = guarded(device, () => {
+        const encoder = device.createCommandEncoder({ label: `compile ${d.label}` });
+        const pass = encoder.beginComputePass();
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, s.bindGroups[k]!);
+        pass.dispatchWorkgroups(1);
+        pass.end();
+        device.queue.submit([encoder.finish()]);
+      });
+      await device.queue.onSubmittedWorkDone();
+      await check(ran.errors, `kernel ${d.kernel} for ${d.label}`);
+    }
+  }
+
+  /** The quick start's own derived weights, destroyed when its last run is done. */
+  private retiredWeights: string[] = [];
+  /** Runs and encodes on the quick start's buffers since it was put aside. */
+  private retiredInUse = 0;
+
+  /** Destroys a batch state's buffers, or drops them where a caller's encoder holds them. */
+  private dropState(s: BatchState): void {
+    if (s.encoded)
+      this.retiredInUse = Infinity; // (a caller's encoder may still bind its weights)
+    else destroyState(s);
+  }
+
+  private dropRetiredWeights(): void {
+    if (this.retiredInUse > 0 || this.retiredWeights.length === 0) return;
+    for (const n of this.retiredWeights) {
+      this.weights.get(n)?.destroy();
+      this.weights.delete(n);
+    }
+    this.retiredWeights = [];
   }
 
   get info(): ModelInfo {
@@ -344,34 +540,42 @@ export class Model {
       outputs: m.outputs.map((o) => ({ name: o.name, shape: o.shape })),
       dispatches: m.dispatches.length,
       kernels: m.kernels.length,
+      quickStart: this.program.manifest !== m,
       nonFiniteWeights: this.nonFiniteWeights,
     };
   }
 
+  /** The running program's buffers at this batch size (made now if it has none). */
   private state(batch: number): BatchState {
-    const cached = this.batches.get(batch);
+    return this.stateOf(this.program, batch);
+  }
+
+  private stateOf(program: Program, batch: number): BatchState {
+    const batches = program.batches;
+    const cached = batches.get(batch);
     if (cached) {
       // Most recently used last: the map's order is the order of release.
-      this.batches.delete(batch);
-      this.batches.set(batch, cached);
+      batches.delete(batch);
+      batches.set(batch, cached);
       return cached;
     }
     const device = this.device;
-    const problem = batchProblem(this.manifest, device.limits, batch);
+    const manifest = program.manifest;
+    const problem = batchProblem(manifest, device.limits, batch);
     if (problem) throw new RuntimeError(`batch ${batch} is too large: ${problem}`);
     const ranges = new Map<string, { offset: number; size: number }>();
-    for (const v of this.manifest.values)
+    for (const v of manifest.values)
       ranges.set(v.name, { offset: v.offset * batch * 4, size: v.perBatch * batch * 4 });
-    const arenaBytes = this.manifest.arena * batch * 4;
+    const arenaBytes = manifest.arena * batch * 4;
     const arena = device.createBuffer({
-      label: `${this.manifest.network} activations`,
+      label: `${manifest.network} activations`,
       size: arenaBytes,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
     });
-    const uniforms = dispatchUniforms(device, batch, this.manifest.dispatches);
+    const uniforms = dispatchUniforms(device, batch, manifest.dispatches);
     const params = uniforms.buffer;
-    const bindGroups = this.manifest.dispatches.map((d, i) => {
-      const pipeline = this.pipelines[d.kernel]!;
+    const bindGroups = manifest.dispatches.map((d, i) => {
+      const pipeline = program.pipelines[d.kernel]!;
       return device.createBindGroup({
         label: d.label,
         layout: pipeline.getBindGroupLayout(0),
@@ -388,6 +592,8 @@ export class Model {
       });
     });
     const state: BatchState = {
+      program,
+      retired: false,
       arena,
       ranges,
       params,
@@ -397,8 +603,8 @@ export class Model {
       busy: 0,
       encoded: false,
     };
-    this.batches.set(batch, state);
-    this.release();
+    batches.set(batch, state);
+    this.release(program);
     return state;
   }
 
@@ -408,19 +614,30 @@ export class Model {
    * recorded into a caller's encoder are only dropped, for the encoder keeps them alive until
    * it is submitted and the garbage collector frees them after.
    */
-  private release(): void {
-    const newest = [...this.batches.keys()].at(-1);
-    for (const [batch, s] of this.batches) {
-      if (this.batches.size <= batchSizesKept) return;
+  private release(program: Program = this.program): void {
+    const batches = program.batches;
+    const newest = [...batches.keys()].at(-1);
+    for (const [batch, s] of batches) {
+      if (batches.size <= batchSizesKept) return;
       if (s.busy > 0 || batch === newest) continue;
-      this.batches.delete(batch);
+      batches.delete(batch);
       if (!s.encoded) destroyState(s);
     }
   }
 
+  /** A run is done with its buffers: released, or destroyed if their program was put aside. */
+  private doneWith(s: BatchState): void {
+    s.busy--;
+    if (!s.retired) return this.release();
+    if (s.busy > 0) return;
+    this.dropState(s);
+    this.retiredInUse--;
+    this.dropRetiredWeights();
+  }
+
   /** The batch sizes whose buffers are held now, least recently used first. */
   get batchSizesHeld(): number[] {
-    return [...this.batches.keys()];
+    return [...this.program.batches.keys()];
   }
 
   /** Refuses to work on a disposed model or a lost device. */
@@ -537,8 +754,7 @@ export class Model {
     try {
       return await this.runWith(s, batch, inputs, prepared.errors);
     } finally {
-      s.busy--;
-      this.release();
+      this.doneWith(s);
     }
   }
 
@@ -675,6 +891,8 @@ export class Model {
     const repeats = options.repeats ?? 1;
     if (!Number.isSafeInteger(repeats) || repeats < 1 || repeats > maxRepeats)
       throw new RuntimeError(`repeats must be an integer from 1 to ${maxRepeats}, got ${repeats}`);
+    await this.ready; // (the model's own kernels, not a quick start's)
+    this.usable();
     const prepared = guarded(this.device, () => this.state(batch));
     const s = prepared.result;
     const t0 = performance.now();
@@ -695,9 +913,10 @@ export class Model {
   /** Records the network's dispatches `repeats` times in one compute pass. */
   private record(encoder: GPUCommandEncoder, s: BatchState, batch: number, repeats: number): void {
     const pass = encoder.beginComputePass({ label: this.manifest.network });
+    const { manifest, pipelines } = s.program;
     for (let r = 0; r < repeats; r++) {
-      this.manifest.dispatches.forEach((d, k) => {
-        pass.setPipeline(this.pipelines[d.kernel]!);
+      manifest.dispatches.forEach((d, k) => {
+        pass.setPipeline(pipelines[d.kernel]!);
         pass.setBindGroup(0, s.bindGroups[k]!);
         pass.dispatchWorkgroups(...workgroups(d.grid, batch));
       });
@@ -709,8 +928,8 @@ export class Model {
     if (this.disposed) return;
     this.disposed = true;
     for (const b of this.weights.values()) b.destroy();
-    for (const s of this.batches.values()) destroyState(s);
-    this.batches.clear();
+    for (const s of this.program.batches.values()) destroyState(s);
+    this.program.batches.clear();
     void this.keepAlive;
   }
 }

@@ -12,14 +12,16 @@ import {
   isDerived,
   manifestFor,
   parseBundle,
+  quickManifestFor,
   type StoredWeight,
 } from "../runtime/index.js";
-import { compileGraph } from "../compiler/compile.js";
+import { readFileSync } from "node:fs";
+import { compileGraph, quickStartPays } from "../compiler/compile.js";
 import { validateManifest } from "../runtime/format.js";
 import { withManifest } from "./support/bundle.js";
 import { bundleReference } from "../compiler/bundle/index.js";
 import { CompileError } from "../compiler/errors.js";
-import { lowerFile } from "./support/compile.js";
+import { lowerFile, lowerText } from "./support/compile.js";
 
 const graph = lowerFile("examples/lenet5.cnn");
 const weights = initWeights(graph, 3);
@@ -124,6 +126,71 @@ describe("a bundle for any adapter (--target any)", () => {
     expect(check({ cpu: { ...cpu, dispatches: [unknown] } })).toBe("unknown-reference");
     expect(check({ cpu: { ...cpu, arena: 1 } })).toBe("value-range");
     expect(check({ cpu: { ...cpu, kernels: [] } })).toBe("unknown-reference");
+  });
+});
+
+describe("a quick start for CPU emulations", () => {
+  const tiny = lowerFile("examples/tiny.cnn");
+  const built = compileGraph(tiny, { seed: 2, target: "any", quickStart: "always" });
+  const { manifest } = parseBundle(built.bundle!);
+  const wgsl = (kernels: readonly string[]) => kernels.reduce((n, k) => n + k.length, 0);
+  it("carries kernels quicker to compile: the smallest register blocks, fewer shaders", () => {
+    const quick = manifest.quick?.cpu;
+    expect(quick?.kernels).toEqual(built.quickPlan!.kernels);
+    expect(manifest.quick?.gpu).toBeUndefined();
+    expect(wgsl(quick!.kernels)).toBeLessThan(wgsl(built.cpuPlan!.kernels));
+    expect(quick!.kernels.length).toBeLessThanOrEqual(built.cpuPlan!.kernels.length);
+    // 4x4 register blocks: 16 accumulators a thread in the blocked and pointwise convs
+    expect(quick!.kernels.some((k) => k.includes("let seg = ") && k.includes("var a3_3"))).toBe(
+      true,
+    );
+    expect(quick!.kernels.some((k) => k.includes("var a3_4") || k.includes("var a4_0"))).toBe(
+      false,
+    );
+    const q = quickManifestFor(manifest, "cpu")!;
+    expect(q.kernels).toEqual(quick!.kernels);
+    expect(q.quick).toBeUndefined();
+    expect(quickManifestFor(manifest, "gpu")).toBeUndefined();
+  });
+  it("where it saves most of the compiling: large networks for a CPU emulation", () => {
+    const at64 = (file: string) =>
+      lowerText(readFileSync(file, "utf8").replace("[3, 224, 224]", "[3, 64, 64]"));
+    for (const file of ["examples/googlenet.cnn", "examples/resnet18.cnn"]) {
+      const c = compileGraph(at64(file), { seed: 1, target: "cpu" });
+      expect(c.quickPlan, file).toBeDefined();
+      expect(quickStartPays(c.plan!, c.quickPlan!)).toBe(true);
+      expect(wgsl(c.quickPlan!.kernels) * 2).toBeLessThanOrEqual(wgsl(c.plan!.kernels));
+      expect(compileGraph(at64(file), { seed: 1, target: "gpu" }).quickPlan).toBeUndefined();
+      const off = compileGraph(at64(file), { seed: 1, target: "cpu", quickStart: false });
+      expect(parseBundle(off.bundle!).manifest.quick).toBeUndefined();
+    }
+    // LeNet-5's kernels compile in a moment: a second plan would only add to that
+    expect(compileGraph(lowerFile("examples/lenet5.cnn"), { target: "cpu" }).quickPlan).toBe(
+      undefined,
+    );
+  });
+  it("is checked as the manifest it stands for", () => {
+    const check = (quick: unknown): string | undefined => {
+      try {
+        validateManifest({ ...manifest, quick }, manifest.blobBytes);
+        return undefined;
+      } catch (e) {
+        return e instanceof BundleError ? e.check : "not a BundleError";
+      }
+    };
+    const cpu = manifest.quick!.cpu!;
+    expect(check({ cpu })).toBeUndefined();
+    expect(check([cpu])).toBe("manifest-schema");
+    expect(check({ fast: cpu })).toBe("manifest-schema");
+    expect(check({ cpu: { ...cpu, weights: manifest.weights } })).toBe("manifest-schema");
+    const family = cpu.dispatches.findIndex((d) => (d.params?.length ?? 0) > 0);
+    expect(family).toBeGreaterThanOrEqual(0);
+    const d = cpu.dispatches[family]!;
+    const dispatches = cpu.dispatches.map((x, i) =>
+      i === family ? { ...d, params: d.params!.slice(1) } : x,
+    );
+    expect(check({ cpu: { ...cpu, dispatches } })).toBe("kernel-params");
+    expect(check({ cpu: { ...cpu, arena: 1 } })).toBe("value-range");
   });
 });
 

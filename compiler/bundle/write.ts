@@ -30,6 +30,8 @@ export function writeBundle(
   onProgress?: (done: number, total: number) => void,
   /** Plans of the same graph for other classes of adapter (Manifest.variants). */
   variants?: Readonly<Partial<Record<AdapterClass, Plan>>>,
+  /** Quick-start plans by class of adapter (Manifest.quick). */
+  quick?: Readonly<Partial<Record<AdapterClass, Plan>>>,
 ): Uint8Array {
   const data = (name: string): Float32Array => {
     const d = weights.get(name);
@@ -63,16 +65,15 @@ export function writeBundle(
     return derived;
   };
   const derived = derivedOf(plan);
-  const others = Object.entries(variants ?? {}).map(([cls, p]) => {
-    const part: ManifestVariant = {
-      values: p.values,
-      arena: p.arena,
-      weights: derivedOf(p),
-      kernels: p.kernels,
-      dispatches: p.dispatches,
-    };
-    return [cls, part] as const;
+  const part = (p: Plan): ManifestVariant => ({
+    values: p.values,
+    arena: p.arena,
+    weights: derivedOf(p),
+    kernels: p.kernels,
+    dispatches: p.dispatches,
   });
+  const others = Object.entries(variants ?? {}).map(([cls, p]) => [cls, part(p)] as const);
+  const quickParts = Object.entries(quick ?? {}).map(([cls, p]) => [cls, part(p)] as const);
   const entries = [...storedNames].map((name) => ({
     name,
     shape: shapeOf.get(name)!,
@@ -92,6 +93,7 @@ export function writeBundle(
     ...(ir === undefined ? {} : { ir }),
     ...(tuning === undefined ? {} : { tuning }),
     ...(others.length ? { variants: Object.fromEntries(others) } : {}),
+    ...(quickParts.length ? { quick: Object.fromEntries(quickParts) } : {}),
   };
   return container(manifest, table);
 }

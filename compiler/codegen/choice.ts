@@ -134,6 +134,25 @@ export function defaultChoice(
 }
 
 /**
+ * A CPU emulation's kernels for a bundle's quick start (plan.ts `quick`): the layer's kernel
+ * that LLVM compiles fastest among those that run it well, for the first results while the
+ * chosen kernels compile. llvmpipe compiles each pipeline at its first dispatch, about 15 ms per
+ * KB of WGSL for the register-blocked convs: GoogLeNet's chosen kernels (448 KB) took 12 s
+ * before its first result, these 1.5 s. Convs take the smallest register block, 4x4 (a 3x3
+ * blocked kernel of 20 KB at 4x8, 8 KB at 4x4); depthwise convs and dense layers their defaults.
+ */
+export function quickChoice(node: Node, input: Shape | undefined): KernelChoice {
+  if (node.op === "dense") return { kernel: "gemv", shape: defaultGemv };
+  if (depthwiseConv(node, input)) return { kernel: "depthwise", run: depthwiseRun };
+  if (node.op !== "conv2d") throw new Error(`internal: no quick kernel for '${node.op}'`);
+  const { k, s, p } = node.attrs;
+  return pointwiseApplies({ k, s, pad: p, c: input?.[0] ?? 0 })
+    ? { kernel: "pointwise", blocks: quickBlocks }
+    : { kernel: "blocked", blocks: quickBlocks };
+}
+export const quickBlocks: PointwiseTiles = { rm: 4, rp: 4, wgx: 8, wgy: 8 };
+
+/**
  * Split-K is a candidate for GEMM convs with a long K (>= `splitKMinK`) over small maps (at most
  * `splitKMaxPixels` output pixels an item): there a 64x64 output tile per workgroup leaves most
  * of a large GPU idle (ResNet-18's stride-2 convs fill 8 to 26 workgroups at batch 1 while an

@@ -11,6 +11,7 @@ import {
   candidates,
   choiceName,
   defaultChoice,
+  quickChoice,
   readsLayout,
   tunable,
   type KernelChoice,
@@ -55,6 +56,13 @@ export interface CodegenOptions {
    * the dispatch's uniform (families.ts): fewer shaders to compile at load. Default true.
    */
   readonly shapeFamilies?: boolean;
+  /**
+   * The plan for a quick start (a bundle's `quick` plan): every layer with a choice takes the
+   * kernel quickest to compile (choice.ts `quickChoice`, ignoring `choices`), and every kernel
+   * may join a shape family, so that a CPU emulation compiles few small shaders before the
+   * first result. A CPU emulation's plan; its kernels are slower to run than the chosen ones.
+   */
+  readonly quick?: boolean;
 }
 
 /** The convs that write into a concat's slice, by the value they would have produced. */
@@ -109,7 +117,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
       index = kernels.length;
       kernels.push(k.wgsl);
       kernelIndex.set(k.wgsl, index);
-      if (k.shapeFamily) familyKernels.add(index);
+      if (k.shapeFamily || options.quick) familyKernels.add(index);
     }
     dispatches.push({ label, kernel: index, bindings: k.bindings, grid: k.grid });
   };
@@ -121,7 +129,9 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   const choices = new Map(
     graph.nodes.map((n) => [
       n.name,
-      kernelChoice(n, shapes.get(n.inputs[0]!), options.choices, options.target),
+      options.quick
+        ? quickKernel(n, shapes.get(n.inputs[0]!))
+        : kernelChoice(n, shapes.get(n.inputs[0]!), options.choices, options.target),
     ]),
   );
   const layouts = assignLayouts(
@@ -206,6 +216,11 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     kernels: merged.kernels,
     dispatches: merged.dispatches,
   };
+}
+
+/** The quick start's kernel of a layer with a choice. */
+function quickKernel(node: Node, input: Shape | undefined): KernelChoice | undefined {
+  return tunable(node, input) ? quickChoice(node, input) : undefined;
 }
 
 /** The kernel of a layer with a choice: the given one (checked to apply), else the default. */

@@ -63,13 +63,25 @@ describe("example networks on the GPU", () => {
     await expectParity(lowerFile("examples/tiny.cnn"), { target: "cpu" });
   });
   // (SwiftShader compiles ~10x slower than llvmpipe: the kernels above are each kind's there)
-  if (adapterChoice !== "swiftshader")
-    it("MobileNet-v1 at 64x64, -O2, with the CPU-emulation defaults", async () => {
+  // With the quick start a CPU emulation's bundle carries for large networks: the first run
+  // on its kernels (the smallest register blocks, every kernel in a shape family: GoogLeNet's
+  // branches share them), the next on the defaults.
+  if (adapterChoice !== "swiftshader") {
+    it("MobileNet-v1 at 64x64, -O2, with the CPU-emulation defaults and quick start", async () => {
       await expectParity(lowerText(at64("examples/mobilenet_v1.cnn")), {
         target: "cpu",
         passes: levels[2].passes,
+        quickStart: "always",
       });
     });
+    it("GoogLeNet at 64x64, -O2, with the CPU-emulation defaults and quick start", async () => {
+      await expectParity(lowerText(at64("examples/googlenet.cnn")), {
+        target: "cpu",
+        passes: levels[2].passes,
+        quickStart: "always",
+      });
+    });
+  }
   it("SepNet, -O2 (separable convs lowered, dropout removed)", async () => {
     await expectParity(lowerFile("examples/sepnet.cnn"), { passes: levels[2].passes, batch: 3 });
   });

@@ -24,6 +24,21 @@ describe("GPU parity per op", () => {
   });
 });
 
+// A CPU emulation's bundle with its quick start (the kernels quickest to compile, every one in a
+// shape family): the first run on those, the next on the emulation's own defaults.
+describe("GPU parity per op: a CPU emulation's quick start, then its own kernels", () => {
+  for (const [name, input, body] of cases) {
+    it(`${name} (batch 2)`, async () => {
+      await expectParity(net(input, body), {
+        batch: 2,
+        seed: name.length + 2,
+        target: "cpu",
+        quickStart: "always",
+      });
+    });
+  }
+});
+
 describe("GPU parity of the fused epilogue: act(conv + bias + residual)", () => {
   const fused = `graph F {
   input %x : f32[N,6,9,7]

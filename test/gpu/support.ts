@@ -12,7 +12,7 @@ import { interpret } from "../../compiler/interp/index.js";
 import { valueShapes, type Graph, type Node, type Shape } from "../../compiler/ir/index.js";
 import { initWeights, random } from "../../compiler/weights/index.js";
 import type { Pass } from "../../compiler/passes/index.js";
-import { Model } from "../../runtime/index.js";
+import { Model, type Tensor } from "../../runtime/index.js";
 import { nodeDevice, type AdapterChoice, type NodeDevice } from "../../runtime/node-device.js";
 import { lowerText } from "../support/compile.js";
 
@@ -69,6 +69,12 @@ export interface ParityOptions {
   readonly layout?: Layout;
   /** Whose default kernels (CodegenOptions.target). */
   readonly target?: Target;
+  /**
+   * The bundle's quick start (CompileOptions.quickStart; "always" with target "cpu": carried
+   * whatever it saves). Where the model starts quick, its first run and a run after `ready`
+   * are both checked.
+   */
+  readonly quickStart?: boolean | "always";
 }
 
 /**
@@ -103,23 +109,37 @@ export async function expectParity(
       ...(options.layout ? { layout: options.layout } : {}),
       ...(options.target ? { target: options.target } : {}),
       ...(options.planMemory === false ? { planMemory: false } : {}),
+      ...(options.quickStart !== undefined ? { quickStart: options.quickStart } : {}),
     },
   );
   const { device } = await gpu();
   const model = await Model.create(bundle!, device);
   try {
     const inputs = randomInput(graph, batch, (options.seed ?? 1) + 7);
-    const got = await model.run(inputs, { batch });
     const want = interpret(graph, weights, inputs, batch);
     let worst = 0;
-    for (const [name, ref] of want) {
-      const out = got[name]!.data;
-      expect(out.length, `${name} length`).toBe(ref.length);
-      const scale = Math.max(1, ...Array.from(ref, Math.abs));
-      let err = 0;
-      for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(out[i]! - ref[i]!));
-      expect(err / scale, `${name}: max error ${err} (scale ${scale})`).toBeLessThanOrEqual(1e-4);
-      worst = Math.max(worst, err / scale);
+    const compare = (got: Record<string, Tensor>, what: string): void => {
+      for (const [name, ref] of want) {
+        const out = got[name]!.data;
+        expect(out.length, `${what}${name} length`).toBe(ref.length);
+        const scale = Math.max(1, ...Array.from(ref, Math.abs));
+        let err = 0;
+        for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(out[i]! - ref[i]!));
+        expect(
+          err / scale,
+          `${what}${name}: max error ${err} (scale ${scale})`,
+        ).toBeLessThanOrEqual(1e-4);
+        worst = Math.max(worst, err / scale);
+      }
+    };
+    // A quick start's kernels give the first result, the bundle's own every one after `ready`.
+    const quick = model.info.quickStart;
+    if (options.quickStart === "always") expect(quick, "the model starts quick").toBe(true);
+    compare(await model.run(inputs, { batch }), quick ? "quick start: " : "");
+    if (quick) {
+      await model.ready;
+      expect(model.info.quickStart).toBe(false);
+      compare(await model.run(inputs, { batch }), "");
     }
     return worst;
   } finally {
