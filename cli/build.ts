@@ -18,6 +18,8 @@ export interface BuildOptions extends OptimizeOptions {
   readonly layout?: Layout;
   /** Whose default kernels: a GPU's, a CPU emulation's or both (CompileOptions.target). */
   readonly target?: Target | "any";
+  /** false (--no-quick-start): no quick start for CPU emulations (CompileOptions.quickStart). */
+  readonly quickStart?: boolean;
 }
 
 export interface Built {
@@ -25,6 +27,8 @@ export interface Built {
   readonly plan: Plan;
   /** With --target any: the CPU emulations' plan, the bundle's variant. */
   readonly cpuPlan?: Plan;
+  /** The CPU emulations' quick start, where the bundle carries one. */
+  readonly quickPlan?: Plan;
   /** The graph the bundle runs (after the passes), with its weights. */
   readonly graph: Graph & { readonly constants: ReadonlyMap<string, Float32Array> };
   /** The network as written, with its weights by layer path (what --weights takes). */
@@ -54,6 +58,7 @@ export function buildOptions(io: Io, o: BuildOptions, extra: CompileOptions = {}
     ...(o.maxBinding ? { maxBindingBytes: positiveInt(o.maxBinding, "--max-binding") } : {}),
     ...(o.layout ? { layout: o.layout } : {}),
     ...(o.target ? { target: o.target } : {}),
+    ...(o.quickStart === false ? { quickStart: false } : {}),
     ...(io.progress ? { onProgress: io.progress.update } : {}),
     ...extra,
   };
@@ -80,6 +85,7 @@ export function buildGraph(
     bytes: compiled.bundle,
     plan: compiled.plan,
     ...(compiled.cpuPlan ? { cpuPlan: compiled.cpuPlan } : {}),
+    ...(compiled.quickPlan ? { quickPlan: compiled.quickPlan } : {}),
     graph: { ...compiled.graph, constants },
     source: { ...compiled.source, constants: sourceConstants },
     report: compiled.report,

@@ -106,6 +106,14 @@ function inspectBundle(file: string, data: Uint8Array): string {
           ] as [string, string],
         ]
       : []),
+    ...(manifest.quick?.cpu
+      ? [
+          [
+            "quick start",
+            `${manifest.quick.cpu.kernels.length} WGSL shaders (${bytes(manifest.quick.cpu.kernels.reduce((n, k) => n + k.length, 0))} of source) for CPU emulations: quick to compile, they give the first results while the others compile`,
+          ] as [string, string],
+        ]
+      : []),
     ["tuning", tuned],
     ["IR", manifest.ir === undefined ? "not included" : "included (cnnc run --cpu runs it)"],
   ]);

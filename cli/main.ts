@@ -256,6 +256,10 @@ function program(io: Io): Command {
           .choices([...targets, "any"])
           .default("gpu"),
       )
+      .option(
+        "--no-quick-start",
+        "no quick start for CPU emulations (kernels quick to compile that give a large network's first results while its own compile)",
+      )
       .option(...networkOption)
       .option(...useRootOption)
       .option(...inputShapeOption)
@@ -284,7 +288,7 @@ function program(io: Io): Command {
     const p = built.plan;
     const nhwc = p.values.filter((v) => v.layout === "nhwc" && !v.alias).length;
     io.out(
-      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item${nhwc ? `, ${nhwc} of ${p.values.length} values NHWC` : ""}${built.cpuPlan ? `; for CPU emulations ${built.cpuPlan.kernels.length} kernels, ${built.cpuPlan.dispatches.length} dispatches` : ""}\n`,
+      `wrote ${out}: ${p.kernels.length} kernels, ${p.dispatches.length} dispatches, ${built.bytes.length.toLocaleString("en-US")} bytes, ${bytes(p.arena * 4)} of activations per batch item${nhwc ? `, ${nhwc} of ${p.values.length} values NHWC` : ""}${built.cpuPlan ? `; for CPU emulations ${built.cpuPlan.kernels.length} kernels, ${built.cpuPlan.dispatches.length} dispatches` : ""}${built.quickPlan ? `; a quick start of ${built.quickPlan.kernels.length} kernels` : ""}\n`,
     );
     if (opts.verbose) for (const line of built.report) io.out(`  ${line}\n`);
     for (const w of built.warnings)

@@ -321,6 +321,12 @@ async function compileKernels(
   return pipelines;
 }
 
+/**
+ * How long a model with a quick start waits, with no run in flight, before compiling its own
+ * kernels behind it (a first run's end begins that at once).
+ */
+export const quickStartIdleMs = 1000;
+
 export interface CreateOptions {
   /**
    * Where the bundle carries a quick start for the adapter's class (`cnnc build` adds one for
@@ -337,12 +343,17 @@ export class Model {
   private disposed = false;
   /** Set when the device is lost (driver reset, GPU removed, tab in the background too long). */
   private lostInfo: GPUDeviceLostInfo | undefined;
+  /** The own kernels compiled and running: see `ready`. */
+  private readonly upgraded: Promise<void>;
   /**
-   * Resolves once the model runs the bundle's own kernels for its adapter: at once without a
-   * quick start, else when they have compiled in the background. Rejects if they fail to (the
-   * quick start keeps running) or the model is disposed first.
+   * Lets the compiling behind a quick start begin: once the first run is done (the first
+   * result first: compiling beside it would delay it), when `ready` is asked for, or when the
+   * model has sat `quickStartIdleMs` with no run in flight.
    */
-  readonly ready: Promise<void>;
+  private begin: () => void = () => undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Runs not yet returned. */
+  private inFlight = 0;
 
   private constructor(
     readonly device: GPUDevice,
@@ -361,9 +372,35 @@ export class Model {
     void device.lost.then((info) => {
       this.lostInfo = info;
     });
-    this.ready = own ? this.upgrade(own.data) : Promise.resolve();
+    if (!own) {
+      this.upgraded = Promise.resolve();
+      return;
+    }
+    const gate = new Promise<void>((open) => {
+      this.begin = () => {
+        clearTimeout(this.idleTimer);
+        open();
+      };
+    });
+    this.upgraded = gate.then(() => this.upgrade(own.data));
     // (awaited or not: a failure is the caller's to hear through `ready`, never unhandled)
-    this.ready.catch(() => undefined);
+    this.upgraded.catch(() => undefined);
+    this.idleTimer = setTimeout(() => {
+      if (this.inFlight === 0) this.begin(); // (else the run's end begins it)
+    }, quickStartIdleMs);
+    // (in Node, a timer that keeps no process alive)
+    (this.idleTimer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Resolves once the model runs the bundle's own kernels for its adapter: at once without a
+   * quick start, else when they have compiled in the background (asking for it starts that
+   * compiling if it has not begun). Rejects if they fail to compile (the quick start keeps
+   * running) or the model is disposed first.
+   */
+  get ready(): Promise<void> {
+    this.begin();
+    return this.upgraded;
   }
 
   /** Why the device was lost, once it has been: a page can show this and load the model again. */
@@ -449,7 +486,6 @@ export class Model {
         throw new RuntimeError("the model was disposed before its kernels compiled");
       if (this.lost) throw new RuntimeError(this.lost);
     };
-    await Promise.resolve(); // (the constructor has returned)
     stop();
     await upload(device, data, this.weights);
     const shared = new Map(quick.manifest.kernels.map((code, k) => [code, quick.pipelines[k]!]));
@@ -751,10 +787,12 @@ export class Model {
     const prepared = guarded(device, () => this.state(batch));
     const s = prepared.result;
     s.busy++;
+    this.inFlight++;
     try {
       return await this.runWith(s, batch, inputs, prepared.errors);
     } finally {
       this.doneWith(s);
+      if (--this.inFlight === 0) this.begin();
     }
   }
 
@@ -927,6 +965,7 @@ export class Model {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.begin(); // (which stops at once: `ready` rejects)
     for (const b of this.weights.values()) b.destroy();
     for (const s of this.program.batches.values()) destroyState(s);
     this.program.batches.clear();

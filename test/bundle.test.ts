@@ -13,6 +13,7 @@ import {
   manifestFor,
   parseBundle,
   quickManifestFor,
+  type Manifest,
   type StoredWeight,
 } from "../runtime/index.js";
 import { readFileSync } from "node:fs";
@@ -73,6 +74,18 @@ describe("bundle round trip", () => {
   });
 });
 
+/** The check a manifest fails (undefined: none); its blob's size is taken as it says. */
+function validationOf(
+  manifest: Omit<Manifest, "variants" | "quick"> & Record<string, unknown>,
+): string | undefined {
+  try {
+    validateManifest(manifest, manifest.blobBytes);
+    return undefined;
+  } catch (e) {
+    return e instanceof BundleError ? e.check : "not a BundleError";
+  }
+}
+
 describe("a bundle for any adapter (--target any)", () => {
   const tiny = lowerFile("examples/tiny.cnn");
   const built = compileGraph(tiny, { seed: 2, target: "any" });
@@ -109,14 +122,7 @@ describe("a bundle for any adapter (--target any)", () => {
     expect(adapterClass(undefined)).toBe("gpu");
   });
   it("checks a variant as the manifest it stands for", () => {
-    const check = (variants: unknown): string | undefined => {
-      try {
-        validateManifest({ ...manifest, variants }, manifest.blobBytes);
-        return undefined;
-      } catch (e) {
-        return e instanceof BundleError ? e.check : "not a BundleError";
-      }
-    };
+    const check = (variants: unknown) => validationOf({ ...manifest, variants });
     const cpu = manifest.variants!.cpu!;
     expect(check({ cpu })).toBeUndefined();
     expect(check({ tpu: cpu })).toBe("manifest-schema");
@@ -170,14 +176,7 @@ describe("a quick start for CPU emulations", () => {
     );
   });
   it("is checked as the manifest it stands for", () => {
-    const check = (quick: unknown): string | undefined => {
-      try {
-        validateManifest({ ...manifest, quick }, manifest.blobBytes);
-        return undefined;
-      } catch (e) {
-        return e instanceof BundleError ? e.check : "not a BundleError";
-      }
-    };
+    const check = (quick: unknown) => validationOf({ ...manifest, quick });
     const cpu = manifest.quick!.cpu!;
     expect(check({ cpu })).toBeUndefined();
     expect(check([cpu])).toBe("manifest-schema");

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { compileGraph } from "../../compiler/compile.js";
 import { interpret } from "../../compiler/interp/index.js";
 import { initWeights } from "../../compiler/weights/index.js";
-import { Model, type Tensor } from "../../runtime/index.js";
+import { Model, type CreateOptions, type Tensor } from "../../runtime/index.js";
 import { lowerFile } from "../support/compile.js";
 import { gpu, randomInput } from "./support.js";
 
@@ -17,6 +17,21 @@ const weights = initWeights(graph, 3);
 const build = (quickStart: boolean | "always"): Uint8Array =>
   compileGraph({ ...graph, constants: weights }, { target: "cpu", quickStart }).bundle!;
 const bundle = build("always");
+
+/** A model of `bytes` on the test's device, disposed after `use`. */
+async function withModel(
+  bytes: Uint8Array,
+  use: (model: Model, device: GPUDevice) => Promise<void>,
+  options: CreateOptions = {},
+): Promise<void> {
+  const { device } = await gpu();
+  const model = await Model.create(bytes, device, undefined, undefined, options);
+  try {
+    await use(model, device);
+  } finally {
+    model.dispose();
+  }
+}
 
 function expectReference(got: Record<string, Tensor>, batch: number, seed: number): void {
   const want = interpret(graph, weights, randomInput(graph, batch, seed), batch);
@@ -32,9 +47,7 @@ function expectReference(got: Record<string, Tensor>, batch: number, seed: numbe
 
 describe("quick start", () => {
   it("runs on the quick kernels, then on the own ones; runs across the switch are right", async () => {
-    const { device } = await gpu();
-    const model = await Model.create(bundle, device);
-    try {
+    await withModel(bundle, async (model) => {
       expect(model.info.quickStart).toBe(true);
       const quick = model.info;
       expect(quick.kernels).toBe(model.manifest.kernels.length); // (the own plan's, as info says)
@@ -56,44 +69,36 @@ describe("quick start", () => {
       expect(model.batchSizesHeld).not.toContain(3);
       expectReference(await model.run(randomInput(graph, 3, 4), { batch: 3 }), 3, 4);
       expect(model.batchSizesHeld).toContain(3);
-    } finally {
-      model.dispose();
-    }
+    });
   });
 
   it("without it (quickStart: false, or a bundle without one) the own kernels run at once", async () => {
-    const { device } = await gpu();
     for (const [bytes, options] of [
       [bundle, { quickStart: false }],
       [build(false), {}],
     ] as const) {
-      const model = await Model.create(bytes, device, undefined, undefined, options);
-      try {
-        expect(model.info.quickStart).toBe(false);
-        await model.ready;
-        expectReference(await model.run(randomInput(graph, 2, 5), { batch: 2 }), 2, 5);
-      } finally {
-        model.dispose();
-      }
+      await withModel(
+        bytes,
+        async (model) => {
+          expect(model.info.quickStart).toBe(false);
+          await model.ready;
+          expectReference(await model.run(randomInput(graph, 2, 5), { batch: 2 }), 2, 5);
+        },
+        options,
+      );
     }
   });
 
   it("measure() times the own kernels", async () => {
-    const { device } = await gpu();
-    const model = await Model.create(bundle, device);
-    try {
+    await withModel(bundle, async (model) => {
       expect(model.info.quickStart).toBe(true);
       expect(await model.measure({ batch: 1 })).toBeGreaterThan(0);
       expect(model.info.quickStart).toBe(false);
-    } finally {
-      model.dispose();
-    }
+    });
   });
 
   it("an inference recorded into the caller's encoder before the switch runs after it", async () => {
-    const { device } = await gpu();
-    const model = await Model.create(bundle, device);
-    try {
+    await withModel(bundle, async (model, device) => {
       const inputs = randomInput(graph, 1, 6);
       const x = inputs[graph.inputs[0]!.name]!;
       const input = device.createBuffer({
@@ -139,9 +144,7 @@ describe("quick start", () => {
         r.unmap();
       }
       expectReference(got, 1, 6);
-    } finally {
-      model.dispose();
-    }
+    });
   });
 
   it("a model disposed while its kernels compile: ready rejects, saying so", async () => {
