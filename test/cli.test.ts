@@ -162,11 +162,25 @@ describe("cnnc", () => {
     const b = cnnc("build", "examples/tiny.cnn", "--target", "any", "-o", out);
     expect(b.code, b.err).toBe(0);
     expect(b.out).toMatch(
-      /^wrote .*t\.cnnb: \d+ kernels, \d+ dispatches, .*; for CPU emulations \d+ kernels, \d+ dispatches$/m,
+      /^wrote .*t\.cnnb: \d+ kernels, \d+ dispatches, .*; for CPU emulations \d+ kernels, \d+ dispatches; a quick start of \d+ kernels$/m,
     );
     const i = cnnc("inspect", out);
     expect(i.code, i.err).toBe(0);
     expect(i.out).toMatch(/^for CPU emulations\s+\d+ WGSL shaders, \d+ dispatches per run, /m);
+    expect(i.out).toMatch(/^quick start\s+\d+ WGSL shaders \(.* of source\) for CPU emulations/m);
+    // --no-quick-start leaves it out
+    const plain = cnnc(
+      "build",
+      "examples/tiny.cnn",
+      "--target",
+      "any",
+      "--no-quick-start",
+      "-o",
+      out,
+    );
+    expect(plain.code, plain.err).toBe(0);
+    expect(plain.out).not.toMatch(/quick start/);
+    expect(cnnc("inspect", out).out).not.toMatch(/^quick start/m);
     const bad = cnnc("build", "examples/tiny.cnn", "--target", "tpu", "-o", out);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/Allowed choices are gpu, cpu, any/);
