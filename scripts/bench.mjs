@@ -19,7 +19,9 @@
 // no kernel table: what CI runs so the harness cannot rot), --nets a,b (subset), --no-tune,
 // --solo (each runtime's runs back to back instead of taking turns), --cold (Mesa's on-disk
 // shader cache off, for this process and its children: bytes->first as on a machine that never
-// compiled these shaders; without it, as on one that has), CNNC_ADAPTER (llvmpipe,
+// compiled these shaders; without it, as on one that has), --no-quick-start (the untuned
+// bundle without the quick start a CPU emulation's bundle of a large network carries: its
+// first result on its own kernels), CNNC_ADAPTER (llvmpipe,
 // swiftshader, gpu). Peers are devDependencies; how they run in Node: ../shared/PEERS.md.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -41,6 +43,8 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const runs = Number(process.env.BENCH_RUNS ?? (quick ? 3 : 10));
 const tune = !args.includes("--no-tune");
+// the untuned bundle without its quick start: the load as it was before there was one
+const quickStart = !args.includes("--no-quick-start");
 const solo = args.includes("--solo");
 // Read when Mesa creates its shader cache, with the adapter below (llvmpipe JIT-compiles each
 // pipeline at its first dispatch and keeps the machine code on disk; a warm cache skips that).
@@ -155,7 +159,7 @@ async function compare({ graph, file, text }, batch) {
   };
   try {
     // cnnc, as `cnnc build --target <this adapter's class>` compiles it (untuned)
-    const compiled = compileGraph(withWeights, { target });
+    const compiled = compileGraph(withWeights, { target, quickStart });
     const built = { bytes: compiled.bundle, graph: compiled.graph };
     const cnncRun = async (model) =>
       (await model.run({ [input.name]: x }, { batch }))[out.name].data;
@@ -274,7 +278,7 @@ const nets = [
 
 console.log(
   `cnnc vs peers on ${gpu.adapter}; Node ${process.version}; ${runs} timed runs after one warm-up; ` +
-    `cnnc untuned = cnnc build --target ${target}` +
+    `cnnc untuned = cnnc build --target ${target}${quickStart ? "" : " --no-quick-start"}` +
     (solo ? ", each runtime alone (--solo)" : "") +
     (cold ? ", shader cache off (--cold)\n" : "\n"),
 );
