@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import onnxProto from "onnx-proto";
 import { bytes, grouped } from "../compiler/analysis/index.js";
 import { BundleError, parseBundle, parseTrainingBundle } from "../runtime/index.js";
-import { bundleKind, readContainer } from "../runtime/format.js";
+import { bundleKind, readContainer, wgslBytes } from "../runtime/format.js";
 import { trainingMemory } from "../compiler/train/plan.js";
 import { importModel, UserError, type Io, type ModelFlags } from "./common.js";
 
@@ -74,7 +74,7 @@ function inspectBundle(file: string, data: Uint8Array): string {
     throw e;
   }
   const values = manifest.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
-  const source = manifest.kernels.reduce((a, k) => a + k.length, 0);
+  const source = wgslBytes(manifest.kernels);
   const tuning = manifest.tuning;
   const tuned = tuning
     ? `tuned on ${tuning.adapter}: ${Object.keys(tuning.layers).length} layers (${Object.entries(
@@ -110,7 +110,7 @@ function inspectBundle(file: string, data: Uint8Array): string {
       ? [
           [
             "quick start",
-            `${manifest.quick.cpu.kernels.length} WGSL shaders (${bytes(manifest.quick.cpu.kernels.reduce((n, k) => n + k.length, 0))} of source) for CPU emulations: quick to compile, they give the first results while the others compile`,
+            `${manifest.quick.cpu.kernels.length} WGSL shaders (${bytes(wgslBytes(manifest.quick.cpu.kernels))} of source) for CPU emulations: quick to compile, they give the first results while the others compile`,
           ] as [string, string],
         ]
       : []),

@@ -32,7 +32,7 @@ import { foldPadding } from "./passes/fold-padding.js";
 import { legalize } from "./passes/legalize.js";
 import { summarize, type NetworkReport, type SummaryOptions } from "./analysis/index.js";
 import { bindWeights, initWeights, WeightsError, type NamedTensor } from "./weights/index.js";
-import type { Manifest } from "../runtime/format.js";
+import { wgslBytes, type Manifest } from "../runtime/format.js";
 import { batchProblem, defaultLimits, fixedProblems } from "../runtime/limits.js";
 import type { Diagnostic } from "../grammar/diagnostics.js";
 
@@ -288,7 +288,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
  * kernels compile in a fraction of a second, and a second plan would only add to that.
  */
 export function quickStartPays(main: Plan, quick: Plan): boolean {
-  const bytes = (p: Plan): number => p.kernels.reduce((n, k) => n + k.length, 0);
+  const bytes = (p: Plan): number => wgslBytes(p.kernels);
   return bytes(quick) * 2 <= bytes(main) && bytes(main) - bytes(quick) >= quickStartMinSaving;
 }
 export const quickStartMinSaving = 64 * 1024;

@@ -168,6 +168,11 @@ export function manifestFor(manifest: Manifest, cls: AdapterClass): Manifest {
   return withPlan(manifest, manifest.variants?.[cls]);
 }
 
+/** The size of a plan's shaders: on a CPU emulation, what its compile time goes with. */
+export function wgslBytes(kernels: readonly string[]): number {
+  return kernels.reduce((n, k) => n + k.length, 0);
+}
+
 /** The manifest as its quick start for class `cls` runs it; undefined where it has none. */
 export function quickManifestFor(manifest: Manifest, cls: AdapterClass): Manifest | undefined {
   const q = manifest.quick?.[cls];

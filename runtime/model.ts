@@ -492,8 +492,7 @@ export class Model {
     const pipelines = await compileKernels(device, this.manifest, shared, undefined, stop);
     stop();
     const own: Program = { manifest: this.manifest, pipelines, batches: new Map() };
-    // One workgroup of each new kernel's first dispatch at batch 1, on the own plan's buffers
-    // (every value is written before it is read in a run: what this leaves there is overwritten).
+    // each new kernel run once, on the own plan's buffers at batch 1 (see warm)
     const prepared = guarded(device, () => this.stateOf(own, 1));
     try {
       await this.warm(own, prepared.result, new Set(shared.values()), stop);
