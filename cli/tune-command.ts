@@ -8,7 +8,7 @@ import {
   type Target,
 } from "../compiler/codegen/index.js";
 import { UserError } from "./common.js";
-import { Model } from "../runtime/index.js";
+import { Model, PipelineCache } from "../runtime/index.js";
 import { nodeDevice, type AdapterChoice } from "../runtime/node-device.js";
 import { buildGraph } from "./build.js";
 import { writeOutput } from "./output.js";
@@ -121,9 +121,11 @@ async function compare(
   runs: number,
   pairs: number,
   batch: number,
+  pipelines: PipelineCache,
 ): Promise<{ pairs: [number, number][]; roundTrip: [number, number] }> {
-  // (each bundle's own kernels: a quick start would only add compiling)
-  const own = { quickStart: false };
+  // (each bundle's own kernels: a quick start would only add compiling; the kernels the two
+  // share, and those the measuring of layers compiled, compiled once)
+  const own = { quickStart: false, pipelines };
   const models = [
     await Model.create(untunedBytes, device, undefined, undefined, own),
     await Model.create(tunedBytes, device, undefined, undefined, own),
@@ -208,7 +210,11 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   const target: Target = gpu.kind === "gpu" ? "gpu" : "cpu";
   const built = buildGraph(io, graph, { ...o, target });
   io.out(`tuning ${graph.name} on ${gpu.adapter} at batch ${batch}\n`);
-  const { choices, report } = await tuneGraph(built.graph, (b) => Model.create(b, gpu.device), {
+  // Every kernel compiled once: candidates the same for several layers, and the networks
+  // compared at the end (a CPU emulation compiles for most of a second a kernel)
+  const pipelines = new PipelineCache(gpu.device);
+  const load = (b: Uint8Array) => Model.create(b, gpu.device, undefined, undefined, { pipelines });
+  const { choices, report } = await tuneGraph(built.graph, load, {
     runs,
     batch,
     target,
@@ -249,7 +255,7 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   ).bytes;
   // The whole network, both ways: a tuned bundle that is not faster is not written.
   const pairs = Math.max(9, 2 * runs + 1);
-  const measured = await compare(built.bytes, bytes, gpu.device, runs, pairs, batch);
+  const measured = await compare(built.bytes, bytes, gpu.device, runs, pairs, batch, pipelines);
   const v = verdict(measured.pairs);
   const gpuTime = [
     median(measured.pairs.map((p) => p[0])),

@@ -78,7 +78,11 @@ export interface CompileOptions {
   readonly inputLayout?: Layout;
   /** The largest storage binding of the target (WebGPU's default 128 MiB). */
   readonly maxBindingBytes?: number;
-  /** One shader per shape family, the sizes in the uniform (default true; codegen/families.ts). */
+  /**
+   * One shader per shape family, the sizes in the uniform (default true; codegen/families.ts).
+   * False: every kernel of the chosen plans specialised to its layer; the quick start's plan
+   * takes families still (its point is few shaders to compile).
+   */
   readonly shapeFamilies?: boolean;
   /**
    * Carry a quick start for CPU emulations (default true): a second plan of kernels quick to
@@ -237,7 +241,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
         ...(target ? { target } : {}),
         ...(options.layout ? { layout: options.layout } : {}),
         ...(options.inputLayout ? { inputLayout: options.inputLayout } : {}),
-        ...(options.shapeFamilies === false ? { shapeFamilies: false } : {}),
+        ...(options.shapeFamilies === false && !quick ? { shapeFamilies: false } : {}),
       });
     const any = options.target === "any";
     plan = planFor(any ? "gpu" : options.target);

@@ -12,6 +12,7 @@ export {
   maxRepeats,
   Model,
   nonFinite,
+  PipelineCache,
   RuntimeError,
   type CreateOptions,
   type InputData,

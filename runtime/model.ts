@@ -276,9 +276,41 @@ async function upload(
 }
 
 /**
+ * Compiled pipelines by their WGSL, for models on one device that share kernels: a model
+ * given one (CreateOptions.pipelines) takes a pipeline from it rather than compiling the same
+ * text again, and adds those it compiles. `cnnc tune` keeps one while it measures: a layer's
+ * candidate kernel, compiled for one layer, serves every layer with the same text, and the
+ * networks it compares at the end reuse what their layers' measuring compiled. On a CPU
+ * emulation that compiles at the first dispatch (llvmpipe) the pipeline keeps the machine
+ * code too. It holds its pipelines until it is dropped.
+ */
+export class PipelineCache {
+  private readonly byCode = new Map<string, Promise<GPUComputePipeline>>();
+
+  constructor(readonly device: GPUDevice) {}
+
+  /** How many distinct kernels it holds (compiled, or compiling now). */
+  get size(): number {
+    return this.byCode.size;
+  }
+
+  /** The pipeline of `code`: made by `make` unless the cache has it (a failure is not kept). */
+  pipeline(code: string, make: () => Promise<GPUComputePipeline>): Promise<GPUComputePipeline> {
+    let p = this.byCode.get(code);
+    if (!p) {
+      p = make();
+      this.byCode.set(code, p);
+      p.catch(() => this.byCode.delete(code));
+    }
+    return p;
+  }
+}
+
+/**
  * A pipeline for each of the manifest's kernels. All at once, or (given `shared`: pipelines
  * already made, by WGSL) one at a time, taking a shared one where the text is the same and
  * calling `between` before each: compiling behind a quick start, where runs go between.
+ * `cache`: pipelines other models made (PipelineCache), taken and added to.
  */
 async function compileKernels(
   device: GPUDevice,
@@ -286,11 +318,12 @@ async function compileKernels(
   shared?: ReadonlyMap<string, GPUComputePipeline>,
   onEach?: (layer: string) => void,
   between?: () => void,
+  cache?: PipelineCache,
 ): Promise<GPUComputePipeline[]> {
   const users = manifest.kernels.map((_, k) =>
     manifest.dispatches.filter((d) => d.kernel === k).map((d) => d.label),
   );
-  const one = async (code: string, k: number): Promise<GPUComputePipeline> => {
+  const make = async (code: string, k: number): Promise<GPUComputePipeline> => {
     const label = `${users[k]![0] ?? "unused"} (kernel ${k})`;
     const module = device.createShaderModule({ label, code });
     const info = await module.getCompilationInfo();
@@ -301,16 +334,21 @@ async function compileKernels(
       );
     }
     try {
-      const pipeline = await device.createComputePipelineAsync({
+      return await device.createComputePipelineAsync({
         label,
         layout: "auto",
         compute: { module, entryPoint: "main" },
       });
-      onEach?.(users[k]![0] ?? "unused");
-      return pipeline;
     } catch (e) {
       throw new RuntimeError(`kernel ${k} for ${users[k]!.join(", ")}: ${(e as Error).message}`);
     }
+  };
+  const one = async (code: string, k: number): Promise<GPUComputePipeline> => {
+    const pipeline = await (cache && cache.device === device
+      ? cache.pipeline(code, () => make(code, k))
+      : make(code, k));
+    onEach?.(users[k]![0] ?? "unused");
+    return pipeline;
   };
   if (!shared) return Promise.all(manifest.kernels.map(one));
   const pipelines: GPUComputePipeline[] = [];
@@ -334,6 +372,8 @@ export interface CreateOptions {
    * own kernels in the background (`Model.ready`). Default true; false waits for them.
    */
   readonly quickStart?: boolean;
+  /** Pipelines to take where the text is the same, and to add this model's to (same device). */
+  readonly pipelines?: PipelineCache;
 }
 
 export class Model {
@@ -365,7 +405,7 @@ export class Model {
     private readonly keepAlive: unknown,
     private readonly nonFiniteWeights: Readonly<Record<string, number>>,
     /** The own plan's weights, to derive and upload when it is compiled behind a quick start. */
-    own?: { readonly data: Map<string, Float32Array> },
+    own?: { readonly data: Map<string, Float32Array>; readonly pipelines?: PipelineCache },
   ) {
     this.weights = weights;
     this.program = program;
@@ -382,7 +422,7 @@ export class Model {
         open();
       };
     });
-    this.upgraded = gate.then(() => this.upgrade(own.data));
+    this.upgraded = gate.then(() => this.upgrade(own.data, own.pipelines));
     // (awaited or not: a failure is the caller's to hear through `ready`, never unhandled)
     this.upgraded.catch(() => undefined);
     this.idleTimer = setTimeout(() => {
@@ -450,8 +490,13 @@ export class Model {
       throw e;
     }
     let compiled = 0;
-    const pipelines = await compileKernels(device, first, undefined, (layer) =>
-      onCompiled?.(++compiled, first.kernels.length, layer),
+    const pipelines = await compileKernels(
+      device,
+      first,
+      undefined,
+      (layer) => onCompiled?.(++compiled, first.kernels.length, layer),
+      undefined,
+      options.pipelines,
     );
     const bad: Record<string, number> = {};
     for (const values of [data, ownData]) {
@@ -468,7 +513,9 @@ export class Model {
       program,
       keepAlive,
       bad,
-      quick ? { data: ownData } : undefined,
+      quick
+        ? { data: ownData, ...(options.pipelines ? { pipelines: options.pipelines } : {}) }
+        : undefined,
     );
   }
 
@@ -478,7 +525,7 @@ export class Model {
    * that compile at the first dispatch (llvmpipe) do it now, then runs the own plan from the
    * next run on. The quick start's buffers go when no run uses them.
    */
-  private async upgrade(data: Map<string, Float32Array>): Promise<void> {
+  private async upgrade(data: Map<string, Float32Array>, cache?: PipelineCache): Promise<void> {
     const device = this.device;
     const quick = this.program;
     const stop = (): void => {
@@ -489,7 +536,7 @@ export class Model {
     stop();
     await upload(device, data, this.weights);
     const shared = new Map(quick.manifest.kernels.map((code, k) => [code, quick.pipelines[k]!]));
-    const pipelines = await compileKernels(device, this.manifest, shared, undefined, stop);
+    const pipelines = await compileKernels(device, this.manifest, shared, undefined, stop, cache);
     stop();
     const own: Program = { manifest: this.manifest, pipelines, batches: new Map() };
     // each new kernel run once, on the own plan's buffers at batch 1 (see warm)

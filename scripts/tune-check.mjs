@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import { compileGraph } from "../dist/compiler/compile.js";
 import { compileFrontend, memoryHost } from "../dist/compiler/lower/index.js";
 import { initWeights } from "../dist/compiler/weights/index.js";
-import { Model } from "../dist/runtime/index.js";
+import { Model, PipelineCache } from "../dist/runtime/index.js";
 import { nodeDevice } from "../dist/runtime/node-device.js";
 import { tuneGraph } from "../dist/compiler/tune.js";
 import { median, table } from "./table.mjs";
@@ -26,11 +26,10 @@ async function tuned(graph, exhaustive) {
   let measured = 0;
   let all = 0;
   const t0 = performance.now();
-  const { choices, report } = await tuneGraph(graph, (b) => Model.create(b, gpu.device), {
-    runs: 3,
-    target,
-    exhaustive,
-  });
+  // each search as `cnnc tune` makes it: a kernel the same for several layers compiled once
+  const pipelines = new PipelineCache(gpu.device);
+  const load = (b) => Model.create(b, gpu.device, undefined, undefined, { pipelines });
+  const { choices, report } = await tuneGraph(graph, load, { runs: 3, target, exhaustive });
   const seconds = (performance.now() - t0) / 1000;
   for (const r of report) {
     measured += r.timings.length + r.rejected.length;
@@ -51,10 +50,11 @@ for (const net of nets) {
   const full = await tuned(untuned.graph, true);
   const bundles = [
     untuned.bundle,
-    ...[fast, full].map((t) => compileGraph(withWeights, { choices: t.choices }).bundle),
+    ...[fast, full].map((t) => compileGraph(withWeights, { target, choices: t.choices }).bundle),
   ];
   const models = [];
-  for (const b of bundles) models.push(await Model.create(b, gpu.device));
+  for (const b of bundles)
+    models.push(await Model.create(b, gpu.device, undefined, undefined, { quickStart: false }));
   const inputs = models.map((m) =>
     Object.fromEntries(
       m.manifest.inputs.map((i) => [

@@ -170,6 +170,14 @@ describe("a quick start for CPU emulations", () => {
       const off = compileGraph(at64(file), { seed: 1, target: "cpu", quickStart: false });
       expect(parseBundle(off.bundle!).manifest.quick).toBeUndefined();
     }
+    // without shape families the chosen plan's kernels are specialised to their layers; the
+    // quick start still shares one shader per family
+    const googlenet = at64("examples/googlenet.cnn");
+    const specialised = compileGraph(googlenet, { seed: 1, target: "cpu", shapeFamilies: false });
+    const families = compileGraph(googlenet, { seed: 1, target: "cpu" });
+    expect(specialised.plan!.kernels.length).toBeGreaterThan(families.plan!.kernels.length);
+    expect(specialised.plan!.dispatches.every((d) => d.params === undefined)).toBe(true);
+    expect(specialised.quickPlan!.kernels).toEqual(families.quickPlan!.kernels);
     // LeNet-5's kernels compile in a moment: a second plan would only add to that
     expect(compileGraph(lowerFile("examples/lenet5.cnn"), { target: "cpu" }).quickPlan).toBe(
       undefined,

@@ -28,7 +28,7 @@ import { interpret } from "../../compiler/interp/index.js";
 import { runPasses } from "../../compiler/passes/index.js";
 import { levels } from "../../compiler/compile.js";
 import { initWeights } from "../../compiler/weights/index.js";
-import { Model, parseBundle } from "../../runtime/index.js";
+import { Model, parseBundle, PipelineCache } from "../../runtime/index.js";
 import { tuneGraph, tuningNames } from "../../compiler/tune.js";
 import { compileGraph } from "../../compiler/compile.js";
 import { lowerFile } from "../support/compile.js";
@@ -311,5 +311,44 @@ describe("tuneGraph", () => {
     model.dispose();
     const want = interpret(graph, weights, inputs, 2).get("softmax_1")!;
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
+  });
+});
+
+describe("PipelineCache", () => {
+  it("compiles a kernel once for all the models that share it; each model still agrees", async () => {
+    const graph = lowerFile("examples/lenet5.cnn");
+    const weights = initWeights(graph, 2);
+    const { device } = await gpu();
+    const cache = new PipelineCache(device);
+    const inputs = randomInput(graph, 2, 4);
+    const want = interpret(graph, weights, inputs, 2).get("softmax_1")!;
+    // the same network twice, then with one dense layer's kernel changed
+    const f6: KernelChoice = { kernel: "gemv", shape: gemvCandidates[1]! };
+    const bundles = [
+      compileGraph({ ...graph, constants: weights }).bundle!,
+      compileGraph({ ...graph, constants: weights }).bundle!,
+      compileGraph({ ...graph, constants: weights }, { choices: new Map([["f6", f6]]) }).bundle!,
+    ];
+    const sizes: number[] = [];
+    for (const bytes of bundles) {
+      const model = await Model.create(bytes, device, undefined, undefined, { pipelines: cache });
+      sizes.push(cache.size);
+      const got = (await model.run(inputs, { batch: 2 })).softmax_1!.data;
+      model.dispose();
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
+    }
+    const distinct = (b: Uint8Array) => new Set(parseBundle(b).manifest.kernels);
+    expect(sizes[0]).toBe(distinct(bundles[0]!).size);
+    expect(sizes[1]).toBe(sizes[0]); // nothing compiled again
+    const added = [...distinct(bundles[2]!)].filter((k) => !distinct(bundles[0]!).has(k));
+    expect(added.length).toBeGreaterThan(0);
+    expect(sizes[2]).toBe(sizes[0]! + added.length); // only the kernels that changed
+  });
+  it("keeps no kernel that failed to compile", async () => {
+    const { device } = await gpu();
+    const cache = new PipelineCache(device);
+    const failing = () => Promise.reject(new Error("does not compile"));
+    await expect(cache.pipeline("fn main() {}", failing)).rejects.toThrow("does not compile");
+    expect(cache.size).toBe(0);
   });
 });
