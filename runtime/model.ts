@@ -344,9 +344,7 @@ async function compileKernels(
     }
   };
   const one = async (code: string, k: number): Promise<GPUComputePipeline> => {
-    const pipeline = await (cache && cache.device === device
-      ? cache.pipeline(code, () => make(code, k))
-      : make(code, k));
+    const pipeline = await (cache ? cache.pipeline(code, () => make(code, k)) : make(code, k));
     onEach?.(users[k]![0] ?? "unused");
     return pipeline;
   };
@@ -463,6 +461,8 @@ export class Model {
     onCompiled?: (done: number, total: number, layer: string) => void,
     options: CreateOptions = {},
   ): Promise<Model> {
+    if (options.pipelines && options.pipelines.device !== device)
+      throw new RuntimeError("the pipeline cache given belongs to another device");
     const parsed = parseBundle(bytes);
     // a bundle built for any adapter carries CPU emulations' kernels beside a GPU's
     const cls = adapterClass(device.adapterInfo);

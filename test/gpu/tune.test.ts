@@ -344,6 +344,15 @@ describe("PipelineCache", () => {
     expect(added.length).toBeGreaterThan(0);
     expect(sizes[2]).toBe(sizes[0]! + added.length); // only the kernels that changed
   });
+  it("serves one device: a model on another is refused, not given its pipelines", async () => {
+    const { device } = await gpu();
+    const graph = lowerFile("examples/lenet5.cnn");
+    const bytes = compileGraph({ ...graph, constants: initWeights(graph, 2) }).bundle!;
+    const elsewhere = new PipelineCache({} as GPUDevice);
+    await expect(
+      Model.create(bytes, device, undefined, undefined, { pipelines: elsewhere }),
+    ).rejects.toThrow("the pipeline cache given belongs to another device");
+  });
   it("keeps no kernel that failed to compile", async () => {
     const { device } = await gpu();
     const cache = new PipelineCache(device);
