@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { main } from "./main.js";
+import { aheadWorker, aheadWorkerEnv } from "./tune-ahead.js";
 
 // `cnnc ... | head` closes the pipe early: that is the reader's choice, not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -67,7 +68,10 @@ function filtered(args: readonly string[]): Promise<number> {
 }
 
 const args = process.argv.slice(2);
-process.exitCode =
-  process.env.CNNC_STDERR_FILTERED !== "1" && opensDevice(args)
-    ? await filtered(args)
-    : await main(args);
+if (process.env[aheadWorkerEnv] === "1")
+  await aheadWorker(); // (cnnc tune's helper)
+else
+  process.exitCode =
+    process.env.CNNC_STDERR_FILTERED !== "1" && opensDevice(args)
+      ? await filtered(args)
+      : await main(args);

@@ -405,7 +405,10 @@ function program(io: Io): Command {
       .option("--seed <n>", "seed of the generated weights when --weights is not given", "0")
       .option("--runs <n>", "timed runs per candidate (median)", "3")
       .option("--batch <n>", "the batch size to measure at", "1")
-      .option("--verbose", "print every candidate's time, not only the winner's")
+      .option(
+        "--verbose",
+        "print every candidate's time, not only the winner's, and what a helper process compiled ahead (llvmpipe; CNNC_TUNE_AHEAD=0 turns it off)",
+      )
       .option(
         "--exhaustive",
         "measure every candidate (default: in the cost model's order until two in a row are no faster)",

@@ -17,6 +17,7 @@ import type { OptimizeOptions } from "./optimize.js";
 import { tuneGraph, tuningNames, type TunedLayer } from "../compiler/tune.js";
 import type { LayerFeatures, TuningData } from "../compiler/codegen/cost-model.js";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { compileAhead } from "./tune-ahead.js";
 
 export interface TuneCliOptions extends OptimizeOptions {
   readonly output?: string;
@@ -45,7 +46,7 @@ export const kernelFamilies: readonly KernelChoice["kernel"][] = [
 ];
 
 /** `--kernels gemm,blocked`: the families to measure; all when absent. */
-function familyFilter(list: string | undefined): ((c: KernelChoice) => boolean) | undefined {
+export function familyFilter(list: string | undefined): ((c: KernelChoice) => boolean) | undefined {
   if (list === undefined) return undefined;
   const names = list.split(",").map((s) => s.trim());
   const unknown = names.filter((n) => !(kernelFamilies as readonly string[]).includes(n));
@@ -66,7 +67,7 @@ function constantInputs(model: Model, batch: number): Record<string, Float32Arra
   );
 }
 
-const median = (xs: readonly number[]): number => {
+export const median = (xs: readonly number[]): number => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
@@ -214,65 +215,84 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
   // compared at the end (a CPU emulation compiles for most of a second a kernel)
   const pipelines = new PipelineCache(gpu.device);
   const load = (b: Uint8Array) => Model.create(b, gpu.device, undefined, undefined, { pipelines });
-  const { choices, report } = await tuneGraph(built.graph, load, {
-    runs,
+  const ahead = compileAhead(gpu, {
+    graph: built.graph,
     batch,
     target,
+    untuned: built.bytes,
     exhaustive: !!(o.exhaustive || o.record),
-    ...(filter ? { filter } : {}),
     ...(o.layout ? { layout: o.layout } : {}),
-    ...(io.progress
-      ? {
-          onProgress: (done: number, total: number, layer: string) =>
-            io.progress!.update("tuning: candidates measured", done, total, layer),
-        }
-      : {}),
+    ...(o.kernels ? { kernels: o.kernels } : {}),
   });
-  io.progress?.done();
-  if (o.record) record(o.record, gpu.adapter, graph.name, report);
-  const width = Math.max(5, ...report.map((r) => r.shape.length));
-  io.out(
-    `GPU time per layer (no upload or readback), median of ${runs}; tried: candidates measured of all (${o.exhaustive || o.record ? "--exhaustive" : "in the cost model's order until two in a row were no faster"})\n`,
-  );
-  io.out(`${"layer shape".padEnd(width)}  layers  tried  default ms  best ms  kernel\n`);
-  for (const r of report) {
-    const tried = `${r.timings.length + r.rejected.length}/${r.timings.length + r.rejected.length + r.skipped}`;
+  try {
+    const { choices, report } = await tuneGraph(built.graph, load, {
+      runs,
+      batch,
+      target,
+      exhaustive: !!(o.exhaustive || o.record),
+      ...(filter ? { filter } : {}),
+      ...(o.layout ? { layout: o.layout } : {}),
+      ...(ahead ? { ahead } : {}),
+      ...(io.progress
+        ? {
+            onProgress: (done: number, total: number, layer: string) =>
+              io.progress!.update("tuning: candidates measured", done, total, layer),
+          }
+        : {}),
+    });
+    io.progress?.done();
+    await ahead?.finish(); // (nothing compiles elsewhere while the networks are timed)
+    if (ahead && o.verbose)
+      io.out(
+        `compiled ahead: ${ahead.counts.helper} of the ${ahead.counts.asked} candidates measured by a helper process on another core, ${ahead.counts.whileWaiting} here while it compiled${ahead.stopped ? ` (helper stopped: ${ahead.stopped})` : ""}\n`,
+      );
+    if (o.record) record(o.record, gpu.adapter, graph.name, report);
+    const width = Math.max(5, ...report.map((r) => r.shape.length));
     io.out(
-      `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${tried.padStart(5)}  ${ms(r.defaultMs).padStart(10)}  ${ms(r.bestMs).padStart(7)}  ${choiceName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
+      `GPU time per layer (no upload or readback), median of ${runs}; tried: candidates measured of all (${o.exhaustive || o.record ? "--exhaustive" : "in the cost model's order until two in a row were no faster"})\n`,
     );
-    if (o.verbose) {
-      for (const t of r.timings) io.out(`    ${ms(t.ms).padStart(10)} ms  ${t.kernel}\n`);
+    io.out(`${"layer shape".padEnd(width)}  layers  tried  default ms  best ms  kernel\n`);
+    for (const r of report) {
+      const tried = `${r.timings.length + r.rejected.length}/${r.timings.length + r.rejected.length + r.skipped}`;
+      io.out(
+        `${r.shape.padEnd(width)}  ${String(r.layers.length).padStart(6)}  ${tried.padStart(5)}  ${ms(r.defaultMs).padStart(10)}  ${ms(r.bestMs).padStart(7)}  ${choiceName(r.best)}${r.rejected.length ? ` (rejected, wrong results: ${r.rejected.join(", ")})` : ""}\n`,
+      );
+      if (o.verbose) {
+        for (const t of r.timings) io.out(`    ${ms(t.ms).padStart(10)} ms  ${t.kernel}\n`);
+      }
     }
+    const bytes = buildGraph(
+      io,
+      graph,
+      { ...o, target },
+      {
+        choices,
+        tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
+      },
+    ).bytes;
+    // The whole network, both ways: a tuned bundle that is not faster is not written.
+    const pairs = Math.max(9, 2 * runs + 1);
+    const measured = await compare(built.bytes, bytes, gpu.device, runs, pairs, batch, pipelines);
+    const v = verdict(measured.pairs);
+    const gpuTime = [
+      median(measured.pairs.map((p) => p[0])),
+      median(measured.pairs.map((p) => p[1])),
+    ];
+    const out = o.output ?? `${graph.name}.tuned.cnnb`;
+    writeOutput(out, v.keepTuned ? bytes : built.bytes, [file, ...(o.weights ? [o.weights] : [])]);
+    const line = (what: string, x: number, y: number) =>
+      `${what}: ${ms(x)} ms untuned, ${ms(y)} ms tuned (${(x / y).toFixed(2)}x)\n`;
+    io.out(
+      `whole network at batch ${batch}: GPU time alternately, ${pairs} pairs; round trip median of ${runs}\n` +
+        line("  GPU time", gpuTime[0]!, gpuTime[1]!) +
+        line("  round trip (upload, run, readback)", measured.roundTrip[0], measured.roundTrip[1]) +
+        `  tuned faster in ${v.wins} of ${v.pairs} pairs, median ${v.speedup.toFixed(2)}x (sign test p = ${v.p < 0.001 ? v.p.toExponential(1) : v.p.toFixed(3)})\n` +
+        (v.keepTuned
+          ? `wrote ${out}\n`
+          : `wrote ${out} untuned: the tuned kernels were not faster on the whole network here\n`),
+    );
+  } finally {
+    ahead?.close();
   }
-  const bytes = buildGraph(
-    io,
-    graph,
-    { ...o, target },
-    {
-      choices,
-      tuning: { adapter: gpu.adapter, layers: tuningNames(choices) },
-    },
-  ).bytes;
-  // The whole network, both ways: a tuned bundle that is not faster is not written.
-  const pairs = Math.max(9, 2 * runs + 1);
-  const measured = await compare(built.bytes, bytes, gpu.device, runs, pairs, batch, pipelines);
-  const v = verdict(measured.pairs);
-  const gpuTime = [
-    median(measured.pairs.map((p) => p[0])),
-    median(measured.pairs.map((p) => p[1])),
-  ];
-  const out = o.output ?? `${graph.name}.tuned.cnnb`;
-  writeOutput(out, v.keepTuned ? bytes : built.bytes, [file, ...(o.weights ? [o.weights] : [])]);
-  const line = (what: string, x: number, y: number) =>
-    `${what}: ${ms(x)} ms untuned, ${ms(y)} ms tuned (${(x / y).toFixed(2)}x)\n`;
-  io.out(
-    `whole network at batch ${batch}: GPU time alternately, ${pairs} pairs; round trip median of ${runs}\n` +
-      line("  GPU time", gpuTime[0]!, gpuTime[1]!) +
-      line("  round trip (upload, run, readback)", measured.roundTrip[0], measured.roundTrip[1]) +
-      `  tuned faster in ${v.wins} of ${v.pairs} pairs, median ${v.speedup.toFixed(2)}x (sign test p = ${v.p < 0.001 ? v.p.toExponential(1) : v.p.toFixed(3)})\n` +
-      (v.keepTuned
-        ? `wrote ${out}\n`
-        : `wrote ${out} untuned: the tuned kernels were not faster on the whole network here\n`),
-  );
   gpu.device.destroy();
 }

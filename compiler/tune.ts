@@ -78,7 +78,8 @@ async function measure(
   runs: number,
   batch: number,
   layout: Layout,
-  best = Infinity,
+  best: number,
+  alone: Ahead["alone"],
 ): Promise<{ ms: number; out: Float32Array }> {
   const inputs = Object.fromEntries(
     graph.inputs.map((i) => {
@@ -89,17 +90,20 @@ async function measure(
       return [i.name, layout === "nhwc" && i.shape.length === 3 ? toNhwc(data, i.shape) : data];
     }),
   );
-  const out = (await model.run(inputs, { batch })).y!.data;
-  let repeats = 1;
-  let once = await model.measure({ batch }); // also the warm-up
-  while (once * repeats < 2 && repeats < 4096) {
-    repeats *= 4;
-    once = await model.measure({ batch, repeats });
-  }
-  if (once > hopeless * best) return { ms: once, out };
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) times.push(await model.measure({ batch, repeats }));
-  return { ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!, out };
+  const out = (await model.run(inputs, { batch })).y!.data; // (compiles, on llvmpipe)
+  const ms = await alone(async () => {
+    let repeats = 1;
+    let once = await model.measure({ batch }); // also the warm-up
+    while (once * repeats < 2 && repeats < 4096) {
+      repeats *= 4;
+      once = await model.measure({ batch, repeats });
+    }
+    if (once > hopeless * best) return once;
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) times.push(await model.measure({ batch, repeats }));
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  });
+  return { ms, out };
 }
 
 /** The same batch of [C, H, W] tensors in NHWC order. */
@@ -152,31 +156,43 @@ const patience = 2;
 const improvement = 0.02;
 const minMeasured = 3;
 
-/** Measures every candidate for every distinct tunable layer; returns the winners. */
-export async function tuneGraph(
-  graph: Graph & { readonly constants: Constants },
-  load: Loader,
-  options: {
-    readonly runs?: number;
-    /** The batch size to measure at (default 1): a dense layer's best kernel depends on it. */
-    readonly batch?: number;
-    /** Which of a layer's candidates to measure (all when absent); the default always is. */
-    readonly filter?: (c: KernelChoice) => boolean;
-    /** As the tuned bundle will be built (default true): which values share a layout. */
-    readonly eliminateConcat?: boolean;
-    /**
-     * Give every conv whose input may take either layout a kernel reading this one (the
-     * default kernel is still measured, as the reference); absent: measure both and choose.
-     */
-    readonly layout?: Layout;
-    /** The class of adapter measured: its defaults are the reference, its model the order. */
-    readonly target?: Target;
-    /** Measure every candidate, not only the cost model's first until they stop improving. */
-    readonly exhaustive?: boolean;
-    /** Hears of each candidate measured: done of all candidates, with the layer's name. */
-    readonly onProgress?: (done: number, total: number, layer: string) => void;
-  } = {},
-): Promise<{ choices: Map<string, KernelChoice>; report: TunedLayer[] }> {
+/** Whether a step's candidate `index` is measured whatever the ones before it measure. */
+export const surelyMeasured = (index: number, exhaustive = false): boolean =>
+  exhaustive || index < minMeasured;
+
+/** What decides a network's tuning plan: the candidates and the order they are measured in. */
+export interface PlanOptions {
+  /** The batch size to measure at (default 1): a dense layer's best kernel depends on it. */
+  readonly batch?: number;
+  /** Which of a layer's candidates to measure (all when absent); the default always is. */
+  readonly filter?: (c: KernelChoice) => boolean;
+  /** As the tuned bundle will be built (default true): which values share a layout. */
+  readonly eliminateConcat?: boolean;
+  /**
+   * Give every conv whose input may take either layout a kernel reading this one (the
+   * default kernel is still measured, as the reference); absent: measure both and choose.
+   */
+  readonly layout?: Layout;
+  /** The class of adapter measured: its defaults are the reference, its model the order. */
+  readonly target?: Target;
+}
+
+/** One distinct layer shape and its candidates, the default first, then the cost model's order. */
+export interface TuningStep {
+  readonly nodes: readonly Node[];
+  readonly byDefault: KernelChoice;
+  readonly list: readonly KernelChoice[];
+}
+
+/**
+ * The tuner's work, in order: each distinct tunable layer (same op, shapes, attributes and
+ * layout freedom: one measurement serves all its layers) with its candidates. The same graph and
+ * options give the same plan, so another process can compile the candidates ahead.
+ */
+export function tuningPlan(
+  graph: Graph,
+  options: PlanOptions = {},
+): { steps: TuningStep[]; layouts: ReturnType<typeof layoutGroups> } {
   const shapes = valueShapes(graph);
   const layouts = layoutGroups(
     graph,
@@ -195,16 +211,14 @@ export async function tuneGraph(
     ]);
     groups.set(key, [...(groups.get(key) ?? []), n]);
   }
-  const batch = options.batch ?? 1;
-  const measured: Measured[] = [];
   // Every layer shape's candidates, the default first: its output is what every other
   // candidate must reproduce. Listed up front, so that progress can say "i of N".
-  const work = [...groups.values()].map((nodes) => {
+  const steps = [...groups.values()].map((nodes) => {
     const first = nodes[0]!;
     const [byDefault, ...others] = candidates(
       first,
       shapes.get(first.inputs[0]!),
-      batch,
+      options.batch ?? 1,
       nhwcReady(first),
       options.target ?? "gpu",
     );
@@ -213,9 +227,78 @@ export async function tuneGraph(
       (!options.layout || !nhwcReady(first) || readsIn(c) === options.layout);
     return { nodes, byDefault: byDefault!, list: [byDefault!, ...others.filter(wanted)] };
   });
+  return { steps, layouts };
+}
+
+/** The bundle that measures one candidate: the step's first layer alone, with that kernel. */
+export function candidateBundle(
+  graph: Graph & { readonly constants: Constants },
+  step: TuningStep,
+  candidate: KernelChoice,
+): Uint8Array {
+  const first = step.nodes[0]!;
+  // One layer, its weights as the network has them: no pass to run on it.
+  return compileGraph(alone(graph, first), {
+    passes: [],
+    choices: new Map([[first.name, candidate]]),
+    inputLayout: readsIn(candidate),
+  }).bundle!;
+}
+
+/**
+ * Compiles candidates before the tuner loads them, where that does not slow its measuring
+ * (another process, on another core): on an adapter that keeps compiled shaders across
+ * processes (Mesa's disk cache), loading one then costs no compile.
+ */
+export interface Ahead {
+  /**
+   * Candidate `index` of step `step` is loaded next: resolves when it is not being compiled
+   * elsewhere. While it is, `compileHere` may compile others, for the loader to keep.
+   */
+  next(
+    step: number,
+    index: number,
+    compileHere: (step: number, index: number) => Promise<void>,
+  ): Promise<void>;
+  /** The step's other candidates will not be measured. */
+  finished(step: number): void;
+  /** Runs `timing` with nothing compiling elsewhere (on a machine that it would slow). */
+  alone<T>(timing: () => Promise<T>): Promise<T>;
+}
+
+/** Measures every candidate for every distinct tunable layer; returns the winners. */
+export async function tuneGraph(
+  graph: Graph & { readonly constants: Constants },
+  load: Loader,
+  options: PlanOptions & {
+    readonly runs?: number;
+    /** Measure every candidate, not only the cost model's first until they stop improving. */
+    readonly exhaustive?: boolean;
+    /** Hears of each candidate measured: done of all candidates, with the layer's name. */
+    readonly onProgress?: (done: number, total: number, layer: string) => void;
+    /** Compiles the plan's candidates ahead of their measuring. */
+    readonly ahead?: Ahead;
+  } = {},
+): Promise<{ choices: Map<string, KernelChoice>; report: TunedLayer[] }> {
+  const shapes = valueShapes(graph);
+  const { steps: work, layouts } = tuningPlan(graph, options);
+  const batch = options.batch ?? 1;
+  const measured: Measured[] = [];
+  /** Loads a candidate and dispatches it once: a loader that keeps pipelines keeps it compiled. */
+  const compileHere = async (step: number, index: number) => {
+    const model = await load(candidateBundle(graph, work[step]!, work[step]!.list[index]!));
+    try {
+      await model.measure({ batch });
+    } catch {
+      // (a candidate that fails fails again when it is measured, and is reported then)
+    } finally {
+      model.dispose();
+    }
+  };
   const total = work.reduce((n, w) => n + w.list.length, 0);
   let done = 0;
-  for (const { nodes, byDefault, list } of work) {
+  for (const [index, step] of work.entries()) {
+    const { nodes, byDefault, list } = step;
     const first = nodes[0]!;
     const single = alone(graph, first);
     const timings: [KernelChoice, number][] = [];
@@ -229,19 +312,22 @@ export async function tuneGraph(
         options.onProgress?.(done, total, first.name);
         break;
       }
+      await options.ahead?.next(index, tried, compileHere);
       tried++;
       const layout = readsIn(candidate);
-      // One layer, its weights as the network has them: no pass to run on it.
-      const { bundle } = compileGraph(single, {
-        passes: [],
-        choices: new Map([[first.name, candidate]]),
-        inputLayout: layout,
-      });
-      const model = await load(bundle!);
+      const model = await load(candidateBundle(graph, step, candidate));
       try {
         // The best so far reading the same layout: each layout's fastest is timed in full.
         const best = Math.min(...timings.filter(([c]) => readsIn(c) === layout).map(([, t]) => t));
-        const { ms, out } = await measure(model, single, options.runs ?? 3, batch, layout, best);
+        const { ms, out } = await measure(
+          model,
+          single,
+          options.runs ?? 3,
+          batch,
+          layout,
+          best,
+          options.ahead?.alone.bind(options.ahead) ?? ((timing) => timing()),
+        );
         reference ??= out;
         // A driver may miscompile a configuration (seen on emulated adapters): never keep one
         // whose result differs from the default kernel's.
@@ -258,6 +344,7 @@ export async function tuneGraph(
       }
       options.onProgress?.(++done, total, first.name);
     }
+    options.ahead?.finished(index);
     measured.push({ nodes, byDefault, timings, rejected, skipped: list.length - tried });
   }
 

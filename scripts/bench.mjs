@@ -183,13 +183,20 @@ async function compare({ graph, file, text }, batch) {
       const source = join(dir, basename(file));
       writeFileSync(source, text);
       const out = join(dir, "tuned.cnnb");
+      // --cold: tuned as on a fresh machine, Mesa's shader cache empty rather than off (cnnc
+      // tune's helper process compiles candidates ahead into it)
+      const env = { ...process.env };
+      if (cold) {
+        delete env.MESA_SHADER_CACHE_DISABLE;
+        env.MESA_SHADER_CACHE_DIR = join(dir, "mesa-shader-cache");
+      }
       const t0 = performance.now();
       const r = spawnSync(
         process.execPath,
         ["dist/cli/bin.js", "tune", source, "--seed", "1", "--batch", String(batch)]
           .concat(["--runs", "2", "-o", out, "-q"])
           .concat(process.env.CNNC_ADAPTER ? ["--adapter", process.env.CNNC_ADAPTER] : []),
-        { encoding: "utf8" },
+        { encoding: "utf8", env },
       );
       if (r.status !== 0) throw new Error(`cnnc tune failed: ${r.stderr}`);
       tuneSeconds = (performance.now() - t0) / 1000;

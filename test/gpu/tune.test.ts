@@ -29,11 +29,15 @@ import { runPasses } from "../../compiler/passes/index.js";
 import { levels } from "../../compiler/compile.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { Model, parseBundle, PipelineCache } from "../../runtime/index.js";
-import { tuneGraph, tuningNames } from "../../compiler/tune.js";
+import { surelyMeasured, tuneGraph, tuningNames, tuningPlan } from "../../compiler/tune.js";
+import { compileAhead } from "../../cli/tune-ahead.js";
 import { compileGraph } from "../../compiler/compile.js";
 import { lowerFile } from "../support/compile.js";
 import { splitKNet, winogradNet } from "./nets.js";
-import { expectParity, gpu, randomInput } from "./support.js";
+import { adapterChoice, expectParity, gpu, randomInput } from "./support.js";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const gemmNet = `network G {
   input x: [13, 11, 9]
@@ -359,5 +363,51 @@ describe("PipelineCache", () => {
     const failing = () => Promise.reject(new Error("does not compile"));
     await expect(cache.pipeline("fn main() {}", failing)).rejects.toThrow("does not compile");
     expect(cache.size).toBe(0);
+  });
+});
+
+// The helper process `cnnc tune` starts on llvmpipe (cli/tune-ahead.ts), as the built CLI runs
+// it: it compiles into Mesa's disk cache what the tuner will surely measure, in its order.
+describe.skipIf(adapterChoice !== "llvmpipe")("cnnc tune's helper process", () => {
+  it("compiles the untuned network, then each layer's first candidates in the tuner's order, into Mesa's cache", async () => {
+    const graph = lowerFile("examples/lenet5.cnn");
+    const optimized = runPasses({ ...graph, constants: initWeights(graph, 2) }, levels[2].passes);
+    const network = { ...optimized, constants: optimized.constants! };
+    const untuned = compileGraph(network, { passes: [], target: "cpu" }).bundle!;
+    const cache = mkdtempSync(join(tmpdir(), "cnnc-mesa-"));
+    const before = process.env.MESA_SHADER_CACHE_DIR;
+    process.env.MESA_SHADER_CACHE_DIR = cache; // (the helper's, not this process's)
+    const plan = { graph: network, batch: 1, target: "cpu" as const, exhaustive: false, untuned };
+    const ahead = compileAhead({ kind: "llvmpipe" }, plan, "dist/cli/bin.js");
+    if (before === undefined) delete process.env.MESA_SHADER_CACHE_DIR;
+    else process.env.MESA_SHADER_CACHE_DIR = before;
+    expect(ahead).toBeDefined();
+    const { steps } = tuningPlan(network, { target: "cpu" });
+    const surely = steps.flatMap((s, k) =>
+      s.list.flatMap((_, i) => (surelyMeasured(i) ? [`${k}/${i}`] : [])),
+    );
+    const said: string[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ahead!.child.on("message", (m: { kind: string; step: number; index: number }) => {
+          said.push(`${m.kind} ${m.step}/${m.index}`);
+          if (m.kind === "done" && said.length >= 2 * surely.length + 2) resolve();
+        });
+        ahead!.child.on("exit", () => reject(new Error(`the helper ended: ${said.join(", ")}`)));
+      });
+    } finally {
+      ahead!.close();
+    }
+    expect(surely.length).toBe(3 * steps.length); // (LeNet-5's layers have 3 or more each)
+    // (then the next of the layer the tuner is at: here the first, nothing being said)
+    expect(said.slice(0, 2 * surely.length + 2)).toEqual(
+      ["-1/0", ...surely].flatMap((key) => [`start ${key}`, `done ${key}`]),
+    );
+    // what it compiled is on disk, for the tuner's process to find
+    const files = readdirSync(cache, { recursive: true, withFileTypes: true }).filter((f) =>
+      f.isFile(),
+    );
+    expect(files.length).toBeGreaterThanOrEqual(surely.length);
+    rmSync(cache, { recursive: true, force: true });
   });
 });
