@@ -227,8 +227,9 @@ export class AheadProcess implements Ahead {
 
   /**
    * Loading what the helper compiled should take a fraction of its compile (a cache hit). When
-   * the first three took half of it or more, the tuner compiled them again (Mesa's cache not
-   * written, or not found): the helper only costs, and is closed.
+   * the first three took half of it or more, either the tuner compiled them again (Mesa's cache
+   * not written, or not found) or the helper did not compile either (a warm cache): the helper
+   * only costs, and is closed.
    */
   private checkCache(): void {
     if (!this.loading) return;
@@ -237,7 +238,7 @@ export class AheadProcess implements Ahead {
     if (this.shares.length >= 3) return;
     this.shares.push(share);
     if (this.shares.length === 3 && median(this.shares) >= 0.5) {
-      this.stopped = `loading what it compiled took ${Math.round(100 * median(this.shares))}% of its compile time: Mesa's disk cache did not serve it`;
+      this.stopped = `loading what it compiled took ${Math.round(100 * median(this.shares))}% of its compile time: nothing to gain (Mesa's cache already held them, or did not keep them)`;
       this.close();
     }
   }
