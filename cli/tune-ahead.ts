@@ -22,6 +22,7 @@ import type { Graph } from "../compiler/ir/index.js";
 import type { Layout, Target } from "../compiler/codegen/index.js";
 import {
   candidateBundle,
+  dispatchOnce,
   surelyMeasured,
   tuningPlan,
   type Ahead,
@@ -277,6 +278,8 @@ export async function aheadWorker(): Promise<void> {
   rmSync(dirname(process.argv[2]!), { recursive: true, force: true }); // (read: not left behind)
   const gpu = await nodeDevice("llvmpipe");
   const { steps } = tuningPlan(plan.graph, planOptions(plan));
+  const load = (bundle: Uint8Array) =>
+    Model.create(bundle, gpu.device, undefined, undefined, { quickStart: false });
   const taken = new Set<string>();
   const finished = new Set<number>();
   let current = 0; // (the step the tuner is measuring)
@@ -284,22 +287,11 @@ export async function aheadWorker(): Promise<void> {
   const compile = async (step: number, index: number) => {
     process.send!({ kind: "start", step, index } satisfies FromHelper);
     const t0 = performance.now();
-    try {
-      const bundle =
-        step < 0
-          ? plan.untuned
-          : candidateBundle(plan.graph, steps[step]!, steps[step]!.list[index]!);
-      const model = await Model.create(bundle, gpu.device, undefined, undefined, {
-        quickStart: false,
-      });
-      try {
-        await model.measure({ batch: plan.batch }); // (llvmpipe compiles on the first dispatch)
-      } finally {
-        model.dispose();
-      }
-    } catch {
-      // (the tuner meets the same failure when it loads the candidate, and reports it)
-    }
+    const bundle =
+      step < 0
+        ? plan.untuned
+        : candidateBundle(plan.graph, steps[step]!, steps[step]!.list[index]!);
+    await dispatchOnce(load, bundle, plan.batch);
     const ms = performance.now() - t0;
     process.send!({ kind: "done", step, index, ms } satisfies FromHelper);
   };
@@ -313,7 +305,7 @@ export async function aheadWorker(): Promise<void> {
     }
     return undefined;
   };
-  let untuned = false;
+  await compile(-1, 0); // (the untuned network first)
   for (;;) {
     // (what the tuner said meanwhile: its messages wait for a turn of the event loop)
     await new Promise((resolve) => setImmediate(resolve));
@@ -322,15 +314,11 @@ export async function aheadWorker(): Promise<void> {
       if (m.kind === "next") current = m.step;
       if (m.kind === "finished") finished.add(m.step);
     }
-    const pick = untuned
-      ? (first((_, i) => surelyMeasured(i, plan.exhaustive)) ?? first((step) => step === current))
-      : undefined;
+    const pick =
+      first((_, i) => surelyMeasured(i, plan.exhaustive)) ?? first((step) => step === current);
     if (pick) {
       taken.add(`${pick.step}/${pick.index}`);
       await compile(pick.step, pick.index);
-    } else if (!untuned) {
-      untuned = true;
-      await compile(-1, 0);
     } else await new Promise<void>((resolve) => (wake = resolve));
   }
 }

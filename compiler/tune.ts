@@ -246,6 +246,24 @@ export function candidateBundle(
 }
 
 /**
+ * Loads a bundle and dispatches every kernel once, for what that compiles (llvmpipe compiles a
+ * kernel at its first dispatch): a loader that keeps pipelines, or a driver that keeps compiled
+ * shaders, then has it. A bundle that fails fails again when it is measured, and is reported then.
+ */
+export async function dispatchOnce(load: Loader, bundle: Uint8Array, batch: number): Promise<void> {
+  try {
+    const model = await load(bundle);
+    try {
+      await model.measure({ batch });
+    } finally {
+      model.dispose();
+    }
+  } catch {
+    // (see above)
+  }
+}
+
+/**
  * Compiles candidates before the tuner loads them, where that does not slow its measuring
  * (another process, on another core): on an adapter that keeps compiled shaders across
  * processes (Mesa's disk cache), loading one then costs no compile.
@@ -284,17 +302,8 @@ export async function tuneGraph(
   const { steps: work, layouts } = tuningPlan(graph, options);
   const batch = options.batch ?? 1;
   const measured: Measured[] = [];
-  /** Loads a candidate and dispatches it once: a loader that keeps pipelines keeps it compiled. */
-  const compileHere = async (step: number, index: number) => {
-    const model = await load(candidateBundle(graph, work[step]!, work[step]!.list[index]!));
-    try {
-      await model.measure({ batch });
-    } catch {
-      // (a candidate that fails fails again when it is measured, and is reported then)
-    } finally {
-      model.dispose();
-    }
-  };
+  const compileHere = (step: number, index: number) =>
+    dispatchOnce(load, candidateBundle(graph, work[step]!, work[step]!.list[index]!), batch);
   const total = work.reduce((n, w) => n + w.list.length, 0);
   let done = 0;
   for (const [index, step] of work.entries()) {
