@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import onnxProto from "onnx-proto";
 import { bytes, grouped } from "../compiler/analysis/index.js";
-import { BundleError, parseBundle, parseTrainingBundle } from "../runtime/index.js";
+import { BundleError, parseBundle, parseTrainingBundle, type Manifest } from "../runtime/index.js";
 import { bundleKind, readContainer, wgslBytes } from "../runtime/format.js";
 import { trainingMemory } from "../compiler/train/plan.js";
 import { importModel, UserError, type Io, type ModelFlags } from "./common.js";
@@ -93,6 +93,7 @@ function inspectBundle(file: string, data: Uint8Array): string {
       "kernels",
       `${manifest.kernels.length} WGSL shaders (${bytes(source)} of source), ${manifest.dispatches.length} dispatches per run`,
     ],
+    ...subgroupLine(manifest),
     [
       "weights",
       `${manifest.weights.length} tensors, ${grouped(values)} values (${bytes(manifest.blobBytes)} stored)`,
@@ -117,6 +118,25 @@ function inspectBundle(file: string, data: Uint8Array): string {
     ["tuning", tuned],
     ["IR", manifest.ir === undefined ? "not included" : "included (cnnc run --cpu runs it)"],
   ]);
+}
+
+/** How many kernels carry a subgroup form, in the bundle's plans that have any. */
+function subgroupLine(manifest: Manifest): [string, string][] {
+  const count = (p: { subgroupKernels?: Manifest["subgroupKernels"] } | undefined) =>
+    Object.keys(p?.subgroupKernels ?? {}).length;
+  const own = count(manifest);
+  const cpu = count(manifest.variants?.cpu);
+  if (!own && !cpu) return [];
+  const parts = [
+    ...(own ? [`${own} of the shaders`] : []),
+    ...(cpu ? [`${cpu} of the CPU emulations' shaders`] : []),
+  ];
+  return [
+    [
+      "subgroups",
+      `${parts.join(" and ")} have a second form with subgroup operations (GEMV, softmax, global pooling), which the runtime takes where the device offers WebGPU's subgroups`,
+    ],
+  ];
 }
 
 const text = (v: unknown): string => String(v ?? "");

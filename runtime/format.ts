@@ -109,6 +109,12 @@ export interface Manifest {
   readonly arena: number;
   readonly weights: readonly ManifestWeight[];
   readonly kernels: readonly string[];
+  /**
+   * Kernels written again with subgroup operations, by index into `kernels`: the runtime
+   * compiles these instead on a device with WebGPU's `subgroups` feature. Each declares the
+   * same bindings as the kernel it stands for and runs on the same grid.
+   */
+  readonly subgroupKernels?: Readonly<Record<string, string>>;
   readonly dispatches: readonly {
     readonly label: string;
     readonly kernel: number;
@@ -144,6 +150,7 @@ export interface ManifestVariant {
   readonly arena: number;
   readonly weights: readonly DerivedWeight[];
   readonly kernels: readonly string[];
+  readonly subgroupKernels?: Manifest["subgroupKernels"];
   readonly dispatches: Manifest["dispatches"];
 }
 
@@ -160,12 +167,20 @@ export function adapterClass(info: GPUAdapterInfo | undefined): AdapterClass {
     : "gpu";
 }
 
+/** What a device offers that a bundle's kernels may use: its WebGPU features. */
+export type DeviceFeatures = ReadonlySet<string>;
+
 /**
  * The manifest as an adapter of class `cls` runs it: a variant's values, weights, kernels and
- * dispatches where the bundle has one for the class, the bundle's own otherwise.
+ * dispatches where the bundle has one for the class, the bundle's own otherwise; on a device
+ * with `subgroups` among its `features`, each kernel's subgroup form where it has one.
  */
-export function manifestFor(manifest: Manifest, cls: AdapterClass): Manifest {
-  return withPlan(manifest, manifest.variants?.[cls]);
+export function manifestFor(
+  manifest: Manifest,
+  cls: AdapterClass,
+  features: DeviceFeatures = new Set(),
+): Manifest {
+  return withPlan(manifest, manifest.variants?.[cls], features);
 }
 
 /** The size of a plan's shaders: on a CPU emulation, what its compile time goes with. */
@@ -174,22 +189,36 @@ export function wgslBytes(kernels: readonly string[]): number {
 }
 
 /** The manifest as its quick start for class `cls` runs it; undefined where it has none. */
-export function quickManifestFor(manifest: Manifest, cls: AdapterClass): Manifest | undefined {
+export function quickManifestFor(
+  manifest: Manifest,
+  cls: AdapterClass,
+  features: DeviceFeatures = new Set(),
+): Manifest | undefined {
   const q = manifest.quick?.[cls];
-  return q && withPlan(manifest, q);
+  return q && withPlan(manifest, q, features);
 }
 
-/** The manifest with a variant's parts in place of its own, and no other plans. */
-function withPlan(manifest: Manifest, v: ManifestVariant | undefined): Manifest {
-  const { variants: _, quick: __, ...rest } = manifest;
-  if (!v) return rest;
+/**
+ * The manifest with a variant's parts in place of its own, and no other plans; its kernels
+ * those the device runs (their subgroup forms where it has the feature), and no other forms.
+ */
+function withPlan(
+  manifest: Manifest,
+  v: ManifestVariant | undefined,
+  features: DeviceFeatures,
+): Manifest {
+  const { variants: _, quick: __, subgroupKernels: ___, ...rest } = manifest;
+  const plan = v ?? manifest;
+  const sub = features.has("subgroups") ? (plan.subgroupKernels ?? {}) : {};
+  const kernels = plan.kernels.map((k, i) => sub[i] ?? k);
+  if (!v) return { ...rest, kernels };
   const stored = manifest.weights.filter((w) => !isDerived(w));
   return {
     ...rest,
     values: v.values,
     arena: v.arena,
     weights: [...stored, ...v.weights],
-    kernels: v.kernels,
+    kernels,
     dispatches: v.dispatches,
   };
 }
@@ -298,6 +327,36 @@ export function grid(v: unknown, what: string): Grid {
       z: linear(v.z, `${what}.z`),
     };
   return fail("manifest-schema", `${what}.kind must be "flat" or "tiles"`);
+}
+
+/** A shader's interface: its uniform's fields and binding declarations, in order. */
+function bindingLines(wgsl: string): string[] {
+  return wgsl.split("\n").filter((l) => l.startsWith("@group(") || l.startsWith("struct Params"));
+}
+
+/**
+ * Kernels' subgroup forms (Manifest.subgroupKernels), each checked to stand for a kernel of
+ * the list, to enable subgroups, and to declare exactly that kernel's bindings: a dispatch
+ * binds the same buffers whichever form the device runs.
+ */
+function subgroupForms(raw: unknown, kernels: readonly string[]): Record<string, string> {
+  if (!isRecord(raw)) fail("manifest-schema", "subgroupKernels must be an object");
+  const forms: Record<string, string> = {};
+  for (const [key, v] of Object.entries(raw)) {
+    const at = `subgroupKernels.${key}`;
+    const k = Number(key);
+    if (!/^(0|[1-9]\d*)$/.test(key) || k >= kernels.length)
+      fail("unknown-reference", `${at} names no kernel (the bundle has ${kernels.length})`);
+    const form = str(v, at);
+    if (!form.split("\n").includes("enable subgroups;"))
+      fail("kernel-form", `${at} does not enable subgroups`);
+    const own = bindingLines(kernels[k]!);
+    const its = bindingLines(form);
+    if (own.length !== its.length || own.some((l, i) => l !== its[i]))
+      fail("kernel-form", `${at} does not declare the bindings of kernel ${k}`);
+    forms[key] = form;
+  }
+  return forms;
 }
 
 /**
@@ -509,6 +568,10 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
       );
   }
   const kernels = arr(raw.kernels, "kernels").map((k, i) => str(k, `kernels[${i}]`));
+  const subgroupKernels =
+    raw.subgroupKernels === undefined
+      ? {}
+      : { subgroupKernels: subgroupForms(raw.subgroupKernels, kernels) };
   const dispatches = dispatchList(
     raw.dispatches,
     "dispatches",
@@ -550,6 +613,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
           arena: v.arena,
           weights: [...storedRaw, ...own],
           kernels: v.kernels,
+          subgroupKernels: v.subgroupKernels,
           dispatches: v.dispatches,
           variants: undefined,
           quick: undefined,
@@ -561,6 +625,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
         arena: m.arena,
         weights: m.weights.filter(isDerived),
         kernels: m.kernels,
+        ...(m.subgroupKernels ? { subgroupKernels: m.subgroupKernels } : {}),
         dispatches: m.dispatches,
       };
     }
@@ -576,6 +641,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     arena,
     weights,
     kernels,
+    ...subgroupKernels,
     dispatches,
     blobBytes,
     ...ir,

@@ -158,12 +158,21 @@ export async function browserDevice(): Promise<{ device: GPUDevice; adapterName:
       maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
       maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
     },
+    requiredFeatures: wantedFeatures(adapter),
   });
   return {
     device,
     adapterName:
       adapterDescription(adapter.info) || "WebGPU adapter (the browser does not describe it)",
   };
+}
+
+/**
+ * The adapter's features that cnnc's kernels use where a device has them: `subgroups`
+ * (Manifest.subgroupKernels).
+ */
+export function wantedFeatures(adapter: GPUAdapter): GPUFeatureName[] {
+  return (["subgroups"] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
 }
 
 /**

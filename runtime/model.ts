@@ -72,6 +72,8 @@ export interface ModelInfo {
   readonly outputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
   readonly dispatches: number;
   readonly kernels: number;
+  /** Of those, how many run in their subgroup form (the device has WebGPU's `subgroups`). */
+  readonly subgroupKernels: number;
   /**
    * Running the bundle's quick start (kernels quick to compile) while its own kernels compile
    * in the background; `Model.ready` resolves once they run.
@@ -466,8 +468,11 @@ export class Model {
     const parsed = parseBundle(bytes);
     // a bundle built for any adapter carries CPU emulations' kernels beside a GPU's
     const cls = adapterClass(device.adapterInfo);
-    const manifest = manifestFor(parsed.manifest, cls);
-    const quick = options.quickStart === false ? undefined : quickManifestFor(parsed.manifest, cls);
+    // a device with subgroups runs kernels' subgroup forms (Manifest.subgroupKernels)
+    const features = new Set(device.features);
+    const manifest = manifestFor(parsed.manifest, cls, features);
+    const quick =
+      options.quickStart === false ? undefined : quickManifestFor(parsed.manifest, cls, features);
     const blob = parsed.blob;
     for (const m of [manifest, ...(quick ? [quick] : [])]) {
       const [problem] = fixedProblems(m, device.limits);
@@ -622,6 +627,7 @@ export class Model {
       outputs: m.outputs.map((o) => ({ name: o.name, shape: o.shape })),
       dispatches: m.dispatches.length,
       kernels: m.kernels.length,
+      subgroupKernels: m.kernels.filter((k) => k.startsWith("enable subgroups;")).length,
       quickStart: this.program.manifest !== m,
       nonFiniteWeights: this.nonFiniteWeights,
     };

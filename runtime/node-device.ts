@@ -8,7 +8,7 @@
 // it is garbage-collected first, Dawn crashes or hangs. Every instance made here is kept.
 
 import { existsSync, readdirSync } from "node:fs";
-import { adapterDescription } from "./load.js";
+import { adapterDescription, wantedFeatures } from "./load.js";
 import { RuntimeError } from "./model.js";
 
 export type AdapterChoice = "auto" | "gpu" | "llvmpipe" | "swiftshader";
@@ -83,6 +83,7 @@ async function tryAdapter(kind: Exclude<AdapterChoice, "auto">): Promise<NodeDev
   const device = await adapter.requestDevice({
     label: `cnnc on ${kind}`,
     requiredLimits: wantedLimits(adapter),
+    requiredFeatures: wantedFeatures(adapter),
   });
   const words = {
     gpu: `GPU: ${name}`,

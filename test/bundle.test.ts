@@ -201,6 +201,64 @@ describe("a quick start for CPU emulations", () => {
   });
 });
 
+describe("kernels' subgroup forms", () => {
+  const { manifest } = parseBundle(bytes);
+  const forms = manifest.subgroupKernels ?? {};
+
+  it("stand for the dense layers' GEMV kernels; a device with subgroups runs them", () => {
+    const dense = new Set(
+      manifest.dispatches.filter((d) => /^(f6|output_layer)/.test(d.label)).map((d) => d.kernel),
+    );
+    expect(Object.keys(forms).map(Number).sort()).toEqual([...dense].sort());
+    expect(manifestFor(manifest, "gpu").kernels).toEqual(manifest.kernels);
+    const sub = manifestFor(manifest, "gpu", new Set(["subgroups", "timestamp-query"]));
+    expect(sub.subgroupKernels).toBeUndefined();
+    sub.kernels.forEach((k, i) => expect(k).toBe(forms[i] ?? manifest.kernels[i]));
+    expect(sub.kernels.filter((k) => k.startsWith("enable subgroups;"))).toHaveLength(dense.size);
+  });
+
+  it("for global pooling in a GPU's plan only: on SwiftShader's 4 lanes it ran slower", () => {
+    const g = lowerText(
+      "network P {\n  input x: [256, 7, 7]\n  globalavgpool\n  flatten\n  dense(300)\n  softmax\n}",
+    );
+    const kinds = (target: "gpu" | "cpu") => {
+      const p = planGraph(g, { target });
+      return Object.keys(p.subgroupKernels ?? {})
+        .map((k) => p.dispatches.find((d) => d.kernel === Number(k))!.label)
+        .sort();
+    };
+    const labels = g.nodes.map((n) => n.name);
+    const [pool, , fc, softmax] = labels;
+    expect(kinds("gpu")).toEqual([fc, pool, softmax].sort());
+    expect(kinds("cpu")).toEqual([fc, softmax].sort());
+  });
+
+  it("are checked: each names a kernel, enables subgroups and declares that kernel's bindings", () => {
+    const check = (subgroupKernels: unknown): string | undefined => {
+      try {
+        validateManifest({ ...manifest, subgroupKernels }, manifest.blobBytes);
+        return undefined;
+      } catch (e) {
+        return e instanceof BundleError ? e.check : "not a BundleError";
+      }
+    };
+    const [k, form] = Object.entries(forms)[0]!;
+    expect(check(forms)).toBe(undefined);
+    expect(check({ [manifest.kernels.length]: form })).toBe("unknown-reference");
+    expect(check({ "01": form })).toBe("unknown-reference");
+    expect(check([form])).toBe("manifest-schema");
+    expect(check({ [k]: 7 })).toBe("manifest-schema");
+    expect(check({ [k]: form.replace("enable subgroups;\n", "") })).toBe("kernel-form");
+    // another kernel's bindings, one binding fewer, another uniform
+    const other = manifest.kernels.findIndex((_, i) => forms[i] === undefined);
+    expect(check({ [other]: form })).toBe("kernel-form");
+    expect(check({ [k]: form.replace(/^@group\(0\) @binding\(2\).*$/m, "") })).toBe("kernel-form");
+    expect(
+      check({ [k]: form.replace(/^struct Params \{[^}]*\}/m, "struct Params { batch: u32 }") }),
+    ).toBe("kernel-form");
+  });
+});
+
 describe("corrupt bundles", () => {
   it("names the check a file fails", () => {
     const bad = (f: (b: Uint8Array) => void): string | undefined => {

@@ -107,6 +107,50 @@ describe("shape families", () => {
     ]);
   });
 
+  it("merges kernels' subgroup forms as their kernels, or keeps members whose forms differ apart", () => {
+    const sub = (k: string): string =>
+      [
+        "enable subgroups;",
+        "diagnostic(off, subgroup_uniformity);",
+        k.replace("+ f32", "* f32"),
+      ].join("\n");
+    const kernels = [
+      kernel({ N: 100, W: 10 }, body),
+      kernel({ N: 400, W: 20 }, body),
+      kernel({ N: 200, W: 10 }, body),
+    ];
+    // kernels 0 and 1 have forms; 2 has none, so it is no member of their family
+    const r = shapeFamilies(kernels, [0, 1, 2].map(dispatch), () => true, {
+      0: sub(kernels[0]!),
+      1: sub(kernels[1]!),
+    });
+    expect(r.kernels).toHaveLength(2);
+    expect(r.dispatches.map((d) => [d.kernel, d.params])).toEqual([
+      [0, [100, 10]],
+      [0, [400, 20]],
+      [1, undefined],
+    ]);
+    expect(Object.keys(r.subgroupKernels)).toEqual(["0"]);
+    const form = r.subgroupKernels[0]!.split("\n");
+    // the directives stay first, the uniform's header is rewritten as the kernel's
+    expect(form.slice(0, 3)).toEqual([
+      "enable subgroups;",
+      "diagnostic(off, subgroup_uniformity);",
+      r.kernels[0]!.split("\n")[0],
+    ]);
+    expect(r.subgroupKernels[0]).toContain("f32(i % params.W) * f32(wid.x)");
+    expect(r.subgroupKernels[0]).not.toMatch(/const [NW]:/);
+    // a form that cannot read a size from the uniform keeps the family apart
+    const pinned = (k: string) =>
+      sub(k).replace("@compute", "var<workgroup> t: array<f32, W>;\n@compute");
+    const apart = shapeFamilies(kernels.slice(0, 2), [0, 1].map(dispatch), () => true, {
+      0: pinned(kernels[0]!),
+      1: pinned(kernels[1]!),
+    });
+    expect(apart.kernels).toHaveLength(2);
+    expect(apart.subgroupKernels).toEqual({ 0: pinned(kernels[0]!), 1: pinned(kernels[1]!) });
+  });
+
   it("leaves a kernel without buildShader's uniform header as it is", () => {
     const odd = kernel({ N: 1 }, body).replace("{ batch: u32 }", "{ batch: u32, pad: u32 }");
     const r = shapeFamilies([odd, odd.replace("= 1u", "= 2u")], [0, 1].map(dispatch));

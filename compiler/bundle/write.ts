@@ -70,6 +70,7 @@ export function writeBundle(
     arena: p.arena,
     weights: derivedOf(p),
     kernels: p.kernels,
+    ...(p.subgroupKernels ? { subgroupKernels: p.subgroupKernels } : {}),
     dispatches: p.dispatches,
   });
   const others = Object.entries(variants ?? {}).map(([cls, p]) => [cls, part(p)] as const);
@@ -88,6 +89,7 @@ export function writeBundle(
     arena: plan.arena,
     weights: [...table.map((t) => t.entry), ...derived],
     kernels: plan.kernels,
+    ...(plan.subgroupKernels ? { subgroupKernels: plan.subgroupKernels } : {}),
     dispatches: plan.dispatches,
     blobBytes,
     ...(ir === undefined ? {} : { ir }),

@@ -23,19 +23,22 @@ const constLine = /^const (\w+): u32 = (\d+)u;$/;
 
 interface Parsed {
   readonly lines: readonly string[];
+  /** The line of the uniform's header (after any `enable` and `diagnostic` directives). */
+  readonly header: number;
   /** The size constants, in order: name, value, line index. */
   readonly consts: readonly { name: string; value: number; line: number }[];
 }
 
 function parse(wgsl: string): Parsed | undefined {
   const lines = wgsl.split("\n");
-  if (lines[0] !== batchOnlyParams) return undefined;
+  const header = lines.findIndex((l) => !/^(enable|diagnostic)\b/.test(l));
+  if (lines[header] !== batchOnlyParams) return undefined;
   const consts: { name: string; value: number; line: number }[] = [];
   lines.forEach((l, line) => {
     const m = constLine.exec(l);
     if (m) consts.push({ name: m[1]!, value: Number(m[2]), line });
   });
-  return consts.length ? { lines, consts } : undefined;
+  return consts.length ? { lines, header, consts } : undefined;
 }
 
 const uses = (name: string): RegExp => new RegExp(`(?<![.\\w])${name}\\b`, "g");
@@ -57,24 +60,57 @@ function mayVary(p: Parsed, name: string, own: number): boolean {
   });
 }
 
+/** The text with every size that may vary blanked out: equal for the members of a family. */
+function familyKey(p: Parsed, vary: (name: string) => boolean): string {
+  const lines = [...p.lines];
+  for (const c of p.consts) if (vary(c.name)) lines[c.line] = `const ${c.name}`;
+  return lines.join("\n");
+}
+
+/** The family's shader: `varying` sizes read from the uniform, the others kept constant. */
+function familyText(p: Parsed, varying: readonly string[]): string {
+  const names = new Set(varying);
+  return p.lines
+    .map((l, i) =>
+      i === p.header
+        ? `struct Params { batch: u32, ${varying.map((n) => `${n}: u32`).join(", ")} }`
+        : [...names].reduce((s, n) => s.replace(uses(n), `params.${n}`), l),
+    )
+    .filter((_, i) => !p.consts.some((c) => c.line === i && names.has(c.name)))
+    .join("\n");
+}
+
 /**
  * Merges each family of kernels (texts equal but for their size constants) into one shader
  * and gives its dispatches their sizes as `params`. Kernels of one member, those `mayShare`
  * refuses (Kernel.shapeFamily), and those that do not declare sizes the way `buildShader`
- * does are kept as they are.
+ * does are kept as they are. A kernel's subgroup form (`subgroups`, by kernel index) goes
+ * with it: members join a family only where their subgroup forms are one family too (or
+ * none has one), and the family's shader gets the subgroup form made the same way.
  */
 export function shapeFamilies(
   kernels: readonly string[],
   dispatches: readonly PlanDispatch[],
   mayShare: (kernel: number) => boolean = () => true,
-): { kernels: string[]; dispatches: PlanDispatch[] } {
+  subgroups: Readonly<Record<string, string>> = {},
+): {
+  kernels: string[];
+  dispatches: PlanDispatch[];
+  subgroupKernels: Record<string, string>;
+} {
   const parsed = kernels.map((k, i) => (mayShare(i) ? parse(k) : undefined));
-  // The family key: the text with every size that may vary blanked out.
+  const parsedSub = kernels.map((_, i) => {
+    const s = subgroups[i];
+    return s === undefined ? undefined : parse(s);
+  });
+  // The family key: the text with every size that may vary blanked out (in both forms).
   const keyOf = parsed.map((p, k) => {
-    if (!p) return `\u0000${k}`;
-    const lines = [...p.lines];
-    for (const c of p.consts) if (mayVary(p, c.name, c.line)) lines[c.line] = `const ${c.name}`;
-    return lines.join("\n");
+    const sub = parsedSub[k];
+    if (!p || (subgroups[k] !== undefined && !sub)) return `\u0000${k}`;
+    const vary = (name: string) =>
+      mayVary(p, name, p.consts.find((c) => c.name === name)!.line) &&
+      (!sub || sub.consts.some((c) => c.name === name && mayVary(sub, name, c.line)));
+    return familyKey(p, vary) + (sub ? `\u0001${familyKey(sub, vary)}` : "");
   });
   const groups = new Map<string, number[]>();
   keyOf.forEach((key, k) => {
@@ -83,6 +119,7 @@ export function shapeFamilies(
     else groups.set(key, [k]);
   });
   const out: string[] = [];
+  const outSub: Record<string, string> = {};
   const place = new Map<number, { kernel: number; params?: readonly number[] }>();
   for (const members of groups.values()) {
     const first = parsed[members[0]!];
@@ -94,20 +131,16 @@ export function shapeFamilies(
     if (members.length === 1 || varying.length === 0 || varying.length > maxFamilyParams) {
       for (const k of members) {
         place.set(k, { kernel: out.length });
+        if (subgroups[k] !== undefined) outSub[out.length] = subgroups[k];
         out.push(kernels[k]!);
       }
       continue;
     }
-    const names = new Set(varying.map((c) => c.name));
-    const lines = first!.lines
-      .filter((_, i) => !varying.some((c) => c.line === i))
-      .map((l, i) =>
-        i === 0
-          ? `struct Params { batch: u32, ${varying.map((c) => `${c.name}: u32`).join(", ")} }`
-          : [...names].reduce((s, n) => s.replace(uses(n), `params.${n}`), l),
-      );
+    const names = varying.map((c) => c.name);
     const kernel = out.length;
-    out.push(lines.join("\n"));
+    out.push(familyText(first!, names));
+    const sub = parsedSub[members[0]!];
+    if (sub) outSub[kernel] = familyText(sub, names);
     for (const k of members) {
       const consts = parsed[k]!.consts;
       place.set(k, {
@@ -122,5 +155,6 @@ export function shapeFamilies(
       const p = place.get(d.kernel)!;
       return { ...d, kernel: p.kernel, ...(p.params ? { params: p.params } : {}) };
     }),
+    subgroupKernels: outSub,
   };
 }

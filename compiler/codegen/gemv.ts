@@ -14,6 +14,7 @@ import {
   activationDecls,
   epilogueStore,
   buildShader,
+  subgroupTasks,
   type Activation,
   type BufferRef,
   type ShaderBinding,
@@ -71,21 +72,59 @@ export function gemvKernel(g: Gemv, shape: GemvShape = defaultGemv): Kernel {
     ...(element && name !== "bias" && name !== "res" ? { element } : {}),
   });
   const product = vec ? "dot" : "mul1";
-  const { wgsl, bindings } = buildShader({
+  const common = {
     bindings: [
       bind("x", { value: g.input }),
       bind("wt", { weight: g.weight }),
       ...(g.bias ? [bind("bias", { weight: g.bias })] : []),
       ...(g.residual ? [bind("res", { value: g.residual })] : []),
       { name: "y", access: "read_write", bind: { value: g.output } },
-    ],
+    ] satisfies ShaderBinding[],
     consts: { KV: vec ? g.inputs / 4 : g.inputs, F: g.units, N0: n0, NC: n1 - n0 },
+    workgroupSize: [T, 1, 1] as const,
+  };
+  const store = (sum: string) =>
+    epilogueStore(g, sum, { out: "o", channel: "N0 + n", residual: "o" });
+  // With subgroups: no workgroup memory and no barrier. The workgroup's R x B results are
+  // tasks of threads spread SP apart (so that a GPU's subgroups share them); each subgroup
+  // takes its threads' tasks in turn, its lanes splitting K and summing with subgroupAdd.
+  const tasks = R * B;
+  const SP = Math.max(1, T / tasks);
+  const subgroups = buildShader({
+    ...common,
+    subgroups: true,
+    decls: [
+      ...(vec ? [] : ["fn mul1(a: f32, b: f32) -> f32 { return a * b; }"]),
+      ...activationDecls(g.act),
+    ],
+    body: `let nBase = wid.x * ${R}u;
+let bBase = wid.y * ${B}u;
+for (var j0 = 0u; j0 < ${tasks}u; j0 += ${T / SP}u) {
+  let mine = select(${tasks}u, j0 + lid.x / ${SP}u, lid.x % ${SP}u == 0u);
+  ${subgroupTasks(
+    "mine",
+    (j) => `${j} < ${tasks}u && nBase + ${j} / ${B}u < NC && bBase + ${j} % ${B}u < params.batch`,
+    `let n = nBase + j / ${B}u;
+let b = bBase + j % ${B}u;
+let wrow = n * KV;
+let xrow = b * KV;
+var acc = 0.0;
+for (var k = rank; k < KV; k += lanes) { acc += ${product}(wt[wrow + k], x[xrow + k]); }
+let sum = subgroupAdd(acc);
+if (lane == m) {
+  let o = b * F + N0 + n;
+  ${store("sum")}
+}`,
+  ).replace(/\n/g, "\n  ")}
+}`,
+  }).wgsl;
+  const { wgsl, bindings } = buildShader({
+    ...common,
     decls: [
       `var<workgroup> part: array<array<f32, ${T}>, ${R * B}>;`,
       ...(vec ? [] : ["fn mul1(a: f32, b: f32) -> f32 { return a * b; }"]),
       ...activationDecls(g.act),
     ],
-    workgroupSize: [T, 1, 1],
     body: `let t = lid.x;
 let nBase = wid.x * ${R}u;
 let bBase = wid.y * ${B}u;
@@ -119,12 +158,13 @@ for (var j = t; j < ${R * B}u; j += ${T}u) {
   let b = bBase + j % ${B}u;
   if (n < NC && b < params.batch) {
     let o = b * F + N0 + n;
-    ${epilogueStore(g, "part[j][0]", { out: "o", channel: "N0 + n", residual: "o" })}
+    ${store("part[j][0]")}
   }
 }`,
   });
   return {
     wgsl,
+    subgroups,
     bindings,
     shapeFamily: true,
     grid: {

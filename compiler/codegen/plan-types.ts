@@ -15,6 +15,12 @@ export interface Kernel {
    * output keeps its sizes constant (llvmpipe's depthwise convs ran 8% slower dividing by them).
    */
   readonly shapeFamily?: boolean;
+  /**
+   * The same kernel written with subgroup operations (reductions across a subgroup's lanes in
+   * place of one thread's loop or a tree in workgroup memory), for devices with WebGPU's
+   * `subgroups` feature: the same bindings, grid and results.
+   */
+  readonly subgroups?: string;
 }
 
 export interface PlanValue {
@@ -74,5 +80,7 @@ export interface Plan {
   readonly arena: number;
   readonly weights: readonly PlanWeight[];
   readonly kernels: readonly string[];
+  /** Kernels' subgroup forms (Kernel.subgroups), by index into `kernels`. */
+  readonly subgroupKernels?: Readonly<Record<string, string>>;
   readonly dispatches: readonly PlanDispatch[];
 }

@@ -110,6 +110,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   const kernelIndex = new Map<string, number>();
   const dispatches: PlanDispatch[] = [];
   const familyKernels = new Set<number>(); // those that may share a shader (Kernel.shapeFamily)
+  const subgroupKernels: Record<string, string> = {}; // Kernel.subgroups, by kernel index
 
   const emit = (label: string, k: Kernel): void => {
     let index = kernelIndex.get(k.wgsl);
@@ -117,6 +118,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
       index = kernels.length;
       kernels.push(k.wgsl);
       kernelIndex.set(k.wgsl, index);
+      if (k.subgroups !== undefined) subgroupKernels[index] = k.subgroups;
       if (k.shapeFamily || options.quick) familyKernels.add(index);
     }
     dispatches.push({ label, kernel: index, bindings: k.bindings, grid: k.grid });
@@ -174,6 +176,7 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
       output: into?.concat ?? node.name,
       ...(into ? { slice: into.slice } : {}),
       writtenInSlice: (v) => slices.has(v),
+      target: options.target ?? "gpu",
       inPlace,
       choice: choices.get(node.name),
       layout: layoutOf,
@@ -204,8 +207,8 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   );
   const merged =
     options.shapeFamilies === false
-      ? { kernels, dispatches }
-      : shapeFamilies(kernels, dispatches, (k) => familyKernels.has(k));
+      ? { kernels, dispatches, subgroupKernels }
+      : shapeFamilies(kernels, dispatches, (k) => familyKernels.has(k), subgroupKernels);
   return {
     network: graph.name,
     inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape })),
@@ -214,6 +217,9 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
     arena: memory.arena,
     weights: weights.list(),
     kernels: merged.kernels,
+    ...(Object.keys(merged.subgroupKernels).length
+      ? { subgroupKernels: merged.subgroupKernels }
+      : {}),
     dispatches: merged.dispatches,
   };
 }

@@ -60,8 +60,44 @@ export interface ShaderSpec {
   /** Extra module-scope declarations (helper functions, workgroup arrays). */
   readonly decls?: readonly string[];
   readonly workgroupSize: readonly [number, number, number];
-  /** The body of `main`; `gid`, `lid`, `wid` and `nwg` are in scope. */
+  /**
+   * The body of `main`; `gid`, `lid`, `wid` and `nwg` are in scope, and with `subgroups`
+   * `sgs` (the subgroup's size) and `lane` (this thread's index in its subgroup).
+   */
   readonly body: string;
+  /** Uses subgroup operations: a shader for devices with WebGPU's `subgroups` feature. */
+  readonly subgroups?: boolean;
+}
+
+/**
+ * The lines a shader using subgroup operations starts with. The uniformity diagnostic is off
+ * because the kernels call them where control flow is uniform in each subgroup by
+ * construction (a branch on a value every lane took from one lane: `subgroupTasks`), which
+ * WGSL's analysis cannot see.
+ */
+export const subgroupDirectives = ["enable subgroups;", "diagnostic(off, subgroup_uniformity);"];
+
+/**
+ * WGSL in which each subgroup's threads take each thread's task in turn, all lanes together:
+ * `task` is this thread's task (an expression in scope), `body` the statements for task `j`
+ * (valid where `valid(j)` holds), whose owner is lane `m`. The body shares the work among the
+ * subgroup's `lanes` running threads by `rank` (0 to lanes - 1) and reduces with subgroupAdd /
+ * subgroupMax. Correct whatever the mapping of threads to subgroups (WebGPU promises none) and
+ * however full a subgroup is: a thread is only ever served by its own subgroup, lanes that are
+ * not running (a partial subgroup, threads that returned) are skipped by the ballot, and the
+ * work is shared among those that are. Threads with no task of their own stay to help.
+ */
+export function subgroupTasks(task: string, valid: (j: string) => string, body: string): string {
+  return `let running = subgroupBallot(true);
+let lanes = subgroupAdd(1u);
+let rank = subgroupExclusiveAdd(1u);
+for (var m = 0u; m < sgs; m++) {
+  if (((running[m / 32u] >> (m % 32u)) & 1u) == 0u) { continue; }
+  let j = subgroupShuffle(${task}, m);
+  if (${valid("j")}) {
+${body.replace(/^/gm, "    ")}
+  }
+}`;
 }
 
 const key = (b: BufferRef): string => ("value" in b ? `v:${b.value}` : `w:${b.weight}`);
@@ -100,6 +136,7 @@ export function buildShader(spec: ShaderSpec): { wgsl: string; bindings: BufferR
 
 function shaderText(spec: ShaderSpec): string {
   const lines = [
+    ...(spec.subgroups ? subgroupDirectives : []),
     "struct Params { batch: u32 }",
     "@group(0) @binding(0) var<uniform> params: Params;",
   ];
@@ -119,7 +156,10 @@ function shaderText(spec: ShaderSpec): string {
   lines.push(
     `@compute @workgroup_size(${x}, ${y}, ${z})`,
     "fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u,",
-    "        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {",
+    `        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u${spec.subgroups ? "," : ") {"}`,
+    ...(spec.subgroups
+      ? ["        @builtin(subgroup_size) sgs: u32, @builtin(subgroup_invocation_id) lane: u32) {"]
+      : []),
     spec.body.replace(/^/gm, "  ").trimEnd(),
     "}",
   );

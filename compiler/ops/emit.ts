@@ -3,7 +3,7 @@
 // a weight (or a weight derived from one at load) and a temporary. Selection happened before
 // (choice, layout, memory); emission only writes kernels for what was chosen.
 import type { Node, Shape } from "../ir/graph.js";
-import type { KernelChoice } from "../codegen/choice.js";
+import type { KernelChoice, Target } from "../codegen/choice.js";
 import type { Kernel } from "../codegen/plan-types.js";
 import type { Layout, OutputSlice } from "../codegen/wgsl.js";
 import { activationOf, type Activation, type EpilogueAct } from "./activations.js";
@@ -32,6 +32,8 @@ export interface Emitter {
   readonly choice?: KernelChoice | undefined;
   /** The operand whose memory this node overwrites (in-place elementwise), if any. */
   readonly inPlace?: string | undefined;
+  /** The class of adapter the plan is for: a kernel's subgroup form may suit only one. */
+  readonly target: Target;
 }
 
 /**

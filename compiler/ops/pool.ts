@@ -294,6 +294,7 @@ function emitGlobal(node: OpNode<PostAct>, max: boolean, e: Emitter): void {
       inShape: dims3(e.inShapes[0]),
       act: fusedActivation(node.attrs),
       inLayout: e.layout(x),
+      subgroups: e.target === "gpu",
     }),
   );
 }

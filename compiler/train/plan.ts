@@ -353,6 +353,7 @@ export function trainingPlan(source: TrainGraph, options: TrainPlanOptions): Tra
       inShapes,
       output,
       writtenInSlice: () => false,
+      target: options.target ?? "gpu",
       choice: tunable(node, inShapes[0])
         ? trainingChoice(defaultChoice(node, inShapes[0], options.target ?? "gpu"))
         : undefined,
