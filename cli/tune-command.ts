@@ -111,9 +111,21 @@ export function verdict(pairs: readonly (readonly [number, number])[]): Verdict 
 }
 
 /**
- * The whole network, untuned and tuned, GPU time measured alternately (`pairs` pairs, each
- * measurement repeated to last about 50 ms, so that a drift of the machine's load falls on
- * both), and each one's round trip (upload, run, readback), median of `runs`.
+ * Whether `wins` of `done` pairs settle the verdict of `planned` pairs: the tuned bundle is
+ * kept when it wins most pairs and the median pair, which for the median of an odd count is
+ * the same thing, so once most of the planned pairs are won, or so many lost that most can no
+ * longer be won, the pairs left could not change it.
+ */
+export function settled(wins: number, done: number, planned: number): boolean {
+  const most = Math.floor(planned / 2) + 1;
+  return wins >= most || done - wins > planned - most;
+}
+
+/**
+ * The whole network, untuned and tuned, GPU time measured alternately (up to `pairs` pairs,
+ * each measurement repeated to last about 50 ms, so that a drift of the machine's load falls
+ * on both; fewer where the first settle the verdict), and each one's round trip (upload, run,
+ * readback), median of `runs`.
  */
 async function compare(
   untunedBytes: Uint8Array,
@@ -154,6 +166,8 @@ async function compare(
       const t = [0, 0];
       for (const k of order) t[k] = await models[k]!.measure({ batch, repeats: repeats[k]! });
       measured.push([t[0]!, t[1]!]);
+      const wins = measured.filter(([untuned, tuned]) => untuned / tuned > 1).length;
+      if (settled(wins, measured.length, pairs)) break;
     }
     return { pairs: measured, roundTrip };
   } finally {
@@ -283,7 +297,7 @@ export async function tuneCommand(io: Io, file: string, o: TuneCliOptions): Prom
     const line = (what: string, x: number, y: number) =>
       `${what}: ${ms(x)} ms untuned, ${ms(y)} ms tuned (${(x / y).toFixed(2)}x)\n`;
     io.out(
-      `whole network at batch ${batch}: GPU time alternately, ${pairs} pairs; round trip median of ${runs}\n` +
+      `whole network at batch ${batch}: GPU time alternately, ${v.pairs} pairs${v.pairs < pairs ? ` (of up to ${pairs}: the rest could not change the verdict)` : ""}; round trip median of ${runs}\n` +
         line("  GPU time", gpuTime[0]!, gpuTime[1]!) +
         line("  round trip (upload, run, readback)", measured.roundTrip[0], measured.roundTrip[1]) +
         `  tuned faster in ${v.wins} of ${v.pairs} pairs, median ${v.speedup.toFixed(2)}x (sign test p = ${v.p < 0.001 ? v.p.toExponential(1) : v.p.toFixed(3)})\n` +

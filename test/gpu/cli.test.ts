@@ -79,16 +79,26 @@ describe("cnnc build and run", () => {
     expect(r.out).toMatch(
       /^conv2d \[1,32,32\] -> \[6,28,28\]\s+1\s+\d+\/\d+\s+[\d.]+\s+[\d.]+\s+\S+/m,
     );
-    expect(r.out).toMatch(/^whole network at batch 1: GPU time alternately, 9 pairs/m);
+    // up to 9 pairs: fewer where the first settle the verdict
+    expect(r.out).toMatch(
+      /^whole network at batch 1: GPU time alternately, ([5-8] pairs \(of up to 9: the rest could not change the verdict\)|9 pairs);/m,
+    );
     const said =
-      /tuned faster in (\d) of 9 pairs, median ([\d.]+)x \(sign test p = [\d.e-]+\)/.exec(r.out);
+      /tuned faster in (\d) of ([5-9]) pairs, median ([\d.]+)x \(sign test p = [\d.e-]+\)/.exec(
+        r.out,
+      );
     expect(said, r.out).not.toBeNull();
     const manifest = parseBundle(readFileSync(out)).manifest;
     // the bundle written is the one the verdict chose: tuned (with its record) only when it won
     // most pairs and the median pair (printed to two decimals: 1.00x may be just above 1)
     const kept = manifest.tuning !== undefined;
-    if (kept) expect(Number(said![1]) >= 5 && Number(said![2]) >= 1, r.out).toBe(true);
-    else expect(Number(said![1]) < 5 || Number(said![2]) <= 1, r.out).toBe(true);
+    const [wins, pairs, speedup] = [1, 2, 3].map((k) => Number(said![k])) as [
+      number,
+      number,
+      number,
+    ];
+    if (kept) expect(wins * 2 > pairs && speedup >= 1, r.out).toBe(true);
+    else expect(wins * 2 <= pairs || speedup <= 1, r.out).toBe(true);
     expect(r.out).toMatch(kept ? /^wrote .*lenet\.tuned\.cnnb$/m : /untuned: the tuned kernels/);
   });
 
