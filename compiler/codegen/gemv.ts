@@ -89,7 +89,8 @@ export function gemvKernel(g: Gemv, shape: GemvShape = defaultGemv): Kernel {
   // tasks of threads spread SP apart (so that a GPU's subgroups share them); each subgroup
   // takes its threads' tasks in turn, its lanes splitting K and summing with subgroupAdd.
   const tasks = R * B;
-  const SP = Math.max(1, T / tasks);
+  const SP = Math.max(1, Math.floor(T / tasks));
+  const perRound = Math.ceil(T / SP); // threads whose index is a multiple of SP
   const subgroups = buildShader({
     ...common,
     subgroups: true,
@@ -99,7 +100,7 @@ export function gemvKernel(g: Gemv, shape: GemvShape = defaultGemv): Kernel {
     ],
     body: `let nBase = wid.x * ${R}u;
 let bBase = wid.y * ${B}u;
-for (var j0 = 0u; j0 < ${tasks}u; j0 += ${T / SP}u) {
+for (var j0 = 0u; j0 < ${tasks}u; j0 += ${perRound}u) {
   let mine = select(${tasks}u, j0 + lid.x / ${SP}u, lid.x % ${SP}u == 0u);
   ${subgroupTasks(
     "mine",
