@@ -343,7 +343,7 @@ export interface GlobalPool extends InOut {
   readonly inLayout?: Layout;
   /**
    * Carry a subgroup form: for GPUs, not CPU emulations (on SwiftShader's 4-lane subgroups it
-   * ran 0.66-0.79x as fast as one thread per channel: scripts/bench-subgroups.mjs).
+   * ran 0.65-0.8x as fast as one thread per channel: BENCH_TARGET=gpu scripts/bench-subgroups.mjs).
    */
   readonly subgroups?: boolean;
 }
