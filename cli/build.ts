@@ -20,6 +20,8 @@ export interface BuildOptions extends OptimizeOptions {
   readonly target?: Target | "any";
   /** false (--no-quick-start): no quick start for CPU emulations (CompileOptions.quickStart). */
   readonly quickStart?: boolean;
+  /** --f16: weights stored as halves (CompileOptions.weightFormat). */
+  readonly f16?: boolean;
 }
 
 export interface Built {
@@ -59,6 +61,7 @@ export function buildOptions(io: Io, o: BuildOptions, extra: CompileOptions = {}
     ...(o.layout ? { layout: o.layout } : {}),
     ...(o.target ? { target: o.target } : {}),
     ...(o.quickStart === false ? { quickStart: false } : {}),
+    ...(o.f16 ? { weightFormat: "f16" as const } : {}),
     ...(io.progress ? { onProgress: io.progress.update } : {}),
     ...extra,
   };

@@ -96,7 +96,7 @@ function inspectBundle(file: string, data: Uint8Array): string {
     ...subgroupLine(manifest),
     [
       "weights",
-      `${manifest.weights.length} tensors, ${grouped(values)} values (${bytes(manifest.blobBytes)} stored)`,
+      `${manifest.weights.length} tensors, ${grouped(values)} values (${bytes(manifest.blobBytes)} stored${manifest.weightFormat === "f16" ? " as f16, computed in f32" : ""})`,
     ],
     ["activations", `${bytes(manifest.arena * 4)} per batch item (one planned arena)`],
     ...(manifest.variants?.cpu

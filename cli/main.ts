@@ -101,6 +101,10 @@ function program(io: Io): Command {
     io.quiet = cnnc.opts<{ quiet?: boolean }>().quiet === true;
     io.progress ??= progress({ quiet: io.quiet });
   });
+  const f16Option = [
+    "--f16",
+    "store the weights as f16: half the bytes to download and to read; the kernels compute in f32 (scripts/f16-accuracy.mjs measures the loss)",
+  ] as const;
   const networkOption = [
     "--network <name>",
     "which network, when the file declares several",
@@ -260,6 +264,7 @@ function program(io: Io): Command {
         "--no-quick-start",
         "no quick start for CPU emulations (kernels quick to compile that give a large network's first results while its own compile)",
       )
+      .option(...f16Option)
       .option(...networkOption)
       .option(...useRootOption)
       .option(...inputShapeOption)
@@ -427,6 +432,7 @@ function program(io: Io): Command {
           "give every conv that may read either layout a kernel reading this one (default: measure both)",
         ).choices(["nchw", "nhwc"]),
       )
+      .option(...f16Option)
       .addOption(adapterOption())
       .option(...networkOption)
       .option(...useRootOption)

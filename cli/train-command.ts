@@ -210,6 +210,8 @@ export interface TrainingBundleOptions extends SourceFlags, OptimizerFlags {
   readonly weights?: string;
   readonly seed: string;
   readonly target: Target | "any";
+  /** Refused: a training bundle's weights are f32 (BuildOptions.f16). */
+  readonly f16?: boolean;
 }
 
 /**
@@ -218,6 +220,10 @@ export interface TrainingBundleOptions extends SourceFlags, OptimizerFlags {
  * or in Node. Its forward kernels are the target class's.
  */
 export function trainingBundleCommand(io: Io, file: string, opts: TrainingBundleOptions): void {
+  if (opts.f16)
+    throw new UserError(
+      "--f16 stores an inference bundle's weights as halves; a training bundle updates f32 weights (build without --f16)",
+    );
   if (opts.target !== "gpu" && opts.target !== "cpu")
     throw new UserError(
       `a training bundle holds one class of kernels: --target gpu or cpu, not '${opts.target}'`,

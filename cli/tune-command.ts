@@ -33,6 +33,8 @@ export interface TuneCliOptions extends OptimizeOptions {
   readonly layout?: Layout;
   readonly network?: string;
   readonly useRoot?: string;
+  /** --f16: the tuned bundle (and the untuned one it is compared with) stores f16 weights. */
+  readonly f16?: boolean;
 }
 
 export const kernelFamilies: readonly KernelChoice["kernel"][] = [

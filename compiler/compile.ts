@@ -32,7 +32,9 @@ import { foldPadding } from "./passes/fold-padding.js";
 import { legalize } from "./passes/legalize.js";
 import { summarize, type NetworkReport, type SummaryOptions } from "./analysis/index.js";
 import { bindWeights, initWeights, WeightsError, type NamedTensor } from "./weights/index.js";
-import { wgslBytes, type Manifest } from "../runtime/format.js";
+import { wgslBytes, type Manifest, type WeightFormat } from "../runtime/format.js";
+import { beyondHalf, maxHalf } from "../runtime/half.js";
+import { halfWeights } from "./codegen/half-weights.js";
 import { batchProblem, defaultLimits, fixedProblems } from "../runtime/limits.js";
 import type { Diagnostic } from "../grammar/diagnostics.js";
 
@@ -91,6 +93,11 @@ export interface CompileOptions {
    * where it saves little (tests of its kernels).
    */
   readonly quickStart?: boolean | "always";
+  /**
+   * "f16": store the weights as halves (half the bytes), every kernel reading them so and
+   * computing in f32 (codegen/half-weights.ts). A weight beyond f16's range is refused.
+   */
+  readonly weightFormat?: WeightFormat;
   /** Override the level's memory planning (tests that give every value its own buffer). */
   readonly planMemory?: boolean;
   /** Stop after the passes: no plan, no bundle (cnnc ir, graph, summary --optimized). */
@@ -256,6 +263,19 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     if (e instanceof CodegenError) throw new CompileError(e.message);
     throw e;
   }
+  const half = options.weightFormat === "f16";
+  if (half) {
+    for (const [name, values] of constants) {
+      const i = beyondHalf(values);
+      if (i >= 0)
+        throw new CompileError(
+          `weight '${name}' holds ${values[i]} (at ${i}), beyond f16's largest magnitude ${maxHalf}: build it with f32 weights (without --f16)`,
+        );
+    }
+    plan = halfWeights(plan);
+    if (cpuPlan) cpuPlan = halfWeights(cpuPlan);
+    if (quickPlan) quickPlan = halfWeights(quickPlan);
+  }
   // The bundle carries the network as written (legalised, before the fold passes) and its
   // source weights, so that `--cpu` on it and every derived weight trace back to them.
   const bundle = writeBundle(
@@ -271,6 +291,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
       ),
     cpuPlan ? { cpu: cpuPlan } : undefined,
     quickPlan ? { cpu: quickPlan } : undefined,
+    half ? "f16" : "f32",
   );
   const warnings = [plan, ...(cpuPlan ? [cpuPlan] : []), ...(quickPlan ? [quickPlan] : [])].flatMap(
     (p) => beyondLimits(p, options.maxBindingBytes),

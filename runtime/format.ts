@@ -8,6 +8,7 @@
 //         16   manifest               UTF-8 JSON (Manifest below)
 //              zero padding to a multiple of 256
 //   blobStart  weights                each stored tensor f32 LE at a 256-byte aligned offset
+//                                     (f16 LE in a bundle whose weightFormat is "f16")
 //
 // The blob holds the network's own tensors (`stored` weights, named as in its IR); a kernel that
 // reads a weight in another form binds a `derived` weight, which records its source tensor and
@@ -21,9 +22,35 @@ export const magic = "CNNB";
 /**
  * 3: a dispatch may carry `params`, the sizes its shape family's shader reads from the uniform
  * (a runtime reading only 2 would bind too small a uniform). Version 2 bundles read as they were.
+ * 4: the weights may be stored as f16 (`weightFormat`), which a runtime reading only 3 would read
+ * as f32; a bundle without f16 weights is written as version 3, which such runtimes still read.
  */
-export const formatVersion = 3;
-const readableVersions = [2, 3];
+export const formatVersion = 4;
+const readableVersions = [2, 3, 4];
+
+/** The oldest format version that reads `manifest` right: what the writer puts in the header. */
+export function versionFor(manifest: { readonly weightFormat?: WeightFormat }): number {
+  return manifest.weightFormat === "f16" ? 4 : 3;
+}
+
+/**
+ * How stored weights are kept, in the blob and in their GPU buffers: "f32", or "f16" (half the
+ * bytes; kernels read two halves from each u32 with unpack2x16float and compute in f32).
+ */
+export type WeightFormat = "f32" | "f16";
+
+/** Bytes a stored weight takes per value. */
+export const bytesPerWeight = (format: WeightFormat | undefined): number =>
+  format === "f16" ? 2 : 4;
+
+/**
+ * The array element types a kernel may declare for a weight binding: f32 weights are read as
+ * floats (one or four at a time), f16 ones as packed halves (two or four at a time).
+ */
+export const weightElements: Readonly<Record<WeightFormat, readonly string[]>> = {
+  f32: ["f32", "vec4<f32>"],
+  f16: ["u32", "vec2<u32>"],
+};
 export const headerBytes = 16;
 export const blobAlignment = 256;
 
@@ -124,6 +151,8 @@ export interface Manifest {
     readonly params?: readonly number[];
   }[];
   readonly blobBytes: number;
+  /** How the stored weights are kept (and the kernels read them); "f32" where absent. */
+  readonly weightFormat?: "f16";
   /** The network's IR as text, for inspection and for running on the CPU reference. */
   readonly ir?: string;
   /** `cnnc tune`'s choices: the adapter it measured on, and the GEMM tiles per layer. */
@@ -369,6 +398,8 @@ export function dispatchList(
   kernels: readonly string[],
   isValue: (name: string) => boolean,
   isWeight: (name: string) => boolean,
+  /** What the kernels' weight bindings must declare (absent: not checked). */
+  weightFormat?: WeightFormat,
 ): Manifest["dispatches"] {
   return arr(raw, what).map((v, i) => {
     const at = `${what}[${i}]`;
@@ -408,6 +439,18 @@ export function dispatchList(
         "binding-count",
         `${at} ('${String(v.label)}') lists ${bindings.length} bindings; its kernel declares ${declared - 1} besides the batch uniform`,
       );
+    // A kernel reading f32 from a buffer of packed halves (or the reverse) would compute garbage.
+    if (weightFormat) {
+      const types = bindingTypes(kernels[kernel]!);
+      bindings.forEach((b, j) => {
+        const type = types.get(j + 1);
+        if ("weight" in b && !weightElements[weightFormat].includes(type ?? ""))
+          fail(
+            "weight-binding",
+            `${at} ('${String(v.label)}') binds ${weightFormat} weight '${b.weight}' at binding ${j + 1}, which its kernel declares array<${type ?? "?"}>`,
+          );
+      });
+    }
     return {
       label: str(v.label, `${at}.label`),
       kernel,
@@ -416,6 +459,16 @@ export function dispatchList(
       ...(params.length ? { params } : {}),
     };
   });
+}
+
+/** A kernel's storage bindings' array element types, by binding number. */
+function bindingTypes(wgsl: string): Map<number, string> {
+  const types = new Map<number, string>();
+  for (const m of wgsl.matchAll(
+    /^@group\(0\) @binding\((\d+)\) var<storage, \w+> \w+: array<(.+)>;$/gm,
+  ))
+    types.set(Number(m[1]), m[2]!);
+  return types;
 }
 
 /**
@@ -504,6 +557,15 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
       `the weights take ${declaredBlob} bytes but the file holds ${blobBytes} after the manifest`,
     );
   }
+  let weightFormat: WeightFormat = "f32";
+  if (raw.weightFormat !== undefined) {
+    if (raw.weightFormat !== "f16")
+      fail(
+        "manifest-schema",
+        `weightFormat must be "f16" where present, not ${JSON.stringify(raw.weightFormat)}`,
+      );
+    weightFormat = "f16";
+  }
   const weightNames = new Set<string>();
   const weights = arr(raw.weights, "weights").map((v, i): ManifestWeight => {
     if (!isRecord(v)) fail("manifest-schema", `weights[${i}] must be an object`);
@@ -533,8 +595,11 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     }
     const offset = count(v.offset, `weights[${i}].offset`);
     const bytes = count(v.bytes, `weights[${i}].bytes`);
-    if (bytes !== dims.reduce((a, b) => a * b, 1) * 4)
-      fail("weight-size", `weight '${name}' has ${bytes} bytes for shape ${JSON.stringify(dims)}`);
+    if (bytes !== dims.reduce((a, b) => a * b, 1) * bytesPerWeight(weightFormat))
+      fail(
+        "weight-size",
+        `weight '${name}' has ${bytes} bytes for shape ${JSON.stringify(dims)} of ${weightFormat}`,
+      );
     if (offset % 4 !== 0 || offset + bytes > blobBytes)
       fail(
         "weight-range",
@@ -578,6 +643,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     kernels,
     (v) => valueNames.has(v),
     (w) => weightNames.has(w),
+    weightFormat,
   );
   const ir = raw.ir === undefined ? {} : { ir: str(raw.ir, "ir") };
   let tuning = {};
@@ -644,6 +710,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     ...subgroupKernels,
     dispatches,
     blobBytes,
+    ...(weightFormat === "f16" ? { weightFormat } : {}),
     ...ir,
     ...tuning,
     ...variants,
@@ -675,7 +742,7 @@ export function readContainer(bytes: Uint8Array): { raw: unknown; blob: Uint8Arr
   if (!readableVersions.includes(version))
     fail(
       "version",
-      `format version ${version}; this runtime reads versions ${readableVersions.join(" and ")}`,
+      `format version ${version}; this runtime reads versions ${readableVersions.slice(0, -1).join(", ")} and ${readableVersions.at(-1)}`,
     );
   const manifestBytes = view.getUint32(8, true);
   if (headerBytes + manifestBytes > bytes.length) {

@@ -2,7 +2,7 @@
 // runtime (a batch too large for this device is a RuntimeError before anything is allocated)
 // and for the compiler (a bundle that needs more than WebGPU's default limits at batch 1 is
 // built with a warning, for it loads only on devices that raise them).
-import type { Grid, Manifest } from "./format.js";
+import { bytesPerWeight, type Grid, type Manifest, type WeightFormat } from "./format.js";
 
 /** The device limits a network's buffers and dispatches are held to. */
 export interface DeviceLimits {
@@ -25,6 +25,8 @@ export interface Demands {
   readonly values: readonly { readonly name: string; readonly perBatch: number }[];
   readonly arena: number;
   readonly weights: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  /** How the weights' buffers hold them ("f32" where absent). */
+  readonly weightFormat?: WeightFormat;
   readonly kernels: readonly string[];
   readonly dispatches: readonly Pick<
     Manifest["dispatches"][number],
@@ -76,7 +78,8 @@ export function fixedProblems(m: Demands, limits: DeviceLimits): string[] {
   const most = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const bound = boundWeights(m);
   for (const w of m.weights) {
-    const bytes = 4 * w.shape.reduce((a, b) => a * b, 1);
+    const values = w.shape.reduce((a, b) => a * b, 1);
+    const bytes = 4 * Math.ceil((values * bytesPerWeight(m.weightFormat)) / 4);
     if (bound.has(w.name) && bytes > most)
       problems.push(`weight '${w.name}' needs ${bytes} bytes; the device binds at most ${most}`);
   }

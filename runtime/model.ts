@@ -6,12 +6,14 @@
 // outputs back once. Inputs may already be on the GPU (copied there, not uploaded), and
 // `encode` records an inference into the caller's own encoder, GPU buffers in and out.
 import { weightData } from "./weights.js";
+import { packHalves } from "./half.js";
 import {
   adapterClass,
   manifestFor,
   parseBundle,
   quickManifestFor,
   type Manifest,
+  type WeightFormat,
 } from "./format.js";
 import { batchProblem, boundWeights, fixedProblems, workgroups } from "./limits.js";
 import type { Tensor } from "./tensor.js";
@@ -251,14 +253,19 @@ function destroyState(s: BatchState): void {
   s.params.destroy();
 }
 
-/** Uploads weights into storage buffers of their own, added to `into`. */
+/**
+ * Uploads weights into storage buffers of their own, added to `into`: as f32, or in a bundle
+ * of f16 weights as halves packed two to a u32 (what its kernels declare).
+ */
 async function upload(
   device: GPUDevice,
   data: ReadonlyMap<string, Float32Array>,
   into: Map<string, GPUBuffer>,
+  format: WeightFormat = "f32",
 ): Promise<void> {
   const done = guarded(device, () => {
-    for (const [name, values] of data) {
+    for (const [name, floats] of data) {
+      const values = format === "f16" ? packHalves(floats) : floats;
       const buffer = device.createBuffer({
         label: name,
         size: Math.max(values.byteLength, 4),
@@ -489,7 +496,7 @@ export class Model {
       ? weightData(manifest, blob, (n) => ownBound.has(n) && !data.has(n))
       : new Map<string, Float32Array>();
     try {
-      await upload(device, data, weights);
+      await upload(device, data, weights, manifest.weightFormat);
     } catch (e) {
       for (const b of weights.values()) b.destroy();
       throw e;
@@ -539,7 +546,7 @@ export class Model {
       if (this.lost) throw new RuntimeError(this.lost);
     };
     stop();
-    await upload(device, data, this.weights);
+    await upload(device, data, this.weights, this.manifest.weightFormat);
     const shared = new Map(quick.manifest.kernels.map((code, k) => [code, quick.pipelines[k]!]));
     const pipelines = await compileKernels(device, this.manifest, shared, undefined, stop, cache);
     stop();

@@ -1,13 +1,24 @@
 // A bundle's weights as float32 arrays: stored ones read from the blob, derived ones computed
 // from their source at load (format.ts lists the transforms). The compiler's reference and the
-// GPU thus start from the same tensors.
-import { isDerived, type DerivedWeight, type Manifest, type StoredWeight } from "./format.js";
+// GPU thus start from the same tensors. In a bundle of f16 weights they are the halves the
+// kernels read: stored ones decoded, derived ones computed from those and rounded to halves.
+import {
+  isDerived,
+  type DerivedWeight,
+  type Manifest,
+  type StoredWeight,
+  type WeightFormat,
+} from "./format.js";
+import { fromHalfBytes, roundToHalf } from "./half.js";
 
 /** A stored tensor's values (a copy: the file's bytes may sit at any alignment). */
 export function storedData(
   w: Pick<StoredWeight, "offset" | "bytes">,
   blob: Uint8Array,
+  format: WeightFormat = "f32",
 ): Float32Array {
+  if (format === "f16")
+    return fromHalfBytes(blob.subarray(w.offset, w.offset + w.bytes), w.bytes / 2);
   const bytes = new Uint8Array(w.bytes);
   bytes.set(blob.subarray(w.offset, w.offset + w.bytes));
   return new Float32Array(bytes.buffer);
@@ -82,7 +93,7 @@ export function weightData(
     let data = stored.get(name);
     if (!data) {
       const w = manifest.weights.find((m) => m.name === name) as StoredWeight;
-      data = storedData(w, blob);
+      data = storedData(w, blob, manifest.weightFormat);
       stored.set(name, data);
       storedShape.set(name, w.shape);
     }
@@ -94,7 +105,10 @@ export function weightData(
     if (!isDerived(w)) out.set(w.name, source(w.name));
     else {
       const data = source(w.source);
-      out.set(w.name, derive(w, data, storedShape.get(w.source)!));
+      const derived = derive(w, data, storedShape.get(w.source)!);
+      // (Winograd's transform makes new values, which the GPU's buffer holds as halves too)
+      const half = manifest.weightFormat === "f16" && w.transform === "winograd";
+      out.set(w.name, half ? roundToHalf(derived) : derived);
     }
   }
   return out;

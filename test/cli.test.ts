@@ -186,6 +186,28 @@ describe("cnnc", () => {
     expect(bad.err).toMatch(/Allowed choices are gpu, cpu, any/);
   });
 
+  it("build --f16 stores the weights as halves; inspect says so; --cpu runs it; --train refuses it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnc-f16-"));
+    const [full, half] = [join(dir, "f32.cnnb"), join(dir, "f16.cnnb")];
+    expect(cnnc("build", "examples/lenet5.cnn", "-o", full).code).toBe(0);
+    const b = cnnc("build", "examples/lenet5.cnn", "--f16", "-o", half);
+    expect(b.code, b.err).toBe(0);
+    const size = (r: { out: string }) =>
+      Number(/([\d,]+) bytes/.exec(r.out)![1]!.replace(/,/g, ""));
+    const [i32, i16] = [cnnc("inspect", full), cnnc("inspect", half)];
+    expect(i16.out).toMatch(
+      /^weights\s+\d+ tensors, 61,706 values \(121\.5 KiB stored as f16, computed in f32\)$/m,
+    );
+    expect(i32.out).toMatch(/^weights\s+\d+ tensors, 61,706 values \(242\.3 KiB stored\)$/m);
+    expect(size(i16)).toBeLessThan(size(i32));
+    const cpu = cnnc("run", half, "--cpu", "--input", "random");
+    expect(cpu.code, cpu.err).toBe(0);
+    expect(cpu.out).toMatch(/sample 0: top 5:/);
+    const train = cnnc("build", "examples/fashion_lenet.cnn", "--train", "--f16", "-o", half);
+    expect(train.code).toBe(1);
+    expect(train.err).toMatch(/a training bundle updates f32 weights \(build without --f16\)/);
+  });
+
   it("build --train writes a training bundle: inspect describes it, run refuses it by name", () => {
     const dir = mkdtempSync(join(tmpdir(), "cnnc-train-bundle-"));
     const out = join(dir, "f.train.cnnb");

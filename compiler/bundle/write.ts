@@ -5,7 +5,6 @@ import {
   blobAlignment,
   blobStart,
   crc32,
-  formatVersion,
   headerBytes,
   magic,
   type AdapterClass,
@@ -13,7 +12,10 @@ import {
   type Manifest,
   type ManifestVariant,
   type StoredWeight,
+  type WeightFormat,
+  versionFor,
 } from "../../runtime/format.js";
+import { halfBytes } from "../../runtime/half.js";
 import type { Plan } from "../codegen/plan-types.js";
 import type { OptimizerConfig, TrainingManifest, TrainPlan } from "../../runtime/train-format.js";
 
@@ -32,6 +34,8 @@ export function writeBundle(
   variants?: Readonly<Partial<Record<AdapterClass, Plan>>>,
   /** Quick-start plans by class of adapter (Manifest.quick). */
   quick?: Readonly<Partial<Record<AdapterClass, Plan>>>,
+  /** How the weights are stored; "f16": every plan's kernels read them so (half-weights.ts). */
+  weightFormat: WeightFormat = "f32",
 ): Uint8Array {
   const data = (name: string): Float32Array => {
     const d = weights.get(name);
@@ -80,7 +84,7 @@ export function writeBundle(
     shape: shapeOf.get(name)!,
     data: data(name),
   }));
-  const { table, blobBytes } = blobTable(entries, onProgress);
+  const { table, blobBytes } = blobTable(entries, onProgress, weightFormat);
   const manifest: Manifest = {
     network: plan.network,
     inputs: plan.inputs,
@@ -92,27 +96,32 @@ export function writeBundle(
     ...(plan.subgroupKernels ? { subgroupKernels: plan.subgroupKernels } : {}),
     dispatches: plan.dispatches,
     blobBytes,
+    ...(weightFormat === "f16" ? { weightFormat } : {}),
     ...(ir === undefined ? {} : { ir }),
     ...(tuning === undefined ? {} : { tuning }),
     ...(others.length ? { variants: Object.fromEntries(others) } : {}),
     ...(quickParts.length ? { quick: Object.fromEntries(quickParts) } : {}),
   };
-  return container(manifest, table);
+  return container(manifest, table, versionFor(manifest));
 }
 
 /** Each tensor's place in the blob (256-byte aligned) and checksum, in the order given. */
 function blobTable(
   entries: readonly { name: string; shape: readonly number[]; data: Float32Array }[],
   onProgress?: (done: number, total: number) => void,
+  format: WeightFormat = "f32",
 ): { table: { entry: StoredWeight; bytes: Uint8Array }[]; blobBytes: number } {
   let offset = 0;
   let summed = 0;
   const totalBytes = entries.reduce((n, e) => n + e.data.byteLength, 0);
   const table = entries.map(({ name, shape, data }) => {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes =
+      format === "f16"
+        ? halfBytes(data)
+        : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const entry: StoredWeight = { name, shape, offset, bytes: bytes.length, crc32: crc32(bytes) };
     offset = alignUp(offset + bytes.length, blobAlignment);
-    summed += bytes.length;
+    summed += data.byteLength; // (of the f32 values given, as the total)
     onProgress?.(summed, totalBytes);
     return { entry, bytes };
   });
@@ -124,6 +133,7 @@ function blobTable(
 function container(
   manifest: unknown,
   table: readonly { entry: StoredWeight; bytes: Uint8Array }[],
+  version: number,
 ): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(manifest));
   const last = table.at(-1)?.entry;
@@ -132,7 +142,7 @@ function container(
   const out = new Uint8Array(start + blobBytes);
   const view = new DataView(out.buffer);
   out.set(new TextEncoder().encode(magic), 0);
-  view.setUint32(4, formatVersion, true);
+  view.setUint32(4, version, true);
   view.setUint32(8, json.length, true);
   view.setUint32(12, crc32(json), true);
   out.set(json, headerBytes);
@@ -169,5 +179,5 @@ export function writeTrainingBundle(
     optimizer,
     blobBytes,
   };
-  return container(manifest, table);
+  return container(manifest, table, versionFor({}));
 }

@@ -13,6 +13,7 @@ import { valueShapes, type Graph, type Node, type Shape } from "../../compiler/i
 import { initWeights, random } from "../../compiler/weights/index.js";
 import type { Pass } from "../../compiler/passes/index.js";
 import { Model, type Tensor } from "../../runtime/index.js";
+import { roundToHalf } from "../../runtime/half.js";
 import { nodeDevice, type AdapterChoice, type NodeDevice } from "../../runtime/node-device.js";
 import { lowerText } from "../support/compile.js";
 
@@ -75,11 +76,18 @@ export interface ParityOptions {
    * are both checked.
    */
   readonly quickStart?: boolean | "always";
+  /**
+   * Store the weights as f16 (CompileOptions.weightFormat); the reference then runs on the
+   * weights rounded to halves, the values the kernels read.
+   */
+  readonly f16?: boolean;
+  /** The largest error allowed, relative to the output's magnitude where that exceeds 1. */
+  readonly tolerance?: number;
 }
 
 /**
  * Runs the network on the GPU and on the float64 reference; asserts every output agrees
- * within 1e-4, relative to the output's magnitude where that exceeds 1.
+ * within 1e-4 (or `tolerance`), relative to the output's magnitude where that exceeds 1.
  */
 export async function expectParity(
   graphOrText: Graph | string,
@@ -110,13 +118,15 @@ export async function expectParity(
       ...(options.target ? { target: options.target } : {}),
       ...(options.planMemory === false ? { planMemory: false } : {}),
       ...(options.quickStart !== undefined ? { quickStart: options.quickStart } : {}),
+      ...(options.f16 ? { weightFormat: "f16" as const } : {}),
     },
   );
   const { device } = await gpu();
   const model = await Model.create(bundle!, device);
   try {
     const inputs = randomInput(graph, batch, (options.seed ?? 1) + 7);
-    const want = interpret(graph, weights, inputs, batch);
+    const read = options.f16 ? new Map([...weights].map(([k, v]) => [k, roundToHalf(v)])) : weights;
+    const want = interpret(graph, read, inputs, batch);
     let worst = 0;
     const compare = (got: Record<string, Tensor>, what: string): void => {
       for (const [name, ref] of want) {
@@ -128,7 +138,7 @@ export async function expectParity(
         expect(
           err / scale,
           `${what}${name}: max error ${err} (scale ${scale})`,
-        ).toBeLessThanOrEqual(1e-4);
+        ).toBeLessThanOrEqual(options.tolerance ?? 1e-4);
         worst = Math.max(worst, err / scale);
       }
     };
