@@ -96,7 +96,7 @@ function inspectBundle(file: string, data: Uint8Array): string {
     ...subgroupLine(manifest),
     [
       "weights",
-      `${manifest.weights.length} tensors, ${grouped(values)} values (${bytes(manifest.blobBytes)} stored${manifest.weightFormat === "f16" ? " as f16, computed in f32" : ""})`,
+      `${manifest.weights.length} tensors, ${grouped(values)} values (${bytes(manifest.blobBytes)} stored${halfNote(manifest)})`,
     ],
     ["activations", `${bytes(manifest.arena * 4)} per batch item (one planned arena)`],
     ...(manifest.variants?.cpu
@@ -118,6 +118,18 @@ function inspectBundle(file: string, data: Uint8Array): string {
     ["tuning", tuned],
     ["IR", manifest.ir === undefined ? "not included" : "included (cnnc run --cpu runs it)"],
   ]);
+}
+
+/** How f16 weights are read: as halves (packed) or widened to f32 at load, plan by plan. */
+function halfNote(m: Manifest): string {
+  if (m.weightFormat !== "f16") return "";
+  const how = (half: boolean | undefined) => (half ? "read as halves" : "widened to f32 at load");
+  const cpu = m.variants?.cpu;
+  const read =
+    cpu && !!cpu.halfWeights !== !!m.halfWeights
+      ? `${how(m.halfWeights)}, by CPU emulations ${how(cpu.halfWeights)}`
+      : how(m.halfWeights);
+  return ` as f16; ${read}; computed in f32`;
 }
 
 /** How many kernels carry a subgroup form, in the bundle's plans that have any. */

@@ -94,8 +94,9 @@ export interface CompileOptions {
    */
   readonly quickStart?: boolean | "always";
   /**
-   * "f16": store the weights as halves (half the bytes), every kernel reading them so and
-   * computing in f32 (codegen/half-weights.ts). A weight beyond f16's range is refused.
+   * "f16": store the weights as halves (half the bytes); a GPU's kernels read them so, CPU
+   * emulations' widened to f32, all computing in f32 (codegen/half-weights.ts). A weight
+   * beyond f16's range is refused.
    */
   readonly weightFormat?: WeightFormat;
   /** Override the level's memory planning (tests that give every value its own buffer). */
@@ -272,9 +273,8 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
           `weight '${name}' holds ${values[i]} (at ${i}), beyond f16's largest magnitude ${maxHalf}: build it with f32 weights (without --f16)`,
         );
     }
-    plan = halfWeights(plan);
-    if (cpuPlan) cpuPlan = halfWeights(cpuPlan);
-    if (quickPlan) quickPlan = halfWeights(quickPlan);
+    // (CPU emulations' plans read them widened to f32: half-weights.ts says why)
+    if (options.target !== "cpu") plan = halfWeights(plan);
   }
   // The bundle carries the network as written (legalised, before the fold passes) and its
   // source weights, so that `--cpu` on it and every derived weight trace back to them.

@@ -34,8 +34,9 @@ export function versionFor(manifest: { readonly weightFormat?: WeightFormat }): 
 }
 
 /**
- * How stored weights are kept, in the blob and in their GPU buffers: "f32", or "f16" (half the
- * bytes; kernels read two halves from each u32 with unpack2x16float and compute in f32).
+ * How stored weights are kept in the blob: "f32", or "f16" (half the bytes). A plan's kernels
+ * read f16 weights either as halves (the plan's `halfWeights`: buffers of halves packed two to
+ * a u32, which they unpack with unpack2x16float) or widened to f32 at load; both compute in f32.
  */
 export type WeightFormat = "f32" | "f16";
 
@@ -44,8 +45,8 @@ export const bytesPerWeight = (format: WeightFormat | undefined): number =>
   format === "f16" ? 2 : 4;
 
 /**
- * The array element types a kernel may declare for a weight binding: f32 weights are read as
- * floats (one or four at a time), f16 ones as packed halves (two or four at a time).
+ * The array element types a kernel may declare for a weight binding: f32 buffers are read as
+ * floats (one or four at a time), buffers of halves as packed u32s (two or four at a time).
  */
 export const weightElements: Readonly<Record<WeightFormat, readonly string[]>> = {
   f32: ["f32", "vec4<f32>"],
@@ -151,8 +152,15 @@ export interface Manifest {
     readonly params?: readonly number[];
   }[];
   readonly blobBytes: number;
-  /** How the stored weights are kept (and the kernels read them); "f32" where absent. */
+  /** How the stored weights are kept; "f32" where absent. */
   readonly weightFormat?: "f16";
+  /**
+   * The kernels read the weights as halves packed two to a u32 (the runtime uploads them so);
+   * where absent, as f32. Only with f16 weights. Each plan (variants, quick starts) says it of
+   * its own kernels: cnnc gives a GPU's plan halves, CPU emulations' f32 (unpacking cost them
+   * more time than the halved memory traffic saved).
+   */
+  readonly halfWeights?: true;
   /** The network's IR as text, for inspection and for running on the CPU reference. */
   readonly ir?: string;
   /** `cnnc tune`'s choices: the adapter it measured on, and the GEMM tiles per layer. */
@@ -181,6 +189,7 @@ export interface ManifestVariant {
   readonly kernels: readonly string[];
   readonly subgroupKernels?: Manifest["subgroupKernels"];
   readonly dispatches: Manifest["dispatches"];
+  readonly halfWeights?: true;
 }
 
 /**
@@ -236,14 +245,15 @@ function withPlan(
   v: ManifestVariant | undefined,
   features: DeviceFeatures,
 ): Manifest {
-  const { variants: _, quick: __, subgroupKernels: ___, ...rest } = manifest;
+  const { variants: _, quick: __, subgroupKernels: ___, halfWeights: half, ...rest } = manifest;
   const plan = v ?? manifest;
   const sub = features.has("subgroups") ? (plan.subgroupKernels ?? {}) : {};
   const kernels = plan.kernels.map((k, i) => sub[i] ?? k);
-  if (!v) return { ...rest, kernels };
+  if (!v) return { ...rest, kernels, ...(half ? { halfWeights: half } : {}) };
   const stored = manifest.weights.filter((w) => !isDerived(w));
   return {
     ...rest,
+    ...(v.halfWeights ? { halfWeights: v.halfWeights } : {}),
     values: v.values,
     arena: v.arena,
     weights: [...stored, ...v.weights],
@@ -398,8 +408,8 @@ export function dispatchList(
   kernels: readonly string[],
   isValue: (name: string) => boolean,
   isWeight: (name: string) => boolean,
-  /** What the kernels' weight bindings must declare (absent: not checked). */
-  weightFormat?: WeightFormat,
+  /** How the kernels read weights: what their weight bindings must declare (absent: unchecked). */
+  weightBuffers?: WeightFormat,
 ): Manifest["dispatches"] {
   return arr(raw, what).map((v, i) => {
     const at = `${what}[${i}]`;
@@ -440,14 +450,14 @@ export function dispatchList(
         `${at} ('${String(v.label)}') lists ${bindings.length} bindings; its kernel declares ${declared - 1} besides the batch uniform`,
       );
     // A kernel reading f32 from a buffer of packed halves (or the reverse) would compute garbage.
-    if (weightFormat) {
+    if (weightBuffers) {
       const types = bindingTypes(kernels[kernel]!);
       bindings.forEach((b, j) => {
         const type = types.get(j + 1);
-        if ("weight" in b && !weightElements[weightFormat].includes(type ?? ""))
+        if ("weight" in b && !weightElements[weightBuffers].includes(type ?? ""))
           fail(
             "weight-binding",
-            `${at} ('${String(v.label)}') binds ${weightFormat} weight '${b.weight}' at binding ${j + 1}, which its kernel declares array<${type ?? "?"}>`,
+            `${at} ('${String(v.label)}') binds weight '${b.weight}', in a buffer of ${weightBuffers}, at binding ${j + 1}, which its kernel declares array<${type ?? "?"}>`,
           );
       });
     }
@@ -566,6 +576,9 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
       );
     weightFormat = "f16";
   }
+  if (raw.halfWeights !== undefined && (raw.halfWeights !== true || weightFormat !== "f16"))
+    fail("manifest-schema", "halfWeights must be true where present, and only with f16 weights");
+  const halfWeights = raw.halfWeights === true;
   const weightNames = new Set<string>();
   const weights = arr(raw.weights, "weights").map((v, i): ManifestWeight => {
     if (!isRecord(v)) fail("manifest-schema", `weights[${i}] must be an object`);
@@ -643,7 +656,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     kernels,
     (v) => valueNames.has(v),
     (w) => weightNames.has(w),
-    weightFormat,
+    halfWeights ? "f16" : "f32",
   );
   const ir = raw.ir === undefined ? {} : { ir: str(raw.ir, "ir") };
   let tuning = {};
@@ -657,9 +670,11 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
   }
   // Plans for other classes of adapter, and quick starts: each checked as the manifest it
   // stands for, the stored weights with its own parts.
-  const plansBy = (field: "variants" | "quick") => {
+  const plansBy = (
+    field: "variants" | "quick",
+  ): Partial<Record<AdapterClass, ManifestVariant>> | undefined => {
     const given = raw[field];
-    if (given === undefined) return {};
+    if (given === undefined) return undefined;
     if (!isRecord(given)) fail("manifest-schema", `${field} must be an object`);
     const storedRaw = arr(raw.weights, "weights").filter(
       (w) => isRecord(w) && w.source === undefined,
@@ -681,6 +696,7 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
           kernels: v.kernels,
           subgroupKernels: v.subgroupKernels,
           dispatches: v.dispatches,
+          halfWeights: v.halfWeights,
           variants: undefined,
           quick: undefined,
         },
@@ -693,12 +709,22 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
         kernels: m.kernels,
         ...(m.subgroupKernels ? { subgroupKernels: m.subgroupKernels } : {}),
         dispatches: m.dispatches,
+        ...(m.halfWeights ? { halfWeights: m.halfWeights } : {}),
       };
     }
-    return { [field]: parsed };
+    return parsed;
   };
   const variants = plansBy("variants");
   const quick = plansBy("quick");
+  // A quick start shares its class's weight buffers: they must read them alike.
+  for (const [cls, q] of Object.entries(quick ?? {})) {
+    const own = variants?.[cls as AdapterClass] ?? { halfWeights };
+    if (!!q.halfWeights !== !!own.halfWeights)
+      fail(
+        "weight-binding",
+        `quick.${cls} reads the weights ${q.halfWeights ? "as halves" : "as f32"}, its class's own kernels ${own.halfWeights ? "as halves" : "as f32"}; they share the buffers`,
+      );
+  }
   return {
     network,
     inputs,
@@ -711,10 +737,11 @@ export function validateManifest(raw: unknown, blobBytes: number): Manifest {
     dispatches,
     blobBytes,
     ...(weightFormat === "f16" ? { weightFormat } : {}),
+    ...(halfWeights ? { halfWeights: true as const } : {}),
     ...ir,
     ...tuning,
-    ...variants,
-    ...quick,
+    ...(variants ? { variants } : {}),
+    ...(quick ? { quick } : {}),
   };
 }
 

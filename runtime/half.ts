@@ -58,10 +58,15 @@ export function halfBytes(values: Float32Array): Uint8Array {
   return out;
 }
 
+/** Every half's value by its bits (256 KiB, made at the first decoding). */
+let values: Float32Array | undefined;
+
 /** `count` halves read from little-endian bytes. */
 export function fromHalfBytes(bytes: Uint8Array, count: number): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return Float32Array.from({ length: count }, (_, i) => halfValue(view.getUint16(2 * i, true)));
+  values ??= Float32Array.from({ length: 0x10000 }, (_, h) => halfValue(h));
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = values[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+  return out;
 }
 
 /**

@@ -2,7 +2,7 @@
 // runtime (a batch too large for this device is a RuntimeError before anything is allocated)
 // and for the compiler (a bundle that needs more than WebGPU's default limits at batch 1 is
 // built with a warning, for it loads only on devices that raise them).
-import { bytesPerWeight, type Grid, type Manifest, type WeightFormat } from "./format.js";
+import { bytesPerWeight, type Grid, type Manifest } from "./format.js";
 
 /** The device limits a network's buffers and dispatches are held to. */
 export interface DeviceLimits {
@@ -25,8 +25,8 @@ export interface Demands {
   readonly values: readonly { readonly name: string; readonly perBatch: number }[];
   readonly arena: number;
   readonly weights: readonly { readonly name: string; readonly shape: readonly number[] }[];
-  /** How the weights' buffers hold them ("f32" where absent). */
-  readonly weightFormat?: WeightFormat;
+  /** The weights' buffers hold halves (Manifest.halfWeights); f32 where absent. */
+  readonly halfWeights?: boolean;
   readonly kernels: readonly string[];
   readonly dispatches: readonly Pick<
     Manifest["dispatches"][number],
@@ -79,7 +79,7 @@ export function fixedProblems(m: Demands, limits: DeviceLimits): string[] {
   const bound = boundWeights(m);
   for (const w of m.weights) {
     const values = w.shape.reduce((a, b) => a * b, 1);
-    const bytes = 4 * Math.ceil((values * bytesPerWeight(m.weightFormat)) / 4);
+    const bytes = 4 * Math.ceil((values * bytesPerWeight(m.halfWeights ? "f16" : "f32")) / 4);
     if (bound.has(w.name) && bytes > most)
       problems.push(`weight '${w.name}' needs ${bytes} bytes; the device binds at most ${most}`);
   }

@@ -496,7 +496,7 @@ export class Model {
       ? weightData(manifest, blob, (n) => ownBound.has(n) && !data.has(n))
       : new Map<string, Float32Array>();
     try {
-      await upload(device, data, weights, manifest.weightFormat);
+      await upload(device, data, weights, first.halfWeights ? "f16" : "f32");
     } catch (e) {
       for (const b of weights.values()) b.destroy();
       throw e;
@@ -546,7 +546,7 @@ export class Model {
       if (this.lost) throw new RuntimeError(this.lost);
     };
     stop();
-    await upload(device, data, this.weights, this.manifest.weightFormat);
+    await upload(device, data, this.weights, this.manifest.halfWeights ? "f16" : "f32");
     const shared = new Map(quick.manifest.kernels.map((code, k) => [code, quick.pipelines[k]!]));
     const pipelines = await compileKernels(device, this.manifest, shared, undefined, stop, cache);
     stop();

@@ -107,7 +107,7 @@ export function weightData(
       const data = source(w.source);
       const derived = derive(w, data, storedShape.get(w.source)!);
       // (Winograd's transform makes new values, which the GPU's buffer holds as halves too)
-      const half = manifest.weightFormat === "f16" && w.transform === "winograd";
+      const half = manifest.halfWeights && w.transform === "winograd";
       out.set(w.name, half ? roundToHalf(derived) : derived);
     }
   }

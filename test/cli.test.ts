@@ -196,7 +196,7 @@ describe("cnnc", () => {
       Number(/([\d,]+) bytes/.exec(r.out)![1]!.replace(/,/g, ""));
     const [i32, i16] = [cnnc("inspect", full), cnnc("inspect", half)];
     expect(i16.out).toMatch(
-      /^weights\s+\d+ tensors, 61,706 values \(121\.5 KiB stored as f16, computed in f32\)$/m,
+      /^weights\s+\d+ tensors, 61,706 values \(121\.5 KiB stored as f16; read as halves; computed in f32\)$/m,
     );
     expect(i32.out).toMatch(/^weights\s+\d+ tensors, 61,706 values \(242\.3 KiB stored\)$/m);
     expect(size(i16)).toBeLessThan(size(i32));

@@ -174,11 +174,23 @@ describe("a bundle of f16 weights", () => {
     expect(a.weightFormat).toBeUndefined();
     for (const w of b.weights)
       if ("bytes" in w) expect(w.bytes).toBe(2 * w.shape.reduce((x, y) => x * y, 1));
-    // every plan's kernels (a GPU's, the CPU emulations' variant) read halves
-    for (const kernels of [b.kernels, b.variants!.cpu!.kernels])
-      for (const k of kernels) expect(k).not.toMatch(/var<storage, read> \w+: array<(f32|vec4)/);
+    // a GPU's kernels read halves, the CPU emulations' variant f32 (widened at load)
+    expect(b.halfWeights).toBe(true);
+    expect(b.variants!.cpu!.halfWeights).toBeUndefined();
+    const weightTypes = (kernels: readonly string[]) =>
+      new Set(
+        kernels.flatMap((k) =>
+          [...k.matchAll(/var<storage, read> \w+: array<(.+)>;/g)].map((m) => m[1]),
+        ),
+      );
+    const within = (types: Set<string | undefined>, allowed: string[]) =>
+      expect([...types].filter((t) => !allowed.includes(t!))).toEqual([]);
+    within(weightTypes(b.kernels), ["u32", "vec2<u32>"]);
+    within(weightTypes(b.variants!.cpu!.kernels), ["f32", "vec4<f32>"]);
+    within(weightTypes(a.kernels), ["f32", "vec4<f32>"]);
+    expect(weightTypes(b.kernels).size).toBeGreaterThan(0);
   });
-  it("holds the weights rounded to halves, which --cpu reads", () => {
+  it("holds the weights rounded to halves, which --cpu reads and each plan's kernels", () => {
     const { manifest, blob } = parseBundle(half);
     const data = weightData(manifest, blob);
     for (const [name, values] of data) {
@@ -206,9 +218,17 @@ describe("a bundle of f16 weights", () => {
     // the f32 bundle's kernels over f16 weights, and f16 bytes read as f32
     const { manifest: f32 } = parseBundle(full);
     expect(check({ ...plain, kernels: f32.kernels })).toBe("weight-binding");
-    const { weightFormat: _, ...without } = manifest;
+    const { weightFormat: _, halfWeights: _h, ...without } = manifest;
     expect(check(without)).toBe("weight-size");
     expect(check({ ...manifest, weightFormat: "f8" })).toBe("manifest-schema");
+    // halves read from f32 weights; a plan reading halves whose kernels declare f32
+    const { halfWeights: __, ...f32Reading } = plain;
+    expect(check({ ...without, halfWeights: true })).toBe("manifest-schema");
+    expect(check(f32Reading)).toBe("weight-binding");
+    const cpu = manifest.variants!.cpu!;
+    expect(check({ ...manifest, variants: { cpu: { ...cpu, halfWeights: true } } })).toBe(
+      "weight-binding",
+    );
   });
 });
 

@@ -34,7 +34,7 @@ export function writeBundle(
   variants?: Readonly<Partial<Record<AdapterClass, Plan>>>,
   /** Quick-start plans by class of adapter (Manifest.quick). */
   quick?: Readonly<Partial<Record<AdapterClass, Plan>>>,
-  /** How the weights are stored; "f16": every plan's kernels read them so (half-weights.ts). */
+  /** How the weights are stored ("f16": each plan says how its kernels read them). */
   weightFormat: WeightFormat = "f32",
 ): Uint8Array {
   const data = (name: string): Float32Array => {
@@ -76,6 +76,7 @@ export function writeBundle(
     kernels: p.kernels,
     ...(p.subgroupKernels ? { subgroupKernels: p.subgroupKernels } : {}),
     dispatches: p.dispatches,
+    ...(p.halfWeights ? { halfWeights: p.halfWeights } : {}),
   });
   const others = Object.entries(variants ?? {}).map(([cls, p]) => [cls, part(p)] as const);
   const quickParts = Object.entries(quick ?? {}).map(([cls, p]) => [cls, part(p)] as const);
@@ -97,6 +98,7 @@ export function writeBundle(
     dispatches: plan.dispatches,
     blobBytes,
     ...(weightFormat === "f16" ? { weightFormat } : {}),
+    ...(plan.halfWeights ? { halfWeights: plan.halfWeights } : {}),
     ...(ir === undefined ? {} : { ir }),
     ...(tuning === undefined ? {} : { tuning }),
     ...(others.length ? { variants: Object.fromEntries(others) } : {}),

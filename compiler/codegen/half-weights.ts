@@ -1,9 +1,11 @@
-// f16 weights (`cnnc build --f16`): every kernel of a plan rewritten to read its weights as
-// halves packed two to a u32, computing in f32 as before. The weights take half the bytes in
-// the bundle, in GPU memory and in the memory traffic of the layers that stream them (a dense
-// layer's GEMV reads each weight once). WGSL's unpack2x16float is core WebGPU, so this needs no
-// `shader-f16` feature and runs on every adapter; arithmetic stays f32, so only the weights'
-// rounding (11 significant bits) costs accuracy (scripts/f16-accuracy.mjs measures it).
+// f16 weights (`cnnc build --f16`): every kernel of a GPU's plan rewritten to read its weights
+// as halves packed two to a u32, computing in f32 as before. The weights take half the bytes
+// in GPU memory and in the memory traffic of the layers that stream them (a dense layer's GEMV
+// reads each weight once), as they do in the bundle. WGSL's unpack2x16float is core WebGPU, so
+// this needs no `shader-f16` feature; arithmetic stays f32, so only the weights' rounding (11
+// significant bits) costs accuracy (scripts/f16-accuracy.mjs measures it). CPU emulations'
+// plans keep reading f32 (the runtime widens the halves at load): there the unpacking cost
+// more than the memory it saved, ResNet-18 2.1x slower on llvmpipe and 2.0x on SwiftShader.
 //
 // One rewrite serves every kernel, whichever op wrote it: a weight binding is one a kernel
 // declares read-only (wgsl.ts readAccess: activations are read_write), `w: array<f32>` becomes
@@ -92,6 +94,7 @@ export function halfWeights(plan: Plan): Plan {
   const forms = plan.subgroupKernels;
   return {
     ...plan,
+    halfWeights: true,
     kernels: rewritten.map((k) => k.wgsl),
     ...(forms
       ? {

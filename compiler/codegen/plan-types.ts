@@ -83,4 +83,6 @@ export interface Plan {
   /** Kernels' subgroup forms (Kernel.subgroups), by index into `kernels`. */
   readonly subgroupKernels?: Readonly<Record<string, string>>;
   readonly dispatches: readonly PlanDispatch[];
+  /** The kernels read the weights as halves packed two to a u32 (half-weights.ts). */
+  readonly halfWeights?: true;
 }
