@@ -45,9 +45,17 @@ export function halfValue(h: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
+/** Every half's value by its bits (256 KiB, made at the first decoding). */
+let table: Float32Array | undefined;
+const valueOf = (): Float32Array =>
+  (table ??= Float32Array.from({ length: 0x10000 }, (_, h) => halfValue(h)));
+
 /** Each value rounded to the nearest half (the values an f16 weight's kernels read). */
 export function roundToHalf(values: Float32Array): Float32Array {
-  return values.map((x) => halfValue(halfBits(x)));
+  const of = valueOf();
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = of[halfBits(values[i]!)]!;
+  return out;
 }
 
 /** The values as halves, little-endian, two bytes each. */
@@ -58,14 +66,11 @@ export function halfBytes(values: Float32Array): Uint8Array {
   return out;
 }
 
-/** Every half's value by its bits (256 KiB, made at the first decoding). */
-let values: Float32Array | undefined;
-
 /** `count` halves read from little-endian bytes. */
 export function fromHalfBytes(bytes: Uint8Array, count: number): Float32Array {
-  values ??= Float32Array.from({ length: 0x10000 }, (_, h) => halfValue(h));
+  const of = valueOf();
   const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = values[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+  for (let i = 0; i < count; i++) out[i] = of[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
   return out;
 }
 
