@@ -83,9 +83,10 @@ export interface CompileOptions {
   /**
    * One shader per shape family, the sizes in the uniform (default true; codegen/families.ts).
    * False: every kernel of the chosen plans specialised to its layer; the quick start's plan
-   * takes families still (its point is few shaders to compile).
+   * takes families still (its point is few shaders to compile). "every size": every size
+   * that may vary read from the uniform, in a family of one too (cnnc tune's candidates).
    */
-  readonly shapeFamilies?: boolean;
+  readonly shapeFamilies?: boolean | "every size";
   /**
    * Carry a quick start for CPU emulations (default true): a second plan of kernels quick to
    * compile, which the runtime runs until the chosen ones are compiled (codegen/plan.ts
@@ -249,7 +250,9 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
         ...(target ? { target } : {}),
         ...(options.layout ? { layout: options.layout } : {}),
         ...(options.inputLayout ? { inputLayout: options.inputLayout } : {}),
-        ...(options.shapeFamilies === false && !quick ? { shapeFamilies: false } : {}),
+        ...(options.shapeFamilies !== undefined && options.shapeFamilies !== true && !quick
+          ? { shapeFamilies: options.shapeFamilies }
+          : {}),
       });
     const any = options.target === "any";
     plan = planFor(any ? "gpu" : options.target);

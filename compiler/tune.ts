@@ -237,11 +237,14 @@ export function candidateBundle(
   candidate: KernelChoice,
 ): Uint8Array {
   const first = step.nodes[0]!;
-  // One layer, its weights as the network has them: no pass to run on it.
+  // One layer, its weights as the network has them: no pass to run on it. Its sizes read from
+  // the uniform, as a shape family's shader reads them: layers of other shapes that take the
+  // same candidate run the same text, compiled once (and measured as the bundle ships it).
   return compileGraph(alone(graph, first), {
     passes: [],
     choices: new Map([[first.name, candidate]]),
     inputLayout: readsIn(candidate),
+    shapeFamilies: "every size",
   }).bundle!;
 }
 

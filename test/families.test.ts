@@ -10,7 +10,7 @@ import type { PlanDispatch } from "../compiler/codegen/plan-types.js";
 import { levels } from "../compiler/compile.js";
 import { runPasses } from "../compiler/passes/index.js";
 import { uniformSizes } from "../runtime/format.js";
-import { lowerFile } from "./support/compile.js";
+import { lowerFile, lowerText } from "./support/compile.js";
 
 const kernel = (consts: Record<string, number>, body: string, decls = ""): string =>
   [
@@ -149,6 +149,23 @@ describe("shape families", () => {
     });
     expect(apart.kernels).toHaveLength(2);
     expect(apart.subgroupKernels).toEqual({ 0: pinned(kernels[0]!), 1: pinned(kernels[1]!) });
+  });
+
+  it("every size: a family of one reads its sizes from the uniform, one text for two shapes", () => {
+    const plan = (c: number, hw: number, everySize: boolean) =>
+      planGraph(
+        lowerText(`network N {\n  input x: [${c}, ${hw}, ${hw}]\n  conv(16, 3, pad=1) -> relu\n}`),
+        { target: "cpu", ...(everySize ? { shapeFamilies: "every size" as const } : {}) },
+      );
+    const [a, b] = [plan(8, 12, true), plan(24, 20, true)];
+    // (the conv's kernel; the relu's, one thread per output, keeps its size constant)
+    expect(a.kernels[0]).toEqual(b.kernels[0]);
+    expect(a.dispatches[0]!.params).not.toEqual(b.dispatches[0]!.params);
+    expect(uniformSizes(a.kernels[0]!)).toBe(a.dispatches[0]!.params!.length);
+    // by default a family of one keeps its sizes constant
+    const [c, d] = [plan(8, 12, false), plan(24, 20, false)];
+    expect(c.kernels[0]).not.toEqual(d.kernels[0]);
+    expect(c.dispatches[0]!.params).toBeUndefined();
   });
 
   it("leaves a kernel without buildShader's uniform header as it is", () => {

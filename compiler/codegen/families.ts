@@ -93,6 +93,12 @@ export function shapeFamilies(
   dispatches: readonly PlanDispatch[],
   mayShare: (kernel: number) => boolean = () => true,
   subgroups: Readonly<Record<string, string>> = {},
+  /**
+   * Read every size that may vary from the uniform, in a family of one too: the kernel's text
+   * then depends on its layer's sizes no more (`cnnc tune`'s candidates, compiled once for all
+   * layers of one kind that take them).
+   */
+  everySize = false,
 ): {
   kernels: string[];
   dispatches: PlanDispatch[];
@@ -104,12 +110,17 @@ export function shapeFamilies(
     return s === undefined ? undefined : parse(s);
   });
   // The family key: the text with every size that may vary blanked out (in both forms).
+  const varies = (k: number, name: string): boolean => {
+    const [p, sub] = [parsed[k]!, parsedSub[k]];
+    return (
+      mayVary(p, name, p.consts.find((c) => c.name === name)!.line) &&
+      (!sub || sub.consts.some((c) => c.name === name && mayVary(sub, name, c.line)))
+    );
+  };
   const keyOf = parsed.map((p, k) => {
     const sub = parsedSub[k];
     if (!p || (subgroups[k] !== undefined && !sub)) return `\u0000${k}`;
-    const vary = (name: string) =>
-      mayVary(p, name, p.consts.find((c) => c.name === name)!.line) &&
-      (!sub || sub.consts.some((c) => c.name === name && mayVary(sub, name, c.line)));
+    const vary = (name: string) => varies(k, name);
     return familyKey(p, vary) + (sub ? `\u0001${familyKey(sub, vary)}` : "");
   });
   const groups = new Map<string, number[]>();
@@ -123,12 +134,19 @@ export function shapeFamilies(
   const place = new Map<number, { kernel: number; params?: readonly number[] }>();
   for (const members of groups.values()) {
     const first = parsed[members[0]!];
-    const varying = first
-      ? first.consts.filter((c) =>
-          members.some((k) => parsed[k]!.consts.find((d) => d.name === c.name)!.value !== c.value),
-        )
-      : [];
-    if (members.length === 1 || varying.length === 0 || varying.length > maxFamilyParams) {
+    const own = !keyOf[members[0]!]!.startsWith("\u0000");
+    const varying =
+      first && own
+        ? first.consts.filter((c) =>
+            everySize
+              ? varies(members[0]!, c.name)
+              : members.some(
+                  (k) => parsed[k]!.consts.find((d) => d.name === c.name)!.value !== c.value,
+                ),
+          )
+        : [];
+    const alone = members.length === 1 && !everySize;
+    if (alone || varying.length === 0 || varying.length > maxFamilyParams) {
       for (const k of members) {
         place.set(k, { kernel: out.length });
         if (subgroups[k] !== undefined) outSub[out.length] = subgroups[k];

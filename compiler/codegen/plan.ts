@@ -54,8 +54,10 @@ export interface CodegenOptions {
   /**
    * Merge kernels that differ only in their sizes into one shader each, the sizes read from
    * the dispatch's uniform (families.ts): fewer shaders to compile at load. Default true.
+   * "every size": every size that may vary read so, in a family of one too (cnnc tune's
+   * candidates: one text, and one compile, for all layers of a kind).
    */
-  readonly shapeFamilies?: boolean;
+  readonly shapeFamilies?: boolean | "every size";
   /**
    * The plan for a quick start (a bundle's `quick` plan): every layer with a choice takes the
    * kernel quickest to compile (choice.ts `quickChoice`, ignoring `choices`), and every kernel
@@ -208,7 +210,13 @@ function planOnce(graph: Graph, options: CodegenOptions, allowInPlace: boolean):
   const merged =
     options.shapeFamilies === false
       ? { kernels, dispatches, subgroupKernels }
-      : shapeFamilies(kernels, dispatches, (k) => familyKernels.has(k), subgroupKernels);
+      : shapeFamilies(
+          kernels,
+          dispatches,
+          (k) => familyKernels.has(k),
+          subgroupKernels,
+          options.shapeFamilies === "every size",
+        );
   return {
     network: graph.name,
     inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape })),

@@ -83,6 +83,8 @@ export interface ParityOptions {
   readonly f16?: boolean;
   /** The largest error allowed, relative to the output's magnitude where that exceeds 1. */
   readonly tolerance?: number;
+  /** CompileOptions.shapeFamilies ("every size": cnnc tune's candidates' form). */
+  readonly shapeFamilies?: boolean | "every size";
 }
 
 /**
@@ -119,6 +121,7 @@ export async function expectParity(
       ...(options.planMemory === false ? { planMemory: false } : {}),
       ...(options.quickStart !== undefined ? { quickStart: options.quickStart } : {}),
       ...(options.f16 ? { weightFormat: "f16" as const } : {}),
+      ...(options.shapeFamilies !== undefined ? { shapeFamilies: options.shapeFamilies } : {}),
     },
   );
   const { device } = await gpu();
