@@ -157,15 +157,19 @@ describe("shape families", () => {
         lowerText(`network N {\n  input x: [${c}, ${hw}, ${hw}]\n  conv(16, 3, pad=1) -> relu\n}`),
         { target: "cpu", ...(everySize ? { shapeFamilies: "every size" as const } : {}) },
       );
-    const [a, b] = [plan(8, 12, true), plan(24, 20, true)];
+    const [a, b] = [plan(24, 12, true), plan(40, 20, true)];
     // (the conv's kernel; the relu's, one thread per output, keeps its size constant)
     expect(a.kernels[0]).toEqual(b.kernels[0]);
     expect(a.dispatches[0]!.params).not.toEqual(b.dispatches[0]!.params);
     expect(uniformSizes(a.kernels[0]!)).toBe(a.dispatches[0]!.params!.length);
     // by default a family of one keeps its sizes constant
-    const [c, d] = [plan(8, 12, false), plan(24, 20, false)];
+    const [c, d] = [plan(24, 12, false), plan(40, 20, false)];
     expect(c.kernels[0]).not.toEqual(d.kernels[0]);
     expect(c.dispatches[0]!.params).toBeUndefined();
+    // a loop of a few iterations keeps its bound: 3 input channels stay a constant
+    const few = plan(3, 12, true);
+    expect(few.kernels[0]).toMatch(/^const C: u32 = 3u;$/m);
+    expect(few.kernels[0]).not.toEqual(a.kernels[0]);
   });
 
   it("leaves a kernel without buildShader's uniform header as it is", () => {

@@ -16,6 +16,9 @@ import type { PlanDispatch } from "./plan-types.js";
 /** The uniform's header of a kernel that reads only the batch size (wgsl.ts). */
 export const batchOnlyParams = "struct Params { batch: u32 }";
 
+/** A loop bound this small stays a constant in `everySize` texts (see shapeFamilies). */
+const smallLoop = 16;
+
 /** Sizes a dispatch's uniform slot holds besides the batch: 256 bytes, WebGPU's alignment. */
 export const maxFamilyParams = 63;
 
@@ -117,10 +120,18 @@ export function shapeFamilies(
       (!sub || sub.consts.some((c) => c.name === name && mayVary(sub, name, c.line)))
     );
   };
+  // (every size: but a loop of a few iterations keeps its constant bound, which a compiler
+  // unrolls: a 7x7 window's rows read from the uniform ran as a loop)
+  const unrolled = (k: number, name: string): boolean => {
+    const c = parsed[k]!.consts.find((d) => d.name === name)!;
+    const bound = new RegExp(`^\\s*for \\(.*(?<![.\\w])${name}\\b`);
+    return c.value <= smallLoop && parsed[k]!.lines.some((l) => bound.test(l));
+  };
   const keyOf = parsed.map((p, k) => {
     const sub = parsedSub[k];
     if (!p || (subgroups[k] !== undefined && !sub)) return `\u0000${k}`;
-    const vary = (name: string) => varies(k, name);
+    // (in everySize texts a bound kept constant splits the family by its value)
+    const vary = (name: string) => varies(k, name) && !(everySize && unrolled(k, name));
     return familyKey(p, vary) + (sub ? `\u0001${familyKey(sub, vary)}` : "");
   });
   const groups = new Map<string, number[]>();
@@ -139,7 +150,7 @@ export function shapeFamilies(
       first && own
         ? first.consts.filter((c) =>
             everySize
-              ? varies(members[0]!, c.name)
+              ? varies(members[0]!, c.name) && !unrolled(members[0]!, c.name)
               : members.some(
                   (k) => parsed[k]!.consts.find((d) => d.name === c.name)!.value !== c.value,
                 ),
