@@ -12,7 +12,7 @@ import { compileGraph, levels } from "../../compiler/compile.js";
 import { initWeights } from "../../compiler/weights/index.js";
 import { Model, parseBundle } from "../../runtime/index.js";
 import { lowerFile, lowerText } from "../support/compile.js";
-import { expectParity, gpu, randomInput } from "./support.js";
+import { adapterChoice, expectParity, gpu, randomInput } from "./support.js";
 
 const at64 = (file: string): string =>
   readFileSync(file, "utf8").replace("input x: [3, 224, 224]", "input x: [3, 64, 64]");
@@ -37,15 +37,19 @@ describe("f16 weights against the reference on the halves", () => {
     });
     expect([...kinds].sort()).toEqual(["blocked", "depthwise", "gemv", "pointwise"]);
   });
-  it("Tiny, -O2, from its quick start and then its own kernels", async () => {
-    await expectParity(lowerFile("examples/tiny.cnn"), {
-      f16: true,
-      target: "cpu",
-      quickStart: "always",
-      passes: levels[2].passes,
-      tolerance: 2e-3,
-    });
-  });
+  // (CPU emulations' plans widen the halves at load: the runtime's code, the same on both)
+  it.skipIf(adapterChoice === "swiftshader")(
+    "Tiny, -O2, from its quick start and then its own kernels",
+    async () => {
+      await expectParity(lowerFile("examples/tiny.cnn"), {
+        f16: true,
+        target: "cpu",
+        quickStart: "always",
+        passes: levels[2].passes,
+        tolerance: 2e-3,
+      });
+    },
+  );
   it("MobileNet-v1 at 64x64, -O2 (a GPU's kernels: the GEMM, depthwise, the GEMV)", async () => {
     await expectParity(lowerText(at64("examples/mobilenet_v1.cnn")), {
       f16: true,
@@ -56,8 +60,8 @@ describe("f16 weights against the reference on the halves", () => {
 });
 
 describe("f16 weights against f32 ones", () => {
-  it("MobileNet-v1 at 64x64: half the weight bytes, results within 1e-2 and not the same", async () => {
-    const graph = lowerText(at64("examples/mobilenet_v1.cnn"));
+  it("LeNet-5: half the weight bytes, results within 1e-2 and not the same", async () => {
+    const graph = lowerFile("examples/lenet5.cnn");
     const weights = initWeights(graph, 2);
     const build = (f16: boolean) =>
       compileGraph({ ...graph, constants: weights }, f16 ? { weightFormat: "f16" } : {}).bundle!;
