@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { compileGraph } from "../dist/compiler/compile.js";
 import { compileFrontend, memoryHost } from "../dist/compiler/lower/index.js";
-import { initWeights, random, readSafetensors } from "../dist/compiler/weights/index.js";
+import { initWeights, randomInputs, readSafetensors } from "../dist/compiler/weights/index.js";
 import { adapterClass, Model } from "../dist/runtime/index.js";
 import { nodeDevice } from "../dist/runtime/node-device.js";
 import { median, table } from "./table.mjs";
@@ -67,16 +67,7 @@ for (const name of names) {
   const graph = graphOf(`examples/${name}.cnn`);
   const models = await pair(graph, initWeights(graph, 0));
   try {
-    const rand = random(7);
-    const inputs = Object.fromEntries(
-      graph.inputs.map((i) => [
-        i.name,
-        Float32Array.from(
-          { length: batch * i.shape.reduce((a, b) => a * b, 1) },
-          () => rand() * 4 - 2,
-        ),
-      ]),
-    );
+    const inputs = randomInputs(graph, batch, 7);
     const outs = [];
     for (const { model } of models) outs.push(await model.run(inputs, { batch }));
     const o = graph.outputs[0].name;

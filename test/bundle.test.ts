@@ -18,8 +18,8 @@ import {
 } from "../runtime/index.js";
 import { readFileSync } from "node:fs";
 import { compileGraph, quickStartPays } from "../compiler/compile.js";
-import { validateManifest, wgslBytes } from "../runtime/format.js";
-import { withManifest } from "./support/bundle.js";
+import { wgslBytes } from "../runtime/format.js";
+import { manifestCheck, withManifest } from "./support/bundle.js";
 import { bundleReference } from "../compiler/bundle/index.js";
 import { CompileError } from "../compiler/errors.js";
 import { lowerFile, lowerText } from "./support/compile.js";
@@ -78,12 +78,7 @@ describe("bundle round trip", () => {
 function validationOf(
   manifest: Omit<Manifest, "variants" | "quick"> & Record<string, unknown>,
 ): string | undefined {
-  try {
-    validateManifest(manifest, manifest.blobBytes);
-    return undefined;
-  } catch (e) {
-    return e instanceof BundleError ? e.check : "not a BundleError";
-  }
+  return manifestCheck(manifest, manifest.blobBytes);
 }
 
 describe("a bundle for any adapter (--target any)", () => {
@@ -234,14 +229,8 @@ describe("kernels' subgroup forms", () => {
   });
 
   it("are checked: each names a kernel, enables subgroups and declares that kernel's bindings", () => {
-    const check = (subgroupKernels: unknown): string | undefined => {
-      try {
-        validateManifest({ ...manifest, subgroupKernels }, manifest.blobBytes);
-        return undefined;
-      } catch (e) {
-        return e instanceof BundleError ? e.check : "not a BundleError";
-      }
-    };
+    const check = (subgroupKernels: unknown): string | undefined =>
+      manifestCheck({ ...manifest, subgroupKernels }, manifest.blobBytes);
     const [k, form] = Object.entries(forms)[0]!;
     expect(check(forms)).toBe(undefined);
     expect(check({ [manifest.kernels.length]: form })).toBe("unknown-reference");
@@ -276,14 +265,7 @@ describe("corrupt bundles", () => {
 
   it("checks what the manifest says against itself: overlapping and derived weights", () => {
     const { manifest } = parseBundle(bytes);
-    const check = (m: unknown): string | undefined => {
-      try {
-        validateManifest(m, manifest.blobBytes);
-        return undefined;
-      } catch (e) {
-        return e instanceof BundleError ? e.check : "not a BundleError";
-      }
-    };
+    const check = (m: unknown): string | undefined => manifestCheck(m, manifest.blobBytes);
     const stored = manifest.weights.filter((w) => !isDerived(w)) as StoredWeight[];
     const [a, b] = [stored[0]!, stored[1]!];
     // two tensors sharing bytes: a small file must not read as a large one

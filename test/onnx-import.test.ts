@@ -8,7 +8,7 @@ import { interpret } from "../compiler/interp/index.js";
 import type { Graph } from "../compiler/ir/index.js";
 import { compileFrontend, memoryHost } from "../compiler/lower/index.js";
 import { exportOnnx, importOnnx, ImportError, printCnn } from "../compiler/onnx/index.js";
-import { bindWeights, initWeights, random } from "../compiler/weights/index.js";
+import { bindWeights, initWeights, random, randomInputs } from "../compiler/weights/index.js";
 import { lowerText } from "./support/compile.js";
 import { runOnnx } from "./support/onnx.js";
 import { buildModel, floatInit, int64Init } from "./support/onnx-build.js";
@@ -17,18 +17,8 @@ import onnxProto from "onnx-proto";
 
 const { onnx } = onnxProto;
 
-function inputsFor(graph: Graph, batch: number, seed: number): Record<string, Float32Array> {
-  const rand = random(seed);
-  return Object.fromEntries(
-    graph.inputs.map((i) => [
-      i.name,
-      Float32Array.from(
-        { length: batch * i.shape.reduce((a, b) => a * b, 1) },
-        () => rand() * 4 - 2,
-      ),
-    ]),
-  );
-}
+const inputsFor = (graph: Graph, batch: number, seed: number): Record<string, Float32Array> =>
+  randomInputs(graph, batch, seed);
 
 function maxRelError(a: Map<string, Float64Array>, b: Map<string, Float64Array>): number {
   let worst = 0;

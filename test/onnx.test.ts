@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { interpret } from "../compiler/interp/index.js";
 import { ExportError, exportOnnx } from "../compiler/onnx/index.js";
-import { initWeights, random } from "../compiler/weights/index.js";
+import { initWeights, randomInputs } from "../compiler/weights/index.js";
 import { lowerText } from "./support/compile.js";
 import { opCases } from "./support/op-cases.js";
 import { runOnnx } from "./support/onnx.js";
@@ -13,16 +13,7 @@ import { runOnnx } from "./support/onnx.js";
 async function agree(text: string, batch: number, seed: number): Promise<number> {
   const lowered = lowerText(text);
   const graph = { ...lowered, constants: initWeights(lowered, seed) };
-  const rand = random(seed + 1);
-  const inputs = Object.fromEntries(
-    graph.inputs.map((i) => [
-      i.name,
-      Float32Array.from(
-        { length: batch * i.shape.reduce((a, b) => a * b, 1) },
-        () => rand() * 4 - 2,
-      ),
-    ]),
-  );
+  const inputs = randomInputs(graph, batch, seed + 1);
   const got = await runOnnx(exportOnnx(graph), graph, inputs, batch);
   const want = interpret(graph, graph.constants, inputs, batch);
   let worst = 0;

@@ -1,4 +1,4 @@
-export { initWeights, random } from "./init.js";
+export { initWeights, random, randomInputs } from "./init.js";
 export {
   readSafetensors,
   writeSafetensors,

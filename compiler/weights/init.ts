@@ -17,6 +17,29 @@ export function random(seed: number): () => number {
   };
 }
 
+/**
+ * Inputs for a network at `batch`, uniform in [-2, 2) from `seed`: what tests and benchmarks
+ * feed two runtimes or two bundles to compare.
+ */
+export function randomInputs(
+  graph: {
+    readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  },
+  batch: number,
+  seed: number,
+): Record<string, Float32Array> {
+  const rand = random(seed);
+  return Object.fromEntries(
+    graph.inputs.map((i) => [
+      i.name,
+      Float32Array.from(
+        { length: batch * i.shape.reduce((a, b) => a * b, 1) },
+        () => rand() * 4 - 2,
+      ),
+    ]),
+  );
+}
+
 function normal(rand: () => number): number {
   // Box-Muller
   const u = Math.max(rand(), 1e-12);

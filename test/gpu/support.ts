@@ -10,7 +10,7 @@ import {
 } from "../../compiler/codegen/index.js";
 import { interpret } from "../../compiler/interp/index.js";
 import { valueShapes, type Graph, type Node, type Shape } from "../../compiler/ir/index.js";
-import { initWeights, random } from "../../compiler/weights/index.js";
+import { initWeights, randomInputs } from "../../compiler/weights/index.js";
 import type { Pass } from "../../compiler/passes/index.js";
 import { Model, type Tensor } from "../../runtime/index.js";
 import { roundToHalf } from "../../runtime/half.js";
@@ -35,22 +35,11 @@ export function gpu(): Promise<NodeDevice> {
   return shared;
 }
 
-export function randomInput(
+export const randomInput: (
   graph: Graph,
   batch: number,
   seed: number,
-): Record<string, Float32Array> {
-  const rand = random(seed);
-  return Object.fromEntries(
-    graph.inputs.map((i) => [
-      i.name,
-      Float32Array.from(
-        { length: batch * i.shape.reduce((a, b) => a * b, 1) },
-        () => rand() * 4 - 2,
-      ),
-    ]),
-  );
-}
+) => Record<string, Float32Array> = randomInputs;
 
 export interface ParityOptions {
   readonly batch?: number;

@@ -1,7 +1,24 @@
 // Crafting bundles in tests: a valid file whose manifest says something else (checksums
 // right, so only the validator's and the runtime's own checks can catch it).
-import { blobStart, crc32, headerBytes, type Manifest } from "../../runtime/format.js";
+import {
+  blobStart,
+  BundleError,
+  crc32,
+  headerBytes,
+  validateManifest,
+  type Manifest,
+} from "../../runtime/format.js";
 import { parseBundle } from "../../runtime/index.js";
+
+/** The check the validator names for manifest `m` over a blob of `blobBytes` (undefined: none). */
+export function manifestCheck(m: unknown, blobBytes: number): string | undefined {
+  try {
+    validateManifest(m, blobBytes);
+    return undefined;
+  } catch (e) {
+    return e instanceof BundleError ? e.check : "not a BundleError";
+  }
+}
 
 /** The bundle `bytes` re-encoded with its manifest changed by `change`. */
 export function withManifest(bytes: Uint8Array, change: (m: Manifest) => object): Uint8Array {
