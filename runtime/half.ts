@@ -1,7 +1,8 @@
-// IEEE 754 binary16 ("half", WGSL's f16) conversions for bundles that store their weights as
-// f16 (Manifest.weightFormat): the writer rounds each float to the nearest half, ties to even,
-// as WGSL's pack2x16float and every GPU's conversion do; the runtime decodes them for the CPU
-// reference and packs them two to a u32 for kernels that read them with unpack2x16float.
+// IEEE 754 binary16 ("half", WGSL's f16) conversions, for bundles that store their weights as
+// f16 (Manifest.weightFormat) and for the compiler's readers of safetensors F16 and ONNX
+// FLOAT16 tensors: the writer rounds each float to the nearest half, ties to even, as WGSL's
+// pack2x16float and every GPU's conversion do; the runtime decodes them for the CPU reference
+// and packs them two to a u32 for kernels that read them with unpack2x16float.
 
 /** The largest finite half: 65504. A float this far from it or farther rounds to infinity. */
 export const maxHalf = 65504;

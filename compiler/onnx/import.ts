@@ -21,7 +21,7 @@ import {
 } from "../ops/index.js";
 import { matchPattern, patternOps } from "./patterns.js";
 import { folders, shapeOfValue } from "./fold.js";
-import { halfToFloat } from "../weights/half.js";
+import { halfValue } from "../../runtime/half.js";
 import { CompileError } from "../errors.js";
 import { keywordWords } from "../../grammar/tokens.js";
 
@@ -123,7 +123,7 @@ function tensorData(t: TensorProto, options: ImportOptions): Constant {
             : type === T.INT32
               ? view.getInt32(4 * i, true)
               : type === T.FLOAT16
-                ? halfToFloat(view.getUint16(2 * i, true))
+                ? halfValue(view.getUint16(2 * i, true))
                 : Number(view.getBigInt64(8 * i, true));
     }
     return { dims, data };
@@ -142,7 +142,7 @@ function tensorData(t: TensorProto, options: ImportOptions): Constant {
   if (values.length !== count)
     throw new ImportError(`tensor '${t.name}': ${values.length} values for a shape of ${count}`);
   const data = new Float32Array(count);
-  values.forEach((v, i) => (data[i] = type === T.FLOAT16 ? halfToFloat(num(v)) : num(v)));
+  values.forEach((v, i) => (data[i] = type === T.FLOAT16 ? halfValue(num(v)) : num(v)));
   return { dims, data };
 }
 

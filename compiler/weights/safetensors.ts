@@ -1,7 +1,7 @@
 // safetensors (Hugging Face's tensor file): an 8-byte little-endian header length, a JSON
 // header `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }`, then the
 // raw little-endian data. Read: F32, F16, BF16 and F64, converted to float32. Write: F32.
-import { halfToFloat } from "./half.js";
+import { halfValue } from "../../runtime/half.js";
 import { CompileError } from "../errors.js";
 
 export interface NamedTensor {
@@ -121,7 +121,7 @@ export function readSafetensors(bytes: Uint8Array, file = "weights"): Map<string
           data[i] = dv.getFloat64(i * 8, true);
           break;
         case "F16":
-          data[i] = halfToFloat(dv.getUint16(i * 2, true));
+          data[i] = halfValue(dv.getUint16(i * 2, true));
           break;
         case "BF16":
           data[i] = new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0]!;
